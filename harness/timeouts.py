@@ -1,0 +1,40 @@
+"""Every duration the harness uses, by name, in one object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+__all__ = ["Timeouts", "DEFAULT_TIMEOUTS"]
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Named durations in seconds. Scale all of them with `scaled`."""
+
+    cluster_create: float = 600.0
+    cluster_ready: float = 300.0
+    namespace_delete: float = 120.0
+    pods_ready: float = 180.0
+    rollout: float = 300.0
+    rollout_progress_deadline: int = 60
+    rc_update_period: float = 2.0
+    rc_poll_interval: float = 0.5
+    rc_timeout: float = 180.0
+    probe_settle: float = 1.0
+    probe_max_duration: float = 600.0
+    api_request: float = 30.0
+    poll_interval: float = 0.5
+
+    def scaled(self, factor: float) -> "Timeouts":
+        """All waits multiplied by `factor` (slow machines); periods unchanged."""
+        waits = {
+            name: getattr(self, name) * factor
+            for name in (
+                "cluster_create", "cluster_ready", "namespace_delete", "pods_ready",
+                "rollout", "rc_timeout", "api_request",
+            )
+        }
+        return replace(self, **waits)
+
+
+DEFAULT_TIMEOUTS = Timeouts()
