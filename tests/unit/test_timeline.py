@@ -1,0 +1,208 @@
+"""Timeline analysis on synthetic probe runs with known outages, versions and flip-backs."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.errors import ConfigError
+from harness.samples import ProbeSample
+from harness.steps import ReplicaPoint, ScaleStep
+from harness.timeline import (
+    analyse,
+    error_class,
+    find_outages,
+    render_replicas,
+    render_window,
+    replica_instants,
+    window,
+)
+
+GAP = 0.1
+LATENCY = 0.01
+
+
+def ok(t: float, server: str = "v1") -> ProbeSample:
+    return ProbeSample(t, t + LATENCY, 200, None, server)
+
+
+def bad(t: float, error: str | None = "connect-refused", status: int | None = None) -> ProbeSample:
+    return ProbeSample(t, t + LATENCY, status, error)
+
+
+def at(i: int) -> float:
+    return 100.0 + i * GAP
+
+
+def test_error_class_names_every_failure() -> None:
+    assert error_class(ok(0)) is None
+    assert error_class(bad(0, "reset")) == "reset"
+    assert error_class(bad(0, None, 404)) == "http-404"
+    assert error_class(bad(0, None, None)) == "no-response"
+
+
+def test_outages_are_maximal_runs_of_failed_samples() -> None:
+    samples = [ok(at(i)) for i in range(3)]
+    samples += [bad(at(3), "connect-refused"), bad(at(4), "reset"), bad(at(5), "connect-refused")]
+    samples += [ok(at(6)), bad(at(7), None, 503), ok(at(8))]
+
+    outages = find_outages(samples)
+
+    assert len(outages) == 2
+    first, second = outages
+    assert (first.start, first.end, first.failed) == (at(3), at(5) + LATENCY, 3)
+    assert first.errors == ("connect-refused", "reset")
+    assert first.duration == pytest.approx(2 * GAP + LATENCY)
+    assert (second.start, second.failed, second.errors) == (at(7), 1, ("http-503",))
+
+
+def test_outage_reaching_the_end_is_closed() -> None:
+    outages = find_outages([ok(at(0)), bad(at(1)), bad(at(2))])
+    assert [(o.start, o.failed) for o in outages] == [(at(1), 2)]
+
+
+def test_counts_availability_duration_and_rate() -> None:
+    samples = [ok(at(i)) for i in range(8)] + [bad(at(8)), bad(at(9), "read-timeout")]
+    a = analyse(samples)
+    assert (a.total, a.failed, a.ok) == (10, 2, 8)
+    assert a.availability == pytest.approx(0.8)
+    assert a.duration == pytest.approx(9 * GAP + LATENCY)
+    assert a.rate == pytest.approx(10 / (9 * GAP + LATENCY))
+    assert a.error_counts == (("connect-refused", 1), ("read-timeout", 1))
+
+
+def test_unsorted_input_is_sorted_by_start() -> None:
+    a = analyse([ok(at(2), "v2"), ok(at(0), "v1"), bad(at(1))])
+    assert [s.start for s in a.samples] == [at(0), at(1), at(2)]
+    assert a.versions_seen == ("v1", "v2")
+    assert a.outages[0].start == at(1)
+
+
+def test_versions_in_order_of_first_appearance_with_spans() -> None:
+    samples = [ok(at(0), "v2"), ok(at(1), "v1"), ok(at(2), "v2"), bad(at(3)), ok(at(4), "v1")]
+    a = analyse(samples)
+    assert a.versions_seen == ("v2", "v1")
+    assert (a.first_seen("v2"), a.last_seen("v2")) == (at(0), at(2))
+    assert (a.first_seen("v1"), a.last_seen("v1")) == (at(1), at(4))
+    assert a.span("v1").responses == 2
+    assert a.first_seen("v9") is None
+
+
+def test_slices_count_versions_and_keep_empty_slices() -> None:
+    samples = [ok(100.0, "v1"), ok(100.4, "v1"), ok(100.9, "v2"), ok(103.2, "v2")]
+    a = analyse(samples, slice_seconds=1.0)
+    assert [(s.start, s.end) for s in a.slices] == [(100.0, 101.0), (101.0, 102.0), (102.0, 103.0), (103.0, 104.0)]
+    assert a.slices[0].counts == (("v1", 2), ("v2", 1))
+    assert a.slices[1].counts == () and a.slices[2].counts == ()
+    assert a.slices[3].count("v2") == 1 and a.slices[3].count("v1") == 0
+
+
+def test_flip_back_by_first_appearance() -> None:
+    names = ["v1", "v1", "v2", "v2", "v1", "v2", "v1"]
+    a = analyse([ok(at(i), v) for i, v in enumerate(names)])
+    assert [(f.t, f.from_version, f.to_version) for f in a.flip_backs] == [(at(4), "v2", "v1"), (at(6), "v2", "v1")]
+
+
+def test_flip_back_follows_expected_order_and_flags_unexpected() -> None:
+    names = ["v1", "v3", "v2", "v2"]
+    a = analyse([ok(at(i), v) for i, v in enumerate(names)], expected_versions=["v1", "v2"])
+    assert a.flip_backs == ()  # the unexpected v3 has no rank and cannot flip back
+    assert a.unexpected_versions == ("v3",)
+
+    reverse = analyse(a.samples, expected_versions=["v2", "v1"])
+    assert [(f.from_version, f.to_version, f.t) for f in reverse.flip_backs] == [
+        ("v1", "v2", at(2)), ("v1", "v2", at(3)),
+    ]
+
+
+def test_clean_switch_has_no_flip_back_and_no_unexpected() -> None:
+    a = analyse([ok(at(i), "v1" if i < 5 else "v2") for i in range(10)], expected_versions=["v1", "v2"])
+    assert a.flip_backs == () and a.unexpected_versions == ()
+
+
+def test_empty_analysis() -> None:
+    a = analyse([])
+    assert (a.total, a.failed, a.availability, a.duration, a.rate) == (0, 0, 0.0, 0.0, 0.0)
+    assert a.slices == () and a.start is None
+
+
+def test_slice_width_must_be_positive() -> None:
+    with pytest.raises(ConfigError):
+        analyse([ok(at(0))], slice_seconds=0)
+
+
+def test_replica_instants_carry_last_value_per_owner() -> None:
+    points = [
+        ReplicaPoint(1.0, "old", 3, available=3),
+        ReplicaPoint(2.0, "new", 1, available=0),
+        ReplicaPoint(3.0, "new", 1, available=1),
+        ReplicaPoint(4.0, "old", 2, available=2),
+    ]
+    instants = replica_instants(points)
+    assert [(i.t, i.replicas, i.available) for i in instants] == [(1.0, 3, 3), (2.0, 4, 3), (3.0, 4, 4), (4.0, 3, 3)]
+    assert instants[-1].owners == (("old", 2), ("new", 1))
+
+
+def test_replica_instants_fold_records_of_one_instant() -> None:
+    points = [ReplicaPoint(1.0, "old", 3, available=3), ReplicaPoint(2.0, "new", 2), ReplicaPoint(2.0, "old", 1)]
+    assert [(i.t, i.replicas) for i in replica_instants(points)] == [(1.0, 3), (2.0, 3)]
+
+
+def test_replica_instants_from_steps() -> None:
+    steps = [
+        ScaleStep(2.0, "scale-down", "a", 1, "b", 2, 3),
+        ScaleStep(1.0, "scale-up", "a", 2, "b", 2, 2),
+        ScaleStep(3.0, "rename", "b", 2, "b", 2, 2),
+    ]
+    instants = replica_instants(steps)
+    assert [(i.t, i.replicas, i.available, i.action) for i in instants] == [
+        (1.0, 4, 2, "scale-up"), (2.0, 3, 3, "scale-down"), (3.0, 2, 2, "rename"),
+    ]
+
+
+def test_replica_instants_refuse_mixed_records() -> None:
+    with pytest.raises(ConfigError):
+        replica_instants([ReplicaPoint(1.0, "a", 1), ScaleStep(2.0, "scale-up", "a", 1, "b", 1, 1)])
+
+
+def test_window_bounds_are_inclusive() -> None:
+    samples = [ok(float(t)) for t in range(10)]
+    assert [s.start for s in window(samples, 5.0, 1.0, 2.0)] == [4.0, 5.0, 6.0, 7.0]
+
+
+def test_render_window_folds_runs_marks_focus_and_interleaves_steps() -> None:
+    samples = [ok(at(i)) for i in range(20)] + [bad(at(20 + i)) for i in range(4)]
+    samples += [ok(at(24 + i), "v2") for i in range(5)]
+    steps = [ScaleStep(at(21) + GAP / 2, "scale-down", "web-1", 2, "web-2", 3, 4)]
+
+    text = render_window(samples, at(20), 1.0, 1.0, t0=at(0), steps=steps)
+    lines = text.splitlines()
+
+    focus = [line for line in lines if line.startswith(">")]
+    assert len(focus) == 1 and "connect-refused" in focus[0] and "+2.000" in focus[0]
+    assert any("10x" in line and "ok" in line and "v1" in line for line in lines)  # 1.0 s before at 10 Hz
+    assert any("scale-down: web-1=2 web-2=3 available=4" in line for line in lines)
+    # the step splits the outage: 2 failed before it, 2 after
+    outage_lines = [line for line in lines if "connect-refused" in line]
+    assert len(outage_lines) == 2 and all(" 2x " in line for line in outage_lines)
+    assert any("5x" in line and "v2" in line for line in lines)
+
+
+def test_render_window_relative_to_t_by_default_and_empty_window() -> None:
+    samples = [ok(at(i)) for i in range(5)]
+    assert "> +0.000" in render_window(samples, at(2), 0.0, 0.0)
+    assert render_window(samples, 50.0, 1.0, 1.0).startswith("(no probe samples")
+
+
+def test_render_window_trims_long_excerpts_around_focus() -> None:
+    samples = [ok(at(i), f"v{i % 2}") for i in range(100)]  # every sample differs from the last
+    text = render_window(samples, at(50), 10.0, 10.0, max_lines=10)
+    lines = text.splitlines()
+    assert len(lines) == 1 + 10 + 2
+    assert "earlier line(s)" in lines[1] and "later line(s)" in lines[-1]
+    assert sum(line.startswith(">") for line in lines) == 1
+
+
+def test_render_replicas_marks_instant() -> None:
+    instants = replica_instants([ReplicaPoint(1.0, "a", 3, available=3), ReplicaPoint(2.0, "b", 2, available=1)])
+    text = render_replicas(instants, 2.0, 5.0, 5.0, t0=1.0)
+    assert "> +1.000  total=5 available=4  a=3 b=2" in text.splitlines()
