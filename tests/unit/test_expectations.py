@@ -1,0 +1,109 @@
+"""Version ranges and the table of version-dependent API server answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.errors import ConfigError
+from harness.expectations import REQUESTS, TABLE, VersionRange, checks, expected, parse_version
+
+
+@pytest.mark.parametrize(
+    ("text", "inside", "outside"),
+    [
+        (">=1.16", [(1, 16), (1, 34), (2, 0)], [(1, 15), (0, 99)]),
+        ("<1.16", [(1, 15), (1, 0)], [(1, 16), (1, 20)]),
+        (">=1.16,<1.20", [(1, 16), (1, 19)], [(1, 15), (1, 20)]),
+        (">1.16, <=1.18", [(1, 17), (1, 18)], [(1, 16), (1, 19)]),
+        ("1.22", [(1, 22)], [(1, 21), (1, 23)]),
+        ("==1.22", [(1, 22)], [(1, 2), (1, 220)]),
+        ("*", [(1, 0), (1, 99)], []),
+    ],
+)
+def test_version_range_contains(text: str, inside: list[tuple[int, int]], outside: list[tuple[int, int]]) -> None:
+    r = VersionRange.parse(text)
+    assert all(r.contains(*v) for v in inside)
+    assert not any(r.contains(*v) for v in outside)
+
+
+def test_version_range_prints_normalised() -> None:
+    assert str(VersionRange.parse(" >=1.16 , <1.20 ")) == ">=1.16,<1.20"
+    assert str(VersionRange.parse("1.22")) == "==1.22"
+    assert str(VersionRange.parse("")) == "*"
+
+
+@pytest.mark.parametrize("bad", [">=1", "1.16-", "~1.16", ">=1.16;<1.20", "latest"])
+def test_version_range_rejects_nonsense(bad: str) -> None:
+    with pytest.raises(ConfigError, match="bad version range"):
+        VersionRange.parse(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "version"),
+    [("1.34", (1, 34)), ("v1.29.2", (1, 29)), ("1.30.0-rc.1+k3s1", (1, 30)), (" v1.9 ", (1, 9))],
+)
+def test_parse_version(text: str, version: tuple[int, int]) -> None:
+    assert parse_version(text) == version
+    assert parse_version(version) == version
+
+
+def test_parse_version_rejects_nonsense() -> None:
+    with pytest.raises(ConfigError):
+        parse_version("stable")
+
+
+@pytest.mark.parametrize(
+    ("check", "version", "status", "body"),
+    [
+        ("rollback-apps-v1beta1", "1.15", 201, "Status"),
+        ("rollback-apps-v1beta1", "1.16", 404, None),
+        ("rollback-apps-v1beta1", "v1.34.0", 404, None),
+        ("rollback-extensions-v1beta1", "1.16", 404, None),
+        ("rollback-extensions-v1beta1", "1.14", 201, "Status"),
+        ("json-patch-with-object", "1.34", 400, "json"),
+        ("patch-unsupported-content-type", "1.12", 415, "unknown format"),
+        ("apply-without-field-manager", "1.18", 422, "fieldManager"),
+        ("apply-conflict-without-force", "1.30", 409, "conflict"),
+        ("strategic-merge-patch-custom-resource", "1.34", 415, "merge-patch"),
+    ],
+)
+def test_recorded_facts(check: str, version: str, status: int, body: str | None) -> None:
+    e = expected(check, version)
+    assert (e.check, e.status, e.body) == (check, status, body)
+
+
+def test_no_expectation_outside_recorded_ranges() -> None:
+    with pytest.raises(ConfigError, match="no expectation for 'apply-without-field-manager' on 1.17"):
+        expected("apply-without-field-manager", "1.17")
+
+
+def test_unknown_check_names_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match="unknown check 'nope'.*rollback-apps-v1beta1"):
+        expected("nope", "1.30")
+
+
+def test_ranges_of_a_check_never_overlap() -> None:
+    for check in checks():
+        rows = [e for e in TABLE if e.check == check]
+        for minor in range(0, 60):
+            assert sum(e.versions.contains(1, minor) for e in rows) <= 1, (check, minor)
+
+
+def test_every_check_says_what_it_sends() -> None:
+    assert set(REQUESTS) == set(checks())
+
+
+def test_matches_status_and_body_fragment() -> None:
+    e = expected("json-patch-with-object", "1.34")
+    body = "json: cannot unmarshal object into Go value of type []handlers.jsonPatchOp"
+    assert e.matches(400, body)
+    assert e.matches(400, body.upper())
+    assert not e.matches(400, "something else")
+    assert not e.matches(422, body)
+    assert expected("rollback-apps-v1beta1", "1.34").matches(404)
+
+
+def test_describe_a_mismatch() -> None:
+    assert expected("rollback-apps-v1beta1", "1.34").describe("v1.34.1", 200) == "1.34: expected 404, observed 200"
+    text = expected("json-patch-with-object", "1.30").describe("1.30", 400, "nope")
+    assert text == "1.30: expected 400 with body containing 'json', observed 400 (body: 'nope')"
