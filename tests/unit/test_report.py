@@ -1,0 +1,205 @@
+"""Per-test JSON, session summary, behaviour matrix, timeline picture and terminal table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.report import (
+    CheckOutcome,
+    HistoryEntry,
+    TestReport,
+    behaviour_matrix,
+    plot_timeline,
+    scrub_credentials,
+    terminal_summary_lines,
+    write_summary,
+    write_test_report,
+)
+from harness.samples import ProbeSample
+from harness.steps import ReplicaPoint, ScaleStep
+from harness.timeline import analyse
+
+T0 = 500.0
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def samples(n: int = 60, fail: range = range(0)) -> list[ProbeSample]:
+    out = []
+    for i in range(n):
+        t = T0 + 1.0 + i * 0.1
+        if i in fail:
+            out.append(ProbeSample(t, t + 0.05, None, "connect-refused"))
+        else:
+            out.append(ProbeSample(t, t + 0.01, 200, None, "v1" if i < n // 2 else "v2"))
+    return out
+
+
+STEPS = (
+    ScaleStep(T0 + 2.0, "scale-up", "web-a", 2, "web-b", 1, 2),
+    ScaleStep(T0 + 4.0, "scale-down", "web-a", 0, "web-b", 2, 2),
+)
+POINTS = (
+    ReplicaPoint(T0, "web-a", 2, 2, 2),
+    ReplicaPoint(T0 + 2.0, "web-b", 1, 0, 0),
+    ReplicaPoint(T0 + 3.0, "web-b", 1, 1, 1),
+    ReplicaPoint(T0 + 4.0, "web-a", 0, 0, 0),
+    ReplicaPoint(T0 + 4.5, "web-b", 2, 2, 2),
+)
+
+
+def make_report(**changes: object) -> TestReport:
+    base: dict[str, object] = dict(
+        scenario="deployment-rolling",
+        nodeid="tests/cluster/test_rolling.py::test_rolling[1.34]",
+        outcome="failed",
+        k8s_version="1.34",
+        t0=T0,
+        duration_s=12.5,
+        rollout_s=8.0,
+        steps=STEPS,
+        probe=analyse(samples(fail=range(10, 13))),
+        history=(HistoryEntry("1", None, "web:v1"), HistoryEntry("2", "bump", "web:v2")),
+        api_exchanges=(
+            {
+                "method": "PATCH",
+                "path": "/apis/apps/v1/namespaces/t/deployments/web",
+                "status": 200,
+                "request_headers": {"Authorization": "Bearer s3cret", "Content-Type": "application/json"},
+                "client_key": "PRIVATE",
+                "Token": "s3cret",
+                "body": {"spec": {"password": "hunter2", "replicas": 2}},
+                "header_list": [["authorization", "Bearer s3cret"], ["Accept", "application/json"]],
+                "header_objects": [{"name": "Proxy-Authorization", "value": "x"}, {"name": "Accept", "value": "y"}],
+            },
+        ),
+        checks=(CheckOutcome("rollback-apps-v1beta1", "404"),),
+    )
+    base.update(changes)
+    return TestReport(**base)  # type: ignore[arg-type]
+
+
+def test_test_report_json_has_the_promised_keys(tmp_path: Path) -> None:
+    picture = tmp_path / "pictures" / "rolling.png"
+    path = write_test_report(tmp_path, make_report(picture=picture))
+    assert path.parent == tmp_path and path.suffix == ".json"
+    data = json.loads(path.read_text())
+
+    assert (data["scenario"], data["outcome"], data["k8s_version"]) == ("deployment-rolling", "failed", "1.34")
+    assert data["nodeid"] == "tests/cluster/test_rolling.py::test_rolling[1.34]"
+    assert data["duration_s"] == 12.5
+    assert data["timings"] == {"rollout_s": 8.0, "overhead_s": 4.5}
+    assert data["rollout"]["steps"][0] == {
+        "t": 2.0, "action": "scale-up", "old": "web-a", "old_replicas": 2,
+        "new": "web-b", "new_replicas": 1, "available": 2,
+    }
+    probe = data["probe"]
+    assert (probe["total"], probe["failed"], probe["versions_seen"]) == (60, 3, ["v1", "v2"])
+    assert probe["outages"] == [{"start": 2.0, "end": 2.25, "duration": 0.25, "failed": 3, "errors": ["connect-refused"]}]
+    assert data["history"][1] == {"revision": "2", "change_cause": "bump", "image": "web:v2"}
+    assert data["checks"] == [{"name": "rollback-apps-v1beta1", "observed": "404"}]
+    assert data["picture"] == "pictures/rolling.png"
+
+
+def test_api_exchanges_lose_every_credential(tmp_path: Path) -> None:
+    text = write_test_report(tmp_path, make_report()).read_text()
+    for secret in ("s3cret", "PRIVATE", "hunter2", "Proxy-Authorization"):
+        assert secret not in text
+    exchange = json.loads(text)["api_exchanges"][0]
+    assert exchange["request_headers"] == {"Content-Type": "application/json"}
+    assert exchange["body"] == {"spec": {"replicas": 2}}
+    assert exchange["header_list"] == [["Accept", "application/json"]]
+    assert exchange["header_objects"] == [{"name": "Accept", "value": "y"}]
+    assert (exchange["method"], exchange["status"]) == ("PATCH", 200)
+
+
+def test_scrub_keeps_lookalike_names() -> None:
+    kept = {"tokenReview": 1, "password_policy": 2, "x-authorization-hint": 3}
+    assert scrub_credentials(kept) == kept
+    assert scrub_credentials({"CLIENT-KEY-DATA": "k", "TOKEN": "t"}) == {}
+
+
+def test_report_without_probe_keeps_the_schema(tmp_path: Path) -> None:
+    data = json.loads(write_test_report(tmp_path, make_report(probe=None, rollout_s=None, picture=None)).read_text())
+    assert data["probe"] == {"total": 0, "failed": 0, "outages": [], "versions_seen": []}
+    assert data["timings"] == {"rollout_s": None, "overhead_s": None}
+    assert data["picture"] is None
+
+
+def test_report_file_names_are_safe_and_distinct(tmp_path: Path) -> None:
+    a = write_test_report(tmp_path, make_report(nodeid="tests/x.py::test_y[1.33-rc/1]"))
+    b = write_test_report(tmp_path, make_report(nodeid="tests/x.py::test_y[1.34]"))
+    assert a != b and a.parent == b.parent == tmp_path
+    assert "/" not in a.name and "[" not in a.name
+
+
+def session() -> list[TestReport]:
+    return [
+        make_report(),
+        make_report(k8s_version="1.9", outcome="passed", probe=analyse(samples()), checks=(
+            CheckOutcome("rollback-apps-v1beta1", "201"),)),
+        make_report(k8s_version="1.16", outcome="skipped", probe=None, checks=()),
+        make_report(scenario="rc-rolling-update", k8s_version="1.34", outcome="passed", probe=analyse(samples()),
+                    checks=()),
+    ]
+
+
+def test_behaviour_matrix_orders_versions_numerically() -> None:
+    m = behaviour_matrix(session())
+    assert m.columns == ("1.9", "1.16", "1.34")
+    assert m.rows == ("deployment-rolling", "rollback-apps-v1beta1", "rc-rolling-update")
+    assert m.cell("deployment-rolling", "1.34") == "fail: 3 failed / 60"
+    assert m.cell("deployment-rolling", "1.9") == "pass: 0 failed / 60"
+    assert m.cell("deployment-rolling", "1.16") == "skip"
+    assert m.cell("rollback-apps-v1beta1", "1.9") == "201"
+    assert m.cell("rc-rolling-update", "1.9") == ""
+
+
+def test_write_summary_files(tmp_path: Path) -> None:
+    path = write_summary(tmp_path, session())
+    assert path == tmp_path / "summary.json"
+    summary = json.loads(path.read_text())
+    assert summary["tests"] == 4
+    assert summary["outcomes"] == {"failed": 1, "passed": 2, "skipped": 1}
+    rolling = summary["scenarios"]["deployment-rolling"]
+    assert (rolling["runs"], rolling["failed_probes"], rolling["outages"], rolling["probes"]) == (3, 3, 1, 120)
+    assert rolling["versions"] == ["v1", "v2"] and rolling["k8s_versions"] == ["1.9", "1.16", "1.34"]
+    assert rolling["duration_s"] == 37.5
+
+    matrix = json.loads((tmp_path / "matrix.json").read_text())
+    assert matrix["columns"] == ["1.9", "1.16", "1.34"]
+    assert matrix["rows"][1] == {"name": "rollback-apps-v1beta1", "cells": {"1.9": "201", "1.16": "", "1.34": "404"}}
+
+    md = (tmp_path / "matrix.md").read_text().splitlines()
+    assert md[0] == "| scenario / check | 1.9 | 1.16 | 1.34 |"
+    assert md[2] == "| deployment-rolling | pass: 0 failed / 60 | skip | fail: 3 failed / 60 |"
+    assert md[4] == "| rc-rolling-update | - | - | pass: 0 failed / 60 |"
+
+
+def test_terminal_summary_is_a_table() -> None:
+    lines = terminal_summary_lines(session())
+    assert len(lines) == 2 + 4
+    assert lines[0].split() == ["scenario", "k8s", "outcome", "probes", "failed", "outages", "versions", "rollout", "s"]
+    assert set(lines[1]) <= {"-", " "}
+    assert lines[2].split() == ["deployment-rolling", "1.34", "failed", "60", "3", "1", "v1", "->", "v2", "8.0"]
+    assert lines[4].split() == ["deployment-rolling", "1.16", "skipped", "-", "-", "-", "8.0"]
+    # columns line up: "probes" values end where the header ends
+    end = lines[0].index("probes") + len("probes")
+    assert lines[2][:end].endswith("60") and lines[4][:end].endswith("-")
+
+
+@pytest.mark.parametrize("with_data", [True, False])
+def test_plot_timeline_writes_a_png(tmp_path: Path, with_data: bool) -> None:
+    path = tmp_path / "deep" / "timeline.png"
+    data = samples(fail=range(10, 13)) if with_data else []
+    out = plot_timeline(path, data, POINTS if with_data else [], STEPS if with_data else [], T0, "rolling update")
+    assert out == path
+    raw = path.read_bytes()
+    assert raw.startswith(PNG_MAGIC) and len(raw) > 10_000
+
+
+def test_plot_timeline_from_steps_alone(tmp_path: Path) -> None:
+    out = plot_timeline(tmp_path / "rc.png", samples(), [], STEPS, T0, "rc")
+    assert out.read_bytes().startswith(PNG_MAGIC)
