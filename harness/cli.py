@@ -1,0 +1,60 @@
+"""The `rollproof` command: build the offline kit, inspect what it made."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+
+from .errors import HarnessError
+
+__all__ = ["main"]
+
+
+def _kit_build(args: argparse.Namespace) -> int:
+    from .kit.build import build_kit
+
+    manifest = build_kit(args.k8s_version)
+    print(json.dumps(asdict(manifest), indent=2))
+    return 0
+
+
+def _kit_show(args: argparse.Namespace) -> int:
+    from .kit.build import load_manifest, manifest_path
+
+    manifest = load_manifest()
+    if manifest is None:
+        print(f"no kit built yet ({manifest_path()} is absent): run `rollproof kit build`", file=sys.stderr)
+        return 1
+    print(json.dumps(asdict(manifest), indent=2))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rollproof", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    kit = commands.add_parser("kit", help="the offline kit: engine, kind, Kubernetes, node and app images")
+    kit_commands = kit.add_subparsers(dest="kit_command", required=True)
+    build = kit_commands.add_parser("build", help="build everything a kind cluster needs (cached)")
+    build.add_argument("--k8s-version", default="1.34", help="Kubernetes minor or patch to build (default 1.34)")
+    build.set_defaults(func=_kit_build)
+    show = kit_commands.add_parser("show", help="print the manifest of the last kit build")
+    show.set_defaults(func=_kit_show)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except HarnessError as exc:
+        print(f"rollproof: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rollproof: interrupted; rerun the same command to continue where it stopped", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""What a test knows about the cluster it runs on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Cluster", "NodePortMap", "AppImageRef"]
+
+
+@dataclass(frozen=True)
+class NodePortMap:
+    """NodePorts that the kind config maps to ports on 127.0.0.1: node port -> host port."""
+
+    ports: tuple[tuple[int, int], ...] = ()
+    host: str = "127.0.0.1"
+
+    def host_port(self, node_port: int) -> int | None:
+        return dict(self.ports).get(node_port)
+
+    @property
+    def node_ports(self) -> tuple[int, ...]:
+        return tuple(p for p, _ in self.ports)
+
+
+@dataclass(frozen=True)
+class AppImageRef:
+    """An application image the suites roll to, and the `Server` header it answers with."""
+
+    image: str
+    server: str
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A reachable cluster: how to talk to it and what it offers the suites."""
+
+    name: str
+    provider: str  # "kind" or "existing"
+    kubeconfig: Path
+    context: str | None
+    git_version: str
+    major: int
+    minor: int
+    node_ports: NodePortMap = field(default_factory=NodePortMap)
+    nodes: tuple[str, ...] = ()
+    kubectl: str | None = None
+
+    @property
+    def version(self) -> tuple[int, int]:
+        return (self.major, self.minor)
+
+    def describe(self) -> str:
+        ports = ", ".join(f"{n}->127.0.0.1:{h}" for n, h in self.node_ports.ports) or "none (in-cluster prober)"
+        return (f"{self.provider} cluster {self.name!r} Kubernetes {self.git_version}, "
+                f"{len(self.nodes)} node(s), NodePorts {ports}")

@@ -1,0 +1,83 @@
+"""The application images the suites roll between: two real nginx versions from Debian."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ProviderError
+from .rootfs import DebianImage, build_debian_image
+
+__all__ = ["AppImage", "NGINX_IMAGES", "build_app_images"]
+
+
+@dataclass(frozen=True)
+class AppImage:
+    """A built application image and the `Server` header it answers with."""
+
+    tag: str
+    server: str
+    role: str  # "old" or "new"
+
+
+_INDEX = "<!doctype html><title>rollproof</title><p>rollproof {suite} nginx</p>\n"
+
+
+def _nginx_customizer(suite: str):
+    def customize(root: Path) -> None:
+        conf = root / "etc/nginx/nginx.conf"
+        text = conf.read_text()
+        # trixie ships `server_tokens off;`: the suites need the version in `Server`.
+        text = re.sub(r"^\s*server_tokens\s+off;", "\tserver_tokens on;", text, flags=re.M)
+        if not re.search(r"^\s*server_tokens\s+on;", text, flags=re.M):
+            text = text.replace("http {", "http {\n\tserver_tokens on;", 1)
+        conf.write_text(text)
+        html = root / "var/www/html"
+        html.mkdir(parents=True, exist_ok=True)
+        for old in html.glob("index*.html"):
+            old.unlink()
+        (html / "index.html").write_text(_INDEX.format(suite=suite))
+        logs = root / "var/log/nginx"
+        for name, target in (("access.log", "/dev/stdout"), ("error.log", "/dev/stderr")):
+            (logs / name).unlink(missing_ok=True)
+            (logs / name).symlink_to(target)
+
+    return customize
+
+
+def _nginx(suite: str, package: str) -> DebianImage:
+    return DebianImage(
+        tag=f"rollproof/nginx-build:{suite}",
+        suite=suite,
+        packages=(package,),
+        changes=('CMD ["nginx", "-g", "daemon off;"]', "EXPOSE 80"),
+        dockerfile=("STOPSIGNAL SIGQUIT",),  # graceful shutdown, as nginx's own images do
+        customize=_nginx_customizer(suite),
+        customize_inputs=("nginx/2", _INDEX),
+    )
+
+
+NGINX_IMAGES = {"old": _nginx("bookworm", "nginx-light"), "new": _nginx("trixie", "nginx")}
+
+
+def _nginx_version(tag: str) -> str:
+    proc = subprocess.run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "nginx", tag, "-v"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    match = re.search(rb"nginx/(\d+\.\d+\.\d+)", proc.stdout)
+    if proc.returncode != 0 or not match:
+        raise ProviderError(f"image {tag}: `nginx -v` did not print a version: {proc.stdout[-300:]!r}")
+    return match.group(1).decode()
+
+
+def build_app_images() -> list[AppImage]:
+    """Build both nginx images and tag each by the version it really runs."""
+    images = []
+    for role, spec in NGINX_IMAGES.items():
+        build_debian_image(spec)
+        version = _nginx_version(spec.tag)
+        tag = f"rollproof/nginx:{version}"
+        subprocess.run(["docker", "tag", spec.tag, tag], check=True)
+        images.append(AppImage(tag=tag, server=f"nginx/{version}", role=role))
+    return images

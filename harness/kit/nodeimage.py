@@ -1,0 +1,275 @@
+"""The kind node image: systemd, containerd, kubelet and every image kubeadm asks for.
+
+Layout of the work:
+  node base    debootstrap bookworm + systemd, containerd, runc, CNI plugins, iptables
+  components   images kubeadm asks for (`kubeadm config images list`), made from the
+               binaries built here: static ones for the control plane, etcd, CoreDNS
+               and pause; the node base + kube-proxy + kubectl for kube-proxy and netd
+  preload      those images imported into a containerd content store (no unpack),
+               by a private containerd on the host
+  node image   `docker build` FROM the node base: binaries, node files, the store
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import subprocess
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ProviderError
+from .docker import build_image, image_key, import_tar
+from .gobuild import GoProgram
+from .paths import cache_root, kit_file
+from .rootfs import DebianImage, build_debian_image
+from .steps import input_hash, run, say, stage
+from .versions import KitVersions
+
+__all__ = ["NODE_BASE", "NodeImage", "build_node_image", "kubeadm_images"]
+
+NODE_PACKAGES = (
+    "systemd", "systemd-sysv", "dbus", "iptables", "nftables", "iproute2", "conntrack", "kmod",
+    "containerd", "runc", "containernetworking-plugins", "ca-certificates", "procps", "util-linux",
+    "mount", "ethtool", "socat",
+)
+
+# Units that make no sense in a node container.
+_MASKED_UNITS = (
+    "getty.target", "console-getty.service", "systemd-binfmt.service", "systemd-modules-load.service",
+    "systemd-udevd.service", "systemd-udev-trigger.service", "systemd-timesyncd.service",
+    "proc-sys-fs-binfmt_misc.automount", "sys-kernel-debug.mount", "sys-kernel-tracing.mount",
+)
+
+
+def _customize_base(root: Path) -> None:
+    system = root / "etc/systemd/system"
+    for unit in _MASKED_UNITS:
+        link = system / unit
+        link.unlink(missing_ok=True)
+        link.symlink_to("/dev/null")
+    (root / "etc/machine-id").write_text("")
+    journald = root / "etc/systemd/journald.conf"
+    journald.write_text(journald.read_text() + "\nReadKMsg=no\n")
+    (root / "opt/cni").mkdir(parents=True, exist_ok=True)
+    (root / "opt/cni/bin").symlink_to("/usr/lib/cni")
+    for path in ("etc/kubernetes/manifests", "etc/cni/net.d", "kind"):
+        (root / path).mkdir(parents=True, exist_ok=True)
+
+
+NODE_BASE = DebianImage(
+    tag="rollproof/node-base:bookworm",
+    suite="bookworm",
+    packages=NODE_PACKAGES,
+    customize=_customize_base,
+    customize_inputs=("node-base/1", _MASKED_UNITS),
+)
+
+
+@dataclass(frozen=True)
+class NodeImage:
+    tag: str
+    kubernetes: str
+    images: tuple[str, ...]  # what the node's containerd holds
+
+
+def kubeadm_images(kubeadm: Path, versions: KitVersions) -> list[str]:
+    """The image names kubeadm of this release asks for."""
+    out = run([str(kubeadm), "config", "images", "list", "--kubernetes-version", versions.kubernetes],
+              what="kubeadm config images list")
+    return [line.strip() for line in out.splitlines() if line.strip().count("/") >= 1 and ":" in line]
+
+
+def _static_image(tag: str, files: dict[str, Path], changes: tuple[str, ...], key: str) -> None:
+    """An image whose filesystem is just `files` (static binaries) and an empty /tmp."""
+    if image_key(tag) == key:
+        say(f"image {tag}: cached")
+        return
+    with stage(f"image {tag}"), tempfile.NamedTemporaryFile(suffix=".tar", dir=cache_root()) as tmp:
+        with tarfile.open(fileobj=tmp, mode="w") as tar:
+            for name in ("tmp", "etc", "var/run"):
+                info = tarfile.TarInfo(name)
+                info.type = tarfile.DIRTYPE
+                info.mode = 0o1777 if name == "tmp" else 0o755
+                tar.addfile(info)
+            passwd = b"root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n"
+            info = tarfile.TarInfo("etc/passwd")
+            info.size = len(passwd)
+            tar.addfile(info, io.BytesIO(passwd))
+            for dest, src in files.items():
+                tar.add(str(src), arcname=dest.lstrip("/"))
+        tmp.flush()
+        import_tar(None, Path(tmp.name), tag, key, changes + ("ENV PATH=/usr/local/bin:/usr/bin:/bin",))
+
+
+def _build_pause(out_dir: Path) -> Path:
+    source = kit_file("pause", "pause.c")
+    binary = out_dir / "pause"
+    stamp = out_dir / ".pause.key"
+    key = input_hash(source)
+    if binary.exists() and stamp.exists() and stamp.read_text() == key:
+        return binary
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run(["gcc", "-static", "-Os", "-o", str(binary) + ".tmp", str(source)], what="compile pause",
+        fix="install gcc and libc6-dev")
+    os.replace(str(binary) + ".tmp", binary)
+    stamp.write_text(key)
+    return binary
+
+
+def _component_images(versions: KitVersions, k8s_bin: Path, etcd_bin: Path, coredns_bin: Path,
+                      keys: dict[str, str]) -> list[str]:
+    wanted = kubeadm_images(k8s_bin / "kubeadm", versions)
+    by_name = {name.rsplit("/", 1)[-1].split(":")[0]: name for name in wanted}
+    pause = _build_pause(cache_root() / "bin" / "pause")
+    static = {
+        "kube-apiserver": ({"/usr/local/bin/kube-apiserver": k8s_bin / "kube-apiserver"}, ()),
+        "kube-controller-manager": ({"/usr/local/bin/kube-controller-manager": k8s_bin / "kube-controller-manager"}, ()),
+        "kube-scheduler": ({"/usr/local/bin/kube-scheduler": k8s_bin / "kube-scheduler"}, ()),
+        "etcd": ({"/usr/local/bin/etcd": etcd_bin / "etcd"}, ()),
+        "coredns": ({"/coredns": coredns_bin / "coredns"}, ('ENTRYPOINT ["/coredns"]', "EXPOSE 53 53/udp")),
+        "pause": ({"/pause": pause}, ('ENTRYPOINT ["/pause"]',)),
+    }
+    missing = set(by_name) - set(static) - {"kube-proxy"}
+    if missing:
+        raise ProviderError(f"kubeadm {versions.kubernetes} asks for images the kit cannot make: {sorted(missing)}")
+    for name, (files, changes) in static.items():
+        key = input_hash("static/1", keys.get(name, ""), changes, *files.values())
+        _static_image(by_name[name], files, changes, key)
+    tools = _tools_image(versions, k8s_bin, keys)
+    subprocess.run(["docker", "tag", tools, by_name["kube-proxy"]], check=True)
+    return wanted + [tools]
+
+
+def netd_image(versions: KitVersions) -> str:
+    return f"rollproof/netd:{versions.kubernetes}"
+
+
+def _tools_image(versions: KitVersions, k8s_bin: Path, keys: dict[str, str]) -> str:
+    """The node base plus kube-proxy, kubectl and rollproof-netd (iptables, ip, conntrack inside)."""
+    tag = netd_image(versions)
+    netd = kit_file("node", "usr/local/bin/rollproof-netd")
+    key = input_hash("tools/1", NODE_BASE.key(), keys["kubernetes"], netd)
+    if image_key(tag) == key:
+        say(f"image {tag}: cached")
+        return tag
+    with stage(f"image {tag} (kube-proxy, kubectl, netd)"), tempfile.TemporaryDirectory(dir=cache_root()) as ctx:
+        context = Path(ctx)
+        for name in ("kube-proxy", "kubectl"):
+            shutil.copy(k8s_bin / name, context / name)
+        shutil.copy(netd, context / "rollproof-netd")
+        (context / "Dockerfile").write_text(
+            f"FROM {NODE_BASE.tag}\n"
+            "COPY kube-proxy kubectl rollproof-netd /usr/local/bin/\n"
+        )
+        build_image(context, tag, key)
+    return tag
+
+
+class _PrivateContainerd:
+    """A containerd on the host whose only job is to fill a content store for the node image."""
+
+    def __init__(self, root: Path, state: Path) -> None:
+        self.root, self.state = root, state
+        self.socket = state / "containerd.sock"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> "_PrivateContainerd":
+        self.state.mkdir(parents=True, exist_ok=True)
+        config = self.state / "config.toml"
+        config.write_text(
+            'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+            f'root = "{self.root}"\nstate = "{self.state / "run"}"\n'
+            f'[grpc]\n  address = "{self.socket}"\n'
+        )
+        log = open(self.state / "containerd.log", "wb")
+        self.proc = subprocess.Popen(["containerd", "--config", str(config)], stdout=log, stderr=log)
+        deadline = time.monotonic() + 30
+        while not self.socket.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise ProviderError(f"private containerd did not start; see {self.state / 'containerd.log'}")
+            time.sleep(0.2)
+        return self
+
+    def ctr(self, *args: str, stdin: bytes | None = None) -> str:
+        return run(["ctr", "--address", str(self.socket), "--namespace", "k8s.io", *args],
+                   what=f"ctr {' '.join(args[:2])}", stdin=stdin)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def _preload(images: list[str], store: Path, work: Path) -> None:
+    archive = work / "images.tar"
+    run(["docker", "save", "-o", str(archive), *images], what="docker save node images")
+    with _PrivateContainerd(store, work / "containerd-state") as containerd:
+        run(["ctr", "--address", str(containerd.socket), "--namespace", "k8s.io", "images", "import",
+             "--no-unpack", "--all-platforms", "--digests", str(archive)], what="ctr images import")
+        listed = set(containerd.ctr("images", "list", "-q").split())
+    archive.unlink()
+    absent = [i for i in images if i not in listed and f"docker.io/{i}" not in listed]
+    if absent:
+        raise ProviderError(f"node image preload is missing {absent}; the store holds {sorted(listed)}")
+
+
+def build_node_image(versions: KitVersions, programs: dict[str, GoProgram]) -> NodeImage:
+    """Build (or reuse) the node image for `versions`; returns its tag and contents."""
+    build_debian_image(NODE_BASE)
+    keys = {role: program.key() for role, program in programs.items()}
+    k8s_bin = programs["kubernetes"].out_dir()
+    images = _component_images(versions, k8s_bin, programs["etcd"].out_dir(), programs["coredns"].out_dir(), keys)
+    files = kit_file("node")
+    tag = f"rollproof/node:{versions.kubernetes}"
+    component_keys = [image_key(i) for i in images]
+    key = input_hash("node/1", NODE_BASE.key(), keys["kubernetes"], keys["crictl"], files, component_keys)
+    if image_key(tag) == key:
+        say(f"image {tag}: cached")
+        return NodeImage(tag, versions.kubernetes, tuple(images))
+    with stage(f"image {tag}"), tempfile.TemporaryDirectory(dir=cache_root()) as ctx:
+        context = Path(ctx)
+        rootfs = context / "rootfs"
+        shutil.copytree(files, rootfs, symlinks=True)
+        _render(rootfs, versions, images)
+        for name in ("kubelet", "kubeadm", "kubectl"):
+            (rootfs / "usr/bin").mkdir(parents=True, exist_ok=True)
+            shutil.copy(k8s_bin / name, rootfs / "usr/bin" / name)
+        shutil.copy(programs["crictl"].out_dir() / "crictl", rootfs / "usr/local/bin/crictl")
+        (rootfs / "kind/version").write_text(versions.kubernetes)
+        wants = rootfs / "etc/systemd/system/multi-user.target.wants"
+        wants.mkdir(parents=True, exist_ok=True)
+        (wants / "kubelet.service").symlink_to("/etc/systemd/system/kubelet.service")
+        (wants / "containerd.service").symlink_to("/lib/systemd/system/containerd.service")
+        with stage("preload images into the node's containerd"):
+            _preload(images, rootfs / "var/lib/containerd", context / "work")
+        shutil.rmtree(context / "work", ignore_errors=True)
+        (context / "Dockerfile").write_text(
+            f"FROM {NODE_BASE.tag}\n"
+            "COPY rootfs/ /\n"
+            "ENV container=docker\n"
+            "STOPSIGNAL SIGRTMIN+3\n"
+            'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]\n'
+        )
+        build_image(context, tag, key)
+    return NodeImage(tag, versions.kubernetes, tuple(images))
+
+
+def _render(rootfs: Path, versions: KitVersions, images: list[str]) -> None:
+    """Fill the @...@ placeholders of the node files and drop the `.in` suffix."""
+    pause = next(i for i in images if "/pause:" in i)
+    values = {"@PAUSE_IMAGE@": pause, "@NETD_IMAGE@": netd_image(versions)}
+    for template in rootfs.rglob("*.in"):
+        text = template.read_text()
+        for marker, value in values.items():
+            text = text.replace(marker, value)
+        template.with_suffix("").write_text(text)
+        template.unlink()

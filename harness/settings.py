@@ -1,0 +1,125 @@
+"""Run settings: one precedence (command-line option > environment > ini > default), resolved once."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import ConfigError
+
+__all__ = ["Setting", "SETTINGS", "RunSettings", "resolve_settings"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its option, ini name, environment variable, default and help."""
+
+    name: str
+    option: str
+    env: str
+    default: Any
+    help: str
+    kind: str = "str"  # "str", "int", "float", "bool", "choice:a,b"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("provider", "--cluster-provider", "ROLLPROOF_CLUSTER_PROVIDER", "kind",
+            "kind: create (or reuse) a kind cluster; existing: use --kubeconfig/--context as they are",
+            "choice:kind,existing"),
+    Setting("cluster_name", "--rollproof-cluster-name", "ROLLPROOF_CLUSTER_NAME", "rollproof",
+            "name of the kind cluster to create or reuse"),
+    Setting("nodes", "--nodes", "ROLLPROOF_NODES", 1, "kind nodes: 1 (control plane only) or 3 (plus two workers)",
+            "choice:1,3"),
+    Setting("context", "--context", "ROLLPROOF_CONTEXT", None, "kubeconfig context for --cluster-provider=existing"),
+    Setting("report_dir", "--report-dir", "ROLLPROOF_REPORT_DIR", "reports",
+            "where per-test JSON, timeline PNGs, summary.json and the behaviour matrix go"),
+    Setting("kit_manifest", "--kit-manifest", "ROLLPROOF_KIT_MANIFEST", None,
+            "kit manifest to take kind, kubectl, node and app images from (default: the last `rollproof kit build`)"),
+    Setting("old_image", "--old-image", "ROLLPROOF_OLD_IMAGE", None,
+            "image to roll from, as IMAGE=SERVER (e.g. nginx:1.22.1=nginx/1.22.1); default: the kit's older nginx"),
+    Setting("new_image", "--new-image", "ROLLPROOF_NEW_IMAGE", None,
+            "image to roll to, as IMAGE=SERVER; default: the kit's newer nginx"),
+    Setting("keep_namespaces", "--keep-namespaces", "ROLLPROOF_KEEP_NAMESPACES", False,
+            "keep each test's namespace afterwards (for debugging)", "bool"),
+    Setting("timeout_scale", "--timeout-scale", "ROLLPROOF_TIMEOUT_SCALE", 1.0,
+            "multiply every wait (not rollout periods) by this factor on slow machines", "float"),
+)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    provider: str
+    cluster_name: str
+    nodes: int
+    context: str | None
+    report_dir: Path
+    kit_manifest: Path | None
+    old_image: str | None
+    new_image: str | None
+    keep_namespaces: bool
+    timeout_scale: float
+    sources: tuple[tuple[str, str], ...] = ()  # setting -> where its value came from
+
+    def source(self, name: str) -> str:
+        return dict(self.sources).get(name, "default")
+
+
+def _convert(setting: Setting, raw: Any, where: str) -> Any:
+    if raw is None:
+        return None
+    text = str(raw).strip()
+    try:
+        if setting.kind == "int":
+            return int(text)
+        if setting.kind == "float":
+            value = float(text)
+            if value <= 0:
+                raise ValueError
+            return value
+        if setting.kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError
+        if setting.kind.startswith("choice:"):
+            choices = setting.kind.split(":", 1)[1].split(",")
+            if text not in choices:
+                raise ValueError
+            return int(text) if isinstance(setting.default, int) and not isinstance(setting.default, bool) else text
+    except ValueError:
+        expected = setting.kind.split(":", 1)[1].replace(",", " or ") if ":" in setting.kind else setting.kind
+        raise ConfigError(f"{where}: {text!r} is not a valid {setting.name} (expected {expected})") from None
+    return text
+
+
+def resolve_settings(
+    option: Callable[[str], Any],
+    ini: Callable[[str], Any],
+    environ: dict[str, str] | None = None,
+) -> RunSettings:
+    """Resolve every setting: option > environment > ini > default; errors name the source."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    sources = []
+    for setting in SETTINGS:
+        candidates = (
+            (option(setting.name), f"option {setting.option}"),
+            (environ.get(setting.env), f"environment {setting.env}"),
+            (ini(f"rollproof_{setting.name}"), f"ini rollproof_{setting.name}"),
+        )
+        for raw, where in candidates:
+            if raw not in (None, "", False):
+                values[setting.name] = _convert(setting, raw, where)
+                sources.append((setting.name, where))
+                break
+        else:
+            values[setting.name] = setting.default
+    values["report_dir"] = Path(values["report_dir"])
+    if values["kit_manifest"]:
+        values["kit_manifest"] = Path(values["kit_manifest"])
+    return RunSettings(**values, sources=tuple(sources))
