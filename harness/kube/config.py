@@ -1,0 +1,479 @@
+"""Cluster access from a kubeconfig: parsing, private TLS files, the typed client.
+
+`load_kubeconfig(path, context)` reads one kubeconfig file into a
+`ClusterAccess` (server, CA, client certificate + key or bearer token) whose
+repr and str never show a secret. `ClusterAccess.api_client()` builds a
+`kubernetes.client.ApiClient` with TLS verification on;
+`ClusterAccess.server_version()` asks `/version`.
+
+`kube_errors` is the one boundary where the kubernetes client's `ApiException`
+and its transport (urllib3) errors become `harness.errors`; `call_api` wraps a
+typed-client call in it and returns the decoded JSON body.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hmac
+import json
+import os
+import re
+import shutil
+import tempfile
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import kubernetes.client
+import urllib3.exceptions
+import yaml
+from kubernetes.client.exceptions import ApiException
+
+from harness.errors import ConfigError, ProviderError, WaitTimeout, api_error
+from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
+
+__all__ = [
+    "Secret",
+    "ClusterAccess",
+    "ServerVersion",
+    "TlsFiles",
+    "load_kubeconfig",
+    "parse_kubeconfig",
+    "parse_server_version",
+    "kube_errors",
+    "call_api",
+    "decode_json",
+]
+
+_HIDDEN = "<hidden>"
+_UNSUPPORTED_USER_KEYS = ("exec", "auth-provider", "username", "password")
+
+
+class Secret:
+    """A credential. Shows as `<hidden>` in repr, str and format; `reveal()` gives it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | bytes) -> None:
+        self._value = value
+
+    def reveal(self) -> str | bytes:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({_HIDDEN})"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        a, b = self._value, other._value
+        if type(a) is not type(b):
+            return False
+        return hmac.compare_digest(a, b)  # type: ignore[arg-type]
+
+    def __hash__(self) -> int:
+        return hash((Secret, self._value))
+
+
+@dataclass(frozen=True)
+class ServerVersion:
+    """What `/version` says; `major`/`minor` as ints ("34+" → 34)."""
+
+    major: int
+    minor: int
+    git_version: str
+
+    def at_least(self, major: int, minor: int) -> bool:
+        return (self.major, self.minor) >= (major, minor)
+
+    def __str__(self) -> str:
+        return self.git_version or f"v{self.major}.{self.minor}"
+
+
+@dataclass
+class TlsFiles:
+    """Paths of the CA, client certificate and key, some written to a private temp dir.
+
+    Data embedded in the kubeconfig is written to a fresh 0700 directory as
+    0600 files; paths named by the kubeconfig are used where they are.
+    `close()` removes the directory (also done at garbage collection / exit).
+    """
+
+    ca_file: str | None
+    cert_file: str | None
+    key_file: str | None
+    directory: str | None = None
+    _finalizer: Any = field(default=None, repr=False, compare=False)
+
+    def close(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        return self.directory is None or not os.path.isdir(self.directory)
+
+    def __enter__(self) -> TlsFiles:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _write_private(directory: str, name: str, data: bytes) -> str:
+    path = os.path.join(directory, name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    return path
+
+
+@dataclass(frozen=True, repr=False)
+class ClusterAccess:
+    """How to reach one cluster as one user. Secrets are `Secret`s; repr hides them."""
+
+    server: str
+    context: str
+    cluster: str
+    user: str
+    kubeconfig: str
+    namespace: str | None = None
+    ca_file: str | None = None
+    ca_data: bytes | None = None
+    client_cert_file: str | None = None
+    client_cert_data: bytes | None = None
+    client_key_file: str | None = None
+    client_key_data: Secret | None = None
+    token: Secret | None = None
+
+    @property
+    def auth(self) -> str:
+        """How this user authenticates: "client-certificate", "token" or both."""
+        cert = self.client_cert_file is not None or self.client_cert_data is not None
+        kinds = (["client-certificate"] if cert else []) + (["token"] if self.token is not None else [])
+        return "+".join(kinds) or "none"
+
+    def __repr__(self) -> str:
+        ca = "data" if self.ca_data else (self.ca_file or "system")
+        return (
+            f"ClusterAccess(context={self.context!r}, server={self.server!r}, "
+            f"user={self.user!r}, auth={self.auth!r}, ca={ca!r})"
+        )
+
+    __str__ = __repr__
+
+    def tls_files(self) -> TlsFiles:
+        """CA / cert / key as file paths (the TLS libraries want files); caller closes."""
+        blobs: dict[str, bytes] = {}
+        if self.ca_data:
+            blobs["ca.crt"] = self.ca_data
+        if self.client_cert_data:
+            blobs["client.crt"] = self.client_cert_data
+        if self.client_key_data is not None:
+            key = self.client_key_data.reveal()
+            blobs["client.key"] = key if isinstance(key, bytes) else key.encode()
+        directory = None
+        finalizer = None
+        written: dict[str, str] = {}
+        if blobs:
+            directory = tempfile.mkdtemp(prefix="rollproof-tls-")  # mode 0700
+            try:
+                for name, data in blobs.items():
+                    written[name] = _write_private(directory, name, data)
+            except OSError as exc:
+                shutil.rmtree(directory, ignore_errors=True)
+                raise ProviderError(f"cannot write TLS files to {directory}: {exc.strerror}") from exc
+        files = TlsFiles(
+            ca_file=written.get("ca.crt", self.ca_file),
+            cert_file=written.get("client.crt", self.client_cert_file),
+            key_file=written.get("client.key", self.client_key_file),
+            directory=directory,
+        )
+        if directory is not None:
+            finalizer = weakref.finalize(files, shutil.rmtree, directory, True)
+            files._finalizer = finalizer
+        return files
+
+    def api_client(self) -> kubernetes.client.ApiClient:
+        """A typed-client `ApiClient` for this cluster; `close()` it to remove its TLS files."""
+        files = self.tls_files()
+        cfg = kubernetes.client.Configuration()
+        cfg.host = self.server
+        cfg.verify_ssl = True
+        cfg.ssl_ca_cert = files.ca_file
+        cfg.cert_file = files.cert_file
+        cfg.key_file = files.key_file
+        client = _ClusterApiClient(cfg, files)
+        client.user_agent = "rollproof"
+        if self.token is not None:
+            client.set_default_header("Authorization", f"Bearer {self.token.reveal()}")
+        return client
+
+    def server_version(self, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> ServerVersion:
+        """`GET /version`, parsed."""
+        client = self.api_client()
+        try:
+            body = call_api(
+                kubernetes.client.VersionApi(client).get_code,
+                method="GET", path="/version", timeout=timeouts.api_request, server=self.server,
+            )
+        finally:
+            client.close()
+        return parse_server_version(body)
+
+
+class _ClusterApiClient(kubernetes.client.ApiClient):
+    """ApiClient that also removes its private TLS files on close."""
+
+    def __init__(self, configuration: kubernetes.client.Configuration, files: TlsFiles) -> None:
+        super().__init__(configuration)
+        self._rollproof_files = files
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._rollproof_files.close()
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _named(items: Any, kind: str, name: str, source: str) -> Mapping[str, Any]:
+    if not isinstance(items, list):
+        items = []
+    for item in items:
+        if isinstance(item, Mapping) and item.get("name") == name:
+            body = item.get(kind)
+            if not isinstance(body, Mapping):
+                raise ConfigError(f"kubeconfig {source}: {kind} {name!r} has no '{kind}' section; regenerate the kubeconfig")
+            return body
+    names = sorted(str(i.get("name")) for i in items if isinstance(i, Mapping))
+    raise ConfigError(
+        f"kubeconfig {source}: no {kind} named {name!r} (has: {', '.join(names) or 'none'}); "
+        f"fix the context's {kind} reference or pick another context"
+    )
+
+
+def _b64(value: Any, what: str, source: str) -> bytes:
+    try:
+        return base64.b64decode("".join(str(value).split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(f"kubeconfig {source}: {what} is not valid base64; re-export the kubeconfig") from None
+
+
+def _pem(data: bytes, what: str, source: str) -> bytes:
+    if b"-----BEGIN " not in data:
+        raise ConfigError(f"kubeconfig {source}: {what} is not PEM; put a PEM certificate/key there")
+    return data
+
+
+def _file(value: Any, base: Path, what: str, source: str) -> str:
+    path = Path(str(value)).expanduser()
+    if not path.is_absolute():
+        path = base / path  # kubectl resolves relative paths against the kubeconfig's folder
+    if not path.is_file():
+        raise ConfigError(f"kubeconfig {source}: {what} file {path} does not exist; fix the path")
+    return str(path)
+
+
+def parse_kubeconfig(doc: Any, *, source: str = "<kubeconfig>", base_dir: str | Path = ".",
+                     context: str | None = None) -> ClusterAccess:
+    """Pure part of `load_kubeconfig`: a parsed kubeconfig document → `ClusterAccess`.
+
+    Supports what kind writes and its common variants: embedded or file CA,
+    client certificate + key (embedded or files), bearer token or tokenFile.
+    Refused with a `ConfigError`: plain http servers, insecure-skip-tls-verify,
+    exec / auth-provider / basic-auth users, tls-server-name.
+    """
+    base = Path(base_dir)
+    if not isinstance(doc, Mapping):
+        raise ConfigError(f"kubeconfig {source} is not a kubeconfig mapping; point at a file written by kind/kubectl")
+    ctx_name = context or doc.get("current-context")
+    if not ctx_name:
+        names = [str(c.get("name")) for c in doc.get("contexts") or [] if isinstance(c, Mapping)]
+        raise ConfigError(
+            f"kubeconfig {source} has no current-context; pass a context (one of: {', '.join(names) or 'none'})"
+        )
+    ctx = _named(doc.get("contexts"), "context", str(ctx_name), source)
+    cluster_name = str(ctx.get("cluster") or "")
+    user_name = str(ctx.get("user") or "")
+    if not cluster_name:
+        raise ConfigError(f"kubeconfig {source}: context {ctx_name!r} names no cluster; set contexts[].context.cluster")
+    cluster = _named(doc.get("clusters"), "cluster", cluster_name, source)
+    user = _named(doc.get("users"), "user", user_name, source) if user_name else {}
+
+    server = str(cluster.get("server") or "").rstrip("/")
+    if not server:
+        raise ConfigError(f"kubeconfig {source}: cluster {cluster_name!r} has no server; set clusters[].cluster.server")
+    if not server.startswith("https://"):
+        raise ConfigError(f"kubeconfig {source}: server {server!r} is not https; rollproof only talks TLS to the API server")
+    if cluster.get("insecure-skip-tls-verify"):
+        raise ConfigError(
+            f"kubeconfig {source}: cluster {cluster_name!r} sets insecure-skip-tls-verify; "
+            "remove it and give certificate-authority-data (TLS verification stays on)"
+        )
+    if cluster.get("tls-server-name"):
+        raise ConfigError(f"kubeconfig {source}: tls-server-name is not supported; use a server address the certificate names")
+
+    ca_file = ca_data = None
+    if cluster.get("certificate-authority-data"):
+        ca_data = _pem(_b64(cluster["certificate-authority-data"], "certificate-authority-data", source),
+                       "certificate-authority-data", source)
+    elif cluster.get("certificate-authority"):
+        ca_file = _file(cluster["certificate-authority"], base, "certificate-authority", source)
+
+    for key in _UNSUPPORTED_USER_KEYS:
+        if user.get(key):
+            raise ConfigError(
+                f"kubeconfig {source}: user {user_name!r} uses '{key}', which rollproof does not support; "
+                "use a client certificate or a token"
+            )
+    cert_file = cert_data = key_file = None
+    key_data: Secret | None = None
+    token: Secret | None = None
+    if user.get("client-certificate-data"):
+        cert_data = _pem(_b64(user["client-certificate-data"], "client-certificate-data", source),
+                         "client-certificate-data", source)
+    elif user.get("client-certificate"):
+        cert_file = _file(user["client-certificate"], base, "client-certificate", source)
+    if user.get("client-key-data"):
+        key_data = Secret(_pem(_b64(user["client-key-data"], "client-key-data", source), "client-key-data", source))
+    elif user.get("client-key"):
+        key_file = _file(user["client-key"], base, "client-key", source)
+    if user.get("token"):
+        token = Secret(str(user["token"]).strip())
+    elif user.get("tokenFile"):
+        token_path = _file(user["tokenFile"], base, "tokenFile", source)
+        try:
+            token = Secret(Path(token_path).read_text().strip())
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"kubeconfig {source}: tokenFile {token_path} cannot be read; check its permissions") from exc
+
+    has_cert = bool(cert_file or cert_data)
+    has_key = bool(key_file or key_data is not None)
+    if has_cert != has_key:
+        raise ConfigError(
+            f"kubeconfig {source}: user {user_name!r} has a client certificate without its key (or the reverse); give both"
+        )
+    if not has_cert and token is None:
+        raise ConfigError(
+            f"kubeconfig {source}: user {user_name!r} has no client certificate or token; give one of them"
+        )
+    ns = ctx.get("namespace")
+    return ClusterAccess(
+        server=server,
+        context=str(ctx_name),
+        cluster=cluster_name,
+        user=user_name,
+        kubeconfig=source,
+        namespace=str(ns) if ns else None,
+        ca_file=ca_file,
+        ca_data=ca_data,
+        client_cert_file=cert_file,
+        client_cert_data=cert_data,
+        client_key_file=key_file,
+        client_key_data=key_data,
+        token=token,
+    )
+
+
+def load_kubeconfig(path: str | os.PathLike[str], context: str | None = None) -> ClusterAccess:
+    """Read the kubeconfig file at `path` (one file, no merging) for `context` (default: current)."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise ConfigError(
+            f"kubeconfig {p} does not exist; create the cluster or point at its kubeconfig "
+            "(e.g. `kind get kubeconfig --name NAME > FILE`)"
+        )
+    try:
+        doc = yaml.safe_load(p.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"kubeconfig {p} cannot be read ({exc.__class__.__name__}); check its permissions") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"kubeconfig {p} is not valid YAML{where}; regenerate it") from exc
+    return parse_kubeconfig(doc, source=str(p), base_dir=p.parent, context=context)
+
+
+_LEADING_INT = re.compile(r"\d+")
+
+
+def parse_server_version(body: Mapping[str, Any]) -> ServerVersion:
+    """`/version` JSON → `ServerVersion`; tolerates "34+" and falls back to gitVersion."""
+    git = str(body.get("gitVersion") or "")
+    from_git = re.match(r"v?(\d+)\.(\d+)", git)
+
+    def num(key: str, group: int) -> int:
+        m = _LEADING_INT.match(str(body.get(key) or ""))
+        if m:
+            return int(m.group())
+        if from_git:
+            return int(from_git.group(group))
+        raise ConfigError(f"API server /version has no usable {key!r} ({dict(body)!r}); is this a Kubernetes API server?")
+
+    return ServerVersion(major=num("major", 1), minor=num("minor", 2), git_version=git)
+
+
+# --------------------------------------------------------------------------- the boundary
+
+
+def decode_json(data: bytes | str | None) -> Any:
+    """Body bytes → JSON value, or the text when it is not JSON."""
+    if data is None:
+        return {}
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    if not text:
+        return {}
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+@contextlib.contextmanager
+def kube_errors(method: str, path: str, timeout: float, server: str = "") -> Iterator[None]:
+    """The one place typed-client errors become `harness.errors` (`raise ... from exc`)."""
+    try:
+        yield
+    except ApiException as exc:
+        raise api_error(int(exc.status or 0), decode_json(exc.body), method, path) from exc
+    except (urllib3.exceptions.TimeoutError, TimeoutError) as exc:
+        raise WaitTimeout(f"the API server to answer {method} {path}", timeout, "no response") from exc
+    except urllib3.exceptions.MaxRetryError as exc:
+        if isinstance(exc.reason, urllib3.exceptions.TimeoutError):
+            raise WaitTimeout(f"the API server to answer {method} {path}", timeout, "no response") from exc
+        raise ProviderError(
+            f"{method} {path}: cannot reach the API server {server}: {type(exc.reason).__name__}"
+        ) from exc
+    except urllib3.exceptions.HTTPError as exc:
+        raise ProviderError(f"{method} {path}: API server connection failed: {type(exc).__name__}") from exc
+
+
+def call_api(fn: Callable[..., Any], *args: Any, method: str, path: str, timeout: float,
+             server: str = "", with_status: bool = False, **kwargs: Any) -> Any:
+    """Call a typed-client method with `_preload_content=False`; return its decoded JSON body.
+
+    The body is the server's JSON exactly (no model round trip). `method` and
+    `path` only label errors. `with_status=True` returns `(status, body)`."""
+    with kube_errors(method, path, timeout, server):
+        resp = fn(*args, _preload_content=False, _request_timeout=timeout, **kwargs)
+        try:
+            body = decode_json(resp.data)
+            return (int(resp.status), body) if with_status else body
+        finally:
+            with contextlib.suppress(Exception):
+                resp.release_conn()
