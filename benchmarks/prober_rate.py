@@ -72,7 +72,7 @@ def ensure_tools(install: bool) -> tuple[str, str]:
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
@@ -86,6 +86,10 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float) -> 
         except OSError:
             time.sleep(0.05)
     sys.exit("nginx did not listen in time")
+
+
+def ok(good: bool) -> str:
+    return "ok  " if good else "MISS"
 
 
 def quantile(sorted_values: list[float], q: float) -> float:
@@ -106,8 +110,9 @@ def run_prober(port: int, keep_alive: bool, seconds: float, interval: float = 0.
     errors = Counter(s.error for s in samples if s.error)
     markers = Counter(s.marker for s in samples)
     servers = Counter(s.server for s in samples)
-    mode = ("keep-alive" if keep_alive else "new connection") + (f", interval {interval * 1e3:g} ms" if interval else "")
-    ok = lambda good: "ok " if good else "MISS"  # noqa: E731
+    mode = "keep-alive" if keep_alive else "new connection"
+    if interval:
+        mode += f", interval {interval * 1e3:g} ms"
     print(f"HostProber, {mode}: {len(samples)} requests in {wall:.2f} s = {rate:,.0f} req/s"
           + (f"  [{ok(rate >= TARGET_RATE)} target >= {TARGET_RATE:.0f}]" if not keep_alive else ""))
     print(f"  gap between starts: p50 {quantile(gaps, 0.5) * 1e3:.3f} ms  p99 {quantile(gaps, 0.99) * 1e3:.3f} ms"

@@ -11,6 +11,7 @@ Error classes recorded in `ProbeSample.error` are listed in `ERROR_CLASSES`.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 import socket
@@ -278,10 +279,8 @@ def _io_error(exc: OSError) -> str:
 
 def _abort(sock: socket.socket) -> None:
     """Close with RST: no TIME_WAIT left behind, nothing half-open."""
-    try:
+    with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ABORT)
-    except OSError:
-        pass
     sock.close()
 
 
@@ -348,7 +347,7 @@ class HostProber:
 
     # -- caller side -------------------------------------------------------
 
-    def start(self) -> "HostProber":
+    def start(self) -> HostProber:
         if self._thread is not None:
             raise HarnessError("this HostProber was already started; make a new one")
         self._thread = threading.Thread(target=self._run, name="rollproof-host-prober", daemon=True)
@@ -382,17 +381,15 @@ class HostProber:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def __enter__(self) -> "HostProber":
+    def __enter__(self) -> HostProber:
         return self.start()
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc is None:
             self.stop()
             return
-        try:  # the body's exception wins; the thread's stays in `self.error`
+        with contextlib.suppress(BaseException):  # the body's exception wins; the thread's stays in `error`
             self.stop()
-        except BaseException:
-            pass
 
     # -- thread side -------------------------------------------------------
 

@@ -1,18 +1,28 @@
-"""HostProber against a real HTTP server on 127.0.0.1 that the test steers; PodProber log parsing."""
+"""HostProber against a real HTTP server on 127.0.0.1 that the test steers; the pod prober's
+log lines, its pod lifecycle against a fake API, and the Go prober binary against the same server."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import socket
 import struct
+import subprocess
 import threading
 from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from harness import prober as prober_module
-from harness.errors import ConfigError
+from harness.errors import ConfigError, NotFound, ProviderError
+from harness.podprober import PodProber, build_prober_binary, parse_sample_line, prober_pod_manifest
 from harness.prober import ERROR_CLASSES, HostProber, ProbeTarget, check_probe_host
+from harness.samples import ProbeSample, clock
+from harness.timeouts import Timeouts
 
 BODY = b"<html><body>hello version=v7</body></html>\n"
 
@@ -20,7 +30,7 @@ BODY = b"<html><body>hello version=v7</body></html>\n"
 class Handler(BaseHTTPRequestHandler):
     """Answers per the server's script: one mode per request, then `server.mode`."""
 
-    server: "ScriptedServer"
+    server: ScriptedServer
     server_version = "rollproof-test/1"
     sys_version = ""
 
@@ -75,8 +85,8 @@ class ScriptedServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, http11: bool) -> None:
-        Handler.protocol_version = "HTTP/1.1" if http11 else "HTTP/1.0"
-        super().__init__(("127.0.0.1", 0), Handler)
+        handler = type("ScriptedHandler", (Handler,), {"protocol_version": "HTTP/1.1" if http11 else "HTTP/1.0"})
+        super().__init__(("127.0.0.1", 0), handler)
         self.mode = "ok"
         self.script: list[str] = []
         self.counts = {"connections": 0, "requests": 0}
@@ -270,3 +280,189 @@ def test_bad_parameters_are_config_errors() -> None:
         HostProber(ProbeTarget("127.0.0.1", 80), read_timeout=0)
     with pytest.raises(ConfigError):
         HostProber(ProbeTarget("127.0.0.1", 80), marker="(unclosed")
+
+
+# -- pod prober: log lines -------------------------------------------------
+
+
+def test_parse_sample_line() -> None:
+    line = '{"s":694.155335995,"e":694.155807373,"st":200,"srv":"nginx/1.22.1","m":"v1"}'
+    assert parse_sample_line(line) == ProbeSample(694.155335995, 694.155807373, 200, None, "nginx/1.22.1", "v1")
+    assert parse_sample_line(line.encode() + b"\n") == parse_sample_line(line)
+    assert parse_sample_line('{"s":1.5,"e":1.75,"err":"connect-refused"}') == ProbeSample(
+        1.5, 1.75, None, "connect-refused")
+    assert parse_sample_line('{"s":1,"e":2,"st":503,"err":"http-5xx","srv":"x \\"q\\" \\u00e9"}') == ProbeSample(
+        1.0, 2.0, 503, "http-5xx", 'x "q" \u00e9')
+    for junk in ["", "rollproof-prober: done after 3 requests (count)", "{not json", '{"s":1}', '{"e":1,"s":"x"}',
+                 "[1,2]"]:
+        assert parse_sample_line(junk) is None
+
+
+def test_prober_pod_manifest() -> None:
+    pod = prober_pod_manifest("p", "rollproof/prober:dev", "10.96.0.10:80", interval=0.001, max_duration=90,
+                              keep_alive=True, marker=r"version=(\w+)", host_header="web")
+    container = pod["spec"]["containers"][0]
+    assert container["command"] == ["/prober"]
+    args = container["args"]
+    assert args[args.index("-target") + 1] == "10.96.0.10:80"
+    assert args[args.index("-interval") + 1] == "1000000ns"
+    assert args[args.index("-duration") + 1] == "90000000000ns"
+    assert "-keepalive" in args and args[args.index("-marker") + 1] == r"version=(\w+)"
+    assert pod["spec"]["restartPolicy"] == "Never"
+    for bad in ["10.96.0.10", "10.96.0.10:http", ":80", "10.96.0.10:70000"]:
+        with pytest.raises(ConfigError, match="ClusterIP:port"):
+            prober_pod_manifest("p", "img", bad)
+
+
+class FakeLog:
+    """A followed log: yields the lines given, then blocks until the pod is deleted."""
+
+    def __init__(self, lines: list[str], deleted: threading.Event) -> None:
+        self.lines = lines
+        self.deleted = deleted
+        self.closed = False
+
+    def stream(self, amt: object = None, decode_content: object = None) -> Iterator[bytes]:
+        for line in self.lines:
+            yield line.encode() + b"\n"
+        self.deleted.wait(10)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def release_conn(self) -> None:
+        pass
+
+
+class FakeCore:
+    """Just enough of CoreV1Api for PodProber."""
+
+    def __init__(self, lines: list[str], waiting_reason: str | None = None) -> None:
+        self.lines = lines
+        self.waiting_reason = waiting_reason
+        self.created: list[dict[str, Any]] = []
+        self.deleted_names: list[str] = []
+        self.deleted = threading.Event()
+
+    def create_namespaced_pod(self, namespace: str, body: dict[str, Any], **kw: Any) -> None:
+        self.created.append(body)
+
+    def read_namespaced_pod(self, name: str, namespace: str, **kw: Any) -> Any:
+        if self.waiting_reason:
+            waiting = SimpleNamespace(reason=self.waiting_reason, message="no such image")
+            status = SimpleNamespace(state=SimpleNamespace(waiting=waiting))
+            return SimpleNamespace(status=SimpleNamespace(phase="Pending", container_statuses=[status]))
+        return SimpleNamespace(status=SimpleNamespace(phase="Running", container_statuses=[]))
+
+    def read_namespaced_pod_log(self, name: str, namespace: str, **kw: Any) -> FakeLog:
+        assert kw["follow"] is True and kw["_preload_content"] is False
+        return FakeLog(self.lines, self.deleted)
+
+    def delete_namespaced_pod(self, name: str, namespace: str, **kw: Any) -> None:
+        self.deleted_names.append(name)
+        self.deleted.set()
+
+
+def test_pod_prober_lifecycle_against_a_fake_api() -> None:
+    lines = ['{"s":10.0,"e":10.001,"st":200,"m":"v1"}', "some diagnostic", '{"s":10.002,"e":10.01,"err":"reset"}']
+    core = FakeCore(lines)
+    prober = PodProber(core, "ns", "rollproof/prober:dev", "10.96.0.10:80", name="probe-1",
+                       timeouts=Timeouts(api_request=5, poll_interval=0.01))
+    with prober:
+        assert prober.wait_started(5)
+        assert core.created[0]["metadata"]["name"] == "probe-1"
+    assert core.deleted_names == ["probe-1"]
+    samples = prober.samples()
+    assert [(s.status, s.error, s.marker) for s in samples] == [(200, None, "v1"), (None, "reset", None)]
+    assert prober.diagnostics == ["some diagnostic"]
+
+
+def test_pod_prober_deletes_its_pod_when_it_cannot_start() -> None:
+    core = FakeCore([], waiting_reason="ErrImagePull")
+    prober = PodProber(core, "ns", "missing:image", "10.96.0.10:80", name="probe-2",
+                       timeouts=Timeouts(api_request=5, poll_interval=0.01))
+    with pytest.raises(ProviderError, match="ErrImagePull"):
+        prober.start()
+    assert core.deleted_names == ["probe-2"]
+
+
+def test_pod_prober_translates_api_errors() -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    class Missing(FakeCore):
+        def create_namespaced_pod(self, namespace: str, body: dict[str, Any], **kw: Any) -> None:
+            exc = ApiException(status=404, reason="Not Found")
+            exc.body = json.dumps({"kind": "Status", "reason": "NotFound", "message": 'namespaces "ns" not found'})
+            raise exc
+
+    core = Missing([])
+    with pytest.raises(NotFound, match='namespaces "ns" not found'):
+        PodProber(core, "ns", "img", "10.96.0.10:80").start()
+    assert core.deleted_names == []
+
+
+# -- the Go prober, built and run against the local server ------------------
+
+GO = shutil.which("go") or "/usr/local/go/bin/go"
+
+
+@pytest.fixture(scope="module")
+def go_prober(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not Path(GO).is_file():
+        pytest.skip("no Go toolchain")
+    return build_prober_binary(tmp_path_factory.mktemp("prober"), go=GO)
+
+
+def run_go(binary: Path, *args: str) -> tuple[float, float, list[ProbeSample], str]:
+    before = clock()
+    result = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=60)
+    after = clock()
+    assert result.returncode == 0, result.stderr
+    samples = [parse_sample_line(line) for line in result.stdout.splitlines()]
+    assert None not in samples
+    return before, after, samples, result.stderr  # type: ignore[return-value]
+
+
+def test_go_prober_new_connections_same_clock(go_prober: Path, server: ScriptedServer) -> None:
+    before, after, samples, stderr = run_go(go_prober, "-target", f"127.0.0.1:{server.port}", "-count", "20",
+                                            "-marker", r"version=(\w+)")
+    assert len(samples) == 20 and "done after 20 requests" in stderr
+    assert server.counts == {"connections": 20, "requests": 20}
+    assert {(s.status, s.error, s.server, s.marker) for s in samples} == {(200, None, "rollproof-test/1", "v7")}
+    assert before <= samples[0].start and samples[-1].end <= after  # CLOCK_MONOTONIC == time.monotonic
+    assert all(a.end <= b.start for a, b in zip(samples, samples[1:]))
+
+
+def test_go_prober_keep_alive(go_prober: Path, server11: ScriptedServer) -> None:
+    server11.script = ["ok", "ok", "reset", "ok", "chunked"]
+    _, _, samples, _ = run_go(go_prober, "-target", f"127.0.0.1:{server11.port}", "-count", "5", "-keepalive",
+                              "-marker", r"version=(\w+)")
+    assert [(s.status, s.error, s.marker) for s in samples] == [
+        (200, None, "v7"), (200, None, "v7"), (None, "reset", None), (200, None, "v7"), (200, None, "v9")]
+    assert server11.counts == {"connections": 2, "requests": 5}
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "error"),
+    [("5xx", 503, "http-5xx"), ("garbage", None, "bad-response"), ("close", None, "closed"),
+     ("reset", None, "reset"), ("stall", None, "read-timeout")],
+)
+def test_go_prober_classifies_like_the_host_prober(
+    go_prober: Path, server: ScriptedServer, mode: str, status: int | None, error: str
+) -> None:
+    server.mode = mode
+    _, _, samples, _ = run_go(go_prober, "-target", f"127.0.0.1:{server.port}", "-count", "2",
+                              "-read-timeout", "300ms")
+    assert [(s.status, s.error) for s in samples] == [(status, error)] * 2
+
+
+def test_go_prober_refused_and_duration_bound(go_prober: Path) -> None:
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+        _, _, samples, _ = run_go(go_prober, "-target", f"127.0.0.1:{port}", "-count", "3")
+        assert [(s.status, s.error) for s in samples] == [(None, "connect-refused")] * 3
+        before, after, samples, stderr = run_go(go_prober, "-target", f"127.0.0.1:{port}", "-duration", "300ms",
+                                                "-interval", "50ms")
+    assert "(duration)" in stderr and 2 <= len(samples) <= 8
+    assert after - before < 5
