@@ -1,0 +1,665 @@
+"""Drive a ReplicationController rolling update through the kubernetes client's CoreV1Api.
+
+The update keeps its progress in annotations on the two RCs, under the names
+`kubectl rolling-update` used:
+
+* new RC: `kubectl.kubernetes.io/desired-replicas` (the goal) and
+  `kubectl.kubernetes.io/update-source-id` (`<old name>:<old uid>`);
+* old RC: `kubectl.kubernetes.io/original-replicas` (its size before the
+  update) and `kubectl.kubernetes.io/next-controller-id` (the new RC's name).
+
+So an updater that dies between two steps resumes when run again: the new RC
+named by next-controller-id (or by the manifest) is reused and its desired
+annotation honoured. Deliberate differences from kubectl, all for resuming:
+the new RC keeps its progress annotations until the old RC is gone (a rerun
+then finds it by source id); the rename holds the new RC with a finalizer
+(`RENAME_FINALIZER`) until its copy under the old name exists, so no crash
+leaves pods without a controller; a finished rollback also clears
+next-controller-id / original-replicas from the restored RC.
+
+Every API call goes through `_Api.call`, i.e. `harness.kube.config.call_api`,
+the project's one boundary where the client's `ApiException` becomes a
+`harness.errors.ApiError`; bodies come back as the API's JSON (camelCase dicts).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness import samples
+from harness.errors import ConfigError, NotFound, WaitTimeout
+from harness.kube.config import call_api
+from harness.rcupdate import plan
+from harness.rcupdate.plan import (
+    DESIRED_REPLICAS_ANNOTATION,
+    NEXT_CONTROLLER_ANNOTATION,
+    ORIGINAL_REPLICAS_ANNOTATION,
+    SOURCE_ID_ANNOTATION,
+    IntOrPercent,
+    UpdateConfig,
+)
+from harness.steps import ScaleStep
+from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
+
+__all__ = ["RollingUpdater", "UpdateResult", "StepCallback", "RENAME_FINALIZER"]
+
+RENAME_FINALIZER = "rollproof/rc-rename"
+"""Holds the new RC (terminating, pods orphaned) until its copy under the old name exists."""
+
+StepCallback = Callable[[ScaleStep], None]
+RC = dict[str, Any]
+
+
+@dataclass
+class UpdateResult:
+    """What one `update` or `rollback` call did.
+
+    `old_name` is the RC scaled down and `new_name` the one scaled up, except
+    for a rollback, where `old_name` is the restored RC and `new_name` the
+    abandoned one. `final_name` is the RC left serving.
+    """
+
+    old_name: str
+    new_name: str
+    final_name: str
+    desired: int
+    max_surge: int
+    max_unavailable: int
+    min_available: int
+    resumed: bool
+    rolled_back: bool = False
+    renamed: bool = False
+    steps: list[ScaleStep] = field(default_factory=list)
+    started: float = 0.0
+    finished: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Periods:
+    update_period: float
+    poll_interval: float
+    timeout: float
+
+
+def _meta(rc: Mapping[str, Any]) -> dict[str, Any]:
+    return rc.get("metadata") or {}
+
+
+def _annotations(rc: Mapping[str, Any]) -> dict[str, str]:
+    return _meta(rc).get("annotations") or {}
+
+
+def _replicas(rc: Mapping[str, Any]) -> int:
+    value = (rc.get("spec") or {}).get("replicas")
+    return 0 if value is None else int(value)
+
+
+def _selector_string(selector: Mapping[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+
+
+class _Api:
+    """The typed-client calls the updater makes, all through `call_api`: dicts out, harness errors raised."""
+
+    def __init__(self, core_api: Any, namespace: str, request_timeout: float) -> None:
+        self.core = core_api
+        self.namespace = namespace
+        self.request_timeout = request_timeout
+        api_client = getattr(core_api, "api_client", None)
+        self.to_dict: Callable[[Any], Any] = (
+            api_client.sanitize_for_serialization if api_client is not None else (lambda obj: obj)
+        )
+
+    def call(self, method: str, path: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return call_api(fn, *args, method=method, path=path, timeout=self.request_timeout, **kwargs)
+
+    def _rc_path(self, name: str = "") -> str:
+        base = f"/api/v1/namespaces/{self.namespace}/replicationcontrollers"
+        return f"{base}/{name}" if name else base
+
+    def get_rc(self, name: str) -> RC:
+        return self.call("GET", self._rc_path(name), self.core.read_namespaced_replication_controller,
+                         name, self.namespace)
+
+    def find_rc(self, name: str) -> RC | None:
+        try:
+            return self.get_rc(name)
+        except NotFound:
+            return None
+
+    def list_rcs(self) -> list[RC]:
+        found = self.call("GET", self._rc_path(), self.core.list_namespaced_replication_controller,
+                          self.namespace)
+        return list(found.get("items") or [])
+
+    def create_rc(self, body: RC) -> RC:
+        return self.call("POST", self._rc_path(), self.core.create_namespaced_replication_controller,
+                         self.namespace, body)
+
+    def patch_rc(self, name: str, body: RC) -> RC:
+        return self.call("PATCH", self._rc_path(name), self.core.patch_namespaced_replication_controller,
+                         name, self.namespace, body)
+
+    def delete_rc(self, name: str, propagation: str) -> None:
+        self.call("DELETE", self._rc_path(name), self.core.delete_namespaced_replication_controller,
+                  name, self.namespace, propagation_policy=propagation)
+
+    def list_pods(self, selector: Mapping[str, str]) -> list[dict[str, Any]]:
+        path = f"/api/v1/namespaces/{self.namespace}/pods"
+        found = self.call("GET", path, self.core.list_namespaced_pod, self.namespace,
+                          label_selector=_selector_string(selector))
+        return list(found.get("items") or [])
+
+    def patch_pod(self, name: str, body: dict[str, Any]) -> None:
+        path = f"/api/v1/namespaces/{self.namespace}/pods/{name}"
+        self.call("PATCH", path, self.core.patch_namespaced_pod, name, self.namespace, body)
+
+    def delete_pod(self, name: str) -> None:
+        path = f"/api/v1/namespaces/{self.namespace}/pods/{name}"
+        try:
+            self.call("DELETE", path, self.core.delete_namespaced_pod, name, self.namespace)
+        except NotFound:
+            pass
+
+
+def _pod_ready(pod: Mapping[str, Any]) -> bool:
+    if _meta(pod).get("deletionTimestamp"):
+        return False
+    for condition in (pod.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return condition.get("status") == "True"
+    return False
+
+
+class RollingUpdater:
+    """Rolling update (and rollback) of ReplicationControllers in one namespace.
+
+    `timeouts` supplies the defaults of update period, poll interval and
+    progress timeout (`rc_update_period`, `rc_poll_interval`, `rc_timeout`) and
+    the per-request timeout; `clock` stamps every `ScaleStep`; `sleep` is
+    injectable for tests.
+    """
+
+    def __init__(
+        self,
+        core_api: Any,
+        namespace: str,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        clock: Callable[[], float] = samples.clock,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.namespace = namespace
+        self.timeouts = timeouts
+        self.clock = clock
+        self.sleep = sleep
+        self._api = _Api(core_api, namespace, timeouts.api_request)
+
+    # ------------------------------------------------------------------ public
+
+    def update(
+        self,
+        old_name: str,
+        new_rc_manifest_or_image: Mapping[str, Any] | str | Any,
+        *,
+        update_period: float | None = None,
+        poll_interval: float | None = None,
+        timeout: float | None = None,
+        max_surge: IntOrPercent = 1,
+        max_unavailable: IntOrPercent = 0,
+        on_step: StepCallback | None = None,
+        container: str | None = None,
+        image_pull_policy: str | None = None,
+        deployment_key: str = plan.DEFAULT_DEPLOYMENT_KEY,
+        new_name: str | None = None,
+    ) -> UpdateResult:
+        """Replace RC `old_name` by a new RC, one surge-bounded step at a time.
+
+        A string is an image: the new RC is derived from the old one (see
+        `plan.derive_image_update`) and, unless `new_name` is given, renamed to
+        `old_name` at the end. Anything else is the new RC's manifest (a dict
+        or a client model). Reruns after a crash resume the same update.
+        """
+        periods = self._periods(update_period, poll_interval, timeout)
+        started = self.clock()
+        image_mode = isinstance(new_rc_manifest_or_image, str)
+        manifest: RC | None = None
+        if not image_mode:
+            manifest = self._api.to_dict(new_rc_manifest_or_image)
+            if not isinstance(manifest, dict):
+                raise ConfigError("the new controller must be an image string or a ReplicationController manifest")
+            new_name = _meta(manifest).get("name") or ""
+        rename = image_mode and not new_name
+
+        old = self._api.find_rc(old_name)
+        pending = self._find_source_controller(old_name)
+        if pending is not None and (old is None or _meta(pending).get("deletionTimestamp")):
+            # The loop is over: the old RC is deleted, or the rename is half done.
+            return self._finish_after_old_deleted(old_name, pending, new_name, rename, periods, max_surge,
+                                                  max_unavailable, on_step, started)
+        if old is None:
+            hint = ""
+            if new_name and self._api.find_rc(new_name) is not None:
+                hint = f"; {new_name!r} exists, so an update to it may have finished already"
+            raise ConfigError(
+                f"ReplicationController {old_name!r} does not exist and no update from it is in progress{hint}"
+            )
+
+        if image_mode:
+            image = str(new_rc_manifest_or_image)
+            target_name = new_name or _annotations(old).get(NEXT_CONTROLLER_ANNOTATION) or ""
+            existing = self._api.find_rc(target_name) if target_name else None
+            if existing is not None:
+                self._check_in_progress_image(existing, image, container)
+                new_rc: RC = existing
+            else:
+                new_rc = plan.derive_image_update(
+                    old, image, container=container, image_pull_policy=image_pull_policy,
+                    deployment_key=deployment_key, new_name=target_name or None,
+                )
+            plan.validate_new_name(old_name, _meta(new_rc)["name"])
+            old = self._mark_old_for_image_update(old, _meta(new_rc)["name"], deployment_key)
+        else:
+            assert manifest is not None
+            new_rc = plan.prepare_manifest(manifest, old)
+            if _annotations(old).get(NEXT_CONTROLLER_ANNOTATION) != _meta(new_rc)["name"]:
+                old = self._api.patch_rc(old_name, {"metadata": {"annotations": {
+                    NEXT_CONTROLLER_ANNOTATION: _meta(new_rc)["name"]}}})
+
+        plan.validate_new_name(old_name, _meta(new_rc)["name"])
+        plan.validate_selectors(old_name, (old.get("spec") or {}).get("selector") or {},
+                                (new_rc.get("spec") or {}).get("selector") or {})
+        return self._run(old, new_rc, periods, max_surge, max_unavailable, on_step, started,
+                         rename=rename, rolled_back=False)
+
+    def rollback(
+        self,
+        old_name: str,
+        *,
+        new_name: str | None = None,
+        update_period: float | None = None,
+        poll_interval: float | None = None,
+        timeout: float | None = None,
+        max_surge: IntOrPercent = 1,
+        max_unavailable: IntOrPercent = 0,
+        on_step: StepCallback | None = None,
+    ) -> UpdateResult:
+        """Abort the update away from `old_name` and reverse it.
+
+        The new RC (from `new_name` or the old RC's next-controller-id) is
+        scaled down and deleted; `old_name` is scaled back to its
+        original-replicas. Reruns after a crash resume the rollback.
+        """
+        periods = self._periods(update_period, poll_interval, timeout)
+        started = self.clock()
+        old = self._api.get_rc(old_name)
+        target = new_name or _annotations(old).get(NEXT_CONTROLLER_ANNOTATION)
+        if not target:
+            raise ConfigError(
+                f"{old_name!r} has no {NEXT_CONTROLLER_ANNOTATION} annotation: nothing to roll back "
+                "(a rollback may have finished already)"
+            )
+        abandoned = self._api.find_rc(target)
+        if abandoned is None:
+            if _annotations(old).get(SOURCE_ID_ANNOTATION, "").startswith(f"{target}:"):
+                # A rollback got as far as deleting the abandoned RC: finish it.
+                return self._finish_rollback_cleanup(old, target, max_surge, max_unavailable, on_step, started)
+            raise ConfigError(f"could not find {target!r} to roll back from")
+        original = _annotations(old).get(ORIGINAL_REPLICAS_ANNOTATION)
+        if original is None:
+            raise ConfigError(
+                f"{old_name!r} has no {ORIGINAL_REPLICAS_ANNOTATION} annotation: its size before the "
+                "update is unknown, so it cannot be restored safely"
+            )
+        restored = self._api.patch_rc(old_name, {"metadata": {"annotations": {
+            SOURCE_ID_ANNOTATION: plan.source_id(abandoned),
+            DESIRED_REPLICAS_ANNOTATION: original,
+        }}})
+        return self._run(abandoned, restored, periods, max_surge, max_unavailable, on_step, started,
+                         rename=False, rolled_back=True)
+
+    # ------------------------------------------------------------------ core loop
+
+    def _periods(self, update_period: float | None, poll_interval: float | None,
+                 timeout: float | None) -> _Periods:
+        return _Periods(
+            update_period=self.timeouts.rc_update_period if update_period is None else update_period,
+            poll_interval=self.timeouts.rc_poll_interval if poll_interval is None else poll_interval,
+            timeout=self.timeouts.rc_timeout if timeout is None else timeout,
+        )
+
+    def _run(self, old: RC, new_rc: RC, periods: _Periods, max_surge: IntOrPercent,
+             max_unavailable: IntOrPercent, on_step: StepCallback | None, started: float, *,
+             rename: bool, rolled_back: bool) -> UpdateResult:
+        old_name = _meta(old)["name"]
+        new, existed = self._get_or_create_target(new_rc, plan.source_id(old))
+        new_name = _meta(new)["name"]
+        desired = self._desired(new)
+        if ORIGINAL_REPLICAS_ANNOTATION not in _annotations(old):
+            fresh = self._api.get_rc(old_name)
+            old = self._api.patch_rc(old_name, {"metadata": {"annotations": {
+                ORIGINAL_REPLICAS_ANNOTATION: str(_replicas(fresh))}}})
+        config = UpdateConfig(desired, max_surge, max_unavailable, old_replicas=_replicas(old))
+        result = UpdateResult(
+            old_name=new_name if rolled_back else old_name,
+            new_name=old_name if rolled_back else new_name,
+            final_name=old_name if rename else new_name,
+            desired=desired, max_surge=config.surge, max_unavailable=config.unavailable,
+            min_available=config.min_available, resumed=existed, rolled_back=rolled_back,
+            renamed=rename, started=started,
+        )
+
+        def record(action: str, old_count: int, new_count: int, available: int) -> None:
+            step = ScaleStep(t=self.clock(), action=action, old=old_name, old_replicas=old_count,
+                             new=new_name, new_replicas=new_count, available=available)
+            result.steps.append(step)
+            if on_step is not None:
+                on_step(step)
+
+        new_selector = (new.get("spec") or {}).get("selector") or {}
+        old_count, new_count = _replicas(old), _replicas(new)
+        available = 0
+        deadline = self.clock() + periods.timeout
+        while new_count != desired or old_count != 0:
+            before = (old_count, new_count)
+            target = plan.scale_up_target(old_count, new_count, desired, config.surge)
+            if target != new_count:
+                new_count = _replicas(self._scale_and_wait(new_name, target, periods))
+                available = self._available(new_selector)
+                record("scale-up", old_count, new_count, available)
+            self.sleep(periods.update_period)
+            if old_count != 0:
+                available = self._available(new_selector)
+                target = plan.scale_down_target(old_count, new_count, desired, available, config.min_available)
+                if target != old_count:
+                    old_count = _replicas(self._scale_and_wait(old_name, target, periods))
+                    record("scale-down", old_count, new_count, available)
+            if (old_count, new_count) != before:
+                deadline = self.clock() + periods.timeout
+            elif self.clock() > deadline:
+                raise WaitTimeout(
+                    f"progress of the rolling update {old_name} -> {new_name}",
+                    periods.timeout,
+                    f"{old_name} replicas={old_count}, {new_name} replicas={new_count} "
+                    f"available={available}, desired={desired}, min_available={config.min_available}, "
+                    f"max_total={config.max_total}",
+                )
+
+        self._wait_desired(new_name, periods)
+        self._api.delete_rc(old_name, "Background")
+        self._wait_gone(old_name, periods)
+        if rename:
+            self._rename(new_name, old_name, periods)
+            serving = old_name
+        else:
+            strip: dict[str, Any] = {SOURCE_ID_ANNOTATION: None, DESIRED_REPLICAS_ANNOTATION: None}
+            if rolled_back:
+                strip.update({NEXT_CONTROLLER_ANNOTATION: None, ORIGINAL_REPLICAS_ANNOTATION: None})
+            self._api.patch_rc(new_name, {"metadata": {"annotations": strip}})
+            serving = new_name
+        action = "rollback" if rolled_back else ("rename" if rename else "cleanup")
+        record(action, 0, new_count, self._available(new_selector))
+        result.final_name = serving
+        result.finished = self.clock()
+        return result
+
+    def _desired(self, rc: RC) -> int:
+        raw = _annotations(rc).get(DESIRED_REPLICAS_ANNOTATION, "")
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(
+                f"cannot read {DESIRED_REPLICAS_ANNOTATION}={raw!r} on {_meta(rc).get('name')!r}"
+            ) from None
+
+    def _get_or_create_target(self, new_rc: RC, source: str) -> tuple[RC, bool]:
+        name = _meta(new_rc)["name"]
+        existing = self._api.find_rc(name)
+        if existing is None:
+            replicas = _replicas(new_rc)
+            if replicas <= 0:
+                raise ConfigError(f"the new RC {name!r} must ask for at least 1 replica, it asks for {replicas}")
+            body = dict(new_rc)
+            meta = dict(_meta(new_rc))
+            meta.pop("namespace", None)
+            meta["annotations"] = dict(meta.get("annotations") or {})
+            meta["annotations"][DESIRED_REPLICAS_ANNOTATION] = str(replicas)
+            meta["annotations"][SOURCE_ID_ANNOTATION] = source
+            body["metadata"] = meta
+            body["spec"] = dict(new_rc.get("spec") or {}, replicas=0)
+            return self._api.create_rc(body), False
+        annotations = _annotations(existing)
+        if annotations.get(SOURCE_ID_ANNOTATION) != source or DESIRED_REPLICAS_ANNOTATION not in annotations:
+            raise ConfigError(
+                f"ReplicationController {name!r} already exists but is not the target of this update: "
+                f"expected {SOURCE_ID_ANNOTATION}={source!r} and a {DESIRED_REPLICAS_ANNOTATION} "
+                f"annotation, found {annotations}"
+            )
+        return existing, True
+
+    # ------------------------------------------------------------------ image mode
+
+    def _check_in_progress_image(self, existing: RC, image: str, container: str | None) -> None:
+        containers = (((existing.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+        chosen = next((c for c in containers if c.get("name") == container), None) if container else None
+        chosen = chosen or (containers[0] if containers else {})
+        if chosen.get("image") != image:
+            raise ConfigError(
+                f"an update of {_meta(existing)['name']!r} to image {chosen.get('image')!r} is in progress: "
+                f"continue it with that image, or roll it back, before updating to {image!r}"
+            )
+
+    def _mark_old_for_image_update(self, old: RC, new_name: str, key: str) -> RC:
+        """Point the old RC at the new one; give it (and its pods) a deployment-key value if missing."""
+        name = _meta(old)["name"]
+        selector = dict((old.get("spec") or {}).get("selector") or {})
+        if key in selector:
+            if _annotations(old).get(NEXT_CONTROLLER_ANNOTATION) == new_name:
+                return old
+            return self._api.patch_rc(name, {"metadata": {"annotations": {NEXT_CONTROLLER_ANNOTATION: new_name}}})
+        value = plan.old_deployment_value(old, key)
+        # Template first, so pods created from now on carry the label.
+        old = self._api.patch_rc(name, {
+            "metadata": {"annotations": {NEXT_CONTROLLER_ANNOTATION: new_name}},
+            "spec": {"template": {"metadata": {"labels": {key: value}}}},
+        })
+        for pod in self._api.list_pods(selector):
+            if (_meta(pod).get("labels") or {}).get(key) != value:
+                self._api.patch_pod(_meta(pod)["name"], {"metadata": {"labels": {key: value}}})
+        old = self._api.patch_rc(name, {"spec": {"selector": {key: value}}})
+        # Pods made from the old template in between now match no RC: remove them.
+        for pod in self._api.list_pods(selector):
+            if (_meta(pod).get("labels") or {}).get(key) != value:
+                self._api.delete_pod(_meta(pod)["name"])
+        return old
+
+    # ------------------------------------------------------------------ resume after old RC deleted
+
+    def _find_source_controller(self, old_name: str) -> RC | None:
+        prefix = f"{old_name}:"
+        for rc in self._api.list_rcs():
+            if _annotations(rc).get(SOURCE_ID_ANNOTATION, "").startswith(prefix):
+                return rc
+        return None
+
+    def _finish_after_old_deleted(self, old_name: str, source: RC, new_name: str | None, rename: bool,
+                                  periods: _Periods, max_surge: IntOrPercent, max_unavailable: IntOrPercent,
+                                  on_step: StepCallback | None, started: float) -> UpdateResult:
+        source_name = _meta(source)["name"]
+        if new_name and source_name != new_name:
+            raise ConfigError(
+                f"an update from {old_name!r} to {source_name!r} is in progress, not one to {new_name!r}: "
+                "finish that one first"
+            )
+        rename = rename or RENAME_FINALIZER in (_meta(source).get("finalizers") or [])
+        desired = self._desired(source) if DESIRED_REPLICAS_ANNOTATION in _annotations(source) else _replicas(source)
+        config = UpdateConfig(max(desired, 0), max_surge, max_unavailable)
+        result = UpdateResult(
+            old_name=old_name, new_name=source_name, final_name=old_name if rename else source_name,
+            desired=desired, max_surge=config.surge, max_unavailable=config.unavailable,
+            min_available=config.min_available, resumed=True, renamed=rename, started=started,
+        )
+        if rename:
+            self._rename(source_name, old_name, periods)
+            action = "rename"
+        else:
+            self._api.patch_rc(source_name, {"metadata": {"annotations": {
+                SOURCE_ID_ANNOTATION: None, DESIRED_REPLICAS_ANNOTATION: None}}})
+            action = "cleanup"
+        selector = (source.get("spec") or {}).get("selector") or {}
+        step = ScaleStep(t=self.clock(), action=action, old=old_name, old_replicas=0, new=source_name,
+                         new_replicas=_replicas(source), available=self._available(selector))
+        result.steps.append(step)
+        if on_step is not None:
+            on_step(step)
+        result.finished = self.clock()
+        return result
+
+    def _finish_rollback_cleanup(self, restored: RC, abandoned_name: str, max_surge: IntOrPercent,
+                                 max_unavailable: IntOrPercent, on_step: StepCallback | None,
+                                 started: float) -> UpdateResult:
+        name = _meta(restored)["name"]
+        desired = self._desired(restored) if DESIRED_REPLICAS_ANNOTATION in _annotations(restored) \
+            else _replicas(restored)
+        config = UpdateConfig(max(desired, 0), max_surge, max_unavailable)
+        self._api.patch_rc(name, {"metadata": {"annotations": {
+            SOURCE_ID_ANNOTATION: None, DESIRED_REPLICAS_ANNOTATION: None,
+            NEXT_CONTROLLER_ANNOTATION: None, ORIGINAL_REPLICAS_ANNOTATION: None}}})
+        selector = (restored.get("spec") or {}).get("selector") or {}
+        step = ScaleStep(t=self.clock(), action="rollback", old=abandoned_name, old_replicas=0, new=name,
+                         new_replicas=_replicas(restored), available=self._available(selector))
+        if on_step is not None:
+            on_step(step)
+        return UpdateResult(
+            old_name=name, new_name=abandoned_name, final_name=name, desired=desired,
+            max_surge=config.surge, max_unavailable=config.unavailable, min_available=config.min_available,
+            resumed=True, rolled_back=True, steps=[step], started=started, finished=self.clock(),
+        )
+
+    def _rename(self, current: str, target: str, periods: _Periods) -> None:
+        """Re-create RC `current` as `target`, handing its pods over (orphaned, then adopted).
+
+        kubectl deleted `current` (orphaning its pods) and then created `target`;
+        a crash in between left pods with no controller and nothing to resume
+        from. Here `current` first gets the `RENAME_FINALIZER`, so after the
+        orphaning delete it stays (terminating, managing nothing) until
+        `target` exists; a rerun finds it by its source id and finishes.
+        """
+        rc = self._api.get_rc(current)
+        meta = _meta(rc)
+        if not meta.get("deletionTimestamp"):
+            finalizers = list(meta.get("finalizers") or [])
+            if RENAME_FINALIZER not in finalizers:
+                self._api.patch_rc(current, {"metadata": {"finalizers": [*finalizers, RENAME_FINALIZER]}})
+            self._api.delete_rc(current, "Orphan")
+        rc = self._wait_orphaned(current, periods) or rc
+        if self._api.find_rc(target) is None:
+            meta = _meta(rc)
+            body: RC = {
+                "apiVersion": "v1",
+                "kind": "ReplicationController",
+                "metadata": {"name": target},
+                "spec": dict(rc.get("spec") or {}),
+            }
+            if meta.get("labels"):
+                body["metadata"]["labels"] = dict(meta["labels"])
+            annotations = plan.strip_progress_annotations(meta.get("annotations"))
+            if annotations:
+                body["metadata"]["annotations"] = annotations
+            self._api.create_rc(body)
+        self._release(current)
+        self._wait_gone(current, periods)
+
+    def _release(self, name: str) -> None:
+        """Drop `RENAME_FINALIZER` from RC `name` (gone already is fine)."""
+        rc = self._api.find_rc(name)
+        if rc is None:
+            return
+        finalizers = list(_meta(rc).get("finalizers") or [])
+        if RENAME_FINALIZER in finalizers:
+            finalizers.remove(RENAME_FINALIZER)
+            try:
+                self._api.patch_rc(name, {"metadata": {"finalizers": finalizers}})
+            except NotFound:
+                pass
+
+    # ------------------------------------------------------------------ waits
+
+    def _scale_and_wait(self, name: str, replicas: int, periods: _Periods) -> RC:
+        rc = self._api.patch_rc(name, {"spec": {"replicas": replicas}})
+        generation = int(_meta(rc).get("generation") or 0)
+        deadline = self.clock() + periods.timeout
+        while True:
+            status = rc.get("status") or {}
+            observed = int(status.get("observedGeneration") or 0)
+            current = int(status.get("replicas") or 0)
+            if observed >= generation and current == replicas:
+                return rc
+            if self.clock() >= deadline:
+                raise WaitTimeout(
+                    f"ReplicationController {name} to have {replicas} replicas",
+                    periods.timeout,
+                    f"spec.replicas={_replicas(rc)}, status.replicas={current}, "
+                    f"observedGeneration={observed}/{generation}",
+                )
+            self.sleep(periods.poll_interval)
+            rc = self._api.get_rc(name)
+
+    def _wait_desired(self, name: str, periods: _Periods) -> RC:
+        """Wait until the RC's controller has caught up with its spec (observed generation, replicas)."""
+        rc = self._api.get_rc(name)
+        generation = int(_meta(rc).get("generation") or 0)
+        deadline = self.clock() + periods.timeout
+        while True:
+            status = rc.get("status") or {}
+            observed = int(status.get("observedGeneration") or 0)
+            if observed >= generation and int(status.get("replicas") or 0) == _replicas(rc):
+                return rc
+            if self.clock() >= deadline:
+                raise WaitTimeout(
+                    f"ReplicationController {name} to have its desired replicas",
+                    periods.timeout,
+                    f"spec.replicas={_replicas(rc)}, status.replicas={status.get('replicas')}, "
+                    f"observedGeneration={observed}/{generation}",
+                )
+            self.sleep(periods.poll_interval)
+            rc = self._api.get_rc(name)
+
+    def _wait_orphaned(self, name: str, periods: _Periods) -> RC | None:
+        """Wait until the garbage collector has orphaned RC `name`'s pods (its `orphan` finalizer is gone)."""
+        deadline = self.clock() + periods.timeout
+        while True:
+            rc = self._api.find_rc(name)
+            if rc is None or "orphan" not in (_meta(rc).get("finalizers") or []):
+                return rc
+            if self.clock() >= deadline:
+                raise WaitTimeout(
+                    f"the garbage collector to orphan the pods of ReplicationController {name}",
+                    periods.timeout,
+                    f"finalizers={_meta(rc).get('finalizers')}, deletionTimestamp={_meta(rc).get('deletionTimestamp')}",
+                )
+            self.sleep(periods.poll_interval)
+
+    def _wait_gone(self, name: str, periods: _Periods) -> None:
+        deadline = self.clock() + periods.timeout
+        while True:
+            rc = self._api.find_rc(name)
+            if rc is None:
+                return
+            if self.clock() >= deadline:
+                raise WaitTimeout(
+                    f"ReplicationController {name} to be deleted",
+                    periods.timeout,
+                    f"still present, deletionTimestamp={_meta(rc).get('deletionTimestamp')}, "
+                    f"finalizers={_meta(rc).get('finalizers')}",
+                )
+            self.sleep(periods.poll_interval)
+
+    def _available(self, selector: Mapping[str, str]) -> int:
+        if not selector:
+            return 0
+        return sum(1 for pod in self._api.list_pods(selector) if _pod_ready(pod))
+
