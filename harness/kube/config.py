@@ -64,6 +64,10 @@ class Secret:
     def reveal(self) -> str | bytes:
         return self._value
 
+    def reveal_text(self) -> str:
+        v = self._value
+        return v.decode("utf-8") if isinstance(v, bytes) else v
+
     def __repr__(self) -> str:
         return f"Secret({_HIDDEN})"
 
@@ -218,7 +222,7 @@ class ClusterAccess:
         client = _ClusterApiClient(cfg, files)
         client.user_agent = "rollproof"
         if self.token is not None:
-            client.set_default_header("Authorization", f"Bearer {self.token.reveal()}")
+            client.set_default_header("Authorization", f"Bearer {self.token.reveal_text()}")
         return client
 
     def server_version(self, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> ServerVersion:

@@ -83,7 +83,7 @@ class _BearerAuth(requests.auth.AuthBase):
         self._token = token
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        r.headers["Authorization"] = f"Bearer {self._token.reveal()}"
+        r.headers["Authorization"] = f"Bearer {self._token.reveal_text()}"
         return r
 
     def __repr__(self) -> str:
