@@ -113,8 +113,9 @@ class _Api:
             api_client.sanitize_for_serialization if api_client is not None else (lambda obj: obj)
         )
 
-    def call(self, method: str, path: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return call_api(fn, *args, method=method, path=path, timeout=self.request_timeout, **kwargs)
+    def call(self, method: str, path: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> RC:
+        result = call_api(fn, *args, method=method, path=path, timeout=self.request_timeout, **kwargs)
+        return result if isinstance(result, dict) else {}
 
     def _rc_path(self, name: str = "") -> str:
         base = f"/api/v1/namespaces/{self.namespace}/replicationcontrollers"
@@ -170,7 +171,7 @@ def _pod_ready(pod: Mapping[str, Any]) -> bool:
         return False
     for condition in (pod.get("status") or {}).get("conditions") or []:
         if condition.get("type") == "Ready":
-            return condition.get("status") == "True"
+            return bool(condition.get("status") == "True")
     return False
 
 
