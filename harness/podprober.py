@@ -1,10 +1,10 @@
 """In-cluster prober: a pod running the Go prober, its log lines parsed into ProbeSamples.
 
 For clusters whose NodePort the host cannot reach. The Go program
-(fixtures/images/prober) prints one JSON line per request with CLOCK_MONOTONIC
-times, which equal `harness.samples.clock` on the host because kind nodes share
-the host's kernel. `build_prober_binary` builds it; the image must hold it at
-`PROBER_PATH`.
+(fixtures/images/prober) prints one JSON line per request with a sequence number
+and CLOCK_MONOTONIC times, which equal `harness.samples.clock` on the host
+because kind nodes share the host's kernel. `build_prober_binary` builds it; the
+image must hold it at `PROBER_PATH`.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +29,10 @@ from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
 __all__ = [
     "PROBER_PATH",
     "PROBER_SOURCE",
+    "LogLine",
     "PodProber",
     "build_prober_binary",
+    "parse_log_line",
     "parse_sample_line",
     "prober_pod_manifest",
 ]
@@ -44,28 +48,45 @@ _FATAL_WAITING = {
     "ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName",
     "CreateContainerConfigError", "CreateContainerError",
 }
+_DONE = re.compile(r"rollproof-prober: done after (\d+) requests")
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One prober log line: a sample with its sequence number, the final count, or a diagnostic."""
+
+    seq: int | None = None
+    sample: ProbeSample | None = None
+    done: int | None = None
+    text: str = ""
+
+
+def parse_log_line(line: str | bytes) -> LogLine:
+    """Classify one prober log line."""
+    text = (line.decode("utf-8", "replace") if isinstance(line, bytes) else line).strip()
+    if text.startswith("{"):
+        try:
+            record = json.loads(text)
+            status = record.get("st")
+            sample = ProbeSample(
+                start=float(record["s"]),
+                end=float(record["e"]),
+                status=int(status) if status else None,
+                error=record.get("err") or None,
+                server=record.get("srv") or None,
+                marker=record.get("m") or None,
+            )
+            seq = record.get("n")
+            return LogLine(seq=int(seq) if seq is not None else None, sample=sample)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return LogLine(text=text)
+    done = _DONE.search(text)
+    return LogLine(done=int(done.group(1)), text=text) if done else LogLine(text=text)
 
 
 def parse_sample_line(line: str | bytes) -> ProbeSample | None:
-    """One prober log line as a ProbeSample; None for anything else (diagnostics)."""
-    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
-    text = text.strip()
-    if not text.startswith("{"):
-        return None
-    try:
-        record = json.loads(text)
-        start, end = float(record["s"]), float(record["e"])
-        status = record.get("st")
-        return ProbeSample(
-            start=start,
-            end=end,
-            status=int(status) if status else None,
-            error=record.get("err") or None,
-            server=record.get("srv") or None,
-            marker=record.get("m") or None,
-        )
-    except (ValueError, KeyError, TypeError):
-        return None
+    """One prober log line as a ProbeSample; None for anything else."""
+    return parse_log_line(line).sample
 
 
 def _go_duration(seconds: float) -> str:
@@ -157,10 +178,16 @@ class PodProber:
     """Runs the prober pod in `namespace` against `target` and collects its samples.
 
     `start()` creates the pod, waits for it to run (`timeouts.pods_ready`) and
-    follows its log in a thread; `stop()` deletes the pod, waits for the log to
-    end and returns the samples, or re-raises the thread's exception. The pod is
-    deleted on every path out, errors included. Log lines that are not samples
-    are kept in `diagnostics`.
+    follows its log in a thread; `stop()` deletes the pod (the prober stops on
+    SIGTERM and prints its count), waits for the log to end and returns the
+    samples, or re-raises the thread's exception. The pod is deleted on every
+    path out, errors included.
+
+    A log stream that ends early or goes quiet for `stall_timeout` (kubelet log
+    rotation can stall a follow) is reopened; replayed lines are dropped by
+    sequence number. `missing` counts sequence numbers never received and
+    `complete` says whether every request the prober reported was received.
+    Log lines that are not samples are kept in `diagnostics`.
     """
 
     def __init__(
@@ -181,6 +208,8 @@ class PodProber:
         marker: str | None = None,
         name: str | None = None,
         image_pull_policy: str = "IfNotPresent",
+        stall_timeout: float | None = None,
+        max_stalls: int = 3,
         timeouts: Timeouts = DEFAULT_TIMEOUTS,
     ) -> None:
         self.core = core
@@ -193,9 +222,18 @@ class PodProber:
             max_requests=max_requests, max_duration=max_duration, marker=marker,
             image_pull_policy=image_pull_policy,
         )
-        self._stream_read_timeout = timeouts.api_request + interval + connect_timeout + read_timeout
+        # the prober prints at least once per interval + connect + read: quieter than twice that is a stall
+        self.stall_timeout = stall_timeout or 2 * (interval + connect_timeout + read_timeout) + timeouts.poll_interval
+        self.max_stalls = max_stalls
         self._samples: list[ProbeSample] = []
         self.diagnostics: list[str] = []
+        self.missing = 0
+        """Sequence numbers skipped by the log (lines lost, e.g. to log rotation)."""
+        self.reported: int | None = None
+        """The request count the prober printed when it ended, once seen."""
+        self.reopened = 0
+        self._last_seq = 0
+        self._seen_text: set[str] = set()
         self._lock = threading.Lock()
         self._first = threading.Event()
         self._stopping = threading.Event()
@@ -209,10 +247,15 @@ class PodProber:
     def _pod_path(self) -> str:
         return f"/api/v1/namespaces/{self.namespace}/pods/{self.name}"
 
+    @property
+    def complete(self) -> bool:
+        """True once the prober's final count came and every request up to it was received."""
+        return self.reported is not None and self._last_seq == self.reported and self.missing == 0
+
     # -- caller side -------------------------------------------------------
 
     def start(self) -> PodProber:
-        if self._created:
+        if self._created or self._thread is not None:
             raise HarnessError("this PodProber was already started; make a new one")
         _api("POST", f"/api/v1/namespaces/{self.namespace}/pods",
              self.core.create_namespaced_pod, self.namespace, self.manifest,
@@ -220,11 +263,7 @@ class PodProber:
         self._created = True
         try:
             self._wait_running()
-            self._response = _api(
-                "GET", self._pod_path + "/log", self.core.read_namespaced_pod_log, self.name, self.namespace,
-                container=_CONTAINER, follow=True, _preload_content=False,
-                _request_timeout=(self.timeouts.api_request, self._stream_read_timeout),
-            )
+            self._response = self._open_log()
             self._thread = threading.Thread(target=self._follow, name="rollproof-pod-prober", daemon=True)
             self._thread.start()
         except BaseException:
@@ -237,29 +276,29 @@ class PodProber:
         return self._first.wait(timeout)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the prober to end by itself (its log ends); True if it has."""
+        """Wait for the prober to end by itself and its log to be read; True if it has."""
         if self._thread is None:
             return False
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
     def stop(self) -> list[ProbeSample]:
-        """Delete the pod, let its log end, return all samples (or raise the thread's error)."""
+        """Delete the pod, read its log to the end, return all samples (or raise the thread's error)."""
         self._stopping.set()
         try:
             self._delete()
         finally:
             if self._thread is not None:
-                self._thread.join(self.timeouts.api_request)
+                self._thread.join(self.timeouts.api_request + self.stall_timeout)
                 if self._thread.is_alive():
-                    self._close_stream()
+                    self._close(self._response)
                     self._thread.join(self.timeouts.api_request)
         if self.error is not None:
             raise self.error
         return self.samples()
 
     def samples(self) -> list[ProbeSample]:
-        """A snapshot of the samples received so far."""
+        """A snapshot of the samples received so far, in request order."""
         with self._lock:
             return list(self._samples)
 
@@ -273,44 +312,88 @@ class PodProber:
         with contextlib.suppress(BaseException):  # the body's exception wins; the thread's stays in `error`
             self.stop()
 
-    # -- internals ---------------------------------------------------------
+    # -- log side ----------------------------------------------------------
 
-    def take_line(self, line: str | bytes) -> None:
-        """Record one log line: a sample, or a diagnostic."""
-        sample = parse_sample_line(line)
-        if sample is None:
-            text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
-            if text.strip():
-                with self._lock:
-                    self.diagnostics.append(text.rstrip())
-            return
+    def take_line(self, line: str | bytes) -> bool:
+        """Record one log line; True if it brought something new."""
+        parsed = parse_log_line(line)
         with self._lock:
-            self._samples.append(sample)
+            if parsed.sample is None:
+                if not parsed.text or parsed.text in self._seen_text:
+                    return False  # blank, or replayed after a reopen
+                self._seen_text.add(parsed.text)
+                self.diagnostics.append(parsed.text)
+                if parsed.done is not None:
+                    self.reported = parsed.done
+                    if parsed.done > self._last_seq:
+                        self.missing += parsed.done - self._last_seq
+                        self.diagnostics.append(f"log lost requests {self._last_seq + 1}..{parsed.done}")
+                        self._last_seq = parsed.done
+                return True
+            seq = parsed.seq if parsed.seq is not None else self._last_seq + 1
+            if seq <= self._last_seq:
+                return False  # replayed after a reopen
+            if seq > self._last_seq + 1:
+                self.missing += seq - self._last_seq - 1
+                self.diagnostics.append(f"log lost requests {self._last_seq + 1}..{seq - 1}")
+            self._last_seq = seq
+            self._samples.append(parsed.sample)
         self._first.set()
+        return True
+
+    def _open_log(self) -> Any:
+        return _api(
+            "GET", self._pod_path + "/log", self.core.read_namespaced_pod_log, self.name, self.namespace,
+            container=_CONTAINER, follow=True, _preload_content=False,
+            _request_timeout=(self.timeouts.api_request, self.stall_timeout),
+        )
 
     def _follow(self) -> None:
-        pending = b""
-        try:  # the log stream is chunked: each chunk arrives as the kubelet writes it
-            for chunk in self._response.stream(amt=None, decode_content=False):
-                *lines, pending = (pending + chunk).split(b"\n")
-                for line in lines:
-                    self.take_line(line)
-            if pending:
-                self.take_line(pending)
+        from urllib3.exceptions import HTTPError as StreamError
+
+        stalls = 0
+        response = self._response
+        try:
+            while True:
+                progressed = stalled = False
+                pending = b""
+                try:  # the log stream is chunked: each chunk arrives as the kubelet writes it
+                    for chunk in response.stream(amt=None, decode_content=False):
+                        *lines, pending = (pending + chunk).split(b"\n")
+                        for line in lines:
+                            progressed |= self.take_line(line)
+                    if pending:
+                        progressed |= self.take_line(pending)
+                except StreamError:  # read timeout or broken stream
+                    stalled = True
+                finally:
+                    self._close(response)
+                if self.complete:
+                    return
+                stalls = 0 if progressed else stalls + 1
+                if (not stalled and not progressed) or stalls > self.max_stalls:
+                    with self._lock:  # the log has nothing more (container killed, pod gone)
+                        self.diagnostics.append(f"log ended without the prober's final count ({self._last_seq} seen)")
+                    return
+                with self._lock:
+                    self.diagnostics.append(f"log stream {'stalled' if stalled else 'ended early'}; reopened")
+                self.reopened += 1
+                try:
+                    response = self._response = self._open_log()
+                except NotFound:
+                    return
         except BaseException as exc:
             if not self._stopping.is_set():
                 self.error = exc
-        finally:
-            self._close_stream()
 
-    def _close_stream(self) -> None:
-        response = self._response
+    @staticmethod
+    def _close(response: Any) -> None:
         if response is not None:
-            try:
+            with contextlib.suppress(Exception):
                 response.close()
                 response.release_conn()
-            except Exception:
-                pass
+
+    # -- pod side ----------------------------------------------------------
 
     def _wait_running(self) -> None:
         deadline = clock() + self.timeouts.pods_ready
