@@ -365,7 +365,7 @@ class HostProber:
         """Stop after the request in flight; all samples, or the thread's exception raised."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(2 * (self.connect_timeout + self.read_timeout) + 1.0)
+            self._thread.join(2 * (self.connect_timeout + self.read_timeout + self.interval))  # twice a step
             if self._thread.is_alive():
                 raise HarnessError("the host prober thread did not stop; a socket call ignored its timeout")
         if self.error is not None:
