@@ -222,7 +222,8 @@ class ClusterAccess:
         client = _ClusterApiClient(cfg, files)
         client.user_agent = "rollproof"
         if self.token is not None:
-            client.set_default_header("Authorization", f"Bearer {self.token.reveal_text()}")
+            bearer = f"Bearer {self.token.reveal_text()}"
+            client.set_default_header("Authorization", bearer)  # type: ignore[no-untyped-call]
         return client
 
     def server_version(self, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> ServerVersion:
@@ -234,7 +235,7 @@ class ClusterAccess:
                 method="GET", path="/version", timeout=timeouts.api_request, server=self.server,
             )
         finally:
-            client.close()
+            client.close()  # type: ignore[no-untyped-call]
         return parse_server_version(body)
 
 
@@ -247,7 +248,7 @@ class _ClusterApiClient(kubernetes.client.ApiClient):
 
     def close(self) -> None:
         try:
-            super().close()
+            super().close()  # type: ignore[no-untyped-call]
         finally:
             self._rollproof_files.close()
 

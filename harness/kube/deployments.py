@@ -130,7 +130,7 @@ def _annotations(obj: Mapping[str, Any]) -> dict[str, str]:
 
 def _condition(dep: Mapping[str, Any], ctype: str) -> Mapping[str, Any] | None:
     for cond in (dep.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == ctype:
+        if isinstance(cond, Mapping) and cond.get("type") == ctype:
             return cond
     return None
 
@@ -197,7 +197,7 @@ class Revision:
 
 def _controller_ref(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
     for ref in _meta(obj).get("ownerReferences") or []:
-        if ref.get("controller"):
+        if isinstance(ref, Mapping) and ref.get("controller"):
             return ref
     return None
 
@@ -512,7 +512,7 @@ class Deployments:
                 pass
         self._watchers.clear()
         try:
-            self._client.close()
+            self._client.close()  # type: ignore[no-untyped-call]
         finally:
             if self._own_raw:
                 self.raw.close()
@@ -524,9 +524,15 @@ class Deployments:
 
     # -- typed-client plumbing
 
-    def _call(self, fn: Any, *args: Any, method: str, path: str, **kwargs: Any) -> Any:
-        return call_api(fn, *args, method=method, path=path, timeout=self.timeouts.api_request,
-                        server=self.access.server, **kwargs)
+    def _call(self, fn: Any, *args: Any, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        return self._call_status(fn, *args, method=method, path=path, **kwargs)[1]
+
+    def _call_status(self, fn: Any, *args: Any, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
+        status, body = call_api(fn, *args, method=method, path=path, timeout=self.timeouts.api_request,
+                                server=self.access.server, with_status=True, **kwargs)
+        if not isinstance(body, dict):
+            raise ProviderError(f"{method} {path}: the API server answered {status} without a JSON object")
+        return int(status), body
 
     def _path(self, name: str | None = None, sub: str = "") -> str:
         resource = "deployments" + (f"/{sub}" if sub else "")
@@ -560,10 +566,10 @@ class Deployments:
         name = _check_manifest(manifest, self.namespace)
         body = with_change_cause(manifest, change_cause)
         body.setdefault("metadata", {})["namespace"] = self.namespace
-        status, obj = self._call(
+        status, obj = self._call_status(
             self._apps.patch_namespaced_deployment, name, self.namespace, body,
             field_manager=self.field_manager, force=True, _content_type=APPLY_PATCH_YAML,
-            method="PATCH", path=self._path(name), with_status=True,
+            method="PATCH", path=self._path(name),
         )
         meta = _meta(obj)
         return ApplyResult(name=name, created=status == 201, generation=int(meta.get("generation") or 0),
