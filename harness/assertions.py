@@ -79,13 +79,16 @@ def assert_version_order(
     *,
     steps: Sequence[ScaleStep] = (),
     context: float = WINDOW_SECONDS,
+    settled_at: float | None = None,
 ) -> ProbeAnalysis:
-    """Only `old`, then only `new` answered: both seen, no flip-back, no other server.
+    """`old` answered first and `new` last, both seen, no other server, no flip-back.
 
-    Versions are `Server` headers; requests that got no answer are ignored here
-    (see `assert_no_failures`).
+    Without `settled_at` the switch must be atomic (no `old` after any `new`).
+    With it, old and new may interleave while the rollout runs, but from
+    `settled_at` on only `new` may answer. Versions are `Server` headers;
+    requests that got no answer are ignored here (see `assert_no_failures`).
     """
-    a = analyse(_samples_of(samples), expected_versions=(old, new))
+    a = analyse(_samples_of(samples), expected_versions=(old, new), settled_at=settled_at)
     if a.start is None:
         raise AssertionError(f"no probe samples were recorded, so neither {old!r} nor {new!r} was seen")
     problems: list[tuple[str, float]] = []
@@ -100,6 +103,13 @@ def assert_version_order(
     if a.span(new) is None:
         last = a.samples[-1].start
         problems.append((f"new version {new!r} never answered (seen: {list(a.versions_seen)})", last))
+    answered = [x for x in a.samples if x.server in (old, new)]
+    if answered and answered[0].server != old:
+        problems.append((f"the first answer came from {answered[0].server!r}, not the old version {old!r}",
+                         answered[0].start))
+    if answered and answered[-1].server != new:
+        problems.append((f"the last answer came from {answered[-1].server!r}, not the new version {new!r}",
+                         answered[-1].start))
     if a.flip_backs:
         f = a.flip_backs[0]
         since = {span.version: span.first for span in a.spans}[f.from_version]

@@ -167,7 +167,8 @@ def find_outages(samples: Sequence[ProbeSample]) -> list[Outage]:
     return outages
 
 
-def _flip_backs(samples: Sequence[ProbeSample], order: Sequence[str]) -> list[FlipBack]:
+def _flip_backs(samples: Sequence[ProbeSample], order: Sequence[str],
+                settled_at: float | None = None) -> list[FlipBack]:
     rank = {version: i for i, version in enumerate(order)}
     flips: list[FlipBack] = []
     top = -1
@@ -175,7 +176,7 @@ def _flip_backs(samples: Sequence[ProbeSample], order: Sequence[str]) -> list[Fl
         r = rank.get(sample.server) if sample.server is not None else None
         if r is None:
             continue
-        if r < top:
+        if r < top and (settled_at is None or sample.start >= settled_at):
             flips.append(FlipBack(sample.start, order[top], sample.server))
         else:
             top = r
@@ -206,11 +207,16 @@ def analyse(
     *,
     slice_seconds: float = 1.0,
     expected_versions: Sequence[str] | None = None,
+    settled_at: float | None = None,
 ) -> ProbeAnalysis:
     """Outages, versions, flip-backs and counts of one probe run.
 
     Versions are `Server` headers. Flip-backs follow the order of
     `expected_versions` when given, else the order of first appearance.
+    During a rolling update old and new pods legitimately answer side by side:
+    with `settled_at` (the instant from which only the newest version may
+    answer, e.g. rollout complete plus endpoint propagation) only responses from
+    then on count as flip-backs.
     """
     if slice_seconds <= 0:
         raise ConfigError(f"slice_seconds must be positive, got {slice_seconds}")
@@ -234,7 +240,7 @@ def analyse(
         versions_seen=versions,
         slices=tuple(_slices(ordered, versions, slice_seconds)),
         spans=tuple(spans.values()),
-        flip_backs=tuple(_flip_backs(ordered, order)),
+        flip_backs=tuple(_flip_backs(ordered, order, settled_at)),
         unexpected_versions=unexpected,
         error_counts=tuple(sorted((str(k), n) for k, n in errors.items())),
         start=ordered[0].start if ordered else None,

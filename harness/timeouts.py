@@ -20,7 +20,8 @@ class Timeouts:
     rc_update_period: float = 2.0
     rc_poll_interval: float = 0.5
     rc_timeout: float = 180.0
-    probe_settle: float = 1.0
+    probe_settle: float = 2.0
+    endpoint_propagation: float = 3.0
     probe_max_duration: float = 600.0
     api_request: float = 30.0
     poll_interval: float = 0.5

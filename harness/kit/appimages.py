@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import ProviderError
 from .rootfs import DebianImage, build_debian_image
 
-__all__ = ["AppImage", "NGINX_IMAGES", "build_app_images"]
+__all__ = ["AppImage", "NGINX_IMAGES", "PROBER_IMAGE", "build_app_images", "build_prober_image"]
 
 
 @dataclass(frozen=True)
@@ -81,3 +81,19 @@ def build_app_images() -> list[AppImage]:
         subprocess.run(["docker", "tag", spec.tag, tag], check=True)
         images.append(AppImage(tag=tag, server=f"nginx/{version}", role=role))
     return images
+
+
+PROBER_IMAGE = "rollproof/prober:v1"
+
+
+def build_prober_image() -> str:
+    """The in-cluster prober (a static Go program at /prober) for clusters without a reachable NodePort."""
+    from ..podprober import PROBER_PATH, PROBER_SOURCE, build_prober_binary
+    from .paths import cache_root
+    from .static import static_image
+    from .steps import input_hash
+
+    binary = build_prober_binary(cache_root() / "bin" / "prober")
+    key = input_hash("prober/1", Path(PROBER_SOURCE))
+    static_image(PROBER_IMAGE, {PROBER_PATH: binary}, (f'ENTRYPOINT ["{PROBER_PATH}"]',), key)
+    return PROBER_IMAGE

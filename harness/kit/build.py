@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import ProviderError
-from .appimages import AppImage, build_app_images
+from .appimages import AppImage, build_app_images, build_prober_image
 from .engine import ensure_engine
 from .gobuild import build_programs, kit_programs
 from .nodeimage import build_node_image
@@ -34,6 +34,7 @@ class KitManifest:
     kubectl_bin: str
     node_image: str
     app_images: tuple[AppImage, ...]
+    prober_image: str
     built_at: float
 
     def image(self, role: str) -> AppImage:
@@ -83,6 +84,8 @@ def build_kit(k8s_version: str = "1.34") -> KitManifest:
         programs = kit_programs(versions)
         build_programs(programs)
         apps = build_app_images()
+        with stage("image rollproof/prober (in-cluster prober)"):
+            prober = build_prober_image()
         node = build_node_image(versions, programs)
         manifest = KitManifest(
             kubernetes=versions.kubernetes,
@@ -91,6 +94,7 @@ def build_kit(k8s_version: str = "1.34") -> KitManifest:
             kubectl_bin=str(programs["kubernetes"].path("kubectl")),
             node_image=node.tag,
             app_images=tuple(apps),
+            prober_image=prober,
             built_at=time.time(),
         )
         text = json.dumps(asdict(manifest), indent=2) + "\n"

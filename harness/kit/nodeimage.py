@@ -12,19 +12,18 @@ Layout of the work:
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import signal
 import subprocess
-import tarfile
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ProviderError
-from .docker import build_image, image_key, import_tar
+from .docker import build_image, image_key
+from .static import static_image
 from .gobuild import GoProgram
 from .paths import cache_root, kit_file
 from .rootfs import DebianImage, build_debian_image
@@ -85,28 +84,6 @@ def kubeadm_images(kubeadm: Path, versions: KitVersions) -> list[str]:
     return [line.strip() for line in out.splitlines() if line.strip().count("/") >= 1 and ":" in line]
 
 
-def _static_image(tag: str, files: dict[str, Path], changes: tuple[str, ...], key: str) -> None:
-    """An image whose filesystem is just `files` (static binaries) and an empty /tmp."""
-    if image_key(tag) == key:
-        say(f"image {tag}: cached")
-        return
-    with stage(f"image {tag}"), tempfile.NamedTemporaryFile(suffix=".tar", dir=cache_root()) as tmp:
-        with tarfile.open(fileobj=tmp, mode="w") as tar:
-            for name in ("tmp", "etc", "var/run"):
-                info = tarfile.TarInfo(name)
-                info.type = tarfile.DIRTYPE
-                info.mode = 0o1777 if name == "tmp" else 0o755
-                tar.addfile(info)
-            passwd = b"root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n"
-            info = tarfile.TarInfo("etc/passwd")
-            info.size = len(passwd)
-            tar.addfile(info, io.BytesIO(passwd))
-            for dest, src in files.items():
-                tar.add(str(src), arcname=dest.lstrip("/"))
-        tmp.flush()
-        import_tar(None, Path(tmp.name), tag, key, changes + ("ENV PATH=/usr/local/bin:/usr/bin:/bin",))
-
-
 def _build_pause(out_dir: Path) -> Path:
     source = kit_file("pause", "pause.c")
     binary = out_dir / "pause"
@@ -140,7 +117,7 @@ def _component_images(versions: KitVersions, k8s_bin: Path, etcd_bin: Path, core
         raise ProviderError(f"kubeadm {versions.kubernetes} asks for images the kit cannot make: {sorted(missing)}")
     for name, (files, changes) in static.items():
         key = input_hash("static/1", keys.get(name, ""), changes, *files.values())
-        _static_image(by_name[name], files, changes, key)
+        static_image(by_name[name], files, changes, key)
     tools = _tools_image(versions, k8s_bin, keys)
     subprocess.run(["docker", "tag", tools, by_name["kube-proxy"]], check=True)
     return wanted + [tools]
@@ -210,6 +187,7 @@ class _PrivateContainerd:
 
 
 def _preload(images: list[str], store: Path, work: Path) -> None:
+    work.mkdir(parents=True, exist_ok=True)
     archive = work / "images.tar"
     run(["docker", "save", "-o", str(archive), *images], what="docker save node images")
     with _PrivateContainerd(store, work / "containerd-state") as containerd:

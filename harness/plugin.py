@@ -1,0 +1,291 @@
+"""The pytest plugin: options, markers, fixtures and hooks only; the work is in the library.
+
+Fixtures (see `pytest --fixtures`): rp_settings, timeouts, cluster, k8s_version, kube_api,
+cluster_access, core_api, apps_api, raw_api, deployments, app_images, namespace, record,
+service_prober.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from .cluster.model import AppImageRef, Cluster
+from .errors import ConfigError, HarnessError
+from .expectations import VersionRange
+from .record import ScenarioRecord
+from .report import TestReport, terminal_summary_lines, write_summary
+from .settings import SETTINGS, RunSettings, resolve_settings
+from .timeouts import DEFAULT_TIMEOUTS, Timeouts
+
+_settings_key = pytest.StashKey[RunSettings]()
+_cluster_key = pytest.StashKey[Cluster]()
+_reports_key = pytest.StashKey[list]()
+_phase_key = pytest.StashKey[dict]()
+
+
+# -- options, markers, header -------------------------------------------------------------
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("rollproof", "rollproof: rolling-update conformance on real clusters")
+    for setting in SETTINGS:
+        dest = f"rollproof_{setting.name}"
+        if setting.kind == "bool":
+            group.addoption(setting.option, action="store_true", dest=dest, default=None, help=setting.help)
+        else:
+            group.addoption(setting.option, dest=dest, default=None, help=f"{setting.help} [env {setting.env}]")
+        parser.addini(f"rollproof_{setting.name}", setting.help, default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "k8s_version(spec): run only on server versions in spec, e.g. @pytest.mark.k8s_version('>=1.16'); "
+        "skipped with the reason otherwise")
+    config.addinivalue_line(
+        "markers", "cluster: needs a real cluster (created or reused once per session)")
+    try:
+        config.stash[_settings_key] = resolve_settings(
+            lambda name: config.getoption(f"rollproof_{name}", default=None),
+            lambda name: config.getini(name) or None,
+        )
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[_reports_key] = []
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    s = config.stash[_settings_key]
+    where = (f"kind cluster {s.cluster_name!r} ({s.nodes} node{'s' if s.nodes > 1 else ''})"
+             if s.provider == "kind" else f"existing cluster (context {s.context or 'current'})")
+    return [f"rollproof: {where}; reports in {s.report_dir}/; timeouts x{s.timeout_scale}"]
+
+
+# -- outcome bookkeeping, summary ---------------------------------------------------------
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    rep = yield
+    item.stash.setdefault(_phase_key, {})[rep.when] = rep
+    return rep
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    reports: list[TestReport] = config.stash.get(_reports_key, [])
+    if not reports:
+        return
+    settings = config.stash[_settings_key]
+    path = write_summary(settings.report_dir, reports)
+    terminalreporter.section("rollproof")
+    for line in terminal_summary_lines(reports):
+        terminalreporter.write_line(line)
+    terminalreporter.write_line(f"reports: {path.parent}/ (summary.json, matrix.md, one JSON + PNG per scenario)")
+
+
+# -- fixtures -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def rp_settings(pytestconfig: pytest.Config) -> RunSettings:
+    """The resolved rollproof settings (option > environment > ini > default)."""
+    return pytestconfig.stash[_settings_key]
+
+
+@pytest.fixture(scope="session")
+def timeouts(rp_settings: RunSettings) -> Timeouts:
+    """Every named duration, scaled by --timeout-scale."""
+    return DEFAULT_TIMEOUTS.scaled(rp_settings.timeout_scale)
+
+
+@pytest.fixture(scope="session")
+def cluster(request: pytest.FixtureRequest, rp_settings: RunSettings, timeouts: Timeouts) -> Iterator[Cluster]:
+    """The session's cluster: a kind cluster created (or reused) once, or an existing one."""
+    from .session import open_provider
+
+    config = request.config
+    try:
+        provider, images = open_provider(rp_settings, timeouts, config.getoption)
+        up = provider.up()
+    except HarnessError as exc:
+        pytest.fail(f"cluster unavailable: {exc}", pytrace=False)
+    config.stash[_cluster_key] = up
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"\nrollproof: {up.describe()}")
+    try:
+        yield up
+    finally:
+        keep = bool(config.getoption("keep_cluster", default=False))
+        if not keep:
+            provider.down()
+
+
+@pytest.fixture(scope="session")
+def k8s_version(cluster: Cluster) -> tuple[int, int]:
+    """(major, minor) of the API server."""
+    return cluster.version
+
+
+@pytest.fixture(scope="session")
+def kube_api(cluster_access: Any) -> Iterator[Any]:
+    """A `kubernetes.client.ApiClient` for the cluster (TLS verified)."""
+    api = cluster_access.api_client()
+    try:
+        yield api
+    finally:
+        api.close()
+
+
+@pytest.fixture(scope="session")
+def cluster_access(cluster: Cluster) -> Any:
+    """`harness.kube.config.ClusterAccess` for the cluster (server, CA, credentials kept hidden)."""
+    from .kube.config import load_kubeconfig
+
+    return load_kubeconfig(cluster.kubeconfig, cluster.context)
+
+
+@pytest.fixture
+def deployments(cluster_access: Any, namespace: str, raw_api: Any, timeouts: Timeouts) -> Iterator[Any]:
+    """kubectl-equivalent Deployment operations in the test's namespace (exchanges recorded)."""
+    from .kube.deployments import Deployments
+
+    ops = Deployments(cluster_access, namespace, timeouts=timeouts, raw=raw_api)
+    try:
+        yield ops
+    finally:
+        ops.close()
+
+
+@pytest.fixture(scope="session")
+def core_api(kube_api: Any) -> Any:
+    """`kubernetes.client.CoreV1Api` on the session's cluster."""
+    from kubernetes import client
+
+    return client.CoreV1Api(kube_api)
+
+
+@pytest.fixture(scope="session")
+def apps_api(kube_api: Any) -> Any:
+    """`kubernetes.client.AppsV1Api` on the session's cluster."""
+    from kubernetes import client
+
+    return client.AppsV1Api(kube_api)
+
+
+@pytest.fixture
+def raw_api(cluster_access: Any, timeouts: Timeouts, record: ScenarioRecord) -> Iterator[Any]:
+    """A raw API client over requests; every exchange lands in the test's report."""
+    from .kube.raw import RawApi
+
+    api = RawApi(cluster_access, timeouts)
+    record.exchange_sources.append(lambda: api.exchanges)
+    try:
+        yield api
+    finally:
+        api.close()
+
+
+@pytest.fixture(scope="session")
+def app_images(rp_settings: RunSettings, pytestconfig: pytest.Config) -> dict[str, AppImageRef]:
+    """{"old": AppImageRef, "new": AppImageRef}: the images rolled between and their Server headers."""
+    from .session import resolve_app_images
+
+    try:
+        return resolve_app_images(rp_settings)
+    except ConfigError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def namespace(request: pytest.FixtureRequest, cluster: Cluster, core_api: Any, kube_api: Any,
+              rp_settings: RunSettings, timeouts: Timeouts) -> Iterator[str]:
+    """A fresh namespace for this test; dumped on failure, deleted afterwards unless kept."""
+    from .namespaces import create_namespace, delete_namespace, dump_namespace
+
+    name = create_namespace(core_api, request.node.name)
+    try:
+        yield name
+    finally:
+        phases = request.node.stash.get(_phase_key, {})
+        if any(rep.failed for rep in phases.values()):
+            dump = dump_namespace(kube_api, name)
+            path = Path(rp_settings.report_dir) / f"{name}.dump.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(dump + "\n")
+            request.node.add_report_section("teardown", "namespace dump", dump)
+        if not rp_settings.keep_namespaces:
+            delete_namespace(core_api, name, timeouts.namespace_delete, timeouts.poll_interval)
+
+
+def _scenario_name(item: pytest.Item) -> str:
+    doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
+    first = doc.strip().splitlines()[0].strip() if doc.strip() else ""
+    return first or item.name
+
+
+@pytest.fixture
+def record(request: pytest.FixtureRequest, rp_settings: RunSettings, pytestconfig: pytest.Config) -> Iterator[ScenarioRecord]:
+    """The scenario's record (steps, probe samples, history); written as its report at the end."""
+    rec = ScenarioRecord(scenario=_scenario_name(request.node))
+    yield rec
+    phases = request.node.stash.get(_phase_key, {})
+    call = phases.get("call")
+    outcome = "passed" if call is not None and call.passed else ("failed" if call is not None and call.failed
+                                                                  else "skipped" if call is None else call.outcome)
+    message = str(call.longrepr)[-2000:] if call is not None and call.failed else ""
+    cluster_info = pytestconfig.stash.get(_cluster_key, None)
+    version = cluster_info.git_version if cluster_info else "unknown"
+    report = rec.write(rp_settings.report_dir, request.node.nodeid, outcome, version, message)
+    pytestconfig.stash[_reports_key].append(report)
+    probe = report.probe
+    for key, value in (("scenario", rec.scenario), ("k8s_version", version),
+                       ("probe_total", probe.total if probe else 0), ("probe_failed", probe.failed if probe else 0),
+                       ("probe_outages", len(probe.outages) if probe else 0),
+                       ("versions_seen", " ".join(probe.versions_seen) if probe else ""),
+                       ("rollout_seconds", round(rec.rollout_seconds, 2))):
+        request.node.user_properties.append((key, value))
+
+
+@pytest.fixture
+def service_prober(cluster: Cluster, core_api: Any, namespace: str, record: ScenarioRecord,
+                   timeouts: Timeouts) -> Iterator[Callable[..., Any]]:
+    """Factory: `service_prober(service_name)` -> a started prober of that Service.
+
+    Through the NodePort the kind config maps to 127.0.0.1 when there is one,
+    otherwise from a prober pod inside the cluster. Its samples land in the record.
+    """
+    from .session import open_prober
+
+    probers: list[Any] = []
+
+    def make(service: str, **options: Any) -> Any:
+        prober = open_prober(cluster, core_api, namespace, service, timeouts, **options)
+        probers.append(prober)
+        return prober
+
+    try:
+        yield make
+    finally:
+        for prober in probers:
+            if prober.running:
+                record.samples.extend(prober.stop())
+
+
+@pytest.fixture(autouse=True)
+def _rp_version_gate(request: pytest.FixtureRequest) -> None:
+    marker = request.node.get_closest_marker("k8s_version")
+    if marker is None:
+        return
+    if not marker.args:
+        raise pytest.UsageError(f"{request.node.nodeid}: k8s_version needs a range, e.g. k8s_version('>=1.16')")
+    spec = VersionRange.parse(marker.args[0])
+    cluster: Cluster = request.getfixturevalue("cluster")
+    if not spec.contains(cluster.major, cluster.minor):
+        pytest.skip(f"needs Kubernetes {marker.args[0]}; cluster runs {cluster.git_version}")
+
+
+__all__ = [name for name, value in dict(globals()).items()
+           if getattr(value, "_pytestfixturefunction", None) is not None or name.startswith("pytest_")]
+del dataclasses

@@ -1,0 +1,108 @@
+"""Session wiring the plugin delegates to: which provider, which images, which prober."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any, Callable
+
+from .cluster.existing import ExistingProvider
+from .cluster.kind import KindProvider, KindSettings
+from .cluster.model import AppImageRef, Cluster
+from .errors import ConfigError, ProviderError
+from .kit.appimages import PROBER_IMAGE
+from .kit.build import load_manifest
+from .prober import HostProber, ProbeTarget
+from .settings import RunSettings
+from .timeouts import Timeouts
+
+__all__ = ["open_provider", "resolve_app_images", "open_prober", "PROBER_IMAGE", "PROBE_INTERVAL"]
+
+PROBE_INTERVAL = 0.002  # seconds between request starts: ~500/s without starving kube-proxy
+
+
+def _parse_image(text: str, where: str) -> AppImageRef:
+    image, sep, server = text.partition("=")
+    if not sep or not image or not server:
+        raise ConfigError(f"{where} {text!r}: give IMAGE=SERVER, e.g. nginx:1.22.1=nginx/1.22.1")
+    return AppImageRef(image=image, server=server)
+
+
+def resolve_app_images(settings: RunSettings) -> dict[str, AppImageRef]:
+    """The old and new images: from --old-image/--new-image, else from the kit manifest."""
+    manifest = load_manifest(settings.kit_manifest) if settings.kit_manifest else load_manifest()
+    images: dict[str, AppImageRef] = {}
+    for role, given in (("old", settings.old_image), ("new", settings.new_image)):
+        if given:
+            images[role] = _parse_image(given, f"--{role}-image")
+        elif manifest is not None:
+            built = manifest.image(role)
+            images[role] = AppImageRef(image=built.tag, server=built.server)
+        else:
+            raise ConfigError(f"no {role} image: run `rollproof kit build`, or pass --{role}-image IMAGE=SERVER")
+    if images["old"].server == images["new"].server:
+        raise ConfigError("old and new images answer with the same Server header; pick two versions")
+    return images
+
+
+def _ensure_local(image: str) -> None:
+    present = subprocess.run(["docker", "image", "inspect", image], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL).returncode == 0
+    if present:
+        return
+    pulled = subprocess.run(["docker", "pull", image], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if pulled.returncode != 0:
+        raise ProviderError(f"image {image} is neither local nor pullable: build it (`rollproof kit build`) "
+                            "or pass images your machine can pull")
+
+
+def open_provider(settings: RunSettings, timeouts: Timeouts,
+                  getoption: Callable[..., Any]) -> tuple[Any, dict[str, AppImageRef] | None]:
+    """The provider the settings ask for (not yet started) and the images it will load."""
+    kubeconfig = getoption("kubeconfig", default=None)
+    if settings.provider == "existing":
+        return ExistingProvider(kubeconfig, settings.context, timeouts), None
+    manifest = load_manifest(settings.kit_manifest) if settings.kit_manifest else load_manifest()
+    images = resolve_app_images(settings)
+    load = [ref.image for ref in images.values()]
+    if _has_image(PROBER_IMAGE):
+        load.append(PROBER_IMAGE)
+    for image in load:
+        _ensure_local(image)
+    node_image = getoption("kind_image", default=None) or (manifest.node_image if manifest else None)
+    kind_bin = getoption("kind_bin", default=None) or (manifest.kind_bin if manifest else None)
+    kubectl_bin = getoption("kind_kubectl_bin", default=None) or (manifest.kubectl_bin if manifest else None)
+    name = getoption("cluster_name", default=None)
+    if name in (None, "pytest-kind"):  # pytest-kind's default: use ours
+        name = settings.cluster_name
+    provider = KindProvider(KindSettings(
+        name=name,
+        workers=settings.nodes - 1,
+        node_image=node_image,
+        kind_bin=kind_bin,
+        kubectl_bin=kubectl_bin,
+        kubeconfig=None,
+        keep=bool(getoption("keep_cluster", default=False)),
+        load_images=tuple(load),
+    ), timeouts)
+    return provider, images
+
+
+def _has_image(image: str) -> bool:
+    return subprocess.run(["docker", "image", "inspect", image], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0
+
+
+def open_prober(cluster: Cluster, core: Any, namespace: str, service: str, timeouts: Timeouts,
+                **options: Any) -> Any:
+    """A started prober of `service`: via its mapped NodePort, else from a pod in the cluster."""
+    svc = core.read_namespaced_service(service, namespace)
+    port = svc.spec.ports[0]
+    host_port = cluster.node_ports.host_port(port.node_port) if port.node_port else None
+    options.setdefault("interval", PROBE_INTERVAL)
+    options.setdefault("max_duration", timeouts.probe_max_duration)
+    if host_port is not None:
+        return HostProber(ProbeTarget(cluster.node_ports.host, host_port), **options).start()
+    from .podprober import PodProber
+
+    target = f"{svc.spec.cluster_ip}:{port.port}"
+    return PodProber(core, namespace, PROBER_IMAGE, target, timeouts=timeouts, **options).start()
