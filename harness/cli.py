@@ -31,6 +31,20 @@ def _kit_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cluster_delete(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from .kit.build import load_manifest
+
+    manifest = load_manifest()
+    kind = args.kind_bin or (manifest.kind_bin if manifest else "kind")
+    listed = subprocess.run([kind, "get", "clusters"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    if args.name not in listed.stdout.split():
+        print(f"no kind cluster named {args.name!r}: nothing to delete", file=sys.stderr)
+        return 0
+    return subprocess.run([kind, "delete", "cluster", "--name", args.name]).returncode
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rollproof", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -41,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     build.set_defaults(func=_kit_build)
     show = kit_commands.add_parser("show", help="print the manifest of the last kit build")
     show.set_defaults(func=_kit_show)
+    cluster = commands.add_parser("cluster", help="kind clusters made by the harness")
+    cluster_commands = cluster.add_subparsers(dest="cluster_command", required=True)
+    delete = cluster_commands.add_parser("delete", help="delete a kind cluster (a kept or interrupted one)")
+    delete.add_argument("name", help="cluster name, e.g. rollproof")
+    delete.add_argument("--kind-bin", default=None, help="kind binary (default: the kit's)")
+    delete.set_defaults(func=_cluster_delete)
     return parser
 
 

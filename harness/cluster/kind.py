@@ -85,6 +85,12 @@ class KindProvider:
                              stderr=subprocess.DEVNULL, text=True).stdout
         return self.settings.name in out.split()
 
+    def _running(self) -> bool:
+        proc = subprocess.run(["docker", "inspect", "--format", "{{.State.Running}}",
+                               f"{self.settings.name}-control-plane"], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+        return proc.stdout.strip() == "true"
+
     def _nodes(self) -> tuple[str, ...]:
         out = subprocess.run([str(self.kind.kind_path), "get", "nodes", "--name", self.settings.name],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
@@ -97,6 +103,10 @@ class KindProvider:
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
             if not present and "/" in self.settings.node_image and self.settings.node_image.startswith("rollproof/"):
                 raise ConfigError(f"node image {self.settings.node_image} is not built: run `rollproof kit build`")
+        if self._exists() and not self._running():
+            # Containers of a cluster whose engine was restarted stay stopped: nothing to reuse.
+            print(f"rollproof: kind cluster {self.settings.name!r} is stopped (engine restarted?); recreating it")
+            self.kind.delete()
         if self._exists():
             ports = _mapped_ports(f"{self.settings.name}-control-plane")
             if not ports.ports:

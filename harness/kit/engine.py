@@ -21,7 +21,10 @@ from ..errors import ProviderError
 from .paths import kit_file
 from .steps import run, say
 
-__all__ = ["EngineInfo", "ensure_engine", "missing_capabilities", "CAPFIX_RUNTIME"]
+__all__ = ["EngineInfo", "ensure_engine", "ensure_tools", "missing_capabilities", "CAPFIX_RUNTIME"]
+
+# Debian packages the kit runs, by the command that shows they are there.
+BUILD_TOOLS = {"debootstrap": "debootstrap", "gcc": "gcc", "tar": "tar", "containerd": "containerd", "ctr": "containerd"}
 
 CAPFIX_RUNTIME = "rollproof-capfix"
 CAPFIX_PATH = Path("/usr/local/libexec/rollproof/runc-capfix")
@@ -66,6 +69,21 @@ def _install_engine() -> None:
     run(["apt-get", "update"], what="apt-get update", env=env, fix="check that Debian's mirror is reachable")
     run(["apt-get", "install", "-y", "--no-install-recommends", "docker.io", "debootstrap", "iptables"],
         what="apt-get install docker.io", env=env)
+
+
+def ensure_tools() -> None:
+    """debootstrap, gcc and containerd (for the node image's store), installed from Debian if missing."""
+    missing = sorted({pkg for cmd, pkg in BUILD_TOOLS.items() if shutil.which(cmd) is None})
+    if shutil.which("go") is None:
+        raise ProviderError("no Go toolchain on PATH: install Go 1.24 or newer (the kit builds kind and Kubernetes with it)")
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        raise ProviderError(f"missing {', '.join(missing)}: install them (apt-get install {' '.join(missing)}) or run as root")
+    say(f"installing {', '.join(missing)} from Debian")
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    run(["apt-get", "update"], what="apt-get update", env=env, fix="check that Debian's mirror is reachable")
+    run(["apt-get", "install", "-y", "--no-install-recommends", *missing], what="apt-get install build tools", env=env)
 
 
 def _configure_capfix() -> None:
