@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness import samples
-from harness.errors import ConfigError, NotFound, WaitTimeout
+from harness.errors import ApiError, ConfigError, NotFound, WaitTimeout
 from harness.kube.config import call_api
 from harness.rcupdate import plan
 from harness.rcupdate.plan import (
@@ -140,7 +140,8 @@ class _Api:
         return self.call("POST", self._rc_path(), self.core.create_namespaced_replication_controller,
                          self.namespace, body)
 
-    def patch_rc(self, name: str, body: RC) -> RC:
+    def patch_rc(self, name: str, body: RC | list[dict[str, Any]]) -> RC:
+        """A strategic merge patch for a dict body, a JSON patch for a list of operations."""
         return self.call("PATCH", self._rc_path(name), self.core.patch_namespaced_replication_controller,
                          name, self.namespace, body)
 
@@ -571,21 +572,36 @@ class RollingUpdater:
             if annotations:
                 body["metadata"]["annotations"] = annotations
             self._api.create_rc(body)
-        self._release(current)
+        self._release(current, periods)
         self._wait_gone(current, periods)
 
-    def _release(self, name: str) -> None:
-        """Drop `RENAME_FINALIZER` from RC `name` (gone already is fine)."""
-        rc = self._api.find_rc(name)
-        if rc is None:
-            return
-        finalizers = list(_meta(rc).get("finalizers") or [])
-        if RENAME_FINALIZER in finalizers:
-            finalizers.remove(RENAME_FINALIZER)
+    def _release(self, name: str, periods: _Periods) -> None:
+        """Drop `RENAME_FINALIZER` from RC `name` (gone already is fine).
+
+        A JSON patch (test + remove at its index): finalizers merge under a
+        strategic merge patch, so a shorter list would not remove anything.
+        """
+        deadline = self.clock() + periods.timeout
+        while True:
+            rc = self._api.find_rc(name)
+            finalizers = list(_meta(rc).get("finalizers") or []) if rc is not None else []
+            if RENAME_FINALIZER not in finalizers:
+                return
+            index = finalizers.index(RENAME_FINALIZER)
             try:
-                self._api.patch_rc(name, {"metadata": {"finalizers": finalizers}})
+                self._api.patch_rc(name, [
+                    {"op": "test", "path": f"/metadata/finalizers/{index}", "value": RENAME_FINALIZER},
+                    {"op": "remove", "path": f"/metadata/finalizers/{index}"},
+                ])
+                return
             except NotFound:
-                pass
+                return
+            except ApiError as exc:
+                # The list changed under us (the test op failed): read it again.
+                if self.clock() >= deadline:
+                    raise WaitTimeout(f"removal of finalizer {RENAME_FINALIZER} from {name}", periods.timeout,
+                                      f"finalizers={finalizers}, last error: {exc}") from exc
+                self.sleep(periods.poll_interval)
 
     # ------------------------------------------------------------------ waits
 

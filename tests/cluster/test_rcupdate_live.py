@@ -86,9 +86,10 @@ def namespace(core: Any) -> Iterator[str]:
         for rc in _call(core.list_namespaced_replication_controller, name).get("items") or []:
             finalizers = rc["metadata"].get("finalizers") or []
             if RENAME_FINALIZER in finalizers:
-                left = [f for f in finalizers if f != RENAME_FINALIZER]
+                index = finalizers.index(RENAME_FINALIZER)
                 _call(core.patch_namespaced_replication_controller, rc["metadata"]["name"], name,
-                      {"metadata": {"finalizers": left}}, method="PATCH")
+                      [{"op": "test", "path": f"/metadata/finalizers/{index}", "value": RENAME_FINALIZER},
+                       {"op": "remove", "path": f"/metadata/finalizers/{index}"}], method="PATCH")
         _call(core.delete_namespace, name, method="DELETE")
 
 
