@@ -316,12 +316,15 @@ class RollingUpdater:
                 f"{old_name!r} has no {ORIGINAL_REPLICAS_ANNOTATION} annotation: its size before the "
                 "update is unknown, so it cannot be restored safely"
             )
+        was_running = _annotations(old).get(SOURCE_ID_ANNOTATION) == plan.source_id(abandoned)
         restored = self._api.patch_rc(old_name, {"metadata": {"annotations": {
             SOURCE_ID_ANNOTATION: plan.source_id(abandoned),
             DESIRED_REPLICAS_ANNOTATION: original,
         }}})
-        return self._run(abandoned, restored, periods, max_surge, max_unavailable, on_step, started,
-                         rename=False, rolled_back=True)
+        result = self._run(abandoned, restored, periods, max_surge, max_unavailable, on_step, started,
+                           rename=False, rolled_back=True)
+        result.resumed = was_running
+        return result
 
     # ------------------------------------------------------------------ core loop
 
