@@ -28,9 +28,19 @@ def create_namespace(core: client.CoreV1Api, test_name: str) -> str:
     return name
 
 
+def _drop_own_finalizers(core: client.CoreV1Api, name: str) -> None:
+    """Remove `rollproof/...` finalizers (an interrupted RC rename) so deletion can finish."""
+    for rc in core.list_namespaced_replication_controller(name).items:
+        finalizers = rc.metadata.finalizers or []
+        kept = [f for f in finalizers if not f.startswith("rollproof/")]
+        if kept != finalizers:
+            core.patch_namespaced_replication_controller(rc.metadata.name, name, {"metadata": {"finalizers": kept}})
+
+
 def delete_namespace(core: client.CoreV1Api, name: str, timeout: float, interval: float) -> None:
     """Delete `name` and wait until it is gone."""
     try:
+        _drop_own_finalizers(core, name)
         core.delete_namespace(name, grace_period_seconds=0)
     except client.ApiException as exc:
         if exc.status == 404:

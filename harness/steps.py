@@ -21,7 +21,8 @@ class ReplicaPoint:
 
 @dataclass(frozen=True)
 class ScaleStep:
-    """One step of a rolling update: what was scaled and what was available after it."""
+    """One step of a rolling update: what was scaled, and how many pods of the new
+    controller were available when it was taken (kubectl's `newAvailable`)."""
 
     t: float
     action: str  # "scale-up", "scale-down", "rename", "rollback", "cleanup", ...

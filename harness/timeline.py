@@ -253,7 +253,8 @@ def replica_instants(records: Sequence[ReplicaPoint] | Sequence[ScaleStep]) -> l
 
     ReplicaPoints: the last value of each owner is carried forward until that
     owner reports again (a deleted owner must be recorded once at zero).
-    ScaleSteps: each step gives old + new replicas and the available count.
+    ScaleSteps: each step gives old + new replicas; available is the old
+    controller's replicas plus the new one's available pods.
     """
     if all(isinstance(r, ScaleStep) for r in records):
         return [_step_instant(s) for s in sorted(records, key=lambda s: s.t)]
@@ -283,7 +284,10 @@ def _step_instant(step: ScaleStep) -> ReplicaInstant:
     else:
         owners = ((step.old, step.old_replicas), (step.new, step.new_replicas))
     total = sum(n for _, n in owners)
-    return ReplicaInstant(step.t, total, step.available, owners, step.action)
+    # The old controller's pods are taken as available (the updater scales it down only
+    # to what the new one makes up); `available` counts the new controller's pods.
+    available = step.available if step.old == step.new else step.old_replicas + step.available
+    return ReplicaInstant(step.t, total, available, owners, step.action)
 
 
 def window(samples: Sequence[ProbeSample], t: float, before: float, after: float) -> list[ProbeSample]:

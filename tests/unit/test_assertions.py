@@ -127,11 +127,11 @@ def test_failed_requests_do_not_break_the_order() -> None:
 
 
 def rollout_steps(surge: int = 1) -> list[ScaleStep]:
-    # 3 replicas, old "a" -> new "b"
+    # 3 replicas, old "a" -> new "b"; the last field counts b's available pods
     return [
-        ScaleStep(1.0, "scale-up", "a", 3, "b", surge, 3),
-        ScaleStep(2.0, "scale-down", "a", 2, "b", surge, 2 + surge),
-        ScaleStep(3.0, "scale-up", "a", 2, "b", 2, 3),
+        ScaleStep(1.0, "scale-up", "a", 3, "b", surge, 0),
+        ScaleStep(2.0, "scale-down", "a", 2, "b", surge, 1),
+        ScaleStep(3.0, "scale-up", "a", 2, "b", 2, 1),
         ScaleStep(4.0, "scale-down", "a", 0, "b", 3, 3),
     ]
 
@@ -145,12 +145,12 @@ def test_surge_above_bound_fails_with_replicas_quoted() -> None:
         assert_replica_bounds(rollout_steps(surge=2), desired=3, max_surge=1, max_unavailable=0)
     message = str(caught.value)
     assert "replicas above 4 at 1 instant(s):" in message
-    assert "> +0.000  total=5 available=3  a=3 b=2  (scale-up)" in message
+    assert "> +0.000  total=5 available=3  a=3 b=2  (scale-up)" in message  # a's 3 + b's 0
 
 
 def test_available_below_bound_fails() -> None:
     steps = rollout_steps()
-    steps[1] = ScaleStep(2.0, "scale-down", "a", 2, "b", 1, 1)
+    steps[1] = ScaleStep(2.0, "scale-down", "a", 1, "b", 1, 0)  # a scaled down before b was available
     with pytest.raises(AssertionError) as caught:
         assert_replica_bounds(steps, desired=3, max_surge=1, max_unavailable=1)
     message = str(caught.value)

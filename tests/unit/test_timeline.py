@@ -149,11 +149,12 @@ def test_replica_instants_fold_records_of_one_instant() -> None:
 
 def test_replica_instants_from_steps() -> None:
     steps = [
-        ScaleStep(2.0, "scale-down", "a", 1, "b", 2, 3),
-        ScaleStep(1.0, "scale-up", "a", 2, "b", 2, 2),
+        ScaleStep(2.0, "scale-down", "a", 1, "b", 2, 2),
+        ScaleStep(1.0, "scale-up", "a", 2, "b", 2, 0),
         ScaleStep(3.0, "rename", "b", 2, "b", 2, 2),
     ]
     instants = replica_instants(steps)
+    # available = old controller's replicas + new controller's available pods
     assert [(i.t, i.replicas, i.available, i.action) for i in instants] == [
         (1.0, 4, 2, "scale-up"), (2.0, 3, 3, "scale-down"), (3.0, 2, 2, "rename"),
     ]

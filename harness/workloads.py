@@ -1,0 +1,46 @@
+"""Waiting on plain workload objects (RCs, pods) by label: bounded, saying what was seen."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from kubernetes import client
+
+from .errors import WaitTimeout
+from .samples import clock
+
+__all__ = ["ready_pods", "wait_ready_pods", "pod_env"]
+
+
+def _selector(labels: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def ready_pods(core: client.CoreV1Api, namespace: str, labels: dict[str, str]) -> list[Any]:
+    """Pods matching `labels` that are Ready and not terminating."""
+    pods = core.list_namespaced_pod(namespace, label_selector=_selector(labels)).items
+    return [p for p in pods if p.metadata.deletion_timestamp is None
+            and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])]
+
+
+def wait_ready_pods(core: client.CoreV1Api, namespace: str, labels: dict[str, str], count: int,
+                    timeout: float, interval: float) -> list[Any]:
+    """Block until exactly `count` matching pods are Ready (and none more)."""
+    started = clock()
+    seen: list[Any] = []
+    while clock() - started < timeout:
+        seen = ready_pods(core, namespace, labels)
+        if len(seen) == count:
+            return seen
+        time.sleep(interval)
+    raise WaitTimeout(f"{count} ready pods with {_selector(labels)} in {namespace}", timeout,
+                      f"{len(seen)} ready: {', '.join(p.metadata.name for p in seen) or 'none'}")
+
+
+def pod_env(pod: Any, name: str) -> str | None:
+    """The value of env var `name` in the pod's first container."""
+    for env in pod.spec.containers[0].env or []:
+        if env.name == name:
+            return env.value
+    return None
