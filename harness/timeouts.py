@@ -22,6 +22,7 @@ class Timeouts:
     rc_timeout: float = 180.0
     probe_settle: float = 2.0
     endpoint_propagation: float = 3.0
+    completion_agreement: float = 3.0  # kubectl's watch vs the harness's poll, same completion
     probe_max_duration: float = 600.0
     api_request: float = 30.0
     poll_interval: float = 0.5

