@@ -1,0 +1,61 @@
+"""The cluster under test: nodes, system pods and the Service data path that every probe relies on."""
+
+from __future__ import annotations
+
+import logging
+
+from harness.cluster.ready import cluster_state
+from harness.demo import create_service, wait_first_answer
+from harness.manifests import deployment
+from harness.workloads import wait_ready_pods
+
+log = logging.getLogger("rollproof.suites")
+
+NAME = "spread-demo"
+PROBER_AGENT = "rollproof-prober"
+
+
+def test_every_node_ready_and_every_system_pod_running(kube_api, record):
+    """The cluster MUST have every node Ready and every kube-system pod Running and ready."""
+    nodes, pods = cluster_state(kube_api)
+    record.check("cluster-ready", "yes" if not nodes and not pods else "; ".join(nodes + pods))
+    assert not nodes and not pods, nodes + pods
+
+
+def test_service_traffic_reaches_pods_on_every_node(cluster, core_api, namespace, deployments, service_prober,
+                                                    app_images, record, timeouts):
+    """Service traffic MUST reach a pod on every node, and every request MUST succeed.
+
+    One nginx pod per node (required anti-affinity, control-plane taint
+    tolerated) behind the NodePort Service; each pod's access log MUST show
+    probe requests, so the data path crosses nodes.
+    """
+    node_count = len(core_api.list_node().items)
+    body = deployment(NAME, app_images["old"].image, "v0.1", replicas=node_count)
+    spec = body["spec"]["template"]["spec"]
+    spec["tolerations"] = [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",
+                            "effect": "NoSchedule"}]
+    spec["affinity"] = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": {"app": NAME}}, "topologyKey": "kubernetes.io/hostname"}]}}
+    deployments.apply(body)
+    create_service(core_api, cluster, namespace, NAME, {"app": NAME})
+    deployments.wait_rollout_complete(NAME, timeouts.rollout)
+    pods = wait_ready_pods(core_api, namespace, {"app": NAME}, node_count, timeouts.pods_ready,
+                           timeouts.poll_interval)
+    assert len({p.spec.node_name for p in pods}) == node_count
+
+    prober = service_prober(NAME, max_requests=60 * node_count * 10)
+    first = wait_first_answer(prober, timeouts.pods_ready, timeouts.poll_interval)
+    prober.wait(timeouts.probe_max_duration)
+    record.samples.extend(s for s in prober.stop() if s.start >= first.start)
+
+    per_node = {}
+    for pod in pods:
+        logs = core_api.read_namespaced_pod_log(pod.metadata.name, namespace, container="nginx")
+        per_node[pod.spec.node_name] = sum(1 for line in logs.splitlines() if PROBER_AGENT in line)
+    log.info("probe requests served per node: %s", per_node)
+    for node, count in sorted(per_node.items()):
+        record.check(f"requests-served-on-{node}", count)
+    assert all(count > 0 for count in per_node.values()), per_node
+    assert sum(per_node.values()) >= len(record.samples) * 0.9
+    assert all(s.ok for s in record.samples), [s for s in record.samples if not s.ok][:5]
