@@ -6,6 +6,7 @@ import logging
 
 from harness.assertions import assert_no_failures, assert_replica_bounds, assert_version_order
 from harness.demo import create_service, observe_for, wait_first_answer
+from harness.kube.events import scaling_steps
 from harness.manifests import deployment
 from harness.report import HistoryEntry
 from harness.samples import clock
@@ -38,6 +39,7 @@ def test_deployment_rolling_update_drops_no_request(cluster, core_api, namespace
     watcher = deployments.watch_replicasets(NAME)
 
     log.info("apply v0.2 (%s)", new.image)
+    rollout_start = clock()
     with record.rollout():
         deployments.apply(deployment(NAME, new.image, "v0.2"), change_cause=f"update {NAME} to v0.2")
         deployments.wait_rollout_complete(NAME, timeouts.rollout)
@@ -45,11 +47,12 @@ def test_deployment_rolling_update_drops_no_request(cluster, core_api, namespace
     observe_for(timeouts.endpoint_propagation + timeouts.probe_settle)
     record.samples.extend(s for s in prober.stop() if s.start >= first.start)  # from the first answer on
     record.points.extend(watcher.stop())
+    record.steps.extend(scaling_steps(core_api.list_namespaced_event(namespace).items, NAME, since=rollout_start - 1.0))  # events carry whole seconds
     history = deployments.history(NAME)
     record.history.extend(HistoryEntry(str(r.revision), r.change_cause, ",".join(r.images)) for r in history)
 
     assert_no_failures(record.samples, steps=record.steps)
-    assert_version_order(record.samples, old.server, new.server,
+    assert_version_order(record.samples, old.server, new.server, steps=record.steps,
                          settled_at=complete_at + timeouts.endpoint_propagation)
     rollout_points = [p for p in record.points if p.t >= record.t0]
     assert_replica_bounds(rollout_points, desired=4, max_surge=1, max_unavailable=0)
