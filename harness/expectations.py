@@ -91,6 +91,7 @@ REQUESTS: dict[str, str] = {
     "patch-unsupported-content-type": "PATCH a Deployment with a Content-Type that is no patch type",
     "apply-without-field-manager": "PATCH application/apply-patch+yaml without the fieldManager parameter",
     "apply-conflict-without-force": "server-side apply of a field owned by another manager, force unset",
+    "apply-conflict-with-force": "server-side apply of a field owned by another manager with force=true",
     "strategic-merge-patch-custom-resource": "PATCH a custom resource as application/strategic-merge-patch+json",
 }
 """What each check sends."""
@@ -108,6 +109,7 @@ TABLE: tuple[Expectation, ...] = tuple(
         ("patch-unsupported-content-type", "*", 415, "unknown format", "not a patch media type"),
         ("apply-without-field-manager", ">=1.18", 422, "fieldManager", "apply requires a field manager"),
         ("apply-conflict-without-force", ">=1.16", 409, "conflict", "server-side apply refuses to take fields"),
+        ("apply-conflict-with-force", ">=1.16", 200, None, "force takes the field over from its owner"),
         ("strategic-merge-patch-custom-resource", "*", 415, "merge-patch",
          "custom resources have no strategic merge; the message lists the accepted types"),
     )

@@ -47,7 +47,7 @@ def test_deployment_rolling_update_drops_no_request(cluster, core_api, namespace
     observe_for(timeouts.endpoint_propagation + timeouts.probe_settle)
     record.samples.extend(s for s in prober.stop() if s.start >= first.start)  # from the first answer on
     record.points.extend(watcher.stop())
-    record.steps.extend(scaling_steps(core_api.list_namespaced_event(namespace).items, NAME, since=rollout_start - 1.0))  # events carry whole seconds
+    record.steps.extend(scaling_steps(core_api.list_namespaced_event(namespace).items, NAME, since=rollout_start))
     history = deployments.history(NAME)
     record.history.extend(HistoryEntry(str(r.revision), r.change_cause, ",".join(r.images)) for r in history)
 

@@ -12,6 +12,7 @@ from ..steps import ScaleStep
 
 __all__ = ["parse_scaling_message", "scaling_steps", "wall_to_clock"]
 
+EVENT_RESOLUTION = 1.0  # core/v1 Event timestamps carry whole seconds
 _SCALED = re.compile(r"Scaled (up|down) replica set (\S+) from (\d+) to (\d+)")
 
 
@@ -43,7 +44,7 @@ def scaling_steps(events: Iterable[Any], deployment: str, since: float | None = 
         if parsed is None or stamp is None:
             continue
         t = wall_to_clock(stamp)
-        if since is not None and t < since:
+        if since is not None and t < since - EVENT_RESOLUTION:
             continue
         direction, rs, before, after = parsed
         steps.append(ScaleStep(t, f"scale-{direction}", rs if direction == "down" else "", after if direction == "down"
