@@ -366,12 +366,19 @@ class ReplicaTotals:
 
 
 def replica_point(rs: Mapping[str, Any], t: float, *, deleted: bool = False) -> ReplicaPoint:
-    """A ReplicaSet's observed counts (status.replicas/readyReplicas/availableReplicas) at `t`."""
+    """A ReplicaSet at `t`: replicas it is told to run (spec, what maxSurge bounds), and
+    its ready/available pods (status, what maxUnavailable bounds).
+
+    status.replicas is not used for the surge bound: the ReplicaSet controller
+    writes each ReplicaSet's status on its own schedule, so summing two statuses
+    can show a transient total the Deployment controller never asked for.
+    """
     st = {} if deleted else (rs.get("status") or {})
+    spec = {} if deleted else (rs.get("spec") or {})
     return ReplicaPoint(
         t=t,
         owner=_meta(rs).get("name", ""),
-        replicas=int(st.get("replicas") or 0),
+        replicas=int(spec.get("replicas") or 0),
         ready=int(st.get("readyReplicas") or 0),
         available=int(st.get("availableReplicas") or 0),
         revision=_annotations(rs).get(REVISION),
