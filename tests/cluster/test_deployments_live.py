@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from harness.errors import ConfigError, NotFound, WaitTimeout
+from harness.errors import Conflict, ConfigError, NotFound, WaitTimeout
 from harness.kube.config import ClusterAccess, load_kubeconfig
 from harness.kube.deployments import Deployments, RolloutFailed, replica_totals
 from harness.kube.patches import (
@@ -167,9 +167,16 @@ def test_raw_patch_flavours_against_the_server(deps: Deployments) -> None:
     assert out["metadata"]["labels"] == {"merge": "yes"}
     dry = raw.call(apply_patch(path, manifest(name, NEW, replicas=1), field_manager="rp-test", force=True, dry_run=True)).body
     assert dry["spec"]["template"]["spec"]["containers"][0]["image"] == NEW
-    current = raw.call(RawRequest("GET", path)).body
-    assert current["spec"]["template"]["spec"]["containers"][0]["image"] == OLD  # dry run changed nothing
-    put = raw.call(put_object(path, current)).body
+    deps.wait_rollout_complete(name)  # let the controllers stop writing status before GET + PUT
+    for attempt in range(3):  # PUT carries resourceVersion: a status write in between is a 409
+        current = raw.call(RawRequest("GET", path)).body
+        assert current["spec"]["template"]["spec"]["containers"][0]["image"] == OLD  # dry run changed nothing
+        try:
+            put = raw.call(put_object(path, current)).body
+            break
+        except Conflict:
+            if attempt == 2:
+                raise
     assert put["metadata"]["generation"] == current["metadata"]["generation"]  # same object: no new generation
     legacy = raw.send(rollback_request(deps.namespace, name, 0))
     assert legacy.status == 404  # the rollback subresource is gone since Kubernetes 1.16

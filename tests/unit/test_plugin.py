@@ -4,6 +4,16 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
+
+@pytest.fixture(autouse=True)
+def _no_rollproof_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caller's ROLLPROOF_* settings (CI sets some) must not leak into these sessions."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("ROLLPROOF_"):
+            monkeypatch.delenv(name)
+
 CLUSTER_OVERRIDE = """
 import pytest
 from pathlib import Path
