@@ -89,6 +89,8 @@ REQUESTS: dict[str, str] = {
     "rollback-apps-v1beta1": "POST /apis/apps/v1beta1/namespaces/NS/deployments/NAME/rollback",
     "json-patch-with-object": "PATCH a Deployment, Content-Type application/json-patch+json, body a JSON object",
     "patch-unsupported-content-type": "PATCH a Deployment with a Content-Type that is no patch type",
+    "patch-unsupported-content-type-builtin-route": (
+        "PATCH a Deployment with Content-Type application/json: the API route's Consumes filter answers"),
     "apply-without-field-manager": "PATCH application/apply-patch+yaml without the fieldManager parameter",
     "apply-conflict-without-force": "server-side apply of a field owned by another manager, force unset",
     "apply-conflict-with-force": "server-side apply of a field owned by another manager with force=true",
@@ -107,6 +109,9 @@ TABLE: tuple[Expectation, ...] = tuple(
         ("rollback-apps-v1beta1", "<1.16", 201, "Status", "the rollback takes place; the body is a Status"),
         ("json-patch-with-object", "*", 400, "json", "a JSON patch must be an array of operations"),
         ("patch-unsupported-content-type", "*", 415, "unknown format", "not a patch media type"),
+        ("patch-unsupported-content-type-builtin-route", "*", 415, "Unsupported Media Type",
+         "built-in resources: go-restful refuses a type missing from the PATCH route's Consumes list before the "
+         "patch handler (whose 'unknown format' message only custom resources show); observed on 1.34"),
         ("apply-without-field-manager", ">=1.18", 422, "fieldManager", "apply requires a field manager"),
         ("apply-conflict-without-force", ">=1.16", 409, "conflict", "server-side apply refuses to take fields"),
         ("apply-conflict-with-force", ">=1.16", 200, None, "force takes the field over from its owner"),
