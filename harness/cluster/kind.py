@@ -134,6 +134,11 @@ class KindProvider:
             for image in self.settings.load_images:
                 self.load_image(image)
             version = client.VersionApi(api).get_code()
+        except BaseException:
+            # A cluster this run created and could not make ready is not left behind (unless kept).
+            if self.created and not self.settings.keep:
+                self.kind.delete()
+            raise
         finally:
             api.close()
         return Cluster(

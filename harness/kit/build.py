@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import ProviderError
 from .appimages import AppImage, build_app_images, build_prober_image
-from .engine import ensure_engine, ensure_tools
+from .engine import ensure_engine, ensure_tools, raise_inotify_limits
 from .gobuild import build_programs, kit_programs
 from .nodeimage import build_node_image
 from .paths import cache_root
@@ -83,6 +83,8 @@ def build_kit(k8s_version: str = "1.34") -> KitManifest:
             say(f"docker engine {engine.version}, default runtime {engine.default_runtime}")
         with stage("build tools"):
             ensure_tools()
+        if os.geteuid() == 0:
+            raise_inotify_limits()
         programs = kit_programs(versions)
         build_programs(programs)
         apps = build_app_images()

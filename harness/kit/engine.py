@@ -21,7 +21,8 @@ from ..errors import ProviderError
 from .paths import kit_file
 from .steps import run, say
 
-__all__ = ["EngineInfo", "ensure_engine", "ensure_tools", "missing_capabilities", "CAPFIX_RUNTIME"]
+__all__ = ["EngineInfo", "ensure_engine", "ensure_tools", "missing_capabilities", "raise_inotify_limits",
+           "CAPFIX_RUNTIME"]
 
 # Debian packages the kit runs, by the command that shows they are there.
 BUILD_TOOLS = {"debootstrap": "debootstrap", "gcc": "gcc", "tar": "tar", "containerd": "containerd", "ctr": "containerd"}
@@ -84,6 +85,25 @@ def ensure_tools() -> None:
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     run(["apt-get", "update"], what="apt-get update", env=env, fix="check that Debian's mirror is reachable")
     run(["apt-get", "install", "-y", "--no-install-recommends", *missing], what="apt-get install build tools", env=env)
+
+
+# Every kind node runs systemd, kubelet and kube-proxy, each holding inotify instances;
+# distribution defaults (128) run out with a few nodes ("too many open files", NotReady).
+INOTIFY_FLOORS = {"fs/inotify/max_user_instances": 8192, "fs/inotify/max_user_watches": 524288}
+
+
+def raise_inotify_limits() -> None:
+    """Raise the inotify limits kind nodes need (never lowers them); root only."""
+    for key, floor in INOTIFY_FLOORS.items():
+        path = Path("/proc/sys") / key
+        try:
+            current = int(path.read_text())
+            if current < floor:
+                path.write_text(str(floor))
+                say(f"raised {key.replace('/', '.')} from {current} to {floor} (kind nodes need it)")
+        except (OSError, ValueError) as exc:
+            say(f"warning: could not raise {key.replace('/', '.')} to {floor} ({exc}); "
+                f"run `sysctl -w {key.replace('/', '.')}={floor}` as root if nodes stay NotReady")
 
 
 def _configure_capfix() -> None:
