@@ -66,6 +66,16 @@ def _check_disk() -> None:
                                 "free some space (e.g. `docker system prune`) or set ROLLPROOF_CACHE elsewhere")
 
 
+def _prune_superseded() -> None:
+    """Remove the kit's own images that a rebuild left untagged (never anything else)."""
+    import subprocess
+
+    from .docker import KIT_LABEL
+
+    subprocess.run(["docker", "image", "prune", "--force", "--filter", f"label={KIT_LABEL}"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def build_kit(k8s_version: str = "1.34") -> KitManifest:
     """Build (or reuse) engine, binaries and images; write and return the manifest."""
     versions = kit_versions(k8s_version)
@@ -101,6 +111,7 @@ def build_kit(k8s_version: str = "1.34") -> KitManifest:
             prober_image=prober,
             built_at=time.time(),
         )
+        _prune_superseded()
         text = json.dumps(asdict(manifest), indent=2) + "\n"
         for path in (manifest_path(versions.minor), manifest_path()):
             path.parent.mkdir(parents=True, exist_ok=True)
