@@ -88,7 +88,8 @@ REQUESTS: dict[str, str] = {
     "rollback-extensions-v1beta1": "POST /apis/extensions/v1beta1/namespaces/NS/deployments/NAME/rollback",
     "rollback-apps-v1beta1": "POST /apis/apps/v1beta1/namespaces/NS/deployments/NAME/rollback",
     "json-patch-with-object": "PATCH a Deployment, Content-Type application/json-patch+json, body a JSON object",
-    "patch-unsupported-content-type": "PATCH a Deployment with a Content-Type that is no patch type",
+    "patch-unsupported-content-type": (
+        "PATCH a custom resource with a Content-Type its handler does not accept (the patch handler answers)"),
     "patch-unsupported-content-type-builtin-route": (
         "PATCH a Deployment with Content-Type application/json: the API route's Consumes filter answers"),
     "apply-without-field-manager": "PATCH application/apply-patch+yaml without the fieldManager parameter",
@@ -108,7 +109,8 @@ TABLE: tuple[Expectation, ...] = tuple(
         ("rollback-apps-v1beta1", ">=1.16", 404, None, _GONE_1_16),
         ("rollback-apps-v1beta1", "<1.16", 201, "Status", "the rollback takes place; the body is a Status"),
         ("json-patch-with-object", "*", 400, "json", "a JSON patch must be an array of operations"),
-        ("patch-unsupported-content-type", "*", 415, "unknown format", "not a patch media type"),
+        ("patch-unsupported-content-type", "*", 415, "unknown format",
+         "the patch handler's refusal, as custom resources show it (observed on 1.34 for strategic merge)"),
         ("patch-unsupported-content-type-builtin-route", "*", 415, "Unsupported Media Type",
          "built-in resources: go-restful refuses a type missing from the PATCH route's Consumes list before the "
          "patch handler (whose 'unknown format' message only custom resources show); observed on 1.34"),

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from .report import CheckOutcome, HistoryEntry, TestReport, plot_timeline, write_test_report
+from .report import CheckOutcome, HistoryEntry, TestReport, file_stem, plot_timeline, write_test_report
 from .samples import ProbeSample, clock
 from .steps import ReplicaPoint, ScaleStep
 from .timeline import ProbeAnalysis, analyse
@@ -66,8 +66,7 @@ class ScenarioRecord:
         picture = None
         samples = sorted(self.samples, key=lambda s: s.start)
         if samples or self.points:
-            stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in nodeid)[-120:]
-            picture = plot_timeline(report_dir / f"{stem}.png", samples, self.points, self.steps, self.t0,
+            picture = plot_timeline(report_dir / f"{file_stem(nodeid)}.png", samples, self.points, self.steps, self.t0,
                                     f"{self.scenario} (Kubernetes {k8s_version})")
         report = TestReport(
             scenario=self.scenario,

@@ -22,6 +22,7 @@ from .steps import ReplicaPoint, ScaleStep
 from .timeline import ProbeAnalysis, find_outages
 
 __all__ = [
+    "file_stem",
     "HistoryEntry",
     "CheckOutcome",
     "TestReport",
@@ -144,8 +145,10 @@ def _probe_dict(probe: ProbeAnalysis | None, t0: float) -> dict[str, Any]:
             for s in probe.spans
         ],
         "flip_backs": [
-            {"t": _rel(f.t, t0), "from": f.from_version, "to": f.to_version} for f in probe.flip_backs
+            {"t": _rel(f.t, t0), "from": f.from_version, "to": f.to_version}
+            for f in probe.flip_backs[:_LISTED_FLIP_BACKS]
         ],
+        "flip_backs_total": len(probe.flip_backs),
         "unexpected_versions": list(probe.unexpected_versions),
         "errors": dict(probe.error_counts),
     }
@@ -182,6 +185,14 @@ def report_dict(report: TestReport, report_dir: Path | None = None) -> dict[str,
         "api_exchanges": [scrub_credentials(x) for x in report.api_exchanges],
         "picture": picture,
     }
+
+
+_LISTED_FLIP_BACKS = 20  # the report lists the first ones and counts them all
+
+
+def file_stem(nodeid: str) -> str:
+    """The file name (without suffix) of a test's report and picture."""
+    return _file_stem(nodeid)
 
 
 def _file_stem(nodeid: str) -> str:
