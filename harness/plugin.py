@@ -106,7 +106,7 @@ def cluster(request: pytest.FixtureRequest, rp_settings: RunSettings, timeouts: 
 
     config = request.config
     try:
-        provider, images = open_provider(rp_settings, timeouts, config.getoption)
+        provider = open_provider(rp_settings, timeouts, config.getoption)
         up = provider.up()
     except HarnessError as exc:
         pytest.fail(f"cluster unavailable: {exc}", pytrace=False)

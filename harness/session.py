@@ -55,12 +55,16 @@ def _ensure_local(image: str) -> None:
                             "or pass images your machine can pull")
 
 
-def open_provider(settings: RunSettings, timeouts: Timeouts,
-                  getoption: Callable[..., Any]) -> tuple[Any, dict[str, AppImageRef] | None]:
-    """The provider the settings ask for (not yet started) and the images it will load."""
+def open_provider(settings: RunSettings, timeouts: Timeouts, getoption: Callable[..., Any]) -> Any:
+    """The provider the settings ask for, not yet started (`up()` / `down()`).
+
+    pytest-kind's own options (`--kind-image`, `--kind-bin`, `--kind-kubectl-bin`,
+    `--kubeconfig`, `--keep-cluster`, `--cluster-name`) are honoured; the kit's
+    manifest fills in what they leave out.
+    """
     kubeconfig = getoption("kubeconfig", default=None)
     if settings.provider == "existing":
-        return ExistingProvider(kubeconfig, settings.context, timeouts), None
+        return ExistingProvider(kubeconfig, settings.context, timeouts)
     manifest = load_manifest(settings.kit_manifest) if settings.kit_manifest else load_manifest()
     images = resolve_app_images(settings)
     load = [ref.image for ref in images.values()]
@@ -84,7 +88,7 @@ def open_provider(settings: RunSettings, timeouts: Timeouts,
         keep=bool(getoption("keep_cluster", default=False)),
         load_images=tuple(load),
     ), timeouts)
-    return provider, images
+    return provider
 
 
 def _has_image(image: str) -> bool:
