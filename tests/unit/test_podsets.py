@@ -238,10 +238,10 @@ def test_statefulset_status_done_at_partition_zero() -> None:
     (sts(ready=1), "Waiting for 3 pods to be ready..."),
     (sts(updated=2, current=OLD), "Waiting for partitioned roll out to finish: 2 out of 4 new pods have been updated..."),
     (sts(partition=2, updated=1), "Waiting for partitioned roll out to finish: 1 out of 2 new pods have been updated..."),
-    (sts(current=OLD), f"waiting for statefulset rolling update to complete 4 pods at revision {NEW} "
-                       f"(current {OLD}, 4 available)..."),
-    (sts(available=3), f"waiting for statefulset rolling update to complete 4 pods at revision {NEW} "
-                       f"(current {NEW}, 3 available)..."),
+    (sts(current=OLD), (f"waiting for statefulset rolling update to complete 4 pods at revision {NEW} "
+                        f"(current {OLD}, 4 available)...")),
+    (sts(available=3), (f"waiting for statefulset rolling update to complete 4 pods at revision {NEW} "
+                        f"(current {NEW}, 3 available)...")),
 ])
 def test_statefulset_status_waits(obj: dict[str, Any], message: str) -> None:
     verdict = statefulset_rollout_status(obj)
@@ -628,4 +628,4 @@ def test_pod_watcher_records_only_changes_and_is_bounded() -> None:
         assert not w.running
         assert w.stop() == w.events  # never started: stop just returns
     finally:
-        client.close()
+        client.close()  # type: ignore[no-untyped-call]
