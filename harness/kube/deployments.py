@@ -14,7 +14,6 @@ Objects are handled as API JSON (camelCase dicts), exactly as the server sent th
 from __future__ import annotations
 
 import copy
-import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,8 +22,8 @@ from typing import Any
 import kubernetes.client
 import yaml
 
-from harness.errors import ApiError, ConfigError, HarnessError, ProviderError, WaitTimeout
-from harness.kube.config import ClusterAccess, call_api, kube_errors
+from harness.errors import ConfigError, HarnessError, ProviderError, WaitTimeout
+from harness.kube.config import ClusterAccess, call_api
 from harness.kube.patches import (
     APPLY_PATCH_YAML,
     CHANGE_CAUSE,
@@ -40,6 +39,7 @@ from harness.kube.patches import (
     undo_ops,
 )
 from harness.kube.raw import Exchange, RawApi
+from harness.kube.watch import ListCall, ListWatchRecorder
 from harness.samples import clock
 from harness.steps import ReplicaPoint
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
@@ -680,7 +680,7 @@ class Deployments:
         return w.start()
 
 
-class ReplicaSetWatcher:
+class ReplicaSetWatcher(ListWatchRecorder[ReplicaPoint]):
     """Records a `ReplicaPoint` (on `clock`) whenever a ReplicaSet of one Deployment changes.
 
     List, then watch from the list's resourceVersion (relist on 410 Gone), in
@@ -689,72 +689,51 @@ class ReplicaSetWatcher:
     `timeouts.probe_max_duration`). The thread only records; an error ends it
     and is raised by `stop()`. ReplicaSets are matched by their controller
     owner reference (kind Deployment, this name), so the watcher may start
-    before the Deployment exists.
+    before the Deployment exists. The loop is `harness.kube.watch.ListWatchRecorder`'s.
     """
+
+    noun = "points"
 
     def __init__(self, api_client: kubernetes.client.ApiClient, namespace: str, deployment: str, *,
                  timeouts: Timeouts = DEFAULT_TIMEOUTS, max_points: int = 100_000,
                  max_duration: float | None = None, server: str = "") -> None:
+        super().__init__(timeouts=timeouts, path=object_path("apps/v1", "replicasets", None, namespace),
+                         max_duration=timeouts.probe_max_duration if max_duration is None else max_duration,
+                         thread_name=f"rs-watch-{namespace}-{deployment}", server=server)
         self.namespace = namespace
         self.deployment = deployment
-        self.timeouts = timeouts
         self.max_points = max_points
-        self.max_duration = timeouts.probe_max_duration if max_duration is None else max_duration
-        self.truncated = False
-        self.error: BaseException | None = None
         self._apps = kubernetes.client.AppsV1Api(api_client)
-        self._server = server
-        self._points: list[ReplicaPoint] = []
         self._last: dict[str, tuple[int, int, int, str | None]] = {}
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._resp: Any = None
-        self._thread = threading.Thread(target=self._run, name=f"rs-watch-{namespace}-{deployment}", daemon=True)
-        self._path = object_path("apps/v1", "replicasets", None, namespace)
 
     def __repr__(self) -> str:
-        return f"ReplicaSetWatcher({self.namespace}/{self.deployment}, points={len(self._points)})"
+        return f"ReplicaSetWatcher({self.namespace}/{self.deployment}, points={len(self._records)})"
 
     def __enter__(self) -> ReplicaSetWatcher:
         return self.start() if not self._thread.is_alive() and not self._stopping.is_set() else self
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop(raise_error=exc[0] is None)
-
     @property
     def points(self) -> list[ReplicaPoint]:
-        with self._lock:
-            return list(self._points)
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
+        return self._records_copy()
 
     def start(self) -> ReplicaSetWatcher:
-        if not self._thread.is_alive() and self._thread.ident is None:
-            self._thread.start()
+        self._start()
         return self
 
-    def stop(self, timeout: float | None = None, *, raise_error: bool = True) -> list[ReplicaPoint]:
-        """Stop the thread (unblocking its read), wait for it, return the points."""
-        self._stopping.set()
-        resp = self._resp
-        if resp is not None:
-            try:
-                resp.shutdown()  # urllib3 ≥ 2.3: unblocks a pending read
-            except (AttributeError, ValueError, RuntimeError, OSError):
-                pass
-        wait = self.timeouts.api_request * 2 if timeout is None else timeout
-        if self._thread.ident is not None:
-            self._thread.join(wait)
-            if self._thread.is_alive():
-                raise WaitTimeout(f"ReplicaSet watcher of {self.namespace}/{self.deployment} to stop", wait,
-                                  f"thread alive with {len(self._points)} points")
-        if raise_error and self.error is not None:
-            raise self.error
-        return self.points
-
     # -- thread side: records only
+
+    def _what(self) -> str:
+        return f"ReplicaSet watcher of {self.namespace}/{self.deployment}"
+
+    def _list_call(self) -> ListCall:
+        return self._apps.list_namespaced_replica_set, (self.namespace,), {}
+
+    def _on_list(self, items: list[dict[str, Any]]) -> None:
+        for rs in items:
+            self._observe(rs)
+
+    def _on_event(self, kind: str, obj: dict[str, Any]) -> None:
+        self._observe(obj, deleted=kind == "deleted")
 
     def _observe(self, rs: Mapping[str, Any], deleted: bool = False) -> None:
         ref = _controller_ref(rs)
@@ -765,77 +744,5 @@ class ReplicaSetWatcher:
         with self._lock:
             if self._last.get(point.owner) == key:
                 return
-            if len(self._points) >= self.max_points:
-                self.truncated = True
-                return
-            self._last[point.owner] = key
-            self._points.append(point)
-
-    def _run(self) -> None:
-        try:
-            self._loop()
-        except BaseException as exc:  # noqa: BLE001 - the thread only records; stop() raises it
-            if not self._stopping.is_set():
-                self.error = exc
-
-    def _loop(self) -> None:
-        deadline = clock() + self.max_duration
-        rv: str | None = None
-        failures = 0
-        while not self._stopping.is_set() and clock() < deadline:
-            try:
-                if rv is None:
-                    body = call_api(self._apps.list_namespaced_replica_set, self.namespace, method="GET",
-                                    path=self._path, timeout=self.timeouts.api_request, server=self._server)
-                    for rs in body.get("items") or []:
-                        self._observe(rs)
-                    rv = str((body.get("metadata") or {}).get("resourceVersion", ""))
-                window = max(1, min(int(self.timeouts.api_request), int(deadline - clock()) + 1))
-                rv = self._watch_once(rv, window)
-                failures = 0
-            except ApiError as exc:
-                if exc.status != 410:
-                    raise
-                rv = None  # too old: relist
-            except (ProviderError, WaitTimeout):
-                if self._stopping.is_set():
-                    return
-                failures += 1
-                if failures > 3:
-                    raise
-                self._stopping.wait(self.timeouts.poll_interval)
-
-    def _watch_once(self, rv: str, window: int) -> str | None:
-        """One watch request; returns the resourceVersion to resume from (None: relist)."""
-        path = f"{self._path}?watch=1"
-        with kube_errors("GET", path, window + self.timeouts.api_request, self._server):
-            resp: Any = self._apps.list_namespaced_replica_set(
-                self.namespace, watch=True, resource_version=rv, allow_watch_bookmarks=True,
-                timeout_seconds=window, _preload_content=False,
-                _request_timeout=(self.timeouts.api_request, window + self.timeouts.api_request),
-            )
-            self._resp = resp
-            try:
-                if self._stopping.is_set():
-                    return rv
-                for line in resp:
-                    if self._stopping.is_set():
-                        break
-                    if not line.strip():
-                        continue
-                    event = json.loads(line)
-                    etype, obj = event.get("type"), event.get("object") or {}
-                    if etype == "ERROR":
-                        if obj.get("code") == 410:
-                            return None
-                        raise ApiError(status=int(obj.get("code") or 0), reason=str(obj.get("reason", "")),
-                                       message=str(obj.get("message", "")), body=obj, method="GET", path=path)
-                    new_rv = (obj.get("metadata") or {}).get("resourceVersion")
-                    if etype in ("ADDED", "MODIFIED", "DELETED"):
-                        self._observe(obj, deleted=etype == "DELETED")
-                    if new_rv:
-                        rv = str(new_rv)
-            finally:
-                self._resp = None
-                resp.close()  # never hand a half-read stream back to the pool
-        return rv
+            if self._keep(point, self.max_points):
+                self._last[point.owner] = key
