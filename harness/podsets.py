@@ -17,7 +17,6 @@ Objects are API JSON (camelCase dicts), as the server sent them.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import re
 import threading
@@ -28,10 +27,11 @@ from typing import Any
 import kubernetes.client
 import yaml
 
-from .errors import ApiError, ConfigError, HarnessError, ProviderError, WaitTimeout
-from .kube.config import call_api, kube_errors
+from .errors import ConfigError, HarnessError, WaitTimeout
+from .kube.config import call_api
 from .kube.patches import FIELD_MANAGER, apply_patch, object_path
 from .kube.raw import RawApi
+from .kube.watch import ListCall, ListWatchRecorder
 from .manifests import load_manifest, service
 from .samples import clock
 from .steps import ReplicaPoint
@@ -598,7 +598,7 @@ def wait_daemonset_rollout(apps: kubernetes.client.AppsV1Api, core: kubernetes.c
     return _wait_set(read, daemonset_rollout_status, "daemon set", core, namespace, name, timeouts, timeout)
 
 
-class PodWatcher:
+class PodWatcher(ListWatchRecorder[PodEvent]):
     """Records a `PodEvent` (on `clock`) whenever a pod matching `labels` changes
     revision, image, node, readiness or termination, or is gone.
 
@@ -607,83 +607,59 @@ class PodWatcher:
     `timeouts.api_request` seconds. Bounded by `max_events` (then `truncated`
     is set and recording stops) and `max_duration` (default
     `timeouts.probe_max_duration`). The thread only records; an error ends it
-    and is raised by `stop()`.
+    and is raised by `stop()`. The loop is `harness.kube.watch.ListWatchRecorder`'s.
     """
+
+    noun = "events"
 
     def __init__(self, api_client: kubernetes.client.ApiClient, namespace: str, labels: Mapping[str, str], *,
                  timeouts: Timeouts = DEFAULT_TIMEOUTS, max_events: int = 100_000,
                  max_duration: float | None = None) -> None:
+        super().__init__(timeouts=timeouts, path=object_path("v1", "pods", None, namespace),
+                         max_duration=timeouts.probe_max_duration if max_duration is None else max_duration,
+                         thread_name=f"pod-watch-{namespace}")
         self.namespace = namespace
         self.labels = dict(labels)
-        self.timeouts = timeouts
         self.max_events = max_events
-        self.max_duration = timeouts.probe_max_duration if max_duration is None else max_duration
-        self.truncated = False
-        self.error: BaseException | None = None
         self._core = kubernetes.client.CoreV1Api(api_client)
-        self._events: list[PodEvent] = []
         self._known: dict[str, PodState] = {}
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._listed = threading.Event()
-        self._resp: Any = None
-        self._path = object_path("v1", "pods", None, namespace)
-        self._thread = threading.Thread(target=self._run, name=f"pod-watch-{namespace}", daemon=True)
 
     def __repr__(self) -> str:
-        return f"PodWatcher({self.namespace} {_selector(self.labels)}, events={len(self._events)})"
+        return f"PodWatcher({self.namespace} {_selector(self.labels)}, events={len(self._records)})"
 
     def __enter__(self) -> PodWatcher:
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop(raise_error=exc[0] is None)
-
     @property
     def events(self) -> list[PodEvent]:
-        with self._lock:
-            return list(self._events)
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
+        return self._records_copy()
 
     def start(self, wait_listed: bool = True) -> PodWatcher:
         """Start the thread; by default return once the first list is recorded (or the thread ended)."""
-        if self._thread.ident is None:
-            self._thread.start()
-        if wait_listed:
-            deadline = clock() + self.timeouts.api_request
-            while not self._listed.wait(0.05):
-                if not self._thread.is_alive():
-                    if self.error is not None:
-                        raise self.error
-                    break
-                if clock() > deadline:
-                    raise WaitTimeout(f"the first pod list of {self!r}", self.timeouts.api_request,
-                                      "no list recorded")
+        self._start((lambda: f"the first pod list of {self!r}") if wait_listed else None)
         return self
 
-    def stop(self, timeout: float | None = None, *, raise_error: bool = True) -> list[PodEvent]:
-        """Stop the thread (unblocking its read), wait for it, return the events."""
-        self._stopping.set()
-        resp = self._resp
-        if resp is not None:
-            try:
-                resp.shutdown()  # urllib3 >= 2.3: unblocks a pending read
-            except (AttributeError, ValueError, RuntimeError, OSError):
-                pass
-        wait = self.timeouts.api_request * 2 if timeout is None else timeout
-        if self._thread.ident is not None:
-            self._thread.join(wait)
-            if self._thread.is_alive():
-                raise WaitTimeout(f"pod watcher of {self.namespace} ({_selector(self.labels)}) to stop", wait,
-                                  f"thread alive with {len(self._events)} events")
-        if raise_error and self.error is not None:
-            raise self.error
-        return self.events
-
     # -- thread side: records only
+
+    def _what(self) -> str:
+        return f"pod watcher of {self.namespace} ({_selector(self.labels)})"
+
+    def _list_call(self) -> ListCall:
+        return self._core.list_namespaced_pod, (self.namespace,), {"label_selector": _selector(self.labels)}
+
+    def _on_list(self, items: list[dict[str, Any]]) -> None:
+        t = clock()
+        listed = [pod_state(p) for p in items]
+        uids = {p.uid for p in listed}
+        with self._lock:
+            vanished = [p for uid, p in self._known.items() if uid not in uids]
+        for pod in vanished:
+            self._record("deleted", pod, t)
+        for pod in listed:
+            self._record("listed", pod, t)
+
+    def _on_event(self, kind: str, obj: dict[str, Any]) -> None:
+        self._record(kind, pod_state(obj), clock())
 
     def _record(self, kind: str, pod: PodState, t: float) -> None:
         with self._lock:
@@ -695,89 +671,4 @@ class PodWatcher:
                 if known.get(pod.uid) == pod:
                     return
                 known[pod.uid] = pod
-            if len(self._events) >= self.max_events:
-                self.truncated = True
-                return
-            self._events.append(PodEvent(t, kind, pod))
-
-    def _relist(self) -> str:
-        body = call_api(self._core.list_namespaced_pod, self.namespace, label_selector=_selector(self.labels),
-                        method="GET", path=self._path, timeout=self.timeouts.api_request)
-        t = clock()
-        listed = [pod_state(p) for p in body.get("items") or []]
-        uids = {p.uid for p in listed}
-        with self._lock:
-            vanished = [p for uid, p in self._known.items() if uid not in uids]
-        for pod in vanished:
-            self._record("deleted", pod, t)
-        for pod in listed:
-            self._record("listed", pod, t)
-        self._listed.set()
-        return str((body.get("metadata") or {}).get("resourceVersion", ""))
-
-    def _run(self) -> None:
-        try:
-            self._loop()
-        except BaseException as exc:  # noqa: BLE001 - the thread only records; stop() raises it
-            if not self._stopping.is_set():
-                self.error = exc
-        finally:
-            self._listed.set()
-
-    def _loop(self) -> None:
-        deadline = clock() + self.max_duration
-        rv: str | None = None
-        failures = 0
-        while not self._stopping.is_set() and clock() < deadline:
-            try:
-                if rv is None:
-                    rv = self._relist()
-                window = max(1, min(int(self.timeouts.api_request), int(deadline - clock()) + 1))
-                rv = self._watch_once(rv, window)
-                failures = 0
-            except ApiError as exc:
-                if exc.status != 410:
-                    raise
-                rv = None  # too old: relist
-            except (ProviderError, WaitTimeout):
-                if self._stopping.is_set():
-                    return
-                failures += 1
-                if failures > 3:
-                    raise
-                self._stopping.wait(self.timeouts.poll_interval)
-
-    def _watch_once(self, rv: str, window: int) -> str | None:
-        """One watch request; returns the resourceVersion to resume from (None: relist)."""
-        path = f"{self._path}?watch=1"
-        with kube_errors("GET", path, window + self.timeouts.api_request):
-            resp: Any = self._core.list_namespaced_pod(
-                self.namespace, label_selector=_selector(self.labels), watch=True, resource_version=rv,
-                allow_watch_bookmarks=True, timeout_seconds=window, _preload_content=False,
-                _request_timeout=(self.timeouts.api_request, window + self.timeouts.api_request),
-            )
-            self._resp = resp
-            try:
-                if self._stopping.is_set():
-                    return rv
-                for line in resp:
-                    if self._stopping.is_set():
-                        break
-                    if not line.strip():
-                        continue
-                    event = json.loads(line)
-                    etype, obj = event.get("type"), event.get("object") or {}
-                    if etype == "ERROR":
-                        if obj.get("code") == 410:
-                            return None
-                        raise ApiError(status=int(obj.get("code") or 0), reason=str(obj.get("reason", "")),
-                                       message=str(obj.get("message", "")), body=obj, method="GET", path=path)
-                    new_rv = (obj.get("metadata") or {}).get("resourceVersion")
-                    if etype in ("ADDED", "MODIFIED", "DELETED"):
-                        self._record(etype.lower(), pod_state(obj), clock())
-                    if new_rv:
-                        rv = str(new_rv)
-            finally:
-                self._resp = None
-                resp.close()  # never hand a half-read stream back to the pool
-        return rv
+            self._keep(PodEvent(t, kind, pod), self.max_events)
