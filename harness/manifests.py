@@ -11,7 +11,8 @@ import yaml
 
 from .errors import ConfigError
 
-__all__ = ["FIXTURES", "load_manifest", "deployment", "replication_controller", "service"]
+__all__ = ["FIXTURES", "load_manifest", "first_container", "set_env", "harden", "deployment",
+           "replication_controller", "service"]
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "manifests"
 
@@ -35,11 +36,14 @@ def load_manifest(name: str) -> dict[str, Any]:
     return copy.deepcopy(_load(name))
 
 
-def _container(obj: dict[str, Any]) -> dict[str, Any]:
-    return obj["spec"]["template"]["spec"]["containers"][0]
+def first_container(obj: dict[str, Any]) -> dict[str, Any]:
+    """The first container of a workload's pod template."""
+    container: dict[str, Any] = obj["spec"]["template"]["spec"]["containers"][0]
+    return container
 
 
-def _set_env(container: dict[str, Any], name: str, value: str) -> None:
+def set_env(container: dict[str, Any], name: str, value: str) -> None:
+    """Set env var `name` of `container` (added when absent)."""
     for env in container.setdefault("env", []):
         if env["name"] == name:
             env["value"] = value
@@ -47,7 +51,8 @@ def _set_env(container: dict[str, Any], name: str, value: str) -> None:
     container["env"].append({"name": name, "value": value})
 
 
-def _harden(spec: dict[str, Any], hardened: bool) -> None:
+def harden(spec: dict[str, Any], hardened: bool) -> None:
+    """Hardened pods keep the fixture's readinessProbe and preStop; naive ones lose both."""
     if not hardened:
         container = spec["containers"][0]
         container.pop("readinessProbe", None)
@@ -66,10 +71,10 @@ def deployment(name: str, image: str, version: str = "v0.1", *, replicas: int = 
     spec["strategy"]["rollingUpdate"] = {"maxSurge": max_surge, "maxUnavailable": max_unavailable}
     spec["selector"]["matchLabels"] = {"app": name}
     spec["template"]["metadata"]["labels"] = {"app": name}
-    container = _container(obj)
+    container = first_container(obj)
     container["image"] = image
-    _set_env(container, "DEPLOYMENT_DEMO_VER", version)
-    _harden(spec["template"]["spec"], hardened)
+    set_env(container, "DEPLOYMENT_DEMO_VER", version)
+    harden(spec["template"]["spec"], hardened)
     return obj
 
 
@@ -83,10 +88,10 @@ def replication_controller(app: str, version: str, image: str, *, replicas: int 
     obj["spec"]["replicas"] = replicas
     obj["spec"]["selector"] = dict(labels)
     obj["spec"]["template"]["metadata"]["labels"] = dict(labels)
-    container = _container(obj)
+    container = first_container(obj)
     container["image"] = image
-    _set_env(container, "RC_DEMO_VER", version)
-    _harden(obj["spec"]["template"]["spec"], hardened)
+    set_env(container, "RC_DEMO_VER", version)
+    harden(obj["spec"]["template"]["spec"], hardened)
     return obj
 
 

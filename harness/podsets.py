@@ -32,7 +32,7 @@ from .kube.config import call_api
 from .kube.patches import FIELD_MANAGER, apply_patch, object_path
 from .kube.raw import RawApi
 from .kube.watch import ListCall, ListWatchRecorder
-from .manifests import load_manifest, service
+from .manifests import first_container, harden, load_manifest, service, set_env
 from .samples import clock
 from .steps import ReplicaPoint
 from .timeouts import DEFAULT_TIMEOUTS, Timeouts
@@ -80,31 +80,16 @@ _ORDINAL = re.compile(r"-(\d+)$")
 # --------------------------------------------------------------------------- pure: builders
 
 
-def _container(obj: dict[str, Any]) -> dict[str, Any]:
-    container: dict[str, Any] = obj["spec"]["template"]["spec"]["containers"][0]
-    return container
-
-
-def _set_env(container: dict[str, Any], name: str, value: str) -> None:
-    for env in container.setdefault("env", []):
-        if env["name"] == name:
-            env["value"] = value
-            return
-    container["env"].append({"name": name, "value": value})
-
-
 def _named(obj: dict[str, Any], name: str, image: str, env: str, version: str, hardened: bool) -> dict[str, Any]:
     obj["metadata"]["name"] = name
     obj["metadata"]["labels"] = {"app": name}
     spec = obj["spec"]
     spec["selector"]["matchLabels"] = {"app": name}
     spec["template"]["metadata"]["labels"] = {"app": name}
-    container = _container(obj)
+    container = first_container(obj)
     container["image"] = image
-    _set_env(container, env, version)
-    if not hardened:  # as harness.manifests: no readinessProbe, no preStop
-        container.pop("readinessProbe", None)
-        container.pop("lifecycle", None)
+    set_env(container, env, version)
+    harden(spec["template"]["spec"], hardened)
     return obj
 
 
