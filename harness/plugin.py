@@ -231,10 +231,15 @@ def record(request: pytest.FixtureRequest, rp_settings: RunSettings, pytestconfi
     rec = ScenarioRecord(scenario=_scenario_name(request.node))
     yield rec
     phases = request.node.stash.get(_phase_key, {})
-    call = phases.get("call")
-    outcome = "passed" if call is not None and call.passed else ("failed" if call is not None and call.failed
-                                                                  else "skipped" if call is None else call.outcome)
-    message = str(call.longrepr)[-2000:] if call is not None and call.failed else ""
+    call, setup = phases.get("call"), phases.get("setup")
+    if call is not None:
+        outcome = call.outcome
+    elif setup is not None and setup.failed:
+        outcome = "error"
+    else:
+        outcome = "skipped"
+    failed = call if call is not None and call.failed else setup if setup is not None and setup.failed else None
+    message = str(failed.longrepr)[-2000:] if failed is not None else ""
     cluster_info = pytestconfig.stash.get(_cluster_key, None)
     version = cluster_info.git_version if cluster_info else "unknown"
     report = rec.write(rp_settings.report_dir, request.node.nodeid, outcome, version, message)
