@@ -46,7 +46,7 @@ def wait_first_answer(prober: Any, timeout: float, interval: float) -> ProbeSamp
         if ok is not None:
             return ok
         last = samples[-1] if samples else last
-        if not prober.running:
+        if prober.wait(0):  # it ended by itself (limits reached): no answer will come
             break
         time.sleep(interval)
     seen = (f"{last.status} {last.error or ''} server={last.server}" if last else "no request completed")

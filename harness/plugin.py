@@ -274,7 +274,7 @@ def service_prober(cluster: Cluster, core_api: Any, namespace: str, record: Scen
         yield make
     finally:
         for prober in probers:
-            if prober.running:
+            if not prober.stopped:  # the test ended before stopping it (a failure, say)
                 record.samples.extend(prober.stop())
 
 

@@ -242,6 +242,7 @@ class PodProber:
         self._created = False
         self.error: BaseException | None = None
         """The exception that ended the log-following thread, if any."""
+        self.stopped = False  # True once stop() was called
 
     @property
     def _pod_path(self) -> str:
@@ -284,6 +285,7 @@ class PodProber:
 
     def stop(self) -> list[ProbeSample]:
         """Delete the pod, read its log to the end, return all samples (or raise the thread's error)."""
+        self.stopped = True
         self._stopping.set()
         try:
             self._delete()

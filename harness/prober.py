@@ -344,6 +344,8 @@ class HostProber:
         self._sock: socket.socket | None = None
         self.error: BaseException | None = None
         """The unexpected exception that ended the thread, if any."""
+        self.stopped = False
+        """True once `stop()` was called (by whoever owns the prober)."""
 
     # -- caller side -------------------------------------------------------
 
@@ -363,6 +365,7 @@ class HostProber:
 
     def stop(self) -> list[ProbeSample]:
         """Stop after the request in flight; all samples, or the thread's exception raised."""
+        self.stopped = True
         self._stop.set()
         if self._thread is not None:
             self._thread.join(2 * (self.connect_timeout + self.read_timeout + self.interval))  # twice a step
