@@ -1,36 +1,30 @@
 """Deployment operations against a real cluster (kind), in a namespace made and deleted here.
 
-Needs ROLLPROOF_KUBECONFIG (skipped without it) and the images
-rollproof/nginx:1.22.1 and rollproof/nginx:1.26.3 loaded in the cluster.
+Runs on the session's cluster (the plugin's `cluster_access` and `namespace`
+fixtures), with rollproof/nginx:1.22.1 and rollproof/nginx:1.26.3 loaded in it.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from harness.errors import Conflict, ConfigError, NotFound, WaitTimeout
-from harness.kube.config import ClusterAccess, load_kubeconfig
+from harness.kube.config import ClusterAccess
 from harness.kube.deployments import Deployments, RolloutFailed, replica_totals
 from harness.kube.patches import (
     CHANGE_CAUSE,
-    JSON,
     JSON_PATCH,
     RawRequest,
     apply_patch,
     deployment_path,
     merge_patch,
-    object_path,
     put_object,
     rollback_request,
     strategic_merge_patch,
 )
-from harness.kube.raw import RawApi
 from harness.timeouts import Timeouts
 
 pytestmark = pytest.mark.cluster
@@ -64,25 +58,9 @@ def manifest(name: str, image: str, *, replicas: int = REPLICAS, deadline: int |
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name}, "spec": spec}
 
 
-@pytest.fixture(scope="module")
-def access() -> ClusterAccess:
-    path = os.environ.get("ROLLPROOF_KUBECONFIG")
-    if not path:
-        pytest.skip("ROLLPROOF_KUBECONFIG is not set: no cluster to run against")
-    return load_kubeconfig(path)
-
-
-@pytest.fixture(scope="module")
-def namespace(access: ClusterAccess) -> Iterator[str]:
-    name = f"rp-dev-{secrets.token_hex(4)}"
-    body = {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": name, "labels": {"rollproof.dev/purpose": "deployments-live-test"}}}
-    with RawApi(access, TIMEOUTS) as raw:
-        raw.call(RawRequest("POST", "/api/v1/namespaces", JSON, json.dumps(body).encode()))
-        try:
-            yield name
-        finally:
-            raw.send(RawRequest("DELETE", object_path("v1", "namespaces", name)))
+@pytest.fixture
+def access(cluster_access: ClusterAccess) -> ClusterAccess:
+    return cluster_access
 
 
 @pytest.fixture()

@@ -1,21 +1,19 @@
 """The RC rolling updater against a real cluster: image update, rollback, kill and resume.
 
-Finds the cluster only through ROLLPROOF_KUBECONFIG; each test works in a
-namespace `rp-dev-<random>` that it creates and always deletes.
+Runs on the session's cluster (the plugin's `cluster`, `core_api` and `namespace`
+fixtures); each test works in its own namespace, deleted afterwards.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
 import select
 import signal
 import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +29,7 @@ from harness.rcupdate.plan import (
     PROGRESS_ANNOTATIONS,
     SOURCE_ID_ANNOTATION,
 )
-from harness.rcupdate.updater import RENAME_FINALIZER, UpdateResult
+from harness.rcupdate.updater import UpdateResult
 from harness.samples import clock
 from harness.timeouts import DEFAULT_TIMEOUTS
 
@@ -48,49 +46,13 @@ class Stop(Exception):
     """Raised from on_step to abandon an update half way."""
 
 
-def _kubeconfig() -> str:
-    path = os.environ.get("ROLLPROOF_KUBECONFIG", "")
-    if not path:
-        pytest.skip("ROLLPROOF_KUBECONFIG is not set: no cluster to run against")
-    if not os.path.exists(path):
-        pytest.skip(f"ROLLPROOF_KUBECONFIG points at {path}, which does not exist")
-    return path
-
-
-@pytest.fixture(scope="module")
-def core() -> Iterator[Any]:
-    from kubernetes import client, config
-
-    configuration = client.Configuration()
-    config.load_kube_config(config_file=_kubeconfig(), client_configuration=configuration)
-    api_client = client.ApiClient(configuration)
-    try:
-        yield client.CoreV1Api(api_client)
-    finally:
-        api_client.close()
+@pytest.fixture
+def core(core_api: Any) -> Any:
+    return core_api
 
 
 def _call(fn: Any, *args: Any, method: str = "GET", path: str = "", **kwargs: Any) -> Any:
     return call_api(fn, *args, method=method, path=path or fn.__name__, timeout=T.api_request, **kwargs)
-
-
-@pytest.fixture
-def namespace(core: Any) -> Iterator[str]:
-    name = f"rp-dev-{secrets.token_hex(4)}"
-    _call(core.create_namespace, {"metadata": {"name": name, "labels": {"rollproof/dev": "true"}}},
-          method="POST")
-    try:
-        yield name
-    finally:
-        # Our rename finalizer would keep the namespace terminating forever: drop it first.
-        for rc in _call(core.list_namespaced_replication_controller, name).get("items") or []:
-            finalizers = rc["metadata"].get("finalizers") or []
-            if RENAME_FINALIZER in finalizers:
-                index = finalizers.index(RENAME_FINALIZER)
-                _call(core.patch_namespaced_replication_controller, rc["metadata"]["name"], name,
-                      [{"op": "test", "path": f"/metadata/finalizers/{index}", "value": RENAME_FINALIZER},
-                       {"op": "remove", "path": f"/metadata/finalizers/{index}"}], method="PATCH")
-        _call(core.delete_namespace, name, method="DELETE")
 
 
 def _rc(name: str, image: str, labels: dict[str, str], replicas: int = REPLICAS) -> dict[str, Any]:
@@ -186,8 +148,16 @@ def test_image_update_renames_and_keeps_availability(core: Any, namespace: str) 
     assert final["spec"]["template"]["spec"]["containers"][0]["image"] == NEW_IMAGE
     pods = _wait_ready(core, namespace, final["spec"]["selector"], REPLICAS)
     assert _images(pods) == {NEW_IMAGE}
-    # the pods were handed over, not re-created: they belong to the renamed RC
-    assert {p["metadata"]["ownerReferences"][0]["name"] for p in pods} == {"web"}
+    # the pods were handed over, not re-created: the renamed RC adopts them (asynchronously)
+    names = {p["metadata"]["name"] for p in pods}
+    deadline = clock() + T.pods_ready
+    while True:
+        owners = {p["metadata"]["name"]: [o["name"] for o in p["metadata"].get("ownerReferences") or []]
+                  for p in _ready_pods(core, namespace, final["spec"]["selector"])}
+        if set(owners) == names and all(o == ["web"] for o in owners.values()) or clock() > deadline:
+            break
+        time.sleep(T.poll_interval)
+    assert set(owners) == names and all(o == ["web"] for o in owners.values()), owners
 
 
 def test_manifest_update_abandoned_then_rolled_back(core: Any, namespace: str) -> None:
@@ -253,7 +223,7 @@ def _first_step_of_child(proc: subprocess.Popen[str]) -> dict[str, Any]:
     raise WaitTimeout("the child updater's first scale step", T.rc_timeout, f"exit code {code}; {stderr}")
 
 
-def test_killed_updater_resumes_where_it_stopped(core: Any, namespace: str, tmp_path: Path) -> None:
+def test_killed_updater_resumes_where_it_stopped(core: Any, namespace: str, tmp_path: Path, cluster: Any) -> None:
     labels = {"app": "web"}
     _call(core.create_namespaced_replication_controller, namespace, _rc("web", OLD_IMAGE, labels), method="POST")
     _wait_ready(core, namespace, labels, REPLICAS)
@@ -261,7 +231,7 @@ def test_killed_updater_resumes_where_it_stopped(core: Any, namespace: str, tmp_
     script.write_text(_CHILD)
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen(
-        [sys.executable, str(script), _kubeconfig(), namespace, NEW_IMAGE],
+        [sys.executable, str(script), str(cluster.kubeconfig), namespace, NEW_IMAGE],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=str(REPO),
     )
     try:
