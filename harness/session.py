@@ -17,7 +17,9 @@ from .timeouts import Timeouts
 
 __all__ = ["open_provider", "resolve_app_images", "open_prober", "PROBER_IMAGE", "PROBE_INTERVAL"]
 
-PROBE_INTERVAL = 0.002  # seconds between request starts: ~500/s without starving kube-proxy
+PROBE_INTERVAL = 0.005  # seconds between request starts (~200/s): each probe is a new connection, and at
+# ~500/s the NodePort path (docker-proxy, conntrack) holds ~30k closed connections in TIME_WAIT,
+# close to the host's ephemeral port range; the last CI run at 500/s saw single resets then.
 
 
 def _parse_image(text: str, where: str) -> AppImageRef:
