@@ -96,6 +96,24 @@ class KindProvider:
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
         return tuple(sorted(out.split()))
 
+    def _export_kubeconfig(self) -> None:
+        """Write the running cluster's kubeconfig where pytest-kind reads it.
+
+        pytest-kind writes a kubeconfig only when it creates the cluster; a cluster
+        created from another checkout (or by a killed run) has none here.
+        """
+        proc = subprocess.run([str(self.kind.kind_path), "get", "kubeconfig", "--name", self.settings.name],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if proc.returncode != 0 or not proc.stdout.strip():
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise ProviderError(f"kind cluster {self.settings.name!r} exists but `kind get kubeconfig` failed "
+                                f"({last}): delete it (`kind delete cluster --name {self.settings.name}`)")
+        path = Path(self.kind.kubeconfig_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(0o600, exist_ok=True)
+        path.chmod(0o600)
+        path.write_text(proc.stdout)
+
     def up(self) -> Cluster:
         _docker_answers()
         if self.settings.node_image:
@@ -113,7 +131,8 @@ class KindProvider:
                 raise ProviderError(f"kind cluster {self.settings.name!r} exists but maps no NodePort to 127.0.0.1: "
                                     f"delete it (`kind delete cluster --name {self.settings.name}`) or pass "
                                     "--cluster-name with another name")
-            self.kind.create()  # reuse: writes the kubeconfig
+            self._export_kubeconfig()
+            self.kind.create()  # reuse: pytest-kind reads the kubeconfig written above
         else:
             config = KindConfig.with_free_ports(self.settings.workers)
             config_file = self.kind.path / "kind-config.yaml"
