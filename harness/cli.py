@@ -1,4 +1,4 @@
-"""The `rollproof` command: build the offline kit, inspect what it made."""
+"""The `rollproof` command: build the offline kit, inspect what it made, merge version matrices."""
 
 from __future__ import annotations
 
@@ -43,6 +43,19 @@ def _cluster_delete(args: argparse.Namespace) -> int:
         print(f"no kind cluster named {args.name!r}: nothing to delete", file=sys.stderr)
         return 0
     return subprocess.run([kind, "delete", "cluster", "--name", args.name]).returncode
+
+
+def _matrix(args: argparse.Namespace) -> int:
+    """One behaviour matrix over runs against several Kubernetes versions."""
+    from pathlib import Path
+
+    from .matrix import load_matrix, matrix_markdown, merge_matrices, write_matrix
+
+    merged = merge_matrices([load_matrix(Path(d)) for d in args.report_dirs])
+    write_matrix(Path(args.output), merged)
+    print(matrix_markdown(merged), end="")
+    print(f"written: {Path(args.output) / 'matrix.md'}, {Path(args.output) / 'matrix.json'}", file=sys.stderr)
+    return 0
 
 
 def _rolling_update(args: argparse.Namespace) -> int:
@@ -130,6 +143,10 @@ def _parser() -> argparse.ArgumentParser:
     delete.add_argument("name", help="cluster name, e.g. rollproof")
     delete.add_argument("--kind-bin", default=None, help="kind binary (default: the kit's)")
     delete.set_defaults(func=_cluster_delete)
+    matrix = commands.add_parser("matrix", help="merge the behaviour matrices of runs against several versions")
+    matrix.add_argument("report_dirs", nargs="+", metavar="REPORT_DIR", help="report directories of finished runs")
+    matrix.add_argument("-o", "--output", default="reports", help="directory for the merged matrix.md/json")
+    matrix.set_defaults(func=_matrix)
     return parser
 
 

@@ -11,12 +11,12 @@ import os
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .expectations import parse_version
+from .matrix import Matrix, version_key, write_matrix
 from .samples import ProbeSample
 from .steps import ReplicaPoint, ScaleStep
 from .timeline import ProbeAnalysis, find_outages
@@ -81,18 +81,6 @@ class TestReport:
     checks: tuple[CheckOutcome, ...] = ()
     picture: Path | None = None
     message: str = ""
-
-
-@dataclass(frozen=True)
-class Matrix:
-    """Observed behaviour: rows are scenarios or checks, columns Kubernetes versions."""
-
-    rows: tuple[str, ...]
-    columns: tuple[str, ...]
-    cells: Mapping[tuple[str, str], str] = field(default_factory=dict)
-
-    def cell(self, row: str, column: str) -> str:
-        return self.cells.get((row, column), "")
 
 
 def _is_secret(name: object) -> bool:
@@ -214,13 +202,6 @@ def write_test_report(report_dir: Path | str, report: TestReport) -> Path:
     return _write_json(directory / f"{_file_stem(report.nodeid)}.json", report_dict(report, directory))
 
 
-def _version_key(version: str) -> tuple[int, tuple[int, int], str]:
-    try:
-        return (0, parse_version(version), version)
-    except ConfigError:
-        return (1, (0, 0), version)
-
-
 def _outcome_word(outcome: str) -> str:
     return {"passed": "pass", "failed": "fail", "skipped": "skip"}.get(outcome, outcome)
 
@@ -247,23 +228,9 @@ def behaviour_matrix(reports: Sequence[TestReport]) -> Matrix:
         put(r.scenario, r.k8s_version, _scenario_cell(r))
         for check in r.checks:
             put(check.name, r.k8s_version, check.observed)
-    columns = sorted({r.k8s_version for r in reports}, key=_version_key)
+    columns = sorted({r.k8s_version for r in reports}, key=version_key)
     joined = {key: "; ".join(texts) for key, texts in cells.items()}
     return Matrix(tuple(rows), tuple(columns), joined)
-
-
-def _matrix_markdown(matrix: Matrix) -> str:
-    def esc(text: str) -> str:
-        return text.replace("|", "\\|")
-
-    lines = [
-        "| scenario / check | " + " | ".join(esc(c) for c in matrix.columns) + " |",
-        "|---|" + "---|" * len(matrix.columns),
-    ]
-    for row in matrix.rows:
-        cells = (esc(matrix.cell(row, c)) or "-" for c in matrix.columns)
-        lines.append(f"| {esc(row)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
 
 
 def _scenario_summary(reports: list[TestReport]) -> dict[str, Any]:
@@ -273,7 +240,7 @@ def _scenario_summary(reports: list[TestReport]) -> dict[str, Any]:
     return {
         "runs": len(reports),
         "outcomes": dict(Counter(r.outcome for r in reports)),
-        "k8s_versions": sorted({r.k8s_version for r in reports}, key=_version_key),
+        "k8s_versions": sorted({r.k8s_version for r in reports}, key=version_key),
         "probes": sum(r.probe.total for r in reports if r.probe),
         "failed_probes": sum(r.probe.failed for r in reports if r.probe),
         "outages": sum(len(r.probe.outages) for r in reports if r.probe),
@@ -288,15 +255,7 @@ def write_summary(report_dir: Path | str, reports: Sequence[TestReport]) -> Path
     by_scenario: dict[str, list[TestReport]] = {}
     for r in reports:
         by_scenario.setdefault(r.scenario, []).append(r)
-    matrix = behaviour_matrix(reports)
-    _write_json(
-        directory / "matrix.json",
-        {
-            "columns": list(matrix.columns),
-            "rows": [{"name": row, "cells": {c: matrix.cell(row, c) for c in matrix.columns}} for row in matrix.rows],
-        },
-    )
-    (directory / "matrix.md").write_text(_matrix_markdown(matrix), encoding="utf-8")
+    write_matrix(directory, behaviour_matrix(reports))
     return _write_json(
         directory / "summary.json",
         {

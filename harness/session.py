@@ -10,16 +10,34 @@ from .cluster.kind import KindProvider, KindSettings
 from .cluster.model import AppImageRef, Cluster
 from .errors import ConfigError, ProviderError
 from .kit.appimages import PROBER_IMAGE
-from .kit.build import load_manifest
+from .kit.build import KitManifest, load_manifest, manifest_path
+from .kit.versions import kit_versions
 from .prober import HostProber, ProbeTarget
 from .settings import RunSettings
 from .timeouts import Timeouts
 
-__all__ = ["open_provider", "resolve_app_images", "open_prober", "PROBER_IMAGE", "PROBE_INTERVAL"]
+__all__ = ["kit_manifest", "open_provider", "resolve_app_images", "open_prober", "PROBER_IMAGE", "PROBE_INTERVAL"]
 
 PROBE_INTERVAL = 0.005  # seconds between request starts (~200/s): each probe is a new connection, and at
 # ~500/s the NodePort path (docker-proxy, conntrack) holds ~30k closed connections in TIME_WAIT,
 # close to the host's ephemeral port range; the last CI run at 500/s saw single resets then.
+
+
+def kit_manifest(settings: RunSettings) -> KitManifest | None:
+    """The kit build these settings name: --kit-manifest, else --k8s-version's, else the last one."""
+    if settings.kit_manifest:
+        manifest = load_manifest(settings.kit_manifest)
+        if manifest is None:
+            raise ConfigError(f"--kit-manifest {settings.kit_manifest}: not a kit manifest; "
+                              "run `rollproof kit build` or fix the path")
+        return manifest
+    if settings.k8s_version:
+        minor = kit_versions(settings.k8s_version).minor
+        manifest = load_manifest(manifest_path(minor))
+        if manifest is None:
+            raise ConfigError(f"no kit for Kubernetes 1.{minor}: run `rollproof kit build --k8s-version 1.{minor}`")
+        return manifest
+    return load_manifest()
 
 
 def _parse_image(text: str, where: str) -> AppImageRef:
@@ -31,7 +49,7 @@ def _parse_image(text: str, where: str) -> AppImageRef:
 
 def resolve_app_images(settings: RunSettings) -> dict[str, AppImageRef]:
     """The old and new images: from --old-image/--new-image, else from the kit manifest."""
-    manifest = load_manifest(settings.kit_manifest) if settings.kit_manifest else load_manifest()
+    manifest = kit_manifest(settings)
     images: dict[str, AppImageRef] = {}
     for role, given in (("old", settings.old_image), ("new", settings.new_image)):
         if given:
@@ -67,7 +85,7 @@ def open_provider(settings: RunSettings, timeouts: Timeouts, getoption: Callable
     kubeconfig = getoption("kubeconfig", default=None)
     if settings.provider == "existing":
         return ExistingProvider(kubeconfig, settings.context, timeouts)
-    manifest = load_manifest(settings.kit_manifest) if settings.kit_manifest else load_manifest()
+    manifest = kit_manifest(settings)
     images = resolve_app_images(settings)
     load = [ref.image for ref in images.values()]
     if _has_image(PROBER_IMAGE):

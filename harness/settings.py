@@ -35,6 +35,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("context", "--context", "ROLLPROOF_CONTEXT", None, "kubeconfig context for --cluster-provider=existing"),
     Setting("report_dir", "--report-dir", "ROLLPROOF_REPORT_DIR", "reports",
             "where per-test JSON, timeline PNGs, summary.json and the behaviour matrix go"),
+    Setting("k8s_version", "--k8s-version", "ROLLPROOF_K8S_VERSION", None,
+            "Kubernetes minor of the kit to use (e.g. 1.35; `rollproof kit build --k8s-version` built it); "
+            "default: the last kit build"),
     Setting("kit_manifest", "--kit-manifest", "ROLLPROOF_KIT_MANIFEST", None,
             "kit manifest to take kind, kubectl, node and app images from (default: the last `rollproof kit build`)"),
     Setting("old_image", "--old-image", "ROLLPROOF_OLD_IMAGE", None,
@@ -55,6 +58,7 @@ class RunSettings:
     nodes: int
     context: str | None
     report_dir: Path
+    k8s_version: str | None
     kit_manifest: Path | None
     old_image: str | None
     new_image: str | None

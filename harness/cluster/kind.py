@@ -61,6 +61,14 @@ def _mapped_ports(container: str) -> NodePortMap:
     return NodePortMap(tuple(sorted(pairs)))
 
 
+def _node_image(container: str) -> str | None:
+    proc = subprocess.run(["docker", "inspect", "--format", "{{.Config.Image}}", container],
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.strip() or None
+
+
 class KindProvider:
     """Creates (or reuses) a kind cluster and deletes it afterwards unless kept."""
 
@@ -126,11 +134,16 @@ class KindProvider:
             print(f"rollproof: kind cluster {self.settings.name!r} is stopped (engine restarted?); recreating it")
             self.kind.delete()
         if self._exists():
+            running_image = _node_image(f"{self.settings.name}-control-plane")
+            if self.settings.node_image and running_image and running_image != self.settings.node_image:
+                raise ProviderError(f"kind cluster {self.settings.name!r} runs {running_image}, this run asks for "
+                                    f"{self.settings.node_image}: delete it (`kind delete cluster --name "
+                                    f"{self.settings.name}`) or pass --rollproof-cluster-name with another name")
             ports = _mapped_ports(f"{self.settings.name}-control-plane")
             if not ports.ports:
                 raise ProviderError(f"kind cluster {self.settings.name!r} exists but maps no NodePort to 127.0.0.1: "
                                     f"delete it (`kind delete cluster --name {self.settings.name}`) or pass "
-                                    "--cluster-name with another name")
+                                    "--rollproof-cluster-name with another name")
             self._export_kubeconfig()
             self.kind.create()  # reuse: pytest-kind reads the kubeconfig written above
         else:

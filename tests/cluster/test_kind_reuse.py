@@ -13,13 +13,13 @@ import pytest
 from kubernetes import client, config as kube_config
 
 from harness.cluster.kind import KindProvider, KindSettings
-from harness.kit.build import load_manifest
+from harness.session import kit_manifest
 
 
 def test_running_cluster_is_reused_from_a_fresh_kubeconfig_path(cluster, rp_settings, timeouts, tmp_path):
     if cluster.provider != "kind":
         pytest.skip("reuse is a kind-provider behaviour; this session runs on an existing cluster")
-    manifest = load_manifest(rp_settings.kit_manifest) if rp_settings.kit_manifest else load_manifest()
+    manifest = kit_manifest(rp_settings)
     kubeconfig = tmp_path / "fresh-checkout" / "kubeconfig"
     provider = KindProvider(KindSettings(
         name=cluster.name,

@@ -1,0 +1,65 @@
+"""Which kit build a run uses: --kit-manifest, --k8s-version, or the last build."""
+
+import json
+
+import pytest
+
+from harness.errors import ConfigError
+from harness.kit.versions import SUPPORTED_MINORS, kit_versions
+from harness.session import kit_manifest
+from harness.settings import resolve_settings
+
+
+def settings(**env):
+    return resolve_settings(lambda name: None, lambda name: None, env)
+
+
+def write_manifest(path, kubernetes):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "kubernetes": kubernetes, "kind_version": "v0.30.0", "kind_bin": "/k/kind", "kubectl_bin": "/k/kubectl",
+        "node_image": f"rollproof/node:{kubernetes}", "prober_image": "rollproof/prober:v1", "built_at": 0.0,
+        "app_images": [{"tag": "rollproof/nginx:1.22.1", "server": "nginx/1.22.1", "role": "old"},
+                       {"tag": "rollproof/nginx:1.26.3", "server": "nginx/1.26.3", "role": "new"}],
+    }))
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("ROLLPROOF_CACHE", str(tmp_path))
+    write_manifest(tmp_path / "kit/manifest-1.34.json", "v1.34.4")
+    write_manifest(tmp_path / "kit/manifest-1.35.json", "v1.35.4")
+    write_manifest(tmp_path / "kit/manifest.json", "v1.35.4")
+    return tmp_path
+
+
+def test_k8s_version_picks_that_minors_build(cache) -> None:
+    assert kit_manifest(settings(ROLLPROOF_K8S_VERSION="1.34")).node_image == "rollproof/node:v1.34.4"
+    assert kit_manifest(settings()).node_image == "rollproof/node:v1.35.4"
+
+
+def test_an_explicit_manifest_wins(cache) -> None:
+    chosen = settings(ROLLPROOF_KIT_MANIFEST=str(cache / "kit/manifest-1.34.json"), ROLLPROOF_K8S_VERSION="1.35")
+    assert kit_manifest(chosen).kubernetes == "v1.34.4"
+
+
+def test_a_minor_not_built_says_how_to_build_it(cache) -> None:
+    (cache / "kit/manifest-1.35.json").unlink()
+    with pytest.raises(ConfigError, match=r"run `rollproof kit build --k8s-version 1.35`"):
+        kit_manifest(settings(ROLLPROOF_K8S_VERSION="1.35"))
+
+
+def test_a_minor_the_kit_cannot_build_lists_those_it_can(cache) -> None:
+    with pytest.raises(ConfigError, match="the kit builds 1.34, 1.35"):
+        kit_manifest(settings(ROLLPROOF_K8S_VERSION="1.20"))
+
+
+def test_a_missing_manifest_file_is_an_error(cache) -> None:
+    with pytest.raises(ConfigError, match="not a kit manifest"):
+        kit_manifest(settings(ROLLPROOF_KIT_MANIFEST=str(cache / "nope.json")))
+
+
+def test_every_pinned_minor_resolves_to_its_own_release() -> None:
+    for minor in SUPPORTED_MINORS:
+        v = kit_versions(f"1.{minor}")
+        assert v.minor == minor and v.kubernetes.startswith(f"v1.{minor}.") and v.staging == f"v0.{minor}." + v.kubernetes.split(".")[2]
