@@ -17,6 +17,8 @@ CRICTL_VERSION = "v1.34.0"
 _BY_MINOR: dict[int, dict[str, str]] = {
     34: {"kubernetes": "v1.34.4", "etcd": "v3.6.5", "etcd_tag": "3.6.5-0",
          "coredns": "v1.12.1", "pause": "3.10.1"},
+    35: {"kubernetes": "v1.35.4", "etcd": "v3.6.6", "etcd_tag": "3.6.6-0",
+         "coredns": "v1.13.1", "pause": "3.10.1"},
 }
 SUPPORTED_MINORS = tuple(sorted(_BY_MINOR))
 
