@@ -61,12 +61,23 @@ def _mapped_ports(container: str) -> NodePortMap:
     return NodePortMap(tuple(sorted(pairs)))
 
 
-def _node_image(container: str) -> str | None:
-    proc = subprocess.run(["docker", "inspect", "--format", "{{.Config.Image}}", container],
-                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    if proc.returncode != 0:
+def _inspect(*args: str) -> str | None:
+    proc = subprocess.run(["docker", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return (proc.stdout.strip() or None) if proc.returncode == 0 else None
+
+
+def _stale_node_image(container: str, wanted: str) -> str | None:
+    """Why the node `container` does not run image `wanted` as it is now, or None when it does."""
+    running = _inspect("inspect", "--format", "{{.Config.Image}} {{.Image}}", container)
+    wanted_id = _inspect("image", "inspect", "--format", "{{.Id}}", wanted)
+    if running is None or wanted_id is None:
         return None
-    return proc.stdout.strip() or None
+    name, _, image_id = running.partition(" ")
+    if name != wanted:
+        return f"runs {name}, this run asks for {wanted}"
+    if image_id != wanted_id:
+        return f"runs an earlier build of {wanted} (the kit rebuilt it since)"
+    return None
 
 
 class KindProvider:
@@ -134,11 +145,11 @@ class KindProvider:
             print(f"rollproof: kind cluster {self.settings.name!r} is stopped (engine restarted?); recreating it")
             self.kind.delete()
         if self._exists():
-            running_image = _node_image(f"{self.settings.name}-control-plane")
-            if self.settings.node_image and running_image and running_image != self.settings.node_image:
-                raise ProviderError(f"kind cluster {self.settings.name!r} runs {running_image}, this run asks for "
-                                    f"{self.settings.node_image}: delete it (`kind delete cluster --name "
-                                    f"{self.settings.name}`) or pass --rollproof-cluster-name with another name")
+            stale = self.settings.node_image and _stale_node_image(f"{self.settings.name}-control-plane",
+                                                                   self.settings.node_image)
+            if stale:
+                raise ProviderError(f"kind cluster {self.settings.name!r} {stale}: delete it (`rollproof cluster "
+                                    f"delete {self.settings.name}`) or pass --rollproof-cluster-name with another name")
             ports = _mapped_ports(f"{self.settings.name}-control-plane")
             if not ports.ports:
                 raise ProviderError(f"kind cluster {self.settings.name!r} exists but maps no NodePort to 127.0.0.1: "
