@@ -25,7 +25,7 @@ __all__ = ["EngineInfo", "ensure_engine", "ensure_tools", "missing_capabilities"
            "CAPFIX_RUNTIME"]
 
 # Debian packages the kit runs, by the command that shows they are there.
-BUILD_TOOLS = {"debootstrap": "debootstrap", "gcc": "gcc", "tar": "tar", "containerd": "containerd", "ctr": "containerd"}
+BUILD_TOOLS = {"debootstrap": "debootstrap", "gcc": "gcc", "tar": "tar"}
 
 CAPFIX_RUNTIME = "rollproof-capfix"
 CAPFIX_PATH = Path("/usr/local/libexec/rollproof/runc-capfix")
@@ -73,7 +73,7 @@ def _install_engine() -> None:
 
 
 def ensure_tools() -> None:
-    """debootstrap, gcc and containerd (for the node image's store), installed from Debian if missing."""
+    """debootstrap and gcc, installed from Debian if missing."""
     missing = sorted({pkg for cmd, pkg in BUILD_TOOLS.items() if shutil.which(cmd) is None})
     if shutil.which("go") is None:
         raise ProviderError("no Go toolchain on PATH: install Go 1.24 or newer (the kit builds kind and Kubernetes with it)")

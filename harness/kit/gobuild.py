@@ -18,7 +18,7 @@ from .paths import cache_root, kit_file
 from .steps import Stamp, input_hash, run, say, stage
 from .versions import KitVersions
 
-__all__ = ["GoProgram", "go_env", "build_programs", "kit_programs", "BUILD_DATE"]
+__all__ = ["GoProgram", "go_env", "build_programs", "kit_programs", "containerd_program", "BUILD_DATE"]
 
 BUILD_DATE = "2026-01-01T00:00:00Z"  # fixed so rebuilds are reproducible
 
@@ -44,10 +44,11 @@ class GoProgram:
     binary: str = ""  # output name when one package is built (default: last path element)
     replaces: tuple[tuple[str, str], ...] = ()
     ldflags: str = "-s -w"
+    tags: tuple[str, ...] = ()
     extra_files: tuple[Path, ...] = field(default=())  # copied into the wrapper module
 
     def key(self) -> str:
-        return input_hash(self.requires, self.packages, self.binary, self.replaces, self.ldflags,
+        return input_hash(self.requires, self.packages, self.binary, self.replaces, self.ldflags, self.tags,
                           *self.extra_files)
 
     def out_dir(self) -> Path:
@@ -100,7 +101,8 @@ def build_program(program: GoProgram) -> Path:
             target = str(tmp / (program.binary or pkgs[0].rstrip("/").rsplit("/", 1)[-1]))
         else:
             target = str(tmp) + os.sep
-        run(["go", "build", "-trimpath", "-ldflags", program.ldflags, "-o", target, *pkgs],
+        tags = ["-tags", ",".join(program.tags)] if program.tags else []
+        run(["go", "build", "-trimpath", "-ldflags", program.ldflags, *tags, "-o", target, *pkgs],
             what=f"go build {program.name}", env=env, cwd=src,
             fix="see the compiler output above; a disk too full for the build shows as 'no space left'")
         if out.exists():
@@ -143,6 +145,19 @@ def kubernetes_program(versions: KitVersions) -> GoProgram:
     )
 
 
+def containerd_program(versions: KitVersions) -> GoProgram:
+    """containerd, its runc shim and ctr, version-stamped as containerd's Makefile does."""
+    module = "github.com/containerd/containerd/v2"
+    stamp = {"Version": versions.containerd, "Revision": "rollproof-kit", "Package": module}
+    return GoProgram(
+        name=f"containerd-{versions.containerd}",
+        requires=((module, versions.containerd),),
+        packages=tuple(f"{module}/cmd/{c}" for c in ("containerd", "containerd-shim-runc-v2", "ctr")),
+        ldflags="-s -w " + " ".join(f"-X {module}/version.{k}={v}" for k, v in stamp.items()),
+        tags=("urfave_cli_no_docs",),  # as upstream; without cgo the btrfs snapshotter is left out
+    )
+
+
 def kit_programs(versions: KitVersions) -> dict[str, GoProgram]:
     """Everything the kit compiles, by role."""
     return {
@@ -165,6 +180,7 @@ def kit_programs(versions: KitVersions) -> dict[str, GoProgram]:
             binary="coredns",
             extra_files=(kit_file("coredns", "main.go"),),
         ),
+        "containerd": containerd_program(versions),
         "kubernetes": kubernetes_program(versions),
     }
 

@@ -1,12 +1,13 @@
 """The kind node image: systemd, containerd, kubelet and every image kubeadm asks for.
 
 Layout of the work:
-  node base    debootstrap bookworm + systemd, containerd, runc, CNI plugins, iptables
+  node base    debootstrap bookworm + systemd, runc, CNI plugins, iptables
+  containerd   built from its module (the kit's Go programs), with our unit and config
   components   images kubeadm asks for (`kubeadm config images list`), made from the
                binaries built here: static ones for the control plane, etcd, CoreDNS
                and pause; the node base + kube-proxy + kubectl for kube-proxy and netd
   preload      those images imported into a containerd content store (no unpack),
-               by a private containerd on the host
+               by a private instance of that same containerd on the host
   node image   `docker build` FROM the node base: binaries, node files, the store
 """
 
@@ -34,7 +35,7 @@ __all__ = ["NODE_BASE", "NodeImage", "build_node_image", "kubeadm_images"]
 
 NODE_PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "iptables", "nftables", "iproute2", "conntrack", "kmod",
-    "containerd", "runc", "containernetworking-plugins", "ca-certificates", "procps", "util-linux",
+    "runc", "containernetworking-plugins", "ca-certificates", "procps", "util-linux",
     "mount", "ethtool", "socat",
 )
 
@@ -66,7 +67,7 @@ NODE_BASE = DebianImage(
     suite="bookworm",
     packages=NODE_PACKAGES,
     customize=_customize_base,
-    customize_inputs=("node-base/1", _MASKED_UNITS),
+    customize_inputs=("node-base/2", _MASKED_UNITS),
 )
 
 
@@ -151,8 +152,8 @@ def _tools_image(versions: KitVersions, k8s_bin: Path, keys: dict[str, str]) -> 
 class _PrivateContainerd:
     """A containerd on the host whose only job is to fill a content store for the node image."""
 
-    def __init__(self, root: Path, state: Path) -> None:
-        self.root, self.state = root, state
+    def __init__(self, bin_dir: Path, root: Path, state: Path) -> None:
+        self.bin_dir, self.root, self.state = bin_dir, root, state
         self.socket = state / "containerd.sock"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -160,12 +161,14 @@ class _PrivateContainerd:
         self.state.mkdir(parents=True, exist_ok=True)
         config = self.state / "config.toml"
         config.write_text(
-            'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+            "version = 3\n"
+            'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime"]\n'
             f'root = "{self.root}"\nstate = "{self.state / "run"}"\n'
             f'[grpc]\n  address = "{self.socket}"\n'
         )
         log = open(self.state / "containerd.log", "wb")
-        self.proc = subprocess.Popen(["containerd", "--config", str(config)], stdout=log, stderr=log)
+        self.proc = subprocess.Popen([str(self.bin_dir / "containerd"), "--config", str(config)],
+                                     stdout=log, stderr=log)
         deadline = time.monotonic() + 30
         while not self.socket.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -174,7 +177,7 @@ class _PrivateContainerd:
         return self
 
     def ctr(self, *args: str, stdin: bytes | None = None) -> str:
-        return run(["ctr", "--address", str(self.socket), "--namespace", "k8s.io", *args],
+        return run([str(self.bin_dir / "ctr"), "--address", str(self.socket), "--namespace", "k8s.io", *args],
                    what=f"ctr {' '.join(args[:2])}", stdin=stdin)
 
     def __exit__(self, *exc: object) -> None:
@@ -186,13 +189,12 @@ class _PrivateContainerd:
                 self.proc.kill()
 
 
-def _preload(images: list[str], store: Path, work: Path) -> None:
+def _preload(images: list[str], containerd_bin: Path, store: Path, work: Path) -> None:
     work.mkdir(parents=True, exist_ok=True)
     archive = work / "images.tar"
     run(["docker", "save", "-o", str(archive), *images], what="docker save node images")
-    with _PrivateContainerd(store, work / "containerd-state") as containerd:
-        run(["ctr", "--address", str(containerd.socket), "--namespace", "k8s.io", "images", "import",
-             "--no-unpack", "--all-platforms", "--digests", str(archive)], what="ctr images import")
+    with _PrivateContainerd(containerd_bin, store, work / "containerd-state") as containerd:
+        containerd.ctr("images", "import", "--no-unpack", "--all-platforms", "--digests", str(archive))
         listed = set(containerd.ctr("images", "list", "-q").split())
     archive.unlink()
     absent = [i for i in images if i not in listed and f"docker.io/{i}" not in listed]
@@ -209,7 +211,8 @@ def build_node_image(versions: KitVersions, programs: dict[str, GoProgram]) -> N
     files = kit_file("node")
     tag = f"rollproof/node:{versions.kubernetes}"
     component_keys = [image_key(i) for i in images]
-    key = input_hash("node/1", NODE_BASE.key(), keys["kubernetes"], keys["crictl"], files, component_keys)
+    key = input_hash("node/2", NODE_BASE.key(), keys["kubernetes"], keys["crictl"], keys["containerd"], files,
+                     component_keys)
     if image_key(tag) == key:
         say(f"image {tag}: cached")
         return NodeImage(tag, versions.kubernetes, tuple(images))
@@ -222,13 +225,16 @@ def build_node_image(versions: KitVersions, programs: dict[str, GoProgram]) -> N
             (rootfs / "usr/bin").mkdir(parents=True, exist_ok=True)
             shutil.copy(k8s_bin / name, rootfs / "usr/bin" / name)
         shutil.copy(programs["crictl"].out_dir() / "crictl", rootfs / "usr/local/bin/crictl")
+        containerd_bin = programs["containerd"].out_dir()
+        for name in ("containerd", "containerd-shim-runc-v2", "ctr"):
+            shutil.copy(containerd_bin / name, rootfs / "usr/local/bin" / name)
         (rootfs / "kind/version").write_text(versions.kubernetes)
         wants = rootfs / "etc/systemd/system/multi-user.target.wants"
         wants.mkdir(parents=True, exist_ok=True)
         (wants / "kubelet.service").symlink_to("/etc/systemd/system/kubelet.service")
-        (wants / "containerd.service").symlink_to("/lib/systemd/system/containerd.service")
+        (wants / "containerd.service").symlink_to("/etc/systemd/system/containerd.service")
         with stage("preload images into the node's containerd"):
-            _preload(images, rootfs / "var/lib/containerd", context / "work")
+            _preload(images, containerd_bin, rootfs / "var/lib/containerd", context / "work")
         shutil.rmtree(context / "work", ignore_errors=True)
         (context / "Dockerfile").write_text(
             f"FROM {NODE_BASE.tag}\n"

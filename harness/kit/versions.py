@@ -10,6 +10,9 @@ __all__ = ["KitVersions", "kit_versions", "SUPPORTED_MINORS"]
 
 KIND_VERSION = "v0.30.0"
 CRICTL_VERSION = "v1.34.0"
+# The node's container runtime, from its module (Debian bookworm's 1.6.20 is below the
+# containerd floor of current Kubernetes releases).
+CONTAINERD_VERSION = "v2.2.9"
 
 # Latest patch of each Kubernetes minor the kit knows how to build, and the
 # etcd / CoreDNS / pause versions kubeadm of that minor asks for
@@ -34,6 +37,7 @@ class KitVersions:
     pause: str
     kind: str = KIND_VERSION
     crictl: str = CRICTL_VERSION
+    containerd: str = CONTAINERD_VERSION
 
     @property
     def minor(self) -> int:
