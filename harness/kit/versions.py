@@ -22,7 +22,10 @@ _BY_MINOR: dict[int, dict[str, str]] = {
          "coredns": "v1.12.1", "pause": "3.10.1"},
     35: {"kubernetes": "v1.35.4", "etcd": "v3.6.6", "etcd_tag": "3.6.6-0",
          "coredns": "v1.13.1", "pause": "3.10.1"},
+    36: {"kubernetes": "v1.36.3", "etcd": "v3.6.8", "etcd_tag": "3.6.8-0",
+         "coredns": "v1.14.2", "pause": "3.10.2"},
 }
+# 1.37 drops kubeadm's v1beta3 config API, the one kind v0.30 writes: it needs a newer kind.
 SUPPORTED_MINORS = tuple(sorted(_BY_MINOR))
 
 

@@ -50,7 +50,7 @@ def test_a_minor_not_built_says_how_to_build_it(cache) -> None:
 
 
 def test_a_minor_the_kit_cannot_build_lists_those_it_can(cache) -> None:
-    with pytest.raises(ConfigError, match="the kit builds 1.34, 1.35"):
+    with pytest.raises(ConfigError, match="the kit builds 1.34, 1.35, 1.36"):
         kit_manifest(settings(ROLLPROOF_K8S_VERSION="1.20"))
 
 
