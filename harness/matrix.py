@@ -14,7 +14,7 @@ from pathlib import Path
 from .errors import ConfigError
 from .expectations import parse_version
 
-__all__ = ["Matrix", "version_key", "matrix_markdown", "write_matrix", "load_matrix", "merge_matrices"]
+__all__ = ["Matrix", "MatrixBuilder", "version_key", "matrix_markdown", "write_matrix", "load_matrix", "merge_matrices"]
 
 
 @dataclass(frozen=True)
@@ -79,16 +79,37 @@ def load_matrix(path: Path) -> Matrix:
     return Matrix(rows, columns, cells)
 
 
+class MatrixBuilder:
+    """Collects cells: rows keep their first-seen order, a cell lists each distinct text once."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, None] = {}
+        self._columns: set[str] = set()
+        self._cells: dict[tuple[str, str], list[str]] = {}
+
+    def column(self, column: str) -> None:
+        self._columns.add(column)
+
+    def put(self, row: str, column: str, text: str) -> None:
+        self._rows.setdefault(row)
+        self._columns.add(column)
+        seen = self._cells.setdefault((row, column), [])
+        if text not in seen:
+            seen.append(text)
+
+    def build(self) -> Matrix:
+        columns = tuple(sorted(self._columns, key=version_key))
+        return Matrix(tuple(self._rows), columns, {key: "; ".join(texts) for key, texts in self._cells.items()})
+
+
 def merge_matrices(matrices: Sequence[Matrix]) -> Matrix:
     """One matrix over all versions; rows keep their first-seen order, repeated cells are joined."""
-    rows: dict[str, None] = {}
-    cells: dict[tuple[str, str], list[str]] = {}
+    builder = MatrixBuilder()
     for matrix in matrices:
-        rows.update(dict.fromkeys(matrix.rows))
-        for key, text in matrix.cells.items():
-            seen = cells.setdefault(key, [])
-            for part in text.split("; "):
-                if part not in seen:
-                    seen.append(part)
-    columns = sorted({c for m in matrices for c in m.columns}, key=version_key)
-    return Matrix(tuple(rows), tuple(columns), {key: "; ".join(texts) for key, texts in cells.items()})
+        for column in matrix.columns:
+            builder.column(column)
+        for row in matrix.rows:
+            for column in matrix.columns:
+                for part in filter(None, matrix.cell(row, column).split("; ")):
+                    builder.put(row, column, part)
+    return builder.build()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .matrix import Matrix, version_key, write_matrix
+from .matrix import Matrix, MatrixBuilder, version_key, write_matrix
 from .samples import ProbeSample
 from .steps import ReplicaPoint, ScaleStep
 from .timeline import ProbeAnalysis, find_outages
@@ -180,10 +180,6 @@ _LISTED_FLIP_BACKS = 20  # the report lists the first ones and counts them all
 
 def file_stem(nodeid: str) -> str:
     """The file name (without suffix) of a test's report and picture."""
-    return _file_stem(nodeid)
-
-
-def _file_stem(nodeid: str) -> str:
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", nodeid.replace("::", "__")).strip("_.")
     if not stem:
         raise ConfigError(f"cannot name a report file after node id {nodeid!r}")
@@ -199,7 +195,7 @@ def _write_json(path: Path, data: Any) -> Path:
 def write_test_report(report_dir: Path | str, report: TestReport) -> Path:
     """Write `<report_dir>/<node id made file-safe>.json`; returns its path."""
     directory = Path(report_dir)
-    return _write_json(directory / f"{_file_stem(report.nodeid)}.json", report_dict(report, directory))
+    return _write_json(directory / f"{file_stem(report.nodeid)}.json", report_dict(report, directory))
 
 
 def _outcome_word(outcome: str) -> str:
@@ -215,22 +211,12 @@ def _scenario_cell(report: TestReport) -> str:
 
 def behaviour_matrix(reports: Sequence[TestReport]) -> Matrix:
     """Scenario rows (outcome and failed probes) and check rows (observed answer) per version."""
-    rows: dict[str, None] = {}
-    cells: dict[tuple[str, str], list[str]] = {}
-
-    def put(row: str, column: str, text: str) -> None:
-        rows.setdefault(row)
-        seen = cells.setdefault((row, column), [])
-        if text not in seen:
-            seen.append(text)
-
+    builder = MatrixBuilder()
     for r in reports:
-        put(r.scenario, r.k8s_version, _scenario_cell(r))
+        builder.put(r.scenario, r.k8s_version, _scenario_cell(r))
         for check in r.checks:
-            put(check.name, r.k8s_version, check.observed)
-    columns = sorted({r.k8s_version for r in reports}, key=version_key)
-    joined = {key: "; ".join(texts) for key, texts in cells.items()}
-    return Matrix(tuple(rows), tuple(columns), joined)
+            builder.put(check.name, r.k8s_version, check.observed)
+    return builder.build()
 
 
 def _scenario_summary(reports: list[TestReport]) -> dict[str, Any]:

@@ -47,9 +47,9 @@ def _parse_image(text: str, where: str) -> AppImageRef:
     return AppImageRef(image=image, server=server)
 
 
-def resolve_app_images(settings: RunSettings) -> dict[str, AppImageRef]:
-    """The old and new images: from --old-image/--new-image, else from the kit manifest."""
-    manifest = kit_manifest(settings)
+def resolve_app_images(settings: RunSettings, manifest: KitManifest | None = None) -> dict[str, AppImageRef]:
+    """The old and new images: from --old-image/--new-image, else from the kit manifest (read if not given)."""
+    manifest = manifest or kit_manifest(settings)
     images: dict[str, AppImageRef] = {}
     for role, given in (("old", settings.old_image), ("new", settings.new_image)):
         if given:
@@ -86,7 +86,7 @@ def open_provider(settings: RunSettings, timeouts: Timeouts, getoption: Callable
     if settings.provider == "existing":
         return ExistingProvider(kubeconfig, settings.context, timeouts)
     manifest = kit_manifest(settings)
-    images = resolve_app_images(settings)
+    images = resolve_app_images(settings, manifest)
     load = [ref.image for ref in images.values()]
     if _has_image(PROBER_IMAGE):
         load.append(PROBER_IMAGE)

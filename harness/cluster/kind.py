@@ -105,10 +105,7 @@ class KindProvider:
         return self.settings.name in out.split()
 
     def _running(self) -> bool:
-        proc = subprocess.run(["docker", "inspect", "--format", "{{.State.Running}}",
-                               f"{self.settings.name}-control-plane"], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True)
-        return proc.stdout.strip() == "true"
+        return _inspect("inspect", "--format", "{{.State.Running}}", f"{self.settings.name}-control-plane") == "true"
 
     def _nodes(self) -> tuple[str, ...]:
         out = subprocess.run([str(self.kind.kind_path), "get", "nodes", "--name", self.settings.name],

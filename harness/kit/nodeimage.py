@@ -226,7 +226,8 @@ def build_node_image(versions: KitVersions, programs: dict[str, GoProgram]) -> N
             shutil.copy(k8s_bin / name, rootfs / "usr/bin" / name)
         shutil.copy(programs["crictl"].out_dir() / "crictl", rootfs / "usr/local/bin/crictl")
         containerd_bin = programs["containerd"].out_dir()
-        for name in ("containerd", "containerd-shim-runc-v2", "ctr"):
+        for package in programs["containerd"].packages:  # containerd, its runc shim, ctr
+            name = package.rsplit("/", 1)[-1]
             shutil.copy(containerd_bin / name, rootfs / "usr/local/bin" / name)
         (rootfs / "kind/version").write_text(versions.kubernetes)
         wants = rootfs / "etc/systemd/system/multi-user.target.wants"
