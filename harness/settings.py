@@ -48,6 +48,9 @@ SETTINGS: tuple[Setting, ...] = (
             "keep each test's namespace afterwards (for debugging)", "bool"),
     Setting("timeout_scale", "--timeout-scale", "ROLLPROOF_TIMEOUT_SCALE", 1.0,
             "multiply every wait (not rollout periods) by this factor on slow machines", "float"),
+    Setting("probe_interval", "--probe-interval", "ROLLPROOF_PROBE_INTERVAL", 0.002,
+            "seconds between request starts of each sampler (open loop; the evidence bound is "
+            "20 intervals, at least 20 ms)", "float"),
 )
 
 
@@ -64,6 +67,7 @@ class RunSettings:
     new_image: str | None
     keep_namespaces: bool
     timeout_scale: float
+    probe_interval: float = 0.002
     sources: tuple[tuple[str, str], ...] = ()  # setting -> where its value came from
 
     def source(self, name: str) -> str:

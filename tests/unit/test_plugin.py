@@ -72,4 +72,4 @@ def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_nothing():\n    pass\n")
     result = pytester.runpytest("--fixtures")
     result.stdout.fnmatch_lines(["cluster [[]session scope[]]*", "*a kind cluster created (or reused) once*",
-                                 "namespace*", "service_prober*"])
+                                 "namespace*", "probed_service*"])
