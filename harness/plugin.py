@@ -73,6 +73,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return rep
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    repeat = metafunc.config.stash[_settings_key].repeat
+    if repeat > 1:  # a soak: every scenario N times on the one cluster
+        metafunc.fixturenames.append("_rp_run")
+        metafunc.parametrize("_rp_run", range(1, repeat + 1), ids=[f"run{i}" for i in range(1, repeat + 1)])
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     reports: list[TestReport] = config.stash.get(_reports_key, [])
     if not reports:
@@ -83,6 +90,15 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for line in terminal_summary_lines(reports):
         terminalreporter.write_line(line)
     terminalreporter.write_line(f"reports: {path.parent}/ (summary.json, matrix.md, one JSON + PNG per scenario)")
+    if settings.repeat > 1:
+        from .soak import soak_summary, write_soak
+
+        soak = soak_summary(reports)
+        written = write_soak(settings.report_dir, reports)
+        terminalreporter.write_line(
+            f"soak: {soak.runs} runs, {soak.requests} requests, {soak.failed_requests} failed"
+            + "".join(f"; {cause} {n}" for cause, n in soak.as_dict()["failures_by_cause"].items())
+            + f" ({written})")
 
 
 # -- fixtures -----------------------------------------------------------------------------
