@@ -193,6 +193,12 @@ class ProbeAnalysis:
     problems: tuple[Problem, ...]
     attributions: tuple[Attribution, ...] = ()
     """One `harness.attribution.Attribution` per failed request, when a data-path timeline was given."""
+    route: str = "mapped"
+
+    @property
+    def label(self) -> str:
+        """The sampler's name in reports: its kind, and its route when not the usual one."""
+        return self.kind if self.route == "mapped" else f"{self.kind} via {self.route}"
 
     @property
     def ok(self) -> int:
@@ -256,9 +262,9 @@ class ProbeAnalysis:
             return f"{first.text}{more}"
         gap = f"max gap {self.coverage.max_gap * 1000:.1f} ms"
         if self.failures_asserted:
-            return (f"no request dropped: {self.total} {self.kind} requests, all answered, "
+            return (f"no request dropped: {self.total} {self.label} requests, all answered, "
                     f"window covered, {gap}")
-        return (f"{self.failed} of {self.total} {self.kind} requests failed (measured, not asserted); "
+        return (f"{self.failed} of {self.total} {self.label} requests failed (measured, not asserted); "
                 f"window covered, {gap}")
 
 
@@ -464,7 +470,7 @@ def analyse(
         first = outages[0]
         problems.append(Problem(
             "failures",
-            f"{failed} of {len(judged)} {run.kind} requests failed in {len(outages)} outage(s), "
+            f"{failed} of {len(judged)} {run.label} requests failed in {len(outages)} outage(s), "
             f"first at {rel(first.start)} ({', '.join(first.errors)})", first.start))
     problems += _version_problems(phase_results, unexpected, spans, rel)
     analysis = ProbeAnalysis(
@@ -473,7 +479,7 @@ def analyse(
         slices=_slices(judged, versions, slice_seconds), phases=tuple(phase_results),
         unexpected_versions=unexpected, error_counts=tuple(sorted((str(k), n) for k, n in errors.items())),
         start=judged[0].start if judged else None, end=max((s.end for s in judged), default=None),
-        coverage=coverage, failures_asserted=failures == "asserted", problems=tuple(problems),
+        coverage=coverage, failures_asserted=failures == "asserted", problems=tuple(problems), route=run.route,
     )
     if attribute is not None and failed:
         from dataclasses import replace

@@ -25,7 +25,7 @@ def _more(count: int) -> list[str]:
 def verdict_message(a: ProbeAnalysis, *, steps: Sequence[ScaleStep] = (), context: float = WINDOW_SECONDS) -> str:
     """The failure message of a verdict that did not pass: every problem, each failed
     request's cause, and the timeline around the first problem (t=0 at the origin)."""
-    lines = [f"{a.kind} sampler ({a.where}): {len(a.problems)} problem(s)"]
+    lines = [f"{a.label} sampler ({a.where}): {len(a.problems)} problem(s)"]
     lines += [f"  {p.text}" for p in a.problems[:_LISTED]] + _more(len(a.problems))
     if a.attributions:
         lines.append("failed requests and their causes:")

@@ -266,7 +266,7 @@ def record(request: pytest.FixtureRequest, rp_settings: RunSettings, pytestconfi
     props: list[tuple[str, object]] = [("scenario", rec.scenario), ("k8s_version", version),
                                        ("rollout_seconds", round(rec.rollout_seconds, 2))]
     for probe in report.probes:
-        k = probe.kind
+        k = probe.label.replace(" ", "_")
         props += [(f"{k}_verdict", probe.verdict), (f"{k}_total", probe.total), (f"{k}_failed", probe.failed),
                   (f"{k}_max_gap_ms", round(probe.coverage.max_gap * 1000, 3)),
                   (f"{k}_evidence_complete", probe.complete),
@@ -290,7 +290,7 @@ def probed_service(cluster: Cluster, core_api: Any, kube_api: Any, namespace: st
     from .probing import ProbedService
     from .prober import ProbeOptions
     from .samples import SAMPLER_KINDS
-    from .session import kind_node_pids, sampler_factory
+    from .session import default_routes, kind_node_pids, sampler_factory
 
     started: list[Any] = []
 
@@ -305,9 +305,11 @@ def probed_service(cluster: Cluster, core_api: Any, kube_api: Any, namespace: st
             if timeline is not None:
                 record.datapath.append(timeline)
 
+        routes = rp_settings.probe_routes.split(",") if rp_settings.probe_routes else default_routes(cluster)
         probed = ProbedService(
             service=name, open_sampler=sampler_factory(cluster, core_api, namespace, name, timeouts),
-            options=[ProbeOptions.of(timeouts, kind=k, interval=rp_settings.probe_interval) for k in kinds],
+            options=[ProbeOptions.of(timeouts, kind=k, interval=rp_settings.probe_interval, route=r)
+                     for r in routes for k in kinds],
             timeouts=timeouts, datapath=recorder, failures=failures, origin=record.t0,
             versions={ref.image: ref.server for ref in app_images.values()},
             on_rollout_time=record.add_rollout_time, on_finish=keep,

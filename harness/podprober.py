@@ -151,6 +151,7 @@ class PodProber:
         self.namespace = namespace
         self.options = options or ProbeOptions.of(timeouts)
         self.kind = self.options.kind
+        self.route = "pod"
         self.interval = self.options.interval
         self.name = name or f"rollproof-prober-{uuid.uuid4().hex[:8]}"
         self.where = f"pod {namespace}/{self.name} -> {target}"
@@ -178,6 +179,10 @@ class PodProber:
 
     def __repr__(self) -> str:
         return f"PodProber({self.kind} {self.where})"
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} via pod"
 
     @property
     def _pod_path(self) -> str:
@@ -250,7 +255,7 @@ class PodProber:
         return self.stream.run(where=self.where, interval=self.interval,
                                started_at=self.started_at or stopped_at, stopped_at=stopped_at,
                                stopped_by_harness=True, end_reason=self._end_reason or "log ended without a count",
-                               clock_offset=offset, clock_error=error)
+                               clock_offset=offset, clock_error=error, route="pod")
 
     def __enter__(self) -> PodProber:
         return self.start()

@@ -30,7 +30,7 @@ from typing import IO, Protocol
 from harness.errors import ConfigError, HarnessError
 from harness.httpwire import ERROR_CLASSES, check_host_header, check_path
 from harness.probeloop import LoopOptions
-from harness.samples import KEEP_ALIVE, NEW_CONNECTION, SAMPLER_KINDS, ProbeRun, ProbeSample, clock
+from harness.samples import KEEP_ALIVE, NEW_CONNECTION, ROUTES, SAMPLER_KINDS, ProbeRun, ProbeSample, clock
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 __all__ = [
@@ -78,10 +78,13 @@ class ProbeOptions:
     max_requests: int = 10_000_000
     max_inflight: int = 64
     marker: str | None = None
+    route: str = "mapped"
 
     def __post_init__(self) -> None:
         if self.kind not in SAMPLER_KINDS:
             raise ConfigError(f"sampler kind {self.kind!r}: give one of {', '.join(SAMPLER_KINDS)}")
+        if self.route not in ROUTES:
+            raise ConfigError(f"sampler route {self.route!r}: give one of {', '.join(ROUTES)}")
         for name in ("connect_timeout", "read_timeout", "max_duration"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be > 0 seconds, got {getattr(self, name)}")
@@ -116,9 +119,13 @@ class Prober(Protocol):
     """What the harness needs of a sampler, wherever it runs."""
 
     kind: str
+    route: str
     where: str
     interval: float
     stopped: bool
+
+    @property
+    def label(self) -> str: ...
 
     def start(self) -> Prober: ...
 
@@ -263,7 +270,7 @@ class SampleStream:
 
     def run(self, *, where: str, interval: float, started_at: float, stopped_at: float | None,
             stopped_by_harness: bool, end_reason: str | None = None, clock_offset: float = 0.0,
-            clock_error: float = 0.0) -> ProbeRun:
+            clock_error: float = 0.0, route: str = "mapped") -> ProbeRun:
         """The run these lines make. `end_reason` names how the stream ended when the
         sampler's final count never came (e.g. "log-ended")."""
         with self._lock:
@@ -278,7 +285,8 @@ class SampleStream:
             lost = max(0, requests - len(self._seen)) if requests is not None else 0
         return ProbeRun(kind=self.kind, where=where, interval=interval, started_at=started_at,
                         stopped_at=stopped_at, stop_reason=why, samples=samples, requests=requests,
-                        lost=lost, skipped=self.skipped, clock_offset=clock_offset, clock_error=clock_error)
+                        lost=lost, skipped=self.skipped, clock_offset=clock_offset, clock_error=clock_error,
+                        route=route)
 
 
 # -- the host sampler ---------------------------------------------------------------------------
@@ -300,6 +308,7 @@ class HostProber:
         self.target = target
         self.options = options or ProbeOptions()
         self.kind = self.options.kind
+        self.route = self.options.route
         self.interval = self.options.interval
         self.where = f"host {target.host}:{target.port}"
         self._loop = LoopOptions(
@@ -321,6 +330,10 @@ class HostProber:
 
     def __repr__(self) -> str:
         return f"HostProber({self.kind} {self.where} every {self.interval * 1000:g} ms)"
+
+    @property
+    def label(self) -> str:
+        return self.kind if self.route == "mapped" else f"{self.kind} via {self.route}"
 
     # -- caller side -------------------------------------------------------
 
@@ -383,7 +396,8 @@ class HostProber:
             reason += ": " + " | ".join(self._stderr[-3:])[-500:]
         ended = self.ended_at if self.ended_at is not None and self.stream.why != "stopped" else stopped_at
         return self.stream.run(where=self.where, interval=self.interval, started_at=self.started_at or stopped_at,
-                               stopped_at=ended, stopped_by_harness=True, end_reason=reason)
+                               stopped_at=ended, stopped_by_harness=True, end_reason=reason,
+                               route=self.options.route)
 
     def __enter__(self) -> HostProber:
         return self.start()

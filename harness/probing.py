@@ -83,7 +83,7 @@ class ProbedService:
             for options in self.options:
                 self.samplers.append(self.open_sampler(options).start())
             for sampler in self.samplers:
-                self.first_ok[sampler.kind] = self._wait_first_answer(sampler)
+                self.first_ok[sampler.label] = self._wait_first_answer(sampler)
         except BaseException:
             self._stop_all()
             raise
@@ -98,7 +98,7 @@ class ProbedService:
         if not sampler.wait_first_ok(timeout):
             last = sampler.samples()[-1:] or [None]
             seen = "no request completed" if last[0] is None else _describe(last[0])
-            raise WaitTimeout(f"the Service {self.service} to answer the {sampler.kind} sampler", timeout, seen)
+            raise WaitTimeout(f"the Service {self.service} to answer the {sampler.label} sampler", timeout, seen)
         return next(s.start for s in sampler.samples() if s.ok)
 
     # -- phases ---------------------------------------------------------------
@@ -152,7 +152,7 @@ class ProbedService:
         if self.timeline is not None and self.timeline.endpoints:
             attribute = attributor(self.timeline, versions=self.versions, origin=self.origin)
         for run in self.runs:
-            window_start = self.first_ok.get(run.kind, run.started_at)
+            window_start = self.first_ok.get(run.label, run.started_at)
             evidence = []
             if first_change is not None and first_change < window_start:
                 evidence.append(f"the first answer came {window_start - first_change:.3f}s after the first change")
@@ -183,17 +183,18 @@ class ProbedService:
 
     # -- during -----------------------------------------------------------------
 
-    def samples(self, kind: str | None = None) -> list[ProbeSample]:
+    def samples(self, label: str | None = None) -> list[ProbeSample]:
         """A live snapshot of one sampler's samples (the first sampler's by default)."""
         for sampler in self.samplers:
-            if kind is None or sampler.kind == kind:
+            if label is None or sampler.label == label:
                 return sampler.samples()
         return []
 
-    def analysis(self, kind: str) -> ProbeAnalysis:
-        found = next((a for a in self.analyses if a.kind == kind), None)
+    def analysis(self, label: str) -> ProbeAnalysis:
+        """The analysis of the sampler named `label` (its kind, e.g. "new-connection")."""
+        found = next((a for a in self.analyses if a.label == label), None)
         if found is None:
-            raise HarnessError(f"no {kind} sampler ran for {self.service}; finish() first")
+            raise HarnessError(f"no {label} sampler ran for {self.service}; finish() first")
         return found
 
 

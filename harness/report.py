@@ -87,7 +87,7 @@ class TestReport:
     @property
     def probe(self) -> ProbeAnalysis | None:
         """The new-connection sampler's analysis (the first one when there is none)."""
-        return next((p for p in self.probes if p.kind == NEW_CONNECTION), self.probes[0] if self.probes else None)
+        return next((p for p in self.probes if p.label == NEW_CONNECTION), self.probes[0] if self.probes else None)
 
 
 def _is_secret(name: object) -> bool:
@@ -133,6 +133,7 @@ def _probe_dict(probe: ProbeAnalysis, t0: float) -> dict[str, Any]:
     c = probe.coverage
     return {
         "kind": probe.kind,
+        "route": probe.route,
         "where": probe.where,
         "interval_ms": _ms(probe.interval),
         "verdict": probe.verdict,
@@ -244,7 +245,7 @@ def report_dict(report: TestReport, report_dir: Path | None = None) -> dict[str,
                 for s in report.steps
             ]
         },
-        "probes": {p.kind: _probe_dict(p, t0) for p in report.probes},
+        "probes": {p.label: _probe_dict(p, t0) for p in report.probes},
         "datapath": [_datapath_dict(d, t0) for d in report.datapath],
         "history": [
             {"revision": h.revision, "change_cause": h.change_cause, "image": h.image} for h in report.history
@@ -295,7 +296,7 @@ def behaviour_matrix(reports: Sequence[TestReport]) -> Matrix:
     for r in reports:
         builder.put(r.scenario, r.k8s_version, _outcome_word(r.outcome))
         for probe in r.probes:
-            builder.put(f"{r.scenario} · {probe.kind}", r.k8s_version, _probe_cell(probe))
+            builder.put(f"{r.scenario} · {probe.label}", r.k8s_version, _probe_cell(probe))
         for check in r.checks:
             builder.put(check.name, r.k8s_version, check.observed)
     return builder.build()
@@ -435,7 +436,7 @@ def plot_timeline(
 
     path = Path(path)
     lanes = ["replicas"] + (["endpoints"] if datapath is not None and datapath.endpoints else [])
-    lanes += [f"probe:{p.kind}" for p in probes] + (["versions"] if probes else [])
+    lanes += [f"probe:{p.label}" for p in probes] + (["versions"] if probes else [])
     heights = {"replicas": 3, "endpoints": 2, "versions": 2}
     fig = Figure(figsize=(12, 2.2 + 1.6 * len(lanes)), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
@@ -496,7 +497,7 @@ def plot_timeline(
         ax.set_title("EndpointSlice conditions per endpoint (pod, node)", loc="left", fontsize=10)
 
     for probe in probes:
-        ax = ax_of[f"probe:{probe.kind}"]
+        ax = ax_of[f"probe:{probe.label}"]
         ordered = probe.samples
         times = [s.start - t0 for s in ordered]
         if ordered:
@@ -517,7 +518,7 @@ def plot_timeline(
         for o in probe.outages:
             ax.axvspan(o.start - t0, o.end - t0, color="tab:red", alpha=0.12, linewidth=0)
         ax.set_ylabel(f"req / {bin_seconds * 1000:.0f} ms")
-        ax.set_title(f"{probe.kind} sampler ({probe.where}): {probe.verdict}", loc="left", fontsize=9)
+        ax.set_title(f"{probe.label} sampler ({probe.where}): {probe.verdict}", loc="left", fontsize=9)
 
     if main is not None:
         low = ax_of["versions"]
@@ -537,7 +538,7 @@ def plot_timeline(
                         edgecolors="black")
         low.set_yticks(range(len(rows_v)), rows_v)
         low.set_ylim(-0.6, len(rows_v) - 0.4)
-        low.set_title(f"which version answered ({main.kind}, Server header); dashed: phase settled",
+        low.set_title(f"which version answered ({main.label}, Server header); dashed: phase settled",
                       loc="left", fontsize=10)
         for pv in main.phases:
             if pv.phase.settled_at is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-__all__ = ["ProbeSample", "ProbeRun", "clock", "NEW_CONNECTION", "KEEP_ALIVE", "SAMPLER_KINDS"]
+__all__ = ["ProbeSample", "ProbeRun", "clock", "NEW_CONNECTION", "KEEP_ALIVE", "SAMPLER_KINDS", "ROUTES"]
 
 clock = time.monotonic
 """The one clock of the harness: prober samples, watchers and rollout steps all use it.
@@ -21,6 +21,11 @@ KEEP_ALIVE = "keep-alive"
 """Sampler kind: requests reuse idle connections (what a client with a pool sees)."""
 
 SAMPLER_KINDS = (NEW_CONNECTION, KEEP_ALIVE)
+
+ROUTES = ("mapped", "node", "pod")
+"""Where a sampler's requests enter the data path: "mapped" (this host, the NodePort that the
+kind config maps to 127.0.0.1: Docker's port mapping first), "node" (this host, straight to a
+node container's address and NodePort) or "pod" (a sampler pod, to the Service's ClusterIP)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,12 @@ class ProbeRun:
     skipped: int = 0
     clock_offset: float = 0.0
     clock_error: float = 0.0
+    route: str = "mapped"
+
+    @property
+    def label(self) -> str:
+        """The sampler's name in reports: its kind, and its route when not the usual one."""
+        return self.kind if self.route == "mapped" else f"{self.kind} via {self.route}"
 
     @classmethod
     def of_samples(cls, samples: list[ProbeSample] | tuple[ProbeSample, ...], *, kind: str = NEW_CONNECTION,

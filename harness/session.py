@@ -17,8 +17,8 @@ from .prober import HostProber, ProbeOptions, Prober, ProbeTarget
 from .settings import RunSettings
 from .timeouts import Timeouts
 
-__all__ = ["kit_manifest", "open_provider", "resolve_app_images", "sampler_factory", "kind_node_pids",
-           "PROBER_IMAGE"]
+__all__ = ["kit_manifest", "open_provider", "resolve_app_images", "sampler_factory", "default_routes",
+           "kind_node_address", "kind_node_pids", "PROBER_IMAGE"]
 
 
 def kit_manifest(settings: RunSettings) -> KitManifest | None:
@@ -114,17 +114,43 @@ def _has_image(image: str) -> bool:
                           stderr=subprocess.DEVNULL).returncode == 0
 
 
+def default_routes(cluster: Cluster) -> tuple[str, ...]:
+    """The route the samplers take unless told otherwise: the mapped NodePort, else a pod."""
+    return ("mapped",) if cluster.node_ports.ports else ("pod",)
+
+
+def kind_node_address(cluster: Cluster) -> str | None:
+    """The address of the kind cluster's first node on Docker's network (a container this host started)."""
+    if cluster.provider != "kind" or not cluster.nodes:
+        return None
+    found = subprocess.run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+                            cluster.nodes[0]], capture_output=True, text=True)
+    addresses = found.stdout.split() if found.returncode == 0 else []
+    return addresses[0] if addresses else None
+
+
 def sampler_factory(cluster: Cluster, core: Any, namespace: str, service: str,
                     timeouts: Timeouts) -> Callable[[ProbeOptions], Prober]:
-    """`make(options)` -> a not yet started sampler of `service`: on this host through the
-    NodePort mapped to 127.0.0.1 when there is one, else from a pod inside the cluster."""
+    """`make(options)` -> a not yet started sampler of `service` on `options.route`: "mapped"
+    (this host, the NodePort mapped to 127.0.0.1), "node" (this host, a kind node's address and
+    the NodePort) or "pod" (a sampler pod, the Service's ClusterIP)."""
     svc = core.read_namespaced_service(service, namespace)
     port = svc.spec.ports[0]
     host_port = cluster.node_ports.host_port(port.node_port) if port.node_port else None
+    node_address = kind_node_address(cluster) if port.node_port else None
 
     def make(options: ProbeOptions) -> Prober:
-        if host_port is not None:
+        if options.route == "mapped":
+            if host_port is None:
+                raise ConfigError(f"route 'mapped': Service {namespace}/{service} has no NodePort mapped to "
+                                  "127.0.0.1 on this cluster; use --probe-routes pod")
             return HostProber(ProbeTarget(cluster.node_ports.host, host_port), options)
+        if options.route == "node":
+            if node_address is None:
+                raise ConfigError("route 'node' needs a kind cluster this host started and a NodePort Service; "
+                                  "use --probe-routes mapped or pod")
+            return HostProber(ProbeTarget(node_address, port.node_port), options,
+                              allowed_networks=[f"{node_address}/32"])
         from .podprober import PodProber
 
         return PodProber(core, namespace, PROBER_IMAGE, f"{svc.spec.cluster_ip}:{port.port}", options,

@@ -51,6 +51,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("probe_interval", "--probe-interval", "ROLLPROOF_PROBE_INTERVAL", 0.002,
             "seconds between request starts of each sampler (open loop; the evidence bound is "
             "20 intervals, at least 20 ms)", "float"),
+    Setting("probe_routes", "--probe-routes", "ROLLPROOF_PROBE_ROUTES", None,
+            "where the samplers' requests enter the data path, comma-separated: mapped (127.0.0.1, Docker's "
+            "port mapping), node (a kind node's address), pod (a sampler pod); default mapped when the cluster "
+            "maps a NodePort, else pod. Several routes run side by side (to find where a failure comes from)"),
     Setting("repeat", "--repeat", "ROLLPROOF_REPEAT", 1,
             "run every selected scenario this many times on the one cluster (a soak); writes soak.md/json "
             "with every failed request and its cause", "int"),
@@ -71,6 +75,7 @@ class RunSettings:
     keep_namespaces: bool
     timeout_scale: float
     probe_interval: float = 0.002
+    probe_routes: str | None = None
     repeat: int = 1
     sources: tuple[tuple[str, str], ...] = ()  # setting -> where its value came from
 
@@ -136,6 +141,15 @@ def resolve_settings(
         else:
             values[setting.name] = setting.default
     values["report_dir"] = Path(values["report_dir"])
+    if values.get("probe_routes"):
+        from .samples import ROUTES
+
+        routes = [r.strip() for r in str(values["probe_routes"]).split(",") if r.strip()]
+        wrong = [r for r in routes if r not in ROUTES]
+        if wrong or not routes:
+            raise ConfigError(f"{dict(sources).get('probe_routes', 'probe_routes')}: {values['probe_routes']!r} "
+                              f"is not a list of routes (give some of {', '.join(ROUTES)}, comma-separated)")
+        values["probe_routes"] = ",".join(dict.fromkeys(routes))
     if values["kit_manifest"]:
         values["kit_manifest"] = Path(values["kit_manifest"])
     return RunSettings(**values, sources=tuple(sources))

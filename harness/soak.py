@@ -94,12 +94,12 @@ def soak_summary(reports: Sequence[TestReport]) -> SoakSummary:
         if any(not p.complete for p in r.probes):
             s.incomplete += 1
         for p in r.probes:
-            s.requests[p.kind] += p.total
-            s.failed[p.kind] += p.failed
+            s.requests[p.label] += p.total
+            s.failed[p.label] += p.failed
             s.max_gap_ms = max(s.max_gap_ms, p.coverage.max_gap * 1000)
             for a in p.attributions:
                 s.by_cause[a.cause] += 1
-                failures.append(SoakFailure(r.nodeid, p.kind, round(a.t - r.t0, 6), a.error, a.cause, a.text))
+                failures.append(SoakFailure(r.nodeid, p.label, round(a.t - r.t0, 6), a.error, a.cause, a.text))
             unexplained = p.failed - len(p.attributions)
             if unexplained > 0:  # no data-path timeline: said, never dropped
                 s.by_cause["no data-path record"] += unexplained
