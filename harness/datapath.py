@@ -18,7 +18,6 @@ pure data that `harness.attribution` reads.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
 import re
@@ -334,16 +333,17 @@ class ProxySyncPoller:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._ready = threading.Barrier(len(self.nodes) + 1) if self.nodes else None
+        self._first: dict[str, threading.Event] = {node: threading.Event() for node in self.nodes}
 
     def start(self) -> ProxySyncPoller:
+        """Start one thread per node; return once each has polled once (or failed), at most 3 timeouts."""
         for node, pid in self.nodes.items():
             thread = threading.Thread(target=self._run, args=(node, pid), name=f"proxy-sync-{node}", daemon=True)
             thread.start()
             self._threads.append(thread)
-        if self._ready is not None:
-            with contextlib.suppress(threading.BrokenBarrierError):
-                self._ready.wait(self.timeout * 3)  # each node's first poll done (or failed)
+        deadline = clock() + self.timeout * 3
+        for event in self._first.values():
+            event.wait(max(0.0, deadline - clock()))
         return self
 
     def stop(self) -> list[ProxySync]:
@@ -354,15 +354,12 @@ class ProxySyncPoller:
             return list(self.records)
 
     def _run(self, node: str, pid: int) -> None:
-        first = True
         last: float | None = None
         try:
             _setns(pid)
         except OSError as exc:
             self.errors[node] = str(exc)
-            if self._ready is not None:
-                with contextlib.suppress(threading.BrokenBarrierError):
-                    self._ready.wait(0)
+            self._first[node].set()
             return
         while not self._stop.is_set():
             try:
@@ -381,10 +378,7 @@ class ProxySyncPoller:
                     self.errors.pop(node, None)
             except OSError as exc:
                 self.errors[node] = f"kube-proxy metrics on {node}: {exc}"
-            if first and self._ready is not None:
-                first = False
-                with contextlib.suppress(threading.BrokenBarrierError):
-                    self._ready.wait(0)
+            self._first[node].set()
             self._stop.wait(self.interval)
 
 

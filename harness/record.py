@@ -10,7 +10,15 @@ from typing import Any, Callable, Iterator, Sequence
 
 from .analysis import ProbeAnalysis
 from .datapath import DataPathTimeline
-from .report import CheckOutcome, HistoryEntry, TestReport, file_stem, plot_timeline, write_test_report
+from .report import (
+    CheckOutcome,
+    HistoryEntry,
+    TestReport,
+    file_stem,
+    plot_timeline,
+    write_samples,
+    write_test_report,
+)
 from .samples import clock
 from .steps import ReplicaPoint, ScaleStep
 
@@ -103,4 +111,6 @@ class ScenarioRecord:
             message=message,
         )
         write_test_report(report_dir, report)
+        if self.probes:
+            write_samples(report_dir / f"{file_stem(nodeid)}.samples.jsonl.gz", self.probes, self.t0)
         return report

@@ -31,6 +31,7 @@ __all__ = [
     "scrub_credentials",
     "report_dict",
     "write_test_report",
+    "write_samples",
     "behaviour_matrix",
     "write_summary",
     "plot_timeline",
@@ -270,6 +271,20 @@ def file_stem(nodeid: str) -> str:
 def _write_json(path: Path, data: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    return path
+
+
+def write_samples(path: Path, probes: Sequence[ProbeAnalysis], t0: float) -> Path:
+    """Every judged sample of every sampler, one JSON line each (times in seconds since `t0`), gzipped:
+    the raw evidence behind the report, for whoever wants to look again."""
+    import gzip
+
+    with gzip.open(path, "wt", encoding="utf-8") as out:
+        for probe in probes:
+            for s in probe.samples:
+                out.write(json.dumps({"sampler": probe.label, "n": s.seq, "s": _rel(s.start, t0),
+                                      "e": _rel(s.end, t0), "st": s.status, "err": s.error, "srv": s.server,
+                                      "c": s.conn, "r": s.reused}, separators=(",", ":")) + "\n")
     return path
 
 
