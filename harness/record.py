@@ -47,7 +47,12 @@ class ScenarioRecord:
             self.rollout_seconds += clock() - started
 
     def check(self, name: str, observed: object) -> None:
+        """Record an observed behaviour: a matrix row that nightly comparisons look at."""
         self.checks.append(CheckOutcome(name, str(observed)))
+
+    def measure(self, name: str, value: object) -> None:
+        """Record a measurement (count, duration): a matrix row shown, never compared."""
+        self.checks.append(CheckOutcome(name, str(value), measurement=True))
 
     def analysis(self) -> ProbeAnalysis | None:
         if not self.samples:

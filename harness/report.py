@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .matrix import Matrix, MatrixBuilder, version_key, write_matrix
+from .matrix import CHECK, MEASUREMENT, SCENARIO, Matrix, MatrixBuilder, version_key, write_matrix
 from .samples import ProbeSample
 from .steps import ReplicaPoint, ScaleStep
 from .timeline import ProbeAnalysis, find_outages
@@ -55,10 +55,15 @@ class HistoryEntry:
 
 @dataclass(frozen=True)
 class CheckOutcome:
-    """What one API check observed, e.g. ("rollback-apps-v1beta1", "404")."""
+    """What one check observed, e.g. ("rollback-apps-v1beta1", "404").
+
+    A measurement (a count, a duration) is shown in the behaviour matrix but never
+    compared between versions or runs.
+    """
 
     name: str
     observed: str
+    measurement: bool = False
 
 
 @dataclass(frozen=True)
@@ -210,12 +215,13 @@ def _scenario_cell(report: TestReport) -> str:
 
 
 def behaviour_matrix(reports: Sequence[TestReport]) -> Matrix:
-    """Scenario rows (outcome and failed probes) and check rows (observed answer) per version."""
+    """Scenario rows (outcome, compared; probe counts, shown), check rows and measurement rows per version."""
     builder = MatrixBuilder()
     for r in reports:
-        builder.put(r.scenario, r.k8s_version, _scenario_cell(r))
+        builder.put(r.scenario, r.k8s_version, _scenario_cell(r), kind=SCENARIO,
+                    behaviour=_outcome_word(r.outcome))
         for check in r.checks:
-            builder.put(check.name, r.k8s_version, check.observed)
+            builder.put(check.name, r.k8s_version, check.observed, kind=MEASUREMENT if check.measurement else CHECK)
     return builder.build()
 
 

@@ -150,7 +150,7 @@ def test_statefulset_rolling_update_highest_ordinal_first_then_partition_canary(
         for h in ordinal_handoffs(lives, orders[p["label"]], p["revision"], p["start"], p["until"]):
             log.info("  %s ready at %+.3fs, then %s terminating at %+.3fs", h.ready, (h.ready_at or 0) - p["start"],
                      h.replaced, (h.terminating_at or 0) - p["start"])
-    record.check("statefulset-phase-seconds", "; ".join(f"{p['label']}: {p['done'] - p['start']:.1f}"
+    record.measure("statefulset-phase-seconds", "; ".join(f"{p['label']}: {p['done'] - p['start']:.1f}"
                                                         for p in phases))
     record.check("statefulset-update-order", ",".join(map(str, _ordinals(orders[full["label"]]))))
     record.check("statefulset-rollback-order", ",".join(map(str, _ordinals(orders[back["label"]]))))
@@ -302,7 +302,8 @@ def test_rollout_to_unstartable_image_stalls_then_undo_restores(
     record.points.extend(watcher.stop())
     history = deployments.history(STUCK)
     record.history.extend(HistoryEntry(str(r.revision), r.change_cause, ",".join(r.images)) for r in history)
-    record.check("unstartable-rollout", f"{stalled.value.reason} after {stalled_after:.1f}s (deadline {deadline}s)")
+    record.check("unstartable-rollout", f"{stalled.value.reason} (deadline {deadline}s)")
+    record.measure("unstartable-rollout-stalled-after-s", f"{stalled_after:.1f}")
     record.check("unstartable-pod-waiting", ",".join(sorted({str(p.waiting_reason) for p in stuck})))
 
     assert stalled.value.reason == "ProgressDeadlineExceeded"
@@ -371,9 +372,9 @@ def test_naive_against_hardened_deployment(variant, cluster, core_api, namespace
     record.history.extend(HistoryEntry(str(r.revision), r.change_cause, ",".join(r.images)) for r in history)
 
     analysis = analyse(record.samples, expected_versions=record.expected_versions)
-    record.check(f"{variant}-failed-probes", analysis.failed)
+    record.measure(f"{variant}-failed-probes", analysis.failed)
     outages = analysis.outages
-    record.check(f"{variant}-outages", "none" if not outages else (
+    record.measure(f"{variant}-outages", "none" if not outages else (
         f"{len(outages)} between {outages[0].start - record.t0:+.3f}s and "
         f"{max(o.end for o in outages) - record.t0:+.3f}s after t0, "
         f"longest {max(o.duration for o in outages) * 1000:.0f} ms; "

@@ -55,7 +55,7 @@ def test_service_traffic_reaches_pods_on_every_node(cluster, core_api, namespace
         per_node[pod.spec.node_name] = sum(1 for line in logs.splitlines() if PROBER_AGENT in line)
     log.info("probe requests served per node: %s", per_node)
     # One row for every cluster name and version: nodes by their role suffix (control-plane, worker2).
-    record.check("requests-served-per-node", ", ".join(
+    record.measure("requests-served-per-node", ", ".join(
         f"{node.removeprefix(cluster.name + '-')} {count}" for node, count in sorted(per_node.items())))
     assert all(count > 0 for count in per_node.values()), per_node
     assert sum(per_node.values()) >= len(record.samples) * 0.9

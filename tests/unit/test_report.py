@@ -139,7 +139,7 @@ def session() -> list[TestReport]:
     return [
         make_report(),
         make_report(k8s_version="1.9", outcome="passed", probe=analyse(samples()), checks=(
-            CheckOutcome("rollback-apps-v1beta1", "201"),)),
+            CheckOutcome("rollback-apps-v1beta1", "201"), CheckOutcome("rollout-lag-s", "+0.25", measurement=True))),
         make_report(k8s_version="1.16", outcome="skipped", probe=None, checks=()),
         make_report(scenario="rc-rolling-update", k8s_version="1.34", outcome="passed", probe=analyse(samples()),
                     checks=()),
@@ -149,7 +149,10 @@ def session() -> list[TestReport]:
 def test_behaviour_matrix_orders_versions_numerically() -> None:
     m = behaviour_matrix(session())
     assert m.columns == ("1.9", "1.16", "1.34")
-    assert m.rows == ("deployment-rolling", "rollback-apps-v1beta1", "rc-rolling-update")
+    assert m.rows == ("deployment-rolling", "rollback-apps-v1beta1", "rollout-lag-s", "rc-rolling-update")
+    assert [m.kind(r) for r in m.rows] == ["scenario", "check", "measurement", "scenario"]
+    assert m.behaviour("deployment-rolling", "1.34") == ("fail",)  # the outcome, not the probe counts
+    assert m.behaviour("rollout-lag-s", "1.9") is None
     assert m.cell("deployment-rolling", "1.34") == "fail: 3 failed / 60"
     assert m.cell("deployment-rolling", "1.9") == "pass: 0 failed / 60"
     assert m.cell("deployment-rolling", "1.16") == "skip"
@@ -170,12 +173,16 @@ def test_write_summary_files(tmp_path: Path) -> None:
 
     matrix = json.loads((tmp_path / "matrix.json").read_text())
     assert matrix["columns"] == ["1.9", "1.16", "1.34"]
-    assert matrix["rows"][1] == {"name": "rollback-apps-v1beta1", "cells": {"1.9": "201", "1.16": "", "1.34": "404"}}
+    assert matrix["rows"][1] == {"name": "rollback-apps-v1beta1", "kind": "check", "cells": {
+        "1.9": [{"text": "201", "behaviour": "201"}], "1.16": [], "1.34": [{"text": "404", "behaviour": "404"}]}}
+    assert matrix["rows"][2]["cells"]["1.9"] == [{"text": "+0.25"}]
 
     md = (tmp_path / "matrix.md").read_text().splitlines()
     assert md[0] == "| scenario / check | 1.9 | 1.16 | 1.34 |"
-    assert md[2] == "| deployment-rolling | pass: 0 failed / 60 | skip | fail: 3 failed / 60 |"
-    assert md[4] == "| rc-rolling-update | - | - | pass: 0 failed / 60 |"
+    assert md[2] == "| deployment-rolling | pass: 0 failed / 60 | **skip** | **fail: 3 failed / 60** |"
+    assert md[4] == "| rollout-lag-s _(measured)_ | +0.25 | - | - |"
+    assert md[5] == "| rc-rolling-update | - | - | **pass: 0 failed / 60** |"
+    assert "<table>" in (tmp_path / "matrix.html").read_text()
 
 
 def test_terminal_summary_is_a_table() -> None:
