@@ -21,9 +21,13 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
 from .expectations import parse_version
+
+if TYPE_CHECKING:
+    from .matrixdiff import Comparison
 
 __all__ = [
     "SCENARIO", "CHECK", "MEASUREMENT", "UNCLASSIFIED", "COMPARED_KINDS",
@@ -135,10 +139,10 @@ def matrix_data(matrix: Matrix) -> dict:
     }
 
 
-def write_matrix(directory: Path, matrix: Matrix, comparison: object | None = None) -> Path:
+def write_matrix(directory: Path, matrix: Matrix, comparison: Comparison | None = None) -> Path:
     """Write matrix.json, matrix.md and matrix.html into `directory`; returns the JSON's path.
 
-    `comparison` (a `matrixdiff.Comparison`) marks the cells changed since a baseline in the HTML.
+    `comparison` (against a baseline) marks the cells changed since it in the HTML.
     """
     from .matrixhtml import matrix_html
 

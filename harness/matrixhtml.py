@@ -121,7 +121,7 @@ def matrix_html(matrix: Matrix, comparison: Comparison | None = None) -> str:
             attrs = (f' class="{" ".join(css)}"' if css else "") + (f' title="{escape("; ".join(title))}"'
                                                                     if title else "")
             cells.append(f"<td{attrs}>{escape(text) or '-'}{was}</td>")
-        label = "outcome compared" if kind == SCENARIO else kind
+        label = "scenario (outcome)" if kind == SCENARIO else kind
         out.append(f'<tr class="{row_css}"><th scope="row">{escape(row)}</th><td class="kind">{label}</td>'
                    + "".join(cells) + "</tr>")
     out += ["</tbody>", "</table>", "</body>", "</html>"]

@@ -210,3 +210,12 @@ def test_plot_timeline_writes_a_png(tmp_path: Path, with_data: bool) -> None:
 def test_plot_timeline_from_steps_alone(tmp_path: Path) -> None:
     out = plot_timeline(tmp_path / "rc.png", samples(), [], STEPS, T0, "rc")
     assert out.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_record_keeps_checks_and_measurements_apart() -> None:
+    from harness.record import ScenarioRecord
+
+    record = ScenarioRecord("rollout")
+    record.check("rollback", 404)
+    record.measure("lag-s", 0.25)
+    assert record.checks == [CheckOutcome("rollback", "404"), CheckOutcome("lag-s", "0.25", measurement=True)]
