@@ -114,7 +114,7 @@ def matrix_markdown(matrix: Matrix) -> str:
         "|---|" + "---|" * len(matrix.columns),
     ]
     for row in matrix.rows:
-        name = esc(row) + (" _(measured)_" if matrix.kind(row) == MEASUREMENT else "")
+        name = esc(row) + (" _(measurement)_" if matrix.kind(row) == MEASUREMENT else "")
         cells = []
         for column in matrix.columns:
             text = esc(matrix.cell(row, column)) or "-"

@@ -78,7 +78,7 @@ def test_markdown_bolds_changed_cells_and_labels_measurements() -> None:
     assert md[0] == "| scenario / check | v1.34.4 | v1.35.4 | v1.36.3 |"
     assert md[2] == "| rollout | pass: 0 failed / 100 | pass: 0 failed / 120 | pass: 0 failed / 90 |"
     assert md[3] == "| rollback | 404 | 404 | **200** |"
-    assert md[4] == "| lag-s _(measured)_ | +0.02 | +0.01 | +0.06 |"
+    assert md[4] == "| lag-s _(measurement)_ | +0.02 | +0.01 | +0.06 |"
 
 
 def test_merge_puts_versions_side_by_side_in_numeric_order() -> None:
