@@ -46,16 +46,37 @@ def _cluster_delete(args: argparse.Namespace) -> int:
 
 
 def _matrix(args: argparse.Namespace) -> int:
-    """One behaviour matrix over runs against several Kubernetes versions."""
+    """One behaviour matrix over runs against several Kubernetes versions; with --baseline, what changed."""
     from pathlib import Path
 
     from .matrix import load_matrix, matrix_markdown, merge_matrices, write_matrix
 
+    output = Path(args.output)
     merged = merge_matrices([load_matrix(Path(d)) for d in args.report_dirs])
-    write_matrix(Path(args.output), merged)
+    comparison = None
+    if args.baseline:
+        from .matrixdiff import changes_data, changes_markdown, compare
+
+        comparison = compare(load_matrix(Path(args.baseline)), merged, baseline_name=args.baseline)
+    write_matrix(output, merged, comparison)
     print(matrix_markdown(merged), end="")
-    print(f"written: {Path(args.output) / 'matrix.md'}, {Path(args.output) / 'matrix.json'}", file=sys.stderr)
-    return 0
+    written = [output / name for name in ("matrix.md", "matrix.html", "matrix.json")]
+    status = 0
+    if comparison is not None:
+        (output / "changes.md").write_text(changes_markdown(comparison), encoding="utf-8")
+        (output / "changes.json").write_text(json.dumps(changes_data(comparison), indent=2) + "\n",
+                                             encoding="utf-8")
+        written += [output / "changes.md", output / "changes.json"]
+        print()
+        print(changes_markdown(comparison), end="")
+        unannounced = len(comparison.unannounced)
+        print(f"{len(comparison.changes)} behaviour change(s) since {args.baseline}, {unannounced} not announced "
+              "by any expectation" + ("" if not unannounced else
+                                      ": add an expectation row (harness/expectations.py) or fix what changed"),
+              file=sys.stderr)
+        status = 1 if unannounced else 0
+    print("written: " + ", ".join(str(p) for p in written), file=sys.stderr)
+    return status
 
 
 def _rolling_update(args: argparse.Namespace) -> int:
@@ -173,7 +194,10 @@ def _parser() -> argparse.ArgumentParser:
     soak.set_defaults(func=_soak)
     matrix = commands.add_parser("matrix", help="merge the behaviour matrices of runs against several versions")
     matrix.add_argument("report_dirs", nargs="+", metavar="REPORT_DIR", help="report directories of finished runs")
-    matrix.add_argument("-o", "--output", default="reports", help="directory for the merged matrix.md/json")
+    matrix.add_argument("-o", "--output", default="reports", help="directory for the merged matrix.md/html/json")
+    matrix.add_argument("--baseline", metavar="PREVIOUS_MATRIX_JSON", default=None,
+                        help="a previous matrix.json (e.g. the last nightly's): list the behaviour changed since, "
+                             "exit 1 when a change is announced by no expectation row")
     matrix.set_defaults(func=_matrix)
     return parser
 

@@ -64,7 +64,12 @@ class ScenarioRecord:
         self.rollout_seconds += seconds
 
     def check(self, name: str, observed: object) -> None:
+        """Record an observed behaviour: a matrix row that nightly comparisons look at."""
         self.checks.append(CheckOutcome(name, str(observed)))
+
+    def measure(self, name: str, value: object) -> None:
+        """Record a measurement (count, duration): a matrix row shown, never compared."""
+        self.checks.append(CheckOutcome(name, str(value), measurement=True))
 
     def probe(self, kind: str) -> ProbeAnalysis | None:
         return next((a for a in self.probes if a.kind == kind), None)

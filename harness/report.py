@@ -18,7 +18,7 @@ from typing import Any
 from .analysis import ProbeAnalysis
 from .datapath import DataPathTimeline
 from .errors import ConfigError
-from .matrix import Matrix, MatrixBuilder, version_key, write_matrix
+from .matrix import CHECK, MEASUREMENT, SCENARIO, Matrix, MatrixBuilder, version_key, write_matrix
 from .samples import NEW_CONNECTION
 from .steps import ReplicaPoint, ScaleStep
 
@@ -57,10 +57,15 @@ class HistoryEntry:
 
 @dataclass(frozen=True)
 class CheckOutcome:
-    """What one API check observed, e.g. ("rollback-apps-v1beta1", "404")."""
+    """What one check observed, e.g. ("rollback-apps-v1beta1", "404").
+
+    A measurement (a count, a duration) is shown in the behaviour matrix but never
+    compared between versions or runs.
+    """
 
     name: str
     observed: str
+    measurement: bool = False
 
 
 @dataclass(frozen=True)
@@ -305,15 +310,17 @@ def _probe_cell(probe: ProbeAnalysis) -> str:
 
 
 def behaviour_matrix(reports: Sequence[TestReport]) -> Matrix:
-    """Per version: a row per scenario (its outcome), a row per scenario and sampler kind
-    (failed / total requests), and a row per check (the observed answer)."""
+    """Per version: a row per scenario (its outcome, compared), a row per scenario and sampler kind
+    (failed / total requests: a measurement, shown and never compared), and a row per check
+    (the observed answer, compared) or measurement."""
     builder = MatrixBuilder()
     for r in reports:
-        builder.put(r.scenario, r.k8s_version, _outcome_word(r.outcome))
+        outcome = _outcome_word(r.outcome)
+        builder.put(r.scenario, r.k8s_version, outcome, kind=SCENARIO, behaviour=outcome)
         for probe in r.probes:
-            builder.put(f"{r.scenario} · {probe.label}", r.k8s_version, _probe_cell(probe))
+            builder.put(f"{r.scenario} · {probe.label}", r.k8s_version, _probe_cell(probe), kind=MEASUREMENT)
         for check in r.checks:
-            builder.put(check.name, r.k8s_version, check.observed)
+            builder.put(check.name, r.k8s_version, check.observed, kind=MEASUREMENT if check.measurement else CHECK)
     return builder.build()
 
 

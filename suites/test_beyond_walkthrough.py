@@ -144,7 +144,7 @@ def test_statefulset_rolling_update_highest_ordinal_first_then_partition_canary(
         for h in ordinal_handoffs(lives, orders[p["label"]], p["revision"], p["start"], p["until"]):
             log.info("  %s ready at %+.3fs, then %s terminating at %+.3fs", h.ready, (h.ready_at or 0) - p["start"],
                      h.replaced, (h.terminating_at or 0) - p["start"])
-    record.check("statefulset-phase-seconds", "; ".join(f"{p['label']}: {p['done'] - p['start']:.1f}"
+    record.measure("statefulset-phase-seconds", "; ".join(f"{p['label']}: {p['done'] - p['start']:.1f}"
                                                         for p in phases))
     record.check("statefulset-update-order", ",".join(map(str, _ordinals(orders[full["label"]]))))
     record.check("statefulset-rollback-order", ",".join(map(str, _ordinals(orders[back["label"]]))))
@@ -283,7 +283,8 @@ def test_rollout_to_unstartable_image_stalls_then_undo_restores(
     record.points.extend(watcher.stop())
     history = deployments.history(STUCK)
     record.history.extend(HistoryEntry(str(r.revision), r.change_cause, ",".join(r.images)) for r in history)
-    record.check("unstartable-rollout", f"{stalled.value.reason} after {stalled_after:.1f}s (deadline {deadline}s)")
+    record.check("unstartable-rollout", f"{stalled.value.reason} (deadline {deadline}s)")
+    record.measure("unstartable-rollout-stalled-after-s", f"{stalled_after:.1f}")
     record.check("unstartable-pod-waiting", ",".join(sorted({str(p.waiting_reason) for p in stuck})))
 
     assert stalled.value.reason == "ProgressDeadlineExceeded"
@@ -351,9 +352,9 @@ def test_naive_against_hardened_deployment(variant, namespace, deployments, prob
     record.history.extend(HistoryEntry(str(r.revision), r.change_cause, ",".join(r.images)) for r in history)
 
     for analysis in analyses:
-        record.check(f"{variant}-{analysis.kind}-failed-requests", f"{analysis.failed} of {analysis.total}")
+        record.measure(f"{variant}-{analysis.kind}-failed-requests", f"{analysis.failed} of {analysis.total}")
         causes = Counter(a.cause for a in analysis.attributions)
-        record.check(f"{variant}-{analysis.kind}-causes",
+        record.measure(f"{variant}-{analysis.kind}-causes",
                      ", ".join(f"{cause} {n}" for cause, n in sorted(causes.items())) or "none")
         log.info("%s %s: %d of %d failed in %d outage(s) %s; causes %s", variant, analysis.kind, analysis.failed,
                  analysis.total, len(analysis.outages), dict(analysis.error_counts), dict(causes))

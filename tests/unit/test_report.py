@@ -178,7 +178,7 @@ def session() -> list[TestReport]:
     return [
         make_report(),
         make_report(k8s_version="1.9", outcome="passed", probes=(probe(samples()),), checks=(
-            CheckOutcome("rollback-apps-v1beta1", "201"),)),
+            CheckOutcome("rollback-apps-v1beta1", "201"), CheckOutcome("rollout-lag-s", "+0.25", measurement=True))),
         make_report(k8s_version="1.16", outcome="skipped", probes=(), checks=()),
         make_report(scenario="rc-rolling-update", k8s_version="1.34", outcome="passed", probes=(probe(samples()),),
                     checks=()),
@@ -189,7 +189,12 @@ def test_behaviour_matrix_orders_versions_numerically() -> None:
     m = behaviour_matrix(session())
     assert m.columns == ("1.9", "1.16", "1.34")
     assert m.rows == ("deployment-rolling", "deployment-rolling · new-connection", "deployment-rolling · keep-alive",
-                      "rollback-apps-v1beta1", "rc-rolling-update", "rc-rolling-update · new-connection")
+                      "rollback-apps-v1beta1", "rollout-lag-s", "rc-rolling-update", "rc-rolling-update · new-connection")
+    assert [m.kind(r) for r in m.rows] == ["scenario", "measurement", "measurement", "check", "measurement",
+                                           "scenario", "measurement"]
+    assert m.behaviour("deployment-rolling", "1.34") == ("fail",)
+    assert m.behaviour("deployment-rolling · new-connection", "1.34") is None  # request counts: never compared
+    assert m.behaviour("rollout-lag-s", "1.9") is None
     assert m.cell("deployment-rolling", "1.34") == "fail"
     assert m.cell("deployment-rolling · new-connection", "1.34") == "3 failed / 60"
     assert m.cell("deployment-rolling · new-connection", "1.9") == "0 failed / 60"
@@ -212,12 +217,15 @@ def test_write_summary_files(tmp_path: Path) -> None:
 
     matrix = json.loads((tmp_path / "matrix.json").read_text())
     assert matrix["columns"] == ["1.9", "1.16", "1.34"]
-    assert matrix["rows"][3] == {"name": "rollback-apps-v1beta1", "cells": {"1.9": "201", "1.16": "", "1.34": "404"}}
+    assert matrix["rows"][3] == {"name": "rollback-apps-v1beta1", "kind": "check", "cells": {
+        "1.9": [{"text": "201", "behaviour": "201"}], "1.16": [], "1.34": [{"text": "404", "behaviour": "404"}]}}
+    assert matrix["rows"][4]["cells"]["1.9"] == [{"text": "+0.25"}]
 
     md = (tmp_path / "matrix.md").read_text().splitlines()
     assert md[0] == "| scenario / check | 1.9 | 1.16 | 1.34 |"
-    assert md[2] == "| deployment-rolling | pass | skip | fail |"
-    assert md[3] == "| deployment-rolling · new-connection | 0 failed / 60 | - | 3 failed / 60 |"
+    assert md[2] == "| deployment-rolling | pass | **skip** | **fail** |"
+    assert md[3] == "| deployment-rolling · new-connection _(measurement)_ | 0 failed / 60 | - | 3 failed / 60 |"
+    assert "<table>" in (tmp_path / "matrix.html").read_text()
 
 
 def test_terminal_summary_is_a_table() -> None:
@@ -247,3 +255,12 @@ def test_plot_timeline_writes_a_png(tmp_path: Path, with_data: bool) -> None:
 def test_plot_timeline_from_steps_alone(tmp_path: Path) -> None:
     out = plot_timeline(tmp_path / "rc.png", (probe(samples()),), [], STEPS, T0, "rc")
     assert out.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_record_keeps_checks_and_measurements_apart() -> None:
+    from harness.record import ScenarioRecord
+
+    record = ScenarioRecord("rollout")
+    record.check("rollback", 404)
+    record.measure("lag-s", 0.25)
+    assert record.checks == [CheckOutcome("rollback", "404"), CheckOutcome("lag-s", "0.25", measurement=True)]
