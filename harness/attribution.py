@@ -16,8 +16,8 @@ Cause classes, checked in this order (the first that the evidence supports):
 - `stopped-while-routed`: a pod stopped (container exited, or deletion began, which
   without a preStop hook stops it at once) while its endpoint was still ready in the
   EndpointSlice: the app went before the routing did.
-- `routed-before-listening`: an endpoint became ready just before the failure: the
-  pod was routed to before it accepted connections.
+- `routed-before-listening`: an endpoint of a pod without a readiness probe became
+  ready just before the failure: the pod was routed to before it accepted connections.
 - `no-ready-endpoint`: the Service had no ready endpoint at that instant.
 - `unattributed`: nothing in the recorded data path changed nearby: the cause lies
   outside it (the host leg, the probe itself) and is said to be unknown.
@@ -180,9 +180,10 @@ def attribute(sample: ProbeSample, timeline: DataPathTimeline, *, versions: Mapp
                                f"{how}, {ms(began.t)} pod {pod} ({version}) began terminating while its endpoint "
                                f"was {routing} on node {node}: the app stops on SIGTERM (unless a preStop delay "
                                f"holds it) before the routing changes", pod, node, nearest)
+    probed = {p.pod for p in timeline.pods if p.readiness_probe}
     for e in timeline.endpoints:
         if t - STARTUP_WINDOW <= e.t <= t and e.endpoint.ready and e.kind in ("added", "changed"):
-            if error in ("connect-refused", "reset", "closed"):
+            if error in ("connect-refused", "reset", "closed") and e.endpoint.pod not in probed:
                 return Attribution(t, error, "routed-before-listening",
                                    f"{how}, {ms(e.t)} endpoint {e.endpoint.address} ({e.endpoint.pod}) became "
                                    f"ready: routed to before it accepted connections (no readiness probe?)",

@@ -109,6 +109,7 @@ class PodTransition:
     ip: str | None = None
     image: str | None = None
     exit_code: int | None = None
+    readiness_probe: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,7 @@ def pod_transitions(events: Sequence[PodEvent]) -> list[PodTransition]:
     for e in sorted(events, key=lambda e: e.t):
         p = e.pod
         prev = last.get(p.uid)
-        common = dict(pod=p.name, node=p.node, ip=p.ip, image=p.image)
+        common = dict(pod=p.name, node=p.node, ip=p.ip, image=p.image, readiness_probe=p.readiness_probe)
         if prev is None and e.kind != "deleted":
             out.append(PodTransition(e.t, what="created" if e.kind == "added" else "listed", **common))
         if e.kind == "deleted":

@@ -275,6 +275,8 @@ class PodState:
     exit_code: int | None = None
     """The first container's exit code once it has terminated (None while it runs)."""
     labels: tuple[tuple[str, str], ...] = ()
+    readiness_probe: bool = False
+    """The first container declares a readinessProbe (Ready then means the app answered it)."""
 
     @property
     def available(self) -> bool:
@@ -305,6 +307,7 @@ def pod_state(pod: Mapping[str, Any]) -> PodState:
         ip=st.get("podIP"),
         exit_code=int(terminated.get("exitCode", 0)) if terminated else None,
         labels=tuple(sorted((meta.get("labels") or {}).items())),
+        readiness_probe=bool(containers[0].get("readinessProbe")),
     )
 
 

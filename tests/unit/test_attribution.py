@@ -167,3 +167,9 @@ def test_kube_proxy_sync_metric() -> None:
     assert parse_sync_metric(text) == 1.7646192123456e09
     assert parse_sync_metric('sync_proxy_rules_last_timestamp_seconds{ip_family="IPv4"} 12.5\n') == 12.5
     assert parse_sync_metric("nothing here") is None
+
+
+def test_a_pod_with_a_readiness_probe_was_listening_when_it_became_ready() -> None:
+    probed = PodTransition(6.5, "web-new-b", "created", "node-1", B.address, NEW_IMG, readiness_probe=True)
+    tl = timeline([ep(0.0, "added", A), ep(7.0, "added", B)], [probed])
+    assert attribute(failed(7.1, "connect-refused"), tl).cause == "unattributed"
