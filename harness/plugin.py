@@ -216,7 +216,7 @@ def _prepare(up: Cluster, timeouts: Timeouts, announce: Callable[[str], None]) -
 
     from .kube.config import load_kubeconfig
     from .leftovers import sweep
-    from .sharedns import Right, missing_rights
+    from .sharedns import Right, describe_missing, missing_rights
 
     api = load_kubeconfig(up.kubeconfig, up.context).api_client()
     try:
@@ -224,14 +224,14 @@ def _prepare(up: Cluster, timeouts: Timeouts, announce: Callable[[str], None]) -
             missing = missing_rights(api, up.namespace, timeouts)
             if missing:
                 raise HarnessError(f"the kubeconfig's user lacks rights in namespace {up.namespace}: "
-                                   f"{', '.join(missing)} (the README's 'Rights' lists what rollproof needs)")
+                                   f"{describe_missing(missing)} (the README's 'Rights' lists what rollproof needs)")
             sweep(client.CoreV1Api(api), timeouts, announce, namespace=up.namespace, where=up.name)
             return
         cluster_rights = (Right("", ("namespaces",), ("create", "delete", "list")),)
         missing = missing_rights(api, "", timeouts, cluster_rights)
         if missing:
-            raise HarnessError(f"the kubeconfig's user may not {', '.join(missing)} cluster-wide; name a namespace "
-                               "it may use instead (--namespace NAME, or the kubeconfig context's namespace)")
+            raise HarnessError(f"the kubeconfig's user lacks cluster-wide rights: {describe_missing(missing)}; name "
+                               "a namespace it may use instead (--namespace NAME, or the kubeconfig context's namespace)")
         try:
             sweep(client.CoreV1Api(api), timeouts, announce, where=up.name)
         except Forbidden as exc:

@@ -30,7 +30,7 @@ from .leftovers import OWNER, STARTED, owner_annotations, owner_labels
 from .owner import Owner
 from .timeouts import Timeouts
 
-__all__ = ["Right", "RIGHTS", "LEASE", "missing_rights", "SharedNamespace", "role_rules"]
+__all__ = ["Right", "RIGHTS", "LEASE", "missing_rights", "describe_missing", "SharedNamespace", "role_rules"]
 
 LEASE = "rollproof-run"
 _ALL = ("get", "list", "watch", "create", "update", "patch", "delete")
@@ -45,16 +45,16 @@ class Right:
     verbs: tuple[str, ...]
 
     def describe(self) -> str:
-        names = ", ".join(r + (f".{self.group}" if self.group else "") for r in self.resources)
-        return f"{'/'.join(self.verbs)} on {names}"
+        names = ", ".join(_display(r.partition("/")[0], self.group, r.partition("/")[2]) for r in self.resources)
+        return f"{', '.join(self.verbs)} on {names}"
 
 
 RIGHTS: tuple[Right, ...] = (
     Right("", ("pods", "services", "replicationcontrollers", "configmaps"), _ALL),
-    Right("", ("pods/log", "replicationcontrollers/scale"), ("get",)),
+    Right("", ("pods/log",), ("get",)),
     Right("", ("events",), ("get", "list", "watch")),
     Right("apps", ("deployments", "replicasets", "statefulsets", "daemonsets", "controllerrevisions"), _ALL),
-    Right("apps", ("deployments/scale", "statefulsets/scale", "replicasets/scale"), ("get", "update", "patch")),
+    Right("apps", ("deployments/scale",), ("get", "update", "patch")),
 )
 
 
@@ -79,8 +79,21 @@ def missing_rights(api: client.ApiClient, namespace: str, timeouts: Timeouts,
                                   path="/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
                                   timeout=timeouts.api_request)
                 if not (review.get("status") or {}).get("allowed"):
-                    missing.append(f"{verb} {resource}{'.' + right.group if right.group else ''}")
+                    missing.append(f"{verb} {_display(res, right.group, sub)}")
     return missing
+
+
+def _display(resource: str, group: str, sub: str = "") -> str:
+    return resource + (f".{group}" if group else "") + (f"/{sub}" if sub else "")
+
+
+def describe_missing(missing: list[str]) -> str:
+    """`verb resource` entries grouped per resource: "services (create, delete), pods/log (get)"."""
+    verbs: dict[str, list[str]] = {}
+    for entry in missing:
+        verb, _, resource = entry.partition(" ")
+        verbs.setdefault(resource, []).append(verb)
+    return ", ".join(f"{resource} ({', '.join(v)})" for resource, v in verbs.items())
 
 
 @dataclass(frozen=True)

@@ -417,7 +417,7 @@ def parse_kubeconfig(doc: Any, *, source: str = "<kubeconfig>", base_dir: str | 
         token_path = _file(user["tokenFile"], base, "tokenFile", source)
         try:
             token = Secret(Path(token_path).read_text().strip())
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, UnicodeDecodeError):
             raise ConfigError(f"kubeconfig {source}: tokenFile {token_path} cannot be read; check its permissions") from None
 
     has_cert = bool(cert_file or cert_data)
