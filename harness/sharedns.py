@@ -3,9 +3,12 @@
 With `--namespace NAME` (or, for an existing cluster, the kubeconfig context's
 namespace) nothing cluster-wide is created: every test runs in that namespace.
 One run at a time holds it through a ConfigMap (`rollproof-run`) that names the
-owner and lists what the namespace held before the run (its baseline). After
-each test everything of the tracked kinds that is not in the baseline is
-deleted and waited for, so the next test starts from the same state. A run
+owner and lists (by uid) what the namespace held before the run: its baseline.
+After each test what was made since is deleted and waited for (an object is
+"made since" when it is not in the baseline and neither is the first object of
+its ownership chain: a new pod of the user's own Deployment is the user's), so
+the next test starts from the same state. Do not change the namespace by hand
+while a run holds it. A run
 killed before it could clean up leaves its ConfigMap; the next run finds its
 owner gone, removes what is not in that baseline, says so, and takes over.
 A namespace held by a live run (or by one on another host) is refused.
@@ -126,6 +129,17 @@ _KINDS: tuple[_Kind, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class _Object:
+    kind: _Kind
+    name: str
+    uid: str
+    owners: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"{self.kind.name}/{self.name}"
+
+
 class SharedNamespace:
     """One named namespace held by this run: baseline, cleanup after each test, release at the end."""
 
@@ -144,38 +158,66 @@ class SharedNamespace:
         fn = getattr(self._apis[api], method)
         return call_api(fn, *args, method=http, path=path, timeout=self.timeouts.api_request, **kwargs)
 
-    def snapshot(self) -> frozenset[str]:
-        """`kind/name` of every object of the tracked kinds in the namespace (not the lease)."""
-        names = set()
+    def objects(self) -> dict[str, _Object]:
+        """Every object of the tracked kinds in the namespace (not the lease), by uid."""
+        found: dict[str, _Object] = {}
         for kind in _KINDS:
             body = self._call(kind.api, kind.lister, "GET", kind.path.format(ns=self.namespace), self.namespace)
             for item in body.get("items", []):
-                name = item.get("metadata", {}).get("name", "")
-                if not (kind.name == "configmap" and name == LEASE):
-                    names.add(f"{kind.name}/{name}")
-        return frozenset(names)
+                meta = item.get("metadata", {})
+                if kind.name == "configmap" and meta.get("name") == LEASE:
+                    continue
+                owners = tuple(ref.get("uid", "") for ref in meta.get("ownerReferences") or [])
+                found[meta.get("uid", "")] = _Object(kind, meta.get("name", ""), meta.get("uid", ""), owners)
+        return found
+
+    def snapshot(self) -> frozenset[str]:
+        """The uids of what the namespace holds now (a baseline)."""
+        return frozenset(self.objects())
+
+    @staticmethod
+    def _made_since(objects: dict[str, _Object], keep: frozenset[str]) -> list[_Object]:
+        """Objects not in `keep` whose ownership chain starts at an object not in `keep` either.
+
+        A pod of a ReplicaSet of a Deployment in the baseline is the user's, even if it was created
+        since (a restart); an object whose owner is not among the tracked kinds is left alone.
+        """
+        def made(obj: _Object, depth: int = 0) -> bool:
+            if obj.uid in keep:
+                return False
+            if not obj.owners:
+                return True
+            owner = objects.get(obj.owners[0])
+            return owner is not None and depth < 8 and made(owner, depth + 1)
+
+        return sorted((o for o in objects.values() if made(o)), key=lambda o: (o.kind.name, o.name))
 
     def clean(self, baseline: frozenset[str] | None = None) -> list[str]:
-        """Delete what is not in `baseline` (default: this run's) and wait until it is gone; returns what went."""
+        """Delete what was made since `baseline` (default: this run's) and wait until it is gone.
+
+        Top-level objects are deleted in the foreground, so each stays listed until what it
+        owns is gone; returns `kind/name` of what was deleted.
+        """
         keep = self.baseline if baseline is None else baseline
-        extra = sorted(self.snapshot() - keep)
-        by_name = {k.name: k for k in _KINDS}
-        for entry in extra:
-            kind_name, _, name = entry.partition("/")
-            kind = by_name[kind_name]
+        made = self._made_since(self.objects(), keep)
+        for obj in made:
+            if obj.owners:
+                continue  # goes with its owner
             try:
-                self._call(kind.api, kind.deleter, "DELETE", f"{kind.path.format(ns=self.namespace)}/{name}",
-                           name, self.namespace, propagation_policy="Background", grace_period_seconds=0)
+                self._call(obj.kind.api, obj.kind.deleter, "DELETE",
+                           f"{obj.kind.path.format(ns=self.namespace)}/{obj.name}", obj.name, self.namespace,
+                           propagation_policy="Foreground", grace_period_seconds=0)
             except NotFound:
                 pass
         deadline = time.monotonic() + self.timeouts.namespace_delete
         while True:
-            left = sorted(self.snapshot() - keep)
+            left = self._made_since(self.objects(), keep)
             if not left:
-                return extra
+                return [o.describe() for o in made]
             if time.monotonic() > deadline:
                 raise WaitTimeout(f"the objects the test made in namespace {self.namespace} to be deleted",
-                                  self.timeouts.namespace_delete, ", ".join(left[:10]) + " still there")
+                                  self.timeouts.namespace_delete,
+                                  ", ".join(o.describe() for o in left[:10]) + " still there")
             time.sleep(self.timeouts.poll_interval)
 
     # -- holding it

@@ -482,3 +482,45 @@ def test_wrong_ca_against_the_real_api_server(cluster_access, tmp_path):
     assert re.fullmatch(r"certificate verify failed: the kubeconfig's CA does not match the server \(GET /version "
                         rf"to {re.escape(cluster_access.server)}, after \d+\.\ds\)", str(info.value)), str(info.value)
 
+
+
+# --------------------------------------------------------------------------- a cluster interrupted while created
+
+
+def test_sigterm_while_creating_a_kind_cluster_removes_it(cluster, rp_settings, tmp_path):
+    """SIGTERM while `kind create cluster` runs for this run: the half-made cluster is this run's, so it is
+    deleted (no node container left); nothing stays in the run's temp directory."""
+    if cluster.provider != "kind":
+        pytest.skip("creates a kind cluster; this session runs on an existing one")
+    from harness.session import kit_manifest
+
+    kind = kit_manifest(rp_settings).kind_bin  # type: ignore[union-attr]
+    name = f"{cluster.name}-int"
+    test_file = tmp_path / "t" / "test_any.py"
+    test_file.parent.mkdir()
+    test_file.write_text("def test_needs_the_cluster(cluster):\n    pass\n")
+    child = _start_child(tmp_path / "tmp", "create", [str(test_file), "--rollproof-cluster-name", name,
+                                                      "--k8s-version", f"{cluster.major}.{cluster.minor}",
+                                                      "--rootdir", str(test_file.parent),
+                                                      "--report-dir", str(tmp_path / "rep")])
+
+    def node_containers() -> list[str]:
+        return subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.x-k8s.kind.cluster={name}"],
+                              capture_output=True, text=True).stdout.split()
+
+    try:
+        _until(f"kind to start the node container of {name}", node_containers, 300, 0.2)
+        time.sleep(3)  # well inside `kind create cluster`
+        assert child.proc.poll() is None, child.text()[-3000:]
+        child.proc.send_signal(signal.SIGTERM)
+        status = child.wait()
+        out = child.text()
+        assert status == pytest.ExitCode.INTERRUPTED, out[-4000:]
+        assert "rollproof: SIGTERM received: tearing down" in out
+        assert node_containers() == []
+        assert name not in subprocess.run([kind, "get", "clusters"], capture_output=True, text=True).stdout.split()
+        assert _files_left(child.tmp) == [] and _marked_processes(child.mark) == []
+    finally:
+        if child.proc.poll() is None:
+            child.proc.kill()
+        subprocess.run([kind, "delete", "cluster", "--name", name], capture_output=True)

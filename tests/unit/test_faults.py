@@ -508,3 +508,26 @@ def test_cli_bad_input_is_one_line(argv: list[str], line: str, capsys: pytest.Ca
     err = capsys.readouterr().err
     assert err.splitlines() == [line]
     assert interrupts.received() is None
+
+
+# --------------------------------------------------------------------------- a named namespace: what a test made
+
+
+def test_made_since_spares_the_users_own_objects_and_their_new_pods() -> None:
+    from harness.sharedns import _KINDS, SharedNamespace, _Object
+
+    kind = {k.name: k for k in _KINDS}
+
+    def obj(k: str, name: str, *owners: str) -> _Object:  # owners by name; uids unique per kind and name
+        return _Object(kind[k], name, f"uid-{k}-{name}", tuple(f"uid-{o}" for o in owners))
+
+    users = [obj("deployment", "shop"), obj("replicaset", "shop-1", "deployment-shop"),
+             obj("configmap", "kube-root-ca.crt")]
+    later = [obj("replicaset", "shop-2", "deployment-shop"), obj("pod", "shop-2-x", "replicaset-shop-2"),
+             obj("pod", "job-pod", "job-a")]  # the user's rollout since; a pod of a kind not tracked
+    tests = [obj("deployment", "web"), obj("replicaset", "web-1", "deployment-web"),
+             obj("pod", "web-1-a", "replicaset-web-1"), obj("pod", "prober"), obj("service", "web")]
+    objects = {o.uid: o for o in users + later + tests}
+    made = SharedNamespace._made_since(objects, frozenset(o.uid for o in users))
+    assert [o.describe() for o in made] == ["deployment/web", "pod/prober", "pod/web-1-a", "replicaset/web-1",
+                                           "service/web"]
