@@ -53,6 +53,12 @@ SETTINGS: tuple[Setting, ...] = (
             "keep each test's namespace afterwards (for debugging)", "bool"),
     Setting("timeout_scale", "--timeout-scale", "ROLLPROOF_TIMEOUT_SCALE", 1.0,
             "multiply every wait (not rollout periods) by this factor on slow machines", "float"),
+    Setting("probe_interval", "--probe-interval", "ROLLPROOF_PROBE_INTERVAL", 0.002,
+            "seconds between request starts of each sampler (open loop; the evidence bound is "
+            "20 intervals, at least 20 ms)", "float"),
+    Setting("repeat", "--repeat", "ROLLPROOF_REPEAT", 1,
+            "run every selected scenario this many times on the one cluster (a soak); writes soak.md/json "
+            "with every failed request and its cause", "int"),
 )
 
 
@@ -70,6 +76,8 @@ class RunSettings:
     new_image: str | None
     keep_namespaces: bool
     timeout_scale: float
+    probe_interval: float = 0.002
+    repeat: int = 1
     sources: tuple[tuple[str, str], ...] = ()  # setting -> where its value came from
 
     def source(self, name: str) -> str:
@@ -82,7 +90,10 @@ def _convert(setting: Setting, raw: Any, where: str) -> Any:
     text = str(raw).strip()
     try:
         if setting.kind == "int":
-            return int(text)
+            value = int(text)
+            if value < 1:
+                raise ValueError
+            return value
         if setting.kind == "float":
             value = float(text)
             if not math.isfinite(value) or value <= 0:
@@ -102,17 +113,14 @@ def _convert(setting: Setting, raw: Any, where: str) -> Any:
                 raise ValueError
             return int(text) if isinstance(setting.default, int) and not isinstance(setting.default, bool) else text
     except ValueError:
-        expected = setting.kind.split(":", 1)[1].replace(",", " or ") if ":" in setting.kind else _EXPECTED.get(
-            setting.kind, setting.kind)
+        expected = (setting.kind.split(":", 1)[1].replace(",", " or ") if ":" in setting.kind
+                    else {"int": "a whole number >= 1", "float": "a number > 0"}.get(setting.kind, setting.kind))
         raise ConfigError(f"{where}: {text!r} is not a valid {setting.name} (expected {expected})") from None
     if setting.name == "namespace" and not _DNS_LABEL.match(text):
         raise ConfigError(f"{where}: {text!r} is not a valid namespace name (expected lower-case letters, digits "
                           "and '-', at most 63, starting and ending with a letter or digit)")
     return text
 
-
-_EXPECTED = {"float": "a number above 0, e.g. 2 for twice as long", "int": "a whole number",
-             "bool": "true or false"}
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 

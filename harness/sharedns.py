@@ -54,8 +54,9 @@ class Right:
 
 RIGHTS: tuple[Right, ...] = (
     Right("", ("pods", "services", "replicationcontrollers", "configmaps"), _ALL),
-    Right("", ("pods/log",), ("get",)),
+    Right("", ("pods/log", "pods/proxy"), ("get",)),
     Right("", ("events",), ("get", "list", "watch")),
+    Right("discovery.k8s.io", ("endpointslices",), ("get", "list", "watch")),
     Right("apps", ("deployments", "replicasets", "statefulsets", "daemonsets", "controllerrevisions"), _ALL),
     Right("apps", ("deployments/scale",), ("get", "update", "patch")),
 )

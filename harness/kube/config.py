@@ -544,6 +544,9 @@ def _tls_problem(exc: BaseException) -> str:
         return "certificate verify failed: the server's certificate has expired"
     if m or "CERTIFICATE_VERIFY_FAILED" in text:
         return "certificate verify failed: the kubeconfig's CA does not match the server"
+    if "PEM lib" in text or "NO_CERTIFICATE" in text or "no start line" in text.lower():
+        return ("the kubeconfig's certificate-authority or client certificate/key is not valid PEM data; "
+                "re-export the kubeconfig")
     if "alert" in text.lower() or "certificate" in text.lower():
         return "TLS handshake refused: the server did not accept the kubeconfig's client certificate"
     return "TLS handshake failed; check the server address and the kubeconfig's certificate-authority"

@@ -27,6 +27,7 @@ from harness.leftovers import OWNER, STARTED, _judge
 from harness.owner import Owner, current_owner, process_start
 from harness.rundir import remove_run_dir, run_dir, runs_root, sweep_run_dirs
 from harness.settings import resolve_settings
+from tests.unit.test_kube_config import pki  # noqa: F401  (the module's CA, server and client certificates)
 
 pytest_plugins = ["pytester"]
 
@@ -145,9 +146,9 @@ def test_sigterm_and_sighup_unwind_like_ctrl_c(tmp_path: Path, signum: int) -> N
     assert list(tmp_path.rglob("*")) == [tmp_path / f"rollproof-{os.getuid()}"]  # the run directory went
 
 
-def test_cli_sigterm_releases_everything(tmp_path: Path) -> None:
+def test_cli_sigterm_releases_everything(tmp_path: Path, pki: Path) -> None:
     """A command hanging on a silent API server, SIGTERMed: 143, one line, no file or process left."""
-    from tests.unit.test_kube_config import FAKE_CA, b64  # noqa: F401  (same fake material)
+    from tests.unit.test_kube_config import b64
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -157,7 +158,7 @@ def test_cli_sigterm_releases_everything(tmp_path: Path) -> None:
         "apiVersion": "v1", "kind": "Config", "current-context": "c",
         "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
         "clusters": [{"name": "k", "cluster": {"server": f"https://127.0.0.1:{listener.getsockname()[1]}",
-                                               "certificate-authority-data": b64(FAKE_CA)}}],
+                                               "certificate-authority-data": b64((pki / "ca.crt").read_bytes())}}],
         "users": [{"name": "u", "user": {"token": TOKEN}}]}))
     tmp = tmp_path / "tmp"
     tmp.mkdir()
@@ -166,7 +167,10 @@ def test_cli_sigterm_releases_everything(tmp_path: Path) -> None:
         proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "cluster", "sweep", "--kubeconfig",
                                  str(kubeconfig)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=env)
-        time.sleep(2.0)  # connected, waiting for an answer that never comes
+        import select
+
+        assert select.select([listener], [], [], 30)[0], "the command never connected"
+        time.sleep(0.3)  # connected (pending in the backlog), waiting for an answer that never comes
         assert proc.poll() is None
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
@@ -223,13 +227,13 @@ def _resolve(**env: str) -> Any:
 
 @pytest.mark.parametrize(("value", "message"), [
     ("-1", "environment ROLLPROOF_TIMEOUT_SCALE: '-1' is not a valid timeout_scale "
-           "(expected a number above 0, e.g. 2 for twice as long)"),
+           "(expected a number > 0)"),
     ("0", "environment ROLLPROOF_TIMEOUT_SCALE: '0' is not a valid timeout_scale "
-          "(expected a number above 0, e.g. 2 for twice as long)"),
+          "(expected a number > 0)"),
     ("nan", "environment ROLLPROOF_TIMEOUT_SCALE: 'nan' is not a valid timeout_scale "
-            "(expected a number above 0, e.g. 2 for twice as long)"),
+            "(expected a number > 0)"),
     ("inf", "environment ROLLPROOF_TIMEOUT_SCALE: 'inf' is not a valid timeout_scale "
-            "(expected a number above 0, e.g. 2 for twice as long)"),
+            "(expected a number > 0)"),
 ])
 def test_timeout_scale_must_be_a_finite_positive_number(value: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -330,8 +334,7 @@ def test_existing_cluster_without_images(pytester: pytest.Pytester, monkeypatch:
      "ERROR: option --namespace: 'Team_A' is not a valid namespace name (expected lower-case letters, digits and "
      "'-', at most 63, starting and ending with a letter or digit)"),
     (("--timeout-scale", "-1"),
-     "ERROR: option --timeout-scale: '-1' is not a valid timeout_scale (expected a number above 0, e.g. 2 for "
-     "twice as long)"),
+     "ERROR: option --timeout-scale: '-1' is not a valid timeout_scale (expected a number > 0)"),
     (("--old-image", "a:1=nginx/1", "--new-image", "b:2=nginx/1"),
      "ERROR: old and new images answer with the same Server header; pick two versions"),
 ])

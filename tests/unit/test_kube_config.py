@@ -430,6 +430,24 @@ def test_malformed_kubeconfig_never_quotes_its_token(tmp_path: Path) -> None:
     assert TOKEN not in shown and "oops" not in shown
 
 
+def test_ca_that_is_not_a_certificate_is_named(tmp_path: Path) -> None:
+    """PEM markers around garbage pass parsing; the TLS library refuses it: one line that says so."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # the TLS context is made once a connection is up
+    server = f"https://127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        access = load_kubeconfig(write(tmp_path, kubeconfig(server)))
+        with pytest.raises(ProviderError) as info:
+            access.server_version(Timeouts(api_request=5.0))
+    finally:
+        listener.close()
+    assert str(info.value).startswith("the kubeconfig's certificate-authority or client certificate/key is not "
+                                      f"valid PEM data; re-export the kubeconfig (GET /version to {server}, after 0.")
+
+
 def test_kubeconfig_that_is_a_directory(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"is a directory; point at the kubeconfig file inside it$"):
         load_kubeconfig(tmp_path)
