@@ -33,11 +33,11 @@ def _kit_show(args: argparse.Namespace) -> int:
 
 def _kind_bin(given: str | None) -> str:
     from .cluster.kind import check_binary
-    from .kit.build import load_manifest
+    from .session import read_manifest
 
     if given:
         return check_binary(given, "--kind-bin", "kind")
-    manifest = load_manifest()
+    manifest = read_manifest()
     return check_binary(manifest.kind_bin if manifest else None, "--kind-bin", "kind")
 
 

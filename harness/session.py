@@ -20,24 +20,34 @@ from .settings import RunSettings
 from .timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 __all__ = ["kit_manifest", "open_provider", "resolve_app_images", "sampler_factory", "kind_node_pids",
-           "check_settings", "check_report_dir", "PROBER_IMAGE"]
+           "check_settings", "check_report_dir", "read_manifest", "PROBER_IMAGE"]
 
 
 def kit_manifest(settings: RunSettings) -> KitManifest | None:
     """The kit build these settings name: --kit-manifest, else --k8s-version's, else the last one."""
     if settings.kit_manifest:
-        manifest = load_manifest(settings.kit_manifest)
+        manifest = read_manifest(settings.kit_manifest)
         if manifest is None:
             raise ConfigError(f"--kit-manifest {settings.kit_manifest}: not a kit manifest; "
                               "run `rollproof kit build` or fix the path")
         return manifest
     if settings.k8s_version:
         minor = kit_versions(settings.k8s_version).minor
-        manifest = load_manifest(manifest_path(minor))
+        manifest = read_manifest(manifest_path(minor))
         if manifest is None:
             raise ConfigError(f"no kit for Kubernetes 1.{minor}: run `rollproof kit build --k8s-version 1.{minor}`")
         return manifest
-    return load_manifest()
+    return read_manifest()
+
+
+def read_manifest(path: Path | None = None) -> KitManifest | None:
+    """`load_manifest`, with a manifest this rollproof cannot read (another version wrote it) as one line."""
+    try:
+        return load_manifest(path)
+    except (TypeError, KeyError, ValueError):
+        raise ConfigError(f"kit manifest {path or manifest_path()} was written by another rollproof version: "
+                          "rebuild it (`rollproof kit build`), or pick a build with --k8s-version or "
+                          "--kit-manifest") from None
 
 
 def _parse_image(text: str, where: str) -> AppImageRef:

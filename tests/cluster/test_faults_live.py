@@ -237,13 +237,22 @@ def _dead_owner() -> str:
     return Owner(me.host, proc.pid, me.start).token()
 
 
-def _sweep_cli(cluster: Cluster, *extra: str) -> subprocess.CompletedProcess[str]:
-    where = [cluster.name] if cluster.provider == "kind" else ["--kubeconfig", str(cluster.kubeconfig)]
+def _kind_bin(rp_settings: Any) -> list[str]:
+    """--kind-bin of this session's kit build (the "last build" may be another helper's, of another version)."""
+    from harness.session import kit_manifest
+
+    manifest = kit_manifest(rp_settings)
+    return ["--kind-bin", manifest.kind_bin] if manifest is not None else []
+
+
+def _sweep_cli(cluster: Cluster, rp_settings: Any, *extra: str) -> subprocess.CompletedProcess[str]:
+    where = ([cluster.name, *_kind_bin(rp_settings)] if cluster.provider == "kind"
+             else ["--kubeconfig", str(cluster.kubeconfig)])
     return subprocess.run([sys.executable, "-m", "harness.cli", "cluster", "sweep", *where, *extra],
                           capture_output=True, text=True, timeout=300, cwd=REPO)
 
 
-def test_cluster_sweep_removes_only_what_gone_runs_left(cluster, core, namespace, timeouts):
+def test_cluster_sweep_removes_only_what_gone_runs_left(cluster, core, namespace, rp_settings):
     """`rollproof cluster sweep NAME`: a namespace and a Service of a run that is gone are removed (one
     line each); a namespace of a run on another host is listed and kept; this live run's Service stays."""
     suffix = os.urandom(3).hex()
@@ -254,7 +263,7 @@ def test_cluster_sweep_removes_only_what_gone_runs_left(cluster, core, namespace
     _labelled_service(core, namespace, "left-by-dead", dead_owner)
     _labelled_service(core, namespace, "mine", current_owner().token())
     try:
-        proc = _sweep_cli(cluster)
+        proc = _sweep_cli(cluster, rp_settings)
         dead_pid = Owner.parse(dead_owner).pid  # type: ignore[union-attr]
         lines = proc.stdout.splitlines()
         assert proc.returncode == 0, proc.stderr
@@ -278,11 +287,12 @@ def test_cluster_sweep_removes_only_what_gone_runs_left(cluster, core, namespace
                 pass
 
 
-def test_cluster_delete_refuses_a_cluster_a_live_run_uses(cluster, core, namespace):
+def test_cluster_delete_refuses_a_cluster_a_live_run_uses(cluster, core, namespace, rp_settings):
     """`rollproof cluster delete NAME` while this session runs on it: refused in one line, cluster intact."""
     if cluster.provider != "kind":
         pytest.skip("`rollproof cluster delete` is for kind clusters; this session runs on an existing one")
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "cluster", "delete", cluster.name],
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "cluster", "delete", cluster.name,
+                           *_kind_bin(rp_settings)],
                           capture_output=True, text=True, timeout=120, cwd=REPO)
     assert proc.returncode == 2
     line = proc.stderr.strip()
@@ -402,7 +412,8 @@ def test_namespace_scoped_rights_run_a_scenario_and_create_no_namespace(cluster,
     before_ns = {n.metadata.name for n in core.list_namespace().items}
     before = _snapshot(core, apps_api, robot_namespace)
     child = _start_child(tmp_path / "tmp", "rbac", [SCENARIO, "--cluster-provider", "existing", "--kubeconfig",
-                                                    str(robot.kubeconfig), "--report-dir", str(tmp_path / "rep")])
+                                                    str(robot.kubeconfig), "--report-dir", str(tmp_path / "rep"),
+                                                    "--k8s-version", f"{cluster.major}.{cluster.minor}"])
     status = child.wait()
     out = child.text()
     assert status == 0, out[-6000:]
@@ -456,9 +467,12 @@ def test_missing_rights_are_named_in_one_line(cluster, core, kube_api, cluster_a
     api = access.api_client()
     try:
         with pytest.raises(Forbidden) as info:
-            call_api(client.AppsV1Api(api).create_namespaced_deployment, "default",
-                     {"metadata": {"name": "x"}}, method="POST", path="/apis/apps/v1/namespaces/default/deployments",
-                     timeout=timeouts.api_request)
+            body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"},
+                    "spec": {"selector": {"matchLabels": {"app": "x"}},
+                             "template": {"metadata": {"labels": {"app": "x"}},
+                                          "spec": {"containers": [{"name": "x", "image": "x"}]}}}}
+            call_api(client.AppsV1Api(api).create_namespaced_deployment, "default", body, method="POST",
+                     path="/apis/apps/v1/namespaces/default/deployments", timeout=timeouts.api_request)
     finally:
         api.close()
     assert str(info.value) == f"forbidden: {scoped.user} may not create deployments.apps in namespace default"

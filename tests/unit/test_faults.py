@@ -534,3 +534,14 @@ def test_made_since_spares_the_users_own_objects_and_their_new_pods() -> None:
     made = SharedNamespace._made_since(objects, frozenset(o.uid for o in users))
     assert [o.describe() for o in made] == ["deployment/web", "pod/prober", "pod/web-1-a", "replicaset/web-1",
                                            "service/web"]
+
+
+def test_kit_manifest_of_another_version_is_one_line(tmp_path: Path) -> None:
+    from harness.session import read_manifest
+
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({"app_images": [], "containerd_version": "v9", "something_new": 1}))
+    with pytest.raises(ConfigError) as info:
+        read_manifest(path)
+    assert str(info.value) == (f"kit manifest {path} was written by another rollproof version: rebuild it "
+                               "(`rollproof kit build`), or pick a build with --k8s-version or --kit-manifest")
