@@ -7,7 +7,7 @@ import json
 import sys
 from dataclasses import asdict
 
-from .errors import HarnessError
+from .errors import HarnessError, ProviderError
 
 __all__ = ["main"]
 
@@ -31,18 +31,111 @@ def _kit_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kind_bin(given: str | None) -> str:
+    from .cluster.kind import check_binary
+    from .session import read_manifest
+
+    if given:
+        return check_binary(given, "--kind-bin", "kind")
+    manifest = read_manifest()
+    return check_binary(manifest.kind_bin if manifest else None, "--kind-bin", "kind")
+
+
+def _kind_access(kind: str, name: str) -> object | None:
+    """The kind cluster's access (its kubeconfig read from `kind get kubeconfig`, never written); None if absent."""
+    import subprocess
+
+    from .cluster.kind import check_cluster_name
+    from .kube.config import parse_kubeconfig_text
+
+    check_cluster_name(name, "cluster name")
+    listed = subprocess.run([kind, "get", "clusters"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    if name not in listed.stdout.split():
+        return None
+    proc = subprocess.run([kind, "get", "kubeconfig", "--name", name], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ProviderError(f"kind cluster {name!r}: `kind get kubeconfig` failed ({last}); is it running?")
+    return parse_kubeconfig_text(proc.stdout, source=f"of kind cluster {name}")
+
+
 def _cluster_delete(args: argparse.Namespace) -> int:
     import subprocess
 
-    from .kit.build import load_manifest
+    from .errors import ConfigError
+    from .leftovers import live_runs
+    from .timeouts import DEFAULT_TIMEOUTS
 
-    manifest = load_manifest()
-    kind = args.kind_bin or (manifest.kind_bin if manifest else "kind")
-    listed = subprocess.run([kind, "get", "clusters"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    if args.name not in listed.stdout.split():
-        print(f"no kind cluster named {args.name!r}: nothing to delete", file=sys.stderr)
+    from .cluster.kind import check_cluster_name
+
+    check_cluster_name(args.name, "cluster name")
+    kind = _kind_bin(args.kind_bin)
+    access = _kind_access(kind, args.name)
+    if access is None:
+        print(f"rollproof: no kind cluster named {args.name!r}: nothing to delete", file=sys.stderr)
         return 0
+    if not args.force:
+        from kubernetes import client
+
+        api = access.api_client()  # type: ignore[attr-defined]
+        try:
+            live = live_runs(client.CoreV1Api(api), DEFAULT_TIMEOUTS)
+        except HarnessError:
+            live = []  # not answering: nothing can be using it
+        finally:
+            api.close()
+        if live:
+            owner, namespace = live[0]
+            raise ConfigError(f"kind cluster {args.name!r} is in use by a running rollproof run ({owner.describe()}, "
+                              f"namespace {namespace}): let it finish, or pass --force")
     return subprocess.run([kind, "delete", "cluster", "--name", args.name]).returncode
+
+
+def _cluster_sweep(args: argparse.Namespace) -> int:
+    """Remove what runs that are gone left on a cluster; list what cannot be judged."""
+    from kubernetes import client
+
+    from .cluster.existing import kubeconfig_path
+    from .cluster.kind import check_cluster_name
+    from .errors import ConfigError
+    from .kube.config import load_kubeconfig
+    from .leftovers import sweep
+    from .rundir import sweep_run_dirs
+    from .timeouts import DEFAULT_TIMEOUTS
+
+    sweep_run_dirs()
+    if bool(args.name) == bool(args.kubeconfig):
+        raise ConfigError("give a kind cluster NAME, or --kubeconfig PATH (and --context) for another cluster")
+    if args.namespace and not args.kubeconfig:
+        raise ConfigError("--namespace goes with --kubeconfig; on a kind cluster the sweep covers every namespace")
+    if args.name:
+        check_cluster_name(args.name, "cluster name")
+        access = _kind_access(_kind_bin(args.kind_bin), args.name)
+        if access is None:
+            raise ConfigError(f"no kind cluster named {args.name!r}: `kind get clusters` lists the ones there are")
+        where = f"kind cluster {args.name!r}"
+    else:
+        access = load_kubeconfig(kubeconfig_path(args.kubeconfig), args.context)
+        where = f"context {access.context!r}"
+    namespace = args.namespace
+    api = access.api_client()  # type: ignore[attr-defined]
+    try:
+        found = sweep(client.CoreV1Api(api), DEFAULT_TIMEOUTS, lambda line: print(line, flush=True),
+                      namespace=namespace or None)
+        if namespace:
+            from .sharedns import SharedNamespace
+
+            shared = SharedNamespace(api, namespace, DEFAULT_TIMEOUTS, lambda line: print(line, flush=True))
+            try:
+                shared.acquire()
+            finally:
+                shared.release()
+    finally:
+        api.close()
+    if not found:
+        print(f"rollproof: no leftovers of earlier runs on {where}", flush=True)
+    return 0
 
 
 def _matrix(args: argparse.Namespace) -> int:
@@ -183,7 +276,17 @@ def _parser() -> argparse.ArgumentParser:
     delete = cluster_commands.add_parser("delete", help="delete a kind cluster (a kept or interrupted one)")
     delete.add_argument("name", help="cluster name, e.g. rollproof")
     delete.add_argument("--kind-bin", default=None, help="kind binary (default: the kit's)")
+    delete.add_argument("--force", action="store_true", help="delete it even while a rollproof run uses it")
     delete.set_defaults(func=_cluster_delete)
+    sweep = cluster_commands.add_parser(
+        "sweep", help="remove namespaces and Services that interrupted runs left (never a live run's)")
+    sweep.add_argument("name", nargs="?", help="kind cluster name, e.g. rollproof")
+    sweep.add_argument("--kind-bin", default=None, help="kind binary (default: the kit's)")
+    sweep.add_argument("--kubeconfig", default=None, help="another cluster: its kubeconfig (instead of NAME)")
+    sweep.add_argument("--context", default=None, help="with --kubeconfig: the context (default: current)")
+    sweep.add_argument("--namespace", default=None,
+                       help="with --kubeconfig: the namespace runs used with --namespace (default: every namespace)")
+    sweep.set_defaults(func=_cluster_sweep)
     soak = commands.add_parser("soak", help="run chosen scenarios many times on one cluster; soak.md lists every "
                                             "failed request with its cause")
     soak.add_argument("paths", nargs="*", help="test files or node ids (default: suites/)")
@@ -203,15 +306,25 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; SIGTERM and SIGHUP stop it as Ctrl-C does (every cleanup runs), exit 128+signal."""
+    from . import interrupts
+
     args = _parser().parse_args(argv)
+    restore = interrupts.install()
     try:
         return int(args.func(args))
     except HarnessError as exc:
         print(f"rollproof: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("rollproof: interrupted; rerun the same command to continue where it stopped", file=sys.stderr)
-        return 130
+        import signal
+
+        interrupts.note(signal.SIGINT)
+        print(f"rollproof: interrupted by {interrupts.received()}; rerun the same command to continue where it "
+              "stopped", file=sys.stderr)
+        return interrupts.exit_status()
+    finally:
+        restore()
 
 
 if __name__ == "__main__":

@@ -8,32 +8,75 @@ from typing import Any
 from kubernetes import client
 
 from .cluster.model import Cluster
-from .errors import ProviderError, WaitTimeout
+from .errors import ApiError, ProviderError, WaitTimeout
+from .kube.config import call_api
+from .leftovers import owner_annotations, owner_labels
 from .manifests import service
 from .samples import ProbeSample, clock
+from .timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 __all__ = ["free_node_port", "create_service", "wait_first_answer", "observe_for"]
 
 
-def free_node_port(core: client.CoreV1Api, cluster: Cluster) -> int | None:
-    """A NodePort the kind config maps to 127.0.0.1 that no Service uses; None without mappings."""
+_ALLOCATED = "provided port is already allocated"
+
+
+def _used_node_ports(core: client.CoreV1Api, timeouts: Timeouts) -> set[int]:
+    body = call_api(core.list_service_for_all_namespaces, method="GET", path="/api/v1/services",
+                    timeout=timeouts.api_request)
+    return {p["nodePort"] for svc in body.get("items", []) for p in (svc.get("spec") or {}).get("ports") or []
+            if p.get("nodePort")}
+
+
+def _all_in_use(cluster: Cluster) -> ProviderError:
+    return ProviderError(f"every mapped NodePort ({', '.join(map(str, cluster.node_ports.node_ports))}) is in use: "
+                         "leftover Services of earlier runs are removed by `rollproof cluster sweep "
+                         f"{cluster.name}`; others by their owners, or recreate the cluster")
+
+
+def free_node_port(core: client.CoreV1Api, cluster: Cluster, exclude: frozenset[int] = frozenset(),
+                   timeouts: Timeouts = DEFAULT_TIMEOUTS) -> int | None:
+    """A NodePort the kind config maps to 127.0.0.1 that no Service uses; None without mappings.
+
+    Only a hint: another run may take it before this one creates its Service
+    (`create_service` retries on that).
+    """
     if not cluster.node_ports.ports:
         return None
-    used = {p.node_port for svc in core.list_service_for_all_namespaces().items
-            for p in svc.spec.ports or [] if p.node_port}
+    used = _used_node_ports(core, timeouts) | exclude
     for port in cluster.node_ports.node_ports:
         if port not in used:
             return port
-    raise ProviderError(f"every mapped NodePort ({', '.join(map(str, cluster.node_ports.node_ports))}) is in use: "
-                        "delete leftover Services, or recreate the cluster with more mappings")
+    raise _all_in_use(cluster)
 
 
 def create_service(core: client.CoreV1Api, cluster: Cluster, namespace: str, name: str,
-                   selector: dict[str, str]) -> dict[str, Any]:
-    """The demo Service: NodePort mapped to 127.0.0.1 when the cluster has one, else ClusterIP."""
-    body = service(name, selector, free_node_port(core, cluster))
-    core.create_namespaced_service(namespace, body)
-    return body
+                   selector: dict[str, str], timeouts: Timeouts = DEFAULT_TIMEOUTS) -> dict[str, Any]:
+    """The demo Service: NodePort mapped to 127.0.0.1 when the cluster has one, else ClusterIP.
+
+    Picking the port and creating the Service are one step: when another
+    creation took the port in between (422 "provided port is already
+    allocated"), the next free mapped port is tried, at most once per mapped
+    port. The Service carries this run's owner labels (see `harness.leftovers`).
+    """
+    tried: set[int] = set()
+    path = f"/api/v1/namespaces/{namespace}/services"
+    while True:
+        port = free_node_port(core, cluster, frozenset(tried), timeouts)
+        body = service(name, selector, port)
+        meta = body.setdefault("metadata", {})
+        meta.setdefault("labels", {}).update(owner_labels())
+        meta.setdefault("annotations", {}).update(owner_annotations())
+        try:
+            call_api(core.create_namespaced_service, namespace, body, method="POST", path=path,
+                     timeout=timeouts.api_request)
+            return body
+        except ApiError as exc:
+            if port is None or exc.status != 422 or _ALLOCATED not in exc.message:
+                raise
+            tried.add(port)
+            if len(tried) >= len(cluster.node_ports.node_ports):
+                raise _all_in_use(cluster) from None
 
 
 def wait_first_answer(prober: Any, timeout: float, interval: float) -> ProbeSample:

@@ -1,4 +1,10 @@
-"""A namespace per test: unique names, a dump on failure, deletion that is waited for."""
+"""A namespace per test: unique names, owner-labelled, a dump on failure, deletion that is waited for.
+
+Every namespace made here carries the owner labels and annotations of
+`harness.leftovers`, so one left by an interrupted run is recognised (and
+removed once that run is gone) by the next session or `rollproof cluster sweep`.
+API errors come out as `harness.errors` (a 403 as one line naming the verb).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,13 @@ import time
 
 from kubernetes import client
 
-from .errors import WaitTimeout
+from .errors import NotFound, WaitTimeout
+from .kube.config import call_api
+from .leftovers import owner_annotations, owner_labels
+from .timeouts import DEFAULT_TIMEOUTS, Timeouts
 
-__all__ = ["namespace_name", "create_namespace", "delete_namespace", "dump_namespace", "LABEL"]
+__all__ = ["namespace_name", "create_namespace", "delete_namespace", "dump_namespace", "drop_own_finalizers",
+           "LABEL"]
 
 LABEL = "rollproof.io/test"
 
@@ -21,43 +31,53 @@ def namespace_name(test_name: str) -> str:
     return f"rp-{slug}-{secrets.token_hex(3)}"
 
 
-def create_namespace(core: client.CoreV1Api, test_name: str) -> str:
+def create_namespace(core: client.CoreV1Api, test_name: str, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> str:
+    """Create `rp-<test>-<random>`, labelled and annotated with this run as its owner."""
     name = namespace_name(test_name)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
-        name=name, labels={LABEL: "true"})))
+    body = {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": name, "labels": {LABEL: "true", **owner_labels()},
+                         "annotations": owner_annotations()}}
+    call_api(core.create_namespace, body, method="POST", path="/api/v1/namespaces", timeout=timeouts.api_request)
     return name
 
 
-def _drop_own_finalizers(core: client.CoreV1Api, name: str) -> None:
+def drop_own_finalizers(core: client.CoreV1Api, name: str, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
     """Remove `rollproof/...` finalizers (an interrupted RC rename) so deletion can finish."""
-    for rc in core.list_namespaced_replication_controller(name).items:
-        finalizers = rc.metadata.finalizers or []
+    path = f"/api/v1/namespaces/{name}/replicationcontrollers"
+    body = call_api(core.list_namespaced_replication_controller, name, method="GET", path=path,
+                    timeout=timeouts.api_request)
+    for rc in body.get("items", []):
+        meta = rc.get("metadata", {})
+        finalizers = meta.get("finalizers") or []
         kept = [f for f in finalizers if not f.startswith("rollproof/")]
         if kept != finalizers:
-            core.patch_namespaced_replication_controller(rc.metadata.name, name, {"metadata": {"finalizers": kept}})
+            call_api(core.patch_namespaced_replication_controller, meta["name"], name,
+                     {"metadata": {"finalizers": kept}}, method="PATCH", path=f"{path}/{meta['name']}",
+                     timeout=timeouts.api_request)
 
 
-def delete_namespace(core: client.CoreV1Api, name: str, timeout: float, interval: float) -> None:
+def delete_namespace(core: client.CoreV1Api, name: str, timeout: float, interval: float,
+                     timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
     """Delete `name` and wait until it is gone."""
+    path = f"/api/v1/namespaces/{name}"
     try:
-        _drop_own_finalizers(core, name)
-        core.delete_namespace(name, grace_period_seconds=0)
-    except client.ApiException as exc:
-        if exc.status == 404:
-            return
-        raise
+        drop_own_finalizers(core, name, timeouts)
+        call_api(core.delete_namespace, name, method="DELETE", path=path, timeout=timeouts.api_request,
+                 grace_period_seconds=0)
+    except NotFound:
+        return
     started = time.monotonic()
     phase = "Terminating"
     while time.monotonic() - started < timeout:
         try:
-            phase = core.read_namespace(name).status.phase
-        except client.ApiException as exc:
-            if exc.status == 404:
-                return
-            raise
+            body = call_api(core.read_namespace, name, method="GET", path=path, timeout=timeouts.api_request)
+        except NotFound:
+            return
+        phase = (body.get("status") or {}).get("phase", phase)
         time.sleep(interval)
-    pods = core.list_namespaced_pod(name).items
-    left = ", ".join(f"{p.metadata.name} ({p.status.phase})" for p in pods) or "no pods"
+    pods = call_api(core.list_namespaced_pod, name, method="GET", path=f"{path}/pods",
+                    timeout=timeouts.api_request).get("items", [])
+    left = ", ".join(f"{p['metadata']['name']} ({(p.get('status') or {}).get('phase')})" for p in pods) or "no pods"
     raise WaitTimeout(f"namespace {name} to be deleted", timeout, f"phase {phase}; {left}")
 
 

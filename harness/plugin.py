@@ -3,18 +3,25 @@
 Fixtures (see `pytest --fixtures`): rp_settings, timeouts, cluster, k8s_version, kube_api,
 cluster_access, core_api, apps_api, raw_api, deployments, app_images, namespace, record,
 probed_service.
+
+Options are checked when pytest starts (one-line usage error, before any test). SIGTERM and
+SIGHUP tear down as Ctrl-C does (`harness.interrupts`); a test they cut short is reported as
+"interrupted". Each session removes what runs that are gone left behind (`harness.leftovers`),
+and deletes a kind cluster only when it created it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
+from . import interrupts
 from .cluster.model import AppImageRef, Cluster
-from .errors import ConfigError, HarnessError
+from .errors import ApiError, ConfigError, Forbidden, HarnessError, Unreachable
 from .expectations import VersionRange
 from .record import ScenarioRecord
 from .report import TestReport, terminal_summary_lines, write_summary
@@ -25,6 +32,25 @@ _settings_key = pytest.StashKey[RunSettings]()
 _cluster_key = pytest.StashKey[Cluster]()
 _reports_key = pytest.StashKey[list]()
 _phase_key = pytest.StashKey[dict]()
+_restore_key = pytest.StashKey[Callable[[], None]]()
+
+
+def _announcer(config: pytest.Config) -> Callable[[str], None]:
+    """Write a line to the terminal now, even from inside a captured fixture."""
+    def announce(line: str) -> None:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        capman = config.pluginmanager.get_plugin("capturemanager")
+        try:
+            if reporter is None:
+                raise LookupError
+            if capman is not None:
+                with capman.global_and_fixture_disabled():
+                    reporter.write_line(line)
+            else:
+                reporter.write_line(line)
+        except Exception:  # no terminal reporter (or called at an awkward moment): the real stderr
+            print(line, file=sys.__stderr__, flush=True)
+    return announce
 
 
 # -- options, markers, header -------------------------------------------------------------
@@ -48,27 +74,82 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "cluster: needs a real cluster (created or reused once per session)")
     try:
-        config.stash[_settings_key] = resolve_settings(
+        settings = resolve_settings(
             lambda name: config.getoption(f"rollproof_{name}", default=None),
             lambda name: config.getini(name) or None,
         )
+        from .session import check_settings
+
+        check_settings(settings, config.getoption)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
+    config.stash[_settings_key] = settings
     config.stash[_reports_key] = []
+    interrupts.reset()
+    config.stash[_restore_key] = interrupts.install(_announcer(config))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    restore = config.stash.get(_restore_key, None)
+    if restore is not None:
+        restore()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from .rundir import sweep_run_dirs
+
+    sweep_run_dirs()  # private directories of runs killed with SIGKILL
+
+
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    import signal
+
+    interrupts.note(signal.SIGINT)  # Ctrl-C; SIGTERM/SIGHUP were noted by their handler
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     s = config.stash[_settings_key]
     where = (f"kind cluster {s.cluster_name!r} ({s.nodes} node{'s' if s.nodes > 1 else ''})"
              if s.provider == "kind" else f"existing cluster (context {s.context or 'current'})")
-    return [f"rollproof: {where}; reports in {s.report_dir}/; timeouts x{s.timeout_scale}"]
+    ns = f"; every test in namespace {s.namespace}" if s.namespace else ""
+    return [f"rollproof: {where}{ns}; reports in {s.report_dir}/; timeouts x{s.timeout_scale}"]
 
 
 # -- outcome bookkeeping, summary ---------------------------------------------------------
 
+_ONE_LINE = (ApiError, Unreachable, ConfigError)
+
+
+def _one_line(excinfo: pytest.ExceptionInfo[BaseException], item: pytest.Item) -> str | None:
+    """The one line for an API, connection or configuration error (its chain holds HTTP headers)."""
+    exc = excinfo.value
+    try:
+        from kubernetes.client.exceptions import ApiException
+    except ImportError:  # pragma: no cover
+        ApiException = ()  # type: ignore[assignment,misc]
+    if isinstance(exc, ApiException):
+        from .errors import api_error
+        from .kube.config import decode_json
+
+        exc = api_error(int(exc.status or 0), decode_json(exc.body))
+    elif not isinstance(exc, _ONE_LINE):
+        return None
+    where = ""
+    test_file = str(getattr(item, "path", "") or "")
+    for entry in reversed(excinfo.traceback):
+        if str(entry.path) == test_file:
+            where = f"{Path(test_file).name}:{entry.lineno + 1}: "
+            break
+    return f"{where}{exc}"
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
     rep = yield
+    if rep.failed and call.excinfo is not None:
+        line = _one_line(call.excinfo, item)
+        if line is not None:
+            rep.longrepr = line
     item.stash.setdefault(_phase_key, {})[rep.when] = rep
     return rep
 
@@ -117,25 +198,62 @@ def timeouts(rp_settings: RunSettings) -> Timeouts:
 
 @pytest.fixture(scope="session")
 def cluster(request: pytest.FixtureRequest, rp_settings: RunSettings, timeouts: Timeouts) -> Iterator[Cluster]:
-    """The session's cluster: a kind cluster created (or reused) once, or an existing one."""
+    """The session's cluster: a kind cluster created (or reused) once, or an existing one.
+
+    Leftovers of runs that are gone are removed first (one line each); a kind
+    cluster is deleted at the end only when this session created it.
+    """
     from .session import open_provider
 
     config = request.config
+    announce = _announcer(config)
     try:
-        provider = open_provider(rp_settings, timeouts, config.getoption)
+        provider = open_provider(rp_settings, timeouts, config.getoption, announce)
         up = provider.up()
     except HarnessError as exc:
         pytest.fail(f"cluster unavailable: {exc}", pytrace=False)
-    config.stash[_cluster_key] = up
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"\nrollproof: {up.describe()}")
     try:
+        if rp_settings.namespace and up.namespace is None:
+            up = dataclasses.replace(up, namespace=rp_settings.namespace)
+        config.stash[_cluster_key] = up
+        announce(f"\nrollproof: {up.describe()}")
+        try:
+            _prepare(up, timeouts, announce)
+        except HarnessError as exc:
+            pytest.fail(f"cluster {up.name!r} not usable: {exc}", pytrace=False)
         yield up
     finally:
-        keep = bool(config.getoption("keep_cluster", default=False))
-        if not keep:
-            provider.down()
+        provider.down()
+
+
+def _prepare(up: Cluster, timeouts: Timeouts, announce: Callable[[str], None]) -> None:
+    """Rights this session needs, checked up front; leftovers of runs that are gone, removed."""
+    from kubernetes import client
+
+    from .kube.config import load_kubeconfig
+    from .leftovers import sweep
+    from .sharedns import Right, describe_missing, missing_rights
+
+    api = load_kubeconfig(up.kubeconfig, up.context).api_client()
+    try:
+        if up.namespace:
+            missing = missing_rights(api, up.namespace, timeouts)
+            if missing:
+                raise HarnessError(f"the kubeconfig's user lacks rights in namespace {up.namespace}: "
+                                   f"{describe_missing(missing)} (the README's 'Rights' lists what rollproof needs)")
+            sweep(client.CoreV1Api(api), timeouts, announce, namespace=up.namespace, where=up.name)
+            return
+        cluster_rights = (Right("", ("namespaces",), ("create", "delete", "list")),)
+        missing = missing_rights(api, "", timeouts, cluster_rights)
+        if missing:
+            raise HarnessError(f"the kubeconfig's user lacks cluster-wide rights: {describe_missing(missing)}; name "
+                               "a namespace it may use instead (--namespace NAME, or the kubeconfig context's namespace)")
+        try:
+            sweep(client.CoreV1Api(api), timeouts, announce, where=up.name)
+        except Forbidden as exc:
+            announce(f"rollproof: cannot look for leftovers of earlier runs: {exc}")
+    finally:
+        api.close()
 
 
 @pytest.fixture(scope="session")
@@ -214,25 +332,52 @@ def app_images(rp_settings: RunSettings, pytestconfig: pytest.Config) -> dict[st
         pytest.fail(str(exc), pytrace=False)
 
 
+@pytest.fixture(scope="session")
+def _rp_shared_namespace(request: pytest.FixtureRequest, cluster: Cluster, kube_api: Any,
+                         timeouts: Timeouts) -> Iterator[Any]:
+    """The named namespace, held by this session (None when every test gets its own)."""
+    if not cluster.namespace:
+        yield None
+        return
+    from .sharedns import SharedNamespace
+
+    shared = SharedNamespace(kube_api, cluster.namespace, timeouts, _announcer(request.config))
+    try:
+        shared.acquire()
+    except HarnessError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield shared
+    finally:
+        shared.release()
+
+
 @pytest.fixture
 def namespace(request: pytest.FixtureRequest, cluster: Cluster, core_api: Any, kube_api: Any,
-              rp_settings: RunSettings, timeouts: Timeouts) -> Iterator[str]:
-    """A fresh namespace for this test; dumped on failure, deleted afterwards unless kept."""
+              rp_settings: RunSettings, timeouts: Timeouts, _rp_shared_namespace: Any) -> Iterator[str]:
+    """The test's namespace: a fresh one, or the named one; dumped on failure, emptied or deleted afterwards.
+
+    A fresh namespace carries this run as its owner and is deleted unless kept;
+    in the named namespace what the test made is deleted and waited for.
+    """
     from .namespaces import create_namespace, delete_namespace, dump_namespace
 
-    name = create_namespace(core_api, request.node.name)
+    shared = _rp_shared_namespace
+    name = shared.namespace if shared is not None else create_namespace(core_api, request.node.name, timeouts)
     try:
         yield name
     finally:
         phases = request.node.stash.get(_phase_key, {})
-        if any(rep.failed for rep in phases.values()):
+        if any(rep.failed for rep in phases.values()) or interrupts.received():
             dump = dump_namespace(kube_api, name)
             path = Path(rp_settings.report_dir) / f"{name}.dump.txt"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(dump + "\n")
             request.node.add_report_section("teardown", "namespace dump", dump)
-        if not rp_settings.keep_namespaces:
-            delete_namespace(core_api, name, timeouts.namespace_delete, timeouts.poll_interval)
+        if shared is not None:
+            shared.clean()
+        elif not rp_settings.keep_namespaces:
+            delete_namespace(core_api, name, timeouts.namespace_delete, timeouts.poll_interval, timeouts)
 
 
 def _scenario_name(item: pytest.Item) -> str:
@@ -249,14 +394,19 @@ def record(request: pytest.FixtureRequest, rp_settings: RunSettings, pytestconfi
     finish_errors = rec.finish()  # samplers a failed test left running are stopped and analysed
     phases = request.node.stash.get(_phase_key, {})
     call, setup = phases.get("call"), phases.get("setup")
+    signal_name = interrupts.received()
     if call is not None:
         outcome = call.outcome
     elif setup is not None and setup.failed:
         outcome = "error"
+    elif signal_name is not None:
+        outcome = "interrupted"  # cut short by Ctrl-C, SIGTERM or SIGHUP: it neither passed nor was skipped
     else:
         outcome = "skipped"
     failed = call if call is not None and call.failed else setup if setup is not None and setup.failed else None
     message = str(failed.longrepr)[-2000:] if failed is not None else ""
+    if outcome == "interrupted":
+        message = f"interrupted by {signal_name}"
     if finish_errors:
         message += "".join(f"\nwhile stopping the probes: {exc}" for exc in finish_errors)
     cluster_info = pytestconfig.stash.get(_cluster_key, None)
@@ -336,4 +486,3 @@ def _rp_version_gate(request: pytest.FixtureRequest) -> None:
 
 __all__ = [name for name, value in dict(globals()).items()
            if getattr(value, "_pytestfixturefunction", None) is not None or name.startswith("pytest_")]
-del dataclasses

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
 import os
+import subprocess
+import tempfile
+from pathlib import Path
 from typing import Any, Callable
 
 from .cluster.existing import ExistingProvider
-from .cluster.kind import KindProvider, KindSettings
+from .cluster.kind import KindProvider, KindSettings, check_binary, check_cluster_name
 from .cluster.model import AppImageRef, Cluster
 from .errors import ConfigError, ProviderError
 from .kit.appimages import PROBER_IMAGE
@@ -15,27 +17,38 @@ from .kit.build import KitManifest, load_manifest, manifest_path
 from .kit.versions import kit_versions
 from .prober import HostProber, ProbeOptions, Prober, ProbeTarget
 from .settings import RunSettings
-from .timeouts import Timeouts
+from .timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 __all__ = ["kit_manifest", "open_provider", "resolve_app_images", "sampler_factory", "default_routes",
-           "kind_node_address", "kind_node_pids", "PROBER_IMAGE"]
+           "kind_node_address", "kind_node_pids", "check_settings", "check_report_dir", "read_manifest",
+           "PROBER_IMAGE"]
 
 
 def kit_manifest(settings: RunSettings) -> KitManifest | None:
     """The kit build these settings name: --kit-manifest, else --k8s-version's, else the last one."""
     if settings.kit_manifest:
-        manifest = load_manifest(settings.kit_manifest)
+        manifest = read_manifest(settings.kit_manifest)
         if manifest is None:
             raise ConfigError(f"--kit-manifest {settings.kit_manifest}: not a kit manifest; "
                               "run `rollproof kit build` or fix the path")
         return manifest
     if settings.k8s_version:
         minor = kit_versions(settings.k8s_version).minor
-        manifest = load_manifest(manifest_path(minor))
+        manifest = read_manifest(manifest_path(minor))
         if manifest is None:
             raise ConfigError(f"no kit for Kubernetes 1.{minor}: run `rollproof kit build --k8s-version 1.{minor}`")
         return manifest
-    return load_manifest()
+    return read_manifest()
+
+
+def read_manifest(path: Path | None = None) -> KitManifest | None:
+    """`load_manifest`, with a manifest this rollproof cannot read (another version wrote it) as one line."""
+    try:
+        return load_manifest(path)
+    except (TypeError, KeyError, ValueError):
+        raise ConfigError(f"kit manifest {path or manifest_path()} was written by another rollproof version: "
+                          "rebuild it (`rollproof kit build`), or pick a build with --k8s-version or "
+                          "--kit-manifest") from None
 
 
 def _parse_image(text: str, where: str) -> AppImageRef:
@@ -73,7 +86,63 @@ def _ensure_local(image: str) -> None:
                             "or pass images your machine can pull")
 
 
-def open_provider(settings: RunSettings, timeouts: Timeouts, getoption: Callable[..., Any]) -> Any:
+def check_report_dir(path: Path, where: str = "--report-dir") -> None:
+    """ConfigError unless reports can be written under `path`; creates nothing and leaves nothing."""
+    probe = Path(os.path.abspath(path))
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        what = "is a file" if probe == Path(os.path.abspath(path)) else f"is under {probe}, which is a file"
+        raise ConfigError(f"{where} {path} {what}: pick a directory path")
+    try:
+        fd, name = tempfile.mkstemp(prefix=".rollproof-write-check-", dir=probe)
+    except OSError as exc:
+        raise ConfigError(f"{where} {path} is not writable ({exc.strerror} in {probe}): "
+                          "pick a directory you can write to") from None
+    os.close(fd)
+    os.unlink(name)
+
+
+def _pytest_kind_name(settings: RunSettings, getoption: Callable[..., Any]) -> str:
+    name = getoption("cluster_name", default=None)
+    return settings.cluster_name if name in (None, "pytest-kind") else str(name)
+
+
+def check_settings(settings: RunSettings, getoption: Callable[..., Any]) -> None:
+    """Everything about the options that can be known before a test runs; a one-line ConfigError otherwise.
+
+    Reads files (the kubeconfig, the kit manifest) and checks binaries; never
+    talks to a cluster or Docker, never writes.
+    """
+    check_report_dir(settings.report_dir, f"report directory ({settings.source('report_dir')})")
+    given = {role: image for role, image in (("old", settings.old_image), ("new", settings.new_image)) if image}
+    parsed = {role: _parse_image(text, f"--{role}-image") for role, text in given.items()}
+    if len(parsed) == 2 and parsed["old"].server == parsed["new"].server:
+        raise ConfigError("old and new images answer with the same Server header; pick two versions")
+    if settings.provider == "existing":
+        provider = ExistingProvider(getoption("kubeconfig", default=None), settings.context, DEFAULT_TIMEOUTS,
+                                    settings.namespace)
+        provider.access()
+        if len(parsed) < 2 and kit_manifest(settings) is None:
+            missing = " and ".join(f"--{r}-image" for r in ("old", "new") if r not in parsed)
+            raise ConfigError(f"--cluster-provider existing needs {missing} IMAGE=SERVER (images the cluster "
+                              "can pull), or a kit build to take them from")
+        return
+    if settings.context:
+        raise ConfigError("--context is for --cluster-provider existing; a kind cluster's context is its own")
+    check_cluster_name(_pytest_kind_name(settings, getoption))
+    for option, label, program in (("kind_bin", "--kind-bin", "kind"), ("kind_kubectl_bin", "--kind-kubectl-bin",
+                                                                          "kubectl")):
+        if getoption(option, default=None):
+            check_binary(getoption(option), label, program)
+    if settings.kit_manifest or settings.k8s_version:
+        kit_manifest(settings)
+
+
+def open_provider(settings: RunSettings, timeouts: Timeouts, getoption: Callable[..., Any],
+                  announce: Callable[[str], None] = print) -> Any:
     """The provider the settings ask for, not yet started (`up()` / `down()`).
 
     pytest-kind's own options (`--kind-image`, `--kind-bin`, `--kind-kubectl-bin`,
@@ -82,7 +151,7 @@ def open_provider(settings: RunSettings, timeouts: Timeouts, getoption: Callable
     """
     kubeconfig = getoption("kubeconfig", default=None)
     if settings.provider == "existing":
-        return ExistingProvider(kubeconfig, settings.context, timeouts)
+        return ExistingProvider(kubeconfig, settings.context, timeouts, settings.namespace)
     manifest = kit_manifest(settings)
     images = resolve_app_images(settings, manifest)
     load = [ref.image for ref in images.values()]
@@ -93,9 +162,7 @@ def open_provider(settings: RunSettings, timeouts: Timeouts, getoption: Callable
     node_image = getoption("kind_image", default=None) or (manifest.node_image if manifest else None)
     kind_bin = getoption("kind_bin", default=None) or (manifest.kind_bin if manifest else None)
     kubectl_bin = getoption("kind_kubectl_bin", default=None) or (manifest.kubectl_bin if manifest else None)
-    name = getoption("cluster_name", default=None)
-    if name in (None, "pytest-kind"):  # pytest-kind's default: use ours
-        name = settings.cluster_name
+    name = _pytest_kind_name(settings, getoption)  # pytest-kind's --cluster-name, unless its default
     provider = KindProvider(KindSettings(
         name=name,
         workers=settings.nodes - 1,
@@ -105,7 +172,7 @@ def open_provider(settings: RunSettings, timeouts: Timeouts, getoption: Callable
         kubeconfig=None,
         keep=bool(getoption("keep_cluster", default=False)),
         load_images=tuple(load),
-    ), timeouts)
+    ), timeouts, announce)
     return provider
 
 

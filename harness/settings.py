@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -33,6 +35,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("nodes", "--nodes", "ROLLPROOF_NODES", 1, "kind nodes: 1 (control plane only) or 3 (plus two workers)",
             "choice:1,3"),
     Setting("context", "--context", "ROLLPROOF_CONTEXT", None, "kubeconfig context for --cluster-provider=existing"),
+    Setting("namespace", "--namespace", "ROLLPROOF_NAMESPACE", None,
+            "run every test in this existing namespace, creating no namespace (needs only the rights the README "
+            "lists); with --cluster-provider existing the kubeconfig context's namespace is the default"),
     Setting("report_dir", "--report-dir", "ROLLPROOF_REPORT_DIR", "reports",
             "where per-test JSON, timeline PNGs, summary.json and the behaviour matrix go"),
     Setting("k8s_version", "--k8s-version", "ROLLPROOF_K8S_VERSION", None,
@@ -67,6 +72,7 @@ class RunSettings:
     cluster_name: str
     nodes: int
     context: str | None
+    namespace: str | None
     report_dir: Path
     k8s_version: str | None
     kit_manifest: Path | None
@@ -95,7 +101,7 @@ def _convert(setting: Setting, raw: Any, where: str) -> Any:
             return value
         if setting.kind == "float":
             value = float(text)
-            if value <= 0:
+            if not math.isfinite(value) or value <= 0:
                 raise ValueError
             return value
         if setting.kind == "bool":
@@ -115,7 +121,12 @@ def _convert(setting: Setting, raw: Any, where: str) -> Any:
         expected = (setting.kind.split(":", 1)[1].replace(",", " or ") if ":" in setting.kind
                     else {"int": "a whole number >= 1", "float": "a number > 0"}.get(setting.kind, setting.kind))
         raise ConfigError(f"{where}: {text!r} is not a valid {setting.name} (expected {expected})") from None
+    if setting.name == "namespace" and not _DNS_LABEL.match(text):
+        raise ConfigError(f"{where}: {text!r} is not a valid namespace name (expected lower-case letters, digits "
+                          "and '-', at most 63, starting and ending with a letter or digit)")
     return text
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 def resolve_settings(

@@ -1,24 +1,35 @@
-"""A kind cluster through pytest-kind's KindCluster, with the binaries and images we give it."""
+"""A kind cluster: created (and then deleted) by this run, or reused (and then kept).
+
+The kind binary is driven directly (pytest-kind's `KindCluster` would leave the
+client key in the temp directory through pykube). The cluster's kubeconfig lives
+in the process's private `run_dir()` unless a path is given, so no credential
+outlives the run on disk; `kind get kubeconfig --name NAME` gives it again.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kubernetes import client, config as kube_config
-from pytest_kind import KindCluster
+from typing import Callable
+
+from kubernetes import client
 
 from ..errors import ConfigError, ProviderError
+from ..kube.config import load_kubeconfig
+from ..rundir import run_dir
 from ..timeouts import Timeouts
 from .kindconfig import KindConfig
 from .model import Cluster, NodePortMap
 from .ready import wait_cluster_ready
 
-__all__ = ["KindSettings", "KindProvider"]
+__all__ = ["KindSettings", "KindProvider", "check_cluster_name", "check_binary"]
 
 
 @dataclass(frozen=True)
@@ -28,9 +39,36 @@ class KindSettings:
     node_image: str | None = None
     kind_bin: str | None = None
     kubectl_bin: str | None = None
-    kubeconfig: Path | None = None
+    kubeconfig: Path | None = None  # default: in the process's private run directory
     keep: bool = False
     load_images: tuple[str, ...] = field(default=())
+
+
+_NAME = re.compile(r"^[a-z0-9][-a-z0-9.]*$")  # kind's own rule is ^[a-z0-9.-]+$; Docker wants a leading alnum
+_NAME_MAX = 50  # kind warns above this ("probably too long"): its node names append -control-plane
+
+
+def check_cluster_name(name: str, where: str = "--rollproof-cluster-name") -> None:
+    """A name kind accepts and that makes valid node names; ConfigError saying what to change otherwise."""
+    if not name or len(name) > _NAME_MAX or not _NAME.match(name):
+        raise ConfigError(f"{where} {name!r}: a kind cluster name is lower-case letters, digits, '-' and '.', "
+                          f"starting with a letter or digit, at most {_NAME_MAX} characters")
+
+
+def check_binary(path: str | None, label: str, program: str) -> str:
+    """An executable `program`: the path given, else the one on PATH; ConfigError saying what to do otherwise."""
+    if path:
+        p = Path(path).expanduser()
+        if p.is_dir() or not p.exists():
+            raise ConfigError(f"{label} {path}: no such file; run `rollproof kit build` or give a {program} path")
+        if not os.access(p, os.X_OK):
+            raise ConfigError(f"{label} {path}: not executable; give a {program} binary "
+                              "(`rollproof kit build` puts one in $ROLLPROOF_CACHE/bin)")
+        return str(p)
+    found = shutil.which(program)
+    if found is None:
+        raise ConfigError(f"no {program} binary: run `rollproof kit build`, or pass {label} PATH")
+    return found
 
 
 def _docker_answers() -> None:
@@ -81,54 +119,110 @@ def _stale_node_image(container: str, wanted: str) -> str | None:
 
 
 class KindProvider:
-    """Creates (or reuses) a kind cluster and deletes it afterwards unless kept."""
+    """Creates (or reuses) a kind cluster; deletes only a cluster this run created, unless kept."""
 
-    def __init__(self, settings: KindSettings, timeouts: Timeouts) -> None:
+    def __init__(self, settings: KindSettings, timeouts: Timeouts,
+                 announce: Callable[[str], None] = print) -> None:
+        check_cluster_name(settings.name)
         self.settings = settings
         self.timeouts = timeouts
-        for label, path in (("--kind-bin", settings.kind_bin), ("--kind-kubectl-bin", settings.kubectl_bin)):
-            if path and not Path(path).is_file():
-                raise ConfigError(f"{label} {path}: no such file; run `rollproof kit build` or give a kind/kubectl path")
-        self.kind = KindCluster(
-            settings.name,
-            kubeconfig=settings.kubeconfig,
-            image=settings.node_image,
-            kind_path=Path(settings.kind_bin) if settings.kind_bin else None,
-            kubectl_path=Path(settings.kubectl_bin) if settings.kubectl_bin else None,
-        )
+        self.announce = announce
+        self.kind_bin = check_binary(settings.kind_bin, "--kind-bin", "kind")
+        self.kubectl_bin = (check_binary(settings.kubectl_bin, "--kind-kubectl-bin", "kubectl")
+                            if settings.kubectl_bin else shutil.which("kubectl"))
+        self._kubeconfig = settings.kubeconfig
         self.created = False
         self.create_seconds = 0.0
 
+    @property
+    def kubeconfig(self) -> Path:
+        if self._kubeconfig is None:
+            self._kubeconfig = run_dir() / f"kind-{self.settings.name}.kubeconfig"
+        return self._kubeconfig
+
+    def _kind(self, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([self.kind_bin, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              check=check)
+
     def _exists(self) -> bool:
-        out = subprocess.run([str(self.kind.kind_path), "get", "clusters"], stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, text=True).stdout
-        return self.settings.name in out.split()
+        return self.settings.name in self._kind("get", "clusters").stdout.split()
 
     def _running(self) -> bool:
         return _inspect("inspect", "--format", "{{.State.Running}}", f"{self.settings.name}-control-plane") == "true"
 
     def _nodes(self) -> tuple[str, ...]:
-        out = subprocess.run([str(self.kind.kind_path), "get", "nodes", "--name", self.settings.name],
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
-        return tuple(sorted(out.split()))
+        return tuple(sorted(self._kind("get", "nodes", "--name", self.settings.name).stdout.split()))
+
+    def _write_kubeconfig(self, text: str) -> None:
+        path = self.kubeconfig
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
 
     def _export_kubeconfig(self) -> None:
-        """Write the running cluster's kubeconfig where pytest-kind reads it.
-
-        pytest-kind writes a kubeconfig only when it creates the cluster; a cluster
-        created from another checkout (or by a killed run) has none here.
-        """
-        proc = subprocess.run([str(self.kind.kind_path), "get", "kubeconfig", "--name", self.settings.name],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        """Write the running cluster's kubeconfig (`kind get kubeconfig`) where this run reads it."""
+        proc = self._kind("get", "kubeconfig", "--name", self.settings.name)
         if proc.returncode != 0 or not proc.stdout.strip():
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             raise ProviderError(f"kind cluster {self.settings.name!r} exists but `kind get kubeconfig` failed "
-                                f"({last}): delete it (`kind delete cluster --name {self.settings.name}`)")
-        path = Path(self.kind.kubeconfig_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(0o600, exist_ok=True)
-        path.chmod(0o600)
-        path.write_text(proc.stdout)
+                                f"({last}): delete it (`rollproof cluster delete {self.settings.name}`)")
+        self._write_kubeconfig(proc.stdout)
+
+    def _delete(self) -> None:
+        proc = self._kind("delete", "cluster", "--name", self.settings.name, "--kubeconfig", str(self.kubeconfig))
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise ProviderError(f"`kind delete cluster --name {self.settings.name}` failed ({last}); "
+                                f"run `rollproof cluster delete {self.settings.name}`")
+
+    def _create(self) -> NodePortMap:
+        config = KindConfig.with_free_ports(self.settings.workers)
+        config_file = run_dir() / f"kind-{self.settings.name}-config.yaml"
+        config_file.write_text(config.render())
+        cmd = ["create", "cluster", "--name", self.settings.name, "--kubeconfig", str(self.kubeconfig),
+               "--config", str(config_file)]
+        if self.settings.node_image:
+            cmd += ["--image", self.settings.node_image]
+        started = time.monotonic()
+        try:
+            # kind's progress goes to the terminal; a failure's reason is in its output
+            proc = subprocess.run([self.kind_bin, *cmd])
+            self.created = True  # from here on whatever exists of it is this run's to remove
+            if proc.returncode != 0:
+                raise ProviderError(f"`kind create cluster --name {self.settings.name}` failed (exit "
+                                    f"{proc.returncode}); its output is above. A port already taken or a stale "
+                                    "cluster of that name shows there; kind removed the partial cluster")
+        except BaseException:
+            self.created = True
+            if self._exists():  # interrupted half way: this run made it, this run removes it
+                self._delete()
+            self.created = False
+            raise
+        finally:
+            config_file.unlink(missing_ok=True)
+        self.create_seconds = time.monotonic() - started
+        return _mapped_ports(f"{self.settings.name}-control-plane")
+
+    def _reuse(self) -> NodePortMap:
+        name = self.settings.name
+        if not self._running():
+            raise ProviderError(f"kind cluster {name!r} exists but is stopped (the engine restarted?): delete it "
+                                f"(`rollproof cluster delete {name}`) or pass --rollproof-cluster-name with another name")
+        stale = self.settings.node_image and _stale_node_image(f"{name}-control-plane", self.settings.node_image)
+        if stale:
+            raise ProviderError(f"kind cluster {name!r} {stale}: delete it (`rollproof cluster "
+                                f"delete {name}`) or pass --rollproof-cluster-name with another name")
+        ports = _mapped_ports(f"{name}-control-plane")
+        if not ports.ports:
+            raise ProviderError(f"kind cluster {name!r} exists but maps no NodePort to 127.0.0.1: "
+                                f"delete it (`rollproof cluster delete {name}`) or pass "
+                                "--rollproof-cluster-name with another name")
+        self._export_kubeconfig()
+        return ports
 
     def up(self) -> Cluster:
         _docker_answers()
@@ -137,69 +231,47 @@ class KindProvider:
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
             if not present and "/" in self.settings.node_image and self.settings.node_image.startswith("rollproof/"):
                 raise ConfigError(f"node image {self.settings.node_image} is not built: run `rollproof kit build`")
-        if self._exists() and not self._running():
-            # Containers of a cluster whose engine was restarted stay stopped: nothing to reuse.
-            print(f"rollproof: kind cluster {self.settings.name!r} is stopped (engine restarted?); recreating it")
-            self.kind.delete()
-        if self._exists():
-            stale = self.settings.node_image and _stale_node_image(f"{self.settings.name}-control-plane",
-                                                                   self.settings.node_image)
-            if stale:
-                raise ProviderError(f"kind cluster {self.settings.name!r} {stale}: delete it (`rollproof cluster "
-                                    f"delete {self.settings.name}`) or pass --rollproof-cluster-name with another name")
-            ports = _mapped_ports(f"{self.settings.name}-control-plane")
-            if not ports.ports:
-                raise ProviderError(f"kind cluster {self.settings.name!r} exists but maps no NodePort to 127.0.0.1: "
-                                    f"delete it (`kind delete cluster --name {self.settings.name}`) or pass "
-                                    "--rollproof-cluster-name with another name")
-            self._export_kubeconfig()
-            self.kind.create()  # reuse: pytest-kind reads the kubeconfig written above
-        else:
-            config = KindConfig.with_free_ports(self.settings.workers)
-            config_file = self.kind.path / "kind-config.yaml"
-            config_file.write_text(config.render())
-            started = time.monotonic()
-            try:
-                self.kind.create(config_file=config_file)
-            except subprocess.CalledProcessError as exc:
-                raise ProviderError(f"`kind create cluster --name {self.settings.name}` failed (exit {exc.returncode});"
-                                    " its output is above. A port already taken or a stale cluster of that name "
-                                    "shows there; kind removed the partial cluster") from exc
-            self.created = True
-            self.create_seconds = time.monotonic() - started
-            ports = _mapped_ports(f"{self.settings.name}-control-plane")
-        api = kube_config.new_client_from_config(config_file=str(self.kind.kubeconfig_path))
+        ports = self._reuse() if self._exists() else self._create()
         try:
-            wait_cluster_ready(api, self.timeouts.cluster_ready, self.timeouts.poll_interval)
-            for image in self.settings.load_images:
-                self.load_image(image)
-            version = client.VersionApi(api).get_code()
+            api = load_kubeconfig(self.kubeconfig).api_client()
+            try:
+                wait_cluster_ready(api, self.timeouts.cluster_ready, self.timeouts.poll_interval)
+                for image in self.settings.load_images:
+                    self.load_image(image)
+                version = client.VersionApi(api).get_code()
+            finally:
+                api.close()
         except BaseException:
             # A cluster this run created and could not make ready is not left behind (unless kept).
             if self.created and not self.settings.keep:
-                self.kind.delete()
+                self._delete()
             raise
-        finally:
-            api.close()
         return Cluster(
             name=self.settings.name,
             provider="kind",
-            kubeconfig=Path(self.kind.kubeconfig_path).resolve(),
+            kubeconfig=self.kubeconfig.resolve(),
             context=f"kind-{self.settings.name}",
             git_version=version.git_version,
             major=int(version.major),
             minor=int("".join(ch for ch in version.minor if ch.isdigit())),
             node_ports=ports,
             nodes=self._nodes(),
-            kubectl=str(self.kind.kubectl_path),
+            kubectl=self.kubectl_bin,
+            created=self.created,
         )
 
     def load_image(self, image: str) -> None:
-        try:
-            self.kind.load_docker_image(image)
-        except subprocess.CalledProcessError as exc:
+        proc = self._kind("load", "docker-image", "--name", self.settings.name, image)
+        if proc.returncode != 0:
             raise ProviderError(f"could not load image {image} into kind cluster {self.settings.name!r}: "
-                                "build it (`rollproof kit build`) or pull it first") from exc
+                                "build it (`rollproof kit build`) or pull it first")
 
     def down(self) -> None:
-        self.kind.delete()
+        """Delete the cluster if this run created it and it is not kept; otherwise say it is kept and how to remove it."""
+        name = self.settings.name
+        if self.created and not self.settings.keep:
+            self._delete()
+            self.created = False
+            return
+        why = "--keep-cluster" if self.created else "it was running before this run, so this run leaves it"
+        self.announce(f"rollproof: kept kind cluster {name!r} ({why}); remove it with `rollproof cluster delete {name}`")

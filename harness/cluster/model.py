@@ -45,6 +45,8 @@ class Cluster:
     node_ports: NodePortMap = field(default_factory=NodePortMap)
     nodes: tuple[str, ...] = ()
     kubectl: str | None = None
+    created: bool = False  # this run created it (and deletes it at the end unless kept)
+    namespace: str | None = None  # every test runs in this namespace (none is created); None: one per test
 
     @property
     def version(self) -> tuple[int, int]:
@@ -52,5 +54,6 @@ class Cluster:
 
     def describe(self) -> str:
         ports = ", ".join(f"{n}->127.0.0.1:{h}" for n, h in self.node_ports.ports) or "none (in-cluster prober)"
+        where = f"; every test in namespace {self.namespace}" if self.namespace else ""
         return (f"{self.provider} cluster {self.name!r} Kubernetes {self.git_version}, "
-                f"{len(self.nodes)} node(s), NodePorts {ports}")
+                f"{len(self.nodes)} node(s), NodePorts {ports}{where}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import urllib3.exceptions
 from kubernetes import client
 
 from ..errors import WaitTimeout
@@ -45,7 +46,7 @@ def wait_cluster_ready(api: client.ApiClient, timeout: float, interval: float) -
             if not nodes and not pods:
                 return time.monotonic() - started
             last = "; ".join(nodes + pods)
-        except (client.ApiException, OSError) as exc:  # API server still starting
+        except (client.ApiException, OSError, urllib3.exceptions.HTTPError) as exc:  # API server still starting
             last = f"API not answering: {exc.__class__.__name__}"
         if time.monotonic() - started > timeout:
             raise WaitTimeout("every node Ready and every kube-system pod Running", timeout, last)

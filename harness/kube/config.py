@@ -8,7 +8,15 @@ repr and str never show a secret. `ClusterAccess.api_client()` builds a
 
 `kube_errors` is the one boundary where the kubernetes client's `ApiException`
 and its transport (urllib3) errors become `harness.errors`; `call_api` wraps a
-typed-client call in it and returns the decoded JSON body.
+typed-client call in it and returns the decoded JSON body. `transport_error`
+names what failed below HTTP (refused, timed out, TLS, name, reset) with the
+time it really took, for the typed client and `requests` alike; the typed
+client does not retry, so a failure is reported after one attempt.
+
+Credentials never reach the disk when avoidable: the TLS libraries want file
+paths, so embedded CA, certificate and key data are written to anonymous
+memory files (`memfd`, `/proc/self/fd/N`) that vanish with the process, even
+when it is killed; elsewhere to the process's private `run_dir()`.
 """
 
 from __future__ import annotations
@@ -21,7 +29,8 @@ import json
 import os
 import re
 import shutil
-import tempfile
+import ssl
+import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -33,7 +42,8 @@ import urllib3.exceptions
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from harness.errors import ConfigError, ProviderError, WaitTimeout, api_error
+from harness.errors import ConfigError, HarnessError, ProviderError, Unreachable, WaitTimeout, api_error
+from harness.rundir import run_dir
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 __all__ = [
@@ -43,8 +53,10 @@ __all__ = [
     "TlsFiles",
     "load_kubeconfig",
     "parse_kubeconfig",
+    "parse_kubeconfig_text",
     "parse_server_version",
     "kube_errors",
+    "transport_error",
     "call_api",
     "decode_json",
 ]
@@ -105,17 +117,20 @@ class ServerVersion:
 
 @dataclass
 class TlsFiles:
-    """Paths of the CA, client certificate and key, some written to a private temp dir.
+    """Paths of the CA, client certificate and key; embedded data in memory files where possible.
 
-    Data embedded in the kubeconfig is written to a fresh 0700 directory as
-    0600 files; paths named by the kubeconfig are used where they are.
-    `close()` removes the directory (also done at garbage collection / exit).
+    Data embedded in the kubeconfig goes to anonymous memory files (`memfd`,
+    paths `/proc/self/fd/N`, valid in this process only), else to a fresh 0700
+    directory inside the process's private `run_dir()` as 0600 files; paths
+    named by the kubeconfig are used where they are. `close()` releases them
+    (also done at garbage collection; the run directory goes at exit).
     """
 
     ca_file: str | None
     cert_file: str | None
     key_file: str | None
     directory: str | None = None
+    descriptors: tuple[int, ...] = ()
     _finalizer: Any = field(default=None, repr=False, compare=False)
 
     def close(self) -> None:
@@ -124,6 +139,8 @@ class TlsFiles:
 
     @property
     def closed(self) -> bool:
+        if self._finalizer is not None:
+            return not self._finalizer.alive
         return self.directory is None or not os.path.isdir(self.directory)
 
     def __enter__(self) -> TlsFiles:
@@ -131,6 +148,30 @@ class TlsFiles:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _memory_file(name: str, data: bytes) -> int | None:
+    """An anonymous memory file holding `data` (Linux memfd), or None where there is none."""
+    create = getattr(os, "memfd_create", None)
+    if create is None or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        fd = create(f"rollproof-{name}", getattr(os, "MFD_CLOEXEC", 1))
+    except OSError:
+        return None
+    os.fchmod(fd, 0o600)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    return fd
+
+
+def _release(directory: str | None, descriptors: tuple[int, ...]) -> None:
+    for fd in descriptors:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    if directory is not None:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _write_private(directory: str, name: str, data: bytes) -> str:
@@ -188,26 +229,37 @@ class ClusterAccess:
         if self.client_key_data is not None:
             key = self.client_key_data.reveal()
             blobs["client.key"] = key if isinstance(key, bytes) else key.encode()
-        directory = None
-        finalizer = None
+        directory: str | None = None
+        descriptors: list[int] = []
         written: dict[str, str] = {}
-        if blobs:
-            directory = tempfile.mkdtemp(prefix="rollproof-tls-")  # mode 0700
+        for name, data in blobs.items():
+            fd = _memory_file(name, data)
+            if fd is None:
+                break
+            descriptors.append(fd)
+            written[name] = f"/proc/self/fd/{fd}"
+        else:
+            blobs = {}
+        if blobs:  # no memory files here: a private directory instead
+            _release(None, tuple(descriptors))
+            descriptors, written = [], {}
             try:
+                directory = os.path.join(run_dir(), f"tls-{os.urandom(4).hex()}")
+                os.mkdir(directory, 0o700)
                 for name, data in blobs.items():
                     written[name] = _write_private(directory, name, data)
             except OSError as exc:
-                shutil.rmtree(directory, ignore_errors=True)
+                _release(directory, ())
                 raise ProviderError(f"cannot write TLS files to {directory}: {exc.strerror}") from exc
         files = TlsFiles(
             ca_file=written.get("ca.crt", self.ca_file),
             cert_file=written.get("client.crt", self.client_cert_file),
             key_file=written.get("client.key", self.client_key_file),
             directory=directory,
+            descriptors=tuple(descriptors),
         )
-        if directory is not None:
-            finalizer = weakref.finalize(files, shutil.rmtree, directory, True)
-            files._finalizer = finalizer
+        if directory is not None or descriptors:
+            files._finalizer = weakref.finalize(files, _release, directory, tuple(descriptors))
         return files
 
     def api_client(self) -> kubernetes.client.ApiClient:
@@ -219,6 +271,7 @@ class ClusterAccess:
         cfg.ssl_ca_cert = files.ca_file
         cfg.cert_file = files.cert_file
         cfg.key_file = files.key_file
+        cfg.retries = 0  # one attempt: a refused or silent server is reported as such, at once
         client = _ClusterApiClient(cfg, files)
         client.user_agent = "rollproof"
         if self.token is not None:
@@ -364,8 +417,8 @@ def parse_kubeconfig(doc: Any, *, source: str = "<kubeconfig>", base_dir: str | 
         token_path = _file(user["tokenFile"], base, "tokenFile", source)
         try:
             token = Secret(Path(token_path).read_text().strip())
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"kubeconfig {source}: tokenFile {token_path} cannot be read; check its permissions") from exc
+        except (OSError, UnicodeDecodeError):
+            raise ConfigError(f"kubeconfig {source}: tokenFile {token_path} cannot be read; check its permissions") from None
 
     has_cert = bool(cert_file or cert_data)
     has_key = bool(key_file or key_data is not None)
@@ -398,20 +451,32 @@ def parse_kubeconfig(doc: Any, *, source: str = "<kubeconfig>", base_dir: str | 
 def load_kubeconfig(path: str | os.PathLike[str], context: str | None = None) -> ClusterAccess:
     """Read the kubeconfig file at `path` (one file, no merging) for `context` (default: current)."""
     p = Path(path).expanduser()
+    if p.is_dir():
+        raise ConfigError(f"kubeconfig {p} is a directory; point at the kubeconfig file inside it")
     if not p.is_file():
         raise ConfigError(
             f"kubeconfig {p} does not exist; create the cluster or point at its kubeconfig "
             "(e.g. `kind get kubeconfig --name NAME > FILE`)"
         )
     try:
-        doc = yaml.safe_load(p.read_text())
+        text = p.read_text()
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"kubeconfig {p} cannot be read ({exc.__class__.__name__}); check its permissions") from exc
+        raise ConfigError(f"kubeconfig {p} cannot be read ({exc.__class__.__name__}); check its permissions") from None
+    return parse_kubeconfig_text(text, source=str(p), base_dir=p.parent, context=context)
+
+
+def parse_kubeconfig_text(text: str, *, source: str, base_dir: str | Path = ".",
+                          context: str | None = None) -> ClusterAccess:
+    """A kubeconfig's text (a file's, or `kind get kubeconfig`'s output) → `ClusterAccess`; never echoes it."""
+    p = source
+    try:
+        doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
+        # never chained or quoted: YAML errors show the offending line, which may hold a token
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"kubeconfig {p} is not valid YAML{where}; regenerate it") from exc
-    return parse_kubeconfig(doc, source=str(p), base_dir=p.parent, context=context)
+        raise ConfigError(f"kubeconfig {p} is not valid YAML{where}; regenerate it") from None
+    return parse_kubeconfig(doc, source=source, base_dir=base_dir, context=context)
 
 
 _LEADING_INT = re.compile(r"\d+")
@@ -449,23 +514,100 @@ def decode_json(data: bytes | str | None) -> Any:
         return text
 
 
+_VERIFY = re.compile(r"certificate verify failed: ([^(]+?)\s*(?:\(|$)")
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The transport error under `requests`' and urllib3's wrappers."""
+    seen = 0
+    while seen < 5:
+        seen += 1
+        inner = getattr(exc, "reason", None)  # urllib3 MaxRetryError
+        if isinstance(inner, BaseException):
+            exc = inner
+            continue
+        args = getattr(exc, "args", ())
+        if args and isinstance(args[0], BaseException) and type(exc).__module__.startswith("requests"):
+            exc = args[0]
+            continue
+        break
+    return exc
+
+
+def _tls_problem(exc: BaseException) -> str:
+    text = str(exc)
+    m = _VERIFY.search(text)
+    why = (m.group(1).strip() if m else "").lower()
+    if "mismatch" in why:
+        return "certificate verify failed: the server's certificate does not name the address in the kubeconfig"
+    if "expired" in why:
+        return "certificate verify failed: the server's certificate has expired"
+    if m or "CERTIFICATE_VERIFY_FAILED" in text:
+        return "certificate verify failed: the kubeconfig's CA does not match the server"
+    if "PEM lib" in text or "NO_CERTIFICATE" in text or "no start line" in text.lower():
+        return ("the kubeconfig's certificate-authority or client certificate/key is not valid PEM data; "
+                "re-export the kubeconfig")
+    if "alert" in text.lower() or "certificate" in text.lower():
+        return "TLS handshake refused: the server did not accept the kubeconfig's client certificate"
+    return "TLS handshake failed; check the server address and the kubeconfig's certificate-authority"
+
+
+def transport_error(exc: BaseException, method: str, path: str, server: str, timeout: float,
+                    elapsed: float) -> HarnessError:
+    """One line for a request that got no HTTP answer: what failed, where, after how long."""
+    cause = _root_cause(exc)
+    where = f"{method} {path} to {server}" if server else f"{method} {path}"
+    took = f"after {elapsed:.1f}s"
+    text = f"{cause!s} {cause.__context__!s} {cause.__cause__!s}".lower()
+    if isinstance(cause, (urllib3.exceptions.SSLError, ssl.SSLError)) or "ssl" in type(cause).__name__.lower():
+        return Unreachable(f"{_tls_problem(cause)} ({where}, {took})", "tls", elapsed)
+    if isinstance(cause, urllib3.exceptions.NameResolutionError) or "name or service not known" in text \
+            or "nodename nor servname" in text or "name resolution" in text:
+        return Unreachable(f"cannot resolve the API server's host name ({where}, {took}); "
+                           "fix the kubeconfig's server", "dns", elapsed)
+    if isinstance(cause, (ConnectionRefusedError, urllib3.exceptions.NewConnectionError)) and "refused" in text \
+            or isinstance(cause, ConnectionRefusedError):
+        return Unreachable(f"connection refused ({where}, {took}): nothing listens there; "
+                           "is the cluster running and the kubeconfig's server right?", "refused", elapsed)
+    if isinstance(cause, urllib3.exceptions.NewConnectionError):
+        return Unreachable(f"cannot connect ({where}, {took}): "
+                           f"{_errno_text(cause)}; check the kubeconfig's server", "connect", elapsed)
+    if isinstance(cause, urllib3.exceptions.ReadTimeoutError) or "read timed out" in text:
+        return WaitTimeout(f"the API server to answer {where}", elapsed or timeout,
+                           f"the connection was accepted but no response came in {elapsed:.1f}s "
+                           f"(request timeout {timeout:.0f}s)")
+    if isinstance(cause, (urllib3.exceptions.TimeoutError, TimeoutError)) or "timed out" in text:
+        return WaitTimeout(f"a TCP connection to the API server ({where})", elapsed or timeout,
+                           f"no answer to connect in {elapsed:.1f}s (request timeout {timeout:.0f}s): "
+                           "a firewall, or an address nothing answers at")
+    if isinstance(cause, (urllib3.exceptions.ProtocolError, ConnectionError)) or "aborted" in text \
+            or "reset" in text or "disconnected" in text:
+        return Unreachable(f"cannot reach the API server: it closed the connection without an answer ({where}, "
+                           f"{took}); is it still starting, or is this port something else?", "reset", elapsed)
+    return Unreachable(f"no answer from the API server ({where}, {took}): {type(cause).__name__}", "other",
+                       elapsed)
+
+
+def _errno_text(exc: BaseException) -> str:
+    for inner in (exc.__context__, exc.__cause__):
+        if isinstance(inner, OSError) and inner.strerror:
+            return inner.strerror.lower()
+    return type(exc).__name__
+
+
 @contextlib.contextmanager
 def kube_errors(method: str, path: str, timeout: float, server: str = "") -> Iterator[None]:
     """The one place typed-client errors become `harness.errors` (`raise ... from exc`)."""
+    started = time.monotonic()
     try:
         yield
     except ApiException as exc:
-        raise api_error(int(exc.status or 0), decode_json(exc.body), method, path) from exc
-    except (urllib3.exceptions.TimeoutError, TimeoutError) as exc:
-        raise WaitTimeout(f"the API server to answer {method} {path}", timeout, "no response") from exc
-    except urllib3.exceptions.MaxRetryError as exc:
-        if isinstance(exc.reason, urllib3.exceptions.TimeoutError):
-            raise WaitTimeout(f"the API server to answer {method} {path}", timeout, "no response") from exc
-        raise ProviderError(
-            f"{method} {path}: cannot reach the API server {server}: {type(exc.reason).__name__}"
-        ) from exc
-    except urllib3.exceptions.HTTPError as exc:
-        raise ProviderError(f"{method} {path}: API server connection failed: {type(exc).__name__}") from exc
+        if exc.status in (None, 0):  # the client's own error without a response
+            raise Unreachable(f"{method} {path}: {exc.reason or 'no response'}", "other",
+                              time.monotonic() - started) from exc
+        raise api_error(int(exc.status), decode_json(exc.body), method, path) from exc
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise transport_error(exc, method, path, server, timeout, time.monotonic() - started) from exc
 
 
 def call_api(fn: Callable[..., Any], *args: Any, method: str, path: str, timeout: float,

@@ -18,8 +18,8 @@ import requests
 import requests.auth
 
 from harness import __version__
-from harness.errors import ProviderError, WaitTimeout, api_error
-from harness.kube.config import ClusterAccess, Secret, TlsFiles, decode_json
+from harness.errors import ProviderError, api_error
+from harness.kube.config import ClusterAccess, Secret, TlsFiles, decode_json, transport_error
 from harness.kube.patches import RawRequest
 from harness.samples import clock
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
@@ -148,16 +148,7 @@ class RawApi:
         except requests.RequestException as exc:
             elapsed = clock() - t0
             self._record(req, t0, None, b"", elapsed, redact, error=type(exc).__name__)
-            if isinstance(exc, requests.Timeout):
-                raise WaitTimeout(f"the API server to answer {req.method} {req.path}", timeout, "no response") from exc
-            if isinstance(exc, requests.exceptions.SSLError):
-                raise ProviderError(
-                    f"{req.method} {req.path}: TLS handshake with {self.access.server} failed; "
-                    "check the kubeconfig's certificate-authority and client certificate"
-                ) from exc
-            raise ProviderError(
-                f"{req.method} {req.path}: cannot reach the API server {self.access.server}: {type(exc).__name__}"
-            ) from exc
+            raise transport_error(exc, req.method, req.path, self.access.server, timeout, elapsed) from exc
         elapsed = clock() - t0
         self._record(req, t0, r.status_code, content, elapsed, redact)
         ctype = r.headers.get("Content-Type", "")

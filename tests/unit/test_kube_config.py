@@ -173,10 +173,32 @@ def test_parse_server_version_refuses_garbage() -> None:
         parse_server_version({"major": "x"})
 
 
-def test_tls_files_are_private_and_removed(tmp_path: Path) -> None:
+def test_tls_files_are_memory_files_that_vanish(tmp_path: Path) -> None:
     access = load_kubeconfig(write(tmp_path, kubeconfig()))
     files = access.tls_files()
-    assert files.directory is not None
+    assert files.directory is None and len(files.descriptors) == 3
+    for path, data in ((files.ca_file, FAKE_CA), (files.cert_file, FAKE_CERT), (files.key_file, FAKE_KEY)):
+        assert path is not None and path.startswith("/proc/self/fd/")
+        assert Path(path).read_bytes() == data
+        assert Path(path).read_bytes() == data  # every open reads from the start
+        assert os.readlink(path).startswith("/memfd:rollproof-")  # anonymous memory, in no directory
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert not files.closed
+    files.close()
+    assert files.closed
+    for path in (files.ca_file, files.cert_file, files.key_file):
+        assert not (os.path.exists(path) and os.readlink(path).startswith("/memfd:rollproof-"))
+    files.close()  # idempotent
+
+
+def test_tls_files_fall_back_to_the_private_run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.rundir import run_dir
+
+    monkeypatch.delattr(os, "memfd_create")
+    access = load_kubeconfig(write(tmp_path, kubeconfig()))
+    files = access.tls_files()
+    assert files.directory is not None and files.directory.startswith(str(run_dir()))
+    assert stat.S_IMODE(os.stat(run_dir()).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(files.directory).st_mode) == 0o700
     for path, data in ((files.ca_file, FAKE_CA), (files.cert_file, FAKE_CERT), (files.key_file, FAKE_KEY)):
         assert path is not None and path.startswith(files.directory)
@@ -187,14 +209,15 @@ def test_tls_files_are_private_and_removed(tmp_path: Path) -> None:
     files.close()  # idempotent
 
 
-def test_api_client_close_removes_its_files(tmp_path: Path) -> None:
+def test_api_client_close_releases_its_files(tmp_path: Path) -> None:
     access = load_kubeconfig(write(tmp_path, kubeconfig()))
     client = access.api_client()
     key_file = client.configuration.key_file
-    assert key_file and os.path.exists(key_file)
+    assert key_file and Path(key_file).read_bytes() == FAKE_KEY
     assert client.configuration.verify_ssl is True
+    assert client.configuration.retries == 0
     client.close()
-    assert not os.path.exists(key_file)
+    assert not (os.path.exists(key_file) and os.readlink(key_file).startswith("/memfd:rollproof-client.key"))
 
 
 # --------------------------------------------------------------------------- real TLS on 127.0.0.1
@@ -351,14 +374,15 @@ def test_raw_api_secret_bodies_are_redacted(tmp_path: Path, pki: Path, server: s
 
 def test_raw_api_refuses_wrong_ca(tmp_path: Path, pki: Path, server: str) -> None:
     with RawApi(access_for(tmp_path, pki, server, ca="other.crt"), FAST) as raw:
-        with pytest.raises(ProviderError, match="TLS handshake"):
+        with pytest.raises(ProviderError) as info:
             raw.send(RawRequest("GET", "/version"))
+        assert str(info.value).startswith("certificate verify failed: the kubeconfig's CA does not match the server")
         assert raw.exchanges[-1].status is None and raw.exchanges[-1].error == "SSLError"
 
 
 def test_raw_api_unreachable_server(tmp_path: Path, pki: Path) -> None:
     with RawApi(access_for(tmp_path, pki, "https://127.0.0.1:9"), FAST) as raw:
-        with pytest.raises(ProviderError, match="cannot reach the API server"):
+        with pytest.raises(ProviderError, match=r"^connection refused \(GET /version to https://127.0.0.1:9, after 0\.\d"):
             raw.send(RawRequest("GET", "/version"))
 
 
@@ -389,3 +413,92 @@ def test_typed_client_errors_are_translated(tmp_path: Path, pki: Path, server: s
     bad = access_for(tmp_path, pki, server, ca="other.crt")
     with pytest.raises(ProviderError):
         bad.server_version(Timeouts(api_request=5.0))
+
+
+# --------------------------------------------------------------------------- issue 8: what failed, said once
+
+
+def test_malformed_kubeconfig_never_quotes_its_token(tmp_path: Path) -> None:
+    path = write(tmp_path, f"apiVersion: v1\nusers:\n- name: u\n  user:\n    token: {TOKEN}: oops\n")
+    with pytest.raises(ConfigError) as info:
+        load_kubeconfig(path)
+    assert str(info.value) == f"kubeconfig {path} is not valid YAML at line 5; regenerate it"
+    assert info.value.__cause__ is None and info.value.__suppress_context__  # no chained YAML error to print
+    import traceback
+
+    shown = "".join(traceback.format_exception(info.value))
+    assert TOKEN not in shown and "oops" not in shown
+
+
+def test_ca_that_is_not_a_certificate_is_named(tmp_path: Path) -> None:
+    """PEM markers around garbage pass parsing; the TLS library refuses it: one line that says so."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # the TLS context is made once a connection is up
+    server = f"https://127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        access = load_kubeconfig(write(tmp_path, kubeconfig(server)))
+        with pytest.raises(ProviderError) as info:
+            access.server_version(Timeouts(api_request=5.0))
+    finally:
+        listener.close()
+    assert str(info.value).startswith("the kubeconfig's certificate-authority or client certificate/key is not "
+                                      f"valid PEM data; re-export the kubeconfig (GET /version to {server}, after 0.")
+
+
+def test_kubeconfig_that_is_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"is a directory; point at the kubeconfig file inside it$"):
+        load_kubeconfig(tmp_path)
+
+
+def test_wrong_ca_is_named_after_one_attempt(tmp_path: Path, pki: Path, server: str) -> None:
+    before = len(_Handler.seen)
+    with pytest.raises(ProviderError) as info:
+        access_for(tmp_path, pki, server, ca="other.crt").server_version(Timeouts(api_request=5.0))
+    text = str(info.value)
+    assert text.startswith("certificate verify failed: the kubeconfig's CA does not match the server "
+                           f"(GET /version to {server}, after 0.")
+    assert "\n" not in text and "SSLError" not in text
+    assert len(_Handler.seen) == before  # no request reached the handler (and none was retried)
+
+
+def test_refused_connection_is_not_a_timeout(tmp_path: Path, pki: Path) -> None:
+    import time
+
+    access = access_for(tmp_path, pki, "https://127.0.0.1:1")
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as info:
+        access.server_version(Timeouts(api_request=30.0))
+    assert time.monotonic() - started < 2
+    assert str(info.value).startswith("connection refused (GET /version to https://127.0.0.1:1, after 0.")
+    assert "timed out" not in str(info.value)
+
+
+def test_silent_listener_times_out_once_with_the_real_time(tmp_path: Path, pki: Path) -> None:
+    import socket
+    import time
+
+    from harness.errors import WaitTimeout
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # accepts connections (the kernel's backlog) and never answers
+    try:
+        server = f"https://127.0.0.1:{listener.getsockname()[1]}"
+        started = time.monotonic()
+        with pytest.raises(WaitTimeout) as info:
+            access_for(tmp_path, pki, server).server_version(Timeouts(api_request=1.5))
+        took = time.monotonic() - started
+    finally:
+        listener.close()
+    assert 1.4 < took < 3.0  # one attempt of 1.5 s, not four (urllib3's default retries)
+    assert str(info.value).startswith(f"timed out after 2s waiting for the API server to answer GET /version to "
+                                      f"{server}; last saw: the connection was accepted but no response came in 1.")
+
+
+def test_unknown_host_name(tmp_path: Path, pki: Path) -> None:
+    with pytest.raises(ProviderError, match=r"^cannot resolve the API server's host name \(GET /version to "
+                                            r"https://no-such-host\.invalid:6443, after \d+\.\ds\); fix the"):
+        access_for(tmp_path, pki, "https://no-such-host.invalid:6443").server_version(Timeouts(api_request=5.0))

@@ -1,0 +1,203 @@
+"""What interrupted runs left on a cluster: recognised by label, removed only when their run is gone.
+
+Everything the harness creates on a cluster carries
+
+    label       rollproof.io/owned=true
+    annotation  rollproof.io/owner=HOST/PID/START   (see `harness.owner`)
+    annotation  rollproof.io/started=ISO-8601 time the run started
+
+(test namespaces also keep their `rollproof.io/test=true` label). A leftover
+is such an object whose owner process is gone; one whose owner still runs is
+another live run's and is never touched; one made on another host (or with no
+owner at all) cannot be judged from here and is listed, not removed.
+
+`find_leftovers` lists them, `remove_leftovers` deletes them and waits until
+they are gone, `sweep` does both and says so in one line per object. Every
+pytest session sweeps once its cluster is up; `rollproof cluster sweep NAME`
+does it on demand.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from kubernetes import client
+
+from .errors import NotFound, WaitTimeout
+from .kube.config import call_api
+from .owner import Owner, current_owner
+from .timeouts import Timeouts
+
+__all__ = ["OWNED", "OWNER", "STARTED", "owner_labels", "owner_annotations", "Leftover", "find_leftovers",
+           "remove_leftovers", "sweep", "run_started", "live_runs"]
+
+OWNED = "rollproof.io/owned"
+OWNER = "rollproof.io/owner"
+STARTED = "rollproof.io/started"
+TEST_LABEL = "rollproof.io/test"
+
+
+@functools.lru_cache(maxsize=1)
+def run_started() -> str:
+    """When this process's run started (the first time anything asked), ISO-8601 UTC."""
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def owner_labels() -> dict[str, str]:
+    return {OWNED: "true"}
+
+
+def owner_annotations() -> dict[str, str]:
+    return {OWNER: current_owner().token(), STARTED: run_started()}
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """A labelled object of a run that is not (known to be) running."""
+
+    kind: str  # "namespace" or "service"
+    name: str
+    namespace: str | None
+    owner: Owner | None
+    started: str
+    removable: bool  # its run is known to be gone
+
+    def describe(self) -> str:
+        what = f"namespace {self.name}" if self.kind == "namespace" else f"Service {self.namespace}/{self.name}"
+        return what
+
+    def whose(self) -> str:
+        if self.owner is None:
+            return "made by a run that left no owner"
+        when = f", started {self.started}" if self.started else ""
+        return f"made by {self.owner.describe()}{when}"
+
+    def delete_command(self) -> str:
+        if self.kind == "namespace":
+            return f"kubectl delete namespace {self.name}"
+        return f"kubectl -n {self.namespace} delete service {self.name}"
+
+
+def _judge(kind: str, meta: dict[str, Any]) -> Leftover | None:
+    annotations = meta.get("annotations") or {}
+    owner = Owner.parse(annotations.get(OWNER))
+    alive = owner.alive() if owner is not None else None
+    if alive:
+        return None  # a live run's: never touched
+    return Leftover(kind=kind, name=meta.get("name", ""), namespace=meta.get("namespace"), owner=owner,
+                    started=str(annotations.get(STARTED) or ""), removable=alive is False)
+
+
+def find_leftovers(core: client.CoreV1Api, timeouts: Timeouts, namespace: str | None = None) -> list[Leftover]:
+    """Labelled namespaces and Services of runs that are not running; in `namespace` only when given.
+
+    Without `namespace` this lists cluster-wide (namespaces and Services in every namespace).
+    """
+    found: list[Leftover] = []
+    gone_namespaces: set[str] = set()
+    if namespace is None:
+        body = call_api(core.list_namespace, method="GET", path="/api/v1/namespaces",
+                        timeout=timeouts.api_request, label_selector=TEST_LABEL)
+        for item in body.get("items", []):
+            meta = item.get("metadata", {})
+            if (meta.get("labels") or {}).get(TEST_LABEL) is None:
+                continue
+            left = _judge("namespace", meta)
+            if left is not None:
+                found.append(left)
+                gone_namespaces.add(left.name)
+        body = call_api(core.list_service_for_all_namespaces, method="GET", path="/api/v1/services",
+                        timeout=timeouts.api_request, label_selector=OWNED)
+    else:
+        body = call_api(core.list_namespaced_service, namespace, method="GET",
+                        path=f"/api/v1/namespaces/{namespace}/services", timeout=timeouts.api_request,
+                        label_selector=OWNED)
+    for item in body.get("items", []):
+        meta = item.get("metadata", {})
+        if meta.get("namespace") in gone_namespaces:
+            continue  # goes with its namespace
+        left = _judge("service", meta)
+        if left is not None:
+            found.append(left)
+    return found
+
+
+def live_runs(core: client.CoreV1Api, timeouts: Timeouts) -> list[tuple[Owner, str]]:
+    """(owner, namespace) of every test namespace whose run still runs on this host."""
+    body = call_api(core.list_namespace, method="GET", path="/api/v1/namespaces",
+                    timeout=timeouts.api_request, label_selector=TEST_LABEL)
+    found = []
+    for item in body.get("items", []):
+        meta = item.get("metadata", {})
+        owner = Owner.parse((meta.get("annotations") or {}).get(OWNER))
+        if owner is not None and owner.alive():
+            found.append((owner, meta.get("name", "")))
+    return found
+
+
+def _drop_own_finalizers(core: client.CoreV1Api, namespace: str, timeouts: Timeouts) -> None:
+    from .namespaces import drop_own_finalizers
+
+    drop_own_finalizers(core, namespace, timeouts)
+
+
+def remove_leftovers(core: client.CoreV1Api, leftovers: list[Leftover], timeouts: Timeouts) -> None:
+    """Delete the removable leftovers and wait until every one is gone."""
+    pending: list[Leftover] = []
+    for left in leftovers:
+        if not left.removable:
+            continue
+        try:
+            if left.kind == "namespace":
+                _drop_own_finalizers(core, left.name, timeouts)
+                call_api(core.delete_namespace, left.name, method="DELETE", path=f"/api/v1/namespaces/{left.name}",
+                         timeout=timeouts.api_request, grace_period_seconds=0)
+            else:
+                call_api(core.delete_namespaced_service, left.name, left.namespace, method="DELETE",
+                         path=f"/api/v1/namespaces/{left.namespace}/services/{left.name}",
+                         timeout=timeouts.api_request)
+        except NotFound:
+            continue
+        pending.append(left)
+    deadline = time.monotonic() + timeouts.namespace_delete
+    while pending:
+        still = []
+        for left in pending:
+            try:
+                if left.kind == "namespace":
+                    call_api(core.read_namespace, left.name, method="GET", path=f"/api/v1/namespaces/{left.name}",
+                             timeout=timeouts.api_request)
+                else:
+                    call_api(core.read_namespaced_service, left.name, left.namespace, method="GET",
+                             path=f"/api/v1/namespaces/{left.namespace}/services/{left.name}",
+                             timeout=timeouts.api_request)
+                still.append(left)
+            except NotFound:
+                pass
+        pending = still
+        if pending and time.monotonic() > deadline:
+            raise WaitTimeout("leftovers of earlier runs to be deleted", timeouts.namespace_delete,
+                              ", ".join(left.describe() for left in pending) + " still there")
+        if pending:
+            time.sleep(timeouts.poll_interval)
+
+
+def sweep(core: client.CoreV1Api, timeouts: Timeouts, announce: Callable[[str], None],
+          namespace: str | None = None, where: str = "") -> list[Leftover]:
+    """Find, report (one line each) and remove the leftovers of runs that are gone."""
+    leftovers = find_leftovers(core, timeouts, namespace)
+    remove_leftovers(core, leftovers, timeouts)
+    on = f" on {where}" if where else ""
+    for left in leftovers:
+        if left.removable:
+            announce(f"rollproof: removed leftover {left.describe()}{on} ({left.whose()}, which is gone)")
+        else:
+            cause = ("which cannot be checked from this host" if left.owner is not None
+                     else "so it cannot be told whether a run still uses it")
+            announce(f"rollproof: kept leftover {left.describe()}{on} ({left.whose()}, {cause}); "
+                     f"once no run uses it: {left.delete_command()}")
+    return leftovers
