@@ -6,16 +6,54 @@ The update keeps its progress in annotations on the two RCs, under the names
 * new RC: `kubectl.kubernetes.io/desired-replicas` (the goal) and
   `kubectl.kubernetes.io/update-source-id` (`<old name>:<old uid>`);
 * old RC: `kubectl.kubernetes.io/original-replicas` (its size before the
-  update) and `kubectl.kubernetes.io/next-controller-id` (the new RC's name).
+  update) and, in --image mode, `kubectl.kubernetes.io/next-controller-id`
+  (the new RC's name).
 
 So an updater that dies between two steps resumes when run again: the new RC
-named by next-controller-id (or by the manifest) is reused and its desired
-annotation honoured. Deliberate differences from kubectl, all for resuming:
-the new RC keeps its progress annotations until the old RC is gone (a rerun
-then finds it by source id); the rename holds the new RC with a finalizer
-(`RENAME_FINALIZER`) until its copy under the old name exists, so no crash
-leaves pods without a controller; a finished rollback also clears
-next-controller-id / original-replicas from the restored RC.
+(named by the manifest, next-controller-id, or found by its source id) is
+reused and its desired annotation honoured. Progress goes to `out` in kubectl
+1.17's words ("Created web-v2", "Scaling web-v2 up to 1", ...), and
+`suites/test_rc_referee.py` runs kubectl 1.17.17 and this updater on the same
+cluster and compares lines, steps, annotations after each step and end state.
+
+Where this updater still differs from kubectl 1.17 (each found by reading
+kubectl's rollingupdate.go / rolling_updater.go or by the referee test):
+
+1. Cleanup order, for resuming: kubectl removed update-source-id and
+   desired-replicas from the new RC first, then deleted the old RC (a crash in
+   between left an update its next run refused); here the new RC keeps them
+   until the old RC is gone, so a rerun finds it by source id.
+2. Rename: kubectl deleted the new RC (orphaning its pods), polled every 5 s
+   for up to 60 s until it was gone, then created it under the old name (a
+   crash in between left pods without a controller). Here the new RC is held
+   by `RENAME_FINALIZER` until its copy exists, so the copy appears before the
+   new RC is gone.
+3. A finished rollback also clears next-controller-id and original-replicas
+   from the restored RC (kubectl left them).
+4. The deployment key (--image mode) is a hash of the pod template without
+   its own key label (adler32, 8 hex digits, the same for the same template);
+   kubectl hashed the whole RC as its codec encoded it, resourceVersion and
+   status included (md5, 32 hex digits, different on every run). Generated
+   names (`web-<hash>`) and the key's label values differ accordingly.
+5. Everything is validated before the first write (`prepare`): kubectl's
+   --image mode relabelled the old RC and its pods and set next-controller-id
+   before it checked the new RC's replica count, and did so with --dry-run
+   too; here --dry-run writes nothing.
+6. `--timeout` is honoured; kubectl 1.17 parsed it but always used 5m.
+7. `max_surge` / `max_unavailable` may be given (kubectl fixed them at 1 and
+   0); both 0 is refused.
+8. Resuming after the old RC is gone works in both modes and ends with the
+   usual last line; kubectl resumed only a one-name --image update, silently.
+9. A rollback finds the new RC by next-controller-id, or else by its
+   update-source-id (kubectl needed the new name as a second argument after
+   an -f update); with two names kubectl's rollback ended with a NotFound
+   error after succeeding (its last read used the abandoned RC's name).
+10. kubectl matched update-source-id by prefix without the colon (`web`
+    matched `web2:...`); here `<old name>:` is required. kubectl compared an
+    in-progress --image update with container 0; here with --container's.
+11. Errors are one line (`rollproof: error: ...`, exit 2), kubectl's
+    `error: ...` exited 1; `-o` prints name, json or yaml (no templates);
+    `--validate` is accepted, and rollproof's own checks always run.
 
 Every API call goes through `_Api.call`, i.e. `harness.kube.config.call_api`,
 the project's one boundary where the client's `ApiException` becomes a
@@ -166,9 +204,11 @@ class _Api:
         return self.call("PATCH", self._rc_path(name), self.core.patch_namespaced_replication_controller,
                          name, self.namespace, body)
 
-    def delete_rc(self, name: str, propagation: str) -> None:
+    def delete_rc(self, name: str, propagation: str | None) -> None:
+        """DELETE; `propagation` None leaves the server's default (for core/v1 RCs: Orphan)."""
+        kwargs = {"propagation_policy": propagation} if propagation else {}
         self.call("DELETE", self._rc_path(name), self.core.delete_namespaced_replication_controller,
-                  name, self.namespace, propagation_policy=propagation)
+                  name, self.namespace, **kwargs)
 
     def list_pods(self, selector: Mapping[str, str]) -> list[dict[str, Any]]:
         path = f"/api/v1/namespaces/{self.namespace}/pods"
@@ -503,7 +543,7 @@ class RollingUpdater:
         self._wait_desired(new_name, periods)
         self._say(f"Update succeeded. Deleting old controller: {old_name}" if rename
                   else f"Update succeeded. Deleting {old_name}")
-        self._api.delete_rc(old_name, "Background")
+        self._api.delete_rc(old_name, None)  # as kubectl: the server's default (Orphan; the RC is at 0)
         self._wait_gone(old_name, periods)
         if rename:
             self._say(f"Renaming {new_name} to {old_name}")
