@@ -30,7 +30,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ import yaml
 
 from harness.errors import WaitTimeout
 from harness.kube.config import call_api
+from harness.rcupdate.plan import NEXT_CONTROLLER_ANNOTATION, ORIGINAL_REPLICAS_ANNOTATION
 from harness.rcupdate.trace import RcChange, RcRecorder, Renamer, annotations_at_steps, rc_state, scale_steps, \
     writes
 from harness.samples import clock
@@ -299,7 +300,9 @@ def _side_by_side(title: str, command: str, comparison: Comparison) -> str:
         left, right = comparison.kubectl[key], comparison.rollproof[key]
         mark = "SAME" if left == right else "DIFFERENT"
         out.append(f"## {key}: {mark}")
-        if isinstance(left, list) and isinstance(right, list):
+        if isinstance(left, list) and isinstance(right, list) and max(map(len, map(str, left)), default=0) > 60:
+            out += ["kubectl 1.17:"] + [f"  {x}" for x in left] + ["rollproof:"] + [f"  {x}" for x in right]
+        elif isinstance(left, list) and isinstance(right, list):
             width = max([len(str(x)) for x in left] + [len("kubectl 1.17")])
             out.append(f"{'kubectl 1.17':<{width}} | rollproof")
             for i in range(max(len(left), len(right))):
@@ -389,6 +392,12 @@ def test_rollback_half_way_matches_kubectl_1_17(tools, core_api, kube_api, names
         assert half.exit_code == -signal.SIGKILL, half.stderr
         runs.append(_run(tool, rollback, core_api, kube_api, namespace, timeouts))
     kubectl, rollproof = runs
+    # Divergence 3 (harness.rcupdate.updater): kubectl leaves next-controller-id and original-replicas
+    # on the restored RC; rollproof clears them. Pinned here, then left out of the end-state comparison.
+    restored = kubectl.end_rcs["web"]
+    assert {NEXT_CONTROLLER_ANNOTATION, ORIGINAL_REPLICAS_ANNOTATION} <= set(dict(restored.annotations))
+    kubectl.end_rcs["web"] = replace(restored, annotations=tuple(
+        (k, v) for k, v in restored.annotations if k not in (NEXT_CONTROLLER_ANNOTATION, ORIGINAL_REPLICAS_ANNOTATION)))
 
     comparison = compare(kubectl, rollproof)
     _write_report(rp_settings, "rollback", _side_by_side("rolling-update --rollback", " ".join(rollback),

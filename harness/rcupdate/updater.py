@@ -372,6 +372,7 @@ class RollingUpdater:
             target_name = new_name or _annotations(old).get(NEXT_CONTROLLER_ANNOTATION) or ""
             existing = self._api.find_rc(target_name) if target_name else None
             if existing is not None:
+                self._check_target(existing, plan.source_id(old))
                 self._check_in_progress_image(existing, image, container)
                 new_rc: RC = existing
             else:
