@@ -172,55 +172,6 @@ def _matrix(args: argparse.Namespace) -> int:
     return status
 
 
-def _rolling_update(args: argparse.Namespace) -> int:
-    """kubectl rolling-update, as it was before its removal in 1.18."""
-    import yaml
-
-    from .errors import ConfigError
-    from .kube.config import load_kubeconfig
-    from .rcupdate import RollingUpdater
-    from .timeouts import DEFAULT_TIMEOUTS
-
-    if bool(args.image) == bool(args.filename) and not args.rollback:
-        raise ConfigError("give exactly one of --image IMAGE or -f NEW_RC.yaml (or --rollback)")
-    import os
-
-    path = args.kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or "~/.kube/config"
-    access = load_kubeconfig(path, args.context)
-    api = access.api_client()
-    from kubernetes import client
-
-    updater = RollingUpdater(client.CoreV1Api(api), args.namespace, DEFAULT_TIMEOUTS)
-
-    def step(s: object) -> None:
-        fields = {k: getattr(s, k) for k in ("action", "old", "old_replicas", "new", "new_replicas", "available")}
-        if args.output == "json":
-            print(json.dumps(fields), flush=True)
-        else:
-            print(f"{fields['action']}: {fields['old']} -> {fields['old_replicas']}, "
-                  f"{fields['new']} -> {fields['new_replicas']} ({fields['available']} available)", flush=True)
-
-    periods = dict(update_period=args.update_period, poll_interval=args.poll_interval, timeout=args.timeout,
-                   max_surge=args.max_surge, max_unavailable=args.max_unavailable, on_step=step)
-    try:
-        if args.rollback:
-            result = updater.rollback(args.old, **periods)
-        elif args.image:
-            result = updater.update(args.old, args.image, **periods)
-        else:
-            try:
-                manifest = yaml.safe_load(open(args.filename))
-            except (OSError, yaml.YAMLError) as exc:
-                raise ConfigError(f"-f {args.filename}: cannot read a manifest ({exc})") from exc
-            result = updater.update(args.old, manifest, **periods)
-    finally:
-        api.close()
-    done = {"action": "done", "final": result.final_name, "resumed": result.resumed,
-            "rolled_back": result.rolled_back}
-    print(json.dumps(done) if args.output == "json" else f"{result.final_name} rolled out", flush=True)
-    return 0
-
-
 def _soak(args: argparse.Namespace) -> int:
     """Repeat chosen scenarios on one cluster; every failed request with its cause in soak.md."""
     import subprocess
@@ -241,10 +192,6 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _int_or_percent(text: str) -> int | str:
-    return text if text.endswith("%") else int(text)
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rollproof", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -255,22 +202,9 @@ def _parser() -> argparse.ArgumentParser:
     build.set_defaults(func=_kit_build)
     show = kit_commands.add_parser("show", help="print the manifest of the last kit build")
     show.set_defaults(func=_kit_show)
-    ru = commands.add_parser("rolling-update", help="client-side ReplicationController rolling update "
-                                                  "(what `kubectl rolling-update` did; resumable)")
-    ru.add_argument("old", help="name of the ReplicationController to replace")
-    ru.add_argument("--image", help="new image; the new RC is derived from the old one and renamed back at the end")
-    ru.add_argument("-f", "--filename", help="manifest of the new ReplicationController")
-    ru.add_argument("--rollback", action="store_true", help="abort an update in progress and reverse it")
-    ru.add_argument("-n", "--namespace", default="default")
-    ru.add_argument("--kubeconfig", default=None, help="kubeconfig (default $KUBECONFIG or ~/.kube/config)")
-    ru.add_argument("--context", default=None)
-    ru.add_argument("--update-period", type=float, default=None, help="seconds to wait between steps (kubectl: 60)")
-    ru.add_argument("--poll-interval", type=float, default=None, help="seconds between polls (kubectl: 3)")
-    ru.add_argument("--timeout", type=float, default=None, help="give up when nothing progresses this long (kubectl: 300)")
-    ru.add_argument("--max-surge", type=_int_or_percent, default=1)
-    ru.add_argument("--max-unavailable", type=_int_or_percent, default=0)
-    ru.add_argument("-o", "--output", choices=("text", "json"), default="text")
-    ru.set_defaults(func=_rolling_update)
+    from .rcupdate.command import add_parser as add_rolling_update
+
+    add_rolling_update(commands)
     cluster = commands.add_parser("cluster", help="kind clusters made by the harness")
     cluster_commands = cluster.add_subparsers(dest="cluster_command", required=True)
     delete = cluster_commands.add_parser("delete", help="delete a kind cluster (a kept or interrupted one)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import select
 import signal
 import subprocess
@@ -109,26 +110,39 @@ def test_rc_rolling_update_refuses_what_kubectl_refused(core_api, namespace, rc_
 
 
 def _updater_process(cluster, namespace, new_rc_path, timeouts):
+    """`rollproof rolling-update` as a user runs it, with kubectl's flags and Go durations."""
     argv = [sys.executable, "-m", "harness.cli", "rolling-update", f"{APP}-v0.1", "-f", str(new_rc_path),
-            "-n", namespace, "--kubeconfig", str(cluster.kubeconfig), "--update-period",
-            str(timeouts.rc_update_period), "--poll-interval", str(timeouts.rc_poll_interval),
-            "--timeout", str(timeouts.rc_timeout), "-o", "json"]
+            "-n", namespace, "--kubeconfig", str(cluster.kubeconfig),
+            f"--update-period={timeouts.rc_update_period}s", f"--poll-interval={timeouts.rc_poll_interval}s",
+            f"--timeout={timeouts.rc_timeout}s"]
     if cluster.context:
         argv += ["--context", cluster.context]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
 
 
+_SCALED_UP = re.compile(r"^Scaling (\S+) up to (\d+)$")
+
+
 def _read_step(proc, timeout):
+    """The first "Scaling NEW up to N" progress line (kubectl's words), once the scale it announces is done.
+
+    kubectl (and rollproof) print the line, then scale and wait; the line after
+    it comes once that scale is complete, so the step is read at that line.
+    """
     started = clock()
+    seen = []
     while clock() - started < timeout:
         ready, _, _ = select.select([proc.stdout], [], [], 0.2)
         if ready:
             line = proc.stdout.readline()
             if not line:
                 break
-            return json.loads(line)
+            seen.append(line.rstrip("\n"))
+            if len(seen) >= 2 and _SCALED_UP.match(seen[-2]):
+                return seen[-2]
     raise WaitTimeout("the first step of the rolling-update process", timeout,
-                      f"exit code {proc.poll()}; stderr: {proc.stderr.read()[-500:] if proc.poll() is not None else ''}")
+                      f"lines {seen}; exit code {proc.poll()}; "
+                      f"stderr: {proc.stderr.read()[-500:] if proc.poll() is not None else ''}")
 
 
 def test_rc_rolling_update_killed_half_way_resumes(cluster, core_api, namespace, probed, app_images, record,
@@ -154,9 +168,13 @@ def test_rc_rolling_update_killed_half_way_resumes(cluster, core_api, namespace,
             proc.wait(timeout=timeouts.api_request)
         log.info("killed the updater after %s", step)
         old = core_api.read_namespaced_replication_controller(f"{APP}-v0.1", namespace)
+        new = core_api.read_namespaced_replication_controller(f"{APP}-v0.2", namespace)
         annotations = old.metadata.annotations or {}
-        assert annotations.get("kubectl.kubernetes.io/next-controller-id") == f"{APP}-v0.2"
+        # kubectl's -f mode: the new RC names its source; the old one only records its size
+        assert "kubectl.kubernetes.io/next-controller-id" not in annotations
         assert annotations.get("kubectl.kubernetes.io/original-replicas") == str(DESIRED)
+        assert (new.metadata.annotations or {}).get("kubectl.kubernetes.io/update-source-id") == \
+            f"{APP}-v0.1:{old.metadata.uid}"
         result = RollingUpdater(core_api, namespace, timeouts).update(
             f"{APP}-v0.1", new_rc, update_period=timeouts.rc_update_period, poll_interval=timeouts.rc_poll_interval,
             timeout=timeouts.rc_timeout, on_step=record.steps.append)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import ConfigError
+from harness.rcupdate.checks import check_rc_manifest
 
 __all__ = [
     "ANNOTATION_PREFIX",
@@ -398,18 +399,15 @@ def derive_image_update(
     return {"apiVersion": "v1", "kind": "ReplicationController", "metadata": new_meta, "spec": new_spec}
 
 
-def prepare_manifest(new_rc: Mapping[str, Any], old_rc: Mapping[str, Any]) -> dict[str, Any]:
-    """A clean copy of a user-given new RC manifest, checked against the old RC.
+def prepare_manifest(new_rc: Mapping[str, Any], old_rc: Mapping[str, Any],
+                     source: str = "the new ReplicationController") -> dict[str, Any]:
+    """A clean copy of a user-given new RC manifest, checked on its own (`checks.check_rc_manifest`,
+    errors naming `source`) and against the old RC.
 
     Replicas default to the old RC's; the selector defaults to the template's
     labels (as the API server does); server-owned fields are dropped.
     """
-    body = copy.deepcopy(dict(new_rc))
-    kind = body.get("kind", "ReplicationController")
-    if kind != "ReplicationController":
-        raise ConfigError(f"the new controller must be a ReplicationController, got kind {kind!r}")
-    body["kind"] = "ReplicationController"
-    body.setdefault("apiVersion", "v1")
+    body = copy.deepcopy(check_rc_manifest(new_rc, source))
     body.pop("status", None)
     meta = dict(body.get("metadata") or {})
     for server_field in ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields",

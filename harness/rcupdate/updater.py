@@ -6,16 +6,54 @@ The update keeps its progress in annotations on the two RCs, under the names
 * new RC: `kubectl.kubernetes.io/desired-replicas` (the goal) and
   `kubectl.kubernetes.io/update-source-id` (`<old name>:<old uid>`);
 * old RC: `kubectl.kubernetes.io/original-replicas` (its size before the
-  update) and `kubectl.kubernetes.io/next-controller-id` (the new RC's name).
+  update) and, in --image mode, `kubectl.kubernetes.io/next-controller-id`
+  (the new RC's name).
 
 So an updater that dies between two steps resumes when run again: the new RC
-named by next-controller-id (or by the manifest) is reused and its desired
-annotation honoured. Deliberate differences from kubectl, all for resuming:
-the new RC keeps its progress annotations until the old RC is gone (a rerun
-then finds it by source id); the rename holds the new RC with a finalizer
-(`RENAME_FINALIZER`) until its copy under the old name exists, so no crash
-leaves pods without a controller; a finished rollback also clears
-next-controller-id / original-replicas from the restored RC.
+(named by the manifest, next-controller-id, or found by its source id) is
+reused and its desired annotation honoured. Progress goes to `out` in kubectl
+1.17's words ("Created web-v2", "Scaling web-v2 up to 1", ...), and
+`suites/test_rc_referee.py` runs kubectl 1.17.17 and this updater on the same
+cluster and compares lines, steps, annotations after each step and end state.
+
+Where this updater still differs from kubectl 1.17 (each found by reading
+kubectl's rollingupdate.go / rolling_updater.go or by the referee test):
+
+1. Cleanup order, for resuming: kubectl removed update-source-id and
+   desired-replicas from the new RC first, then deleted the old RC (a crash in
+   between left an update its next run refused); here the new RC keeps them
+   until the old RC is gone, so a rerun finds it by source id.
+2. Rename: kubectl deleted the new RC (orphaning its pods), polled every 5 s
+   for up to 60 s until it was gone, then created it under the old name (a
+   crash in between left pods without a controller). Here the new RC is held
+   by `RENAME_FINALIZER` until its copy exists, so the copy appears before the
+   new RC is gone.
+3. A finished rollback also clears next-controller-id and original-replicas
+   from the restored RC (kubectl left them).
+4. The deployment key (--image mode) is a hash of the pod template without
+   its own key label (adler32, 8 hex digits, the same for the same template);
+   kubectl hashed the whole RC as its codec encoded it, resourceVersion and
+   status included (md5, 32 hex digits, different on every run). Generated
+   names (`web-<hash>`) and the key's label values differ accordingly.
+5. Everything is validated before the first write (`prepare`): kubectl's
+   --image mode relabelled the old RC and its pods and set next-controller-id
+   before it checked the new RC's replica count, and did so with --dry-run
+   too; here --dry-run writes nothing.
+6. `--timeout` is honoured; kubectl 1.17 parsed it but always used 5m.
+7. `max_surge` / `max_unavailable` may be given (kubectl fixed them at 1 and
+   0); both 0 is refused.
+8. Resuming after the old RC is gone works in both modes and ends with the
+   usual last line; kubectl resumed only a one-name --image update, silently.
+9. A rollback finds the new RC by next-controller-id, or else by its
+   update-source-id (kubectl needed the new name as a second argument after
+   an -f update); with two names kubectl's rollback ended with a NotFound
+   error after succeeding (its last read used the abandoned RC's name).
+10. kubectl matched update-source-id by prefix without the colon (`web`
+    matched `web2:...`); here `<old name>:` is required. kubectl compared an
+    in-progress --image update with container 0; here with --container's.
+11. Errors are one line (`rollproof: error: ...`, exit 2), kubectl's
+    `error: ...` exited 1; `-o` prints name, json or yaml (no templates);
+    `--validate` is accepted, and rollproof's own checks always run.
 
 Every API call goes through `_Api.call`, i.e. `harness.kube.config.call_api`,
 the project's one boundary where the client's `ApiException` becomes a
@@ -24,6 +62,7 @@ the project's one boundary where the client's `ApiException` becomes a
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,7 +71,7 @@ from typing import Any
 from harness import samples
 from harness.errors import ApiError, ConfigError, NotFound, WaitTimeout
 from harness.kube.config import call_api
-from harness.rcupdate import plan
+from harness.rcupdate import checks, plan
 from harness.rcupdate.plan import (
     DESIRED_REPLICAS_ANNOTATION,
     NEXT_CONTROLLER_ANNOTATION,
@@ -44,12 +83,14 @@ from harness.rcupdate.plan import (
 from harness.steps import ScaleStep
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
-__all__ = ["RollingUpdater", "UpdateResult", "StepCallback", "RENAME_FINALIZER"]
+__all__ = ["RollingUpdater", "UpdateResult", "PreparedUpdate", "StepCallback", "Progress", "RENAME_FINALIZER"]
 
 RENAME_FINALIZER = "rollproof/rc-rename"
 """Holds the new RC (terminating, pods orphaned) until its copy under the old name exists."""
 
 StepCallback = Callable[[ScaleStep], None]
+Progress = Callable[[str], None]
+"""Receives each progress line, in kubectl 1.17's words ("Scaling web-v2 up to 1")."""
 RC = dict[str, Any]
 
 
@@ -75,6 +116,24 @@ class UpdateResult:
     steps: list[ScaleStep] = field(default_factory=list)
     started: float = 0.0
     finished: float = 0.0
+
+
+@dataclass(frozen=True)
+class PreparedUpdate:
+    """What `RollingUpdater.prepare` read and checked: the update `update` will run.
+
+    `old` is None when the old RC is gone and `pending` (the new RC, found by
+    its source id) only needs its cleanup or rename; `existing` is the new RC
+    when an earlier run created it already.
+    """
+
+    old: RC | None
+    new_rc: RC
+    new_name: str
+    rename: bool
+    image_mode: bool
+    existing: RC | None = None
+    pending: RC | None = None
 
 
 @dataclass(frozen=True)
@@ -145,9 +204,11 @@ class _Api:
         return self.call("PATCH", self._rc_path(name), self.core.patch_namespaced_replication_controller,
                          name, self.namespace, body)
 
-    def delete_rc(self, name: str, propagation: str) -> None:
+    def delete_rc(self, name: str, propagation: str | None) -> None:
+        """DELETE; `propagation` None leaves the server's default (for core/v1 RCs: Orphan)."""
+        kwargs = {"propagation_policy": propagation} if propagation else {}
         self.call("DELETE", self._rc_path(name), self.core.delete_namespaced_replication_controller,
-                  name, self.namespace, propagation_policy=propagation)
+                  name, self.namespace, **kwargs)
 
     def list_pods(self, selector: Mapping[str, str]) -> list[dict[str, Any]]:
         path = f"/api/v1/namespaces/{self.namespace}/pods"
@@ -165,6 +226,11 @@ class _Api:
             self.call("DELETE", path, self.core.delete_namespaced_pod, name, self.namespace)
         except NotFound:
             pass
+
+
+def _go_quote(text: str) -> str:
+    """`text` as Go's %q prints it (a double-quoted string; JSON escaping is the same for names)."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _pod_ready(pod: Mapping[str, Any]) -> bool:
@@ -193,11 +259,13 @@ class RollingUpdater:
         clock: Callable[[], float] = samples.clock,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        out: Progress | None = None,
     ) -> None:
         self.namespace = namespace
         self.timeouts = timeouts
         self.clock = clock
         self.sleep = sleep
+        self.out = out
         self._api = _Api(core_api, namespace, timeouts.api_request)
 
     # ------------------------------------------------------------------ public
@@ -217,31 +285,81 @@ class RollingUpdater:
         image_pull_policy: str | None = None,
         deployment_key: str = plan.DEFAULT_DEPLOYMENT_KEY,
         new_name: str | None = None,
+        keep_old_name: bool | None = None,
+        source: str = "the new ReplicationController",
     ) -> UpdateResult:
         """Replace RC `old_name` by a new RC, one surge-bounded step at a time.
 
         A string is an image: the new RC is derived from the old one (see
-        `plan.derive_image_update`) and, unless `new_name` is given, renamed to
-        `old_name` at the end. Anything else is the new RC's manifest (a dict
-        or a client model). Reruns after a crash resume the same update.
+        `plan.derive_image_update`). Anything else is the new RC's manifest (a
+        dict or a client model); `source` names it in errors (the CLI passes
+        `-f FILE`). `keep_old_name` renames the new RC to `old_name` at the end
+        (kubectl did that whenever it was given one name); by default only an
+        image update without `new_name` does. Everything is validated before
+        the first write (see `prepare`); reruns after a crash resume the same update.
         """
         periods = self._periods(update_period, poll_interval, timeout)
+        checks.check_fenceposts(max_surge, max_unavailable)
         started = self.clock()
+        prepared = self.prepare(old_name, new_rc_manifest_or_image, container=container,
+                                image_pull_policy=image_pull_policy, deployment_key=deployment_key,
+                                new_name=new_name, keep_old_name=keep_old_name, source=source)
+        if prepared.old is None:
+            assert prepared.pending is not None
+            # The loop is over: the old RC is deleted, or the rename is half done.
+            return self._finish_after_old_deleted(old_name, prepared.pending, prepared.new_name, prepared.rename,
+                                                  periods, max_surge, max_unavailable, on_step, started)
+        old = prepared.old
+        if prepared.image_mode:
+            if prepared.existing is not None:
+                self._say(f"Found existing update in progress ({prepared.new_name}), resuming.")
+            old = self._mark_old_for_image_update(old, prepared.new_name, deployment_key)
+        return self._run(old, prepared.new_rc, periods, max_surge, max_unavailable, on_step, started,
+                         rename=prepared.rename, rolled_back=False)
+
+    def prepare(
+        self,
+        old_name: str,
+        new_rc_manifest_or_image: Mapping[str, Any] | str | Any,
+        *,
+        container: str | None = None,
+        image_pull_policy: str | None = None,
+        deployment_key: str = plan.DEFAULT_DEPLOYMENT_KEY,
+        new_name: str | None = None,
+        keep_old_name: bool | None = None,
+        source: str = "the new ReplicationController",
+    ) -> PreparedUpdate:
+        """Read and validate everything `update` needs, writing nothing.
+
+        Refuses (ConfigError, one line) a malformed manifest or image, a new RC
+        with the old one's name or a selector that does not tell old and new
+        pods apart, zero replicas, and an existing RC of the new name that
+        belongs to no update from `old_name`. `update` calls it before its first
+        write; `--dry-run` calls only this.
+        """
         image_mode = isinstance(new_rc_manifest_or_image, str)
         manifest: RC | None = None
-        if not image_mode:
+        if image_mode:
+            image = checks.check_image(new_rc_manifest_or_image, "--image")
+            if image_pull_policy and image_pull_policy not in checks.PULL_POLICIES:
+                raise ConfigError(f"--image-pull-policy {image_pull_policy!r}: use one of "
+                                  f"{', '.join(checks.PULL_POLICIES)}")
+            if not deployment_key:
+                raise ConfigError("--deployment-label-key can not be empty")
+            checks.check_labels({deployment_key: "x"}, "--deployment-label-key")
+            if new_name:
+                checks.check_name(new_name, "the new ReplicationController's name")
+        else:
             manifest = self._api.to_dict(new_rc_manifest_or_image)
-            if not isinstance(manifest, dict):
-                raise ConfigError("the new controller must be an image string or a ReplicationController manifest")
-            new_name = _meta(manifest).get("name") or ""
-        rename = image_mode and not new_name
+            manifest = checks.check_rc_manifest(manifest, source)
+            new_name = _meta(manifest)["name"]
+        rename = (image_mode and not new_name) if keep_old_name is None else keep_old_name
 
         old = self._api.find_rc(old_name)
         pending = self._find_source_controller(old_name)
         if pending is not None and (old is None or _meta(pending).get("deletionTimestamp")):
-            # The loop is over: the old RC is deleted, or the rename is half done.
-            return self._finish_after_old_deleted(old_name, pending, new_name, rename, periods, max_surge,
-                                                  max_unavailable, on_step, started)
+            return PreparedUpdate(old=None, new_rc=pending, new_name=_meta(pending)["name"], rename=rename,
+                                  image_mode=image_mode, existing=pending, pending=pending)
         if old is None:
             hint = ""
             if new_name and self._api.find_rc(new_name) is not None:
@@ -251,10 +369,10 @@ class RollingUpdater:
             )
 
         if image_mode:
-            image = str(new_rc_manifest_or_image)
             target_name = new_name or _annotations(old).get(NEXT_CONTROLLER_ANNOTATION) or ""
             existing = self._api.find_rc(target_name) if target_name else None
             if existing is not None:
+                self._check_target(existing, plan.source_id(old))
                 self._check_in_progress_image(existing, image, container)
                 new_rc: RC = existing
             else:
@@ -262,20 +380,23 @@ class RollingUpdater:
                     old, image, container=container, image_pull_policy=image_pull_policy,
                     deployment_key=deployment_key, new_name=target_name or None,
                 )
-            plan.validate_new_name(old_name, _meta(new_rc)["name"])
-            old = self._mark_old_for_image_update(old, _meta(new_rc)["name"], deployment_key)
+            future_old_selector = dict((old.get("spec") or {}).get("selector") or {})
+            future_old_selector.setdefault(deployment_key, plan.old_deployment_value(old, deployment_key))
         else:
             assert manifest is not None
-            new_rc = plan.prepare_manifest(manifest, old)
-            if _annotations(old).get(NEXT_CONTROLLER_ANNOTATION) != _meta(new_rc)["name"]:
-                old = self._api.patch_rc(old_name, {"metadata": {"annotations": {
-                    NEXT_CONTROLLER_ANNOTATION: _meta(new_rc)["name"]}}})
-
-        plan.validate_new_name(old_name, _meta(new_rc)["name"])
-        plan.validate_selectors(old_name, (old.get("spec") or {}).get("selector") or {},
-                                (new_rc.get("spec") or {}).get("selector") or {})
-        return self._run(old, new_rc, periods, max_surge, max_unavailable, on_step, started,
-                         rename=rename, rolled_back=False)
+            new_rc = plan.prepare_manifest(manifest, old, source)
+            existing = self._api.find_rc(_meta(new_rc)["name"])
+            future_old_selector = (old.get("spec") or {}).get("selector") or {}
+        target = _meta(new_rc)["name"]
+        plan.validate_new_name(old_name, target)
+        plan.validate_selectors(old_name, future_old_selector, (new_rc.get("spec") or {}).get("selector") or {})
+        if existing is not None:
+            self._check_target(existing, plan.source_id(old))
+        elif _replicas(new_rc) <= 0:
+            raise ConfigError(f"the new ReplicationController {target!r} must ask for at least 1 replica, it asks "
+                              f"for {_replicas(new_rc)}{' (as many as ' + repr(old_name) + ')' if image_mode else ''}")
+        return PreparedUpdate(old=old, new_rc=new_rc, new_name=target, rename=rename, image_mode=image_mode,
+                              existing=existing)
 
     def rollback(
         self,
@@ -291,18 +412,23 @@ class RollingUpdater:
     ) -> UpdateResult:
         """Abort the update away from `old_name` and reverse it.
 
-        The new RC (from `new_name` or the old RC's next-controller-id) is
-        scaled down and deleted; `old_name` is scaled back to its
-        original-replicas. Reruns after a crash resume the rollback.
+        The new RC (`new_name`, else the old RC's next-controller-id, else the
+        RC whose update-source-id names `old_name`) is scaled down and deleted;
+        `old_name` is scaled back to its original-replicas. Reruns after a
+        crash resume the rollback.
         """
         periods = self._periods(update_period, poll_interval, timeout)
+        checks.check_fenceposts(max_surge, max_unavailable)
         started = self.clock()
         old = self._api.get_rc(old_name)
         target = new_name or _annotations(old).get(NEXT_CONTROLLER_ANNOTATION)
         if not target:
+            source = self._find_source_controller(old_name)
+            target = _meta(source)["name"] if source is not None else ""
+        if not target:
             raise ConfigError(
-                f"{old_name!r} has no {NEXT_CONTROLLER_ANNOTATION} annotation: nothing to roll back "
-                "(a rollback may have finished already)"
+                f"no update away from {old_name!r} to roll back: it has no {NEXT_CONTROLLER_ANNOTATION} "
+                f"annotation and no RC names it in {SOURCE_ID_ANNOTATION} (a rollback may have finished already)"
             )
         abandoned = self._api.find_rc(target)
         if abandoned is None:
@@ -317,6 +443,7 @@ class RollingUpdater:
                 "update is unknown, so it cannot be restored safely"
             )
         was_running = _annotations(old).get(SOURCE_ID_ANNOTATION) == plan.source_id(abandoned)
+        self._say(f"Setting {_go_quote(old_name)} replicas to {original}")
         restored = self._api.patch_rc(old_name, {"metadata": {"annotations": {
             SOURCE_ID_ANNOTATION: plan.source_id(abandoned),
             DESIRED_REPLICAS_ANNOTATION: original,
@@ -326,15 +453,30 @@ class RollingUpdater:
         result.resumed = was_running
         return result
 
+    def read(self, name: str) -> RC:
+        """The ReplicationController `name` as the API returns it (a dict)."""
+        return self._api.get_rc(name)
+
     # ------------------------------------------------------------------ core loop
+
+    def _say(self, line: str) -> None:
+        if self.out is not None:
+            self.out(line)
 
     def _periods(self, update_period: float | None, poll_interval: float | None,
                  timeout: float | None) -> _Periods:
-        return _Periods(
+        periods = _Periods(
             update_period=self.timeouts.rc_update_period if update_period is None else update_period,
             poll_interval=self.timeouts.rc_poll_interval if poll_interval is None else poll_interval,
             timeout=self.timeouts.rc_timeout if timeout is None else timeout,
         )
+        for name, value in (("update period", periods.update_period), ("poll interval", periods.poll_interval),
+                            ("timeout", periods.timeout)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(f"the {name} must be a number of seconds of 0 or more, not {value!r}")
+        if periods.poll_interval == 0:
+            raise ConfigError("the poll interval must be longer than 0")
+        return periods
 
     def _run(self, old: RC, new_rc: RC, periods: _Periods, max_surge: IntOrPercent,
              max_unavailable: IntOrPercent, on_step: StepCallback | None, started: float, *,
@@ -342,6 +484,7 @@ class RollingUpdater:
         old_name = _meta(old)["name"]
         new, existed = self._get_or_create_target(new_rc, plan.source_id(old))
         new_name = _meta(new)["name"]
+        self._say(f"Continuing update with existing controller {new_name}." if existed else f"Created {new_name}")
         desired = self._desired(new)
         if ORIGINAL_REPLICAS_ANNOTATION not in _annotations(old):
             fresh = self._api.get_rc(old_name)
@@ -356,6 +499,9 @@ class RollingUpdater:
             min_available=config.min_available, resumed=existed, rolled_back=rolled_back,
             renamed=rename, started=started,
         )
+        self._say(f"Scaling up {new_name} from {_replicas(new)} to {desired}, scaling down {old_name} from "
+                  f"{_replicas(old)} to 0 (keep {config.min_available} pods available, "
+                  f"don't exceed {config.max_total} pods)")
 
         def record(action: str, old_count: int, new_count: int, available: int) -> None:
             step = ScaleStep(t=self.clock(), action=action, old=old_name, old_replicas=old_count,
@@ -372,6 +518,7 @@ class RollingUpdater:
             before = (old_count, new_count)
             target = plan.scale_up_target(old_count, new_count, desired, config.surge)
             if target != new_count:
+                self._say(f"Scaling {new_name} up to {target}")
                 new_count = _replicas(self._scale_and_wait(new_name, target, periods))
                 available = self._available(new_selector)
                 record("scale-up", old_count, new_count, available)
@@ -380,6 +527,7 @@ class RollingUpdater:
                 available = self._available(new_selector)
                 target = plan.scale_down_target(old_count, new_count, desired, available, config.min_available)
                 if target != old_count:
+                    self._say(f"Scaling {old_name} down to {target}")
                     old_count = _replicas(self._scale_and_wait(old_name, target, periods))
                     record("scale-down", old_count, new_count, available)
             if (old_count, new_count) != before:
@@ -394,9 +542,12 @@ class RollingUpdater:
                 )
 
         self._wait_desired(new_name, periods)
-        self._api.delete_rc(old_name, "Background")
+        self._say(f"Update succeeded. Deleting old controller: {old_name}" if rename
+                  else f"Update succeeded. Deleting {old_name}")
+        self._api.delete_rc(old_name, None)  # as kubectl: the server's default (Orphan; the RC is at 0)
         self._wait_gone(old_name, periods)
         if rename:
+            self._say(f"Renaming {new_name} to {old_name}")
             self._rename(new_name, old_name, periods)
             serving = old_name
         else:
@@ -436,14 +587,24 @@ class RollingUpdater:
             body["metadata"] = meta
             body["spec"] = dict(new_rc.get("spec") or {}, replicas=0)
             return self._api.create_rc(body), False
+        self._check_target(existing, source)
+        return existing, True
+
+    @staticmethod
+    def _check_target(existing: RC, source: str) -> None:
+        """An existing RC of the new name must be this update's: source id = `source`, a desired count."""
         annotations = _annotations(existing)
         if annotations.get(SOURCE_ID_ANNOTATION) != source or DESIRED_REPLICAS_ANNOTATION not in annotations:
             raise ConfigError(
-                f"ReplicationController {name!r} already exists but is not the target of this update: "
-                f"expected {SOURCE_ID_ANNOTATION}={source!r} and a {DESIRED_REPLICAS_ANNOTATION} "
-                f"annotation, found {annotations}"
+                f"ReplicationController {_meta(existing).get('name')!r} already exists but is not the target of "
+                f"this update: expected {SOURCE_ID_ANNOTATION}={source!r} and a {DESIRED_REPLICAS_ANNOTATION} "
+                f"annotation, found {SOURCE_ID_ANNOTATION}={annotations.get(SOURCE_ID_ANNOTATION)!r}, "
+                f"{DESIRED_REPLICAS_ANNOTATION}={annotations.get(DESIRED_REPLICAS_ANNOTATION)!r}; "
+                "give the new RC another name, or delete that one"
             )
-        return existing, True
+        if not annotations[DESIRED_REPLICAS_ANNOTATION].isdigit():
+            raise ConfigError(f"cannot read {DESIRED_REPLICAS_ANNOTATION}="
+                              f"{annotations[DESIRED_REPLICAS_ANNOTATION]!r} on {_meta(existing).get('name')!r}")
 
     # ------------------------------------------------------------------ image mode
 

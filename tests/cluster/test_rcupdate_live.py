@@ -175,7 +175,9 @@ def test_manifest_update_abandoned_then_rolled_back(core: Any, namespace: str) -
     with pytest.raises(Stop):
         updater.update("web", _rc("web-v2", NEW_IMAGE, {"app": "web", "version": "v2"}), on_step=stop_after_two)
     rcs = _rcs(core, namespace)
-    assert rcs["web"]["metadata"]["annotations"][NEXT_CONTROLLER_ANNOTATION] == "web-v2"
+    # kubectl's -f mode: no next-controller-id; the rollback finds web-v2 by its update-source-id
+    assert NEXT_CONTROLLER_ANNOTATION not in rcs["web"]["metadata"]["annotations"]
+    assert rcs["web-v2"]["metadata"]["annotations"][SOURCE_ID_ANNOTATION] == f"web:{rcs['web']['metadata']['uid']}"
     assert rcs["web"]["metadata"]["annotations"][ORIGINAL_REPLICAS_ANNOTATION] == str(REPLICAS)
 
     result = updater.rollback("web")
