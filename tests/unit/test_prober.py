@@ -1,16 +1,13 @@
 """HostProber against a real HTTP server on 127.0.0.1 that the test steers; the pod prober's
-log lines, its pod lifecycle against a fake API, and the Go prober binary against the same server."""
+log lines and its pod lifecycle against a fake API (the Go prober binary: test_go_prober.py)."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import struct
-import subprocess
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,13 +19,12 @@ from harness.errors import ConfigError, NotFound, ProviderError
 from harness.podprober import (
     LogLine,
     PodProber,
-    build_prober_binary,
     parse_log_line,
     parse_sample_line,
     prober_pod_manifest,
 )
 from harness.prober import ERROR_CLASSES, HostProber, ProbeTarget, check_probe_host
-from harness.samples import ProbeSample, clock
+from harness.samples import ProbeSample
 from harness.timeouts import Timeouts
 
 BODY = b"<html><body>hello version=v7</body></html>\n"
@@ -452,71 +448,3 @@ def test_pod_prober_translates_api_errors() -> None:
     with pytest.raises(NotFound, match='namespaces "ns" not found'):
         PodProber(core, "ns", "img", "10.96.0.10:80").start()
     assert core.deleted_names == []
-
-
-# -- the Go prober, built and run against the local server ------------------
-
-GO = shutil.which("go") or "/usr/local/go/bin/go"
-
-
-@pytest.fixture(scope="module")
-def go_prober(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not Path(GO).is_file():
-        pytest.skip("no Go toolchain")
-    return build_prober_binary(tmp_path_factory.mktemp("prober"), go=GO)
-
-
-def run_go(binary: Path, *args: str) -> tuple[float, float, list[ProbeSample], str]:
-    before = clock()
-    result = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=60)
-    after = clock()
-    assert result.returncode == 0, result.stderr
-    lines = [parse_log_line(line) for line in result.stdout.splitlines()]
-    assert [line.seq for line in lines] == list(range(1, len(lines) + 1))
-    assert parse_log_line(result.stderr.splitlines()[-1]).done == len(lines)
-    return before, after, [line.sample for line in lines], result.stderr  # type: ignore[misc]
-
-
-def test_go_prober_new_connections_same_clock(go_prober: Path, server: ScriptedServer) -> None:
-    before, after, samples, stderr = run_go(go_prober, "-target", f"127.0.0.1:{server.port}", "-count", "20",
-                                            "-marker", r"version=(\w+)")
-    assert len(samples) == 20 and "done after 20 requests" in stderr
-    assert server.counts == {"connections": 20, "requests": 20}
-    assert {(s.status, s.error, s.server, s.marker) for s in samples} == {(200, None, "rollproof-test/1", "v7")}
-    assert before <= samples[0].start and samples[-1].end <= after  # CLOCK_MONOTONIC == time.monotonic
-    assert all(a.end <= b.start for a, b in zip(samples, samples[1:]))
-
-
-def test_go_prober_keep_alive(go_prober: Path, server11: ScriptedServer) -> None:
-    server11.script = ["ok", "ok", "reset", "ok", "chunked"]
-    _, _, samples, _ = run_go(go_prober, "-target", f"127.0.0.1:{server11.port}", "-count", "5", "-keepalive",
-                              "-marker", r"version=(\w+)")
-    assert [(s.status, s.error, s.marker) for s in samples] == [
-        (200, None, "v7"), (200, None, "v7"), (None, "reset", None), (200, None, "v7"), (200, None, "v9")]
-    assert server11.counts == {"connections": 2, "requests": 5}
-
-
-@pytest.mark.parametrize(
-    ("mode", "status", "error"),
-    [("5xx", 503, "http-5xx"), ("garbage", None, "bad-response"), ("close", None, "closed"),
-     ("reset", None, "reset"), ("stall", None, "read-timeout")],
-)
-def test_go_prober_classifies_like_the_host_prober(
-    go_prober: Path, server: ScriptedServer, mode: str, status: int | None, error: str
-) -> None:
-    server.mode = mode
-    _, _, samples, _ = run_go(go_prober, "-target", f"127.0.0.1:{server.port}", "-count", "2",
-                              "-read-timeout", "300ms")
-    assert [(s.status, s.error) for s in samples] == [(status, error)] * 2
-
-
-def test_go_prober_refused_and_duration_bound(go_prober: Path) -> None:
-    with socket.socket() as bound:
-        bound.bind(("127.0.0.1", 0))
-        port = bound.getsockname()[1]
-        _, _, samples, _ = run_go(go_prober, "-target", f"127.0.0.1:{port}", "-count", "3")
-        assert [(s.status, s.error) for s in samples] == [(None, "connect-refused")] * 3
-        before, after, samples, stderr = run_go(go_prober, "-target", f"127.0.0.1:{port}", "-duration", "300ms",
-                                                "-interval", "50ms")
-    assert "(duration)" in stderr and 2 <= len(samples) <= 8
-    assert after - before < 5
