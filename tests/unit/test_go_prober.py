@@ -579,3 +579,15 @@ def test_bad_flags_are_one_line_and_exit_2(prober: Path, args: list[str], says: 
     result = subprocess.run(argv, capture_output=True, text=True, timeout=WAIT, stdin=subprocess.DEVNULL)
     assert result.returncode == 2 and result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1 and says in result.stderr, result.stderr
+
+
+def test_go_unit_tests_pass(prober: Path) -> None:
+    """The module's own tests: its HTTP parser against verdicts of harness/httpwire.py computed
+    by Python, UTF-8 replacement and JSON quoting as Python's, the line format, error classes
+    (io-error included, which loopback cannot produce)."""
+    go = _go()
+    assert go is not None
+    env = {**os.environ, "CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod", "GOPROXY": "off"}
+    result = subprocess.run([go, "test", "-count=1", "."], cwd=SOURCE, env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
