@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from harness.assertions import assert_verdicts
 from harness.kube.patches import ROLLBACK_GROUP_VERSIONS, rollback_request, strip_pod_template_hash
 from harness.manifests import deployment
 from harness.rawscenarios import expect, observed
@@ -37,8 +38,8 @@ def _record_history(record, history):
 
 
 @pytest.mark.k8s_version(">=1.16")
-def test_legacy_rollback_is_gone_and_undo_works(cluster, namespace, raw_api, deployments, app_images, record,
-                                                timeouts):
+def test_legacy_rollback_is_gone_and_undo_works(cluster, namespace, raw_api, deployments, probed_service,
+                                                app_images, record, timeouts):
     """The legacy rollback POST is gone since 1.16; kubectl's undo (a JSON patch of the template) works.
 
     MUST hold: POST .../deployments/NAME/rollback under extensions/v1beta1 and
@@ -46,13 +47,17 @@ def test_legacy_rollback_is_gone_and_undo_works(cluster, namespace, raw_api, dep
     nothing (the Deployment stays at revision 2 with the new image); then
     `rollout undo` rolls back: revision 3 runs revision 1's template (its
     ReplicaSet reused, revision-history 1, change-cause of revision 1) and
-    revision 1 is gone from the history, which reads 2, 3.
+    revision 1 is gone from the history, which reads 2, 3. The refused POSTs and the
+    undo are probed: the Service answers every request, the new version until the
+    undo, the old one once it settled.
     """
     name = "legacy-rollback"
     version = (cluster.major, cluster.minor)
     before = _two_revisions(deployments, app_images, timeouts, name)
     first, second = before
     generation = deployments.get(name)["metadata"]["generation"]
+    old, new = app_images["old"], app_images["new"]
+    probed = probed_service(name, {"app": name})
 
     for group_version in ROLLBACK_GROUP_VERSIONS:
         request = rollback_request(namespace, name, PREVIOUS, group_version=group_version)
@@ -66,9 +71,10 @@ def test_legacy_rollback_is_gone_and_undo_works(cluster, namespace, raw_api, dep
     assert [r.revision for r in deployments.history(name)] == [1, 2]
 
     log.info("kubectl rollout undo %s (the path that works)", name)
-    with record.rollout():
+    with probed.phase("rollout undo", (new.server, old.server)):
         undo = deployments.undo(name)
         deployments.wait_rollout_complete(name, timeouts.rollout)
+    analyses = probed.finish()
     history = deployments.history(name)
     _record_history(record, history)
     log.info("history after undo: %s", [(r.revision, r.revision_history, r.change_cause) for r in history])
@@ -84,6 +90,7 @@ def test_legacy_rollback_is_gone_and_undo_works(cluster, namespace, raw_api, dep
     assert strip_pod_template_hash(third.template) == strip_pod_template_hash(first.template)
     assert (third.images, third.change_cause) == (first.images, first.change_cause)
     assert history[0].replicaset == second.replicaset
+    assert_verdicts(analyses)
 
 
 @pytest.mark.k8s_version("<1.16")
