@@ -13,6 +13,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -24,11 +25,11 @@ from typing import Any
 
 import pytest
 
-from harness.samples import clock
+from harness.httpwire import ERROR_CLASSES
+from harness.prober import SampleStream, parse_log_line
+from harness.samples import KEEP_ALIVE, NEW_CONNECTION, clock
 
 SOURCE = Path(__file__).resolve().parents[2] / "fixtures" / "images" / "prober"
-ERROR_CLASSES = ("connect-refused", "connect-timeout", "connect-error", "reset", "read-timeout", "closed",
-                 "bad-response", "io-error", "http-4xx", "http-5xx")  # harness/httpwire.py's
 LINE_KEYS = ("n", "s", "e", "c", "st", "err", "srv", "m", "r")  # in the order probeloop.sample_line writes them
 BODY = b"<html><body>hello version=v7</body></html>\n"
 WAIT = 10.0  # seconds any wait in these tests may take before it fails
@@ -201,7 +202,8 @@ class Run:
 
 
 def check_line(line: str) -> dict[str, Any]:
-    """One sample line: JSON with probeloop's keys in probeloop's order and 9-decimal times."""
+    """One sample line: JSON with probeloop's keys in probeloop's order and 9-decimal times,
+    read by the harness as the same sample."""
     record = json.loads(line)
     keys = list(record)
     assert keys == [k for k in LINE_KEYS if k in record], line
@@ -209,10 +211,19 @@ def check_line(line: str) -> dict[str, Any]:
     assert re.search(r'"s":-?\d+\.\d{9},"e":-?\d+\.\d{9},', line), line
     assert record.get("err") in (None, *ERROR_CLASSES), line
     assert record.get("r", 1) == 1, line
+    parsed = parse_log_line(line)
+    assert parsed.sample is not None and parsed.seq == record["n"], line
+    sample = parsed.sample
+    assert (sample.start, sample.end, sample.conn, sample.reused) == (
+        record["s"], record["e"], record["c"], "r" in record), line
+    assert (sample.status, sample.error, sample.server, sample.marker) == (
+        record.get("st"), record.get("err"), record.get("srv") or None, record.get("m") or None), line
     return record
 
 
-def parse_output(stdout: str) -> tuple[list[str], list[dict[str, Any]], dict[str, Any]]:
+def parse_output(stdout: str, kind: str = NEW_CONNECTION) -> tuple[list[str], list[dict[str, Any]], dict[str, Any]]:
+    """The sample lines, their records and the done line; the harness's SampleStream must
+    read the same run from them (every request counted arrived, nothing lost)."""
     lines = stdout.splitlines()
     assert lines, "the sampler printed nothing on stdout"
     done_line = lines[-1]
@@ -221,6 +232,10 @@ def parse_output(stdout: str) -> tuple[list[str], list[dict[str, Any]], dict[str
     done = json.loads(done_line)
     assert done["done"] == len(samples), f"done line {done_line} but {len(samples)} sample lines"
     assert sorted(s["n"] for s in samples) == list(range(1, len(samples) + 1))
+    stream = SampleStream(kind)
+    assert all(stream.take(line) for line in lines)
+    assert stream.finished and stream.lost == 0 and not stream.diagnostics
+    assert (stream.requests, stream.skipped, stream.why) == (done["done"], done["skipped"], done["why"])
     return lines[:-1], samples, done
 
 
@@ -237,7 +252,7 @@ def run(binary: Path, target: str, *args: str, timeout: float = 30.0,
                             preexec_fn=preexec)
     after = clock()
     assert result.returncode == 0, f"exit {result.returncode}: {result.stderr}"
-    lines, samples, done = parse_output(result.stdout)
+    lines, samples, done = parse_output(result.stdout, KEEP_ALIVE if "-keepalive" in args else NEW_CONNECTION)
     return Run(lines, samples, done, result.stderr, before, after)
 
 
@@ -579,6 +594,63 @@ def test_bad_flags_are_one_line_and_exit_2(prober: Path, args: list[str], says: 
     result = subprocess.run(argv, capture_output=True, text=True, timeout=WAIT, stdin=subprocess.DEVNULL)
     assert result.returncode == 2 and result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1 and says in result.stderr, result.stderr
+
+
+# -- the same verdicts as the Python sampler ----------------------------------------------------
+
+KEEP = Answer(response(close=False), "keep")
+PARITY_SCRIPTS = {
+    NEW_CONNECTION: [
+        Answer(response()), Answer(response(404)), Answer(response(503)), Answer(b"NOT HTTP AT ALL\r\n\r\n"),
+        Answer(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\ntruncated"), CLOSE, RESET, Stall(),
+        Answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nversi\r\n5\r\non=v9\r\n0\r\n\r\n"),
+        Answer(b"HTTP/1.0 200 OK\r\nServer: old/1.0\r\n\r\nversion=v3 to the end"),
+        Answer(response(server=b'caf\xe9 "x"', body=b"version=\xc3\xa9t\xe9\n")),
+        Answer(b"HTTP/1.1 100 Continue\r\n\r\n" + response(204, b"")),
+        Answer(response(), "keep"),  # answered but not closed: an RST after 200 ms, still a success
+    ],
+    KEEP_ALIVE: [
+        KEEP, KEEP, Answer(response(close=False), "close"), KEEP, RESET, KEEP, Answer(response(close=True)),
+        KEEP, Answer(response(503, close=False), "keep"), Stall(), KEEP,
+        Answer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA", "keep"), KEEP, CLOSE, KEEP,
+    ],
+}
+
+
+def python_sampler(target: str, kind: str, count: int) -> list[dict[str, Any]]:
+    argv = [sys.executable, "-m", "harness.probeloop", "--target", target, "--max-requests", str(count),
+            "--interval", "0.02", "--read-timeout", "0.3", "--max-inflight", "1", "--marker", r"version=(\w+)"]
+    if kind == KEEP_ALIVE:
+        argv.append("--keep-alive")
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert result.returncode == 0, result.stderr
+    return parse_output(result.stdout, kind)[1]
+
+
+@pytest.mark.parametrize("kind", [NEW_CONNECTION, KEEP_ALIVE])
+def test_same_samples_as_the_python_sampler(prober: Path, kind: str) -> None:
+    """The same scripted answers, one request at a time, give the same lines from both samplers
+    but for the times: status, error class, server, marker, connection numbers and reuse."""
+    script = PARITY_SCRIPTS[kind]
+    runs = {}
+    for name in ("go", "python"):
+        srv = ScriptedServer(default=KEEP if kind == KEEP_ALIVE else Answer(response()), script=list(script))
+        try:
+            if name == "go":
+                args = ["-count", str(len(script)), "-interval", "20ms", "-read-timeout", "300ms",
+                        "-max-inflight", "1", "-marker", r"version=(\w+)"]
+                samples = run(prober, srv.target, *args, *(["-keepalive"] if kind == KEEP_ALIVE else [])).samples
+            else:
+                samples = python_sampler(srv.target, kind, len(script))
+        finally:
+            srv.close()
+        runs[name] = [{k: v for k, v in sample.items() if k not in ("s", "e")}
+                      for sample in sorted(samples, key=lambda s: s["n"])]
+    assert runs["go"] == runs["python"]
+    errors = {sample.get("err") for sample in runs["go"]}
+    assert errors >= ({"reset", "read-timeout", "closed"} | ({"http-4xx", "bad-response"}
+                                                               if kind == NEW_CONNECTION else set()))
 
 
 def test_go_unit_tests_pass(prober: Path) -> None:
