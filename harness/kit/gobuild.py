@@ -18,7 +18,7 @@ from .paths import cache_root, kit_file
 from .steps import Stamp, input_hash, run, say, stage
 from .versions import KitVersions
 
-__all__ = ["GoProgram", "go_env", "build_programs", "kit_programs", "containerd_program", "BUILD_DATE"]
+__all__ = ["GoProgram", "go_env", "build_programs", "kit_programs", "containerd_program", "containerd_module", "BUILD_DATE"]
 
 BUILD_DATE = "2026-01-01T00:00:00Z"  # fixed so rebuilds are reproducible
 
@@ -145,9 +145,14 @@ def kubernetes_program(versions: KitVersions) -> GoProgram:
     )
 
 
+def containerd_module(version: str) -> str:
+    """containerd's module path: `/v2` from 2.0 on."""
+    return "github.com/containerd/containerd" + ("" if version.startswith("v1.") else "/v2")
+
+
 def containerd_program(versions: KitVersions) -> GoProgram:
     """containerd, its runc shim and ctr, version-stamped as containerd's Makefile does."""
-    module = "github.com/containerd/containerd/v2"
+    module = containerd_module(versions.containerd)
     stamp = {"Version": versions.containerd, "Revision": "rollproof-kit", "Package": module}
     return GoProgram(
         name=f"containerd-{versions.containerd}",

@@ -31,7 +31,7 @@ from .rootfs import DebianImage, build_debian_image
 from .steps import input_hash, run, say, stage
 from .versions import KitVersions
 
-__all__ = ["NODE_BASE", "NodeImage", "build_node_image", "kubeadm_images"]
+__all__ = ["NODE_BASE", "NodeImage", "build_node_image", "kubeadm_images", "node_overlays"]
 
 NODE_PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "iptables", "nftables", "iproute2", "conntrack", "kmod",
@@ -69,6 +69,18 @@ NODE_BASE = DebianImage(
     customize=_customize_base,
     customize_inputs=("node-base/2", _MASKED_UNITS),
 )
+
+
+def node_overlays(versions: KitVersions) -> tuple[str, ...]:
+    """Directories of `files/node-overlays` copied over the node files for this release.
+
+    The node files are written for the newest releases; an overlay replaces the few
+    files an older containerd or kubelet reads differently.
+    """
+    overlays = []
+    if versions.containerd.startswith("v2.0."):
+        overlays.append("containerd-2.0")  # one CNI `bin_dir`
+    return tuple(overlays)
 
 
 @dataclass(frozen=True)
@@ -209,10 +221,11 @@ def build_node_image(versions: KitVersions, programs: dict[str, GoProgram]) -> N
     k8s_bin = programs["kubernetes"].out_dir()
     images = _component_images(versions, k8s_bin, programs["etcd"].out_dir(), programs["coredns"].out_dir(), keys)
     files = kit_file("node")
+    overlays = [kit_file("node-overlays", name) for name in node_overlays(versions)]
     tag = f"rollproof/node:{versions.kubernetes}"
     component_keys = [image_key(i) for i in images]
     key = input_hash("node/2", NODE_BASE.key(), keys["kubernetes"], keys["crictl"], keys["containerd"], files,
-                     component_keys)
+                     component_keys, *overlays)
     if image_key(tag) == key:
         say(f"image {tag}: cached")
         return NodeImage(tag, versions.kubernetes, tuple(images))
@@ -220,6 +233,9 @@ def build_node_image(versions: KitVersions, programs: dict[str, GoProgram]) -> N
         context = Path(ctx)
         rootfs = context / "rootfs"
         shutil.copytree(files, rootfs, symlinks=True)
+        for overlay in overlays:
+            say(f"node files: overlay {overlay.name}")
+            shutil.copytree(overlay, rootfs, symlinks=True, dirs_exist_ok=True)
         _render(rootfs, versions, images)
         for name in ("kubelet", "kubeadm", "kubectl"):
             (rootfs / "usr/bin").mkdir(parents=True, exist_ok=True)
