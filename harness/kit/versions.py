@@ -12,6 +12,17 @@ For each minor:
   Support" table, read in v2.2.9 and v2.4.2): 2.0 (LTS) for 1.31-1.33, 2.2 for 1.35 and
   1.36, 2.3 (LTS) for 1.37. 1.34 keeps 2.2.9, the runtime its CI was proven with (the
   table lists 2.1.3+ and 2.0.6+ for 1.34; 2.2 is newer than both lines).
+
+1.15, the walkthrough's era (the last minor serving extensions/v1beta1 Deployments and
+their rollback subresource), is built from the same registries with three differences:
+- containerd 1.7, the newest line that still serves CRI v1alpha2, the only CRI a 1.15
+  kubelet speaks (containerd 2.0 removed it);
+- kind v0.30.0, not a release that made 1.15 images (v0.4-v0.12): those start nodes in
+  the host's cgroup namespace on cgroup v1 hosts with Docker 20.10 (`--cgroupns=private`
+  arrived in kind v0.20), which the kit's node does not support; v0.30 still writes the
+  kubeadm v1beta2 config for releases before 1.23 and the cgroupfs driver before 1.24;
+- code written for Go 1.12 is built with an older Go (`OldGo`) and the dependency
+  versions that release pinned in its own go.mod, with a few pins replaced (`OldGo.replaces`).
 """
 
 from __future__ import annotations
@@ -20,11 +31,13 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 
-__all__ = ["KitVersions", "kit_versions", "SUPPORTED_MINORS", "CRICTL_VERSION"]
+__all__ = ["KitVersions", "OldGo", "kit_versions", "SUPPORTED_MINORS", "CRICTL_VERSION"]
 
 CRICTL_VERSION = "v1.34.0"
 
 _BY_MINOR: dict[int, dict[str, str]] = {
+    15: {"kubernetes": "v1.15.12", "etcd": "v3.3.10", "etcd_tag": "3.3.10",
+         "coredns": "v1.3.1", "pause": "3.1", "kind": "v0.30.0", "containerd": "v1.7.35"},
     31: {"kubernetes": "v1.31.14", "etcd": "v3.5.24", "etcd_tag": "3.5.24-0",
          "coredns": "v1.11.3", "pause": "3.10", "kind": "v0.24.0", "containerd": "v2.0.14"},
     32: {"kubernetes": "v1.32.13", "etcd": "v3.5.24", "etcd_tag": "3.5.24-0",
@@ -44,6 +57,59 @@ SUPPORTED_MINORS = tuple(sorted(_BY_MINOR))
 
 
 @dataclass(frozen=True)
+class OldGo:
+    """How code written for an older Go is built.
+
+    `toolchain` is what GOTOOLCHAIN names (the Go module proxy serves it as the
+    module golang.org/toolchain). Each wrapper module replaces every dependency
+    with the version k8s.io/kubernetes of that release pinned in its go.mod, then
+    applies the `replaces` for its program ("*" for all): (program, module,
+    "module version") or (program, module, "./dir") for a stand-in module shipped
+    in harness/kit/files/gomod/dir.
+    """
+
+    toolchain: str
+    go_directive: str
+    replaces: tuple[tuple[str, str, str], ...] = ()
+    requires: tuple[tuple[str, str, str], ...] = ()  # (program, module, version) a program needs beyond its module
+    nosumdb: tuple[str, ...] = ()  # modules whose version the checksum database never recorded
+
+    def replaces_for(self, program: str) -> tuple[tuple[str, str], ...]:
+        return tuple((module, target) for role, module, target in self.replaces if role in ("*", program))
+
+    def requires_for(self, program: str) -> tuple[tuple[str, str], ...]:
+        return tuple((module, version) for role, module, version in self.requires if role in ("*", program))
+
+
+# Replaced pins, and why (each found building 1.15.12 with go1.21.13):
+_OLD_GO_1_15 = OldGo(
+    toolchain="go1.21.13",
+    go_directive="1.21",
+    replaces=(
+        # reflect2 1.0.1 reads the runtime's map internals that Go 1.18 changed (json-iterator then
+        # corrupts memory or panics); 1.0.2 is the release made for that.
+        ("*", "github.com/modern-go/reflect2", "github.com/modern-go/reflect2 v1.0.2"),
+        # vbom.ml no longer serves its import path (the proxy refuses vbom.ml/util); kubectl's
+        # `get --sort-by` uses its sortorder package, published since as github.com/fvbommel/sortorder.
+        ("kubernetes", "vbom.ml/util", "./vbom-util"),
+        # CoreDNS 1.3.1 was built against caddy v0.11.1 and miekg/dns v1.1.3 (its Makefile);
+        # Kubernetes 1.15 pins older ones for kubeadm's Corefile migration.
+        ("coredns", "github.com/mholt/caddy", "github.com/mholt/caddy v0.11.1"),
+        ("coredns", "github.com/miekg/dns", "github.com/miekg/dns v1.1.3"),
+    ),
+    requires=(
+        # etcd 3.3's generated codecs refuse any codec but codecgen version 8 (ugorji/go v1.1.1, whose
+        # module still held the codec package); Kubernetes 1.15 does not use ugorji, so its go.mod pins none.
+        ("etcd", "github.com/ugorji/go", "v1.1.1"),
+    ),
+    # The checksum database has no record of github.com/coredns/coredns v1.3.1 (404); the proxy
+    # serves it, and its hash is recorded in the wrapper's go.sum on first download.
+    nosumdb=("github.com/coredns/coredns",),
+)
+_OLD_GO: dict[int, OldGo] = {15: _OLD_GO_1_15}
+
+
+@dataclass(frozen=True)
 class KitVersions:
     """Every version the kit pins for one Kubernetes release."""
 
@@ -55,6 +121,7 @@ class KitVersions:
     kind: str
     containerd: str
     crictl: str = CRICTL_VERSION
+    old_go: OldGo | None = None
 
     @property
     def minor(self) -> int:
@@ -78,6 +145,7 @@ def kit_versions(k8s_version: str) -> KitVersions:
     if pins is None:
         known = ", ".join(f"1.{m}" for m in SUPPORTED_MINORS)
         raise ConfigError(f"--k8s-version {k8s_version!r}: the kit builds {known}; pass one of those")
+    old_go = _OLD_GO.get(minor)
     if len(parts) == 3 and "v" + text != pins["kubernetes"]:
-        return KitVersions(**{**pins, "kubernetes": "v" + text})
-    return KitVersions(**pins)
+        return KitVersions(**{**pins, "kubernetes": "v" + text}, old_go=old_go)
+    return KitVersions(**pins, old_go=old_go)

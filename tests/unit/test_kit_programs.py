@@ -58,6 +58,7 @@ def test_1_37_gets_a_kind_that_writes_kubeadm_v1beta4() -> None:
 
 
 @pytest.mark.parametrize("minor,containerd,overlays", [
+    ("1.15", "v1.7.35", ("containerd-1.7", "kubelet-before-1.31")),
     ("1.31", "v2.0.14", ("containerd-2.0",)), ("1.33", "v2.0.14", ("containerd-2.0",)),
     ("1.34", "v2.2.9", ()), ("1.36", "v2.2.9", ()), ("1.37", "v2.3.7", ()),
 ])
@@ -74,10 +75,91 @@ def test_1_34_node_files_are_not_overlaid() -> None:
     assert node_overlays(kit_versions("1.34")) == ()
 
 
+# The shape of k8s.io/kubernetes's go.mod in 1.15 (an excerpt): staging modules required at v0.0.0
+# and replaced by local paths, one staging module never published (kubectl), third-party pins.
+FAKE_GOMOD = """module k8s.io/kubernetes
+
+require (
+	github.com/modern-go/reflect2 v1.0.1
+	k8s.io/api v0.0.0
+	k8s.io/sample-apiserver v0.0.0
+	vbom.ml/util v0.0.0-20160121211510-db5cfe13f5cc
+)
+
+replace (
+	github.com/modern-go/reflect2 => github.com/modern-go/reflect2 v1.0.1
+	google.golang.org/grpc => google.golang.org/grpc v1.13.0 // pinned
+	k8s.io/api => ./staging/src/k8s.io/api
+	k8s.io/kubectl => ./staging/src/k8s.io/kubectl
+	k8s.io/sample-apiserver => ./staging/src/k8s.io/sample-apiserver
+	vbom.ml/util => vbom.ml/util v0.0.0-20160121211510-db5cfe13f5cc
+)
+"""
+
+
 @pytest.fixture
 def programs(monkeypatch):
-    """kit_programs without the module download that lists Kubernetes' staging modules."""
+    """kit_programs with a go.mod of k8s.io/kubernetes given here instead of downloaded."""
     import harness.kit.gobuild as gobuild
 
-    monkeypatch.setattr(gobuild, "_staging_modules", lambda versions: [])
+    monkeypatch.setattr(gobuild, "_kubernetes_go_mod", lambda versions: FAKE_GOMOD)
     return gobuild.kit_programs
+
+
+def test_the_walkthrough_era_builds_with_an_older_go_and_its_own_pins(programs) -> None:
+    built = programs(kit_versions("1.15"))
+    k8s, kubelet = built["kubernetes"], built["kubelet"]
+    assert k8s.toolchain == kubelet.toolchain == "go1.21.13" and k8s.go_directive == "1.21"
+    replaces = dict(k8s.replaces)
+    assert replaces["google.golang.org/grpc"] == "google.golang.org/grpc v1.13.0"  # the release's own pin
+    assert replaces["github.com/modern-go/reflect2"] == "github.com/modern-go/reflect2 v1.0.2"  # ours wins
+    assert replaces["vbom.ml/util"] == "./vbom-util" and kit_file("gomod", "vbom-util") in k8s.local_modules
+    # only the staging modules the release requires (kubectl was never published as v0.15.x)
+    assert replaces["k8s.io/api"] == "v0.15.12" and replaces["k8s.io/sample-apiserver"] == "v0.15.12"
+    assert "k8s.io/kubectl" not in replaces
+    # the kubelet was a cgo binary in 1.15 (cadvisor's NVIDIA probe); the rest static
+    assert kubelet.packages == ("k8s.io/kubernetes/cmd/kubelet",) and kubelet.cgo and not k8s.cgo
+    assert "k8s.io/kubernetes/cmd/kubelet" not in k8s.packages
+    assert "-X k8s.io/kubernetes/pkg/version.gitVersion=v1.15.12" in k8s.ldflags
+    assert kubelet.env()["CGO_ENABLED"] == "1" and k8s.env()["GOTOOLCHAIN"] == "go1.21.13"
+
+
+def test_the_walkthrough_era_etcd_and_coredns(programs) -> None:
+    built = programs(kit_versions("1.15"))
+    etcd, coredns = built["etcd"], built["coredns"]
+    assert ("github.com/coreos/etcd", "v3.3.10+incompatible") in etcd.requires
+    assert ("github.com/ugorji/go", "v1.1.1") in etcd.requires
+    assert dict(coredns.replaces)["github.com/miekg/dns"] == "github.com/miekg/dns v1.1.3"
+    assert "github.com/miekg/dns" not in dict(built["kubernetes"].replaces)
+    assert coredns.extra_files == (kit_file("coredns-1.3", "main.go"),)
+    assert "coredns/plugin/ready" not in coredns.extra_files[0].read_text()
+    assert coredns.env()["GONOSUMDB"] == "github.com/coredns/coredns"
+
+
+def test_current_releases_build_with_the_go_on_path(programs) -> None:
+    for program in programs(kit_versions("1.37")).values():
+        assert program.toolchain == "" and not program.cgo and program.env()["GOTOOLCHAIN"] == "local"
+
+
+def test_the_containerd_1_7_overlay_is_for_kubelets_kind_gives_cgroupfs() -> None:
+    import dataclasses
+
+    from harness.errors import ProviderError
+
+    text = kit_file("node-overlays", "containerd-1.7", "etc/containerd/config.toml.in").read_text()
+    assert "version = 2" in text and "SystemdCgroup = false" in text
+    late = dataclasses.replace(kit_versions("1.34"), containerd="v1.7.35")
+    with pytest.raises(ProviderError, match="pin a containerd 2.x"):
+        node_overlays(late)
+
+
+def test_kubelets_before_1_31_are_not_given_the_fail_cgroupv1_flag() -> None:
+    # the entrypoint adds --fail-cgroupv1=false unless /etc/default/kubelet names it
+    entrypoint = kit_file("node", "usr/local/bin/entrypoint").read_text()
+    assert "grep -q -- '--fail-cgroupv1=false' /etc/default/kubelet" in entrypoint
+    overlay = kit_file("node-overlays", "kubelet-before-1.31", "etc/default/kubelet").read_text()
+    assert "--fail-cgroupv1=false" in overlay
+    args = next(line for line in overlay.splitlines() if line.startswith("KUBELET_EXTRA_ARGS="))
+    assert "fail-cgroupv1" not in args
+    assert args == next(line for line in kit_file("node", "etc/default/kubelet").read_text().splitlines()
+                        if line.startswith("KUBELET_EXTRA_ARGS="))
