@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from harness.cluster.ready import cluster_state
 from harness.demo import create_service, wait_first_answer
 from harness.manifests import deployment
@@ -22,6 +24,7 @@ def test_every_node_ready_and_every_system_pod_running(kube_api, record):
     assert not nodes and not pods, nodes + pods
 
 
+@pytest.mark.needs("server-side-apply")  # the Deployment is written by server-side apply
 def test_service_traffic_reaches_pods_on_every_node(cluster, core_api, namespace, deployments, service_prober,
                                                     app_images, record, timeouts):
     """Service traffic MUST reach a pod on every node, and every request MUST succeed.

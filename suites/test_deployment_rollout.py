@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from harness.assertions import assert_no_failures, assert_replica_bounds, assert_version_order
 from harness.demo import create_service, observe_for, wait_first_answer
 from harness.kube.events import scaling_steps
@@ -12,6 +14,8 @@ from harness.report import HistoryEntry
 from harness.samples import clock
 
 log = logging.getLogger("rollproof.suites")
+
+pytestmark = pytest.mark.needs("server-side-apply")  # the harness writes these objects by server-side apply
 
 NAME = "deployment-demo"
 
