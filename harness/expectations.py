@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .errors import ConfigError
 
 __all__ = ["VersionRange", "Expectation", "REQUESTS", "TABLE", "NOT_APPLICABLE", "parse_version", "expected",
-           "checks", "not_applicable"]
+           "checks", "not_applicable", "not_applicable_rows"]
 
 Version = tuple[int, int]
 
@@ -211,3 +211,8 @@ def not_applicable(check: str, version: str | Version) -> Expectation | None:
         raise ConfigError(f"unknown check {check!r}; known: {', '.join(checks())}")
     hit = next((e for e in rows if e.versions.contains(major, minor)), None)
     return hit if hit is not None and not hit.applicable else None
+
+
+def not_applicable_rows(needed: Iterable[str], version: str | Version) -> list[Expectation]:
+    """The NOT_APPLICABLE rows among the checks a scenario `needed`, on `version` (empty: it applies)."""
+    return [row for row in (not_applicable(check, version) for check in needed) if row is not None]

@@ -8,7 +8,7 @@ as its matrix cell ("not applicable: ...") and is reported as skipped with it.
 
 import pytest
 
-from harness.expectations import not_applicable
+from harness.expectations import not_applicable_rows
 
 
 def pytest_configure(config):
@@ -29,7 +29,7 @@ def _rp_needs(request):
     if not needed:
         return
     cluster = request.getfixturevalue("cluster")
-    missing = [row for row in (not_applicable(check, cluster.version) for check in needed) if row is not None]
+    missing = not_applicable_rows(needed, cluster.version)
     if missing:
         record = request.getfixturevalue("record")
         for row in missing:

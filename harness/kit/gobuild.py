@@ -279,7 +279,9 @@ def kit_programs(versions: KitVersions) -> dict[str, GoProgram]:
     """Everything the kit compiles, by role."""
     programs = _kit_programs(versions)
     if versions.old_go is not None:
-        pins = _release_pins(_kubernetes_go_mod(versions))
+        gomod = _kubernetes_go_mod(versions)
+        staging = tuple((m, versions.staging) for m in _staging_modules(versions, gomod))
+        pins = _merged(_release_pins(gomod), staging)
         for role in ("etcd", "coredns"):
             programs[role] = _old_go(programs[role], versions, role, pins)
     programs.update(kubernetes_programs(versions))

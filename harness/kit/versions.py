@@ -101,6 +101,10 @@ _OLD_GO_1_15 = OldGo(
         # etcd 3.3's generated codecs refuse any codec but codecgen version 8 (ugorji/go v1.1.1, whose
         # module still held the codec package); Kubernetes 1.15 does not use ugorji, so its go.mod pins none.
         ("etcd", "github.com/ugorji/go", "v1.1.1"),
+        # CoreDNS's kubernetes plugin, built against the client-go of the release it serves.
+        ("coredns", "k8s.io/api", "v0.15.12"),
+        ("coredns", "k8s.io/apimachinery", "v0.15.12"),
+        ("coredns", "k8s.io/client-go", "v0.15.12"),
     ),
     # The checksum database has no record of github.com/coredns/coredns v1.3.1 (404); the proxy
     # serves it, and its hash is recorded in the wrapper's go.sum on first download.
