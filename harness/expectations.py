@@ -136,14 +136,16 @@ _GONE_1_16 = "extensions/v1beta1 and apps/v1beta1 Deployments stopped being serv
 _NO_SSA = ("server-side apply is alpha before 1.16 (ServerSideApply gate off by default): the server refuses "
            "application/apply-patch+yaml")
 _NA = NOT_APPLICABLE
+_ROLLBACK_SERVED = ("the rollback takes place; the answer is a Status (code 200 in its body) written by the create "
+                    "handler, so HTTP 201")
 
 TABLE: tuple[Expectation, ...] = tuple(
     Expectation(check, VersionRange.parse(versions), status, body, why)
     for check, versions, status, body, why in (
         ("rollback-extensions-v1beta1", ">=1.16", 404, None, _GONE_1_16),
-        ("rollback-extensions-v1beta1", "<1.16", 201, "Status", "same rollback handler as apps/v1beta1"),
+        ("rollback-extensions-v1beta1", "<1.16", 201, "rollback request for deployment", _ROLLBACK_SERVED),
         ("rollback-apps-v1beta1", ">=1.16", 404, None, _GONE_1_16),
-        ("rollback-apps-v1beta1", "<1.16", 201, "Status", "the rollback takes place; the body is a Status"),
+        ("rollback-apps-v1beta1", "<1.16", 201, "rollback request for deployment", _ROLLBACK_SERVED),
         ("json-patch-with-object", "*", 400, "json", "a JSON patch must be an array of operations"),
         ("patch-unsupported-content-type", "*", 415, "unknown format",
          "the patch handler's refusal, as custom resources show it (observed on 1.34 for strategic merge)"),
@@ -164,11 +166,12 @@ TABLE: tuple[Expectation, ...] = tuple(
         ("walkthrough-patch-merge", ">=1.16", 404, None, _GONE_1_16),
         ("walkthrough-patch-merge", "<1.16", 200, None, "extensions/v1beta1 served the walkthrough's PATCH"),
         ("walkthrough-patch-json-patch", ">=1.16", 404, None, _GONE_1_16),
-        ("walkthrough-patch-json-patch", "<1.16", 500, "cannot unmarshal object into Go value of type jsonpatch.Patch",
-         "the walkthrough's answer (early 2017): the JSON patch decoder's error, as an internal error"),
+        ("walkthrough-patch-json-patch", "<1.16", 400, "cannot unmarshal object into Go value of type jsonpatch.Patch",
+         "the JSON patch decoder's error as a BadRequest (1.15's patch handler); the walkthrough (early 2017) got "
+         "the same message as a 500"),
         ("walkthrough-rollback", ">=1.16", 404, None, _GONE_1_16),
-        ("walkthrough-rollback", "<1.16", 200, "rollback request for deployment",
-         "the walkthrough's answer: a Status, code 200, whose message says the rollback request succeeded"),
+        ("walkthrough-rollback", "<1.16", 201, 'rollback request for deployment "deployment-demo" succeeded',
+         _ROLLBACK_SERVED + '; the walkthrough quoted the same message with "code": 200 in its body'),
         # APIs a whole scenario needs.
         ("server-side-apply", "<1.16", _NA, None, _NO_SSA),
         ("custom-resource-definition-v1", "<1.16", _NA, None,

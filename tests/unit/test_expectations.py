@@ -65,11 +65,11 @@ def test_parse_version_rejects_nonsense() -> None:
 @pytest.mark.parametrize(
     ("check", "version", "status", "body"),
     [
-        ("rollback-apps-v1beta1", "1.15", 201, "Status"),
+        ("rollback-apps-v1beta1", "1.15", 201, "rollback request for deployment"),
         ("rollback-apps-v1beta1", "1.16", 404, None),
         ("rollback-apps-v1beta1", "v1.34.0", 404, None),
         ("rollback-extensions-v1beta1", "1.16", 404, None),
-        ("rollback-extensions-v1beta1", "1.14", 201, "Status"),
+        ("rollback-extensions-v1beta1", "1.14", 201, "rollback request for deployment"),
         ("json-patch-with-object", "1.34", 400, "json"),
         ("patch-unsupported-content-type", "1.12", 415, "unknown format"),
         ("apply-without-field-manager", "1.18", 422, "fieldManager"),
@@ -145,8 +145,8 @@ def test_a_not_applicable_row_never_matches_an_answer() -> None:
 
 
 def test_walkthrough_rows_before_and_after_1_16() -> None:
-    assert expected("walkthrough-rollback", "1.15").status == 200
-    assert expected("walkthrough-patch-json-patch", "1.15").status == 500
+    assert expected("walkthrough-rollback", "1.15").status == 201
+    assert expected("walkthrough-patch-json-patch", "1.15").status == 400
     for check in ("walkthrough-patch-strategic-merge", "walkthrough-patch-merge", "walkthrough-patch-json-patch",
                   "walkthrough-rollback"):
         assert expected(check, "1.16").status == 404 and expected(check, "1.37").status == 404
