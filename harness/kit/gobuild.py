@@ -231,7 +231,7 @@ def kubernetes_programs(versions: KitVersions) -> dict[str, GoProgram]:
     kubelet = dataclasses.replace(base, name=f"kubelet-{versions.kubernetes}",
                                   packages=("k8s.io/kubernetes/cmd/kubelet",), cgo=True)
     return {"kubernetes": _old_go(static, versions, "kubernetes", pins),
-            "kubelet": dataclasses.replace(_old_go(kubelet, versions, "kubernetes", pins), cgo=True)}
+            "kubelet": _old_go(kubelet, versions, "kubernetes", pins)}
 
 
 def kubernetes_program(versions: KitVersions) -> GoProgram:
