@@ -1,130 +1,60 @@
-"""Assertions for rollout tests that fail with the timeline around the failure quoted.
+"""Assertions that raise what the analysis says, with the timeline around the first problem quoted.
 
-Each helper raises a plain `AssertionError` (the library never imports pytest)
-and returns what it computed, so a test can go on checking it.
+The verdict is computed once, by `harness.analysis.analyse`; these helpers only
+turn its problems into an `AssertionError` (the library never imports pytest),
+so the report and the assertion can never disagree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .samples import ProbeSample
+from .analysis import ProbeAnalysis
 from .steps import ReplicaPoint, ScaleStep
-from .timeline import (
-    WINDOW_SECONDS,
-    ProbeAnalysis,
-    ReplicaInstant,
-    analyse,
-    render_replicas,
-    render_window,
-    replica_instants,
-)
+from .timeline import WINDOW_SECONDS, ReplicaInstant, render_replicas, render_window, replica_instants
 
-__all__ = ["assert_no_failures", "assert_version_order", "assert_replica_bounds"]
+__all__ = ["assert_verdict", "assert_verdicts", "verdict_message", "assert_replica_bounds"]
 
-_LISTED = 5  # outages or violations listed one by one before "... and N more"
-
-
-def _samples_of(analysis_or_samples: ProbeAnalysis | Sequence[ProbeSample]) -> Sequence[ProbeSample]:
-    if isinstance(analysis_or_samples, ProbeAnalysis):
-        return analysis_or_samples.samples
-    return analysis_or_samples
+_LISTED = 5  # problems, failures or violations listed one by one before "... and N more"
 
 
 def _more(count: int) -> list[str]:
     return [f"  ... and {count - _LISTED} more"] if count > _LISTED else []
 
 
-def assert_no_failures(
-    analysis_or_samples: ProbeAnalysis | Sequence[ProbeSample],
-    budget: int = 0,
-    *,
-    steps: Sequence[ScaleStep] = (),
-    context: float = WINDOW_SECONDS,
-) -> ProbeAnalysis:
-    """At most `budget` probe requests failed; an empty probe fails too.
-
-    The message lists the outages and quotes the timeline (with any rollout
-    `steps`) around the first one; t=0 is the first probe request.
-    """
-    if isinstance(analysis_or_samples, ProbeAnalysis):
-        a = analysis_or_samples
-    else:
-        a = analyse(analysis_or_samples)
-    if a.total == 0 or a.start is None:
-        raise AssertionError("no probe samples were recorded, so nothing shows that no request was dropped")
-    if a.failed <= budget:
-        return a
-    t0 = a.start
-    lines = [
-        f"{a.failed} of {a.total} probe requests failed (budget {budget}), "
-        f"availability {a.availability:.3%}, {len(a.outages)} outage(s):"
-    ]
-    for o in a.outages[:_LISTED]:
-        lines.append(
-            f"  {o.start - t0:+.3f}s .. {o.end - t0:+.3f}s ({o.duration:.3f}s): "
-            f"{o.failed} failed, {', '.join(o.errors)}"
-        )
-    lines += _more(len(a.outages))
-    first = a.outages[0]
-    lines.append("timeline around the first outage (t=0 at the first probe request):")
-    lines.append(render_window(a.samples, first.start, context, first.duration + context, t0=t0, steps=steps))
-    raise AssertionError("\n".join(lines))
+def verdict_message(a: ProbeAnalysis, *, steps: Sequence[ScaleStep] = (), context: float = WINDOW_SECONDS) -> str:
+    """The failure message of a verdict that did not pass: every problem, each failed
+    request's cause, and the timeline around the first problem (t=0 at the origin)."""
+    lines = [f"{a.kind} sampler ({a.where}): {len(a.problems)} problem(s)"]
+    lines += [f"  {p.text}" for p in a.problems[:_LISTED]] + _more(len(a.problems))
+    if a.attributions:
+        lines.append("failed requests and their causes:")
+        for attribution in a.attributions[:_LISTED]:
+            lines.append(f"  [{attribution.cause}] {attribution.text}")
+            lines += [f"      {n}" for n in attribution.nearest]
+        lines += _more(len(a.attributions))
+    focus = next((p.t for p in a.problems if p.t is not None), None)
+    if focus is not None:
+        lines.append("timeline around the first problem (t=0 at the scenario start):")
+        lines.append(render_window(a.samples, focus, context, context, t0=a.origin, steps=steps))
+    return "\n".join(lines)
 
 
-def assert_version_order(
-    samples: ProbeAnalysis | Sequence[ProbeSample],
-    old: str,
-    new: str,
-    *,
-    steps: Sequence[ScaleStep] = (),
-    context: float = WINDOW_SECONDS,
-    settled_at: float | None = None,
-) -> ProbeAnalysis:
-    """`old` answered first and `new` last, both seen, no other server, no flip-back.
+def assert_verdict(a: ProbeAnalysis, *, steps: Sequence[ScaleStep] = (),
+                   context: float = WINDOW_SECONDS) -> ProbeAnalysis:
+    """The verdict passed: complete evidence, no failed request (when asserted), versions in order."""
+    if not a.passed:
+        raise AssertionError(verdict_message(a, steps=steps, context=context))
+    return a
 
-    Without `settled_at` the switch must be atomic (no `old` after any `new`).
-    With it, old and new may interleave while the rollout runs, but from
-    `settled_at` on only `new` may answer. Versions are `Server` headers;
-    requests that got no answer are ignored here (see `assert_no_failures`).
-    """
-    a = analyse(_samples_of(samples), expected_versions=(old, new), settled_at=settled_at)
-    if a.start is None:
-        raise AssertionError(f"no probe samples were recorded, so neither {old!r} nor {new!r} was seen")
-    problems: list[tuple[str, float]] = []
-    for span in a.spans:
-        if span.version in a.unexpected_versions:
-            problems.append(
-                (f"unexpected server {span.version!r} answered {span.responses} time(s), first at "
-                 f"{span.first - a.start:+.3f}s (expected only {old!r} then {new!r})", span.first)
-            )
-    if a.span(old) is None:
-        problems.append((f"old version {old!r} never answered (seen: {list(a.versions_seen)})", a.start))
-    if a.span(new) is None:
-        last = a.samples[-1].start
-        problems.append((f"new version {new!r} never answered (seen: {list(a.versions_seen)})", last))
-    answered = [x for x in a.samples if x.server in (old, new)]
-    if answered and answered[0].server != old:
-        problems.append((f"the first answer came from {answered[0].server!r}, not the old version {old!r}",
-                         answered[0].start))
-    if answered and answered[-1].server != new:
-        problems.append((f"the last answer came from {answered[-1].server!r}, not the new version {new!r}",
-                         answered[-1].start))
-    if a.flip_backs:
-        f = a.flip_backs[0]
-        since = {span.version: span.first for span in a.spans}[f.from_version]
-        problems.append(
-            (f"{len(a.flip_backs)} flip-back(s): first at {f.t - a.start:+.3f}s {f.to_version!r} answered "
-             f"after {f.from_version!r} had answered since {since - a.start:+.3f}s", f.t)
-        )
-    if not problems:
-        return a
-    focus = problems[0][1]
-    lines = [f"version order {old!r} -> {new!r} broken:"]
-    lines += [f"  {text}" for text, _ in problems]
-    lines.append("timeline around the first problem (t=0 at the first probe request):")
-    lines.append(render_window(a.samples, focus, context, context, t0=a.start, steps=steps))
-    raise AssertionError("\n".join(lines))
+
+def assert_verdicts(analyses: Sequence[ProbeAnalysis], *, steps: Sequence[ScaleStep] = ()) -> None:
+    """Every sampler's verdict passed; the message covers every one that did not."""
+    if not analyses:
+        raise AssertionError("no sampler ran, so nothing shows that no request was dropped")
+    failed = [a for a in analyses if not a.passed]
+    if failed:
+        raise AssertionError("\n\n".join(verdict_message(a, steps=steps) for a in failed))
 
 
 def assert_replica_bounds(

@@ -107,6 +107,26 @@ def _rolling_update(args: argparse.Namespace) -> int:
     return 0
 
 
+def _soak(args: argparse.Namespace) -> int:
+    """Repeat chosen scenarios on one cluster; every failed request with its cause in soak.md."""
+    import subprocess
+
+    command = [sys.executable, "-m", "pytest", *(args.paths or ["suites/"]), "--repeat", str(args.runs),
+               "--report-dir", args.report_dir, "-p", "no:cacheprovider"]
+    if args.k:
+        command += ["-k", args.k]
+    command += [a for i, a in enumerate(args.pytest_args) if not (i == 0 and a == "--")]
+    print("rollproof soak:", " ".join(command), file=sys.stderr, flush=True)
+    return subprocess.run(command).returncode
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number >= 1")
+    return value
+
+
 def _int_or_percent(text: str) -> int | str:
     return text if text.endswith("%") else int(text)
 
@@ -143,6 +163,14 @@ def _parser() -> argparse.ArgumentParser:
     delete.add_argument("name", help="cluster name, e.g. rollproof")
     delete.add_argument("--kind-bin", default=None, help="kind binary (default: the kit's)")
     delete.set_defaults(func=_cluster_delete)
+    soak = commands.add_parser("soak", help="run chosen scenarios many times on one cluster; soak.md lists every "
+                                            "failed request with its cause")
+    soak.add_argument("paths", nargs="*", help="test files or node ids (default: suites/)")
+    soak.add_argument("-n", "--runs", type=_positive_int, default=10, help="runs of each scenario (default 10)")
+    soak.add_argument("-k", default=None, help="pytest -k expression choosing the scenarios")
+    soak.add_argument("--report-dir", default="reports/soak", help="where soak.md/json and the reports go")
+    soak.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: more pytest arguments")
+    soak.set_defaults(func=_soak)
     matrix = commands.add_parser("matrix", help="merge the behaviour matrices of runs against several versions")
     matrix.add_argument("report_dirs", nargs="+", metavar="REPORT_DIR", help="report directories of finished runs")
     matrix.add_argument("-o", "--output", default="reports", help="directory for the merged matrix.md/json")

@@ -2,7 +2,7 @@
 
 Fixtures (see `pytest --fixtures`): rp_settings, timeouts, cluster, k8s_version, kube_api,
 cluster_access, core_api, apps_api, raw_api, deployments, app_images, namespace, record,
-service_prober.
+probed_service.
 """
 
 from __future__ import annotations
@@ -73,6 +73,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return rep
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    repeat = metafunc.config.stash[_settings_key].repeat
+    if repeat > 1:  # a soak: every scenario N times on the one cluster
+        metafunc.fixturenames.append("_rp_run")
+        metafunc.parametrize("_rp_run", range(1, repeat + 1), ids=[f"run{i}" for i in range(1, repeat + 1)])
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     reports: list[TestReport] = config.stash.get(_reports_key, [])
     if not reports:
@@ -83,6 +90,15 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for line in terminal_summary_lines(reports):
         terminalreporter.write_line(line)
     terminalreporter.write_line(f"reports: {path.parent}/ (summary.json, matrix.md, one JSON + PNG per scenario)")
+    if settings.repeat > 1:
+        from .soak import soak_summary, write_soak
+
+        soak = soak_summary(reports)
+        written = write_soak(settings.report_dir, reports)
+        terminalreporter.write_line(
+            f"soak: {soak.runs} runs, {soak.requests} requests, {soak.failed_requests} failed"
+            + "".join(f"; {cause} {n}" for cause, n in soak.as_dict()["failures_by_cause"].items())
+            + f" ({written})")
 
 
 # -- fixtures -----------------------------------------------------------------------------
@@ -227,9 +243,10 @@ def _scenario_name(item: pytest.Item) -> str:
 
 @pytest.fixture
 def record(request: pytest.FixtureRequest, rp_settings: RunSettings, pytestconfig: pytest.Config) -> Iterator[ScenarioRecord]:
-    """The scenario's record (steps, probe samples, history); written as its report at the end."""
+    """The scenario's record (steps, probe analyses, data path, history); written as its report at the end."""
     rec = ScenarioRecord(scenario=_scenario_name(request.node))
     yield rec
+    finish_errors = rec.finish()  # samplers a failed test left running are stopped and analysed
     phases = request.node.stash.get(_phase_key, {})
     call, setup = phases.get("call"), phases.get("setup")
     if call is not None:
@@ -240,42 +257,66 @@ def record(request: pytest.FixtureRequest, rp_settings: RunSettings, pytestconfi
         outcome = "skipped"
     failed = call if call is not None and call.failed else setup if setup is not None and setup.failed else None
     message = str(failed.longrepr)[-2000:] if failed is not None else ""
+    if finish_errors:
+        message += "".join(f"\nwhile stopping the probes: {exc}" for exc in finish_errors)
     cluster_info = pytestconfig.stash.get(_cluster_key, None)
     version = cluster_info.git_version if cluster_info else "unknown"
     report = rec.write(rp_settings.report_dir, request.node.nodeid, outcome, version, message)
     pytestconfig.stash[_reports_key].append(report)
-    probe = report.probe
-    for key, value in (("scenario", rec.scenario), ("k8s_version", version),
-                       ("probe_total", probe.total if probe else 0), ("probe_failed", probe.failed if probe else 0),
-                       ("probe_outages", len(probe.outages) if probe else 0),
-                       ("versions_seen", " ".join(probe.versions_seen) if probe else ""),
-                       ("rollout_seconds", round(rec.rollout_seconds, 2))):
-        request.node.user_properties.append((key, value))
+    props: list[tuple[str, object]] = [("scenario", rec.scenario), ("k8s_version", version),
+                                       ("rollout_seconds", round(rec.rollout_seconds, 2))]
+    for probe in report.probes:
+        k = probe.kind
+        props += [(f"{k}_verdict", probe.verdict), (f"{k}_total", probe.total), (f"{k}_failed", probe.failed),
+                  (f"{k}_max_gap_ms", round(probe.coverage.max_gap * 1000, 3)),
+                  (f"{k}_evidence_complete", probe.complete),
+                  (f"{k}_versions_seen", " ".join(probe.versions_seen))]
+    request.node.user_properties.extend(props)
 
 
 @pytest.fixture
-def service_prober(cluster: Cluster, core_api: Any, namespace: str, record: ScenarioRecord,
-                   timeouts: Timeouts) -> Iterator[Callable[..., Any]]:
-    """Factory: `service_prober(service_name)` -> a started prober of that Service.
+def probed_service(cluster: Cluster, core_api: Any, kube_api: Any, namespace: str, record: ScenarioRecord,
+                   timeouts: Timeouts, rp_settings: RunSettings,
+                   app_images: dict[str, AppImageRef]) -> Iterator[Callable[..., Any]]:
+    """Factory: `probed_service(name, selector, failures="asserted")` -> a started `ProbedService`.
 
-    Through the NodePort the kind config maps to 127.0.0.1 when there is one,
-    otherwise from a prober pod inside the cluster. Its samples land in the record.
-    """
-    from .session import open_prober
+    Creates the Service `name` over `selector` (a NodePort mapped to 127.0.0.1 when the
+    cluster has one), starts a new-connection and a keep-alive sampler (on this host, else
+    in a pod) and the data-path recorder, and returns once each sampler had an answer.
+    Rollouts go in `with probed.phase(label, (old, new)):`; `probed.finish()` analyses
+    once; the analyses land in the record. Finished at teardown if the test did not."""
+    from .datapath import DataPathRecorder
+    from .demo import create_service
+    from .probing import ProbedService
+    from .prober import ProbeOptions
+    from .samples import SAMPLER_KINDS
+    from .session import kind_node_pids, sampler_factory
 
-    probers: list[Any] = []
+    started: list[Any] = []
 
-    def make(service: str, **options: Any) -> Any:
-        prober = open_prober(cluster, core_api, namespace, service, timeouts, **options)
-        probers.append(prober)
-        return prober
+    def make(name: str, selector: dict[str, str], *, failures: str = "asserted",
+             kinds: tuple[str, ...] = SAMPLER_KINDS) -> Any:
+        create_service(core_api, cluster, namespace, name, selector)
+        pids, note = kind_node_pids(cluster)
+        recorder = DataPathRecorder(kube_api, namespace, name, selector, pids, timeouts, proxy_note=note)
 
-    try:
-        yield make
-    finally:
-        for prober in probers:
-            if not prober.stopped:  # the test ended before stopping it (a failure, say)
-                record.samples.extend(prober.stop())
+        def keep(analyses: list[Any], timeline: Any) -> None:
+            record.probes.extend(analyses)
+            if timeline is not None:
+                record.datapath.append(timeline)
+
+        probed = ProbedService(
+            service=name, open_sampler=sampler_factory(cluster, core_api, namespace, name, timeouts),
+            options=[ProbeOptions.of(timeouts, kind=k, interval=rp_settings.probe_interval) for k in kinds],
+            timeouts=timeouts, datapath=recorder, failures=failures, origin=record.t0,
+            versions={ref.image: ref.server for ref in app_images.values()},
+            on_rollout_time=record.add_rollout_time, on_finish=keep,
+        )
+        started.append(probed)
+        record.finishers.append(lambda: probed.finish(observe=False))
+        return probed.start()
+
+    yield make
 
 
 @pytest.fixture(autouse=True)

@@ -1,10 +1,13 @@
-"""In-cluster prober: a pod running the Go prober, its log lines parsed into ProbeSamples.
+"""In-cluster prober: a pod running the Go sampler, its log lines followed into a ProbeRun.
 
 For clusters whose NodePort the host cannot reach. The Go program
-(fixtures/images/prober) prints one JSON line per request with a sequence number
-and CLOCK_MONOTONIC times, which equal `harness.samples.clock` on the host
-because kind nodes share the host's kernel. `build_prober_binary` builds it; the
-image must hold it at `PROBER_PATH`.
+(fixtures/images/prober) is the open-loop sampler of `harness.probeloop` in Go:
+the same JSON lines, read by the same `harness.prober.SampleStream`. Its times are
+its node's CLOCK_MONOTONIC. On kind the nodes share the host's kernel, so that is
+the harness's clock; elsewhere the offset is measured by timestamp exchanges with
+the prober's /clock endpoint through the API server's pod proxy
+(`harness.clocksync`), at start and at stop, and the run carries the bound.
+`build_prober_binary` builds the program; the image must hold it at `PROBER_PATH`.
 """
 
 from __future__ import annotations
@@ -12,28 +15,26 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.clocksync import ClockAlignment, align, combine, exchange_with
 from harness.errors import ConfigError, HarnessError, NotFound, ProviderError, WaitTimeout, api_error
-from harness.samples import ProbeSample, clock
+from harness.prober import ProbeOptions, SampleStream
+from harness.samples import ProbeRun, ProbeSample, clock
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 __all__ = [
     "PROBER_PATH",
     "PROBER_SOURCE",
-    "LogLine",
+    "CLOCK_PORT",
     "PodProber",
     "build_prober_binary",
-    "parse_log_line",
-    "parse_sample_line",
     "prober_pod_manifest",
 ]
 
@@ -43,50 +44,15 @@ PROBER_PATH = "/prober"
 PROBER_SOURCE = Path(__file__).resolve().parent.parent / "fixtures" / "images" / "prober"
 """The Go module of the prober (in a source checkout)."""
 
+CLOCK_PORT = 8080
+"""The prober's /clock endpoint, read through the pod proxy to align clocks."""
+
 _CONTAINER = "prober"
 _FATAL_WAITING = {
     "ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName",
     "CreateContainerConfigError", "CreateContainerError",
 }
-_DONE = re.compile(r"rollproof-prober: done after (\d+) requests")
-
-
-@dataclass(frozen=True)
-class LogLine:
-    """One prober log line: a sample with its sequence number, the final count, or a diagnostic."""
-
-    seq: int | None = None
-    sample: ProbeSample | None = None
-    done: int | None = None
-    text: str = ""
-
-
-def parse_log_line(line: str | bytes) -> LogLine:
-    """Classify one prober log line."""
-    text = (line.decode("utf-8", "replace") if isinstance(line, bytes) else line).strip()
-    if text.startswith("{"):
-        try:
-            record = json.loads(text)
-            status = record.get("st")
-            sample = ProbeSample(
-                start=float(record["s"]),
-                end=float(record["e"]),
-                status=int(status) if status else None,
-                error=record.get("err") or None,
-                server=record.get("srv") or None,
-                marker=record.get("m") or None,
-            )
-            seq = record.get("n")
-            return LogLine(seq=int(seq) if seq is not None else None, sample=sample)
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return LogLine(text=text)
-    done = _DONE.search(text)
-    return LogLine(done=int(done.group(1)), text=text) if done else LogLine(text=text)
-
-
-def parse_sample_line(line: str | bytes) -> ProbeSample | None:
-    """One prober log line as a ProbeSample; None for anything else."""
-    return parse_log_line(line).sample
+_CLOCK_ROUNDS = 5
 
 
 def _go_duration(seconds: float) -> str:
@@ -94,23 +60,11 @@ def _go_duration(seconds: float) -> str:
     return f"{round(seconds * 1e9)}ns"
 
 
-def prober_pod_manifest(
-    name: str,
-    image: str,
-    target: str,
-    *,
-    path: str = "/",
-    host_header: str | None = None,
-    keep_alive: bool = False,
-    interval: float = 0.0,
-    connect_timeout: float = 1.0,
-    read_timeout: float = 2.0,
-    max_requests: int = 1_000_000,
-    max_duration: float = DEFAULT_TIMEOUTS.probe_max_duration,
-    marker: str | None = None,
-    image_pull_policy: str = "IfNotPresent",
-) -> dict[str, Any]:
-    """The Pod that runs the prober once against `target` ("ClusterIP:port")."""
+def prober_pod_manifest(name: str, image: str, target: str, options: ProbeOptions | None = None, *,
+                        path: str = "/", host_header: str | None = None,
+                        image_pull_policy: str = "IfNotPresent") -> dict[str, Any]:
+    """The Pod that runs the sampler once against `target` ("ClusterIP:port")."""
+    o = options or ProbeOptions()
     host, sep, port = target.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"prober target {target!r} must be 'ClusterIP:port', e.g. 10.96.12.34:80")
@@ -118,16 +72,17 @@ def prober_pod_manifest(
         raise ConfigError(f"probe path {path!r} must start with '/' and hold no whitespace")
     args = [
         "-target", target, "-path", path,
-        "-count", str(max_requests), "-duration", _go_duration(max_duration),
-        "-interval", _go_duration(interval),
-        "-connect-timeout", _go_duration(connect_timeout), "-read-timeout", _go_duration(read_timeout),
+        "-count", str(o.max_requests), "-duration", _go_duration(o.max_duration),
+        "-interval", _go_duration(o.interval), "-max-inflight", str(o.max_inflight),
+        "-connect-timeout", _go_duration(o.connect_timeout), "-read-timeout", _go_duration(o.read_timeout),
+        "-clock-listen", f":{CLOCK_PORT}",
     ]
     if host_header:
         args += ["-host", host_header]
-    if keep_alive:
+    if o.keep_alive:
         args.append("-keepalive")
-    if marker:
-        args += ["-marker", marker]
+    if o.marker:
+        args += ["-marker", o.marker]
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -147,6 +102,7 @@ def prober_pod_manifest(
                 "imagePullPolicy": image_pull_policy,
                 "command": [PROBER_PATH],
                 "args": args,
+                "ports": [{"name": "clock", "containerPort": CLOCK_PORT}],
                 "resources": {"requests": {"cpu": "50m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
                 "securityContext": {
                     "allowPrivilegeEscalation": False,
@@ -175,67 +131,43 @@ def _api(method: str, path: str, fn: Callable[..., Any], *args: Any, **kwargs: A
 
 
 class PodProber:
-    """Runs the prober pod in `namespace` against `target` and collects its samples.
+    """Runs the sampler pod in `namespace` against `target` and follows its log.
 
-    `start()` creates the pod, waits for it to run (`timeouts.pods_ready`) and
-    follows its log in a thread; `stop()` deletes the pod (the prober stops on
-    SIGTERM and prints its count), waits for the log to end and returns the
-    samples, or re-raises the thread's exception. The pod is deleted on every
-    path out, errors included.
-
-    A log stream that ends early or goes quiet for `stall_timeout` (kubelet log
-    rotation can stall a follow) is reopened; replayed lines are dropped by
-    sequence number. `missing` counts sequence numbers never received and
-    `complete` says whether every request the prober reported was received.
-    Log lines that are not samples are kept in `diagnostics`.
+    `start()` creates the pod, waits for it to run (`timeouts.pods_ready`), aligns
+    clocks (unless `same_clock`) and follows its log in a thread; `stop()` aligns
+    again, deletes the pod (the sampler stops on SIGTERM and prints its count),
+    reads the log to the end and returns the `ProbeRun`. The pod is deleted on
+    every path out, errors included. A log stream that ends early or goes quiet
+    for `stall_timeout` is reopened (replayed lines are dropped by sequence
+    number); samples that never arrive count as lost in the run.
     """
 
-    def __init__(
-        self,
-        core: Any,
-        namespace: str,
-        image: str,
-        target: str,
-        *,
-        path: str = "/",
-        host_header: str | None = None,
-        keep_alive: bool = False,
-        interval: float = 0.0,
-        connect_timeout: float = 1.0,
-        read_timeout: float = 2.0,
-        max_requests: int = 1_000_000,
-        max_duration: float = DEFAULT_TIMEOUTS.probe_max_duration,
-        marker: str | None = None,
-        name: str | None = None,
-        image_pull_policy: str = "IfNotPresent",
-        stall_timeout: float | None = None,
-        max_stalls: int = 3,
-        timeouts: Timeouts = DEFAULT_TIMEOUTS,
-    ) -> None:
+    def __init__(self, core: Any, namespace: str, image: str, target: str, options: ProbeOptions | None = None,
+                 *, path: str = "/", host_header: str | None = None, name: str | None = None,
+                 image_pull_policy: str = "IfNotPresent", same_clock: bool = True,
+                 stall_timeout: float | None = None, max_stalls: int = 3,
+                 timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
         self.core = core
         self.namespace = namespace
+        self.options = options or ProbeOptions.of(timeouts)
+        self.kind = self.options.kind
+        self.interval = self.options.interval
         self.name = name or f"rollproof-prober-{uuid.uuid4().hex[:8]}"
+        self.where = f"pod {namespace}/{self.name} -> {target}"
         self.timeouts = timeouts
-        self.manifest = prober_pod_manifest(
-            self.name, image, target, path=path, host_header=host_header, keep_alive=keep_alive,
-            interval=interval, connect_timeout=connect_timeout, read_timeout=read_timeout,
-            max_requests=max_requests, max_duration=max_duration, marker=marker,
-            image_pull_policy=image_pull_policy,
-        )
-        # the prober prints at least once per interval + connect + read: quieter than twice that is a stall
-        self.stall_timeout = stall_timeout or 2 * (interval + connect_timeout + read_timeout) + timeouts.poll_interval
+        self.same_clock = same_clock
+        self.manifest = prober_pod_manifest(self.name, image, target, self.options, path=path,
+                                            host_header=host_header, image_pull_policy=image_pull_policy)
+        # the sampler prints at least every flush (20 ms) while it runs: a minute's silence is a stall
+        self.stall_timeout = stall_timeout or max(2 * self.options.stop_wait, timeouts.poll_interval)
         self.max_stalls = max_stalls
-        self._samples: list[ProbeSample] = []
-        self.diagnostics: list[str] = []
-        self.missing = 0
-        """Sequence numbers skipped by the log (lines lost, e.g. to log rotation)."""
-        self.reported: int | None = None
-        """The request count the prober printed when it ended, once seen."""
+        self.stream = SampleStream(self.kind)
+        self.diagnostics = self.stream.diagnostics
         self.reopened = 0
-        self._last_seq = 0
-        self._seen_text: set[str] = set()
-        self._lock = threading.Lock()
-        self._first = threading.Event()
+        self.alignment: ClockAlignment | None = None
+        self.alignment_error: str | None = None
+        self.started_at: float | None = None
+        self._end_reason: str | None = None
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._response: Any = None
@@ -244,14 +176,12 @@ class PodProber:
         """The exception that ended the log-following thread, if any."""
         self.stopped = False  # True once stop() was called
 
+    def __repr__(self) -> str:
+        return f"PodProber({self.kind} {self.where})"
+
     @property
     def _pod_path(self) -> str:
         return f"/api/v1/namespaces/{self.namespace}/pods/{self.name}"
-
-    @property
-    def complete(self) -> bool:
-        """True once the prober's final count came and every request up to it was received."""
-        return self.reported is not None and self._last_seq == self.reported and self.missing == 0
 
     # -- caller side -------------------------------------------------------
 
@@ -264,6 +194,9 @@ class PodProber:
         self._created = True
         try:
             self._wait_running()
+            self.started_at = clock()
+            start_round = None if self.same_clock else self._clock_round()
+            self.alignment = start_round
             self._response = self._open_log()
             self._thread = threading.Thread(target=self._follow, name="rollproof-pod-prober", daemon=True)
             self._thread.start()
@@ -272,20 +205,31 @@ class PodProber:
             raise
         return self
 
-    def wait_started(self, timeout: float) -> bool:
-        """Wait for the first sample; True once it came."""
-        return self._first.wait(timeout)
+    def samples(self) -> list[ProbeSample]:
+        """A snapshot of the samples received so far (sampler clock converted), in arrival order."""
+        offset = self.alignment.offset if self.alignment is not None else 0.0
+        return [s.shifted(offset) for s in self.stream.snapshot()] if offset else self.stream.snapshot()
+
+    def wait_first_ok(self, timeout: float) -> bool:
+        return self.stream.first_ok.wait(timeout)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the prober to end by itself and its log to be read; True if it has."""
+        """Wait for the sampler to end by itself and its log to be read; True if it has."""
         if self._thread is None:
             return False
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    def stop(self) -> list[ProbeSample]:
-        """Delete the pod, read its log to the end, return all samples (or raise the thread's error)."""
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self) -> ProbeRun:
+        """Align clocks once more, delete the pod, read its log to the end; the run (or the thread's error)."""
         self.stopped = True
+        stopped_at = clock()
+        if not self.same_clock and self.alignment is not None and self._created:
+            self.alignment = combine(self.alignment, self._clock_round())
         self._stopping.set()
         try:
             self._delete()
@@ -297,12 +241,16 @@ class PodProber:
                     self._thread.join(self.timeouts.api_request)
         if self.error is not None:
             raise self.error
-        return self.samples()
-
-    def samples(self) -> list[ProbeSample]:
-        """A snapshot of the samples received so far, in request order."""
-        with self._lock:
-            return list(self._samples)
+        if self.same_clock:
+            offset, error = 0.0, 0.0
+        elif self.alignment is not None:
+            offset, error = self.alignment.offset, self.alignment.error
+        else:
+            offset, error = 0.0, float("inf")
+        return self.stream.run(where=self.where, interval=self.interval,
+                               started_at=self.started_at or stopped_at, stopped_at=stopped_at,
+                               stopped_by_harness=True, end_reason=self._end_reason or "log ended without a count",
+                               clock_offset=offset, clock_error=error)
 
     def __enter__(self) -> PodProber:
         return self.start()
@@ -314,34 +262,28 @@ class PodProber:
         with contextlib.suppress(BaseException):  # the body's exception wins; the thread's stays in `error`
             self.stop()
 
+    # -- clock side --------------------------------------------------------
+
+    def _read_clock(self) -> float:
+        text = _api("GET", f"{self._pod_path}:{CLOCK_PORT}/proxy/clock",
+                    self.core.connect_get_namespaced_pod_proxy_with_path, f"{self.name}:{CLOCK_PORT}",
+                    self.namespace, "clock", _request_timeout=self.timeouts.api_request)
+        return float(str(text).strip())
+
+    def _clock_round(self) -> ClockAlignment | None:
+        """One round of exchanges; None (and `alignment_error` set) when the pod proxy refuses."""
+        try:
+            return align(exchange_with(self._read_clock, _CLOCK_ROUNDS))
+        except (HarnessError, ValueError) as exc:
+            self.alignment_error = f"cannot read the prober's clock through the pod proxy: {exc}"
+            self.diagnostics.append(self.alignment_error)
+            return None
+
     # -- log side ----------------------------------------------------------
 
     def take_line(self, line: str | bytes) -> bool:
         """Record one log line; True if it brought something new."""
-        parsed = parse_log_line(line)
-        with self._lock:
-            if parsed.sample is None:
-                if not parsed.text or parsed.text in self._seen_text:
-                    return False  # blank, or replayed after a reopen
-                self._seen_text.add(parsed.text)
-                self.diagnostics.append(parsed.text)
-                if parsed.done is not None:
-                    self.reported = parsed.done
-                    if parsed.done > self._last_seq:
-                        self.missing += parsed.done - self._last_seq
-                        self.diagnostics.append(f"log lost requests {self._last_seq + 1}..{parsed.done}")
-                        self._last_seq = parsed.done
-                return True
-            seq = parsed.seq if parsed.seq is not None else self._last_seq + 1
-            if seq <= self._last_seq:
-                return False  # replayed after a reopen
-            if seq > self._last_seq + 1:
-                self.missing += seq - self._last_seq - 1
-                self.diagnostics.append(f"log lost requests {self._last_seq + 1}..{seq - 1}")
-            self._last_seq = seq
-            self._samples.append(parsed.sample)
-        self._first.set()
-        return True
+        return self.stream.take(line)
 
     def _open_log(self) -> Any:
         return _api(
@@ -370,19 +312,19 @@ class PodProber:
                     stalled = True
                 finally:
                     self._close(response)
-                if self.complete:
+                if self.stream.finished:
                     return
                 stalls = 0 if progressed else stalls + 1
                 if (not stalled and not progressed) or stalls > self.max_stalls:
-                    with self._lock:  # the log has nothing more (container killed, pod gone)
-                        self.diagnostics.append(f"log ended without the prober's final count ({self._last_seq} seen)")
+                    self._end_reason = "log ended without the sampler's final count"
+                    self.diagnostics.append(self._end_reason)
                     return
-                with self._lock:
-                    self.diagnostics.append(f"log stream {'stalled' if stalled else 'ended early'}; reopened")
+                self.diagnostics.append(f"log stream {'stalled' if stalled else 'ended early'}; reopened")
                 self.reopened += 1
                 try:
                     response = self._response = self._open_log()
                 except NotFound:
+                    self._end_reason = "pod gone before its log was read to the end"
                     return
         except BaseException as exc:
             if not self._stopping.is_set():

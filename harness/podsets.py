@@ -58,7 +58,9 @@ __all__ = [
     "list_pods",
     "pod_lives",
     "update_order",
+    "owner_points",
     "revision_points",
+    "label_points",
     "Handoff",
     "ordinal_handoffs",
     "node_handoffs",
@@ -269,6 +271,10 @@ class PodState:
     ready: bool
     terminating: bool
     waiting_reason: str | None = None
+    ip: str | None = None
+    exit_code: int | None = None
+    """The first container's exit code once it has terminated (None while it runs)."""
+    labels: tuple[tuple[str, str], ...] = ()
 
     @property
     def available(self) -> bool:
@@ -285,6 +291,8 @@ def pod_state(pod: Mapping[str, Any]) -> PodState:
     ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in st.get("conditions") or [])
     waiting = next((cs.get("state", {}).get("waiting", {}).get("reason")
                     for cs in st.get("containerStatuses") or [] if (cs.get("state") or {}).get("waiting")), None)
+    terminated = next(((cs.get("state") or {}).get("terminated") for cs in st.get("containerStatuses") or []
+                       if (cs.get("state") or {}).get("terminated")), None)
     return PodState(
         name=str(meta.get("name", "")),
         uid=str(meta.get("uid", "")),
@@ -294,6 +302,9 @@ def pod_state(pod: Mapping[str, Any]) -> PodState:
         ready=ready,
         terminating=meta.get("deletionTimestamp") is not None,
         waiting_reason=waiting,
+        ip=st.get("podIP"),
+        exit_code=int(terminated.get("exitCode", 0)) if terminated else None,
+        labels=tuple(sorted((meta.get("labels") or {}).items())),
     )
 
 
@@ -366,13 +377,16 @@ def _owner(name: str, revision: str | None) -> str:
     return revision if revision.startswith(f"{name}-") else f"{name}-{revision}"
 
 
-def revision_points(events: Iterable[PodEvent], name: str) -> list[ReplicaPoint]:
-    """One `ReplicaPoint` per revision whenever its pod counts change.
+def owner_points(events: Iterable[PodEvent], owner_of: Callable[[PodState], str]) -> list[ReplicaPoint]:
+    """One `ReplicaPoint` per owner (`owner_of(pod)`) whenever its pod counts change.
 
-    Owner `<name>-<hash>` per revision; `replicas` counts its pods that exist
-    (terminating ones too: they still hold a slot), `ready` its ready pods, and
-    `available` its ready pods that are not terminating (what a Service routes to).
-    A revision whose last pod is gone is recorded once at zero."""
+    `replicas` counts the owner's pods that are not terminating, as the controllers
+    count them: a pod whose deletion has begun no longer holds a replica's place
+    (ReplicaSets and ReplicationControllers count active pods only, and the DaemonSet
+    controller's surge accounting skips pods with a deletionTimestamp), so maxSurge
+    bounds the pods that are not terminating. `ready` counts ready pods, and
+    `available` ready pods that are not terminating (what a Service routes to).
+    An owner whose last pod is gone is recorded once at zero."""
     live: dict[str, PodState] = {}
     last: dict[str, tuple[int, int, int]] = {}
     points: list[ReplicaPoint] = []
@@ -383,11 +397,11 @@ def revision_points(events: Iterable[PodEvent], name: str) -> list[ReplicaPoint]
         else:
             live[e.pod.uid] = e.pod
         if i + 1 < len(ordered) and ordered[i + 1].t == e.t:
-            continue  # a list: one point per revision for the whole list
+            continue  # a list: one point per owner for the whole list
         totals: dict[str, list[int]] = {owner: [0, 0, 0] for owner in last}
         for pod in live.values():
-            row = totals.setdefault(_owner(name, pod.revision), [0, 0, 0])
-            row[0] += 1
+            row = totals.setdefault(owner_of(pod), [0, 0, 0])
+            row[0] += int(not pod.terminating)
             row[1] += int(pod.ready)
             row[2] += int(pod.available)
         for owner, (replicas, ready, available) in totals.items():
@@ -396,6 +410,16 @@ def revision_points(events: Iterable[PodEvent], name: str) -> list[ReplicaPoint]
                 points.append(ReplicaPoint(t=e.t, owner=owner, replicas=replicas, ready=ready,
                                            available=available, revision=owner))
     return points
+
+
+def revision_points(events: Iterable[PodEvent], name: str) -> list[ReplicaPoint]:
+    """`owner_points` per revision: owner `<name>-<hash>` (StatefulSets, DaemonSets)."""
+    return owner_points(events, lambda pod: _owner(name, pod.revision))
+
+
+def label_points(events: Iterable[PodEvent], label: str, prefix: str) -> list[ReplicaPoint]:
+    """`owner_points` per value of a pod label: owner `<prefix>-<value>` (e.g. an RC's `ver`)."""
+    return owner_points(events, lambda pod: f"{prefix}-{dict(pod.labels).get(label, 'unlabelled')}")
 
 
 @dataclass(frozen=True)

@@ -1,47 +1,50 @@
-"""Host prober: request one HTTP target back to back from a thread, one ProbeSample per request.
+"""Probers: an open-loop sampler running in its own process, its lines followed by the harness.
 
-A new TCP connection per request by default (that is what a rollout breaks);
-`keep_alive=True` reuses one connection and reconnects after a failure. The
-client is a plain socket and a minimal HTTP/1.1 response parser, fast enough for
-well over 500 requests/s from one thread. Traffic only goes to loopback or to
-container IPs the caller whitelists with `allowed_networks`.
+Two places a sampler can run, one shape (`Prober`): `HostProber` runs
+`harness.probeloop` as a child process on this host (for a NodePort mapped to
+127.0.0.1, or a node container's address); `harness.podprober.PodProber` runs
+the Go prober in a pod (for clusters whose NodePorts the host cannot reach).
+Both print the same JSON lines, which `SampleStream` turns into `ProbeSample`s
+and, at the end, one `ProbeRun`: the samples plus how the run went (stopped by
+the harness or by itself, requests started, samples lost, ticks skipped).
 
-Error classes recorded in `ProbeSample.error` are listed in `ERROR_CLASSES`.
+Traffic only goes to loopback or to container IPs the caller whitelists with
+`allowed_networks`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
+import os
 import re
-import socket
-import struct
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import IO, Protocol
 
 from harness.errors import ConfigError, HarnessError
-from harness.samples import ProbeSample, clock
-from harness.timeouts import DEFAULT_TIMEOUTS
+from harness.httpwire import ERROR_CLASSES, check_host_header, check_path
+from harness.probeloop import LoopOptions
+from harness.samples import KEEP_ALIVE, NEW_CONNECTION, SAMPLER_KINDS, ProbeRun, ProbeSample, clock
+from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
-__all__ = ["ERROR_CLASSES", "ProbeTarget", "HostProber", "check_probe_host"]
+__all__ = [
+    "ERROR_CLASSES",
+    "ProbeTarget",
+    "ProbeOptions",
+    "Prober",
+    "SampleStream",
+    "LogLine",
+    "HostProber",
+    "check_probe_host",
+    "parse_log_line",
+]
 
-ERROR_CLASSES = (
-    "connect-refused",  # RST to the SYN: nothing listens
-    "connect-timeout",  # no SYN-ACK within connect_timeout
-    "connect-error",  # any other connect failure (unreachable, no local port left)
-    "reset",  # connection reset / broken pipe while sending or reading
-    "read-timeout",  # the full response did not arrive within read_timeout
-    "closed",  # the server closed the connection before sending a byte
-    "bad-response",  # malformed or truncated HTTP response
-    "io-error",  # any other socket error after connecting
-    "http-4xx",
-    "http-5xx",
-)
-
-_MAX_HEAD = 64 * 1024  # bytes of status line + headers before "bad-response"
-_MARKER_WINDOW = 64 * 1024  # bytes of body searched for the marker
-_LINGER_ABORT = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close sends RST, no TIME_WAIT
 _LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 _MIN_PREFIX = {4: 16, 6: 64}  # broader allowed_networks entries are refused
 
@@ -58,22 +61,74 @@ class ProbeTarget:
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
             raise ConfigError(f"probe port {self.port} is out of range; give 1-65535")
-        if not self.path.startswith("/") or any(c in self.path for c in " \r\n\t"):
-            raise ConfigError(f"probe path {self.path!r} must start with '/' and hold no whitespace")
-        if self.host_header is not None and any(c in self.host_header for c in " \r\n\t"):
-            raise ConfigError(f"host header {self.host_header!r} must hold no whitespace")
+        check_path(self.path)
+        check_host_header(self.host_header)
 
-    def request(self, keep_alive: bool) -> bytes:
-        """The request bytes sent for every probe."""
-        host = self.host_header
-        if host is None:
-            name = f"[{self.host}]" if ":" in self.host else self.host
-            host = name if self.port == 80 else f"{name}:{self.port}"
-        connection = "keep-alive" if keep_alive else "close"
-        return (
-            f"GET {self.path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: rollproof-prober\r\n"
-            f"Accept: */*\r\nConnection: {connection}\r\n\r\n"
-        ).encode("latin-1")
+
+@dataclass(frozen=True)
+class ProbeOptions:
+    """How one sampler requests: its kind, pace and bounds. `ProbeOptions.of(timeouts)`
+    takes the durations from the session's named timeouts."""
+
+    kind: str = NEW_CONNECTION
+    interval: float = 0.001
+    connect_timeout: float = DEFAULT_TIMEOUTS.probe_connect
+    read_timeout: float = DEFAULT_TIMEOUTS.probe_read
+    max_duration: float = DEFAULT_TIMEOUTS.probe_max_duration
+    max_requests: int = 10_000_000
+    max_inflight: int = 64
+    marker: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in SAMPLER_KINDS:
+            raise ConfigError(f"sampler kind {self.kind!r}: give one of {', '.join(SAMPLER_KINDS)}")
+        for name in ("connect_timeout", "read_timeout", "max_duration"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be > 0 seconds, got {getattr(self, name)}")
+        if not self.interval > 0:
+            raise ConfigError(f"interval must be > 0 seconds (an open-loop sampler needs a pace), "
+                              f"got {self.interval}")
+        if self.max_requests < 1 or self.max_inflight < 1:
+            raise ConfigError(f"max_requests and max_inflight must be >= 1, got {self.max_requests}, "
+                              f"{self.max_inflight}")
+        if self.marker is not None:
+            try:
+                re.compile(self.marker)
+            except re.error as exc:
+                raise ConfigError(f"marker {self.marker!r} is not a valid regex: {exc}") from None
+
+    @classmethod
+    def of(cls, timeouts: Timeouts, **changes: object) -> ProbeOptions:
+        return replace(cls(connect_timeout=timeouts.probe_connect, read_timeout=timeouts.probe_read,
+                           max_duration=timeouts.probe_max_duration), **changes)  # type: ignore[arg-type]
+
+    @property
+    def keep_alive(self) -> bool:
+        return self.kind == KEEP_ALIVE
+
+    @property
+    def stop_wait(self) -> float:
+        """Longest a stopped sampler may take to finish its requests in flight."""
+        return self.connect_timeout + self.read_timeout + 1.0
+
+
+class Prober(Protocol):
+    """What the harness needs of a sampler, wherever it runs."""
+
+    kind: str
+    where: str
+    interval: float
+    stopped: bool
+
+    def start(self) -> Prober: ...
+
+    def samples(self) -> list[ProbeSample]: ...
+
+    def wait_first_ok(self, timeout: float) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+    def stop(self) -> ProbeRun: ...
 
 
 def check_probe_host(
@@ -109,359 +164,255 @@ def check_probe_host(
     return address
 
 
-class _Failure(Exception):
-    """Internal: the request failed with error class `args[0]`."""
+# -- the lines every sampler prints ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One sampler output line: a sample with its sequence number, the final count, or a diagnostic."""
+
+    seq: int | None = None
+    sample: ProbeSample | None = None
+    done: int | None = None
+    skipped: int = 0
+    why: str | None = None
+    text: str = ""
+
+
+def parse_log_line(line: str | bytes) -> LogLine:
+    """Classify one sampler output line."""
+    text = (line.decode("utf-8", "replace") if isinstance(line, bytes) else line).strip()
+    if not text.startswith("{"):
+        return LogLine(text=text)
+    try:
+        record = json.loads(text)
+        if "done" in record:
+            return LogLine(done=int(record["done"]), skipped=int(record.get("skipped") or 0),
+                           why=str(record.get("why") or "unknown"), text=text)
+        status = record.get("st")
+        seq = record.get("n")
+        conn = record.get("c")
+        sample = ProbeSample(
+            start=float(record["s"]), end=float(record["e"]),
+            status=int(status) if status else None, error=record.get("err") or None,
+            server=record.get("srv") or None, marker=record.get("m") or None,
+            seq=int(seq) if seq is not None else None, conn=int(conn) if conn is not None else None,
+            reused=bool(record.get("r")),
+        )
+        return LogLine(seq=sample.seq, sample=sample)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return LogLine(text=text)
 
 
 @dataclass
-class _Response:
-    status: int
-    server: str | None
-    marker: str | None
-    reusable: bool
-    at_eof: bool
+class SampleStream:
+    """The harness's side of one sampler's output: samples by sequence number (a replayed
+    line is dropped), the sampler's own final count, and what it said besides."""
 
+    kind: str
+    samples: list[ProbeSample] = field(default_factory=list)
+    diagnostics: list[str] = field(default_factory=list)
+    requests: int | None = None
+    skipped: int = 0
+    why: str | None = None
+    _seen: set[int] = field(default_factory=set)
+    _seen_text: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    first_ok: threading.Event = field(default_factory=threading.Event)
 
-class _Reader:
-    """Buffered reads from one socket against one absolute deadline on `clock`."""
-
-    __slots__ = ("sock", "deadline", "buf", "pos", "eof")
-
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
-        self.sock = sock
-        self.deadline = deadline
-        self.buf = b""
-        self.pos = 0
-        self.eof = False
-
-    def fill(self) -> bool:
-        """Read more bytes; False at end of stream."""
-        if self.eof:
-            return False
-        remaining = self.deadline - clock()
-        if remaining <= 0:
-            raise _Failure("read-timeout")
-        self.sock.settimeout(remaining)
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            self.eof = True
-            return False
-        self.buf = self.buf[self.pos:] + chunk if self.pos else self.buf + chunk
-        self.pos = 0
-        return True
-
-    def until(self, delimiter: bytes, limit: int) -> bytes:
-        """Bytes up to and without `delimiter`, consumed; bad-response past `limit`."""
-        while True:
-            end = self.buf.find(delimiter, self.pos)
-            if end >= 0:
-                data = self.buf[self.pos:end]
-                self.pos = end + len(delimiter)
-                return data
-            if len(self.buf) - self.pos > limit:
-                raise _Failure("bad-response")
-            if not self.fill():
-                raise _Failure("closed" if not self.buf and self.pos == 0 else "bad-response")
-
-    def take(self, n: int) -> bytes:
-        """Exactly `n` bytes, consumed."""
-        while len(self.buf) - self.pos < n:
-            if not self.fill():
-                raise _Failure("bad-response")
-        data = self.buf[self.pos:self.pos + n]
-        self.pos += n
-        return data
-
-    def rest(self) -> bytes:
-        """Everything until end of stream, consumed."""
-        while self.fill():
-            pass
-        data = self.buf[self.pos:]
-        self.pos = len(self.buf)
-        return data
+    def take(self, line: str | bytes) -> bool:
+        """Record one output line; True if it brought something new."""
+        parsed = parse_log_line(line)
+        with self._lock:
+            if parsed.sample is not None:
+                seq = parsed.seq
+                if seq is not None:
+                    if seq in self._seen:
+                        return False  # replayed after a reopened log
+                    self._seen.add(seq)
+                self.samples.append(parsed.sample)
+                if parsed.sample.ok:
+                    self.first_ok.set()
+                return True
+            if parsed.done is not None:
+                if self.requests is not None:
+                    return False
+                self.requests, self.skipped, self.why = parsed.done, parsed.skipped, parsed.why
+                return True
+            if not parsed.text or parsed.text in self._seen_text:
+                return False
+            self._seen_text.add(parsed.text)
+            self.diagnostics.append(parsed.text)
+            return True
 
     @property
-    def leftover(self) -> bool:
-        return self.pos < len(self.buf)
+    def finished(self) -> bool:
+        """The sampler's final count came, and every request it counts was received."""
+        with self._lock:
+            return self.requests is not None and len(self._seen) >= self.requests
+
+    @property
+    def lost(self) -> int:
+        """Requests the sampler counted that never reached the harness (0 until its count came)."""
+        with self._lock:
+            return max(0, self.requests - len(self._seen)) if self.requests is not None else 0
+
+    def snapshot(self) -> list[ProbeSample]:
+        with self._lock:
+            return list(self.samples)
+
+    def run(self, *, where: str, interval: float, started_at: float, stopped_at: float | None,
+            stopped_by_harness: bool, end_reason: str | None = None, clock_offset: float = 0.0,
+            clock_error: float = 0.0) -> ProbeRun:
+        """The run these lines make. `end_reason` names how the stream ended when the
+        sampler's final count never came (e.g. "log-ended")."""
+        with self._lock:
+            why = self.why
+            if why is None:
+                why = end_reason or "no final count"
+            elif why == "stopped" and not stopped_by_harness:
+                why = "stopped by someone else"
+            samples = tuple(sorted((s.shifted(clock_offset) if clock_offset else s for s in self.samples),
+                                   key=lambda s: s.start))
+            requests = self.requests
+            lost = max(0, requests - len(self._seen)) if requests is not None else 0
+        return ProbeRun(kind=self.kind, where=where, interval=interval, started_at=started_at,
+                        stopped_at=stopped_at, stop_reason=why, samples=samples, requests=requests,
+                        lost=lost, skipped=self.skipped, clock_offset=clock_offset, clock_error=clock_error)
 
 
-def _read_response(reader: _Reader, marker: re.Pattern[str] | None) -> _Response:
-    """Parse one HTTP/1.x response: status, headers, body by length, chunks or close."""
-    while True:
-        head = reader.until(b"\r\n\r\n", _MAX_HEAD)
-        lines = head.split(b"\r\n")
-        parts = lines[0].split(b" ", 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or len(parts[1]) != 3 or not parts[1].isdigit():
-            raise _Failure("bad-response")
-        status = int(parts[1])
-        if 100 <= status < 200 and status != 101:
-            continue  # interim response; the real one follows
-        if status < 200:
-            raise _Failure("bad-response")
-        break
-    server = length = coding = connection = None
-    for line in lines[1:]:
-        name, sep, value = line.partition(b":")
-        if not sep:
-            raise _Failure("bad-response")
-        name = name.strip().lower()
-        if name == b"content-length":
-            if length is not None and length != value.strip():
-                raise _Failure("bad-response")
-            length = value.strip()
-        elif name == b"transfer-encoding":
-            coding = value.strip().lower()
-        elif name == b"connection":
-            connection = value.strip().lower()
-        elif name == b"server" and server is None:
-            server = value.strip().decode("latin-1")
-    http11 = parts[0] == b"HTTP/1.1"
-    tokens = {t.strip() for t in connection.split(b",")} if connection else set()
-    reusable = (b"close" not in tokens) if http11 else (b"keep-alive" in tokens)
-    keep = marker is not None
-    if status in (204, 304):
-        body = b""
-    elif coding is not None:
-        if coding.rsplit(b",", 1)[-1].strip() == b"chunked":
-            body = _read_chunked(reader, keep)
-        else:
-            body, reusable = reader.rest(), False
-    elif length is not None:
-        if not length.isdigit():
-            raise _Failure("bad-response")
-        body = reader.take(int(length))
-    else:
-        body, reusable = reader.rest(), False
-    found = None
-    if marker is not None and body:
-        match = marker.search(body[:_MARKER_WINDOW].decode("utf-8", "replace"))
-        if match is not None:
-            found = match.group(1) if marker.groups else match.group(0)
-    return _Response(status, server, found, reusable and not reader.leftover, reader.eof)
-
-
-def _read_chunked(reader: _Reader, keep: bool) -> bytes:
-    kept: list[bytes] = []
-    size_kept = 0
-    while True:
-        size_line = reader.until(b"\r\n", 1024).split(b";", 1)[0].strip()
-        try:
-            size = int(size_line, 16)
-        except ValueError:
-            raise _Failure("bad-response") from None
-        if size == 0:
-            while reader.until(b"\r\n", _MAX_HEAD):  # trailers up to the empty line
-                pass
-            return b"".join(kept)
-        data = reader.take(size + 2)
-        if data[-2:] != b"\r\n":
-            raise _Failure("bad-response")
-        if keep and size_kept < _MARKER_WINDOW:
-            kept.append(data[:-2])
-            size_kept += size
-
-
-def _connect_error(exc: OSError) -> str:
-    if isinstance(exc, ConnectionRefusedError):
-        return "connect-refused"
-    if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError
-        return "connect-timeout"
-    return "connect-error"
-
-
-def _io_error(exc: OSError) -> str:
-    if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
-        return "reset"
-    if isinstance(exc, TimeoutError):
-        return "read-timeout"
-    return "io-error"
-
-
-def _abort(sock: socket.socket) -> None:
-    """Close with RST: no TIME_WAIT left behind, nothing half-open."""
-    with contextlib.suppress(OSError):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ABORT)
-    sock.close()
+# -- the host sampler ---------------------------------------------------------------------------
 
 
 class HostProber:
-    """Requests `target` back to back in a background thread; one ProbeSample per request.
+    """Runs `harness.probeloop` against `target` in a child process and follows its output.
 
-    Stops by itself after `max_requests` requests or `max_duration` seconds from
-    `start()`, whichever comes first; `interval` > 0 spaces request starts by that
-    many seconds. `connect_timeout` bounds the TCP connect, `read_timeout` the
-    whole response after it. `marker` is a regex searched in the body: its first
-    group (or whole match) is recorded. Unexpected exceptions in the thread end
-    it and are re-raised by `stop()`.
-
-    Unpaced, it runs as fast as the server answers (thousands of new connections
-    a second on loopback, most of a core); through kube-proxy prefer a pace such
-    as `interval=0.001` to spare the CPU and the conntrack table. With
-    `keep_alive`, a reused connection the server had closed is recorded as it
-    failed ("closed"/"reset"): no silent retry.
+    `start()` launches it; `samples()` is a live snapshot; `stop()` asks it to stop
+    (SIGTERM), waits for its requests in flight and its final count, and returns the
+    `ProbeRun`. If the child ends by itself (a bound reached) or dies, the run says so.
+    The child's stdin is a pipe: if the harness dies, the child sees it close and stops.
     """
 
-    def __init__(
-        self,
-        target: ProbeTarget,
-        *,
-        keep_alive: bool = False,
-        interval: float = 0.0,
-        connect_timeout: float = 1.0,
-        read_timeout: float = 2.0,
-        max_requests: int = 1_000_000,
-        max_duration: float = DEFAULT_TIMEOUTS.probe_max_duration,
-        marker: str | re.Pattern[str] | None = None,
-        allowed_networks: Iterable[str | ipaddress.IPv4Network | ipaddress.IPv6Network] = (),
-    ) -> None:
+    def __init__(self, target: ProbeTarget, options: ProbeOptions | None = None, *,
+                 allowed_networks: Iterable[str | ipaddress.IPv4Network | ipaddress.IPv6Network] = (),
+                 python: str = sys.executable) -> None:
         address = check_probe_host(target.host, allowed_networks)
-        for name, value in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout),
-                            ("max_duration", max_duration)):
-            if not value > 0:
-                raise ConfigError(f"{name} must be > 0 seconds, got {value}")
-        if interval < 0:
-            raise ConfigError(f"interval must be >= 0 seconds, got {interval}")
-        if max_requests < 1:
-            raise ConfigError(f"max_requests must be >= 1, got {max_requests}")
         self.target = target
-        self.keep_alive = keep_alive
-        self.interval = interval
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
-        self.max_requests = max_requests
-        self.max_duration = max_duration
-        try:
-            self.marker = re.compile(marker) if isinstance(marker, str) else marker
-        except re.error as exc:
-            raise ConfigError(f"marker {marker!r} is not a valid regex: {exc}") from None
-        self._address = (str(address), target.port)
-        self._family = socket.AF_INET if address.version == 4 else socket.AF_INET6
-        self._request = target.request(keep_alive)
-        self._samples: list[ProbeSample] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._sock: socket.socket | None = None
-        self.error: BaseException | None = None
-        """The unexpected exception that ended the thread, if any."""
+        self.options = options or ProbeOptions()
+        self.kind = self.options.kind
+        self.interval = self.options.interval
+        self.where = f"host {target.host}:{target.port}"
+        self._loop = LoopOptions(
+            host=str(address), port=target.port, path=target.path, host_header=target.host_header,
+            keep_alive=self.options.keep_alive, interval=self.options.interval,
+            connect_timeout=self.options.connect_timeout, read_timeout=self.options.read_timeout,
+            max_requests=self.options.max_requests, max_duration=self.options.max_duration,
+            max_inflight=self.options.max_inflight, marker=self.options.marker,
+        )
+        self._python = python
+        self.stream = SampleStream(self.kind)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._reader: threading.Thread | None = None
+        self._stderr: list[str] = []
+        self.started_at: float | None = None
+        self.ended_at: float | None = None
         self.stopped = False
         """True once `stop()` was called (by whoever owns the prober)."""
+
+    def __repr__(self) -> str:
+        return f"HostProber({self.kind} {self.where} every {self.interval * 1000:g} ms)"
 
     # -- caller side -------------------------------------------------------
 
     def start(self) -> HostProber:
-        if self._thread is not None:
+        if self._proc is not None:
             raise HarnessError("this HostProber was already started; make a new one")
-        self._thread = threading.Thread(target=self._run, name="rollproof-host-prober", daemon=True)
-        self._thread.start()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_package_root(), env.get("PYTHONPATH")]))
+        self.started_at = clock()
+        self._proc = subprocess.Popen(
+            [self._python, "-m", "harness.probeloop", *self._loop.argv()],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            start_new_session=True,  # a Ctrl-C at the terminal goes to the harness, which stops it
+        )
+        self._reader = threading.Thread(target=self._follow, name="rollproof-host-prober", daemon=True)
+        self._reader.start()
         return self
 
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the thread to end by itself (bound reached); True if it has ended."""
-        if self._thread is None:
-            return False
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    def stop(self) -> list[ProbeSample]:
-        """Stop after the request in flight; all samples, or the thread's exception raised."""
-        self.stopped = True
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(2 * (self.connect_timeout + self.read_timeout + self.interval))  # twice a step
-            if self._thread.is_alive():
-                raise HarnessError("the host prober thread did not stop; a socket call ignored its timeout")
-        if self.error is not None:
-            raise self.error
-        return self.samples()
-
     def samples(self) -> list[ProbeSample]:
-        """A snapshot of the samples recorded so far (safe while running)."""
-        with self._lock:
-            return list(self._samples)
+        """A snapshot of the samples received so far (safe while running)."""
+        return self.stream.snapshot()
+
+    def wait_first_ok(self, timeout: float) -> bool:
+        return self.stream.first_ok.wait(timeout)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the sampler to end by itself and its output to be read; True if it has."""
+        if self._reader is None:
+            return False
+        self._reader.join(timeout)
+        return not self._reader.is_alive()
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._reader is not None and self._reader.is_alive()
+
+    def stop(self) -> ProbeRun:
+        """Stop the sampler; its whole run."""
+        self.stopped = True
+        proc = self._proc
+        if proc is None:
+            raise HarnessError("this HostProber was never started")
+        stopped_at = clock()
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+        wait = self.options.stop_wait
+        if self._reader is not None:
+            self._reader.join(wait)
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            proc.wait(wait)
+            reason = f"killed: did not stop within {wait:.1f}s"
+        else:
+            reason = f"exited {proc.returncode}" if proc.returncode else "output ended"
+        if self._reader is not None:
+            self._reader.join(wait)
+        if self.stream.why is None and self._stderr:
+            reason += ": " + " | ".join(self._stderr[-3:])[-500:]
+        ended = self.ended_at if self.ended_at is not None and self.stream.why != "stopped" else stopped_at
+        return self.stream.run(where=self.where, interval=self.interval, started_at=self.started_at or stopped_at,
+                               stopped_at=ended, stopped_by_harness=True, end_reason=reason)
 
     def __enter__(self) -> HostProber:
         return self.start()
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc is None:
-            self.stop()
-            return
-        with contextlib.suppress(BaseException):  # the body's exception wins; the thread's stays in `error`
+        if not self.stopped:
             self.stop()
 
-    # -- thread side -------------------------------------------------------
+    # -- reader side -------------------------------------------------------
 
-    def _run(self) -> None:
-        try:
-            deadline = clock() + self.max_duration
-            next_start = 0.0
-            for _ in range(self.max_requests):
-                if self._stop.is_set():
-                    break
-                now = clock()
-                if now >= deadline:
-                    break
-                if now < next_start and self._stop.wait(min(next_start, deadline) - now):
-                    break
-                if clock() >= deadline:
-                    break
-                sample = self._probe()
-                with self._lock:
-                    self._samples.append(sample)
-                if self.interval:  # keep the schedule; re-anchor (no burst) when a request ran late
-                    on_time = next_start and sample.start - next_start < self.interval
-                    next_start = (next_start if on_time else sample.start) + self.interval
-        except BaseException as exc:  # recorded, re-raised by stop()
-            self.error = exc
-        finally:
-            if self._sock is not None:  # idle keep-alive connection: a polite FIN
-                self._sock.close()
-                self._sock = None
+    def _follow(self) -> None:
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None and proc.stderr is not None
+        errors = threading.Thread(target=self._drain_stderr, args=(proc.stderr,), daemon=True)
+        errors.start()
+        for line in proc.stdout:
+            self.stream.take(line)
+            if self.stream.why is not None and self.ended_at is None:
+                self.ended_at = clock()
+        errors.join(1.0)
 
-    def _probe(self) -> ProbeSample:
-        start = clock()
-        sock = self._sock
-        if sock is None:
-            sock = socket.socket(self._family, socket.SOCK_STREAM)
-            sock.settimeout(self.connect_timeout)
-            try:
-                sock.connect(self._address)
-            except OSError as exc:
-                end = clock()
-                sock.close()
-                return ProbeSample(start, end, None, _connect_error(exc))
-        try:
-            sock.sendall(self._request)
-            reader = _Reader(sock, clock() + self.read_timeout)
-            response = _read_response(reader, self.marker)
-        except (_Failure, OSError) as exc:
-            end = clock()
-            self._sock = None
-            _abort(sock)
-            error = exc.args[0] if isinstance(exc, _Failure) else _io_error(exc)
-            return ProbeSample(start, end, None, error)
-        end = clock()
-        if self.keep_alive and response.reusable:
-            self._sock = sock
-        else:
-            self._sock = None
-            self._close(sock, reader, response.at_eof)
-        status = response.status
-        error = "http-5xx" if status >= 500 else "http-4xx" if status >= 400 else None
-        return ProbeSample(start, end, status, error, response.server, response.marker)
+    def _drain_stderr(self, stream: IO[bytes]) -> None:
+        for line in stream:
+            text = line.decode("utf-8", "replace").rstrip()
+            if text:
+                self._stderr.append(text)
+                self.stream.diagnostics.append(text)
 
-    @staticmethod
-    def _close(sock: socket.socket, reader: _Reader, at_eof: bool) -> None:
-        """Let the server close first (no TIME_WAIT here); abort if it does not."""
-        try:
-            if at_eof or not reader.fill() and not reader.leftover:
-                sock.close()
-                return
-        except (_Failure, OSError):
-            pass
-        _abort(sock)
+
+def _package_root() -> str:
+    """The folder holding the `harness` package (so the child imports this very code)."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

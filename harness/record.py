@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from .analysis import ProbeAnalysis
+from .datapath import DataPathTimeline
 from .report import CheckOutcome, HistoryEntry, TestReport, file_stem, plot_timeline, write_test_report
-from .samples import ProbeSample, clock
+from .samples import clock
 from .steps import ReplicaPoint, ScaleStep
-from .timeline import ProbeAnalysis, analyse
 
 __all__ = ["ScenarioRecord"]
 
@@ -24,18 +25,23 @@ def _as_dict(item: Any) -> dict[str, Any]:
 
 @dataclass
 class ScenarioRecord:
-    """Steps, replica points, probe samples, history and API exchanges of one scenario."""
+    """Steps, replica points, probe analyses, data path, history and API exchanges of one scenario.
+
+    `probes` holds the one analysis of each sampler (set by `ProbedService.finish`);
+    the report, the JUnit properties and the picture read them as they are."""
 
     scenario: str
     t0: float = field(default_factory=clock)
     steps: list[ScaleStep] = field(default_factory=list)
     points: list[ReplicaPoint] = field(default_factory=list)
-    samples: list[ProbeSample] = field(default_factory=list)
+    probes: list[ProbeAnalysis] = field(default_factory=list)
+    datapath: list[DataPathTimeline] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
     checks: list[CheckOutcome] = field(default_factory=list)
-    expected_versions: tuple[str, ...] | None = None
     rollout_seconds: float = 0.0
     exchange_sources: list[Callable[[], Sequence[Any]]] = field(default_factory=list)
+    finishers: list[Callable[[], None]] = field(default_factory=list)
+    """Called before the report is written (a scenario that ended early still reports its probes)."""
 
     @contextmanager
     def rollout(self) -> Iterator[None]:
@@ -44,15 +50,16 @@ class ScenarioRecord:
         try:
             yield
         finally:
-            self.rollout_seconds += clock() - started
+            self.add_rollout_time(clock() - started)
+
+    def add_rollout_time(self, seconds: float) -> None:
+        self.rollout_seconds += seconds
 
     def check(self, name: str, observed: object) -> None:
         self.checks.append(CheckOutcome(name, str(observed)))
 
-    def analysis(self) -> ProbeAnalysis | None:
-        if not self.samples:
-            return None
-        return analyse(sorted(self.samples, key=lambda s: s.start), expected_versions=self.expected_versions)
+    def probe(self, kind: str) -> ProbeAnalysis | None:
+        return next((a for a in self.probes if a.kind == kind), None)
 
     def exchanges(self) -> tuple[dict[str, Any], ...]:
         out: list[dict[str, Any]] = []
@@ -60,14 +67,24 @@ class ScenarioRecord:
             out.extend(_as_dict(item) for item in source())
         return tuple(out)
 
+    def finish(self) -> list[BaseException]:
+        """Run the finishers (stop what still runs); their errors, which the caller reports."""
+        errors = []
+        while self.finishers:
+            try:
+                self.finishers.pop(0)()
+            except BaseException as exc:  # noqa: BLE001 - reported by the caller, the rest still runs
+                errors.append(exc)
+        return errors
+
     def write(self, report_dir: Path, nodeid: str, outcome: str, k8s_version: str, message: str = "") -> TestReport:
         """Write the JSON report (and the timeline picture when there is a timeline)."""
         report_dir.mkdir(parents=True, exist_ok=True)
         picture = None
-        samples = sorted(self.samples, key=lambda s: s.start)
-        if samples or self.points:
-            picture = plot_timeline(report_dir / f"{file_stem(nodeid)}.png", samples, self.points, self.steps, self.t0,
-                                    f"{self.scenario} (Kubernetes {k8s_version})")
+        if self.probes or self.points or self.steps:
+            picture = plot_timeline(report_dir / f"{file_stem(nodeid)}.png", self.probes, self.points, self.steps,
+                                    self.t0, f"{self.scenario} (Kubernetes {k8s_version})",
+                                    datapath=self.datapath[0] if self.datapath else None)
         report = TestReport(
             scenario=self.scenario,
             nodeid=nodeid,
@@ -77,7 +94,8 @@ class ScenarioRecord:
             duration_s=clock() - self.t0,
             rollout_s=self.rollout_seconds or None,
             steps=tuple(self.steps),
-            probe=self.analysis(),
+            probes=tuple(self.probes),
+            datapath=tuple(self.datapath),
             history=tuple(self.history),
             api_exchanges=self.exchanges(),
             checks=tuple(self.checks),

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .analysis import ProbeAnalysis
+from .datapath import DataPathTimeline
 from .errors import ConfigError
 from .matrix import Matrix, MatrixBuilder, version_key, write_matrix
-from .samples import ProbeSample
+from .samples import NEW_CONNECTION
 from .steps import ReplicaPoint, ScaleStep
-from .timeline import ProbeAnalysis, find_outages
 
 __all__ = [
     "file_stem",
@@ -75,12 +76,18 @@ class TestReport:
     duration_s: float
     rollout_s: float | None = None
     steps: tuple[ScaleStep, ...] = ()
-    probe: ProbeAnalysis | None = None
+    probes: tuple[ProbeAnalysis, ...] = ()
+    datapath: tuple[DataPathTimeline, ...] = ()
     history: tuple[HistoryEntry, ...] = ()
     api_exchanges: tuple[Mapping[str, Any], ...] = ()
     checks: tuple[CheckOutcome, ...] = ()
     picture: Path | None = None
     message: str = ""
+
+    @property
+    def probe(self) -> ProbeAnalysis | None:
+        """The new-connection sampler's analysis (the first one when there is none)."""
+        return next((p for p in self.probes if p.kind == NEW_CONNECTION), self.probes[0] if self.probes else None)
 
 
 def _is_secret(name: object) -> bool:
@@ -113,32 +120,104 @@ def _rel(t: float, t0: float) -> float:
     return round(t - t0, 6)
 
 
-def _probe_dict(probe: ProbeAnalysis | None, t0: float) -> dict[str, Any]:
-    if probe is None:
-        return {"total": 0, "failed": 0, "outages": [], "versions_seen": []}
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 3)
+
+
+def _opt_rel(t: float | None, t0: float) -> float | None:
+    return None if t is None else _rel(t, t0)
+
+
+def _probe_dict(probe: ProbeAnalysis, t0: float) -> dict[str, Any]:
+    """One sampler's analysis, as the assertions read it: verdict, evidence, failures with causes."""
+    c = probe.coverage
     return {
+        "kind": probe.kind,
+        "where": probe.where,
+        "interval_ms": _ms(probe.interval),
+        "verdict": probe.verdict,
+        "passed": probe.passed,
+        "complete": probe.complete,
+        "failures_asserted": probe.failures_asserted,
+        "problems": [{"kind": p.kind, "text": p.text, "t": _opt_rel(p.t, t0)} for p in probe.problems],
         "total": probe.total,
         "failed": probe.failed,
         "availability": probe.availability,
         "rate_per_s": round(probe.rate, 3),
         "duration_s": round(probe.duration, 6),
+        "coverage": {
+            "window": [_opt_rel(c.window_start, t0), _opt_rel(c.window_end, t0)],
+            "first_request": _opt_rel(c.first_start, t0),
+            "last_request": _opt_rel(c.last_start, t0),
+            "max_gap_ms": _ms(c.max_gap),
+            "max_gap_at": _opt_rel(c.max_gap_at, t0),
+            "gap_bound_ms": _ms(c.gap_bound),
+            "gaps_over_bound": [[_rel(a, t0), _rel(b, t0)] for a, b in c.gaps],
+            "requests_started": c.requests,
+            "samples_received": c.received,
+            "samples_lost": c.lost,
+            "ticks_skipped": c.skipped,
+            "stop_reason": c.stop_reason,
+            "stopped_at": _opt_rel(c.stopped_at, t0),
+            "clock_offset_s": round(c.clock_offset, 6),
+            "clock_error_ms": _ms(c.clock_error) if c.clock_error != float("inf") else "unknown",
+            "samples_outside_window": c.outside_window,
+        },
         "outages": [
             {"start": _rel(o.start, t0), "end": _rel(o.end, t0), "duration": round(o.duration, 6),
              "failed": o.failed, "errors": list(o.errors)}
             for o in probe.outages
         ],
+        "failures": [
+            {"t": _rel(a.t, t0), "error": a.error, "cause": a.cause, "text": a.text, "pod": a.pod,
+             "node": a.node, "nearest": list(a.nearest)}
+            for a in probe.attributions
+        ],
+        "errors": dict(probe.error_counts),
         "versions_seen": list(probe.versions_seen),
         "versions": [
             {"version": s.version, "first": _rel(s.first, t0), "last": _rel(s.last, t0), "responses": s.responses}
             for s in probe.spans
         ],
-        "flip_backs": [
-            {"t": _rel(f.t, t0), "from": f.from_version, "to": f.to_version}
-            for f in probe.flip_backs[:_LISTED_FLIP_BACKS]
+        "phases": [
+            {
+                "label": pv.phase.label,
+                "start": _rel(pv.phase.start, t0),
+                "settled_at": _opt_rel(pv.phase.settled_at, t0),
+                "versions": list(pv.phase.versions),
+                "allowed_after_settle": list(pv.phase.allowed_after_settle),
+                "answers": pv.answers,
+                "counts": dict(pv.counts),
+                "interleaved_while_both_serve": pv.interleaved,
+                "late_answers_after_settle": [
+                    {"t": _rel(x.t, t0), "version": x.version} for x in pv.late[:_LISTED_LATE]
+                ],
+                "late_answers_total": len(pv.late),
+            }
+            for pv in probe.phases
         ],
-        "flip_backs_total": len(probe.flip_backs),
         "unexpected_versions": list(probe.unexpected_versions),
-        "errors": dict(probe.error_counts),
+    }
+
+
+def _datapath_dict(timeline: DataPathTimeline, t0: float) -> dict[str, Any]:
+    return {
+        "service": timeline.service,
+        "endpoints": [
+            {"t": _rel(e.t, t0), "event": e.kind, "address": e.endpoint.address, "pod": e.endpoint.pod,
+             "node": e.endpoint.node, "ready": e.endpoint.ready, "serving": e.endpoint.serving,
+             "terminating": e.endpoint.terminating}
+            for e in timeline.endpoints
+        ],
+        "pods": [
+            {"t": _rel(p.t, t0), "pod": p.pod, "what": p.what, "node": p.node, "ip": p.ip, "image": p.image,
+             "exit_code": p.exit_code}
+            for p in timeline.pods
+        ],
+        "proxy_syncs": [{"node": x.node, "synced_at": _rel(x.synced_at, t0), "seen_at": _rel(x.seen_at, t0)}
+                        for x in timeline.proxy],
+        "proxy_nodes": list(timeline.proxy_nodes),
+        "notes": list(timeline.notes),
     }
 
 
@@ -165,7 +244,8 @@ def report_dict(report: TestReport, report_dir: Path | None = None) -> dict[str,
                 for s in report.steps
             ]
         },
-        "probe": _probe_dict(report.probe, t0),
+        "probes": {p.kind: _probe_dict(p, t0) for p in report.probes},
+        "datapath": [_datapath_dict(d, t0) for d in report.datapath],
         "history": [
             {"revision": h.revision, "change_cause": h.change_cause, "image": h.image} for h in report.history
         ],
@@ -175,7 +255,7 @@ def report_dict(report: TestReport, report_dir: Path | None = None) -> dict[str,
     }
 
 
-_LISTED_FLIP_BACKS = 20  # the report lists the first ones and counts them all
+_LISTED_LATE = 20  # the report lists the first late answers of a phase and counts them all
 
 
 def file_stem(nodeid: str) -> str:
@@ -202,18 +282,20 @@ def _outcome_word(outcome: str) -> str:
     return {"passed": "pass", "failed": "fail", "skipped": "skip"}.get(outcome, outcome)
 
 
-def _scenario_cell(report: TestReport) -> str:
-    word = _outcome_word(report.outcome)
-    if report.probe is not None and report.probe.total:
-        return f"{word}: {report.probe.failed} failed / {report.probe.total}"
-    return word
+def _probe_cell(probe: ProbeAnalysis) -> str:
+    how = "" if probe.failures_asserted else " (measured)"
+    evidence = "" if probe.complete else ", evidence incomplete"
+    return f"{probe.failed} failed / {probe.total}{how}{evidence}"
 
 
 def behaviour_matrix(reports: Sequence[TestReport]) -> Matrix:
-    """Scenario rows (outcome and failed probes) and check rows (observed answer) per version."""
+    """Per version: a row per scenario (its outcome), a row per scenario and sampler kind
+    (failed / total requests), and a row per check (the observed answer)."""
     builder = MatrixBuilder()
     for r in reports:
-        builder.put(r.scenario, r.k8s_version, _scenario_cell(r))
+        builder.put(r.scenario, r.k8s_version, _outcome_word(r.outcome))
+        for probe in r.probes:
+            builder.put(f"{r.scenario} · {probe.kind}", r.k8s_version, _probe_cell(probe))
         for check in r.checks:
             builder.put(check.name, r.k8s_version, check.observed)
     return builder.build()
@@ -222,16 +304,22 @@ def behaviour_matrix(reports: Sequence[TestReport]) -> Matrix:
 def _scenario_summary(reports: list[TestReport]) -> dict[str, Any]:
     versions: dict[str, None] = {}
     for r in reports:
-        versions.update(dict.fromkeys(r.probe.versions_seen if r.probe else ()))
+        for p in r.probes:
+            versions.update(dict.fromkeys(p.versions_seen))
+    probes = [p for r in reports for p in r.probes]
     return {
         "runs": len(reports),
         "outcomes": dict(Counter(r.outcome for r in reports)),
         "k8s_versions": sorted({r.k8s_version for r in reports}, key=version_key),
-        "probes": sum(r.probe.total for r in reports if r.probe),
-        "failed_probes": sum(r.probe.failed for r in reports if r.probe),
-        "outages": sum(len(r.probe.outages) for r in reports if r.probe),
+        "probes": sum(p.total for p in probes),
+        "failed_probes": sum(p.failed for p in probes),
+        "outages": sum(len(p.outages) for p in probes),
+        "failures_by_cause": dict(Counter(a.cause for p in probes for a in p.attributions)),
+        "evidence_complete": all(p.complete for p in probes),
+        "max_gap_ms": _ms(max((p.coverage.max_gap for p in probes), default=0.0)),
         "versions": list(versions),
         "duration_s": round(sum(r.duration_s for r in reports), 6),
+        "rollout_s": round(sum(r.rollout_s or 0.0 for r in reports), 6),
     }
 
 
@@ -252,17 +340,22 @@ def write_summary(report_dir: Path | str, reports: Sequence[TestReport]) -> Path
     )
 
 
+def _kinds_cell(probes: Sequence[ProbeAnalysis], value: Any) -> str:
+    return "/".join(str(value(p)) for p in probes) if probes else "-"
+
+
 def terminal_summary_lines(reports: Sequence[TestReport]) -> list[str]:
-    """A one-screen table: scenario, k8s, outcome, probes, failed, outages, versions, rollout s."""
-    header = ("scenario", "k8s", "outcome", "probes", "failed", "outages", "versions", "rollout s")
+    """A one-screen table per scenario: outcome, requests and failures per sampler (new/keep-alive),
+    the largest gap between request starts, whether the evidence is complete, rollout seconds."""
+    header = ("scenario", "k8s", "outcome", "requests", "failed", "max gap ms", "evidence", "rollout s")
     rows = [header]
     for r in reports:
-        p = r.probe
-        versions = " -> ".join(p.versions_seen) if p else ""
+        ps = list(r.probes)
+        evidence = "-" if not ps else "complete" if all(p.complete for p in ps) else "INCOMPLETE"
         rows.append((
             r.scenario, r.k8s_version, r.outcome,
-            str(p.total) if p else "-", str(p.failed) if p else "-", str(len(p.outages)) if p else "-",
-            versions if len(versions) <= _VERSIONS_WIDTH else versions[: _VERSIONS_WIDTH - 1] + "~",
+            _kinds_cell(ps, lambda p: p.total), _kinds_cell(ps, lambda p: p.failed),
+            _kinds_cell(ps, lambda p: f"{p.coverage.max_gap * 1000:.1f}"), evidence,
             f"{r.rollout_s:.1f}" if r.rollout_s is not None else "-",
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -273,6 +366,8 @@ def terminal_summary_lines(reports: Sequence[TestReport]) -> list[str]:
         for row in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.append("requests / failed / max gap: new-connection/keep-alive samplers; "
+                 "evidence: the whole window probed, no gap above the bound, nothing lost")
     return lines
 
 
@@ -296,31 +391,69 @@ def _owner_series(
     return owners, available
 
 
+def _endpoint_segments(timeline: DataPathTimeline, t0: float, x_end: float
+                       ) -> dict[str, list[tuple[float, float, str]]]:
+    """Per endpoint (labelled by pod), (start, end, state) segments: ready, terminating, not-ready."""
+    rows: dict[str, list[tuple[float, float, str]]] = {}
+    current: dict[str, tuple[float, str, str]] = {}  # address -> (since, state, label)
+    for e in timeline.endpoints:
+        ep = e.endpoint
+        label = f"{ep.pod or ep.address} ({ep.node or '?'})"
+        before = current.pop(ep.address, None)
+        if before is not None:
+            rows.setdefault(before[2], []).append((before[0], e.t - t0, before[1]))
+        if e.kind != "removed":
+            state = "ready" if ep.ready else "terminating" if ep.serving else "not-ready"
+            current[ep.address] = (e.t - t0, state, label)
+    for since, state, label in current.values():
+        rows.setdefault(label, []).append((since, x_end, state))
+    return rows
+
+
+_SEGMENT_COLOURS = {"ready": "tab:green", "terminating": "tab:orange", "not-ready": "0.6"}
+
+
 def plot_timeline(
     path: Path | str,
-    samples: Sequence[ProbeSample],
+    probes: Sequence[ProbeAnalysis],
     points: Sequence[ReplicaPoint],
     steps: Sequence[ScaleStep],
     t0: float,
     title: str,
     *,
+    datapath: DataPathTimeline | None = None,
     bin_seconds: float = _PLOT_BIN_SECONDS,
 ) -> Path:
-    """Draw replicas, probe outcomes and answering versions over time into a PNG."""
+    """Draw replicas, endpoints, each sampler's outcomes and the answering versions into a PNG.
+
+    Everything comes from the one analysis per sampler (its judged samples, outages,
+    phases and evidence gaps) and from the data-path timeline; times are seconds since `t0`."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     path = Path(path)
-    fig = Figure(figsize=(12, 8), dpi=110, layout="constrained")
+    lanes = ["replicas"] + (["endpoints"] if datapath is not None and datapath.endpoints else [])
+    lanes += [f"probe:{p.kind}" for p in probes] + (["versions"] if probes else [])
+    heights = {"replicas": 3, "endpoints": 2, "versions": 2}
+    fig = Figure(figsize=(12, 2.2 + 1.6 * len(lanes)), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
-    top, mid, low = fig.subplots(3, 1, sharex=True, height_ratios=(3, 2, 2))
+    axes = fig.subplots(len(lanes), 1, sharex=True, squeeze=False,
+                        height_ratios=[heights.get(lane, 2) for lane in lanes])[:, 0]
+    ax_of = dict(zip(lanes, axes))
     fig.suptitle(title, fontsize=12, fontweight="bold")
     palette = [f"C{i}" for i in range(10)]
-    ordered = sorted(samples, key=lambda s: s.start)
-    times = [s.start - t0 for s in ordered]
-    ends = [t - t0 for t in [*(s.end for s in ordered), *(p.t for p in points), *(s.t for s in steps)]]
+    main = probes[0] if probes else None
+    ends = [t - t0 for t in [*(p.t for p in points), *(s.t for s in steps)]]
+    for probe in probes:
+        if probe.end is not None:
+            ends.append(probe.end - t0)
+        if probe.coverage.window_end is not None:
+            ends.append(probe.coverage.window_end - t0)
     x_end = max(ends, default=0.0)
 
+    top = ax_of["replicas"]
     owners, available = _owner_series(points, steps)
     for i, (owner, series) in enumerate(owners.items()):
         xs = [t - t0 for t, _ in series] + [x_end]
@@ -335,51 +468,95 @@ def plot_timeline(
     top.set_ylabel("replicas")
     top.set_ylim(0, peak + 1)
     top.yaxis.get_major_locator().set_params(integer=True)
-    top.set_title("replicas per ReplicaSet / ReplicationController", loc="left", fontsize=10)
+    top.set_title("replicas per ReplicaSet / ReplicationController / revision", loc="left", fontsize=10)
+    if not owners:
+        top.text(0.5, 0.5, "no replica records", transform=top.transAxes, ha="center", va="center", color="0.4")
 
-    if ordered:
-        origin = min(0.0, min(times))
-        count = int((max(times) - origin) // bin_seconds) + 1
-        ok = [0] * count
-        bad = [0] * count
-        for s, t in zip(ordered, times):
-            (ok if s.ok else bad)[int((t - origin) // bin_seconds)] += 1
-        edges = [origin + k * bin_seconds for k in range(count + 1)]
-        mid.stairs(ok, edges, fill=True, color="tab:green", alpha=0.8, label="ok")
-        mid.stairs([o + b for o, b in zip(ok, bad)], edges, baseline=ok, fill=True, color="tab:red", label="failed")
-    mid.set_ylabel(f"requests / {bin_seconds * 1000:.0f} ms")
-    mid.set_title("probe outcomes", loc="left", fontsize=10)
+    if "endpoints" in ax_of and datapath is not None:
+        ax = ax_of["endpoints"]
+        rows = _endpoint_segments(datapath, t0, x_end)
+        labels = list(rows)
+        for y, label in enumerate(labels):
+            for start, end, state in rows[label]:
+                ax.broken_barh([(start, max(end - start, 0.01))], (y - 0.35, 0.7),
+                               color=_SEGMENT_COLOURS[state], linewidth=0)
+        for p in datapath.pods:
+            if p.what == "exited":
+                for y, label in enumerate(labels):
+                    if label.startswith(f"{p.pod} "):
+                        ax.plot([p.t - t0], [y], marker="x", color="black", markersize=6)
+        for sync in datapath.proxy:
+            ax.axvline(sync.synced_at - t0, color="tab:purple", linewidth=0.6, alpha=0.5)
+        ax.set_yticks(range(len(labels)), labels, fontsize=7)
+        ax.set_ylim(-0.6, len(labels) - 0.4)
+        handles = [Patch(color=c, label=s) for s, c in _SEGMENT_COLOURS.items()]
+        ax.legend(handles=handles + [Line2D([], [], color="tab:purple", linewidth=0.8, label="kube-proxy sync"),
+                                     Line2D([], [], marker="x", color="black", linestyle="", label="container exited")],
+                  loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+        ax.set_title("EndpointSlice conditions per endpoint (pod, node)", loc="left", fontsize=10)
 
-    versions = list(dict.fromkeys(s.server for s in ordered if s.server is not None))
-    rows = [*versions, "no answer"]
-    for i, version in enumerate(versions):
-        xs = [t for s, t in zip(ordered, times) if s.server == version and s.ok]
-        low.scatter(xs, [i] * len(xs), marker="|", s=120, color=palette[i % 10], label=version)
-    failed = [(t, rows.index(s.server or "no answer")) for s, t in zip(ordered, times) if not s.ok]
-    if failed:
-        low.scatter([t for t, _ in failed], [y for _, y in failed], marker="x", s=30, color="tab:red",
-                    label="failed")
-    low.set_yticks(range(len(rows)), rows)
-    low.set_ylim(-0.6, len(rows) - 0.4)
-    low.set_title("which version answered (Server header)", loc="left", fontsize=10)
-    low.set_xlabel("seconds since t0")
-
-    for o in find_outages(ordered):
-        for ax in (mid, low):
+    for probe in probes:
+        ax = ax_of[f"probe:{probe.kind}"]
+        ordered = probe.samples
+        times = [s.start - t0 for s in ordered]
+        if ordered:
+            origin = min(0.0, min(times))
+            count = int((max(times) - origin) // bin_seconds) + 1
+            ok = [0] * count
+            bad = [0] * count
+            for sample, t in zip(ordered, times):
+                (ok if sample.ok else bad)[int((t - origin) // bin_seconds)] += 1
+            edges = [origin + k * bin_seconds for k in range(count + 1)]
+            ax.stairs(ok, edges, fill=True, color="tab:green", alpha=0.8, label="ok")
+            ax.stairs([o + b for o, b in zip(ok, bad)], edges, baseline=ok, fill=True, color="tab:red",
+                      label="failed")
+        else:
+            ax.text(0.5, 0.5, "no probe samples", transform=ax.transAxes, ha="center", va="center", color="0.4")
+        for a, b in probe.coverage.gaps:
+            ax.axvspan(a - t0, b - t0, color="0.3", alpha=0.25, hatch="//", linewidth=0, label="gap over bound")
+        for o in probe.outages:
             ax.axvspan(o.start - t0, o.end - t0, color="tab:red", alpha=0.12, linewidth=0)
-    for s in steps:
-        for ax in (top, mid, low):
-            ax.axvline(s.t - t0, color="0.6", linestyle=":", linewidth=0.9)
+        ax.set_ylabel(f"req / {bin_seconds * 1000:.0f} ms")
+        ax.set_title(f"{probe.kind} sampler ({probe.where}): {probe.verdict}", loc="left", fontsize=9)
+
+    if main is not None:
+        low = ax_of["versions"]
+        ordered = main.samples
+        versions = list(main.versions_seen)
+        rows_v = [*versions, "no answer"]
+        for i, version in enumerate(versions):
+            xs = [s.start - t0 for s in ordered if s.server == version and s.ok]
+            low.scatter(xs, [i] * len(xs), marker="|", s=120, color=palette[i % 10], label=version)
+        failed = [(s.start - t0, rows_v.index(s.server) if s.server in versions else len(versions))
+                  for s in ordered if not s.ok]
+        if failed:
+            low.scatter([t for t, _ in failed], [y for _, y in failed], marker="x", s=30, color="tab:red",
+                        label="failed")
+        for late in main.late_answers:
+            low.scatter([late.t - t0], [rows_v.index(late.version)], marker="o", s=40, facecolors="none",
+                        edgecolors="black")
+        low.set_yticks(range(len(rows_v)), rows_v)
+        low.set_ylim(-0.6, len(rows_v) - 0.4)
+        low.set_title(f"which version answered ({main.kind}, Server header); dashed: phase settled",
+                      loc="left", fontsize=10)
+        for pv in main.phases:
+            if pv.phase.settled_at is not None:
+                low.axvline(pv.phase.settled_at - t0, color="black", linestyle="--", linewidth=0.8)
+    axes[-1].set_xlabel("seconds since the scenario started")
+
+    for s_ in steps:
+        for ax in axes:
+            ax.axvline(s_.t - t0, color="0.6", linestyle=":", linewidth=0.9)
         if len(steps) <= _MAX_STEP_LABELS:
-            top.annotate(s.action, (s.t - t0, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -3),
+            top.annotate(s_.action, (s_.t - t0, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -3),
                          textcoords="offset points", rotation=90, va="top", fontsize=7, color="0.35")
-    for ax in (top, mid, low):
+    for ax in axes:
         ax.grid(True, axis="x", alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    for ax, empty, text in ((top, not owners, "no replica records"), (mid, not ordered, "no probe samples")):
-        if empty:
-            ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="0.4")
+        handles, labels = ax.get_legend_handles_labels()
+        if handles and ax is not ax_of.get("endpoints"):
+            unique = dict(zip(labels, handles))
+            ax.legend(unique.values(), unique.keys(), loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+                      frameon=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path

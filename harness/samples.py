@@ -1,18 +1,26 @@
-"""What the prober records: one sample per request, on the harness's one clock."""
+"""What a sampler records, on the harness's one clock: one sample per request, and the run they form."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
-__all__ = ["ProbeSample", "clock"]
-
-import time
+__all__ = ["ProbeSample", "ProbeRun", "clock", "NEW_CONNECTION", "KEEP_ALIVE", "SAMPLER_KINDS"]
 
 clock = time.monotonic
-"""The one clock of the harness: prober samples and rollout steps both use it.
+"""The one clock of the harness: prober samples, watchers and rollout steps all use it.
 
-Processes inside kind nodes share the host kernel, so CLOCK_MONOTONIC read in a
-prober pod is the same clock as this one."""
+A sampler on this host (a thread or a child process) reads the same CLOCK_MONOTONIC.
+A sampler in a pod reads its node's; on kind nodes (same kernel) that is this clock,
+elsewhere `ProbeRun.clock_offset` converts it (see `harness.clocksync`)."""
+
+NEW_CONNECTION = "new-connection"
+"""Sampler kind: a new TCP connection per request (what a rollout breaks for new clients)."""
+
+KEEP_ALIVE = "keep-alive"
+"""Sampler kind: requests reuse idle connections (what a client with a pool sees)."""
+
+SAMPLER_KINDS = (NEW_CONNECTION, KEEP_ALIVE)
 
 
 @dataclass(frozen=True)
@@ -23,6 +31,9 @@ class ProbeSample:
     error class such as "connect-refused", "connect-timeout", "reset",
     "read-timeout", "http-5xx" (None on success); `server` is the `Server`
     response header; `marker` is a short body marker (the page's version tag).
+    `seq` numbers the requests of one run in the order they were started;
+    `conn` numbers its connections, and `reused` says the request went over a
+    connection that had already answered an earlier one (keep-alive).
     """
 
     start: float
@@ -31,6 +42,9 @@ class ProbeSample:
     error: str | None = None
     server: str | None = None
     marker: str | None = None
+    seq: int | None = None
+    conn: int | None = None
+    reused: bool = False
 
     @property
     def ok(self) -> bool:
@@ -39,3 +53,45 @@ class ProbeSample:
     @property
     def latency(self) -> float:
         return self.end - self.start
+
+    def shifted(self, offset: float) -> ProbeSample:
+        """The same sample with both times moved by `offset` seconds (clock alignment)."""
+        return ProbeSample(self.start + offset, self.end + offset, self.status, self.error, self.server,
+                           self.marker, self.seq, self.conn, self.reused)
+
+
+@dataclass(frozen=True)
+class ProbeRun:
+    """Everything one sampler recorded, and how its run went: the evidence a verdict rests on.
+
+    `started_at` / `stopped_at` bound the run on the harness clock; `stop_reason` is
+    "stopped" when the harness ended it, else why it ended by itself ("max-duration",
+    "max-requests", "error: ...", "log-ended", ...). `requests` is how many requests
+    the sampler says it started (None when it could not say); `lost` how many of those
+    never reached the harness; `skipped` how many ticks found every request slot busy.
+    Sampler times were converted to the harness clock by adding `clock_offset`, known
+    to within `clock_error` seconds.
+    """
+
+    kind: str
+    where: str
+    interval: float
+    started_at: float
+    stopped_at: float | None
+    stop_reason: str
+    samples: tuple[ProbeSample, ...]
+    requests: int | None = None
+    lost: int = 0
+    skipped: int = 0
+    clock_offset: float = 0.0
+    clock_error: float = 0.0
+
+    @classmethod
+    def of_samples(cls, samples: list[ProbeSample] | tuple[ProbeSample, ...], *, kind: str = NEW_CONNECTION,
+                   interval: float = 0.0) -> ProbeRun:
+        """A run known only by its samples (tests, old records): nothing says it was whole."""
+        ordered = tuple(sorted(samples, key=lambda s: s.start))
+        start = ordered[0].start if ordered else 0.0
+        end = max((s.end for s in ordered), default=None)
+        return cls(kind=kind, where="(samples only)", interval=interval, started_at=start, stopped_at=end,
+                   stop_reason="unknown", samples=ordered, requests=None)

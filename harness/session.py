@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import os
 from typing import Any, Callable
 
 from .cluster.existing import ExistingProvider
@@ -12,15 +13,12 @@ from .errors import ConfigError, ProviderError
 from .kit.appimages import PROBER_IMAGE
 from .kit.build import KitManifest, load_manifest, manifest_path
 from .kit.versions import kit_versions
-from .prober import HostProber, ProbeTarget
+from .prober import HostProber, ProbeOptions, Prober, ProbeTarget
 from .settings import RunSettings
 from .timeouts import Timeouts
 
-__all__ = ["kit_manifest", "open_provider", "resolve_app_images", "open_prober", "PROBER_IMAGE", "PROBE_INTERVAL"]
-
-PROBE_INTERVAL = 0.005  # seconds between request starts (~200/s): each probe is a new connection, and at
-# ~500/s the NodePort path (docker-proxy, conntrack) holds ~30k closed connections in TIME_WAIT,
-# close to the host's ephemeral port range; the last CI run at 500/s saw single resets then.
+__all__ = ["kit_manifest", "open_provider", "resolve_app_images", "sampler_factory", "kind_node_pids",
+           "PROBER_IMAGE"]
 
 
 def kit_manifest(settings: RunSettings) -> KitManifest | None:
@@ -116,17 +114,37 @@ def _has_image(image: str) -> bool:
                           stderr=subprocess.DEVNULL).returncode == 0
 
 
-def open_prober(cluster: Cluster, core: Any, namespace: str, service: str, timeouts: Timeouts,
-                **options: Any) -> Any:
-    """A started prober of `service`: via its mapped NodePort, else from a pod in the cluster."""
+def sampler_factory(cluster: Cluster, core: Any, namespace: str, service: str,
+                    timeouts: Timeouts) -> Callable[[ProbeOptions], Prober]:
+    """`make(options)` -> a not yet started sampler of `service`: on this host through the
+    NodePort mapped to 127.0.0.1 when there is one, else from a pod inside the cluster."""
     svc = core.read_namespaced_service(service, namespace)
     port = svc.spec.ports[0]
     host_port = cluster.node_ports.host_port(port.node_port) if port.node_port else None
-    options.setdefault("interval", PROBE_INTERVAL)
-    options.setdefault("max_duration", timeouts.probe_max_duration)
-    if host_port is not None:
-        return HostProber(ProbeTarget(cluster.node_ports.host, host_port), **options).start()
-    from .podprober import PodProber
 
-    target = f"{svc.spec.cluster_ip}:{port.port}"
-    return PodProber(core, namespace, PROBER_IMAGE, target, timeouts=timeouts, **options).start()
+    def make(options: ProbeOptions) -> Prober:
+        if host_port is not None:
+            return HostProber(ProbeTarget(cluster.node_ports.host, host_port), options)
+        from .podprober import PodProber
+
+        return PodProber(core, namespace, PROBER_IMAGE, f"{svc.spec.cluster_ip}:{port.port}", options,
+                         same_clock=cluster.provider == "kind", timeouts=timeouts)
+
+    return make
+
+
+def kind_node_pids(cluster: Cluster) -> tuple[dict[str, int], str]:
+    """Host PIDs of a kind cluster's node containers (to read kube-proxy from their network
+    namespaces), and a note when they cannot be had."""
+    if cluster.provider != "kind":
+        return {}, "kube-proxy syncs not recorded: the cluster's nodes are not containers this host started"
+    if os.geteuid() != 0:
+        return {}, "kube-proxy syncs not recorded: joining a node's network namespace needs root"
+    pids: dict[str, int] = {}
+    for node in cluster.nodes:
+        found = subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}}", node], capture_output=True, text=True)
+        if found.returncode == 0 and found.stdout.strip().isdigit() and int(found.stdout) > 0:
+            pids[node] = int(found.stdout)
+    if not pids:
+        return {}, "kube-proxy syncs not recorded: no node container found"
+    return pids, ""

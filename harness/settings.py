@@ -48,6 +48,12 @@ SETTINGS: tuple[Setting, ...] = (
             "keep each test's namespace afterwards (for debugging)", "bool"),
     Setting("timeout_scale", "--timeout-scale", "ROLLPROOF_TIMEOUT_SCALE", 1.0,
             "multiply every wait (not rollout periods) by this factor on slow machines", "float"),
+    Setting("probe_interval", "--probe-interval", "ROLLPROOF_PROBE_INTERVAL", 0.002,
+            "seconds between request starts of each sampler (open loop; the evidence bound is "
+            "20 intervals, at least 20 ms)", "float"),
+    Setting("repeat", "--repeat", "ROLLPROOF_REPEAT", 1,
+            "run every selected scenario this many times on the one cluster (a soak); writes soak.md/json "
+            "with every failed request and its cause", "int"),
 )
 
 
@@ -64,6 +70,8 @@ class RunSettings:
     new_image: str | None
     keep_namespaces: bool
     timeout_scale: float
+    probe_interval: float = 0.002
+    repeat: int = 1
     sources: tuple[tuple[str, str], ...] = ()  # setting -> where its value came from
 
     def source(self, name: str) -> str:
@@ -76,7 +84,10 @@ def _convert(setting: Setting, raw: Any, where: str) -> Any:
     text = str(raw).strip()
     try:
         if setting.kind == "int":
-            return int(text)
+            value = int(text)
+            if value < 1:
+                raise ValueError
+            return value
         if setting.kind == "float":
             value = float(text)
             if value <= 0:
@@ -96,7 +107,8 @@ def _convert(setting: Setting, raw: Any, where: str) -> Any:
                 raise ValueError
             return int(text) if isinstance(setting.default, int) and not isinstance(setting.default, bool) else text
     except ValueError:
-        expected = setting.kind.split(":", 1)[1].replace(",", " or ") if ":" in setting.kind else setting.kind
+        expected = (setting.kind.split(":", 1)[1].replace(",", " or ") if ":" in setting.kind
+                    else {"int": "a whole number >= 1", "float": "a number > 0"}.get(setting.kind, setting.kind))
         raise ConfigError(f"{where}: {text!r} is not a valid {setting.name} (expected {expected})") from None
     return text
 

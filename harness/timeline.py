@@ -1,14 +1,12 @@
-"""Pure analysis of one rollout's timeline: probe outages, versions, flip-backs, replica totals.
-
-Everything here reads records taken on the harness clock (`samples.clock`) and
-returns dataclasses; nothing waits, talks to a cluster or imports pytest.
+"""Pure helpers over records on the harness clock: outages, replica totals, and the
+short timeline excerpts quoted in assertion messages. The verdict itself is
+`harness.analysis`; nothing here waits, talks to a cluster or imports pytest.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from .errors import ConfigError
 from .samples import ProbeSample
@@ -17,14 +15,9 @@ from .steps import ReplicaPoint, ScaleStep
 __all__ = [
     "WINDOW_SECONDS",
     "Outage",
-    "VersionSlice",
-    "VersionSpan",
-    "FlipBack",
-    "ProbeAnalysis",
     "ReplicaInstant",
     "error_class",
     "find_outages",
-    "analyse",
     "replica_instants",
     "window",
     "render_window",
@@ -49,87 +42,6 @@ class Outage:
     @property
     def duration(self) -> float:
         return self.end - self.start
-
-
-@dataclass(frozen=True)
-class VersionSlice:
-    """How many responses each version gave to requests started in [start, end)."""
-
-    start: float
-    end: float
-    counts: tuple[tuple[str, int], ...]
-
-    def count(self, version: str) -> int:
-        return dict(self.counts).get(version, 0)
-
-
-@dataclass(frozen=True)
-class VersionSpan:
-    """When a version first and last answered (request start times), and how often."""
-
-    version: str
-    first: float
-    last: float
-    responses: int
-
-
-@dataclass(frozen=True)
-class FlipBack:
-    """At `t` an earlier version (`to_version`) answered after `from_version` had."""
-
-    t: float
-    from_version: str
-    to_version: str
-
-
-@dataclass(frozen=True)
-class ProbeAnalysis:
-    """What a list of probe samples says; `samples` is kept (sorted) for quoting."""
-
-    samples: tuple[ProbeSample, ...] = field(repr=False)
-    total: int
-    failed: int
-    outages: tuple[Outage, ...]
-    versions_seen: tuple[str, ...]
-    slices: tuple[VersionSlice, ...]
-    spans: tuple[VersionSpan, ...]
-    flip_backs: tuple[FlipBack, ...]
-    unexpected_versions: tuple[str, ...]
-    error_counts: tuple[tuple[str, int], ...]
-    start: float | None
-    end: float | None
-
-    @property
-    def ok(self) -> int:
-        return self.total - self.failed
-
-    @property
-    def availability(self) -> float:
-        """Share of requests that succeeded; 0.0 when nothing was probed."""
-        return self.ok / self.total if self.total else 0.0
-
-    @property
-    def duration(self) -> float:
-        """Seconds from the first request's start to the last response's end."""
-        if self.start is None or self.end is None:
-            return 0.0
-        return self.end - self.start
-
-    @property
-    def rate(self) -> float:
-        """Requests per second over `duration`."""
-        return self.total / self.duration if self.duration > 0 else 0.0
-
-    def span(self, version: str) -> VersionSpan | None:
-        return next((s for s in self.spans if s.version == version), None)
-
-    def first_seen(self, version: str) -> float | None:
-        found = self.span(version)
-        return found.first if found else None
-
-    def last_seen(self, version: str) -> float | None:
-        found = self.span(version)
-        return found.last if found else None
 
 
 @dataclass(frozen=True)
@@ -165,87 +77,6 @@ def find_outages(samples: Sequence[ProbeSample]) -> list[Outage]:
             outages.append(Outage(run[0].start, max(s.end for s in run), len(run), errors))
             run = []
     return outages
-
-
-def _flip_backs(samples: Sequence[ProbeSample], order: Sequence[str],
-                settled_at: float | None = None) -> list[FlipBack]:
-    rank = {version: i for i, version in enumerate(order)}
-    flips: list[FlipBack] = []
-    top = -1
-    for sample in samples:
-        r = rank.get(sample.server) if sample.server is not None else None
-        if r is None:
-            continue
-        if r < top and (settled_at is None or sample.start >= settled_at):
-            flips.append(FlipBack(sample.start, order[top], sample.server))
-        else:
-            top = r
-    return flips
-
-
-def _slices(samples: Sequence[ProbeSample], versions: Sequence[str], width: float) -> list[VersionSlice]:
-    if not samples:
-        return []
-    origin = samples[0].start
-    per_slice: dict[int, Counter[str]] = {}
-    for sample in samples:
-        index = int((sample.start - origin) // width)
-        bucket = per_slice.setdefault(index, Counter())
-        if sample.server is not None:
-            bucket[sample.server] += 1
-    slices = []
-    for index in range(max(per_slice) + 1):
-        bucket = per_slice.get(index, Counter())
-        counts = tuple((v, bucket[v]) for v in versions if bucket[v])
-        start = origin + index * width
-        slices.append(VersionSlice(start, start + width, counts))
-    return slices
-
-
-def analyse(
-    samples: Iterable[ProbeSample],
-    *,
-    slice_seconds: float = 1.0,
-    expected_versions: Sequence[str] | None = None,
-    settled_at: float | None = None,
-) -> ProbeAnalysis:
-    """Outages, versions, flip-backs and counts of one probe run.
-
-    Versions are `Server` headers. Flip-backs follow the order of
-    `expected_versions` when given, else the order of first appearance.
-    During a rolling update old and new pods legitimately answer side by side:
-    with `settled_at` (the instant from which only the newest version may
-    answer, e.g. rollout complete plus endpoint propagation) only responses from
-    then on count as flip-backs.
-    """
-    if slice_seconds <= 0:
-        raise ConfigError(f"slice_seconds must be positive, got {slice_seconds}")
-    ordered = tuple(sorted(samples, key=lambda s: s.start))
-    spans: dict[str, VersionSpan] = {}
-    for s in ordered:
-        if s.server is None:
-            continue
-        old = spans.get(s.server)
-        first = old.first if old else s.start
-        spans[s.server] = VersionSpan(s.server, first, s.start, (old.responses if old else 0) + 1)
-    versions = tuple(spans)
-    order = tuple(expected_versions) if expected_versions is not None else versions
-    unexpected = () if expected_versions is None else tuple(v for v in versions if v not in order)
-    errors = Counter(error_class(s) for s in ordered if not s.ok)
-    return ProbeAnalysis(
-        samples=ordered,
-        total=len(ordered),
-        failed=sum(errors.values()),
-        outages=tuple(find_outages(ordered)),
-        versions_seen=versions,
-        slices=tuple(_slices(ordered, versions, slice_seconds)),
-        spans=tuple(spans.values()),
-        flip_backs=tuple(_flip_backs(ordered, order, settled_at)),
-        unexpected_versions=unexpected,
-        error_counts=tuple(sorted((str(k), n) for k, n in errors.items())),
-        start=ordered[0].start if ordered else None,
-        end=max(s.end for s in ordered) if ordered else None,
-    )
 
 
 def replica_instants(records: Sequence[ReplicaPoint] | Sequence[ScaleStep]) -> list[ReplicaInstant]:

@@ -23,7 +23,9 @@ class Timeouts:
     probe_settle: float = 2.0
     endpoint_propagation: float = 3.0
     completion_agreement: float = 3.0  # kubectl's watch vs the harness's poll, same completion
-    probe_max_duration: float = 600.0
+    probe_max_duration: float = 900.0  # a sampler that runs longer ends by itself; the verdict then fails
+    probe_connect: float = 1.0  # a probe's TCP connect
+    probe_read: float = 2.0  # a probe's whole response after connecting
     api_request: float = 30.0
     poll_interval: float = 0.5
 
@@ -33,7 +35,7 @@ class Timeouts:
             name: getattr(self, name) * factor
             for name in (
                 "cluster_create", "cluster_ready", "namespace_delete", "pods_ready",
-                "rollout", "rc_timeout", "api_request",
+                "rollout", "rc_timeout", "api_request", "probe_max_duration",
             )
         }
         return replace(self, **waits)

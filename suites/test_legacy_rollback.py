@@ -7,10 +7,11 @@ import time
 
 import pytest
 
+from harness.assertions import assert_verdicts
 from harness.expectations import expected
 from harness.kube.deployments import with_change_cause
 from harness.kube.patches import ROLLBACK_GROUP_VERSIONS, rollback_request, strip_pod_template_hash
-from harness.kube.patches import deployment_path, object_path, strategic_merge_patch
+from harness.kube.patches import STRATEGIC_MERGE_PATCH, deployment_path, object_path, strategic_merge_patch
 from harness.manifests import deployment
 from harness.rawscenarios import expect, observed, post_object
 from harness.report import HistoryEntry
@@ -69,8 +70,8 @@ def _rollback_events(core_api, namespace, name, timeout, interval, expect_one):
         time.sleep(interval)
 
 
-def test_walkthrough_raw_requests_as_sent(cluster, core_api, namespace, raw_api, deployments, app_images, record,
-                                          timeouts):
+def test_walkthrough_raw_requests_as_sent(cluster, core_api, namespace, raw_api, deployments, probed_service,
+                                          app_images, record, timeouts):
     """The walkthrough's own PATCHes and rollback POST, as it sent them, answer as the table says for this version.
 
     MUST hold: deployment-demo created at v0.1 (old image) by POST; its whole
@@ -81,39 +82,44 @@ def test_walkthrough_raw_requests_as_sent(cluster, core_api, namespace, raw_api,
     from 1.16). Where the rollback is served, the Deployment then runs revision
     1's image again (as revision 3) and a DeploymentRollback event says it
     rolled back to revision 1; where it is not, the Deployment is still
-    revision 1 at v0.1 and there is no such event.
+    revision 1 at v0.1 and there is no such event. Both steps are probed: the
+    Service answers every request, with the versions each step should show.
     """
     version = cluster.version
     old, new = app_images["old"], app_images["new"]
     log.info("POST %s v0.1 (%s)", WALKTHROUGH_NAME, old.image)
     _create(raw_api, namespace, deployment(WALKTHROUGH_NAME, old.image, "v0.1"))
     deployments.wait_rollout_complete(WALKTHROUGH_NAME, timeouts.rollout)
+    probed = probed_service(WALKTHROUGH_NAME, {"app": WALKTHROUGH_NAME})
 
+    # What this version serves, from the table: the PATCHes roll to v0.2, the rollback back to v0.1.
+    patched = expected(PATCH_CHECKS[STRATEGIC_MERGE_PATCH], version).status == 200
+    served = expected("walkthrough-rollback", version).status < 300
     target = demo_manifest(new.image, "v0.2")
-    for content_type, check in PATCH_CHECKS.items():
-        request = walkthrough_patch(namespace, content_type, target)
-        log.info("PATCH %s as %s (whole v0.2 manifest)", request.path, content_type)
-        answer = raw_api.send(request)
-        log.info("answer %d: %r", answer.status, answer.body if answer.status != 200 else "(the Deployment)")
-        record.check(check, observed(answer.status, answer.body if answer.status != 200 else "", hide=(namespace,)))
-        expect(check, version, answer.status, answer.body)
-        if answer.status == 200:
-            with record.rollout():
+    with probed.phase("the walkthrough's PATCHes", (old.server, new.server) if patched else (old.server,)):
+        for content_type, check in PATCH_CHECKS.items():
+            request = walkthrough_patch(namespace, content_type, target)
+            log.info("PATCH %s as %s (whole v0.2 manifest)", request.path, content_type)
+            answer = raw_api.send(request)
+            log.info("answer %d: %r", answer.status, answer.body if answer.status != 200 else "(the Deployment)")
+            record.check(check, observed(answer.status, answer.body if answer.status != 200 else "",
+                                         hide=(namespace,)))
+            expect(check, version, answer.status, answer.body)
+            if answer.status == 200:
                 deployments.wait_rollout_complete(WALKTHROUGH_NAME, timeouts.rollout)
     before_rollback = deployments.history(WALKTHROUGH_NAME)
 
     request = walkthrough_rollback(namespace)
-    log.info("POST %s %s", request.path, request.body.decode())
-    answer = raw_api.send(request)
-    log.info("answer %d: %r", answer.status, answer.body)
-    record.check("walkthrough-rollback", observed(answer.status, answer.body, hide=(namespace,)))
-    record.check("walkthrough-rollback body", repr(answer.body))
-    expect("walkthrough-rollback", version, answer.status, answer.body)
-
-    served = expected("walkthrough-rollback", version).status < 300
-    if served:
-        with record.rollout():
+    with probed.phase("the walkthrough's rollback", (new.server, old.server) if served else (old.server,)):
+        log.info("POST %s %s", request.path, request.body.decode())
+        answer = raw_api.send(request)
+        log.info("answer %d: %r", answer.status, answer.body)
+        record.check("walkthrough-rollback", observed(answer.status, answer.body, hide=(namespace,)))
+        record.check("walkthrough-rollback body", repr(answer.body))
+        expect("walkthrough-rollback", version, answer.status, answer.body)
+        if served:
             deployments.wait_rollout_complete(WALKTHROUGH_NAME, timeouts.rollout)
+    analyses = probed.finish()
     events = _rollback_events(core_api, namespace, WALKTHROUGH_NAME, timeouts.api_request, timeouts.poll_interval,
                               expect_one=served)
     history = deployments.history(WALKTHROUGH_NAME)
@@ -131,11 +137,12 @@ def test_walkthrough_raw_requests_as_sent(cluster, core_api, namespace, raw_api,
     else:
         assert events == [], "no rollback is served here, so no rollback event"
         assert live_image == old.image and [(r.revision, r.images) for r in history] == [(1, (old.image,))]
+    assert_verdicts(analyses)
 
 
 @pytest.mark.needs("legacy-rollback-removed")
-def test_legacy_rollback_is_gone_and_undo_works(cluster, namespace, raw_api, deployments, app_images, record,
-                                                timeouts):
+def test_legacy_rollback_is_gone_and_undo_works(cluster, namespace, raw_api, deployments, probed_service,
+                                                app_images, record, timeouts):
     """The legacy rollback POST is gone since 1.16; kubectl's undo (a JSON patch of the template) works.
 
     MUST hold: POST .../deployments/NAME/rollback under extensions/v1beta1 and
@@ -143,13 +150,17 @@ def test_legacy_rollback_is_gone_and_undo_works(cluster, namespace, raw_api, dep
     nothing (the Deployment stays at revision 2 with the new image); then
     `rollout undo` rolls back: revision 3 runs revision 1's template (its
     ReplicaSet reused, revision-history 1, change-cause of revision 1) and
-    revision 1 is gone from the history, which reads 2, 3.
+    revision 1 is gone from the history, which reads 2, 3. The refused POSTs and the
+    undo are probed: the Service answers every request, the new version until the
+    undo, the old one once it settled.
     """
     name = "legacy-rollback"
     version = cluster.version
     before = _two_revisions(raw_api, deployments, namespace, app_images, timeouts, name)
     first, second = before
     generation = deployments.get(name)["metadata"]["generation"]
+    old, new = app_images["old"], app_images["new"]
+    probed = probed_service(name, {"app": name})
 
     for group_version in ROLLBACK_GROUP_VERSIONS:
         request = rollback_request(namespace, name, PREVIOUS, group_version=group_version)
@@ -163,9 +174,10 @@ def test_legacy_rollback_is_gone_and_undo_works(cluster, namespace, raw_api, dep
     assert [r.revision for r in deployments.history(name)] == [1, 2]
 
     log.info("kubectl rollout undo %s (the path that works)", name)
-    with record.rollout():
+    with probed.phase("rollout undo", (new.server, old.server)):
         undo = deployments.undo(name)
         deployments.wait_rollout_complete(name, timeouts.rollout)
+    analyses = probed.finish()
     history = deployments.history(name)
     _record_history(record, history)
     log.info("history after undo: %s", [(r.revision, r.revision_history, r.change_cause) for r in history])
@@ -181,6 +193,7 @@ def test_legacy_rollback_is_gone_and_undo_works(cluster, namespace, raw_api, dep
     assert strip_pod_template_hash(third.template) == strip_pod_template_hash(first.template)
     assert (third.images, third.change_cause) == (first.images, first.change_cause)
     assert history[0].replicaset == second.replicaset
+    assert_verdicts(analyses)
 
 
 @pytest.mark.needs("legacy-rollback-served")

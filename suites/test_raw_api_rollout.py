@@ -6,8 +6,7 @@ import logging
 
 import pytest
 
-from harness.assertions import assert_no_failures, assert_version_order
-from harness.demo import create_service, observe_for, wait_first_answer
+from harness.assertions import assert_verdicts
 from harness.kube.deployments import with_change_cause
 from harness.kube.patches import (
     JSON_PATCH,
@@ -31,7 +30,6 @@ from harness.rawscenarios import (
     without_change_cause,
 )
 from harness.report import HistoryEntry
-from harness.samples import clock
 
 log = logging.getLogger("rollproof.suites")
 
@@ -53,46 +51,41 @@ def _demo_container(obj):
 
 
 @pytest.mark.parametrize("content_type", ROLLOUT_CONTENT_TYPES, ids=[SHORT[c] for c in ROLLOUT_CONTENT_TYPES])
-def test_raw_patch_rollout_drops_no_request(cluster, core_api, namespace, raw_api, deployments, service_prober,
-                                            app_images, record, timeouts, content_type):
+def test_raw_patch_rollout_drops_no_request(namespace, raw_api, deployments, probed_service, app_images, record,
+                                            timeouts, content_type):
     """Deployment rolling update v0.1 -> v0.2 sent as one raw PATCH drops no request.
 
     MUST hold for each PATCH flavour — application/strategic-merge-patch+json
     and application/merge-patch+json carrying the whole v0.2 manifest (merge
     patch is the walkthrough's shortcut), application/json-patch+json carrying
     test+replace operations on the image and DEPLOYMENT_DEMO_VER: the PATCH
-    answers 200; the rollout completes; zero failed probes through the Service
-    from its first answer on; the old Server header first, the new one last and
-    no old answer from completion + endpoint propagation on; the live
+    answers 200; the rollout completes; for both samplers the whole rollout
+    probed and zero failed requests; the old Server header first, the new one
+    last and no old answer once the rollout settled; the live
     object has its one container on the new image with DEPLOYMENT_DEMO_VER=v0.2;
     history holds revisions 1 (old image) and 2 (new image).
     """
     record.scenario += f" [{content_type}]"  # one matrix row per flavour
     name = f"raw-{SHORT[content_type]}"
     old, new = app_images["old"], app_images["new"]
-    record.expected_versions = (old.server, new.server)
     path = deployment_path(namespace, name)
 
     log.info("POST %s v0.1 (%s) behind a Service", name, old.image)
     _create(raw_api, namespace, deployment(name, old.image, "v0.1", replicas=DESIRED))
-    create_service(core_api, cluster, namespace, name, {"app": name})
     deployments.wait_rollout_complete(name, timeouts.rollout)
-
-    prober = service_prober(name)
-    first = wait_first_answer(prober, timeouts.pods_ready, timeouts.poll_interval)
+    probed = probed_service(name, {"app": name})
     watcher = deployments.watch_replicasets(name)
+    probed.watch(watcher)
 
     current = raw_api.call(get_object(path)).body
     request = rollout_patch(content_type, path, current, deployment(name, new.image, "v0.2", replicas=DESIRED),
                             new.image, "v0.2")
     log.info("PATCH %s v0.2 (%s) as %s: %s", name, new.image, content_type, request.body[:300].decode())
-    with record.rollout():
+    with probed.phase(f"PATCH as {content_type}", (old.server, new.server)):
         answer = raw_api.call(request)
         deployments.wait_rollout_complete(name, timeouts.rollout)
-    complete_at = clock()
     log.info("rollout complete; observing the settled state")
-    observe_for(timeouts.endpoint_propagation + timeouts.probe_settle)
-    record.samples.extend(s for s in prober.stop() if s.start >= first.start)  # from the first answer on
+    analyses = probed.finish()
     record.points.extend(watcher.stop())
     history = deployments.history(name)
     _record_history(record, history)
@@ -103,16 +96,14 @@ def test_raw_patch_rollout_drops_no_request(cluster, core_api, namespace, raw_ap
                  f"{answer.status}; revisions {[r.revision for r in history]}; containers {container_names(live)}")
 
     assert answer.status == 200
-    assert_no_failures(record.samples, steps=record.steps)
-    assert_version_order(record.samples, old.server, new.server,
-                         settled_at=complete_at + timeouts.endpoint_propagation)
+    assert_verdicts(analyses)
     assert container_names(live) == [DEMO_CONTAINER]
     assert (nginx["image"], env) == (new.image, {DEMO_VERSION_ENV: "v0.2"})
     assert [(r.revision, r.images) for r in history] == [(1, (old.image,)), (2, (new.image,))]
 
 
-def test_raw_patch_history_keeps_the_earlier_change_cause(namespace, raw_api, deployments, app_images, record,
-                                                          timeouts):
+def test_raw_patch_history_keeps_the_earlier_change_cause(namespace, raw_api, deployments, probed_service,
+                                                          app_images, record, timeouts):
     """A raw PATCH that leaves kubernetes.io/change-cause alone records the EARLIER cause on the new revision.
 
     MUST hold: created with change-cause "create raw-history v0.1", a merge
@@ -122,6 +113,7 @@ def test_raw_patch_history_keeps_the_earlier_change_cause(namespace, raw_api, de
     annotation and the controller copies the Deployment's annotations onto the
     new ReplicaSet. A PATCH to v0.3 that sets the annotation makes revision 3
     with its own cause "update raw-history to v0.3"; revision 1 keeps its cause.
+    Both rollouts are probed and drop no request.
     """
     name = "raw-history"
     old, new = app_images["old"], app_images["new"]
@@ -132,9 +124,10 @@ def test_raw_patch_history_keeps_the_earlier_change_cause(namespace, raw_api, de
     log.info("POST %s v0.1 with change-cause %r", name, created_cause)
     _create(raw_api, namespace, with_change_cause(deployment(name, old.image, "v0.1"), created_cause))
     deployments.wait_rollout_complete(name, timeouts.rollout)
+    probed = probed_service(name, {"app": name})
 
     log.info("merge PATCH v0.2 (%s) without touching %s", new.image, "kubernetes.io/change-cause")
-    with record.rollout():
+    with probed.phase("merge PATCH v0.2 without a cause", (old.server, new.server)):
         patched = raw_api.call(merge_patch(path, without_change_cause(deployment(name, new.image, "v0.2")))).body
         deployments.wait_rollout_complete(name, timeouts.rollout)
     after_stale = deployments.history(name)
@@ -143,9 +136,10 @@ def test_raw_patch_history_keeps_the_earlier_change_cause(namespace, raw_api, de
                  f"revision 2: {after_stale[-1].change_cause!r} (Deployment still: {change_cause(patched)!r})")
 
     log.info("merge PATCH v0.3 (%s) setting change-cause %r", new.image, updated_cause)
-    with record.rollout():
+    with probed.phase("merge PATCH v0.3 with a cause", (new.server,)):
         raw_api.call(merge_patch(path, with_change_cause(deployment(name, new.image, "v0.3"), updated_cause)))
         deployments.wait_rollout_complete(name, timeouts.rollout)
+    analyses = probed.finish()
     history = deployments.history(name)
     _record_history(record, history)
     log.info("history after the PATCH with a cause: %s", [(r.revision, r.change_cause) for r in history])
@@ -157,3 +151,4 @@ def test_raw_patch_history_keeps_the_earlier_change_cause(namespace, raw_api, de
     assert [(r.revision, r.change_cause) for r in history] == [
         (1, created_cause), (2, created_cause), (3, updated_cause)]
     assert [r.images for r in history] == [(old.image,), (new.image,), (new.image,)]
+    assert_verdicts(analyses)

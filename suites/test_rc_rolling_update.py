@@ -12,10 +12,10 @@ import sys
 
 import pytest
 
-from harness.assertions import assert_no_failures, assert_replica_bounds, assert_version_order
-from harness.demo import create_service, observe_for, wait_first_answer
+from harness.assertions import assert_replica_bounds, assert_verdicts
 from harness.errors import ConfigError, WaitTimeout
 from harness.manifests import replication_controller
+from harness.podsets import PodWatcher, label_points
 from harness.rcupdate import RollingUpdater
 from harness.samples import clock
 from harness.workloads import pod_env, wait_ready_pods
@@ -37,42 +37,46 @@ def rc_v1(core_api, namespace, app_images, timeouts):
 
 
 @pytest.fixture
-def probed(cluster, core_api, namespace, rc_v1, service_prober, app_images, record, timeouts):
-    """The Service over app=rc-demo, probed from its first answer on."""
-    record.expected_versions = (app_images["old"].server, app_images["new"].server)
-    create_service(core_api, cluster, namespace, APP, {"app": APP})
-    prober = service_prober(APP)
-    first = wait_first_answer(prober, timeouts.pods_ready, timeouts.poll_interval)
-    return prober, first
+def probed(kube_api, namespace, rc_v1, probed_service, timeouts):
+    """The Service over app=rc-demo, probed from its first answer on, and a watcher of its pods:
+    the replica bounds are read from the pods themselves, not from the updater's own steps."""
+    probed = probed_service(APP, {"app": APP})
+    pods = PodWatcher(kube_api, namespace, {"app": APP}, timeouts=timeouts).start()
+    probed.watch(pods)
+    yield probed, pods
+    if pods.running:
+        pods.stop(raise_error=False)
 
 
-def _finish_probe(record, prober, first, timeouts):
-    observe_for(timeouts.endpoint_propagation + timeouts.probe_settle)
-    record.samples.extend(s for s in prober.stop() if s.start >= first.start)
+def _rc_points(pods):
+    """Per RC (by its `ver` label): pods not terminating, ready, available at every observed instant."""
+    return label_points(pods.stop(), "ver", APP)
 
 
 def test_rc_rolling_update_drops_no_request(core_api, namespace, probed, app_images, record, timeouts):
     """RC rolling update rc-demo-v0.1 -> rc-demo-v0.2 drops no request.
 
-    MUST hold: at every step old + new <= desired + 1 and available >= desired;
-    zero failed probes; the old Server header first, the new one last and no old
-    answer after the update finished; every pod runs RC_DEMO_VER=v0.2; the old
-    RC is gone.
+    MUST hold, as observed on the pods themselves at every instant: pods of both
+    RCs not terminating <= desired + 1 and ready ones >= desired; for both samplers
+    the whole update probed and zero failed requests; the old Server header first,
+    the new one last and no old answer once the update settled; every pod runs
+    RC_DEMO_VER=v0.2; the old RC is gone.
     """
-    prober, first = probed
-    new_rc = replication_controller(APP, "v0.2", app_images["new"].image, replicas=DESIRED)
+    probed, watcher = probed
+    old, new = app_images["old"], app_images["new"]
+    new_rc = replication_controller(APP, "v0.2", new.image, replicas=DESIRED)
     updater = RollingUpdater(core_api, namespace, timeouts)
-    with record.rollout():
+    started = clock()
+    with probed.phase("rc-demo-v0.1 -> rc-demo-v0.2", (old.server, new.server)):
         result = updater.update(f"{APP}-v0.1", new_rc, update_period=timeouts.rc_update_period,
                                 poll_interval=timeouts.rc_poll_interval, timeout=timeouts.rc_timeout,
                                 on_step=record.steps.append)
-    done_at = clock()
-    _finish_probe(record, prober, first, timeouts)
+    analyses = probed.finish()
+    record.points.extend(_rc_points(watcher))
 
-    assert_replica_bounds(record.steps, desired=DESIRED, max_surge=1, max_unavailable=0)
-    assert_no_failures(record.samples, steps=record.steps)
-    assert_version_order(record.samples, app_images["old"].server, app_images["new"].server,
-                         steps=record.steps, settled_at=done_at + timeouts.endpoint_propagation)
+    assert_replica_bounds([p for p in record.points if p.t >= started], desired=DESIRED, max_surge=1,
+                          max_unavailable=0)
+    assert_verdicts(analyses, steps=record.steps)
     pods = wait_ready_pods(core_api, namespace, {"app": APP, "ver": "v0.2"}, DESIRED, timeouts.pods_ready,
                            timeouts.poll_interval)
     assert {pod_env(p, "RC_DEMO_VER") for p in pods} == {"v0.2"}
@@ -135,11 +139,13 @@ def test_rc_rolling_update_killed_half_way_resumes(cluster, core_api, namespace,
     desired-replicas, original-replicas, update-source-id) instead of starting
     over, and the Service answers every request the whole time.
     """
-    prober, first = probed
-    new_rc = replication_controller(APP, "v0.2", app_images["new"].image, replicas=DESIRED)
+    probed, watcher = probed
+    old, new = app_images["old"], app_images["new"]
+    new_rc = replication_controller(APP, "v0.2", new.image, replicas=DESIRED)
     path = tmp_path / "rc-v0.2.json"
     path.write_text(json.dumps(new_rc))
-    with record.rollout():
+    started = clock()
+    with probed.phase("killed half way, resumed", (old.server, new.server)):
         proc = _updater_process(cluster, namespace, path, timeouts)
         try:
             step = _read_step(proc, timeouts.rc_timeout)
@@ -154,22 +160,25 @@ def test_rc_rolling_update_killed_half_way_resumes(cluster, core_api, namespace,
         result = RollingUpdater(core_api, namespace, timeouts).update(
             f"{APP}-v0.1", new_rc, update_period=timeouts.rc_update_period, poll_interval=timeouts.rc_poll_interval,
             timeout=timeouts.rc_timeout, on_step=record.steps.append)
-    done_at = clock()
-    _finish_probe(record, prober, first, timeouts)
+    analyses = probed.finish()
+    record.points.extend(_rc_points(watcher))
 
     assert result.resumed
-    assert_replica_bounds(record.steps, desired=DESIRED, max_surge=1, max_unavailable=0)
-    assert_no_failures(record.samples, steps=record.steps)
-    assert_version_order(record.samples, app_images["old"].server, app_images["new"].server,
-                         steps=record.steps, settled_at=done_at + timeouts.endpoint_propagation)
+    assert_replica_bounds([p for p in record.points if p.t >= started], desired=DESIRED, max_surge=1,
+                          max_unavailable=0)
+    assert_verdicts(analyses, steps=record.steps)
     assert [r.metadata.name for r in core_api.list_namespaced_replication_controller(namespace).items] == [
         f"{APP}-v0.2"]
 
 
 def test_rc_rollback_half_way_restores_v1(core_api, namespace, probed, app_images, record, timeouts):
-    """Rollback half way MUST restore rc-demo-v0.1 at 4 replicas and remove v0.2, dropping no request."""
-    prober, first = probed
-    new_rc = replication_controller(APP, "v0.2", app_images["new"].image, replicas=DESIRED)
+    """Rollback half way MUST restore rc-demo-v0.1 at 4 replicas and remove v0.2, dropping no request.
+
+    Both samplers probe the whole update and its rollback; once the rollback settled only the
+    old Server header answers; the pods of both RCs stay within 4 + 1 and 4 ready."""
+    probed, watcher = probed
+    old, new = app_images["old"], app_images["new"]
+    new_rc = replication_controller(APP, "v0.2", new.image, replicas=DESIRED)
     updater = RollingUpdater(core_api, namespace, timeouts)
 
     class Halfway(Exception):
@@ -180,19 +189,23 @@ def test_rc_rollback_half_way_restores_v1(core_api, namespace, probed, app_image
         if step.new_replicas >= DESIRED // 2 and step.action == "scale-up":
             raise Halfway()
 
-    with record.rollout():
+    started = clock()
+    with probed.phase("half way to rc-demo-v0.2", (old.server, new.server), settled=(old.server, new.server)):
         with pytest.raises(Halfway):
             updater.update(f"{APP}-v0.1", new_rc, update_period=timeouts.rc_update_period,
                            poll_interval=timeouts.rc_poll_interval, timeout=timeouts.rc_timeout,
                            on_step=stop_half_way)
+    with probed.phase("rollback to rc-demo-v0.1", (new.server, old.server)):
         result = updater.rollback(f"{APP}-v0.1", update_period=timeouts.rc_update_period,
                                   poll_interval=timeouts.rc_poll_interval, timeout=timeouts.rc_timeout,
                                   on_step=record.steps.append)
-    _finish_probe(record, prober, first, timeouts)
+    analyses = probed.finish()
+    record.points.extend(_rc_points(watcher))
 
     assert result.rolled_back and result.final_name == f"{APP}-v0.1"
-    assert_replica_bounds(record.steps, desired=DESIRED, max_surge=1, max_unavailable=0)
-    assert_no_failures(record.samples, steps=record.steps)
+    assert_replica_bounds([p for p in record.points if p.t >= started], desired=DESIRED, max_surge=1,
+                          max_unavailable=0)
+    assert_verdicts(analyses, steps=record.steps)
     pods = wait_ready_pods(core_api, namespace, {"app": APP, "ver": "v0.1"}, DESIRED, timeouts.pods_ready,
                            timeouts.poll_interval)
     assert {pod_env(p, "RC_DEMO_VER") for p in pods} == {"v0.1"}

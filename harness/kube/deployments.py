@@ -716,8 +716,9 @@ class ReplicaSetWatcher(ListWatchRecorder[ReplicaPoint]):
     def points(self) -> list[ReplicaPoint]:
         return self._records_copy()
 
-    def start(self) -> ReplicaSetWatcher:
-        self._start()
+    def start(self, wait_listed: bool = True) -> ReplicaSetWatcher:
+        """Start the thread; by default return once the first list is recorded (or the thread ended)."""
+        self._start((lambda: f"the first ReplicaSet list of {self!r}") if wait_listed else None)
         return self
 
     # -- thread side: records only

@@ -51,6 +51,11 @@ class ListWatchRecorder(abc.ABC, Generic[R]):
         self.timeouts = timeouts
         self.max_duration = max_duration
         self.truncated = False
+        self.expired = False
+        """True when the thread ended at `max_duration` (recording stopped by itself)."""
+        self.listed_at: float | None = None
+        """When the first list was recorded (harness clock)."""
+        self.stopped_at: float | None = None
         self.error: BaseException | None = None
         self._path = path
         self._server = server
@@ -111,6 +116,8 @@ class ListWatchRecorder(abc.ABC, Generic[R]):
 
     def stop(self, timeout: float | None = None, *, raise_error: bool = True) -> list[R]:
         """Stop the thread (unblocking its read), wait for it, return the records."""
+        if self.stopped_at is None:
+            self.stopped_at = clock()
         self._stopping.set()
         resp = self._resp
         if resp is not None:
@@ -127,6 +134,24 @@ class ListWatchRecorder(abc.ABC, Generic[R]):
         if raise_error and self.error is not None:
             raise self.error
         return self._records_copy()
+
+    def evidence_problems(self, since: float, until: float) -> list[str]:
+        """Why this watcher's record cannot be trusted over [since, until]: one line each."""
+        what = self._what()
+        out = []
+        if self.listed_at is None:
+            out.append(f"{what} never recorded its first list")
+        elif self.listed_at > since:
+            out.append(f"{what} recorded its first list {self.listed_at - since:.3f}s after the first change")
+        if self.truncated:
+            out.append(f"{what} stopped recording at its bound of records")
+        if self.expired:
+            out.append(f"{what} ended by itself at its max duration ({self.max_duration:.0f}s)")
+        elif self.stopped_at is not None and self.stopped_at < until:
+            out.append(f"{what} was stopped {until - self.stopped_at:.3f}s before the window ended")
+        if self.error is not None:
+            out.append(f"{what} failed: {self.error}")
+        return out
 
     # -- thread side: records only
 
@@ -153,6 +178,8 @@ class ListWatchRecorder(abc.ABC, Generic[R]):
         body = call_api(fn, *args, method="GET", path=self._path, timeout=self.timeouts.api_request,
                         server=self._server, **kwargs)
         self._on_list(list(body.get("items") or []))
+        if self.listed_at is None:
+            self.listed_at = clock()
         self._listed.set()
         return str((body.get("metadata") or {}).get("resourceVersion", ""))
 
@@ -178,6 +205,8 @@ class ListWatchRecorder(abc.ABC, Generic[R]):
                 if failures > 3:
                     raise
                 self._stopping.wait(self.timeouts.poll_interval)
+        if not self._stopping.is_set():
+            self.expired = True
 
     def _watch_once(self, rv: str, window: int) -> str | None:
         """One watch request; returns the resourceVersion to resume from (None: relist)."""

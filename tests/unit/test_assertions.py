@@ -1,126 +1,78 @@
-"""Assertion helpers pass on clean timelines and fail with the timeline quoted."""
+"""Assertions raise what the one analysis says, with its problems, causes and timeline quoted."""
 
 from __future__ import annotations
 
 import pytest
 
-from harness.assertions import assert_no_failures, assert_replica_bounds, assert_version_order
-from harness.samples import ProbeSample
+from harness.analysis import Phase, analyse
+from harness.assertions import assert_replica_bounds, assert_verdict, assert_verdicts, verdict_message
+from harness.attribution import Attribution
+from harness.samples import ProbeRun, ProbeSample
 from harness.steps import ReplicaPoint, ScaleStep
-from harness.timeline import analyse
 
-GAP = 0.1
+GAP = 0.01
 
 
 def ok(i: int, server: str = "v1") -> ProbeSample:
-    return ProbeSample(10.0 + i * GAP, 10.0 + i * GAP + 0.01, 200, None, server)
+    return ProbeSample(10.0 + i * GAP, 10.0 + i * GAP + 0.001, 200, None, server)
 
 
 def refused(i: int) -> ProbeSample:
-    return ProbeSample(10.0 + i * GAP, 10.0 + i * GAP + 0.01, None, "connect-refused")
+    return ProbeSample(10.0 + i * GAP, 10.0 + i * GAP + 0.001, None, "connect-refused")
 
 
-def switch(at: int, n: int = 40) -> list[ProbeSample]:
+def analysed(samples: list[ProbeSample], **kw: object):
+    samples = sorted(samples, key=lambda s: s.start)
+    run = ProbeRun("new-connection", "host 127.0.0.1:1", GAP, samples[0].start, samples[-1].end + 1, "stopped",
+                   tuple(samples), requests=len(samples))
+    return analyse(run, phases=[Phase("v1 -> v2", 10.5, 12.0, ("v1", "v2"))],
+                   window=(samples[0].start, samples[-1].start), origin=10.0, **kw)  # type: ignore[arg-type]
+
+
+def switch(at: int, n: int = 400) -> list[ProbeSample]:
     return [ok(i, "v1" if i < at else "v2") for i in range(n)]
 
 
-# --- assert_no_failures -------------------------------------------------------
+def test_a_passing_verdict_returns_the_analysis() -> None:
+    a = assert_verdict(analysed(switch(100)))
+    assert (a.total, a.failed) == (400, 0)
+    assert_verdicts([a])
 
 
-def test_no_failures_passes_and_returns_the_analysis() -> None:
-    a = assert_no_failures(switch(20))
-    assert (a.total, a.failed) == (40, 0)
+def test_failures_are_quoted_with_their_cause_and_the_timeline() -> None:
+    samples = switch(100)
+    samples[150:153] = [refused(150), refused(151), refused(152)]
+    steps = [ScaleStep(10.0 + 150 * GAP - 0.005, "scale-down", "web-1", 1, "web-2", 3, 3)]
 
+    def attribute(failed):
+        return [Attribution(s.start, "connect-refused", "stopped-while-routed", "refused: pod web-1-x exited",
+                            "web-1-x", "node-a", ("+1.495s (-5 ms) pod web-1-x (v1) exited",)) for s in failed]
 
-def test_failures_fail_with_outages_and_window() -> None:
-    samples = switch(20)
-    samples[25:28] = [refused(25), refused(26), refused(27)]
-    steps = [ScaleStep(10.0 + 25 * GAP - 0.05, "scale-down", "web-1", 1, "web-2", 3, 3)]
-
+    a = analysed(samples, attribute=attribute)
     with pytest.raises(AssertionError) as caught:
-        assert_no_failures(samples, steps=steps)
-
-    message = str(caught.value)
-    assert "3 of 40 probe requests failed (budget 0)" in message
-    assert "+2.500s .. +2.710s (0.210s): 3 failed, connect-refused" in message
-    assert "~ scale-down: web-1=1 web-2=3 available=3" in message
-    focus = [line for line in message.splitlines() if line.startswith(">")]
-    assert len(focus) == 1 and "+2.500 .. +2.700" in focus[0] and "3x" in focus[0]
-
-
-def test_budget_allows_that_many_failures() -> None:
-    samples = switch(20)
-    samples[5:7] = [refused(5), refused(6)]
-    assert assert_no_failures(samples, budget=2).failed == 2
-    with pytest.raises(AssertionError, match="2 of 40 probe requests failed \\(budget 1\\)"):
-        assert_no_failures(samples, budget=1)
+        assert_verdict(a, steps=steps)
+    text = str(caught.value)
+    assert "3 of 400 new-connection requests failed in 1 outage(s), first at +1.500s (connect-refused)" in text
+    assert "[stopped-while-routed] refused: pod web-1-x exited" in text
+    assert "+1.495s (-5 ms) pod web-1-x (v1) exited" in text
+    assert "timeline around the first problem" in text and "scale-down: web-1=1 web-2=3" in text
+    assert text == verdict_message(a, steps=steps)
 
 
-def test_accepts_an_analysis() -> None:
-    samples = switch(20)
-    samples[3] = refused(3)
-    with pytest.raises(AssertionError, match="1 of 40"):
-        assert_no_failures(analyse(samples))
+def test_incomplete_evidence_fails_even_without_failures() -> None:
+    samples = switch(100)
+    del samples[200:260]  # 0.6 s without a request start
+    with pytest.raises(AssertionError, match=r"evidence incomplete: no probe between \+1\.990s and \+2\.600s"):
+        assert_verdict(analysed(samples))
 
 
-def test_empty_probe_fails() -> None:
-    with pytest.raises(AssertionError, match="no probe samples"):
-        assert_no_failures([])
-
-
-def test_many_outages_are_listed_briefly() -> None:
-    samples = [refused(i) if i % 2 else ok(i) for i in range(20)]
+def test_every_failing_sampler_is_reported() -> None:
+    bad = analysed([*switch(100)[:150], refused(150), *switch(100)[151:]])
     with pytest.raises(AssertionError) as caught:
-        assert_no_failures(samples)
-    assert "10 outage(s)" in str(caught.value) and "... and 5 more" in str(caught.value)
-
-
-# --- assert_version_order -----------------------------------------------------
-
-
-def test_clean_switch_passes() -> None:
-    a = assert_version_order(switch(20), "v1", "v2")
-    assert a.versions_seen == ("v1", "v2")
-
-
-def test_flip_back_fails_quoting_it() -> None:
-    samples = switch(20)
-    samples[30] = ok(30, "v1")
-    with pytest.raises(AssertionError) as caught:
-        assert_version_order(samples, "v1", "v2")
-    message = str(caught.value)
-    assert "1 flip-back(s): first at +3.000s 'v1' answered after 'v2' had answered since +2.000s" in message
-    focus = [line for line in message.splitlines() if line.startswith(">")]
-    assert len(focus) == 1 and "+3.000" in focus[0] and "v1" in focus[0]
-
-
-def test_new_before_old_is_a_flip_back() -> None:
-    samples = [ok(i, "v2" if i < 20 else "v1") for i in range(40)]
-    with pytest.raises(AssertionError, match="flip-back"):
-        assert_version_order(samples, "v1", "v2")
-
-
-def test_unexpected_server_fails() -> None:
-    samples = switch(20)
-    samples[10] = ok(10, "canary")
-    with pytest.raises(AssertionError, match="unexpected server 'canary' answered 1 time\\(s\\), first at \\+1.000s"):
-        assert_version_order(samples, "v1", "v2")
-
-
-def test_new_never_seen_fails() -> None:
-    with pytest.raises(AssertionError, match="new version 'v2' never answered"):
-        assert_version_order(switch(40), "v1", "v2")
-
-
-def test_old_never_seen_fails() -> None:
-    with pytest.raises(AssertionError, match="old version 'v1' never answered"):
-        assert_version_order(switch(0), "v1", "v2")
-
-
-def test_failed_requests_do_not_break_the_order() -> None:
-    samples = switch(20)
-    samples[20] = refused(20)
-    assert_version_order(samples, "v1", "v2")
+        assert_verdicts([analysed(switch(100)), bad, bad])
+    assert str(caught.value).count("new-connection sampler") == 2
+    with pytest.raises(AssertionError, match="no sampler ran"):
+        assert_verdicts([])
 
 
 # --- assert_replica_bounds ----------------------------------------------------

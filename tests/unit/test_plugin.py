@@ -72,4 +72,69 @@ def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_nothing():\n    pass\n")
     result = pytester.runpytest("--fixtures")
     result.stdout.fnmatch_lines(["cluster [[]session scope[]]*", "*a kind cluster created (or reused) once*",
-                                 "namespace*", "service_prober*"])
+                                 "namespace*", "probed_service*"])
+
+
+SCENARIO_WITH_A_RUN = """
+from harness.analysis import Phase, analyse
+from harness.assertions import assert_verdicts
+from harness.samples import ProbeRun, ProbeSample
+
+def samples(n, start=0.0):
+    return tuple(ProbeSample(start + i * 0.01, start + i * 0.01 + 0.001, 200, None,
+                             "old" if i < n // 2 else "new") for i in range(n))
+
+def judge(record, stop_reason="stopped", lost=0, stopped_at=None):
+    data = samples(1000, record.t0)
+    run = ProbeRun("new-connection", "host 127.0.0.1:1", 0.01, data[0].start,
+                   stopped_at if stopped_at is not None else data[-1].end + 0.01, stop_reason, data,
+                   requests=len(data) + lost, lost=lost)
+    a = analyse(run, phases=[Phase("roll", record.t0 + 1.0, record.t0 + 7.0, ("old", "new"))],
+                window=(data[0].start, record.t0 + 9.0), origin=record.t0)
+    record.probes.append(a)
+    assert_verdicts([a])
+
+def test_whole(record):
+    '''a whole run'''
+    judge(record)
+
+def test_stopped_early(record):
+    '''the sampler stopped by itself'''
+    judge(record, stop_reason="max-duration", stopped_at=record.t0 + 6.0)
+
+def test_lost_lines(record):
+    '''the pod prober lost lines'''
+    judge(record, lost=4)
+"""
+
+
+def test_a_scenario_whose_evidence_is_incomplete_fails_with_the_reason(pytester: pytest.Pytester) -> None:
+    import json
+
+    pytester.makepyfile(SCENARIO_WITH_A_RUN)
+    result = pytester.runpytest_subprocess("--report-dir", "out", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines([
+        "*evidence incomplete: the sampler ended by itself at +6.000s (max-duration)*",
+        "*evidence incomplete: 4 sample(s) the sampler took never reached the harness*",
+    ])
+    reports = {p.name: json.loads(p.read_text()) for p in (pytester.path / "out").glob("*.json")
+               if p.name.startswith("test_a_scenario")}
+    by_test = {r["nodeid"].rsplit("::", 1)[-1]: r for r in reports.values()}
+    assert by_test["test_whole"]["probes"]["new-connection"]["passed"] is True
+    early = by_test["test_stopped_early"]["probes"]["new-connection"]
+    assert (early["passed"], early["complete"], early["coverage"]["stop_reason"]) == (False, False, "max-duration")
+    assert by_test["test_lost_lines"]["probes"]["new-connection"]["coverage"]["samples_lost"] == 4
+    assert by_test["test_stopped_early"]["outcome"] == "failed"
+
+
+def test_repeat_runs_each_scenario_and_writes_the_soak_summary(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(SCENARIO_WITH_A_RUN)
+    result = pytester.runpytest_subprocess("--repeat", "3", "--report-dir", "out", "-k", "whole",
+                                           "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*soak: 3 runs, 2703 requests, 0 failed*"])
+    assert "| a whole run | 3 | passed 3 |" in (pytester.path / "out" / "soak.md").read_text()
+    bad = pytester.runpytest("--repeat", "0")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*'0' is not a valid repeat (expected a whole number >= 1)*"])

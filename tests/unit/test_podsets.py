@@ -31,6 +31,7 @@ from harness.podsets import (
     pod_ordinal,
     pod_state,
     revision_points,
+    label_points,
     scaled_value,
     set_revisions,
     statefulset,
@@ -49,8 +50,8 @@ IMG_OLD, IMG_NEW = "rollproof/nginx:1.22.1", "rollproof/nginx:1.26.3"
 
 def pod(name: str, revision: str | None = OLD, *, uid: str | None = None, image: str = IMG_OLD,
         node: str | None = "node-a", ready: bool = True, terminating: bool = False,
-        waiting: str | None = None) -> dict[str, Any]:
-    labels = {"app": "web"}
+        waiting: str | None = None, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    labels = {"app": "web", **(labels or {})}
     if revision is not None:
         labels[REVISION_LABEL] = revision
     meta: dict[str, Any] = {"name": name, "uid": uid or f"uid-{name}-{revision}", "labels": labels}
@@ -325,7 +326,8 @@ def test_daemonset_status_with_no_nodes_is_done_and_on_delete_refused() -> None:
 def test_pod_state_from_api_json() -> None:
     p = pod_state(pod("web-2", NEW, uid="u2", image=IMG_NEW, node="node-b"))
     assert p == PodState(name="web-2", uid="u2", revision=NEW, image=IMG_NEW, node="node-b", ready=True,
-                         terminating=False, waiting_reason=None)
+                         terminating=False, waiting_reason=None, ip=p.ip, exit_code=None, labels=p.labels)
+    assert dict(p.labels).get("controller-revision-hash") == NEW
     assert p.available
 
 
@@ -442,12 +444,12 @@ def test_revision_points_count_pods_per_revision_over_time() -> None:
     points = revision_points(_statefulset_roll(), "web")
     assert points == [
         ReplicaPoint(0.0, OLD, 2, 2, 2, OLD),   # the list: one point for both pods
-        ReplicaPoint(1.0, OLD, 2, 2, 1, OLD),   # web-1 terminating: still a slot, not available
+        ReplicaPoint(1.0, OLD, 1, 2, 1, OLD),   # web-1 terminating: no longer a replica, not available
         ReplicaPoint(2.0, OLD, 1, 1, 1, OLD),
         ReplicaPoint(3.0, NEW, 1, 0, 0, NEW),
         # 3.5: node assigned, counts unchanged: no point
         ReplicaPoint(4.0, NEW, 1, 1, 1, NEW),
-        ReplicaPoint(5.0, OLD, 1, 1, 0, OLD),
+        ReplicaPoint(5.0, OLD, 0, 1, 0, OLD),
         ReplicaPoint(6.0, OLD, 0, 0, 0, OLD),   # last old pod gone: once at zero
         ReplicaPoint(7.0, NEW, 2, 1, 1, NEW),
         ReplicaPoint(8.0, NEW, 2, 2, 2, NEW),
@@ -629,3 +631,31 @@ def test_pod_watcher_records_only_changes_and_is_bounded() -> None:
         assert w.stop() == w.events  # never started: stop just returns
     finally:
         client.close()  # type: ignore[no-untyped-call]
+
+
+def test_daemonset_surge_counts_no_terminating_pod() -> None:
+    """Two nodes, maxSurge 1: node a's old pod is still terminating (preStop) when node b surges.
+    The controller counts no pod whose deletion has begun, so the bound desired + 1 holds."""
+    from harness.assertions import assert_replica_bounds
+
+    events = [
+        ev(0.0, "listed", "agent-a", node="node-a"), ev(0.0, "listed", "agent-b", node="node-b"),
+        ev(1.0, "added", "agent-a2", NEW, node="node-a", ready=False), ev(2.0, "modified", "agent-a2", NEW, node="node-a"),
+        ev(2.1, "modified", "agent-a", node="node-a", terminating=True),
+        ev(2.2, "added", "agent-b2", NEW, node="node-b", ready=False),  # surge on b while a's old pod terminates
+        ev(3.0, "modified", "agent-b2", NEW, node="node-b"),
+        ev(3.1, "modified", "agent-b", node="node-b", terminating=True),
+        ev(6.1, "deleted", "agent-a", node="node-a", terminating=True),
+        ev(7.1, "deleted", "agent-b", node="node-b", terminating=True),
+    ]
+    points = revision_points(events, "agent")
+    instants = assert_replica_bounds(points, desired=2, max_surge=1, max_unavailable=0)
+    assert max(i.replicas for i in instants) == 3
+    existing = max(sum(1 for e in events if e.t <= i.t and e.kind != "deleted") for i in instants)
+    assert existing >= 4  # pods that exist, terminating ones included, did reach desired + 2
+
+
+def test_label_points_group_pods_by_a_label() -> None:
+    events = [ev(0.0, "listed", "rc-1", labels={"ver": "v0.1"}), ev(1.0, "added", "rc-2", labels={"ver": "v0.2"})]
+    points = label_points(events, "ver", "rc-demo")
+    assert [(p.t, p.owner, p.replicas) for p in points] == [(0.0, "rc-demo-v0.1", 1), (1.0, "rc-demo-v0.2", 1)]

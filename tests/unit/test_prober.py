@@ -1,204 +1,79 @@
-"""HostProber against a real HTTP server on 127.0.0.1 that the test steers; the pod prober's
-log lines, its pod lifecycle against a fake API, and the Go prober binary against the same server."""
+"""The open-loop sampler against a real HTTP server on 127.0.0.1 that the test steers (in-process
+and as the HostProber's child process); the lines every sampler prints; the pod prober's log
+following against a fake API; clock alignment."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import socket
-import struct
-import subprocess
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from conftest import ScriptedServer
 
-from harness import prober as prober_module
+from harness.clocksync import Exchange, align, combine, exchange_with
 from harness.errors import ConfigError, NotFound, ProviderError
-from harness.podprober import (
-    LogLine,
-    PodProber,
-    build_prober_binary,
-    parse_log_line,
-    parse_sample_line,
-    prober_pod_manifest,
-)
-from harness.prober import ERROR_CLASSES, HostProber, ProbeTarget, check_probe_host
-from harness.samples import ProbeSample, clock
+from harness.httpwire import ERROR_CLASSES, NeedMore, WireFailure, parse_response
+from harness.podprober import PodProber, prober_pod_manifest
+from harness.probeloop import LoopOptions, ProbeLoop
+from harness.prober import HostProber, LogLine, ProbeOptions, ProbeTarget, SampleStream, check_probe_host, parse_log_line
+from harness.samples import KEEP_ALIVE, ProbeSample, clock
 from harness.timeouts import Timeouts
 
-BODY = b"<html><body>hello version=v7</body></html>\n"
+
+def loop_run(port: int, **kw: Any) -> tuple[list[ProbeSample], dict[str, Any]]:
+    """Run the sampler in this process until its own bound; its samples and its done line."""
+    lines: list[str] = []
+    options = LoopOptions(host="127.0.0.1", port=port, **kw)
+    ProbeLoop(options, lines.append).run()
+    parsed = [parse_log_line(line) for line in lines]
+    samples = sorted((p.sample for p in parsed if p.sample is not None), key=lambda s: s.start)
+    done = json.loads(lines[-1])
+    assert done["done"] == len(samples), "every request started is recorded"
+    return samples, done
 
 
-class Handler(BaseHTTPRequestHandler):
-    """Answers per the server's script: one mode per request, then `server.mode`."""
-
-    server: ScriptedServer
-    server_version = "rollproof-test/1"
-    sys_version = ""
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.count("connections")
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        srv = self.server
-        srv.hosts.append(self.headers.get("Host"))
-        mode = srv.next_mode()
-        srv.count("requests")
-        srv.hit.set()
-        if mode == "ok":
-            self.answer(200, BODY)
-        elif mode == "5xx":
-            self.answer(503, b"unavailable version=v7\n")
-        elif mode == "chunked":
-            self.send_response(200)
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            for part in (b"hello vers", b"ion=v9 tail", b""):
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
-            self.close_connection = True
-        elif mode == "garbage":
-            self.wfile.write(b"NOT HTTP AT ALL\r\n\r\n")
-            self.close_connection = True
-        elif mode == "close":
-            self.close_connection = True  # no byte written: the client sees EOF
-        elif mode == "reset":
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-            self.close_connection = True
-        elif mode == "stall":
-            srv.release.wait(10)
-            self.close_connection = True
-        else:
-            raise AssertionError(mode)
-
-    def answer(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-class ScriptedServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, http11: bool) -> None:
-        handler = type("ScriptedHandler", (Handler,), {"protocol_version": "HTTP/1.1" if http11 else "HTTP/1.0"})
-        super().__init__(("127.0.0.1", 0), handler)
-        self.mode = "ok"
-        self.script: list[str] = []
-        self.counts = {"connections": 0, "requests": 0}
-        self.hosts: list[str | None] = []
-        self.hit = threading.Event()
-        self.release = threading.Event()
-        self.lock = threading.Lock()
-
-    @property
-    def port(self) -> int:
-        return self.server_address[1]
-
-    def next_mode(self) -> str:
-        with self.lock:
-            return self.script.pop(0) if self.script else self.mode
-
-    def count(self, what: str) -> None:
-        with self.lock:
-            self.counts[what] += 1
-
-
-def _serve(http11: bool) -> Iterator[ScriptedServer]:
-    server = ScriptedServer(http11)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    """HTTP/1.0 server: one request per connection, closes after answering."""
-    yield from _serve(http11=False)
-
-
-@pytest.fixture
-def server11() -> Iterator[ScriptedServer]:
-    """HTTP/1.1 server: keeps connections open."""
-    yield from _serve(http11=True)
-
-
-def run(prober: HostProber, timeout: float = 10.0) -> list:
-    """Start, let it reach its own bound, return the samples."""
-    prober.start()
-    assert prober.wait(timeout), "prober did not stop by itself"
+def host_run(port: int, timeout: float = 20.0, **kw: Any):
+    prober = HostProber(ProbeTarget("127.0.0.1", port), ProbeOptions(**kw)).start()
+    assert prober.wait(timeout), "the sampler did not end by itself"
     return prober.stop()
 
 
-def test_new_connection_per_request_records_status_server_and_marker(server: ScriptedServer) -> None:
-    samples = run(HostProber(ProbeTarget("127.0.0.1", server.port), max_requests=20, marker=r"version=(\w+)"))
-    assert len(samples) == 20
+# --------------------------------------------------------------------------- the sampler, in process
+
+
+def test_new_connection_per_request_records_status_server_marker_and_numbers(server: ScriptedServer) -> None:
+    samples, done = loop_run(server.port, interval=0.005, max_requests=20, marker=r"version=(\w+)")
+    assert len(samples) == 20 and done["why"] == "max-requests" and done["skipped"] == 0
     assert server.counts == {"connections": 20, "requests": 20}
-    assert all(s.ok and s.status == 200 and s.error is None for s in samples)
-    assert {s.server for s in samples} == {"rollproof-test/1"}
-    assert {s.marker for s in samples} == {"v7"}
-    assert all(a.end <= b.start for a, b in zip(samples, samples[1:]))
-    assert all(0 <= s.latency < 5 for s in samples)
+    assert {(s.status, s.error, s.server, s.marker) for s in samples} == {(200, None, "rollproof-test/1", "v7")}
+    assert [s.seq for s in samples] == list(range(1, 21)) and [s.conn for s in samples] == list(range(1, 21))
+    assert not any(s.reused for s in samples)
     assert set(server.hosts) == {f"127.0.0.1:{server.port}"}
 
 
-def test_marker_without_group_and_host_header(server: ScriptedServer) -> None:
-    target = ProbeTarget("127.0.0.1", server.port, path="/x?y=1", host_header="web.test")
-    samples = run(HostProber(target, max_requests=2, marker=r"v\d+"))
-    assert [s.marker for s in samples] == ["v7", "v7"]
-    assert server.hosts == ["web.test", "web.test"]
-    samples = run(HostProber(ProbeTarget("127.0.0.1", server.port), max_requests=1))
-    assert samples[0].marker is None
-
-
-def test_keep_alive_reuses_one_connection_and_reconnects_after_failure(server11: ScriptedServer) -> None:
+def test_keep_alive_reuses_connections_and_records_failures_on_them(server11: ScriptedServer) -> None:
     server11.script = ["ok", "ok", "reset", "ok", "ok"]
-    target = ProbeTarget("127.0.0.1", server11.port)
-    samples = run(HostProber(target, keep_alive=True, max_requests=5, marker=r"version=(\w+)"))
+    samples, _ = loop_run(server11.port, keep_alive=True, interval=0.15, max_requests=5, marker=r"version=(\w+)")
     assert [s.error for s in samples] == [None, None, "reset", None, None]
-    assert [s.marker for s in samples] == ["v7", "v7", None, "v7", "v7"]
+    assert [s.reused for s in samples] == [False, True, True, False, True]
+    assert [s.conn for s in samples] == [1, 1, 1, 2, 2]
     assert server11.counts == {"connections": 2, "requests": 5}
-
-
-def test_new_connections_against_http11_server(server11: ScriptedServer) -> None:
-    samples = run(HostProber(ProbeTarget("127.0.0.1", server11.port), max_requests=5))
-    assert [s.status for s in samples] == [200] * 5
-    assert server11.counts == {"connections": 5, "requests": 5}
 
 
 @pytest.mark.parametrize(
     ("mode", "status", "error"),
-    [
-        ("5xx", 503, "http-5xx"),
-        ("garbage", None, "bad-response"),
-        ("close", None, "closed"),
-        ("reset", None, "reset"),
-        ("stall", None, "read-timeout"),
-    ],
+    [("5xx", 503, "http-5xx"), ("garbage", None, "bad-response"), ("close", None, "closed"),
+     ("reset", None, "reset"), ("stall", None, "read-timeout")],
 )
 def test_failures_are_classified(server: ScriptedServer, mode: str, status: int | None, error: str) -> None:
     server.mode = mode
-    samples = run(HostProber(ProbeTarget("127.0.0.1", server.port), max_requests=2, read_timeout=0.3))
+    samples, _ = loop_run(server.port, interval=0.01, max_requests=2, read_timeout=0.3)
     assert [(s.status, s.error) for s in samples] == [(status, error)] * 2
     assert error in ERROR_CLASSES
-    assert not any(s.ok for s in samples)
     if mode == "5xx":
         assert samples[0].server == "rollproof-test/1"
     if mode == "stall":
@@ -207,53 +82,80 @@ def test_failures_are_classified(server: ScriptedServer, mode: str, status: int 
 
 def test_chunked_body(server11: ScriptedServer) -> None:
     server11.mode = "chunked"
-    samples = run(HostProber(ProbeTarget("127.0.0.1", server11.port), max_requests=2, marker=r"version=(\w+)"))
+    samples, _ = loop_run(server11.port, interval=0.01, max_requests=2, marker=r"version=(\w+)")
     assert [(s.status, s.error, s.marker) for s in samples] == [(200, None, "v9")] * 2
 
 
 def test_refused_connections_are_classified() -> None:
     with socket.socket() as bound:  # bound, never listening: the kernel answers SYN with RST
         bound.bind(("127.0.0.1", 0))
-        port = bound.getsockname()[1]
-        samples = run(HostProber(ProbeTarget("127.0.0.1", port), max_requests=3))
+        samples, _ = loop_run(bound.getsockname()[1], interval=0.01, max_requests=3)
     assert [(s.status, s.error) for s in samples] == [(None, "connect-refused")] * 3
 
 
-def test_stops_by_itself_after_max_duration(server: ScriptedServer) -> None:
-    prober = HostProber(ProbeTarget("127.0.0.1", server.port), interval=0.05, max_duration=0.3)
-    samples = run(prober)
-    assert 2 <= len(samples) <= 8
-    assert samples[-1].start - samples[0].start < 0.3
-    # starts follow a fixed schedule: one late start does not shift the ones after it
-    assert (samples[-1].start - samples[0].start) / (len(samples) - 1) >= 0.045
+def test_a_hanging_request_does_not_silence_the_ticker(server: ScriptedServer) -> None:
+    """Open loop: while the first request hangs until its read timeout, the next ones start on schedule."""
+    server.script = ["stall"]
+    samples, _ = loop_run(server.port, interval=0.01, max_duration=0.5, read_timeout=0.4)
+    assert samples[0].error == "read-timeout" and samples[0].latency >= 0.4
+    starts = [s.start for s in samples]
+    assert len(samples) >= 35  # ~50 ticks in 0.5 s
+    assert max(b - a for a, b in zip(starts, starts[1:])) < 0.05
+    assert all(s.ok for s in samples[1:])
 
 
-def test_stop_while_running_and_snapshot(server: ScriptedServer) -> None:
-    prober = HostProber(ProbeTarget("127.0.0.1", server.port), max_duration=30)
+def test_every_slot_busy_skips_ticks(server: ScriptedServer) -> None:
+    server.mode = "stall"
+    samples, done = loop_run(server.port, interval=0.01, max_duration=0.3, read_timeout=0.25, max_inflight=2)
+    assert done["skipped"] >= 10
+    assert all(s.error == "read-timeout" for s in samples)
+
+
+def test_ends_by_itself_at_max_duration_on_a_fixed_schedule(server: ScriptedServer) -> None:
+    samples, done = loop_run(server.port, interval=0.05, max_duration=0.3)
+    assert done["why"] == "max-duration" and 5 <= len(samples) <= 8
+    gaps = [b.start - a.start for a, b in zip(samples, samples[1:])]
+    assert all(0.04 <= gap <= 0.07 for gap in gaps), gaps
+
+
+# --------------------------------------------------------------------------- the host prober (child process)
+
+
+def test_host_prober_runs_the_sampler_in_a_child_process(server: ScriptedServer) -> None:
+    before = clock()
+    run = host_run(server.port, interval=0.005, max_requests=30, marker=r"version=(\w+)")
+    assert run.stop_reason == "max-requests" and run.requests == 30 and run.lost == 0
+    assert len(run.samples) == 30 and all(s.ok and s.marker == "v7" for s in run.samples)
+    assert before <= run.samples[0].start <= run.samples[-1].end <= clock()  # one clock across processes
+    assert run.kind == "new-connection" and run.where == f"host 127.0.0.1:{server.port}"
+
+
+def test_host_prober_stop_while_running(server11: ScriptedServer) -> None:
+    prober = HostProber(ProbeTarget("127.0.0.1", server11.port), ProbeOptions(kind=KEEP_ALIVE, interval=0.005))
     with prober:
-        assert server.hit.wait(10)
+        assert prober.wait_first_ok(10)
         assert prober.running
         snapshot = prober.samples()
-    samples = prober.stop()
+    run = prober.stop() if not prober.stopped else None
     assert not prober.running
-    assert len(samples) >= len(snapshot) and samples[: len(snapshot)] == snapshot
-    assert len(samples) >= 1
+    assert run is None  # the context manager stopped it
+    assert len(snapshot) >= 1
 
 
-def test_thread_exception_is_reraised_at_stop(server: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(*args: object) -> None:
-        raise RuntimeError("parser bug")
+def test_host_prober_run_says_stopped_and_counts_everything(server: ScriptedServer) -> None:
+    prober = HostProber(ProbeTarget("127.0.0.1", server.port), ProbeOptions(interval=0.005)).start()
+    assert prober.wait_first_ok(10)
+    run = prober.stop()
+    assert run.stop_reason == "stopped" and run.requests == len(run.samples) and run.lost == 0
+    assert run.stopped_at is not None and run.stopped_at >= run.samples[-1].start
 
-    monkeypatch.setattr(prober_module, "_read_response", broken)
-    prober = HostProber(ProbeTarget("127.0.0.1", server.port), max_requests=3)
-    prober.start()
+
+def test_host_prober_that_dies_says_so(server: ScriptedServer) -> None:
+    prober = HostProber(ProbeTarget("127.0.0.1", server.port), ProbeOptions(interval=0.005),
+                        python="/bin/false").start()
     assert prober.wait(10)
-    with pytest.raises(RuntimeError, match="parser bug"):
-        prober.stop()
-    assert isinstance(prober.error, RuntimeError)
-    assert prober.samples() == []
-    with pytest.raises(RuntimeError, match="parser bug"), HostProber(ProbeTarget("127.0.0.1", server.port)):
-        pass
+    run = prober.stop()
+    assert run.samples == () and "exited 1" in run.stop_reason
 
 
 @pytest.mark.parametrize("host", ["10.0.0.1", "192.168.1.10", "8.8.8.8", "::2", "example.com"])
@@ -264,7 +166,6 @@ def test_non_loopback_targets_are_refused(host: str) -> None:
 
 def test_allowed_networks() -> None:
     assert str(check_probe_host("localhost")) == "127.0.0.1"
-    assert str(check_probe_host("127.3.2.1")) == "127.3.2.1"
     assert str(check_probe_host("::1")) == "::1"
     prober = HostProber(ProbeTarget("172.18.0.2", 30080), allowed_networks=["172.18.0.2/32"])  # never started
     assert not prober.running
@@ -276,64 +177,106 @@ def test_allowed_networks() -> None:
         check_probe_host("127.0.0.1", ["nonsense"])
 
 
-def test_bad_parameters_are_config_errors() -> None:
+def test_bad_options_are_config_errors() -> None:
+    for bad in (dict(kind="pipelined"), dict(interval=0), dict(read_timeout=0), dict(max_requests=0),
+                dict(max_inflight=0), dict(marker="(unclosed")):
+        with pytest.raises(ConfigError):
+            ProbeOptions(**bad)  # type: ignore[arg-type]
     with pytest.raises(ConfigError):
         ProbeTarget("127.0.0.1", 0)
     with pytest.raises(ConfigError):
         ProbeTarget("127.0.0.1", 80, path="no-slash")
-    with pytest.raises(ConfigError):
-        HostProber(ProbeTarget("127.0.0.1", 80), max_requests=0)
-    with pytest.raises(ConfigError):
-        HostProber(ProbeTarget("127.0.0.1", 80), read_timeout=0)
-    with pytest.raises(ConfigError):
-        HostProber(ProbeTarget("127.0.0.1", 80), marker="(unclosed")
+    options = ProbeOptions.of(Timeouts(probe_connect=3.0, probe_max_duration=50.0), kind=KEEP_ALIVE)
+    assert (options.connect_timeout, options.max_duration, options.keep_alive) == (3.0, 50.0, True)
 
 
-# -- pod prober: log lines and lifecycle against a fake API ---------------
+# --------------------------------------------------------------------------- the wire parser
+
+
+def test_parse_response_incrementally() -> None:
+    whole = b"HTTP/1.1 200 OK\r\nServer: s/1\r\nContent-Length: 5\r\n\r\nhello"
+    for cut in range(len(whole)):
+        with pytest.raises(NeedMore):
+            parse_response(whole[:cut], eof=False)
+    r = parse_response(whole, eof=False)
+    assert (r.status, r.server, r.reusable, r.consumed) == (200, "s/1", True, len(whole))
+    with pytest.raises(WireFailure, match="closed"):
+        parse_response(b"", eof=True)
+    with pytest.raises(WireFailure, match="bad-response"):
+        parse_response(whole[:20], eof=True)
+    closing = parse_response(b"HTTP/1.0 200 OK\r\n\r\nbody", eof=True)
+    assert closing.status == 200 and not closing.reusable
+
+
+# --------------------------------------------------------------------------- lines and streams
 
 
 def test_parse_log_lines() -> None:
-    line = '{"n":7,"s":694.155335995,"e":694.155807373,"st":200,"srv":"nginx/1.22.1","m":"v1"}'
-    expected = ProbeSample(694.155335995, 694.155807373, 200, None, "nginx/1.22.1", "v1")
+    line = '{"n":7,"s":694.155335995,"e":694.155807373,"c":3,"st":200,"srv":"nginx/1.22.1","m":"v1","r":1}'
+    expected = ProbeSample(694.155335995, 694.155807373, 200, None, "nginx/1.22.1", "v1", 7, 3, True)
     assert parse_log_line(line) == LogLine(seq=7, sample=expected)
-    assert parse_sample_line(line) == expected
-    assert parse_sample_line(line.encode() + b"\n") == expected
-    assert parse_sample_line('{"s":1.5,"e":1.75,"err":"connect-refused"}') == ProbeSample(
+    assert parse_log_line(line.encode() + b"\n").sample == expected
+    assert parse_log_line('{"s":1.5,"e":1.75,"err":"connect-refused"}').sample == ProbeSample(
         1.5, 1.75, None, "connect-refused")
-    assert parse_sample_line('{"n":1,"s":1,"e":2,"st":503,"err":"http-5xx","srv":"x \\"q\\" \\u00e9"}') == (
-        ProbeSample(1.0, 2.0, 503, "http-5xx", 'x "q" \u00e9'))
-    assert parse_log_line("rollproof-prober: done after 12 requests (signal)\n").done == 12
+    done = parse_log_line('{"done": 12, "skipped": 2, "why": "max-duration"}')
+    assert (done.done, done.skipped, done.why) == (12, 2, "max-duration")
     for junk in ["", "some diagnostic", "{not json", '{"s":1}', '{"e":1,"s":"x"}', "[1,2]", '{"n":"x","s":1,"e":2}']:
         parsed = parse_log_line(junk)
         assert parsed.sample is None and parsed.done is None and parsed.text == junk
 
 
+def sample_line(n: int, t: float | None = None) -> str:
+    t = 10.0 + n if t is None else t
+    return json.dumps({"n": n, "s": t, "e": t + 0.001, "st": 200, "m": "v1"})
+
+
+def done_line(n: int, why: str = "stopped") -> str:
+    return json.dumps({"done": n, "skipped": 0, "why": why})
+
+
+def test_sample_stream_drops_replays_and_counts_the_lost() -> None:
+    stream = SampleStream("new-connection")
+    for line in [sample_line(2), sample_line(1), sample_line(2), "note", "note", sample_line(4), done_line(5)]:
+        stream.take(line)
+    assert [s.seq for s in stream.samples] == [2, 1, 4] and stream.diagnostics == ["note"]
+    assert stream.lost == 2 and not stream.finished
+    run = stream.run(where="w", interval=0.01, started_at=1.0, stopped_at=20.0, stopped_by_harness=True,
+                     clock_offset=100.0, clock_error=0.002)
+    assert [s.start for s in run.samples] == [111.0, 112.0, 114.0]  # converted, sorted
+    assert (run.requests, run.lost, run.stop_reason, run.clock_error) == (5, 2, "stopped", 0.002)
+
+
+def test_a_stream_without_its_final_count_says_how_it_ended() -> None:
+    stream = SampleStream("keep-alive")
+    stream.take(sample_line(1))
+    run = stream.run(where="w", interval=0.01, started_at=1.0, stopped_at=2.0, stopped_by_harness=True,
+                     end_reason="log ended without a count")
+    assert run.stop_reason == "log ended without a count" and run.requests is None
+
+
+# --------------------------------------------------------------------------- pod prober against a fake API
+
+
 def test_prober_pod_manifest() -> None:
-    pod = prober_pod_manifest("p", "rollproof/prober:dev", "10.96.0.10:80", interval=0.001, max_duration=90,
-                              keep_alive=True, marker=r"version=(\w+)", host_header="web")
+    options = ProbeOptions(kind=KEEP_ALIVE, interval=0.001, max_duration=90, marker=r"version=(\w+)")
+    pod = prober_pod_manifest("p", "rollproof/prober:dev", "10.96.0.10:80", options, host_header="web")
     container = pod["spec"]["containers"][0]
-    assert container["command"] == ["/prober"]
     args = container["args"]
+    assert container["command"] == ["/prober"]
     assert args[args.index("-target") + 1] == "10.96.0.10:80"
     assert args[args.index("-interval") + 1] == "1000000ns"
     assert args[args.index("-duration") + 1] == "90000000000ns"
+    assert args[args.index("-max-inflight") + 1] == "64" and args[args.index("-clock-listen") + 1] == ":8080"
     assert "-keepalive" in args and args[args.index("-marker") + 1] == r"version=(\w+)"
-    assert pod["spec"]["restartPolicy"] == "Never"
+    assert container["ports"] == [{"name": "clock", "containerPort": 8080}]
     for bad in ["10.96.0.10", "10.96.0.10:http", ":80", "10.96.0.10:70000"]:
         with pytest.raises(ConfigError, match="ClusterIP:port"):
             prober_pod_manifest("p", "img", bad)
 
 
-def sample_line(n: int) -> str:
-    return json.dumps({"n": n, "s": 10.0 + n, "e": 10.0 + n + 0.001, "st": 200, "m": "v1"})
-
-
-DONE = "rollproof-prober: done after {} requests (signal)"
-
-
 class FakeLog:
     """One followed log stream: its lines, then `end`: "eof", "stall", or "deleted" (block until
-    the pod is deleted, then the prober's final count and EOF, as the real prober does on SIGTERM)."""
+    the pod is deleted, then the sampler's final count and EOF, as the real one does on SIGTERM)."""
 
     def __init__(self, lines: list[str], end: str, core: FakeCore) -> None:
         self.lines, self.end, self.core = lines, end, core
@@ -346,7 +289,7 @@ class FakeLog:
             raise ReadTimeoutError(None, "/log", "Read timed out.")  # type: ignore[arg-type]
         if self.end == "deleted":
             assert self.core.deleted.wait(10)
-            yield (DONE.format(self.core.count) + "\n").encode()
+            yield (done_line(self.core.count) + "\n").encode()
 
     def close(self) -> None:
         pass
@@ -356,17 +299,21 @@ class FakeLog:
 
 
 class FakeCore:
-    """Just enough of CoreV1Api for PodProber: each log request gets the next scripted stream."""
+    """Just enough of CoreV1Api for PodProber: each log request gets the next scripted stream;
+    the pod proxy answers the sampler's clock, `offset` seconds off the harness's."""
 
     def __init__(self, streams: list[tuple[list[str], str]], waiting_reason: str | None = None,
-                 count: int = 0) -> None:
+                 count: int = 0, offset: float = 0.0, proxy_error: Exception | None = None) -> None:
         self.streams = streams
         self.waiting_reason = waiting_reason
         self.count = count
+        self.offset = offset
+        self.proxy_error = proxy_error
         self.created: list[dict[str, Any]] = []
         self.deleted_names: list[str] = []
         self.deleted = threading.Event()
         self.log_requests = 0
+        self.clock_reads = 0
 
     def create_namespaced_pod(self, namespace: str, body: dict[str, Any], **kw: Any) -> None:
         self.created.append(body)
@@ -384,6 +331,13 @@ class FakeCore:
         lines, end = self.streams.pop(0) if self.streams else ([], "eof")
         return FakeLog(lines, end, self)
 
+    def connect_get_namespaced_pod_proxy_with_path(self, name: str, namespace: str, path: str, **kw: Any) -> str:
+        assert name.endswith(":8080") and path == "clock"
+        if self.proxy_error is not None:
+            raise self.proxy_error
+        self.clock_reads += 1
+        return f"{clock() - self.offset:.9f}\n"
+
     def delete_namespaced_pod(self, name: str, namespace: str, **kw: Any) -> None:
         self.deleted_names.append(name)
         self.deleted.set()
@@ -393,42 +347,67 @@ FAST = Timeouts(api_request=5, poll_interval=0.01)
 
 
 def test_pod_prober_lifecycle_against_a_fake_api() -> None:
-    core = FakeCore([([sample_line(1), "some diagnostic", json.dumps({"n": 2, "s": 12, "e": 12.5, "err": "reset"})],
-                      "deleted")], count=2)
+    reset = json.dumps({"n": 2, "s": 12, "e": 12.5, "err": "reset"})
+    core = FakeCore([([sample_line(1), "some diagnostic", reset], "deleted")], count=2)
     prober = PodProber(core, "ns", "rollproof/prober:dev", "10.96.0.10:80", name="probe-1", timeouts=FAST)
     with prober:
-        assert prober.wait_started(5)
+        assert prober.wait_first_ok(5)
         assert core.created[0]["metadata"]["name"] == "probe-1"
     assert core.deleted_names == ["probe-1"]
+    run = prober.stop() if not prober.stopped else None
+    assert run is None
     assert [(s.status, s.error, s.marker) for s in prober.samples()] == [(200, None, "v1"), (None, "reset", None)]
-    assert prober.complete and prober.missing == 0 and prober.reported == 2
-    assert prober.diagnostics == ["some diagnostic", DONE.format(2)]
+    assert prober.stream.finished and prober.stream.lost == 0 and prober.diagnostics == ["some diagnostic"]
 
 
 def test_pod_prober_reopens_a_stalled_log_and_drops_replayed_lines() -> None:
     core = FakeCore([([sample_line(1), sample_line(2)], "stall"),
-                     ([sample_line(n) for n in range(1, 5)] + [DONE.format(4)], "eof")])
+                     ([sample_line(n) for n in range(1, 5)] + [done_line(4)], "eof")])
     prober = PodProber(core, "ns", "img", "10.96.0.10:80", timeouts=FAST).start()
     assert prober.wait(10)
-    assert [s.start for s in prober.stop()] == [11.0, 12.0, 13.0, 14.0]
-    assert prober.complete and prober.reopened == 1 and core.log_requests == 2
+    run = prober.stop()
+    assert [s.start for s in run.samples] == [11.0, 12.0, 13.0, 14.0]
+    assert run.lost == 0 and prober.reopened == 1 and core.log_requests == 2
 
 
 def test_pod_prober_counts_lost_lines() -> None:
-    core = FakeCore([([sample_line(1), sample_line(3), DONE.format(4)], "eof")])
+    core = FakeCore([([sample_line(1), sample_line(3), done_line(4)], "eof")])
     prober = PodProber(core, "ns", "img", "10.96.0.10:80", timeouts=FAST).start()
     assert prober.wait(10)
-    assert len(prober.stop()) == 2
-    assert prober.missing == 2 and not prober.complete
-    assert "log lost requests 2..2" in prober.diagnostics and "log lost requests 4..4" in prober.diagnostics
+    run = prober.stop()
+    assert len(run.samples) == 2 and run.lost == 2 and run.requests == 4
 
 
 def test_pod_prober_gives_up_on_a_log_without_final_count() -> None:
     core = FakeCore([([sample_line(1)], "eof"), ([sample_line(1)], "eof")])
     prober = PodProber(core, "ns", "img", "10.96.0.10:80", timeouts=FAST).start()
     assert prober.wait(10)
-    assert len(prober.stop()) == 1 and not prober.complete and core.log_requests == 2
-    assert "final count" in prober.diagnostics[-1]
+    run = prober.stop()
+    assert len(run.samples) == 1 and run.requests is None and core.log_requests == 2
+    assert "final count" in run.stop_reason
+
+
+def test_pod_prober_aligns_a_remote_clock() -> None:
+    """A pod whose clock runs 250 s behind the harness's: its samples land on the harness clock."""
+    t = clock() - 250.0
+    core = FakeCore([([sample_line(1, t), sample_line(2, t + 0.01)], "deleted")], count=2, offset=250.0)
+    prober = PodProber(core, "ns", "img", "10.96.0.10:80", same_clock=False, timeouts=FAST).start()
+    assert prober.wait_first_ok(5)
+    run = prober.stop()
+    assert run.clock_offset == pytest.approx(250.0, abs=0.05)
+    assert 0 <= run.clock_error < 0.05 and core.clock_reads == 10
+    assert run.samples[0].start == pytest.approx(t + 250.0, abs=0.05)
+
+
+def test_pod_prober_whose_clock_cannot_be_read_has_an_unknown_error() -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    denied = ApiException(status=403, reason="Forbidden")
+    core = FakeCore([([sample_line(1)], "deleted")], count=1, proxy_error=denied)
+    prober = PodProber(core, "ns", "img", "10.96.0.10:80", same_clock=False, timeouts=FAST).start()
+    run = prober.stop()
+    assert run.clock_error == float("inf")
+    assert any("cannot read the prober's clock" in d for d in prober.diagnostics)
 
 
 def test_pod_prober_deletes_its_pod_when_it_cannot_start() -> None:
@@ -454,69 +433,22 @@ def test_pod_prober_translates_api_errors() -> None:
     assert core.deleted_names == []
 
 
-# -- the Go prober, built and run against the local server ------------------
-
-GO = shutil.which("go") or "/usr/local/go/bin/go"
+# --------------------------------------------------------------------------- clock alignment
 
 
-@pytest.fixture(scope="module")
-def go_prober(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not Path(GO).is_file():
-        pytest.skip("no Go toolchain")
-    return build_prober_binary(tmp_path_factory.mktemp("prober"), go=GO)
+def test_align_takes_the_shortest_round_trip() -> None:
+    exchanges = [Exchange(0.0, 100.0 - 0.3, 0.2), Exchange(1.0, 101.0 - 0.3 + 0.001, 1.002),
+                 Exchange(2.0, 102.0 - 0.3, 2.5)]
+    alignment = align(exchanges)
+    assert alignment.offset == pytest.approx(-99.7, abs=1e-9)
+    assert alignment.error == pytest.approx(0.001)
+    drifted = combine(alignment, align([Exchange(5.0, 105.0 - 0.31, 5.002)]))
+    assert drifted.offset == alignment.offset
+    assert drifted.error == pytest.approx(0.001 + 0.011)  # the larger error plus the drift
+    with pytest.raises(ConfigError):
+        align([Exchange(1.0, 5.0, 0.5)])
 
 
-def run_go(binary: Path, *args: str) -> tuple[float, float, list[ProbeSample], str]:
-    before = clock()
-    result = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=60)
-    after = clock()
-    assert result.returncode == 0, result.stderr
-    lines = [parse_log_line(line) for line in result.stdout.splitlines()]
-    assert [line.seq for line in lines] == list(range(1, len(lines) + 1))
-    assert parse_log_line(result.stderr.splitlines()[-1]).done == len(lines)
-    return before, after, [line.sample for line in lines], result.stderr  # type: ignore[misc]
-
-
-def test_go_prober_new_connections_same_clock(go_prober: Path, server: ScriptedServer) -> None:
-    before, after, samples, stderr = run_go(go_prober, "-target", f"127.0.0.1:{server.port}", "-count", "20",
-                                            "-marker", r"version=(\w+)")
-    assert len(samples) == 20 and "done after 20 requests" in stderr
-    assert server.counts == {"connections": 20, "requests": 20}
-    assert {(s.status, s.error, s.server, s.marker) for s in samples} == {(200, None, "rollproof-test/1", "v7")}
-    assert before <= samples[0].start and samples[-1].end <= after  # CLOCK_MONOTONIC == time.monotonic
-    assert all(a.end <= b.start for a, b in zip(samples, samples[1:]))
-
-
-def test_go_prober_keep_alive(go_prober: Path, server11: ScriptedServer) -> None:
-    server11.script = ["ok", "ok", "reset", "ok", "chunked"]
-    _, _, samples, _ = run_go(go_prober, "-target", f"127.0.0.1:{server11.port}", "-count", "5", "-keepalive",
-                              "-marker", r"version=(\w+)")
-    assert [(s.status, s.error, s.marker) for s in samples] == [
-        (200, None, "v7"), (200, None, "v7"), (None, "reset", None), (200, None, "v7"), (200, None, "v9")]
-    assert server11.counts == {"connections": 2, "requests": 5}
-
-
-@pytest.mark.parametrize(
-    ("mode", "status", "error"),
-    [("5xx", 503, "http-5xx"), ("garbage", None, "bad-response"), ("close", None, "closed"),
-     ("reset", None, "reset"), ("stall", None, "read-timeout")],
-)
-def test_go_prober_classifies_like_the_host_prober(
-    go_prober: Path, server: ScriptedServer, mode: str, status: int | None, error: str
-) -> None:
-    server.mode = mode
-    _, _, samples, _ = run_go(go_prober, "-target", f"127.0.0.1:{server.port}", "-count", "2",
-                              "-read-timeout", "300ms")
-    assert [(s.status, s.error) for s in samples] == [(status, error)] * 2
-
-
-def test_go_prober_refused_and_duration_bound(go_prober: Path) -> None:
-    with socket.socket() as bound:
-        bound.bind(("127.0.0.1", 0))
-        port = bound.getsockname()[1]
-        _, _, samples, _ = run_go(go_prober, "-target", f"127.0.0.1:{port}", "-count", "3")
-        assert [(s.status, s.error) for s in samples] == [(None, "connect-refused")] * 3
-        before, after, samples, stderr = run_go(go_prober, "-target", f"127.0.0.1:{port}", "-duration", "300ms",
-                                                "-interval", "50ms")
-    assert "(duration)" in stderr and 2 <= len(samples) <= 8
-    assert after - before < 5
+def test_exchange_with_an_injected_offset() -> None:
+    alignment = align(exchange_with(lambda: clock() + 42.0, rounds=5))
+    assert alignment.offset == pytest.approx(-42.0, abs=0.01) and alignment.exchanges == 5

@@ -18,9 +18,11 @@ from harness.report import (
     write_summary,
     write_test_report,
 )
-from harness.samples import ProbeSample
+from harness.analysis import Phase, analyse
+from harness.attribution import Attribution
+from harness.datapath import DataPathTimeline, EndpointEvent, EndpointState, PodTransition, ProxySync
+from harness.samples import KEEP_ALIVE, ProbeRun, ProbeSample
 from harness.steps import ReplicaPoint, ScaleStep
-from harness.timeline import analyse
 
 T0 = 500.0
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -35,6 +37,30 @@ def samples(n: int = 60, fail: range = range(0)) -> list[ProbeSample]:
         else:
             out.append(ProbeSample(t, t + 0.01, 200, None, "v1" if i < n // 2 else "v2"))
     return out
+
+
+def probe(data: list[ProbeSample], kind: str = "new-connection", attribute=None):
+    run = ProbeRun(kind, "host 127.0.0.1:1", 0.1, T0 + 1.0, T0 + 8.0, "stopped", tuple(data), requests=len(data))
+    return analyse(run, phases=[Phase("v1 -> v2", T0 + 2.0, T0 + 5.0, ("v1", "v2"))],
+                   window=(T0 + 1.0, T0 + 6.9), origin=T0, attribute=attribute)
+
+
+def cause(failed: list[ProbeSample]) -> list[Attribution]:
+    return [Attribution(s.start, "connect-refused", "stopped-while-routed", "refused: pod web-a-1 exited",
+                        "web-a-1", "node-a", ("+1.950s (-50 ms) pod web-a-1 (v1) exited code 0",)) for s in failed]
+
+
+DATAPATH = DataPathTimeline(
+    service="web",
+    endpoints=(EndpointEvent(T0 + 0.5, "added", EndpointState("10.0.0.1", "web-a-1", "node-a", True, True, False)),
+               EndpointEvent(T0 + 2.1, "changed", EndpointState("10.0.0.1", "web-a-1", "node-a", False, True, True)),
+               EndpointEvent(T0 + 3.0, "removed", EndpointState("10.0.0.1", "web-a-1", "node-a", False, False, True)),
+               EndpointEvent(T0 + 2.5, "added", EndpointState("10.0.0.2", "web-b-1", "node-a", True, True, False))),
+    pods=(PodTransition(T0 + 2.0, "web-a-1", "terminating", "node-a", "10.0.0.1", "web:v1"),
+          PodTransition(T0 + 2.9, "web-a-1", "exited", "node-a", "10.0.0.1", "web:v1", 0)),
+    proxy=(ProxySync("node-a", T0 + 2.2, T0 + 2.25),),
+    proxy_nodes=("node-a",),
+)
 
 
 STEPS = (
@@ -60,7 +86,8 @@ def make_report(**changes: object) -> TestReport:
         duration_s=12.5,
         rollout_s=8.0,
         steps=STEPS,
-        probe=analyse(samples(fail=range(10, 13))),
+        probes=(probe(samples(fail=range(10, 13)), attribute=cause), probe(samples(), KEEP_ALIVE)),
+        datapath=(DATAPATH,),
         history=(HistoryEntry("1", None, "web:v1"), HistoryEntry("2", "bump", "web:v2")),
         api_exchanges=(
             {
@@ -95,9 +122,20 @@ def test_test_report_json_has_the_promised_keys(tmp_path: Path) -> None:
         "t": 2.0, "action": "scale-up", "old": "web-a", "old_replicas": 2,
         "new": "web-b", "new_replicas": 1, "available": 2,
     }
-    probe = data["probe"]
+    probe = data["probes"]["new-connection"]
     assert (probe["total"], probe["failed"], probe["versions_seen"]) == (60, 3, ["v1", "v2"])
     assert probe["outages"] == [{"start": 2.0, "end": 2.25, "duration": 0.25, "failed": 3, "errors": ["connect-refused"]}]
+    assert probe["passed"] is False and probe["complete"] is True
+    assert probe["verdict"].startswith("3 of 60 new-connection requests failed in 1 outage(s), first at +2.000s")
+    assert probe["failures"][0] == {"t": 2.0, "error": "connect-refused", "cause": "stopped-while-routed",
+                                    "text": "refused: pod web-a-1 exited", "pod": "web-a-1", "node": "node-a",
+                                    "nearest": ["+1.950s (-50 ms) pod web-a-1 (v1) exited code 0"]}
+    assert probe["coverage"]["window"] == [1.0, 6.9] and probe["coverage"]["max_gap_ms"] == pytest.approx(100.0)
+    assert probe["coverage"]["stop_reason"] == "stopped" and probe["coverage"]["samples_lost"] == 0
+    phase = probe["phases"][0]
+    assert (phase["interleaved_while_both_serve"], phase["late_answers_total"]) == (0, 0)
+    assert data["probes"]["keep-alive"]["passed"] is True
+    assert data["datapath"][0]["endpoints"][1]["t"] == 2.1 and data["datapath"][0]["proxy_nodes"] == ["node-a"]
     assert data["history"][1] == {"revision": "2", "change_cause": "bump", "image": "web:v2"}
     assert data["checks"] == [{"name": "rollback-apps-v1beta1", "observed": "404"}]
     assert data["picture"] == "pictures/rolling.png"
@@ -122,8 +160,9 @@ def test_scrub_keeps_lookalike_names() -> None:
 
 
 def test_report_without_probe_keeps_the_schema(tmp_path: Path) -> None:
-    data = json.loads(write_test_report(tmp_path, make_report(probe=None, rollout_s=None, picture=None)).read_text())
-    assert data["probe"] == {"total": 0, "failed": 0, "outages": [], "versions_seen": []}
+    data = json.loads(write_test_report(tmp_path, make_report(probes=(), datapath=(), rollout_s=None,
+                                                              picture=None)).read_text())
+    assert data["probes"] == {} and data["datapath"] == []
     assert data["timings"] == {"rollout_s": None, "overhead_s": None}
     assert data["picture"] is None
 
@@ -138,10 +177,10 @@ def test_report_file_names_are_safe_and_distinct(tmp_path: Path) -> None:
 def session() -> list[TestReport]:
     return [
         make_report(),
-        make_report(k8s_version="1.9", outcome="passed", probe=analyse(samples()), checks=(
+        make_report(k8s_version="1.9", outcome="passed", probes=(probe(samples()),), checks=(
             CheckOutcome("rollback-apps-v1beta1", "201"),)),
-        make_report(k8s_version="1.16", outcome="skipped", probe=None, checks=()),
-        make_report(scenario="rc-rolling-update", k8s_version="1.34", outcome="passed", probe=analyse(samples()),
+        make_report(k8s_version="1.16", outcome="skipped", probes=(), checks=()),
+        make_report(scenario="rc-rolling-update", k8s_version="1.34", outcome="passed", probes=(probe(samples()),),
                     checks=()),
     ]
 
@@ -149,9 +188,11 @@ def session() -> list[TestReport]:
 def test_behaviour_matrix_orders_versions_numerically() -> None:
     m = behaviour_matrix(session())
     assert m.columns == ("1.9", "1.16", "1.34")
-    assert m.rows == ("deployment-rolling", "rollback-apps-v1beta1", "rc-rolling-update")
-    assert m.cell("deployment-rolling", "1.34") == "fail: 3 failed / 60"
-    assert m.cell("deployment-rolling", "1.9") == "pass: 0 failed / 60"
+    assert m.rows == ("deployment-rolling", "deployment-rolling · new-connection", "deployment-rolling · keep-alive",
+                      "rollback-apps-v1beta1", "rc-rolling-update", "rc-rolling-update · new-connection")
+    assert m.cell("deployment-rolling", "1.34") == "fail"
+    assert m.cell("deployment-rolling · new-connection", "1.34") == "3 failed / 60"
+    assert m.cell("deployment-rolling · new-connection", "1.9") == "0 failed / 60"
     assert m.cell("deployment-rolling", "1.16") == "skip"
     assert m.cell("rollback-apps-v1beta1", "1.9") == "201"
     assert m.cell("rc-rolling-update", "1.9") == ""
@@ -164,42 +205,45 @@ def test_write_summary_files(tmp_path: Path) -> None:
     assert summary["tests"] == 4
     assert summary["outcomes"] == {"failed": 1, "passed": 2, "skipped": 1}
     rolling = summary["scenarios"]["deployment-rolling"]
-    assert (rolling["runs"], rolling["failed_probes"], rolling["outages"], rolling["probes"]) == (3, 3, 1, 120)
+    assert (rolling["runs"], rolling["failed_probes"], rolling["outages"], rolling["probes"]) == (3, 3, 1, 180)
+    assert rolling["failures_by_cause"] == {"stopped-while-routed": 3}
     assert rolling["versions"] == ["v1", "v2"] and rolling["k8s_versions"] == ["1.9", "1.16", "1.34"]
     assert rolling["duration_s"] == 37.5
 
     matrix = json.loads((tmp_path / "matrix.json").read_text())
     assert matrix["columns"] == ["1.9", "1.16", "1.34"]
-    assert matrix["rows"][1] == {"name": "rollback-apps-v1beta1", "cells": {"1.9": "201", "1.16": "", "1.34": "404"}}
+    assert matrix["rows"][3] == {"name": "rollback-apps-v1beta1", "cells": {"1.9": "201", "1.16": "", "1.34": "404"}}
 
     md = (tmp_path / "matrix.md").read_text().splitlines()
     assert md[0] == "| scenario / check | 1.9 | 1.16 | 1.34 |"
-    assert md[2] == "| deployment-rolling | pass: 0 failed / 60 | skip | fail: 3 failed / 60 |"
-    assert md[4] == "| rc-rolling-update | - | - | pass: 0 failed / 60 |"
+    assert md[2] == "| deployment-rolling | pass | skip | fail |"
+    assert md[3] == "| deployment-rolling · new-connection | 0 failed / 60 | - | 3 failed / 60 |"
 
 
 def test_terminal_summary_is_a_table() -> None:
     lines = terminal_summary_lines(session())
-    assert len(lines) == 2 + 4
-    assert lines[0].split() == ["scenario", "k8s", "outcome", "probes", "failed", "outages", "versions", "rollout", "s"]
+    assert len(lines) == 2 + 4 + 1
+    assert lines[0].split() == ["scenario", "k8s", "outcome", "requests", "failed", "max", "gap", "ms", "evidence",
+                                "rollout", "s"]
     assert set(lines[1]) <= {"-", " "}
-    assert lines[2].split() == ["deployment-rolling", "1.34", "failed", "60", "3", "1", "v1", "->", "v2", "8.0"]
-    assert lines[4].split() == ["deployment-rolling", "1.16", "skipped", "-", "-", "-", "8.0"]
-    # columns line up: "probes" values end where the header ends
-    end = lines[0].index("probes") + len("probes")
-    assert lines[2][:end].endswith("60") and lines[4][:end].endswith("-")
+    assert lines[2].split() == ["deployment-rolling", "1.34", "failed", "60/60", "3/0", "100.0/100.0", "complete",
+                                "8.0"]
+    assert lines[4].split() == ["deployment-rolling", "1.16", "skipped", "-", "-", "-", "-", "8.0"]
+    end = lines[0].index("requests") + len("requests")
+    assert lines[2][:end].endswith("60/60") and lines[4][:end].endswith("-")
 
 
 @pytest.mark.parametrize("with_data", [True, False])
 def test_plot_timeline_writes_a_png(tmp_path: Path, with_data: bool) -> None:
     path = tmp_path / "deep" / "timeline.png"
-    data = samples(fail=range(10, 13)) if with_data else []
-    out = plot_timeline(path, data, POINTS if with_data else [], STEPS if with_data else [], T0, "rolling update")
+    probes = (probe(samples(fail=range(10, 13)), attribute=cause), probe(samples(), KEEP_ALIVE)) if with_data else ()
+    out = plot_timeline(path, probes, POINTS if with_data else [], STEPS if with_data else [], T0, "rolling update",
+                        datapath=DATAPATH if with_data else None)
     assert out == path
     raw = path.read_bytes()
     assert raw.startswith(PNG_MAGIC) and len(raw) > 10_000
 
 
 def test_plot_timeline_from_steps_alone(tmp_path: Path) -> None:
-    out = plot_timeline(tmp_path / "rc.png", samples(), [], STEPS, T0, "rc")
+    out = plot_timeline(tmp_path / "rc.png", (probe(samples()),), [], STEPS, T0, "rc")
     assert out.read_bytes().startswith(PNG_MAGIC)

@@ -1,4 +1,4 @@
-"""Timeline analysis on synthetic probe runs with known outages, versions and flip-backs."""
+"""Timeline helpers on synthetic records: outages, replica totals, the excerpts quoted in messages."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from harness.errors import ConfigError
 from harness.samples import ProbeSample
 from harness.steps import ReplicaPoint, ScaleStep
 from harness.timeline import (
-    analyse,
     error_class,
     find_outages,
     render_replicas,
@@ -58,76 +57,6 @@ def test_outages_are_maximal_runs_of_failed_samples() -> None:
 def test_outage_reaching_the_end_is_closed() -> None:
     outages = find_outages([ok(at(0)), bad(at(1)), bad(at(2))])
     assert [(o.start, o.failed) for o in outages] == [(at(1), 2)]
-
-
-def test_counts_availability_duration_and_rate() -> None:
-    samples = [ok(at(i)) for i in range(8)] + [bad(at(8)), bad(at(9), "read-timeout")]
-    a = analyse(samples)
-    assert (a.total, a.failed, a.ok) == (10, 2, 8)
-    assert a.availability == pytest.approx(0.8)
-    assert a.duration == pytest.approx(9 * GAP + LATENCY)
-    assert a.rate == pytest.approx(10 / (9 * GAP + LATENCY))
-    assert a.error_counts == (("connect-refused", 1), ("read-timeout", 1))
-
-
-def test_unsorted_input_is_sorted_by_start() -> None:
-    a = analyse([ok(at(2), "v2"), ok(at(0), "v1"), bad(at(1))])
-    assert [s.start for s in a.samples] == [at(0), at(1), at(2)]
-    assert a.versions_seen == ("v1", "v2")
-    assert a.outages[0].start == at(1)
-
-
-def test_versions_in_order_of_first_appearance_with_spans() -> None:
-    samples = [ok(at(0), "v2"), ok(at(1), "v1"), ok(at(2), "v2"), bad(at(3)), ok(at(4), "v1")]
-    a = analyse(samples)
-    assert a.versions_seen == ("v2", "v1")
-    assert (a.first_seen("v2"), a.last_seen("v2")) == (at(0), at(2))
-    assert (a.first_seen("v1"), a.last_seen("v1")) == (at(1), at(4))
-    assert a.span("v1").responses == 2
-    assert a.first_seen("v9") is None
-
-
-def test_slices_count_versions_and_keep_empty_slices() -> None:
-    samples = [ok(100.0, "v1"), ok(100.4, "v1"), ok(100.9, "v2"), ok(103.2, "v2")]
-    a = analyse(samples, slice_seconds=1.0)
-    assert [(s.start, s.end) for s in a.slices] == [(100.0, 101.0), (101.0, 102.0), (102.0, 103.0), (103.0, 104.0)]
-    assert a.slices[0].counts == (("v1", 2), ("v2", 1))
-    assert a.slices[1].counts == () and a.slices[2].counts == ()
-    assert a.slices[3].count("v2") == 1 and a.slices[3].count("v1") == 0
-
-
-def test_flip_back_by_first_appearance() -> None:
-    names = ["v1", "v1", "v2", "v2", "v1", "v2", "v1"]
-    a = analyse([ok(at(i), v) for i, v in enumerate(names)])
-    assert [(f.t, f.from_version, f.to_version) for f in a.flip_backs] == [(at(4), "v2", "v1"), (at(6), "v2", "v1")]
-
-
-def test_flip_back_follows_expected_order_and_flags_unexpected() -> None:
-    names = ["v1", "v3", "v2", "v2"]
-    a = analyse([ok(at(i), v) for i, v in enumerate(names)], expected_versions=["v1", "v2"])
-    assert a.flip_backs == ()  # the unexpected v3 has no rank and cannot flip back
-    assert a.unexpected_versions == ("v3",)
-
-    reverse = analyse(a.samples, expected_versions=["v2", "v1"])
-    assert [(f.from_version, f.to_version, f.t) for f in reverse.flip_backs] == [
-        ("v1", "v2", at(2)), ("v1", "v2", at(3)),
-    ]
-
-
-def test_clean_switch_has_no_flip_back_and_no_unexpected() -> None:
-    a = analyse([ok(at(i), "v1" if i < 5 else "v2") for i in range(10)], expected_versions=["v1", "v2"])
-    assert a.flip_backs == () and a.unexpected_versions == ()
-
-
-def test_empty_analysis() -> None:
-    a = analyse([])
-    assert (a.total, a.failed, a.availability, a.duration, a.rate) == (0, 0, 0.0, 0.0, 0.0)
-    assert a.slices == () and a.start is None
-
-
-def test_slice_width_must_be_positive() -> None:
-    with pytest.raises(ConfigError):
-        analyse([ok(at(0))], slice_seconds=0)
 
 
 def test_replica_instants_carry_last_value_per_owner() -> None:

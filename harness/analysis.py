@@ -1,0 +1,517 @@
+"""The one analysis of a probe run: computed once, read by the assertions, the report,
+the JUnit properties and the picture alike.
+
+Inputs are a `ProbeRun` (what one sampler recorded and how its run went), the
+rollout `Phase`s it watched, the window it had to cover and the gap bound.
+The result, `ProbeAnalysis`, says:
+
+- what failed (outages, error classes) and, when a data-path timeline was given,
+  why (`harness.attribution`);
+- which version answered when, separating *interleaving while both versions
+  serve* (expected, counted) from *answers from a superseded version after the
+  phase settled* (a defect, listed);
+- whether the evidence is complete (`Coverage`): the window probed from before
+  the first change to after the last settle, no gap between request starts above
+  the bound, no sample lost, no silent stop, clocks aligned;
+- and the verdict: `problems` (each a one-line reason) and `passed`.
+
+Nothing here waits, talks to a cluster or imports pytest.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .errors import ConfigError
+from .samples import ProbeRun, ProbeSample
+from .timeline import Outage, error_class, find_outages
+
+if TYPE_CHECKING:
+    from .attribution import Attribution
+
+__all__ = [
+    "GAP_BOUND_INTERVALS",
+    "MAX_CLOCK_ERROR",
+    "Phase",
+    "Problem",
+    "LateAnswer",
+    "PhaseVersions",
+    "VersionSlice",
+    "VersionSpan",
+    "Coverage",
+    "ProbeAnalysis",
+    "analyse",
+    "gap_bound_for",
+]
+
+GAP_BOUND_INTERVALS = 20
+"""A gap between two request starts longer than this many probe intervals means the
+record has a hole: the verdict cannot rest on it."""
+
+MIN_GAP_BOUND = 0.02
+"""Seconds: the gap bound never goes below this, whatever the interval (an unpaced sampler)."""
+
+MAX_CLOCK_ERROR = 0.1
+"""Seconds: a sampler whose clock is known less well than this cannot be placed against
+the rollout's instants (settle, transitions) and its record is incomplete."""
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One rollout the probe watched.
+
+    From `start` the answers go from `versions[0]` towards `versions[-1]`; from
+    `settled_at` on only the `settled` versions may answer (default: the last one;
+    a partitioned canary settles with both). `settled_at` None: the phase never
+    settled, so every answer of an earlier version after a later one is a defect.
+    """
+
+    label: str
+    start: float
+    settled_at: float | None
+    versions: tuple[str, ...]
+    settled: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.versions:
+            raise ConfigError(f"phase {self.label!r} names no version")
+        if self.settled_at is not None and self.settled_at < self.start:
+            raise ConfigError(f"phase {self.label!r} settles before it starts")
+
+    @property
+    def allowed_after_settle(self) -> tuple[str, ...]:
+        return self.settled or (self.versions[-1],)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a verdict cannot pass: `kind` is "coverage", "failures" or "versions"."""
+
+    kind: str
+    text: str
+    t: float | None = None
+
+
+@dataclass(frozen=True)
+class LateAnswer:
+    """At `t`, after `phase` had settled, `version` answered where only `expected` may."""
+
+    t: float
+    version: str
+    expected: tuple[str, ...]
+    phase: str
+
+
+@dataclass(frozen=True)
+class PhaseVersions:
+    """Which versions answered during one phase (successful answers only)."""
+
+    phase: Phase
+    end: float | None
+    answers: int
+    counts: tuple[tuple[str, int], ...]
+    interleaved: int
+    """Answers from an earlier version after a later one had answered, before the
+    phase settled: expected while both ReplicaSets serve, counted, not a defect."""
+    late: tuple[LateAnswer, ...]
+    """Answers from a version not allowed after the phase settled: each a defect."""
+    first: str | None
+    last: str | None
+
+
+@dataclass(frozen=True)
+class VersionSlice:
+    """How many responses each version gave to requests started in [start, end)."""
+
+    start: float
+    end: float
+    counts: tuple[tuple[str, int], ...]
+
+    def count(self, version: str) -> int:
+        return dict(self.counts).get(version, 0)
+
+
+@dataclass(frozen=True)
+class VersionSpan:
+    """When a version first and last answered (request start times), and how often."""
+
+    version: str
+    first: float
+    last: float
+    responses: int
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How whole the record is: the window it had to cover and what it actually holds."""
+
+    window_start: float | None
+    window_end: float | None
+    first_start: float | None
+    last_start: float | None
+    max_gap: float
+    max_gap_at: float | None
+    gap_bound: float | None
+    gaps: tuple[tuple[float, float], ...]
+    """Gaps between consecutive request starts above the bound, as (from, to)."""
+    requests: int | None
+    received: int
+    lost: int
+    skipped: int
+    stop_reason: str
+    stopped_at: float | None
+    clock_offset: float
+    clock_error: float
+    outside_window: int
+
+
+@dataclass(frozen=True)
+class ProbeAnalysis:
+    """What one probe run says, and whether it can carry a verdict; see the module docstring."""
+
+    kind: str
+    where: str
+    interval: float
+    origin: float
+    samples: tuple[ProbeSample, ...] = field(repr=False)
+    total: int
+    failed: int
+    outages: tuple[Outage, ...]
+    versions_seen: tuple[str, ...]
+    spans: tuple[VersionSpan, ...]
+    slices: tuple[VersionSlice, ...]
+    phases: tuple[PhaseVersions, ...]
+    unexpected_versions: tuple[str, ...]
+    error_counts: tuple[tuple[str, int], ...]
+    start: float | None
+    end: float | None
+    coverage: Coverage
+    failures_asserted: bool
+    problems: tuple[Problem, ...]
+    attributions: tuple[Attribution, ...] = ()
+    """One `harness.attribution.Attribution` per failed request, when a data-path timeline was given."""
+
+    @property
+    def ok(self) -> int:
+        return self.total - self.failed
+
+    @property
+    def availability(self) -> float:
+        """Share of requests that succeeded; 0.0 when nothing was probed."""
+        return self.ok / self.total if self.total else 0.0
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the first request's start to the last response's end."""
+        if self.start is None or self.end is None:
+            return 0.0
+        return self.end - self.start
+
+    @property
+    def rate(self) -> float:
+        """Requests per second over `duration`."""
+        return self.total / self.duration if self.duration > 0 else 0.0
+
+    @property
+    def complete(self) -> bool:
+        """The evidence covers the whole window: no coverage problem."""
+        return not any(p.kind == "coverage" for p in self.problems)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+    @property
+    def late_answers(self) -> tuple[LateAnswer, ...]:
+        return tuple(late for phase in self.phases for late in phase.late)
+
+    @property
+    def interleaved(self) -> int:
+        return sum(phase.interleaved for phase in self.phases)
+
+    def span(self, version: str) -> VersionSpan | None:
+        return next((s for s in self.spans if s.version == version), None)
+
+    def first_seen(self, version: str) -> float | None:
+        found = self.span(version)
+        return found.first if found else None
+
+    def last_seen(self, version: str) -> float | None:
+        found = self.span(version)
+        return found.last if found else None
+
+    def rel(self, t: float) -> str:
+        """`t` as seconds since the origin, for messages: "+8.635s"."""
+        return f"{t - self.origin:+.3f}s"
+
+    @property
+    def verdict(self) -> str:
+        """One sentence: the claim this run supports, or why it supports none."""
+        if self.problems:
+            first = self.problems[0]
+            more = f" (and {len(self.problems) - 1} more problem(s))" if len(self.problems) > 1 else ""
+            return f"{first.text}{more}"
+        gap = f"max gap {self.coverage.max_gap * 1000:.1f} ms"
+        if self.failures_asserted:
+            return (f"no request dropped: {self.total} {self.kind} requests, all answered, "
+                    f"window covered, {gap}")
+        return (f"{self.failed} of {self.total} {self.kind} requests failed (measured, not asserted); "
+                f"window covered, {gap}")
+
+
+def gap_bound_for(interval: float) -> float:
+    """The largest gap between request starts a complete record may hold at this interval."""
+    return max(GAP_BOUND_INTERVALS * interval, MIN_GAP_BOUND)
+
+
+def _spans(samples: Sequence[ProbeSample]) -> tuple[VersionSpan, ...]:
+    spans: dict[str, VersionSpan] = {}
+    for s in samples:
+        if s.server is None or not s.ok:
+            continue
+        old = spans.get(s.server)
+        first = old.first if old else s.start
+        spans[s.server] = VersionSpan(s.server, first, s.start, (old.responses if old else 0) + 1)
+    return tuple(spans.values())
+
+
+def _slices(samples: Sequence[ProbeSample], versions: Sequence[str], width: float) -> tuple[VersionSlice, ...]:
+    if not samples:
+        return ()
+    origin = samples[0].start
+    per_slice: dict[int, Counter[str]] = {}
+    for sample in samples:
+        bucket = per_slice.setdefault(int((sample.start - origin) // width), Counter())
+        if sample.server is not None and sample.ok:
+            bucket[sample.server] += 1
+    out = []
+    for index in range(max(per_slice) + 1):
+        bucket = per_slice.get(index, Counter())
+        start = origin + index * width
+        out.append(VersionSlice(start, start + width, tuple((v, bucket[v]) for v in versions if bucket[v])))
+    return tuple(out)
+
+
+def _phase_versions(phase: Phase, end: float | None, answered: Sequence[ProbeSample]) -> PhaseVersions:
+    rank = {version: i for i, version in enumerate(phase.versions)}
+    allowed = set(phase.allowed_after_settle)
+    top = -1
+    interleaved = 0
+    late: list[LateAnswer] = []
+    counts: Counter[str] = Counter()
+    for s in answered:
+        assert s.server is not None
+        counts[s.server] += 1
+        after_settle = phase.settled_at is not None and s.start >= phase.settled_at
+        if after_settle:
+            if s.server not in allowed:
+                late.append(LateAnswer(s.start, s.server, phase.allowed_after_settle, phase.label))
+            continue
+        r = rank.get(s.server)
+        if r is None:
+            continue  # an unexpected version: reported on its own
+        if r < top:
+            if phase.settled_at is None:  # no settle instant: the switch must be monotonic
+                late.append(LateAnswer(s.start, s.server, phase.versions[top:], phase.label))
+            else:
+                interleaved += 1
+        else:
+            top = r
+    return PhaseVersions(
+        phase=phase, end=end, answers=len(answered),
+        counts=tuple((v, counts[v]) for v in dict.fromkeys(s.server for s in answered if s.server)),
+        interleaved=interleaved, late=tuple(late),
+        first=answered[0].server if answered else None, last=answered[-1].server if answered else None,
+    )
+
+
+def _coverage(run: ProbeRun, judged: Sequence[ProbeSample], window: tuple[float, float] | None,
+              gap_bound: float | None, outside: int) -> Coverage:
+    starts = [s.start for s in judged]
+    w_start, w_end = window if window is not None else (None, None)
+    edges = ([w_start] if w_start is not None else []) + starts + ([w_end] if w_end is not None else [])
+    max_gap, max_at = 0.0, None
+    gaps: list[tuple[float, float]] = []
+    for a, b in zip(edges, edges[1:]):
+        if b - a > max_gap:
+            max_gap, max_at = b - a, a
+        if gap_bound is not None and b - a > gap_bound:
+            gaps.append((a, b))
+    return Coverage(
+        window_start=w_start, window_end=w_end,
+        first_start=starts[0] if starts else None, last_start=starts[-1] if starts else None,
+        max_gap=max_gap, max_gap_at=max_at, gap_bound=gap_bound, gaps=tuple(gaps),
+        requests=run.requests, received=len(run.samples), lost=run.lost, skipped=run.skipped,
+        stop_reason=run.stop_reason, stopped_at=run.stopped_at,
+        clock_offset=run.clock_offset, clock_error=run.clock_error, outside_window=outside,
+    )
+
+
+def _coverage_problems(c: Coverage, rel: Callable[[float], str], max_clock_error: float | None) -> list[Problem]:
+    out: list[Problem] = []
+
+    def add(text: str, t: float | None = None) -> None:
+        out.append(Problem("coverage", f"evidence incomplete: {text}", t))
+
+    if c.received == 0:
+        add("no probe sample was recorded")
+        return out
+    if c.window_start is None or c.window_end is None:
+        add("no window was given, so nothing shows the rollout was probed from before its first change "
+            "to after it settled")
+    if c.gap_bound is None:
+        add("no gap bound is known (the probe interval was not recorded)")
+    for a, b in c.gaps[:3]:
+        add(f"no probe between {rel(a)} and {rel(b)} ({(b - a) * 1000:.0f} ms > bound "
+            f"{(c.gap_bound or 0) * 1000:.0f} ms)", a)
+    if len(c.gaps) > 3:
+        add(f"{len(c.gaps) - 3} more gap(s) above the bound")
+    if c.stop_reason not in ("stopped", "unknown"):
+        when = f" at {rel(c.stopped_at)}" if c.stopped_at is not None else ""
+        add(f"the sampler ended by itself{when} ({c.stop_reason}) instead of being stopped after the window",
+            c.stopped_at)
+    elif c.window_end is not None and c.stopped_at is not None and c.stopped_at < c.window_end:
+        add(f"the sampler stopped at {rel(c.stopped_at)}, before the window ended at {rel(c.window_end)}",
+            c.stopped_at)
+    if c.stop_reason == "unknown":
+        add("the sampler's run is unknown (samples only): nothing shows it ran through the window")
+    if c.lost:
+        add(f"{c.lost} sample(s) the sampler took never reached the harness (they may have been failures)")
+    if c.requests is not None and c.requests > c.received + c.lost:
+        add(f"the sampler started {c.requests} requests but {c.received} were received")
+    if max_clock_error is not None and c.clock_error > max_clock_error:
+        add(f"the sampler's clock is known only to +-{c.clock_error * 1000:.0f} ms "
+            f"(bound {max_clock_error * 1000:.0f} ms)")
+    return out
+
+
+
+def analyse(
+    run: ProbeRun | Iterable[ProbeSample],
+    *,
+    phases: Sequence[Phase] = (),
+    window: tuple[float, float] | None = None,
+    gap_bound: float | None = None,
+    origin: float | None = None,
+    failures: str = "asserted",
+    max_clock_error: float | None = None,
+    slice_seconds: float = 1.0,
+    expected_versions: Sequence[str] | None = None,
+    settled_at: float | None = None,
+    evidence: Sequence[str] = (),
+    attribute: Callable[[Sequence[ProbeSample]], Sequence[Attribution]] | None = None,
+) -> ProbeAnalysis:
+    """Analyse one probe run; see the module docstring.
+
+    Only samples whose request started inside `window` (start, end) are judged;
+    the others are counted in `coverage.outside_window`. `gap_bound` defaults to
+    `gap_bound_for(run.interval)` when the run records its interval. `failures`
+    is "asserted" (a failed request fails the verdict) or "measured" (counted
+    and reported, not judged). `expected_versions`/`settled_at` are shorthand for
+    one phase starting at the window (or first sample). `evidence` lists what else
+    the verdict rests on that failed (a watcher that listed late): each becomes a
+    coverage problem. `attribute`, if given,
+    is called with the analysis' failed samples and returns their attributions.
+    Times in problem texts are relative to `origin` (default: the window start,
+    else the first sample).
+    """
+    if slice_seconds <= 0:
+        raise ConfigError(f"slice_seconds must be positive, got {slice_seconds}")
+    if failures not in ("asserted", "measured"):
+        raise ConfigError(f"failures must be 'asserted' or 'measured', got {failures!r}")
+    if not isinstance(run, ProbeRun):
+        run = ProbeRun.of_samples(tuple(run))
+    ordered = tuple(sorted(run.samples, key=lambda s: s.start))
+    if window is not None:
+        judged = tuple(s for s in ordered if window[0] <= s.start <= window[1])
+    else:
+        judged = ordered
+    if origin is None:
+        origin = window[0] if window is not None else (ordered[0].start if ordered else 0.0)
+    if expected_versions is not None and not phases:
+        start = window[0] if window is not None else (judged[0].start if judged else 0.0)
+        phases = (Phase("rollout", min(start, settled_at) if settled_at is not None else start, settled_at,
+                        tuple(expected_versions)),)
+    if gap_bound is None and run.interval > 0:
+        gap_bound = gap_bound_for(run.interval)
+
+    def rel(t: float) -> str:
+        return f"{t - origin:+.3f}s"
+
+    answered = [s for s in judged if s.ok and s.server is not None]
+    spans = _spans(judged)
+    versions = tuple(s.version for s in spans)
+    expected = tuple(dict.fromkeys(v for p in phases for v in p.versions))
+    unexpected = tuple(v for v in versions if v not in expected) if phases else ()
+    phase_results = []
+    ordered_phases = sorted(phases, key=lambda p: p.start)
+    for i, phase in enumerate(ordered_phases):
+        lo = phase.start if i else float("-inf")
+        hi = ordered_phases[i + 1].start if i + 1 < len(ordered_phases) else None
+        mine = [s for s in answered if s.start >= lo and (hi is None or s.start < hi)]
+        phase_results.append(_phase_versions(phase, hi, mine))
+
+    errors = Counter(error_class(s) for s in judged if not s.ok)
+    failed = sum(errors.values())
+    outages = tuple(find_outages(judged))
+    coverage = _coverage(run, judged, window, gap_bound, len(ordered) - len(judged))
+    problems = _coverage_problems(coverage, rel, max_clock_error)
+    problems += [Problem("coverage", f"evidence incomplete: {text}") for text in evidence]
+    if failures == "asserted" and failed:
+        first = outages[0]
+        problems.append(Problem(
+            "failures",
+            f"{failed} of {len(judged)} {run.kind} requests failed in {len(outages)} outage(s), "
+            f"first at {rel(first.start)} ({', '.join(first.errors)})", first.start))
+    problems += _version_problems(phase_results, unexpected, spans, rel)
+    analysis = ProbeAnalysis(
+        kind=run.kind, where=run.where, interval=run.interval, origin=origin, samples=judged,
+        total=len(judged), failed=failed, outages=outages, versions_seen=versions, spans=spans,
+        slices=_slices(judged, versions, slice_seconds), phases=tuple(phase_results),
+        unexpected_versions=unexpected, error_counts=tuple(sorted((str(k), n) for k, n in errors.items())),
+        start=judged[0].start if judged else None, end=max((s.end for s in judged), default=None),
+        coverage=coverage, failures_asserted=failures == "asserted", problems=tuple(problems),
+    )
+    if attribute is not None and failed:
+        from dataclasses import replace
+
+        failed_samples = [s for s in judged if not s.ok]
+        analysis = replace(analysis, attributions=tuple(attribute(failed_samples)))
+    return analysis
+
+
+def _version_problems(phases: Sequence[PhaseVersions], unexpected: Sequence[str], spans: Sequence[VersionSpan],
+                      rel: Callable[[float], str]) -> list[Problem]:
+    out: list[Problem] = []
+    by_version = {s.version: s for s in spans}
+    for version in unexpected:
+        span = by_version[version]
+        out.append(Problem("versions", f"unexpected server {version!r} answered {span.responses} time(s), "
+                                       f"first at {rel(span.first)}", span.first))
+    for index, pv in enumerate(phases):
+        p = pv.phase
+        seen = dict(pv.counts)
+        where = f"phase {p.label!r}"
+        if not pv.answers:
+            out.append(Problem("versions", f"{where}: no successful answer at all", p.start))
+            continue
+        for version in dict.fromkeys((p.versions[0], p.versions[-1])):
+            if version not in seen:
+                out.append(Problem("versions", f"{where}: {version!r} never answered (seen: {list(seen)})",
+                                   p.start))
+        # the state before the first phase is one version; later phases start where the last one settled
+        if index == 0 and pv.first not in (p.versions[0], None) and pv.first in p.versions:
+            out.append(Problem("versions", f"{where}: the first answer came from {pv.first!r}, "
+                                           f"not {p.versions[0]!r}", p.start))
+        if pv.late:
+            late = pv.late[0]
+            settled = f"settled at {rel(p.settled_at)}" if p.settled_at is not None else "no settle instant"
+            out.append(Problem(
+                "versions",
+                f"{where}: {len(pv.late)} answer(s) from a superseded version ({settled}): first at "
+                f"{rel(late.t)} {late.version!r} where only {list(late.expected)} may answer", late.t))
+    return out
+

@@ -1,0 +1,205 @@
+"""Why a request failed: each failed probe placed against the data-path timeline.
+
+A probe through a Service cannot tell which pod it reached, so the cause is
+inferred from what changed around it, and the evidence is quoted with it:
+the nearest preceding transitions (endpoint conditions, pod lifecycle,
+kube-proxy syncs), each with how long before the failure it happened.
+
+Cause classes, checked in this order (the first that the evidence supports):
+
+- `keepalive-closed-at-shutdown`: a request on a reused connection failed while a
+  pod was shutting down: the server closed (or reset) a connection the client
+  had every reason to reuse.
+- `stale-proxy-rules`: a pod's endpoint had left the ready set, its container had
+  stopped, and kube-proxy on a node had not synced its rules since: traffic still
+  went to the stopped pod.
+- `stopped-while-routed`: a pod stopped (container exited, or deletion began, which
+  without a preStop hook stops it at once) while its endpoint was still ready in the
+  EndpointSlice: the app went before the routing did.
+- `routed-before-listening`: an endpoint became ready just before the failure: the
+  pod was routed to before it accepted connections.
+- `no-ready-endpoint`: the Service had no ready endpoint at that instant.
+- `unattributed`: nothing in the recorded data path changed nearby: the cause lies
+  outside it (the host leg, the probe itself) and is said to be unknown.
+
+Pure: reads `DataPathTimeline` and samples; nothing waits or talks to a cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from .datapath import DataPathTimeline, EndpointEvent, PodTransition
+from .samples import ProbeSample
+from .timeline import error_class
+
+__all__ = ["CAUSES", "Attribution", "attribute", "attributor", "HORIZON", "STARTUP_WINDOW", "PROXY_GRACE"]
+
+CAUSES = (
+    "keepalive-closed-at-shutdown",
+    "stale-proxy-rules",
+    "stopped-while-routed",
+    "routed-before-listening",
+    "no-ready-endpoint",
+    "unattributed",
+)
+HORIZON = 5.0
+"""Seconds before a failure in which transitions are looked at."""
+STARTUP_WINDOW = 2.0
+"""Seconds after an endpoint became ready in which a refused connection is put down to it."""
+PROXY_GRACE = 1.0
+"""Seconds an endpoint that left the ready set is taken to stay in the rules when kube-proxy's
+syncs were not recorded (kube-proxy's minSyncPeriod in kind's configuration)."""
+_NEAREST = 4
+_STOPPING = ("terminating", "exited", "deleted", "not-ready")
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """The cause of one failed request and the evidence for it."""
+
+    t: float
+    error: str
+    cause: str
+    text: str
+    pod: str | None = None
+    node: str | None = None
+    nearest: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Mark:
+    t: float
+    text: str
+
+
+def _version(image: str | None, versions: Mapping[str, str]) -> str:
+    if image is None:
+        return "?"
+    return versions.get(image, image.rsplit("/", 1)[-1])
+
+
+def _nearest(timeline: DataPathTimeline, t: float, end: float, versions: Mapping[str, str],
+             rel: Callable[[float], str]) -> tuple[str, ...]:
+    marks: list[_Mark] = []
+    for e in timeline.endpoints:
+        if t - HORIZON <= e.t <= end:
+            marks.append(_Mark(e.t, f"endpoint {e.endpoint.address} ({e.endpoint.pod}) {e.kind}: "
+                                    f"{e.endpoint.describe()}"))
+    for p in timeline.pods:
+        if t - HORIZON <= p.t <= end and p.what != "listed":
+            code = f" code {p.exit_code}" if p.exit_code is not None else ""
+            marks.append(_Mark(p.t, f"pod {p.pod} ({_version(p.image, versions)}) {p.what}{code}"))
+    for node in timeline.proxy_nodes:
+        last = timeline.last_sync(node, t)
+        if last is not None:
+            marks.append(_Mark(last, f"kube-proxy on {node} synced"))
+    before = sorted((m for m in marks if m.t <= t), key=lambda m: m.t)[-_NEAREST:]
+    after = sorted((m for m in marks if m.t > t), key=lambda m: m.t)[:2]
+    return tuple(f"{rel(m.t)} ({(m.t - t) * 1000:+.0f} ms) {m.text}" for m in [*before, *after])
+
+
+def _endpoint_left(events: Sequence[EndpointEvent], address: str, after: float) -> float | None:
+    """When the endpoint at `address` stopped being ready (or was removed), at or after `after`."""
+    for e in events:
+        if e.t >= after and e.endpoint.address == address and (e.kind == "removed" or not e.endpoint.ready):
+            return e.t
+    return None
+
+
+def attribute(sample: ProbeSample, timeline: DataPathTimeline, *, versions: Mapping[str, str] | None = None,
+              origin: float = 0.0) -> Attribution:
+    """The cause of one failed request; see the module docstring."""
+    versions = versions or {}
+    t, end = sample.start, sample.end
+    error = error_class(sample) or "failed"
+
+    def rel(x: float) -> str:
+        return f"{x - origin:+.3f}s"
+
+    def ms(x: float) -> str:
+        return f"{abs(t - x) * 1000:.0f} ms {'after' if x <= t else 'before'}"
+
+    nearest = _nearest(timeline, t, end, versions, rel)
+    recent = [p for p in timeline.pods if t - HORIZON <= p.t <= end]
+    stopping = [p for p in recent if p.what in _STOPPING]
+    at_t = timeline.endpoints_at(t)
+    how = f"{error} at {rel(t)}"
+
+    if sample.reused and stopping:
+        p = min(stopping, key=lambda p: abs(p.t - t))
+        return Attribution(t, error, "keepalive-closed-at-shutdown",
+                           f"{how} on a reused connection, {ms(p.t)} pod {p.pod} "
+                           f"({_version(p.image, versions)}) {p.what}: the server closed a connection "
+                           f"the client was reusing", p.pod, p.node, nearest)
+
+    by_pod: dict[str, list[PodTransition]] = {}
+    for p in recent:
+        by_pod.setdefault(p.pod, []).append(p)
+    for pod, steps in by_pod.items():
+        ip = next((p.ip for p in steps if p.ip), None)
+        if ip is None:
+            continue
+        version = _version(steps[0].image, versions)
+        still_ready = ip in at_t and at_t[ip].ready
+        left = None if still_ready else _endpoint_left(timeline.endpoints, ip, t - HORIZON)
+        if not still_ready and left is None:
+            continue  # never seen ready near the failure: not routed to
+        stale_node, routed_until = None, float("inf")
+        if left is not None:
+            if timeline.proxy_nodes:
+                pending = [(timeline.next_sync(n, left) or float("inf"), n) for n in timeline.proxy_nodes]
+                routed_until, stale_node = max(pending)
+            else:
+                routed_until = left + PROXY_GRACE
+        if t > routed_until:
+            continue  # the rules had dropped it before this request started
+        stopped = next((p for p in steps if p.what in ("exited", "deleted") and p.t <= end), None)
+        began = next((p for p in steps if p.what == "terminating" and p.t <= t), None)
+        node = at_t[ip].node if ip in at_t else steps[0].node
+        if stopped is not None and still_ready:
+            return Attribution(t, error, "stopped-while-routed",
+                               f"{how}, {ms(stopped.t)} pod {pod} ({version}) {stopped.what} while its endpoint "
+                               f"was still ready on node {node}: the app stopped before it left the Service",
+                               pod, node, nearest)
+        if stopped is not None and left is not None:
+            if stale_node is not None:
+                last = timeline.last_sync(stale_node, t)
+                since = f"since {rel(last)}" if last is not None else "in the recorded window"
+                why = f"kube-proxy on {stale_node} had not synced {since}"
+            else:
+                why = f"kube-proxy's syncs were not recorded; within {PROXY_GRACE:.0f} s of the change"
+            return Attribution(t, error, "stale-proxy-rules",
+                               f"{how}, {ms(stopped.t)} pod {pod} ({version}) {stopped.what}; its endpoint left "
+                               f"the ready set at {rel(left)} but {why}: traffic still went to the stopped pod",
+                               pod, stale_node or node, nearest)
+        if began is not None:
+            routing = "still ready" if still_ready or left is None else f"ready until {rel(left)} and still in the rules"
+            return Attribution(t, error, "stopped-while-routed",
+                               f"{how}, {ms(began.t)} pod {pod} ({version}) began terminating while its endpoint "
+                               f"was {routing} on node {node}: the app stops on SIGTERM (unless a preStop delay "
+                               f"holds it) before the routing changes", pod, node, nearest)
+    for e in timeline.endpoints:
+        if t - STARTUP_WINDOW <= e.t <= t and e.endpoint.ready and e.kind in ("added", "changed"):
+            if error in ("connect-refused", "reset", "closed"):
+                return Attribution(t, error, "routed-before-listening",
+                                   f"{how}, {ms(e.t)} endpoint {e.endpoint.address} ({e.endpoint.pod}) became "
+                                   f"ready: routed to before it accepted connections (no readiness probe?)",
+                                   e.endpoint.pod, e.endpoint.node, nearest)
+    if timeline.endpoints and not any(s.ready for s in at_t.values()):
+        return Attribution(t, error, "no-ready-endpoint",
+                           f"{how}: the Service had no ready endpoint ({len(at_t)} listed, none ready)",
+                           None, None, nearest)
+    return Attribution(t, error, "unattributed",
+                       f"{how}: no endpoint or pod transition within {HORIZON:.0f} s explains it; the cause lies "
+                       f"outside the recorded data path (the host leg of the probe, the probe itself)",
+                       None, None, nearest)
+
+
+def attributor(timeline: DataPathTimeline, *, versions: Mapping[str, str] | None = None,
+               origin: float = 0.0) -> Callable[[Sequence[ProbeSample]], list[Attribution]]:
+    """A function attributing a list of failed samples against `timeline` (for `analysis.analyse`)."""
+    def run(samples: Sequence[ProbeSample]) -> list[Attribution]:
+        return [attribute(s, timeline, versions=versions, origin=origin) for s in samples]
+    return run

@@ -1,0 +1,449 @@
+"""The data path behind a Service, recorded on the harness clock while a scenario runs.
+
+Three sources, each read without changing the system under test:
+
+- `EndpointSliceWatcher`: the Service's EndpointSlices; every endpoint's
+  ready / serving / terminating conditions (KEP-1672, what kube-proxy acts on),
+  when it appeared and when it was removed;
+- `harness.podsets.PodWatcher`: the pods behind it: created, Ready, deletion
+  started (preStop begins), container exited (code), deleted;
+- `ProxySyncPoller`: on kind nodes this host started, kube-proxy's
+  `sync_proxy_rules_last_timestamp_seconds` metric, read from inside each node's
+  network namespace (a thread that joins it) every `interval`, so a failure can
+  be placed against the rule change that should have preceded it.
+
+`DataPathRecorder` runs them together; `stop()` returns a `DataPathTimeline`,
+pure data that `harness.attribution` reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import kubernetes.client
+
+from .kube.patches import object_path
+from .kube.watch import ListCall, ListWatchRecorder
+from .podsets import PodEvent, PodWatcher
+from .samples import clock
+from .timeouts import DEFAULT_TIMEOUTS, Timeouts
+
+__all__ = [
+    "SERVICE_NAME_LABEL",
+    "EndpointState",
+    "EndpointEvent",
+    "ProxySync",
+    "PodTransition",
+    "DataPathTimeline",
+    "EndpointSliceWatcher",
+    "ProxySyncPoller",
+    "DataPathRecorder",
+    "endpoint_states",
+    "pod_transitions",
+    "parse_sync_metric",
+]
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+_SYNC_METRIC = re.compile(r"^(?:kubeproxy_)?sync_proxy_rules_last_timestamp_seconds(?:\{[^}]*\})?\s+(\S+)",
+                          re.MULTILINE)
+_CLONE_NEWNET = 0x40000000
+
+
+# --------------------------------------------------------------------------- pure records
+
+
+@dataclass(frozen=True)
+class EndpointState:
+    """One endpoint of an EndpointSlice: its address, the pod and node behind it, its conditions."""
+
+    address: str
+    pod: str | None
+    node: str | None
+    ready: bool
+    serving: bool
+    terminating: bool
+
+    def describe(self) -> str:
+        flags = [f"ready={str(self.ready).lower()}", f"serving={str(self.serving).lower()}"]
+        if self.terminating:
+            flags.append("terminating")
+        return " ".join(flags)
+
+
+@dataclass(frozen=True)
+class EndpointEvent:
+    """At `t`, `endpoint` appeared ("added"), changed its conditions ("changed") or left the
+    slices ("removed"; the state is the last one seen)."""
+
+    t: float
+    kind: str
+    endpoint: EndpointState
+
+
+@dataclass(frozen=True)
+class ProxySync:
+    """kube-proxy on `node` had last synced its rules at `synced_at` (harness clock), as read at `seen_at`."""
+
+    node: str
+    synced_at: float
+    seen_at: float
+
+
+@dataclass(frozen=True)
+class PodTransition:
+    """One step in a pod's life, at `t`: "created", "ready", "not-ready", "terminating"
+    (deletion started: preStop runs), "exited" (container terminated, `exit_code`), "deleted"."""
+
+    t: float
+    pod: str
+    what: str
+    node: str | None = None
+    ip: str | None = None
+    image: str | None = None
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class DataPathTimeline:
+    """Everything recorded about the data path of one Service, sorted by time.
+
+    `proxy_nodes` lists the nodes whose kube-proxy was polled (empty when it could
+    not be, e.g. a cluster this host did not start); `notes` says what could not be
+    recorded and why."""
+
+    service: str
+    endpoints: tuple[EndpointEvent, ...] = ()
+    pods: tuple[PodTransition, ...] = ()
+    proxy: tuple[ProxySync, ...] = ()
+    proxy_nodes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def endpoints_at(self, t: float) -> dict[str, EndpointState]:
+        """The endpoints listed at `t`, by address."""
+        state: dict[str, EndpointState] = {}
+        for e in self.endpoints:
+            if e.t > t:
+                break
+            if e.kind == "removed":
+                state.pop(e.endpoint.address, None)
+            else:
+                state[e.endpoint.address] = e.endpoint
+        return state
+
+    def last_sync(self, node: str, before: float) -> float | None:
+        """When kube-proxy on `node` last synced before `before` (None: not seen)."""
+        synced = [p.synced_at for p in self.proxy if p.node == node and p.synced_at <= before]
+        return max(synced) if synced else None
+
+    def next_sync(self, node: str, after: float) -> float | None:
+        """kube-proxy's first sync on `node` after `after` (None: not seen)."""
+        synced = [p.synced_at for p in self.proxy if p.node == node and p.synced_at > after]
+        return min(synced) if synced else None
+
+    def pod_history(self, pod: str) -> list[PodTransition]:
+        return [p for p in self.pods if p.pod == pod]
+
+
+def endpoint_states(slices: Sequence[Mapping[str, Any]]) -> dict[str, EndpointState]:
+    """The union of endpoints over a Service's EndpointSlices, by address (first address of each)."""
+    out: dict[str, EndpointState] = {}
+    for slc in slices:
+        for ep in slc.get("endpoints") or []:
+            addresses = ep.get("addresses") or []
+            if not addresses:
+                continue
+            cond = ep.get("conditions") or {}
+            ready = cond.get("ready")
+            ready = True if ready is None else bool(ready)  # nil means ready (API docs)
+            serving = cond.get("serving")
+            serving = ready if serving is None else bool(serving)
+            ref = ep.get("targetRef") or {}
+            out[str(addresses[0])] = EndpointState(
+                address=str(addresses[0]), pod=ref.get("name") if ref.get("kind", "Pod") == "Pod" else None,
+                node=ep.get("nodeName"), ready=ready, serving=serving, terminating=bool(cond.get("terminating")),
+            )
+    return out
+
+
+def pod_transitions(events: Sequence[PodEvent]) -> list[PodTransition]:
+    """Pod watcher events as the steps of each pod's life."""
+    out: list[PodTransition] = []
+    last: dict[str, Any] = {}
+    for e in sorted(events, key=lambda e: e.t):
+        p = e.pod
+        prev = last.get(p.uid)
+        common = dict(pod=p.name, node=p.node, ip=p.ip, image=p.image)
+        if prev is None and e.kind != "deleted":
+            out.append(PodTransition(e.t, what="created" if e.kind == "added" else "listed", **common))
+        if e.kind == "deleted":
+            out.append(PodTransition(e.t, what="deleted", **common))
+            last.pop(p.uid, None)
+            continue
+        if p.ready and not (prev is not None and prev.ready):
+            out.append(PodTransition(e.t, what="ready", **common))
+        if not p.ready and prev is not None and prev.ready:
+            out.append(PodTransition(e.t, what="not-ready", **common))
+        if p.terminating and not (prev is not None and prev.terminating):
+            out.append(PodTransition(e.t, what="terminating", **common))
+        if p.exit_code is not None and (prev is None or prev.exit_code is None):
+            out.append(PodTransition(e.t, what="exited", exit_code=p.exit_code, **common))
+        last[p.uid] = p
+    return out
+
+
+def parse_sync_metric(text: str) -> float | None:
+    """kube-proxy's last-sync Unix time from its /metrics text (None when absent)."""
+    found = _SYNC_METRIC.search(text)
+    if not found:
+        return None
+    try:
+        value = float(found.group(1))
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+# --------------------------------------------------------------------------- EndpointSlices
+
+
+class EndpointSliceWatcher(ListWatchRecorder[EndpointEvent]):
+    """Records an `EndpointEvent` (on `clock`) whenever an endpoint of `service` appears,
+    changes its conditions or goes. List, then watch (the loop is `ListWatchRecorder`'s)."""
+
+    noun = "endpoint events"
+
+    def __init__(self, api_client: kubernetes.client.ApiClient, namespace: str, service: str, *,
+                 timeouts: Timeouts = DEFAULT_TIMEOUTS, max_events: int = 100_000,
+                 max_duration: float | None = None) -> None:
+        super().__init__(timeouts=timeouts, path=object_path("discovery.k8s.io/v1", "endpointslices", None, namespace),
+                         max_duration=timeouts.probe_max_duration if max_duration is None else max_duration,
+                         thread_name=f"eps-watch-{namespace}-{service}")
+        self.namespace = namespace
+        self.service = service
+        self.max_events = max_events
+        self._api = kubernetes.client.DiscoveryV1Api(api_client)
+        self._slices: dict[str, Mapping[str, Any]] = {}
+        self._known: dict[str, EndpointState] = {}
+
+    def __repr__(self) -> str:
+        return f"EndpointSliceWatcher({self.namespace}/{self.service}, events={len(self._records)})"
+
+    def start(self, wait_listed: bool = True) -> EndpointSliceWatcher:
+        self._start((lambda: f"the first EndpointSlice list of {self!r}") if wait_listed else None)
+        return self
+
+    @property
+    def events(self) -> list[EndpointEvent]:
+        return self._records_copy()
+
+    def _what(self) -> str:
+        return f"EndpointSlice watcher of {self.namespace}/{self.service}"
+
+    def _list_call(self) -> ListCall:
+        return (self._api.list_namespaced_endpoint_slice, (self.namespace,),
+                {"label_selector": f"{SERVICE_NAME_LABEL}={self.service}"})
+
+    def _on_list(self, items: list[dict[str, Any]]) -> None:
+        self._slices = {str((s.get("metadata") or {}).get("name")): s for s in items}
+        self._diff(clock())
+
+    def _on_event(self, kind: str, obj: dict[str, Any]) -> None:
+        name = str((obj.get("metadata") or {}).get("name"))
+        if kind == "deleted":
+            self._slices.pop(name, None)
+        else:
+            self._slices[name] = obj
+        self._diff(clock())
+
+    def _diff(self, t: float) -> None:
+        now = endpoint_states(list(self._slices.values()))
+        with self._lock:
+            for address, state in now.items():
+                before = self._known.get(address)
+                if before is None:
+                    self._keep(EndpointEvent(t, "added", state), self.max_events)
+                elif before != state:
+                    self._keep(EndpointEvent(t, "changed", state), self.max_events)
+            for address, state in self._known.items():
+                if address not in now:
+                    self._keep(EndpointEvent(t, "removed", state), self.max_events)
+            self._known = now
+
+
+# --------------------------------------------------------------------------- kube-proxy
+
+
+def _setns(pid: int) -> None:
+    """Move the calling thread into the network namespace of process `pid`."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+    try:
+        if libc.setns(fd, _CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns into the network namespace of pid {pid}: {os.strerror(err)}")
+    finally:
+        os.close(fd)
+
+
+def _http_get(host: str, port: int, path: str, timeout: float) -> str:
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\n\r\n".encode())
+        chunks = []
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    raw = b"".join(chunks)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0]
+    if not status_line.startswith(b"HTTP/1.") or b" 200" not in status_line:
+        raise OSError(f"GET {path}: {status_line.decode('latin-1', 'replace')}")
+    return body.decode("utf-8", "replace")
+
+
+class ProxySyncPoller:
+    """Polls kube-proxy's last-sync metric on each node, from inside the node's network namespace.
+
+    `nodes` maps node names to the host PIDs of their containers (kind nodes this
+    host started). One thread per node joins that namespace (it does nothing else)
+    and reads http://127.0.0.1:10249/metrics every `interval`. Records a `ProxySync`
+    whenever the value changes. Errors are kept per node in `errors`, never raised
+    into the test: a node whose metrics cannot be read is listed there.
+    """
+
+    def __init__(self, nodes: Mapping[str, int], *, interval: float = 0.1, port: int = 10249,
+                 timeout: float = 1.0, max_records: int = 100_000) -> None:
+        self.nodes = dict(nodes)
+        self.interval = interval
+        self.port = port
+        self.timeout = timeout
+        self.max_records = max_records
+        self.records: list[ProxySync] = []
+        self.errors: dict[str, str] = {}
+        self.polls: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._ready = threading.Barrier(len(self.nodes) + 1) if self.nodes else None
+
+    def start(self) -> ProxySyncPoller:
+        for node, pid in self.nodes.items():
+            thread = threading.Thread(target=self._run, args=(node, pid), name=f"proxy-sync-{node}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        if self._ready is not None:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                self._ready.wait(self.timeout * 3)  # each node's first poll done (or failed)
+        return self
+
+    def stop(self) -> list[ProxySync]:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(self.timeout * 2 + self.interval)
+        with self._lock:
+            return list(self.records)
+
+    def _run(self, node: str, pid: int) -> None:
+        first = True
+        last: float | None = None
+        try:
+            _setns(pid)
+        except OSError as exc:
+            self.errors[node] = str(exc)
+            if self._ready is not None:
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    self._ready.wait(0)
+            return
+        while not self._stop.is_set():
+            try:
+                text = _http_get("127.0.0.1", self.port, "/metrics", self.timeout)
+                seen_mono, seen_wall = clock(), time.time()
+                value = parse_sync_metric(text)
+                self.polls[node] = self.polls.get(node, 0) + 1
+                if value is None:
+                    self.errors[node] = "no sync_proxy_rules_last_timestamp_seconds in kube-proxy's metrics"
+                elif value != last:
+                    last = value
+                    synced = seen_mono - (seen_wall - value)  # the wall-clock instant on the harness clock
+                    with self._lock:
+                        if len(self.records) < self.max_records:
+                            self.records.append(ProxySync(node, synced, seen_mono))
+                    self.errors.pop(node, None)
+            except OSError as exc:
+                self.errors[node] = f"kube-proxy metrics on {node}: {exc}"
+            if first and self._ready is not None:
+                first = False
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    self._ready.wait(0)
+            self._stop.wait(self.interval)
+
+
+# --------------------------------------------------------------------------- all three
+
+
+@dataclass
+class DataPathRecorder:
+    """The Service's EndpointSlices, its pods and (where this host can read it) kube-proxy's syncs.
+
+    `start()` returns once both watchers recorded their first list; `stop()` returns
+    the `DataPathTimeline`. `evidence_problems(since, until)` says why the record
+    cannot be trusted over a window (a watcher that listed late, stopped early, failed)."""
+
+    api_client: kubernetes.client.ApiClient
+    namespace: str
+    service: str
+    selector: Mapping[str, str]
+    proxy_nodes: Mapping[str, int] = field(default_factory=dict)
+    timeouts: Timeouts = DEFAULT_TIMEOUTS
+    proxy_note: str = ""
+    proxy_interval: float = 0.1
+
+    def __post_init__(self) -> None:
+        self.slices = EndpointSliceWatcher(self.api_client, self.namespace, self.service, timeouts=self.timeouts)
+        self.pods = PodWatcher(self.api_client, self.namespace, self.selector, timeouts=self.timeouts)
+        self.proxy = ProxySyncPoller(self.proxy_nodes, interval=self.proxy_interval)
+        self.timeline: DataPathTimeline | None = None
+
+    def start(self) -> DataPathRecorder:
+        self.slices.start()
+        self.pods.start()
+        self.proxy.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.timeline is None
+
+    def stop(self) -> DataPathTimeline:
+        if self.timeline is not None:
+            return self.timeline
+        endpoint_events = self.slices.stop(raise_error=False)
+        pod_events = self.pods.stop(raise_error=False)
+        syncs = self.proxy.stop()
+        notes = [self.proxy_note] if self.proxy_note else []
+        notes += [f"kube-proxy on {node}: {error}" for node, error in sorted(self.proxy.errors.items())]
+        for watcher in (self.slices, self.pods):
+            if watcher.error is not None:
+                notes.append(f"{watcher._what()} failed: {watcher.error}")
+        self.timeline = DataPathTimeline(
+            service=self.service,
+            endpoints=tuple(sorted(endpoint_events, key=lambda e: e.t)),
+            pods=tuple(pod_transitions(pod_events)),
+            proxy=tuple(sorted(syncs, key=lambda s: s.synced_at)),
+            proxy_nodes=tuple(n for n in self.proxy_nodes if n not in self.proxy.errors),
+            notes=tuple(notes),
+        )
+        return self.timeline
+
+    def evidence_problems(self, since: float, until: float) -> list[str]:
+        return self.slices.evidence_problems(since, until) + self.pods.evidence_problems(since, until)

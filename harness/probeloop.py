@@ -1,0 +1,447 @@
+"""The open-loop sampler: a request starts at every tick, whatever is still in flight.
+
+Run as a child process (`python -m harness.probeloop --target 127.0.0.1:PORT ...`)
+so that nothing in the harness's own process (the GIL, garbage collection, a
+test thread parsing JSON) can delay a tick. One thread, non-blocking sockets,
+one `selectors` loop. Each request keeps its own start and end; a request that
+hangs is recorded when its timeout fires and never silences the ticker. At most
+`--max-inflight` requests are in flight; a tick that finds every slot busy is
+counted as skipped (and shows as a gap between request starts).
+
+Kinds: `new-connection` (one TCP connection per request, `Connection: close`;
+the server closes first, so no TIME_WAIT is left on this side) and `keep-alive`
+(idle connections are reused, newest first; a connection the server closes
+while idle is dropped from the pool; a request on a reused connection that fails
+is recorded as failed: no silent retry).
+
+Output, one JSON line each on stdout (the same lines as the Go prober's):
+
+    {"n":SEQ,"s":START,"e":END,"st":STATUS,"err":CLASS,"srv":SERVER,"m":MARKER,"c":CONN,"r":1}
+    {"done":REQUESTS,"skipped":TICKS,"why":"stopped|max-duration|max-requests"}
+
+Times are CLOCK_MONOTONIC seconds (`harness.samples.clock`). It stops on SIGTERM,
+SIGINT or end of stdin ("stopped"), or at its own bounds; it then waits for the
+requests in flight (each bounded by its timeouts) and prints the done line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import os
+import re
+import selectors
+import signal
+import socket
+import stat
+import struct
+import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
+from dataclasses import dataclass, field
+
+from .httpwire import NeedMore, WireFailure, parse_response, request_bytes
+
+__all__ = ["LoopOptions", "ProbeLoop", "main", "sample_line"]
+
+clock = time.monotonic
+_LINGER_ABORT = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close sends RST, no TIME_WAIT
+_CLOSE_WAIT = 0.2  # seconds a finished new-connection request waits for the server's FIN before an RST
+_FLUSH_EVERY = 0.02  # seconds between flushes of the output
+
+
+@dataclass(frozen=True)
+class LoopOptions:
+    """One sampler's settings; see the module docstring."""
+
+    host: str
+    port: int
+    path: str = "/"
+    host_header: str | None = None
+    keep_alive: bool = False
+    interval: float = 0.001
+    connect_timeout: float = 1.0
+    read_timeout: float = 2.0
+    max_requests: int = 10_000_000
+    max_duration: float = 600.0
+    max_inflight: int = 64
+    marker: str | None = None
+
+    def request(self) -> bytes:
+        host = self.host_header
+        if host is None:
+            name = f"[{self.host}]" if ":" in self.host else self.host
+            host = name if self.port == 80 else f"{name}:{self.port}"
+        return request_bytes(host, self.path, self.keep_alive)
+
+    def argv(self) -> list[str]:
+        """The command-line arguments that give these options to `main`."""
+        args = ["--target", f"{self.host}:{self.port}", "--path", self.path,
+                "--interval", repr(self.interval), "--connect-timeout", repr(self.connect_timeout),
+                "--read-timeout", repr(self.read_timeout), "--max-requests", str(self.max_requests),
+                "--max-duration", repr(self.max_duration), "--max-inflight", str(self.max_inflight)]
+        if self.host_header is not None:
+            args += ["--host-header", self.host_header]
+        if self.keep_alive:
+            args.append("--keep-alive")
+        if self.marker is not None:
+            args += ["--marker", self.marker]
+        return args
+
+
+@dataclass
+class _Request:
+    seq: int
+    conn: int
+    sock: socket.socket
+    start: float
+    reused: bool
+    deadline: float
+    connecting: bool
+    buf: bytes = b""
+    sent: int = 0
+    done: bool = False  # response recorded; waiting for the server's FIN (new-connection)
+
+
+@dataclass
+class _Idle:
+    conn: int
+    sock: socket.socket
+
+
+def sample_line(seq: int, start: float, end: float, status: int | None, error: str | None, server: str | None,
+                marker: str | None, conn: int, reused: bool) -> str:
+    """One output line (JSON); empty fields left out."""
+    parts = [f'"n":{seq}', f'"s":{start:.9f}', f'"e":{end:.9f}', f'"c":{conn}']
+    if status is not None:
+        parts.append(f'"st":{status}')
+    if error:
+        parts.append(f'"err":"{error}"')
+    if server is not None:
+        parts.append('"srv":' + json.dumps(server))
+    if marker is not None:
+        parts.append('"m":' + json.dumps(marker))
+    if reused:
+        parts.append('"r":1')
+    return "{" + ",".join(parts) + "}\n"
+
+
+def _abort(sock: socket.socket) -> None:
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ABORT)
+    except OSError:
+        pass
+    sock.close()
+
+
+def _connect_class(code: int) -> str:
+    if code == errno.ECONNREFUSED:
+        return "connect-refused"
+    if code == errno.ETIMEDOUT:
+        return "connect-timeout"
+    return "connect-error"
+
+
+def _io_class(exc: OSError) -> str:
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+        return "reset"
+    return "io-error"
+
+
+class ProbeLoop:
+    """The sampler itself; `run()` blocks until stopped or a bound is reached.
+
+    `emit` receives each output line; `should_stop` is polled every loop turn.
+    """
+
+    def __init__(self, options: LoopOptions, emit: Callable[[str], None],
+                 should_stop: Callable[[], bool] = lambda: False, on_turn: Callable[[], None] = lambda: None) -> None:
+        self.o = options
+        self.emit = emit
+        self._should_stop = should_stop
+        self.on_turn = on_turn
+        self.stop_requested = False
+        self.marker = re.compile(options.marker) if options.marker else None
+        self.request = options.request()
+        info = socket.getaddrinfo(options.host, options.port, type=socket.SOCK_STREAM)[0]
+        self.family, self.address = info[0], info[4]
+        self.sel = selectors.DefaultSelector()
+        self.inflight: dict[int, _Request] = {}  # by fd
+        self.idle: list[_Idle] = []
+        self.seq = 0
+        self.conns = 0
+        self.skipped = 0
+
+    def should_stop(self) -> bool:
+        return self.stop_requested or self._should_stop()
+
+    def watch_control(self, fd: int) -> None:
+        """Stop when `fd` (a pipe from the harness) reaches its end."""
+        self.sel.register(fd, selectors.EVENT_READ, "control")
+
+    # -- requests -----------------------------------------------------------
+
+    def _start(self, now: float) -> None:
+        self.seq += 1
+        while self.idle:  # keep-alive: the newest idle connection
+            idle = self.idle.pop()
+            self.sel.unregister(idle.sock)
+            req = _Request(self.seq, idle.conn, idle.sock, now, True, now + self.o.read_timeout, False)
+            self._send(req)
+            return
+        sock = socket.socket(self.family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        self.conns += 1
+        req = _Request(self.seq, self.conns, sock, now, False, now + self.o.connect_timeout, True)
+        code = sock.connect_ex(self.address)
+        if code not in (0, errno.EINPROGRESS):
+            self._finish(req, None, _connect_class(code))
+            return
+        self.inflight[sock.fileno()] = req
+        self.sel.register(sock, selectors.EVENT_WRITE, req)
+
+    def _send(self, req: _Request) -> None:
+        try:
+            req.sent += req.sock.send(self.request[req.sent:])
+        except BlockingIOError:
+            pass
+        except OSError as exc:
+            self._finish(req, None, _io_class(exc))
+            return
+        fd = req.sock.fileno()
+        self.inflight[fd] = req
+        events = selectors.EVENT_READ if req.sent >= len(self.request) else selectors.EVENT_WRITE
+        self.sel.register(req.sock, events, req)
+
+    def _writable(self, req: _Request, now: float) -> None:
+        if req.connecting:
+            code = req.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                self._drop(req)
+                self._finish(req, None, _connect_class(code))
+                return
+            req.connecting = False
+            req.deadline = now + self.o.read_timeout
+        try:
+            req.sent += req.sock.send(self.request[req.sent:])
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._drop(req)
+            self._finish(req, None, _io_class(exc))
+            return
+        if req.sent >= len(self.request):
+            self.sel.modify(req.sock, selectors.EVENT_READ, req)
+
+    def _readable(self, req: _Request) -> None:
+        try:
+            chunk = req.sock.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._drop(req)
+            if not req.done:
+                self._finish(req, None, _io_class(exc))
+            else:
+                req.sock.close()
+            return
+        if req.done:  # new-connection: waiting for the server's FIN after the response
+            if not chunk:
+                self._drop(req)
+                req.sock.close()
+            return
+        eof = not chunk
+        req.buf += chunk
+        try:
+            response = parse_response(req.buf, eof, self.marker)
+        except NeedMore:
+            return
+        except WireFailure as failure:
+            self._drop(req)
+            self._finish(req, None, failure.error)
+            return
+        end = clock()
+        self._record(req, end, response.status, response.error, response.server, response.marker)
+        if self.o.keep_alive and response.reusable and not self.should_stop():
+            self._drop(req)
+            self.idle.append(_Idle(req.conn, req.sock))
+            self.sel.register(req.sock, selectors.EVENT_READ, None)  # notice a close while idle
+        elif eof:
+            self._drop(req)
+            req.sock.close()
+        else:  # let the server close first; an RST if it does not soon
+            req.done = True
+            req.deadline = end + _CLOSE_WAIT
+
+    def _idle_event(self, key: selectors.SelectorKey) -> None:
+        """An idle keep-alive connection became readable: the server closed it (or sent junk)."""
+        sock = key.fileobj
+        assert isinstance(sock, socket.socket)
+        self.sel.unregister(sock)
+        self.idle = [i for i in self.idle if i.sock is not sock]
+        _abort(sock)
+
+    def _dispatch(self, key: selectors.SelectorKey, events: int) -> None:
+        req = key.data
+        if req is None:
+            self._idle_event(key)
+        elif isinstance(req, _Request):
+            if events & selectors.EVENT_WRITE:
+                self._writable(req, clock())
+            else:
+                self._readable(req)
+        else:  # the control stream (stdin): its end means the harness is gone or wants us to stop
+            data = os.read(key.fd, 4096)
+            if not data:
+                self.sel.unregister(key.fileobj)
+                self.stop_requested = True
+
+    def _drop(self, req: _Request) -> None:
+        fd = req.sock.fileno()
+        if self.inflight.pop(fd, None) is not None:
+            self.sel.unregister(req.sock)
+
+    def _finish(self, req: _Request, status: int | None, error: str) -> None:
+        """A failed request: recorded, its socket aborted."""
+        self._record(req, clock(), status, error, None, None)
+        _abort(req.sock)
+
+    def _record(self, req: _Request, end: float, status: int | None, error: str | None, server: str | None,
+                marker: str | None) -> None:
+        self.emit(sample_line(req.seq, req.start, end, status, error, server, marker, req.conn, req.reused))
+
+    def _expire(self, now: float) -> None:
+        for req in [r for r in self.inflight.values() if now >= r.deadline]:
+            self._drop(req)
+            if req.done:
+                _abort(req.sock)  # the server kept it open after answering: no TIME_WAIT here either
+            else:
+                self._finish(req, None, "connect-timeout" if req.connecting else "read-timeout")
+
+    # -- the loop -------------------------------------------------------------
+
+    def run(self) -> str:
+        """Sample until stopped or a bound is reached; returns why it ended."""
+        o = self.o
+        began = clock()
+        deadline = began + o.max_duration
+        next_tick = began
+        why = "stopped"
+        while True:
+            now = clock()
+            if self.should_stop():
+                why = "stopped"
+                break
+            if now >= deadline:
+                why = "max-duration"
+                break
+            if self.seq >= o.max_requests:
+                why = "max-requests"
+                break
+            if now >= next_tick:
+                pending = sum(1 for r in self.inflight.values() if not r.done)
+                if pending < o.max_inflight:
+                    self._start(now)
+                else:
+                    self.skipped += 1
+                next_tick += o.interval
+                if now - next_tick > 2 * o.interval:  # far behind (machine stalled): re-anchor, no burst
+                    next_tick = now + o.interval
+                continue
+            timeout = max(0.0, min(next_tick, deadline) - now)
+            for key, events in self.sel.select(timeout):
+                self._dispatch(key, events)
+            self._expire(clock())
+            self.on_turn()
+        self._drain()
+        self.emit(json.dumps({"done": self.seq, "skipped": self.skipped, "why": why}) + "\n")
+        return why
+
+    def _drain(self) -> None:
+        """Let the requests in flight finish (each is bounded by its own timeouts)."""
+        while any(not r.done for r in self.inflight.values()):
+            deadline = min(r.deadline for r in self.inflight.values())
+            for key, events in self.sel.select(max(0.0, deadline - clock())):
+                self._dispatch(key, events)
+            self._expire(clock())
+        for req in list(self.inflight.values()):
+            self._drop(req)
+            _abort(req.sock)
+        for idle in self.idle:
+            self.sel.unregister(idle.sock)
+            idle.sock.close()  # a polite FIN
+        self.idle = []
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m harness.probeloop", description=__doc__.splitlines()[0])
+    p.add_argument("--target", required=True, help="HOST:PORT (an IP address)")
+    p.add_argument("--path", default="/")
+    p.add_argument("--host-header", default=None)
+    p.add_argument("--keep-alive", action="store_true")
+    p.add_argument("--interval", type=float, default=0.001)
+    p.add_argument("--connect-timeout", type=float, default=1.0)
+    p.add_argument("--read-timeout", type=float, default=2.0)
+    p.add_argument("--max-requests", type=int, default=10_000_000)
+    p.add_argument("--max-duration", type=float, default=600.0)
+    p.add_argument("--max-inflight", type=int, default=64)
+    p.add_argument("--marker", default=None)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    host, _, port = args.target.rpartition(":")
+    options = LoopOptions(host=host.strip("[]"), port=int(port), path=args.path, host_header=args.host_header,
+                          keep_alive=args.keep_alive, interval=args.interval,
+                          connect_timeout=args.connect_timeout, read_timeout=args.read_timeout,
+                          max_requests=args.max_requests, max_duration=args.max_duration,
+                          max_inflight=args.max_inflight, marker=args.marker)
+    stop = {"now": False}
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    out = _Output(sys.stdout)
+    loop = ProbeLoop(options, out.write, lambda: stop["now"], out.flush_due)
+    if stat.S_ISFIFO(os.fstat(0).st_mode):
+        loop.watch_control(0)  # stdin (a pipe from the harness) closing stops the loop too
+    try:
+        loop.run()
+        out.flush()
+    except BrokenPipeError:
+        return 1
+    return 0
+
+
+class _Output:
+    """Lines gathered and written every `_FLUSH_EVERY` seconds (and at the end)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.pending: list[str] = []
+        self.last = clock()
+
+    def write(self, line: str) -> None:
+        self.pending.append(line)
+        if line.startswith('{"done"'):
+            self.flush()
+
+    def flush_due(self) -> None:
+        if self.pending and clock() - self.last >= _FLUSH_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.stream.write("".join(self.pending))
+            self.pending.clear()
+        self.stream.flush()
+        self.last = clock()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

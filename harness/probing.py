@@ -1,0 +1,202 @@
+"""A Service watched while a scenario changes what is behind it.
+
+`ProbedService` runs, around every rollout a scenario performs:
+
+- one sampler per connection kind (new connections, and a reused keep-alive
+  connection), open-loop, each with its own verdict;
+- the data-path recorder (EndpointSlices, pods, kube-proxy syncs), so every
+  failed request gets its cause;
+- the rollout phases: `with probed.phase(label, versions):` marks when a change
+  started and when it settled (completion plus endpoint propagation).
+
+`finish()` watches the settled state for a named while, stops everything and
+analyses each sampler's run once (`harness.analysis.analyse`): the assertions,
+the report, the JUnit properties and the picture all read those analyses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from .analysis import MAX_CLOCK_ERROR, Phase, ProbeAnalysis, analyse
+from .attribution import attributor
+from .datapath import DataPathRecorder, DataPathTimeline
+from .errors import HarnessError, WaitTimeout
+from .prober import ProbeOptions, Prober
+from .samples import ProbeRun, ProbeSample, clock
+from .timeouts import Timeouts
+
+__all__ = ["ProbedService", "EvidenceSource", "observe_for"]
+
+
+class EvidenceSource(Protocol):
+    """A watcher whose record a verdict also rests on (e.g. a ReplicaSet watcher)."""
+
+    def evidence_problems(self, since: float, until: float) -> list[str]: ...
+
+
+def observe_for(seconds: float) -> None:
+    """Let the samplers watch for a named observation window."""
+    deadline = clock() + seconds
+    while (left := deadline - clock()) > 0:
+        time.sleep(min(0.1, left))
+
+
+@dataclass
+class ProbedService:
+    """See the module docstring. `open_sampler(options)` returns a not yet started `Prober`;
+    `versions` maps images to the Server header each answers with (for attribution)."""
+
+    service: str
+    open_sampler: Callable[[ProbeOptions], Prober]
+    options: Sequence[ProbeOptions]
+    timeouts: Timeouts
+    datapath: DataPathRecorder | None = None
+    versions: Mapping[str, str] = field(default_factory=dict)
+    failures: str = "asserted"
+    origin: float = field(default_factory=clock)
+    on_rollout_time: Callable[[float], None] = lambda seconds: None
+    on_finish: Callable[[list[ProbeAnalysis], DataPathTimeline | None], None] = lambda analyses, timeline: None
+
+    def __post_init__(self) -> None:
+        self.samplers: list[Prober] = []
+        self.phases: list[Phase] = []
+        self.first_ok: dict[str, float] = {}
+        self.watchers: list[EvidenceSource] = []
+        self.runs: list[ProbeRun] = []
+        self.analyses: list[ProbeAnalysis] = []
+        self.timeline: DataPathTimeline | None = None
+        self.finished = False
+        self._open_phase: tuple[str, float] | None = None
+
+    # -- set-up ---------------------------------------------------------------
+
+    def start(self) -> ProbedService:
+        """Data path first, then every sampler; returns once each sampler has had an answer."""
+        try:
+            if self.datapath is not None:
+                self.datapath.start()
+            for options in self.options:
+                self.samplers.append(self.open_sampler(options).start())
+            for sampler in self.samplers:
+                self.first_ok[sampler.kind] = self._wait_first_answer(sampler)
+        except BaseException:
+            self._stop_all()
+            raise
+        return self
+
+    def watch(self, source: EvidenceSource) -> None:
+        """Count `source`'s record as evidence of every verdict (it must cover the window too)."""
+        self.watchers.append(source)
+
+    def _wait_first_answer(self, sampler: Prober) -> float:
+        timeout = self.timeouts.pods_ready
+        if not sampler.wait_first_ok(timeout):
+            last = sampler.samples()[-1:] or [None]
+            seen = "no request completed" if last[0] is None else _describe(last[0])
+            raise WaitTimeout(f"the Service {self.service} to answer the {sampler.kind} sampler", timeout, seen)
+        return next(s.start for s in sampler.samples() if s.ok)
+
+    # -- phases ---------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def phase(self, label: str, versions: Sequence[str], *, settled: Sequence[str] = ()) -> Iterator[None]:
+        """One change: its start, and (when the block ends without error) its settle instant."""
+        if self.finished:
+            raise HarnessError(f"phase {label!r} began after the probes were finished")
+        started = clock()
+        self._open_phase = (label, started)
+        try:
+            yield
+        except BaseException:
+            self.phases.append(Phase(label, started, None, tuple(versions), tuple(settled)))
+            raise
+        finally:
+            self.on_rollout_time(clock() - started)
+            self._open_phase = None
+        done = clock()
+        self.phases.append(Phase(label, started, done + self.timeouts.endpoint_propagation, tuple(versions),
+                                 tuple(settled)))
+
+    def hold(self, label: str, versions: Sequence[str], seconds: float) -> None:
+        """Watch a settled state for `seconds` as a phase of its own (e.g. a canary held)."""
+        started = clock()
+        observe_for(seconds)
+        self.phases.append(Phase(label, started, started, tuple(versions), tuple(versions)))
+
+    @property
+    def settled_at(self) -> float | None:
+        settles = [p.settled_at for p in self.phases if p.settled_at is not None]
+        return max(settles) if settles else None
+
+    # -- the end --------------------------------------------------------------
+
+    def finish(self, *, observe: bool = True) -> list[ProbeAnalysis]:
+        """Watch the settled state, stop everything, analyse each sampler's run once."""
+        if self.finished:
+            return self.analyses
+        if observe and self.settled_at is not None:
+            until = self.settled_at + self.timeouts.probe_settle
+            observe_for(max(0.0, until - clock()) + self.timeouts.poll_interval)
+        self.finished = True
+        stopped = clock()
+        self._stop_all()
+        last = self.settled_at
+        window_end = (last + self.timeouts.probe_settle) if last is not None else stopped
+        first_change = min((p.start for p in self.phases), default=None)
+        attribute = None
+        if self.timeline is not None and self.timeline.endpoints:
+            attribute = attributor(self.timeline, versions=self.versions, origin=self.origin)
+        for run in self.runs:
+            window_start = self.first_ok.get(run.kind, run.started_at)
+            evidence = []
+            if first_change is not None and first_change < window_start:
+                evidence.append(f"the first answer came {window_start - first_change:.3f}s after the first change")
+            since = first_change if first_change is not None else window_start
+            if self.datapath is not None:
+                evidence += self.datapath.evidence_problems(since, window_end)
+            for source in self.watchers:
+                evidence += source.evidence_problems(since, window_end)
+            self.analyses.append(analyse(
+                run, phases=self.phases, window=(window_start, window_end), origin=self.origin,
+                failures=self.failures, evidence=evidence, attribute=attribute, max_clock_error=MAX_CLOCK_ERROR,
+            ))
+        self.on_finish(self.analyses, self.timeline)
+        return self.analyses
+
+    def _stop_all(self) -> None:
+        errors: list[BaseException] = []
+        for sampler in self.samplers:
+            if not sampler.stopped:
+                try:
+                    self.runs.append(sampler.stop())
+                except BaseException as exc:  # noqa: BLE001 - every sampler is stopped; the first error wins
+                    errors.append(exc)
+        if self.datapath is not None and self.datapath.running:
+            self.timeline = self.datapath.stop()
+        if errors:
+            raise errors[0]
+
+    # -- during -----------------------------------------------------------------
+
+    def samples(self, kind: str | None = None) -> list[ProbeSample]:
+        """A live snapshot of one sampler's samples (the first sampler's by default)."""
+        for sampler in self.samplers:
+            if kind is None or sampler.kind == kind:
+                return sampler.samples()
+        return []
+
+    def analysis(self, kind: str) -> ProbeAnalysis:
+        found = next((a for a in self.analyses if a.kind == kind), None)
+        if found is None:
+            raise HarnessError(f"no {kind} sampler ran for {self.service}; finish() first")
+        return found
+
+
+def _describe(sample: ProbeSample) -> str:
+    return f"{sample.status} {sample.error or ''} server={sample.server}"
+

@@ -1,0 +1,256 @@
+"""The one probe analysis: versions by phase, evidence completeness and the verdict, on plain data.
+
+Each `test_finding_*` reproduces one finding of issue 13 on the logic it replaced
+(quoted in its docstring) and shows the analysis now says what the evidence says.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.analysis import GAP_BOUND_INTERVALS, MIN_GAP_BOUND, Phase, analyse, gap_bound_for
+from harness.errors import ConfigError
+from harness.samples import KEEP_ALIVE, NEW_CONNECTION, ProbeRun, ProbeSample
+
+OLD, NEW = "nginx/1.22.1", "nginx/1.26.3"
+INTERVAL = 0.01
+
+
+def ok(t: float, server: str = OLD, **kw: object) -> ProbeSample:
+    return ProbeSample(t, t + 0.002, 200, None, server, **kw)  # type: ignore[arg-type]
+
+
+def bad(t: float, error: str = "reset") -> ProbeSample:
+    return ProbeSample(t, t + 0.002, None, error)
+
+
+def run(samples: list[ProbeSample], *, stop: str = "stopped", requests: int | None = None, lost: int = 0,
+        kind: str = NEW_CONNECTION, stopped_at: float | None = None, clock_error: float = 0.0) -> ProbeRun:
+    ordered = tuple(sorted(samples, key=lambda s: s.start))
+    return ProbeRun(kind=kind, where="test", interval=INTERVAL, started_at=ordered[0].start,
+                    stopped_at=stopped_at if stopped_at is not None else ordered[-1].end + 0.001,
+                    stop_reason=stop, samples=ordered,
+                    requests=len(ordered) + lost if requests is None else requests, lost=lost,
+                    clock_error=clock_error)
+
+
+def steady(start: float, end: float, server: str = OLD) -> list[ProbeSample]:
+    n = int(round((end - start) / INTERVAL))
+    return [ok(start + i * INTERVAL, server) for i in range(n)]
+
+
+def switch(start: float, at: float, end: float) -> list[ProbeSample]:
+    return steady(start, at, OLD) + steady(at, end, NEW)
+
+
+def rollout(start: float = 0.0, settled: float = 10.0) -> Phase:
+    return Phase("v1 -> v2", start, settled, (OLD, NEW))
+
+
+# --------------------------------------------------------------------------- findings of issue 13
+
+
+def test_finding_1_old_answers_after_settle_are_flagged_whatever_came_before() -> None:
+    """Old: before `settled_at` the tracker kept only the rank of the latest answer, so
+    old@1, new@2, old@9 | settled 10 | old@11, old@12, new@13 reported no flip-back."""
+    samples = [ok(1, OLD), ok(2, NEW), ok(9, OLD), ok(11, OLD), ok(12, OLD), ok(13, NEW)]
+    a = analyse(samples, expected_versions=(OLD, NEW), settled_at=10.0, origin=0.0)
+    assert [(late.t, late.version) for late in a.late_answers] == [(11, OLD), (12, OLD)]
+    assert a.interleaved == 1  # old@9 while both served: expected, counted, not a defect
+    assert any("superseded version" in p.text and "+11.000s" in p.text for p in a.problems)
+
+
+def test_finding_2_the_report_reads_the_analysis_the_assertions_read() -> None:
+    """Old: the report re-analysed without settle and versions and listed 481 flip-backs
+    for a passing rollout; now interleaving before settle is counted apart from defects."""
+    samples = []
+    for i in range(100):  # both ReplicaSets serve: answers alternate for 1 s
+        samples.append(ok(1 + i * INTERVAL, NEW if i % 2 else OLD))
+    samples += steady(2.0, 5.0, NEW)
+    a = analyse(run(samples), phases=[rollout(0.5, 3.0)], window=(1.0, 4.9))
+    assert a.passed, a.problems
+    assert a.interleaved == 49 and a.late_answers == ()
+    from harness.report import _probe_dict
+
+    phase = _probe_dict(a, 0.0)["phases"][0]
+    assert phase["interleaved_while_both_serve"] == 49
+    assert phase["late_answers_after_settle"] == [] and phase["late_answers_total"] == 0
+
+
+def test_finding_3_a_pass_requires_coverage() -> None:
+    """Old: `assert_no_failures` passed on two samples 60 s apart."""
+    a = analyse(run([ok(0.0), ok(60.0, NEW)]), phases=[rollout(10.0, 20.0)], window=(0.0, 60.0))
+    assert not a.complete and not a.passed
+    gap = next(p for p in a.problems if p.kind == "coverage")
+    assert gap.text == "evidence incomplete: no probe between +0.000s and +60.000s (60000 ms > bound 200 ms)"
+
+
+def test_finding_3_a_sampler_that_stopped_by_itself_is_incomplete() -> None:
+    samples = switch(0.0, 5.0, 8.0)
+    a = analyse(run(samples, stop="max-duration", stopped_at=8.0), phases=[rollout(1.0, 9.0)], window=(0.0, 10.0))
+    texts = [p.text for p in a.problems]
+    assert any("ended by itself at +8.000s (max-duration)" in t for t in texts)
+    assert any("no probe between +7.990s and +10.000s" in t for t in texts)
+
+
+def test_finding_3_lost_pod_prober_samples_are_incomplete() -> None:
+    samples = switch(0.0, 5.0, 12.0)
+    a = analyse(run(samples, lost=3), phases=[rollout(1.0, 9.0)], window=(0.0, 11.0))
+    assert not a.passed
+    assert "3 sample(s) the sampler took never reached the harness" in a.problems[0].text
+
+
+def test_finding_3_samples_only_is_never_complete() -> None:
+    a = analyse(switch(0.0, 5.0, 12.0), expected_versions=(OLD, NEW), settled_at=9.0)
+    assert not a.complete
+    assert any("run is unknown" in p.text for p in a.problems)
+
+
+def test_finding_4_extra_evidence_counts() -> None:
+    a = analyse(run(switch(0.0, 5.0, 12.0)), phases=[rollout(1.0, 9.0)], window=(0.0, 11.0),
+                evidence=["ReplicaSet watcher of ns/web recorded its first list 0.300s after the first change"])
+    assert not a.passed
+    assert a.problems[0].text.startswith("evidence incomplete: ReplicaSet watcher")
+
+
+def test_finding_5_an_unaligned_remote_clock_is_incomplete() -> None:
+    a = analyse(run(switch(0.0, 5.0, 12.0), clock_error=float("inf")), phases=[rollout(1.0, 9.0)],
+                window=(0.0, 11.0), max_clock_error=0.1)
+    assert "clock is known only to" in a.problems[0].text
+    aligned = analyse(run(switch(0.0, 5.0, 12.0), clock_error=0.004), phases=[rollout(1.0, 9.0)],
+                      window=(0.0, 11.0), max_clock_error=0.1)
+    assert aligned.passed
+
+
+def test_finding_6_a_hole_in_the_samples_is_seen_whatever_the_requests_did() -> None:
+    """Old: one request at a time; a SYN dropped for 1 s silenced the sampler, and the
+    picture showed a hole. An open-loop record has no hole; a record with one is incomplete."""
+    holed = steady(0.0, 4.0) + steady(5.0, 8.0, NEW)
+    a = analyse(run(holed), phases=[rollout(1.0, 7.0)], window=(0.0, 8.0))
+    assert [(round(x, 2), round(y, 2)) for x, y in a.coverage.gaps] == [(3.99, 5.0)]
+    assert not a.complete
+
+
+# --------------------------------------------------------------------------- versions by phase
+
+
+def test_phases_judge_their_own_span() -> None:
+    samples = switch(0.0, 3.0, 6.5) + steady(6.5, 9.0, OLD) + steady(9.0, 12.0, NEW)
+    phases = [Phase("up", 1.0, 4.0, (OLD, NEW)), Phase("undo", 6.0, 7.0, (NEW, OLD)),
+              Phase("again", 8.5, 10.0, (OLD, NEW))]
+    a = analyse(run(samples), phases=phases, window=(0.0, 11.9))
+    assert a.passed, a.problems
+    assert [pv.first for pv in a.phases] == [OLD, NEW, OLD]
+    assert [pv.last for pv in a.phases] == [NEW, OLD, NEW]
+
+
+def test_a_canary_settles_with_both_versions() -> None:
+    mixed = [ok(1 + i * INTERVAL, NEW if i % 4 == 3 else OLD) for i in range(300)]
+    a = analyse(run(mixed), phases=[Phase("canary", 0.5, 2.0, (OLD, NEW), settled=(OLD, NEW))], window=(1.0, 3.9))
+    assert a.passed, a.problems
+
+
+def test_without_settle_any_return_to_an_earlier_version_is_a_defect() -> None:
+    a = analyse(run([ok(0.0), ok(0.01, NEW), ok(0.02), ok(0.03, NEW)]), phases=[Phase("atomic", 0.0, None, (OLD, NEW))],
+                window=(0.0, 0.03))
+    assert [late.t for late in a.late_answers] == [0.02]
+
+
+def test_missing_versions_unexpected_servers_and_first_answer() -> None:
+    samples = steady(0.0, 2.0, NEW) + [ok(2.0, "apache")]
+    a = analyse(run(samples), phases=[rollout(0.5, 1.0)], window=(0.0, 2.0))
+    texts = [p.text for p in a.problems]
+    assert any("'nginx/1.22.1' never answered" in t for t in texts)
+    assert any("first answer came from 'nginx/1.26.3'" in t for t in texts)
+    assert any("unexpected server 'apache'" in t for t in texts)
+
+
+def test_failed_answers_do_not_count_as_versions() -> None:
+    samples = switch(0.0, 2.0, 4.0)
+    samples.append(ProbeSample(3.5, 3.51, 502, "http-5xx", OLD))  # a proxy's error page with the old header
+    a = analyse(run(samples), phases=[rollout(1.0, 3.0)], window=(0.0, 3.9))
+    assert a.late_answers == ()
+    assert a.failed == 1 and [p.kind for p in a.problems] == ["failures"]
+
+
+# --------------------------------------------------------------------------- verdict, window, measured failures
+
+
+def test_clean_run_passes_with_a_verdict_sentence() -> None:
+    a = analyse(run(switch(0.0, 5.0, 12.0)), phases=[rollout(1.0, 9.0)], window=(0.0, 11.0))
+    assert a.passed and a.complete
+    assert a.verdict.startswith(f"no request dropped: 1101 {NEW_CONNECTION} requests, all answered, window covered")
+
+
+def test_failures_fail_unless_measured() -> None:
+    samples = switch(0.0, 5.0, 12.0)
+    samples[600] = bad(samples[600].start, "connect-refused")
+    a = analyse(run(samples), phases=[rollout(1.0, 9.0)], window=(0.0, 11.0))
+    assert [p.kind for p in a.problems] == ["failures"]
+    assert "1 of 1101 new-connection requests failed in 1 outage(s), first at +6.000s (connect-refused)" in (
+        a.problems[0].text)
+    measured = analyse(run(samples), phases=[rollout(1.0, 9.0)], window=(0.0, 11.0), failures="measured")
+    assert measured.passed and measured.failed == 1
+    assert measured.verdict.startswith("1 of 1101 new-connection requests failed (measured, not asserted)")
+
+
+def test_only_the_window_is_judged() -> None:
+    samples = [bad(-1.0, "connect-refused")] + switch(0.0, 5.0, 12.0) + [bad(11.5)]
+    a = analyse(run(samples), phases=[rollout(1.0, 9.0)], window=(0.0, 11.0))
+    assert a.failed == 0 and a.coverage.outside_window == 2 + 99  # the two failures and what follows 11.0
+
+
+def test_first_change_before_the_window_and_times_relative_to_origin() -> None:
+    a = analyse(run(switch(0.0, 5.0, 12.0)), phases=[rollout(1.0, 9.0)], window=(0.0, 11.0), origin=-100.0,
+                evidence=["the first answer came 0.500s after the first change"])
+    assert a.rel(0.0) == "+100.000s"
+    assert not a.complete
+
+
+def test_gap_bound_follows_the_interval() -> None:
+    assert gap_bound_for(0.001) == MIN_GAP_BOUND
+    assert gap_bound_for(0.005) == pytest.approx(GAP_BOUND_INTERVALS * 0.005)
+
+
+def test_keep_alive_run_keeps_its_kind() -> None:
+    a = analyse(run(switch(0.0, 5.0, 12.0), kind=KEEP_ALIVE), phases=[rollout(1.0, 9.0)], window=(0.0, 11.0))
+    assert a.kind == KEEP_ALIVE and a.passed
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ConfigError):
+        analyse([], failures="ignored")
+    with pytest.raises(ConfigError):
+        Phase("x", 2.0, 1.0, (OLD,))
+    with pytest.raises(ConfigError):
+        Phase("x", 1.0, 2.0, ())
+
+
+def test_empty_run() -> None:
+    a = analyse(ProbeRun(NEW_CONNECTION, "t", INTERVAL, 0.0, 1.0, "stopped", ()), window=(0.0, 1.0))
+    assert not a.passed and a.problems[0].text == "evidence incomplete: no probe sample was recorded"
+
+
+# --------------------------------------------------------------------------- counts
+
+
+def test_counts_availability_duration_rate_and_errors() -> None:
+    samples = [ok(i * 0.1) for i in range(8)] + [bad(0.8, "connect-refused"), bad(0.9, "read-timeout")]
+    a = analyse(samples)
+    assert (a.total, a.failed, a.ok) == (10, 2, 8)
+    assert a.availability == pytest.approx(0.8)
+    assert a.duration == pytest.approx(0.9 + 0.002)
+    assert a.rate == pytest.approx(10 / 0.902)
+    assert a.error_counts == (("connect-refused", 1), ("read-timeout", 1))
+
+
+def test_versions_spans_and_slices() -> None:
+    samples = [ok(100.0, OLD), ok(100.4, OLD), ok(100.9, NEW), ok(103.2, NEW), bad(103.3)]
+    a = analyse(samples, slice_seconds=1.0)
+    assert a.versions_seen == (OLD, NEW)
+    assert (a.first_seen(NEW), a.last_seen(NEW)) == (100.9, 103.2)
+    assert a.span(OLD).responses == 2 and a.first_seen("x") is None
+    assert [(s.start, s.end) for s in a.slices] == [(100.0, 101.0), (101.0, 102.0), (102.0, 103.0), (103.0, 104.0)]
+    assert a.slices[0].counts == ((OLD, 2), (NEW, 1)) and a.slices[1].counts == ()
+    with pytest.raises(ConfigError):
+        analyse(samples, slice_seconds=0)

@@ -1,0 +1,169 @@
+"""Each cause class, from a recorded data-path timeline, with the text it gives."""
+
+from __future__ import annotations
+
+from harness.attribution import CAUSES, attribute, attributor
+from harness.datapath import (
+    DataPathTimeline,
+    EndpointEvent,
+    EndpointState,
+    PodTransition,
+    ProxySync,
+    endpoint_states,
+    parse_sync_metric,
+    pod_transitions,
+)
+from harness.podsets import PodEvent, PodState
+from harness.samples import ProbeSample
+
+OLD_IMG, NEW_IMG = "rollproof/nginx:1.22.1", "rollproof/nginx:1.26.3"
+VERSIONS = {OLD_IMG: "nginx/1.22.1", NEW_IMG: "nginx/1.26.3"}
+A = EndpointState("10.244.0.5", "web-old-a", "node-1", True, True, False)
+B = EndpointState("10.244.0.6", "web-new-b", "node-1", True, True, False)
+
+
+def ep(t: float, kind: str, state: EndpointState, **changes: bool) -> EndpointEvent:
+    fields = {**state.__dict__, **changes}
+    return EndpointEvent(t, kind, EndpointState(**fields))
+
+
+def pod(t: float, name: str, what: str, ip: str, image: str = OLD_IMG, code: int | None = None) -> PodTransition:
+    return PodTransition(t, name, what, "node-1", ip, image, code)
+
+
+def failed(t: float, error: str = "reset", reused: bool = False) -> ProbeSample:
+    return ProbeSample(t, t + 0.001, None, error, reused=reused)
+
+
+def timeline(endpoints: list[EndpointEvent], pods: list[PodTransition], syncs: list[float] = (),
+             proxied: bool = True) -> DataPathTimeline:
+    return DataPathTimeline("web", tuple(sorted(endpoints, key=lambda e: e.t)), tuple(sorted(pods, key=lambda p: p.t)),
+                            tuple(ProxySync("node-1", s, s) for s in syncs), ("node-1",) if proxied else ())
+
+
+def test_stale_proxy_rules() -> None:
+    """The endpoint left at +10.0, the container exited at +10.2, kube-proxy's last sync was +9.5 and its
+    next +10.6: a reset at +10.3 went to the stopped pod through stale rules."""
+    tl = timeline([ep(0.0, "added", A), ep(10.0, "changed", A, ready=False, terminating=True)],
+                  [pod(9.99, "web-old-a", "terminating", A.address), pod(10.2, "web-old-a", "exited", A.address,
+                                                                           code=0)],
+                  syncs=[9.5, 10.6])
+    a = attribute(failed(10.3), tl, versions=VERSIONS)
+    assert a.cause == "stale-proxy-rules" and a.pod == "web-old-a" and a.node == "node-1"
+    assert a.text == ("reset at +10.300s, 100 ms after pod web-old-a (nginx/1.22.1) exited; its endpoint left the "
+                      "ready set at +10.000s but kube-proxy on node-1 had not synced since +9.500s: traffic still "
+                      "went to the stopped pod")
+    assert a.nearest[-1].startswith("+10.600s (+300 ms) kube-proxy on node-1 synced") or any(
+        "kube-proxy on node-1 synced" in n for n in a.nearest)
+
+
+def test_stopped_while_routed_the_endpoint_still_ready() -> None:
+    tl = timeline([ep(0.0, "added", A)], [pod(5.0, "web-old-a", "exited", A.address, code=0)], syncs=[1.0])
+    a = attribute(failed(5.04, "connect-refused"), tl, versions=VERSIONS)
+    assert a.cause == "stopped-while-routed"
+    assert a.text == ("connect-refused at +5.040s, 40 ms after pod web-old-a (nginx/1.22.1) exited while its "
+                      "endpoint was still ready on node node-1: the app stopped before it left the Service")
+
+
+def test_stopped_while_routed_terminating_without_a_pre_stop_delay() -> None:
+    tl = timeline([ep(0.0, "added", A), ep(3.3, "changed", A, ready=False, serving=False, terminating=True)],
+                  [pod(3.0, "web-old-a", "terminating", A.address)], syncs=[1.0, 3.9])
+    a = attribute(failed(3.5, "connect-refused"), tl, versions=VERSIONS)
+    assert a.cause == "stopped-while-routed"
+    assert "began terminating while its endpoint was ready until +3.300s and still in the rules" in a.text
+
+
+def test_a_pod_whose_rules_were_gone_is_not_blamed() -> None:
+    tl = timeline([ep(0.0, "added", A), ep(0.0, "added", B), ep(1.0, "changed", A, ready=False, terminating=True)],
+                  [pod(0.9, "web-old-a", "terminating", A.address), pod(4.9, "web-old-a", "exited", A.address)],
+                  syncs=[1.2])
+    assert attribute(failed(5.0), tl).cause == "unattributed"
+
+
+def test_routed_before_listening() -> None:
+    tl = timeline([ep(0.0, "added", A), ep(7.0, "added", B)], [pod(6.5, "web-new-b", "created", B.address, NEW_IMG)])
+    a = attribute(failed(7.1, "connect-refused"), tl, versions=VERSIONS)
+    assert a.cause == "routed-before-listening" and a.pod == "web-new-b"
+    assert a.text == ("connect-refused at +7.100s, 100 ms after endpoint 10.244.0.6 (web-new-b) became ready: "
+                      "routed to before it accepted connections (no readiness probe?)")
+
+
+def test_keepalive_closed_at_shutdown() -> None:
+    tl = timeline([ep(0.0, "added", A)], [pod(8.0, "web-old-a", "terminating", A.address)])
+    a = attribute(failed(12.01, "closed", reused=True), tl, versions=VERSIONS)
+    assert a.cause == "keepalive-closed-at-shutdown"
+    assert a.text.startswith("closed at +12.010s on a reused connection, 4010 ms after pod web-old-a "
+                             "(nginx/1.22.1) terminating")
+
+
+def test_no_ready_endpoint() -> None:
+    tl = timeline([ep(0.0, "added", A), ep(2.0, "changed", A, ready=False)], [])
+    a = attribute(failed(9.0, "connect-timeout"), tl)
+    assert a.cause == "no-ready-endpoint"
+    assert a.text == "connect-timeout at +9.000s: the Service had no ready endpoint (1 listed, none ready)"
+
+
+def test_unattributed_says_so() -> None:
+    tl = timeline([ep(0.0, "added", A)], [pod(0.0, "web-old-a", "listed", A.address)], syncs=[0.5])
+    a = attribute(failed(30.0), tl)
+    assert a.cause == "unattributed"
+    assert "no endpoint or pod transition within 5 s explains it" in a.text
+    assert a.nearest == ("+0.500s (-29500 ms) kube-proxy on node-1 synced",)
+
+
+def test_without_kube_proxy_syncs_a_grace_is_assumed_and_said() -> None:
+    tl = timeline([ep(0.0, "added", A), ep(0.0, "added", B), ep(10.0, "changed", A, ready=False, terminating=True)],
+                  [pod(10.2, "web-old-a", "exited", A.address)], proxied=False)
+    a = attribute(failed(10.5), tl)
+    assert a.cause == "stale-proxy-rules" and "kube-proxy's syncs were not recorded" in a.text
+    assert attribute(failed(11.5), tl).cause == "unattributed"
+
+
+def test_every_cause_is_tested_and_attributor_maps() -> None:
+    assert set(CAUSES) == {"keepalive-closed-at-shutdown", "stale-proxy-rules", "stopped-while-routed",
+                           "routed-before-listening", "no-ready-endpoint", "unattributed"}
+    tl = timeline([ep(0.0, "added", A)], [])
+    assert [a.cause for a in attributor(tl, origin=-1.0)([failed(3.0), failed(4.0)])] == ["unattributed"] * 2
+
+
+# --------------------------------------------------------------------------- the records behind it
+
+
+def test_endpoint_states_from_slices() -> None:
+    slices = [{"endpoints": [
+        {"addresses": ["10.0.0.1"], "conditions": {"ready": True, "serving": True, "terminating": False},
+         "targetRef": {"kind": "Pod", "name": "a"}, "nodeName": "n1"},
+        {"addresses": ["10.0.0.2"], "conditions": {"ready": False, "serving": True, "terminating": True},
+         "targetRef": {"kind": "Pod", "name": "b"}, "nodeName": "n1"},
+        {"addresses": ["10.0.0.3"], "conditions": {}},
+        {"addresses": []},
+    ]}]
+    states = endpoint_states(slices)
+    assert states["10.0.0.1"].ready and states["10.0.0.1"].pod == "a"
+    assert (states["10.0.0.2"].ready, states["10.0.0.2"].serving, states["10.0.0.2"].terminating) == (False, True, True)
+    assert states["10.0.0.3"].ready and states["10.0.0.3"].serving  # unset conditions mean ready (API docs)
+    assert len(states) == 3
+
+
+def test_pod_transitions_from_watcher_events() -> None:
+    def state(**kw: object) -> PodState:
+        base = dict(name="web-a", uid="u1", revision=None, image=OLD_IMG, node="n1", ready=True, terminating=False,
+                    ip="10.0.0.1")
+        return PodState(**{**base, **kw})  # type: ignore[arg-type]
+
+    events = [PodEvent(0.0, "added", state(ready=False)), PodEvent(1.0, "modified", state()),
+              PodEvent(5.0, "modified", state(terminating=True)),
+              PodEvent(9.0, "modified", state(terminating=True, ready=False, exit_code=0)),
+              PodEvent(9.5, "deleted", state(terminating=True, ready=False, exit_code=0))]
+    steps = [(p.t, p.what, p.exit_code) for p in pod_transitions(events)]
+    assert steps == [(0.0, "created", None), (1.0, "ready", None), (5.0, "terminating", None),
+                     (9.0, "not-ready", None), (9.0, "exited", 0), (9.5, "deleted", None)]
+
+
+def test_kube_proxy_sync_metric() -> None:
+    text = ("# HELP kubeproxy_sync_proxy_rules_last_timestamp_seconds [ALPHA] ...\n"
+            "# TYPE kubeproxy_sync_proxy_rules_last_timestamp_seconds gauge\n"
+            "kubeproxy_sync_proxy_rules_last_timestamp_seconds 1.7646192123456e+09\n")
+    assert parse_sync_metric(text) == 1.7646192123456e09
+    assert parse_sync_metric('sync_proxy_rules_last_timestamp_seconds{ip_family="IPv4"} 12.5\n') == 12.5
+    assert parse_sync_metric("nothing here") is None
