@@ -15,11 +15,13 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import ProviderError
 from .paths import cache_root, kit_file
 from .steps import Stamp, input_hash, run, say, stage
 from .versions import KitVersions
 
-__all__ = ["GoProgram", "go_env", "build_programs", "kit_programs", "containerd_program", "containerd_module", "BUILD_DATE"]
+__all__ = ["GoProgram", "go_env", "build_programs", "kit_programs", "containerd_program", "containerd_module",
+           "openapi_input_packages", "BUILD_DATE"]
 
 BUILD_DATE = "2026-01-01T00:00:00Z"  # fixed so rebuilds are reproducible
 
@@ -53,10 +55,14 @@ class GoProgram:
     cgo: bool = False  # as Kubernetes' own build of that release did (the kubelet used cgo until 1.2x)
     local_modules: tuple[Path, ...] = ()  # stand-in modules copied into the wrapper (replaced as ./NAME)
     nosumdb: tuple[str, ...] = ()  # GONOSUMDB: modules the checksum database never recorded
+    generate_openapi: bool = False  # k8s.io/kubernetes built from a copy with its generated OpenAPI added
 
     def key(self) -> str:
         old_go = (self.toolchain, self.go_directive, self.cgo, self.nosumdb, *self.local_modules)
-        extra = (old_go,) if any((self.toolchain, self.go_directive, self.cgo, self.nosumdb, self.local_modules)) else ()
+        if self.generate_openapi:
+            old_go += ("openapi/1",)
+        extra = (old_go,) if any((self.toolchain, self.go_directive, self.cgo, self.nosumdb, self.local_modules,
+                                  self.generate_openapi)) else ()
         return input_hash(self.requires, self.packages, self.binary, self.replaces, self.ldflags, self.tags,
                           *self.extra_files, *extra)
 
@@ -117,6 +123,8 @@ def build_program(program: GoProgram) -> Path:
         env = program.env()
         run(["go", "mod", "tidy", "-e"], what=f"go mod tidy for {program.name}", env=env, cwd=src,
             fix="check that the Go module proxy is reachable")
+        if program.generate_openapi:
+            _kubernetes_with_openapi(src, env)
         stamp.clear()
         tmp = out.with_name(out.name + ".partial")
         if tmp.exists():
@@ -136,6 +144,69 @@ def build_program(program: GoProgram) -> Path:
         os.replace(tmp, out)
         stamp.mark()
     return out
+
+
+OPENAPI_TAG = "+k8s:openapi-gen="
+OPENAPI_PACKAGE = "k8s.io/kubernetes/pkg/generated/openapi"
+
+
+def _module_dir(src: Path, env: dict[str, str], module: str) -> Path:
+    out = run(["go", "list", "-m", "-f", "{{.Dir}}", module], what=f"locate {module}", env=env, cwd=src)
+    return Path(out.strip().splitlines()[-1])
+
+
+def openapi_input_packages(modules: dict[str, Path]) -> list[str]:
+    """Packages with a `+k8s:openapi-gen=` tag in any Go file: what the release's Makefile gave openapi-gen."""
+    found = set()
+    for module, root in modules.items():
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = [d for d in dirnames if d not in ("vendor", "testdata", "staging", "_output", "third_party")]
+            for name in filenames:
+                if name.endswith(".go") and OPENAPI_TAG in (Path(dirpath) / name).read_text(errors="replace"):
+                    rel = Path(dirpath).relative_to(root).as_posix()
+                    found.add(module if rel == "." else f"{module}/{rel}")
+                    break
+    return sorted(found)
+
+
+def _kubernetes_with_openapi(src: Path, env: dict[str, str]) -> None:
+    """Put k8s.io/kubernetes in the wrapper as ./kubernetes, with the OpenAPI definitions its build generated.
+
+    Releases whose module lacks pkg/generated/openapi/zz_generated.openapi.go had `make`
+    generate it: the same openapi-gen (the kube-openapi the release pins), over the packages
+    carrying the tag in the release and its staging modules. Its API rule report must equal
+    the release's api/api-rules/violation_exceptions.list, as the Makefile required.
+    """
+    with stage("generate the OpenAPI definitions k8s.io/kubernetes leaves to its Makefile"):
+        kubernetes = _module_dir(src, env, "k8s.io/kubernetes")
+        staging = re.findall(r"^\s*(k8s\.io/[\w.-]+) => k8s\.io/[\w.-]+ (v0\.\d+\.\d+)\s*$",
+                             (src / "go.mod").read_text(), re.M)
+        modules = {"k8s.io/kubernetes": kubernetes}
+        modules.update({m: _module_dir(src, env, m) for m, _ in staging})
+        packages = openapi_input_packages(modules)
+        out = src / "openapi-out"
+        report = out / "violations.report"
+        out.mkdir()
+        run(["go", "run", "k8s.io/kube-openapi/cmd/openapi-gen", "-i", ",".join(packages),
+             "-p", OPENAPI_PACKAGE, "-O", "zz_generated.openapi",
+             "-h", str(kubernetes / "hack/boilerplate/boilerplate.generatego.txt"),
+             "-o", str(out), "-r", str(report)],
+            what="openapi-gen", env=env, cwd=src)
+        known = (kubernetes / "api/api-rules/violation_exceptions.list").read_text()
+        if sorted(report.read_text().splitlines()) != sorted(known.splitlines()):
+            raise ProviderError(f"openapi-gen's API rule report {report} differs from the release's "
+                                "api/api-rules/violation_exceptions.list: the generated definitions are not the release's")
+        copy = src / "kubernetes"
+        shutil.copytree(kubernetes, copy)
+        for path in [copy, *copy.rglob("*")]:
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode | 0o200)  # the module cache is read-only
+        generated = out / OPENAPI_PACKAGE / "zz_generated.openapi.go"
+        shutil.copy(generated, copy / "pkg/generated/openapi" / generated.name)
+        say(f"{len(packages)} packages -> {generated.name} ({len(generated.read_text().splitlines())} lines); "
+            "API rule report matches the release's")
+        with open(src / "go.mod", "a") as gomod:
+            gomod.write("\nreplace k8s.io/kubernetes => ./kubernetes\n")
 
 
 def _kubernetes_go_mod(versions: KitVersions) -> str:
@@ -201,6 +272,12 @@ def _old_go(program: GoProgram, versions: KitVersions, role: str, pins: tuple[tu
         go_directive=old.go_directive, local_modules=local, nosumdb=old.nosumdb)
 
 
+def _with_openapi(program: GoProgram, versions: KitVersions) -> GoProgram:
+    """The static commands include kube-apiserver, which needs the generated OpenAPI definitions."""
+    wanted = versions.old_go is not None and versions.old_go.generate_openapi
+    return dataclasses.replace(program, generate_openapi=True) if wanted else program
+
+
 def kubernetes_programs(versions: KitVersions) -> dict[str, GoProgram]:
     """Kubernetes' commands; for older releases the kubelet apart, built with cgo as that release did."""
     major, minor = versions.kubernetes.lstrip("v").split(".")[:2]
@@ -230,7 +307,7 @@ def kubernetes_programs(versions: KitVersions) -> dict[str, GoProgram]:
     static = dataclasses.replace(base, packages=tuple(p for p in base.packages if not p.endswith("/kubelet")))
     kubelet = dataclasses.replace(base, name=f"kubelet-{versions.kubernetes}",
                                   packages=("k8s.io/kubernetes/cmd/kubelet",), cgo=True)
-    return {"kubernetes": _old_go(static, versions, "kubernetes", pins),
+    return {"kubernetes": _with_openapi(_old_go(static, versions, "kubernetes", pins), versions),
             "kubelet": _old_go(kubelet, versions, "kubernetes", pins)}
 
 

@@ -73,6 +73,9 @@ class OldGo:
     replaces: tuple[tuple[str, str, str], ...] = ()
     requires: tuple[tuple[str, str, str], ...] = ()  # (program, module, version) a program needs beyond its module
     nosumdb: tuple[str, ...] = ()  # modules whose version the checksum database never recorded
+    # The release's module lacks pkg/generated/openapi/zz_generated.openapi.go (its Makefile generated it):
+    # generate it with the openapi-gen the release pins, from the packages its Makefile would give it.
+    generate_openapi: bool = False
 
     def replaces_for(self, program: str) -> tuple[tuple[str, str], ...]:
         return tuple((module, target) for role, module, target in self.replaces if role in ("*", program))
@@ -96,19 +99,25 @@ _OLD_GO_1_15 = OldGo(
         # Kubernetes 1.15 pins older ones for kubeadm's Corefile migration.
         ("coredns", "github.com/mholt/caddy", "github.com/mholt/caddy v0.11.1"),
         ("coredns", "github.com/miekg/dns", "github.com/miekg/dns v1.1.3"),
+        ("coredns", "k8s.io/client-go", "k8s.io/client-go v10.0.0+incompatible"),
+        ("coredns", "k8s.io/api", "k8s.io/api v0.0.0-20181204000039-89a74a8d264d"),
+        ("coredns", "k8s.io/apimachinery", "k8s.io/apimachinery v0.0.0-20181127025237-2b1284ed4c93"),
     ),
     requires=(
         # etcd 3.3's generated codecs refuse any codec but codecgen version 8 (ugorji/go v1.1.1, whose
         # module still held the codec package); Kubernetes 1.15 does not use ugorji, so its go.mod pins none.
         ("etcd", "github.com/ugorji/go", "v1.1.1"),
-        # CoreDNS's kubernetes plugin, built against the client-go of the release it serves.
-        ("coredns", "k8s.io/api", "v0.15.12"),
-        ("coredns", "k8s.io/apimachinery", "v0.15.12"),
-        ("coredns", "k8s.io/client-go", "v0.15.12"),
+        # CoreDNS 1.3.1's kubernetes plugin implements apimachinery's meta.Object of Kubernetes 1.13
+        # (no GetManagedFields, added in 1.14): the client-go and the api/apimachinery revisions its
+        # Gopkg.lock pinned.
+        ("coredns", "k8s.io/client-go", "v10.0.0+incompatible"),
+        ("coredns", "k8s.io/api", "v0.0.0-20181204000039-89a74a8d264d"),
+        ("coredns", "k8s.io/apimachinery", "v0.0.0-20181127025237-2b1284ed4c93"),
     ),
     # The checksum database has no record of github.com/coredns/coredns v1.3.1 (404); the proxy
     # serves it, and its hash is recorded in the wrapper's go.sum on first download.
     nosumdb=("github.com/coredns/coredns",),
+    generate_openapi=True,
 )
 _OLD_GO: dict[int, OldGo] = {15: _OLD_GO_1_15}
 

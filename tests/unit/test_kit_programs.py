@@ -163,3 +163,28 @@ def test_kubelets_before_1_31_are_not_given_the_fail_cgroupv1_flag() -> None:
     assert "fail-cgroupv1" not in args
     assert args == next(line for line in kit_file("node", "etc/default/kubelet").read_text().splitlines()
                         if line.startswith("KUBELET_EXTRA_ARGS="))
+
+
+def test_openapi_inputs_are_the_packages_carrying_the_tag(tmp_path) -> None:
+    from harness.kit.gobuild import openapi_input_packages
+
+    def write(root, rel, text):
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    k8s, api = tmp_path / "kubernetes", tmp_path / "api"
+    write(k8s, "pkg/apis/apps/doc.go", "// +k8s:openapi-gen=false\npackage apps\n")
+    write(k8s, "pkg/controller/x.go", "package controller\n")
+    write(k8s, "vendor/k8s.io/api/apps/v1/doc.go", "// +k8s:openapi-gen=true\n")  # vendored copies do not count
+    write(api, "apps/v1/doc.go", "// +k8s:openapi-gen=true\npackage v1\n")
+    write(api, "doc.go", "// +k8s:openapi-gen=true\npackage api\n")
+    assert openapi_input_packages({"k8s.io/kubernetes": k8s, "k8s.io/api": api}) == [
+        "k8s.io/api", "k8s.io/api/apps/v1", "k8s.io/kubernetes/pkg/apis/apps"]
+
+
+def test_1_15_generates_its_openapi_for_the_apiserver_only(programs) -> None:
+    built = programs(kit_versions("1.15"))
+    assert built["kubernetes"].generate_openapi and not built["kubelet"].generate_openapi
+    assert not programs(kit_versions("1.34"))["kubernetes"].generate_openapi
+    assert dict(built["coredns"].replaces)["k8s.io/client-go"] == "k8s.io/client-go v10.0.0+incompatible"
