@@ -127,6 +127,7 @@ REQUESTS: dict[str, str] = {
         "DaemonSets (a scenario built on it needs it)"),
     "custom-resource-definition-v1": "POST /apis/apiextensions.k8s.io/v1/customresourcedefinitions (custom resource scenarios)",
     "daemonset-max-surge": "a DaemonSet rolling update with rollingUpdate.maxSurge (the DaemonSet surge scenario)",
+    "endpointslices-v1": "the Service's EndpointSlices (discovery.k8s.io/v1), which the data-path recorder watches",
     "legacy-rollback-removed": "the rollback subresource answering 404 (the scenario that shows it gone)",
     "legacy-rollback-served": "the rollback subresource served (the scenario that records its answers)",
 }
@@ -176,6 +177,8 @@ TABLE: tuple[Expectation, ...] = tuple(
         ("server-side-apply", "<1.16", _NA, None, _NO_SSA),
         ("custom-resource-definition-v1", "<1.16", _NA, None,
          "apiextensions.k8s.io/v1 CustomResourceDefinitions are served from 1.16 (v1beta1 before)"),
+        ("endpointslices-v1", "<1.21", _NA, None,
+         "discovery.k8s.io/v1 EndpointSlices are served from 1.21: the data path is recorded without endpoint events"),
         ("legacy-rollback-removed", "<1.16", _NA, None,
          "the rollback subresource is still served before 1.16 (its answers: walkthrough-rollback, rollback-*)"),
         ("legacy-rollback-served", ">=1.16", _NA, None, "the rollback subresource was removed in 1.16 (404)"),
