@@ -402,15 +402,18 @@ class DataPathRecorder:
     timeouts: Timeouts = DEFAULT_TIMEOUTS
     proxy_note: str = ""
     proxy_interval: float = 0.1
+    endpoint_slices: bool = True  # False where the server has no discovery.k8s.io/v1 (before 1.21)
 
     def __post_init__(self) -> None:
-        self.slices = EndpointSliceWatcher(self.api_client, self.namespace, self.service, timeouts=self.timeouts)
+        self.slices = (EndpointSliceWatcher(self.api_client, self.namespace, self.service, timeouts=self.timeouts)
+                       if self.endpoint_slices else None)
         self.pods = PodWatcher(self.api_client, self.namespace, self.selector, timeouts=self.timeouts)
         self.proxy = ProxySyncPoller(self.proxy_nodes, interval=self.proxy_interval)
         self.timeline: DataPathTimeline | None = None
 
     def start(self) -> DataPathRecorder:
-        self.slices.start()
+        if self.slices is not None:
+            self.slices.start()
         self.pods.start()
         self.proxy.start()
         return self
@@ -422,13 +425,15 @@ class DataPathRecorder:
     def stop(self) -> DataPathTimeline:
         if self.timeline is not None:
             return self.timeline
-        endpoint_events = self.slices.stop(raise_error=False)
+        endpoint_events = self.slices.stop(raise_error=False) if self.slices is not None else []
         pod_events = self.pods.stop(raise_error=False)
         syncs = self.proxy.stop()
         notes = [self.proxy_note] if self.proxy_note else []
+        if self.slices is None:
+            notes.append("no EndpointSlices on this server (discovery.k8s.io/v1 arrived in 1.21): no endpoint events")
         notes += [f"kube-proxy on {node}: {error}" for node, error in sorted(self.proxy.errors.items())]
         for watcher in (self.slices, self.pods):
-            if watcher.error is not None:
+            if watcher is not None and watcher.error is not None:
                 notes.append(f"{watcher._what()} failed: {watcher.error}")
         self.timeline = DataPathTimeline(
             service=self.service,
@@ -441,4 +446,5 @@ class DataPathRecorder:
         return self.timeline
 
     def evidence_problems(self, since: float, until: float) -> list[str]:
-        return self.slices.evidence_problems(since, until) + self.pods.evidence_problems(since, until)
+        slices = self.slices.evidence_problems(since, until) if self.slices is not None else []
+        return slices + self.pods.evidence_problems(since, until)

@@ -436,6 +436,7 @@ def probed_service(cluster: Cluster, core_api: Any, kube_api: Any, namespace: st
     Rollouts go in `with probed.phase(label, (old, new)):`; `probed.finish()` analyses
     once; the analyses land in the record. Finished at teardown if the test did not."""
     from .datapath import DataPathRecorder
+    from .expectations import not_applicable
     from .demo import create_service
     from .probing import ProbedService
     from .prober import ProbeOptions
@@ -448,7 +449,8 @@ def probed_service(cluster: Cluster, core_api: Any, kube_api: Any, namespace: st
              kinds: tuple[str, ...] = SAMPLER_KINDS) -> Any:
         create_service(core_api, cluster, namespace, name, selector)
         pids, note = kind_node_pids(cluster)
-        recorder = DataPathRecorder(kube_api, namespace, name, selector, pids, timeouts, proxy_note=note)
+        recorder = DataPathRecorder(kube_api, namespace, name, selector, pids, timeouts, proxy_note=note,
+                                    endpoint_slices=not_applicable("endpointslices-v1", cluster.version) is None)
 
         def keep(analyses: list[Any], timeline: Any) -> None:
             record.probes.extend(analyses)

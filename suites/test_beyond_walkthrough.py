@@ -37,6 +37,8 @@ from harness.timeline import render_window
 
 log = logging.getLogger("rollproof.suites")
 
+pytestmark = pytest.mark.needs("server-side-apply")  # the harness writes these objects by server-side apply
+
 STS = "statefulset-demo"
 DS = "daemonset-demo"
 STUCK = "stuck-demo"
@@ -178,6 +180,7 @@ def test_statefulset_rolling_update_highest_ordinal_first_then_partition_canary(
 # --------------------------------------------------------------------------- DaemonSet
 
 
+@pytest.mark.needs("daemonset-max-surge")
 def test_daemonset_rolling_update_surges_and_drops_no_request(
         core_api, apps_api, raw_api, namespace, probed_service, pod_watcher, app_images, record, timeouts):
     """DaemonSet rolling update with maxSurge 1 / maxUnavailable 0 drops no request.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from harness.assertions import assert_replica_bounds, assert_verdicts
 from harness.kube.events import scaling_steps
 from harness.manifests import deployment
@@ -11,6 +13,8 @@ from harness.report import HistoryEntry
 from harness.samples import clock
 
 log = logging.getLogger("rollproof.suites")
+
+pytestmark = pytest.mark.needs("server-side-apply")  # the harness writes these objects by server-side apply
 
 NAME = "deployment-demo"
 

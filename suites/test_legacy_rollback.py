@@ -1,16 +1,29 @@
-"""The legacy rollback subresource (POST .../deployments/NAME/rollback) by version, against what works today."""
+"""The walkthrough's raw requests and the legacy rollback subresource, by version, against what works today."""
 
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 
 from harness.assertions import assert_verdicts
+from harness.expectations import expected
+from harness.kube.deployments import with_change_cause
 from harness.kube.patches import ROLLBACK_GROUP_VERSIONS, rollback_request, strip_pod_template_hash
+from harness.kube.patches import STRATEGIC_MERGE_PATCH, deployment_path, object_path, strategic_merge_patch
 from harness.manifests import deployment
-from harness.rawscenarios import expect, observed
+from harness.rawscenarios import expect, observed, post_object
 from harness.report import HistoryEntry
+from harness.samples import clock
+from harness.walkthrough import (
+    NAME as WALKTHROUGH_NAME,
+    PATCH_CHECKS,
+    ROLLBACK_EVENT_REASON,
+    demo_manifest,
+    walkthrough_patch,
+    walkthrough_rollback,
+)
 
 log = logging.getLogger("rollproof.suites")
 
@@ -21,14 +34,23 @@ def _check_name(group_version):
     return f"rollback-{group_version.replace('/', '-')}"
 
 
-def _two_revisions(deployments, app_images, timeouts, name):
-    """The demo Deployment at revision 1 (old image) then revision 2 (new image), both rolled out."""
+def _create(raw_api, namespace, manifest):
+    """POST the manifest (what `kubectl create -f` sends): every version has it."""
+    raw_api.call(post_object(object_path("apps/v1", "deployments", None, namespace), manifest))
+
+
+def _two_revisions(raw_api, deployments, namespace, app_images, timeouts, name):
+    """The demo Deployment at revision 1 (old image) then revision 2 (new image), both rolled out.
+
+    Created by POST and updated by a strategic-merge PATCH of the whole manifest (what
+    `kubectl create --record` then `kubectl patch --record` send), which every version serves."""
     old, new = app_images["old"], app_images["new"]
-    log.info("apply %s v0.1 (%s)", name, old.image)
-    deployments.apply(deployment(name, old.image, "v0.1"), change_cause=f"create {name} v0.1")
+    log.info("POST %s v0.1 (%s)", name, old.image)
+    _create(raw_api, namespace, with_change_cause(deployment(name, old.image, "v0.1"), f"create {name} v0.1"))
     deployments.wait_rollout_complete(name, timeouts.rollout)
-    log.info("apply %s v0.2 (%s)", name, new.image)
-    deployments.apply(deployment(name, new.image, "v0.2"), change_cause=f"update {name} to v0.2")
+    log.info("PATCH %s v0.2 (%s)", name, new.image)
+    raw_api.call(strategic_merge_patch(deployment_path(namespace, name),
+                                       with_change_cause(deployment(name, new.image, "v0.2"), f"update {name} to v0.2")))
     deployments.wait_rollout_complete(name, timeouts.rollout)
     return deployments.history(name)
 
@@ -37,7 +59,88 @@ def _record_history(record, history):
     record.history.extend(HistoryEntry(str(r.revision), r.change_cause, ",".join(r.images)) for r in history)
 
 
-@pytest.mark.k8s_version(">=1.16")
+def _rollback_events(core_api, namespace, name, timeout, interval, expect_one):
+    """Messages of the Deployment's DeploymentRollback events; waits up to `timeout` for one when one is due."""
+    selector = f"involvedObject.name={name},reason={ROLLBACK_EVENT_REASON}"
+    deadline = clock() + timeout
+    while True:
+        messages = [e.message for e in core_api.list_namespaced_event(namespace, field_selector=selector).items]
+        if messages or not expect_one or clock() >= deadline:
+            return messages
+        time.sleep(interval)
+
+
+def test_walkthrough_raw_requests_as_sent(cluster, core_api, namespace, raw_api, deployments, probed_service,
+                                          app_images, record, timeouts):
+    """The walkthrough's own PATCHes and rollback POST, as it sent them, answer as the table says for this version.
+
+    MUST hold: deployment-demo created at v0.1 (old image) by POST; its whole
+    v0.2 manifest PATCHed to /apis/extensions/v1beta1/.../deployment-demo as
+    strategic-merge, merge and JSON patch (in that order), then the rollback
+    POST {"name": "deployment-demo", "rollbackTo": {"revision": 0}}: each gets
+    the table's status and message for this version (served before 1.16, 404
+    from 1.16). Where the rollback is served, the Deployment then runs revision
+    1's image again (as revision 3) and a DeploymentRollback event says it
+    rolled back to revision 1; where it is not, the Deployment is still
+    revision 1 at v0.1 and there is no such event. Both steps are probed: the
+    Service answers every request, with the versions each step should show.
+    """
+    version = cluster.version
+    old, new = app_images["old"], app_images["new"]
+    log.info("POST %s v0.1 (%s)", WALKTHROUGH_NAME, old.image)
+    _create(raw_api, namespace, deployment(WALKTHROUGH_NAME, old.image, "v0.1"))
+    deployments.wait_rollout_complete(WALKTHROUGH_NAME, timeouts.rollout)
+    probed = probed_service(WALKTHROUGH_NAME, {"app": WALKTHROUGH_NAME})
+
+    # What this version serves, from the table: the PATCHes roll to v0.2, the rollback back to v0.1.
+    patched = expected(PATCH_CHECKS[STRATEGIC_MERGE_PATCH], version).status == 200
+    served = expected("walkthrough-rollback", version).status < 300
+    target = demo_manifest(new.image, "v0.2")
+    with probed.phase("the walkthrough's PATCHes", (old.server, new.server) if patched else (old.server,)):
+        for content_type, check in PATCH_CHECKS.items():
+            request = walkthrough_patch(namespace, content_type, target)
+            log.info("PATCH %s as %s (whole v0.2 manifest)", request.path, content_type)
+            answer = raw_api.send(request)
+            log.info("answer %d: %r", answer.status, answer.body if answer.status != 200 else "(the Deployment)")
+            record.check(check, observed(answer.status, answer.body if answer.status != 200 else "",
+                                         hide=(namespace,)))
+            expect(check, version, answer.status, answer.body)
+            if answer.status == 200:
+                deployments.wait_rollout_complete(WALKTHROUGH_NAME, timeouts.rollout)
+    before_rollback = deployments.history(WALKTHROUGH_NAME)
+
+    request = walkthrough_rollback(namespace)
+    with probed.phase("the walkthrough's rollback", (new.server, old.server) if served else (old.server,)):
+        log.info("POST %s %s", request.path, request.body.decode())
+        answer = raw_api.send(request)
+        log.info("answer %d: %r", answer.status, answer.body)
+        record.check("walkthrough-rollback", observed(answer.status, answer.body, hide=(namespace,)))
+        record.check("walkthrough-rollback body", repr(answer.body))
+        expect("walkthrough-rollback", version, answer.status, answer.body)
+        if served:
+            deployments.wait_rollout_complete(WALKTHROUGH_NAME, timeouts.rollout)
+    analyses = probed.finish()
+    events = _rollback_events(core_api, namespace, WALKTHROUGH_NAME, timeouts.api_request, timeouts.poll_interval,
+                              expect_one=served)
+    history = deployments.history(WALKTHROUGH_NAME)
+    _record_history(record, history)
+    log.info("events %s; history %s", events, [(r.revision, r.revision_history, r.images) for r in history])
+    record.check("walkthrough-rollback event", "; ".join(events) or "none")
+    record.check("walkthrough history after the rollback",
+                 ", ".join(f"{r.revision}: {','.join(r.images)}" for r in history))
+
+    live_image = deployments.get(WALKTHROUGH_NAME)["spec"]["template"]["spec"]["containers"][0]["image"]
+    if served:
+        assert events == [f'Rolled back deployment "{WALKTHROUGH_NAME}" to revision 1'], events
+        assert live_image == old.image and history[-1].images == (old.image,)
+        assert history[-1].revision == before_rollback[-1].revision + 1 and history[-1].revision_history == (1,)
+    else:
+        assert events == [], "no rollback is served here, so no rollback event"
+        assert live_image == old.image and [(r.revision, r.images) for r in history] == [(1, (old.image,))]
+    assert_verdicts(analyses)
+
+
+@pytest.mark.needs("legacy-rollback-removed")
 def test_legacy_rollback_is_gone_and_undo_works(cluster, namespace, raw_api, deployments, probed_service,
                                                 app_images, record, timeouts):
     """The legacy rollback POST is gone since 1.16; kubectl's undo (a JSON patch of the template) works.
@@ -52,8 +155,8 @@ def test_legacy_rollback_is_gone_and_undo_works(cluster, namespace, raw_api, dep
     undo, the old one once it settled.
     """
     name = "legacy-rollback"
-    version = (cluster.major, cluster.minor)
-    before = _two_revisions(deployments, app_images, timeouts, name)
+    version = cluster.version
+    before = _two_revisions(raw_api, deployments, namespace, app_images, timeouts, name)
     first, second = before
     generation = deployments.get(name)["metadata"]["generation"]
     old, new = app_images["old"], app_images["new"]
@@ -93,7 +196,7 @@ def test_legacy_rollback_is_gone_and_undo_works(cluster, namespace, raw_api, dep
     assert_verdicts(analyses)
 
 
-@pytest.mark.k8s_version("<1.16")
+@pytest.mark.needs("legacy-rollback-served")
 def test_legacy_rollback_on_old_servers(cluster, namespace, raw_api, deployments, app_images, record, timeouts):
     """On servers before 1.16 the legacy rollback POST is served; its answer is recorded as it is.
 
@@ -103,8 +206,8 @@ def test_legacy_rollback_on_old_servers(cluster, namespace, raw_api, deployments
     and the history after each is recorded too.
     """
     name = "legacy-rollback-old"
-    version = (cluster.major, cluster.minor)
-    _record_history(record, _two_revisions(deployments, app_images, timeouts, name))
+    version = cluster.version
+    _record_history(record, _two_revisions(raw_api, deployments, namespace, app_images, timeouts, name))
 
     for group_version in ROLLBACK_GROUP_VERSIONS:
         request = rollback_request(namespace, name, PREVIOUS, group_version=group_version)

@@ -54,11 +54,19 @@ def _version(cluster):
     return (cluster.major, cluster.minor)
 
 
-def _target(raw_api, namespace, name, image, *, manager=OWNER):
-    """A demo Deployment with 0 replicas (a live object to patch, no pods), created by server-side apply."""
+def _target(raw_api, namespace, name, image, *, manager=None):
+    """A demo Deployment with 0 replicas (a live object to patch, no pods).
+
+    Created by server-side apply as field `manager` when one is given (the apply
+    scenarios), else by POST (what `kubectl create` sends: every version has it)."""
     path = deployment_path(namespace, name)
-    log.info("apply %s (0 replicas) as field manager %s", name, manager)
-    raw_api.call(apply_patch(path, deployment(name, image, "v0.1", replicas=0), field_manager=manager))
+    manifest = deployment(name, image, "v0.1", replicas=0)
+    if manager is None:
+        log.info("POST %s (0 replicas)", name)
+        raw_api.call(post_object(object_path("apps/v1", "deployments", None, namespace), manifest))
+    else:
+        log.info("apply %s (0 replicas) as field manager %s", name, manager)
+        raw_api.call(apply_patch(path, manifest, field_manager=manager))
     return path
 
 
@@ -107,6 +115,7 @@ def test_patch_with_an_unsupported_content_type_is_refused(cluster, namespace, r
     assert unchanged, "the refused PATCH changed the Deployment"
 
 
+@pytest.mark.needs("apply-without-field-manager")
 def test_apply_without_field_manager_is_refused(cluster, namespace, raw_api, app_images, record):
     """Server-side apply (application/apply-patch+yaml) without ?fieldManager= is refused.
 
@@ -114,7 +123,7 @@ def test_apply_without_field_manager_is_refused(cluster, namespace, raw_api, app
     from 1.18 on) and the Deployment is unchanged.
     """
     name = "ct-apply-no-manager"
-    path = _target(raw_api, namespace, name, app_images["old"].image)
+    path = _target(raw_api, namespace, name, app_images["old"].image, manager=OWNER)
     request = without_params(apply_patch(path, deployment(name, app_images["new"].image, "v0.2", replicas=0)),
                              "fieldManager")
     log.info("PATCH %s as apply-patch+yaml with params %s (no fieldManager)", name, request.params)
@@ -124,6 +133,7 @@ def test_apply_without_field_manager_is_refused(cluster, namespace, raw_api, app
     assert unchanged, "the refused apply changed the Deployment"
 
 
+@pytest.mark.needs("apply-conflict-without-force", "apply-conflict-with-force")
 def test_conflicting_apply_needs_force(cluster, namespace, raw_api, app_images, record):
     """A server-side apply of a field another manager owns conflicts, unless forced.
 
@@ -258,6 +268,7 @@ def _create_custom(raw_api, namespace, group, name, spec, timeouts):
             time.sleep(timeouts.poll_interval)
 
 
+@pytest.mark.needs("custom-resource-definition-v1")
 def test_custom_resource_refuses_strategic_merge_patch(cluster, namespace, raw_api, widget_crd, record, timeouts):
     """A custom resource refuses application/strategic-merge-patch+json and lists the types it accepts.
 

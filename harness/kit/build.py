@@ -36,6 +36,7 @@ class KitManifest:
     app_images: tuple[AppImage, ...]
     prober_image: str
     built_at: float
+    containerd_version: str = ""  # the node's containerd (absent from manifests written before it was recorded)
 
     def image(self, role: str) -> AppImage:
         return next(i for i in self.app_images if i.role == role)
@@ -110,6 +111,7 @@ def build_kit(k8s_version: str = "1.34") -> KitManifest:
             app_images=tuple(apps),
             prober_image=prober,
             built_at=time.time(),
+            containerd_version=versions.containerd,
         )
         _prune_superseded()
         text = json.dumps(asdict(manifest), indent=2) + "\n"
@@ -118,6 +120,7 @@ def build_kit(k8s_version: str = "1.34") -> KitManifest:
             tmp = path.with_suffix(".tmp")
             tmp.write_text(text)
             os.replace(tmp, path)
-    say(f"kit ready in {time.monotonic() - started:.1f}s: node image {node.tag}, "
+    say(f"kit ready in {time.monotonic() - started:.1f}s: node image {node.tag} (kind {versions.kind}, "
+        f"containerd {versions.containerd}), "
         f"apps {', '.join(a.tag for a in apps)}; manifest {manifest_path()}")
     return manifest

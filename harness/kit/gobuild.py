@@ -8,17 +8,20 @@ the wrapper requires each staging module at the matching version instead.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import ProviderError
 from .paths import cache_root, kit_file
 from .steps import Stamp, input_hash, run, say, stage
 from .versions import KitVersions
 
-__all__ = ["GoProgram", "go_env", "build_programs", "kit_programs", "containerd_program", "BUILD_DATE"]
+__all__ = ["GoProgram", "go_env", "build_programs", "kit_programs", "containerd_program", "containerd_module",
+           "openapi_input_packages", "BUILD_DATE"]
 
 BUILD_DATE = "2026-01-01T00:00:00Z"  # fixed so rebuilds are reproducible
 
@@ -46,10 +49,32 @@ class GoProgram:
     ldflags: str = "-s -w"
     tags: tuple[str, ...] = ()
     extra_files: tuple[Path, ...] = field(default=())  # copied into the wrapper module
+    # For code written for an older Go (all empty for current releases):
+    toolchain: str = ""  # GOTOOLCHAIN (default: the Go on PATH)
+    go_directive: str = ""  # the wrapper's go line (default 1.24.0)
+    cgo: bool = False  # as Kubernetes' own build of that release did (the kubelet used cgo until 1.2x)
+    local_modules: tuple[Path, ...] = ()  # stand-in modules copied into the wrapper (replaced as ./NAME)
+    nosumdb: tuple[str, ...] = ()  # GONOSUMDB: modules the checksum database never recorded
+    generate_openapi: bool = False  # k8s.io/kubernetes built from a copy with its generated OpenAPI added
 
     def key(self) -> str:
+        old_go = (self.toolchain, self.go_directive, self.cgo, self.nosumdb, *self.local_modules)
+        if self.generate_openapi:
+            old_go += ("openapi/1",)
+        extra = (old_go,) if any((self.toolchain, self.go_directive, self.cgo, self.nosumdb, self.local_modules,
+                                  self.generate_openapi)) else ()
         return input_hash(self.requires, self.packages, self.binary, self.replaces, self.ldflags, self.tags,
-                          *self.extra_files)
+                          *self.extra_files, *extra)
+
+    def env(self) -> dict[str, str]:
+        env = go_env()
+        if self.toolchain:
+            env["GOTOOLCHAIN"] = self.toolchain
+        if self.cgo:
+            env["CGO_ENABLED"] = "1"
+        if self.nosumdb:
+            env["GONOSUMDB"] = ",".join(self.nosumdb)
+        return env
 
     def out_dir(self) -> Path:
         return cache_root() / "bin" / self.name
@@ -58,11 +83,16 @@ class GoProgram:
         return self.out_dir() / binary
 
 
+def _replace_target(module: str, target: str) -> str:
+    """A replace's right side: a version of the same module, "other/module version", or "./dir"."""
+    return target if " " in target or target.startswith("./") else f"{module} {target}"
+
+
 def _go_mod(program: GoProgram) -> str:
-    lines = [f"module rollproof.local/{program.name}", "", "go 1.24.0", ""]
+    lines = [f"module rollproof.local/{program.name}", "", f"go {program.go_directive or '1.24.0'}", ""]
     lines += ["require ("] + [f"\t{m} {v}" for m, v in program.requires] + [")", ""]
     if program.replaces:
-        lines += ["replace ("] + [f"\t{m} => {m} {v}" for m, v in program.replaces] + [")", ""]
+        lines += ["replace ("] + [f"\t{m} => {_replace_target(m, v)}" for m, v in program.replaces] + [")", ""]
     return "\n".join(lines)
 
 
@@ -88,9 +118,13 @@ def build_program(program: GoProgram) -> Path:
             (src / "tools.go").write_text(_tools_go(program))
         for extra in program.extra_files:
             shutil.copy(extra, src / extra.name)
-        env = go_env()
+        for module in program.local_modules:
+            shutil.copytree(module, src / module.name)
+        env = program.env()
         run(["go", "mod", "tidy", "-e"], what=f"go mod tidy for {program.name}", env=env, cwd=src,
             fix="check that the Go module proxy is reachable")
+        if program.generate_openapi:
+            _kubernetes_with_openapi(src, env)
         stamp.clear()
         tmp = out.with_name(out.name + ".partial")
         if tmp.exists():
@@ -112,42 +146,183 @@ def build_program(program: GoProgram) -> Path:
     return out
 
 
-def _staging_modules(versions: KitVersions) -> list[str]:
-    """The k8s.io/* staging modules that k8s.io/kubernetes replaces with local paths."""
+OPENAPI_TAG = "+k8s:openapi-gen="
+OPENAPI_PACKAGE = "k8s.io/kubernetes/pkg/generated/openapi"
+
+
+def _module_dir(src: Path, env: dict[str, str], module: str) -> Path:
+    out = run(["go", "list", "-m", "-f", "{{.Dir}}", module], what=f"locate {module}", env=env, cwd=src)
+    return Path(out.strip().splitlines()[-1])
+
+
+def openapi_input_packages(modules: dict[str, Path]) -> list[str]:
+    """Packages with a `+k8s:openapi-gen=` tag in any Go file: what the release's Makefile gave openapi-gen."""
+    found = set()
+    for module, root in modules.items():
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = [d for d in dirnames if d not in ("vendor", "testdata", "staging", "_output", "third_party")]
+            for name in filenames:
+                if name.endswith(".go") and OPENAPI_TAG in (Path(dirpath) / name).read_text(errors="replace"):
+                    rel = Path(dirpath).relative_to(root).as_posix()
+                    found.add(module if rel == "." else f"{module}/{rel}")
+                    break
+    return sorted(found)
+
+
+def _kubernetes_with_openapi(src: Path, env: dict[str, str]) -> None:
+    """Put k8s.io/kubernetes in the wrapper as ./kubernetes, with the OpenAPI definitions its build generated.
+
+    Releases whose module lacks pkg/generated/openapi/zz_generated.openapi.go had `make`
+    generate it: the same openapi-gen (the kube-openapi the release pins), over the packages
+    carrying the tag in the release and its staging modules. Its API rule report must equal
+    the release's api/api-rules/violation_exceptions.list, as the Makefile required.
+    """
+    with stage("generate the OpenAPI definitions k8s.io/kubernetes leaves to its Makefile"):
+        kubernetes = _module_dir(src, env, "k8s.io/kubernetes")
+        staging = re.findall(r"^\s*(k8s\.io/[\w.-]+) => k8s\.io/[\w.-]+ (v0\.\d+\.\d+)\s*$",
+                             (src / "go.mod").read_text(), re.M)
+        modules = {"k8s.io/kubernetes": kubernetes}
+        modules.update({m: _module_dir(src, env, m) for m, _ in staging})
+        packages = openapi_input_packages(modules)
+        out = src / "openapi-out"
+        report = out / "violations.report"
+        out.mkdir()
+        run(["go", "run", "k8s.io/kube-openapi/cmd/openapi-gen", "-i", ",".join(packages),
+             "-p", OPENAPI_PACKAGE, "-O", "zz_generated.openapi",
+             "-h", str(kubernetes / "hack/boilerplate/boilerplate.generatego.txt"),
+             "-o", str(out), "-r", str(report)],
+            what="openapi-gen", env=env, cwd=src)
+        known = (kubernetes / "api/api-rules/violation_exceptions.list").read_text()
+        if sorted(report.read_text().splitlines()) != sorted(known.splitlines()):
+            raise ProviderError(f"openapi-gen's API rule report {report} differs from the release's "
+                                "api/api-rules/violation_exceptions.list: the generated definitions are not the release's")
+        copy = src / "kubernetes"
+        shutil.copytree(kubernetes, copy)
+        for path in [copy, *copy.rglob("*")]:
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode | 0o200)  # the module cache is read-only
+        generated = out / OPENAPI_PACKAGE / "zz_generated.openapi.go"
+        shutil.copy(generated, copy / "pkg/generated/openapi" / generated.name)
+        say(f"{len(packages)} packages -> {generated.name} ({len(generated.read_text().splitlines())} lines); "
+            "API rule report matches the release's")
+        with open(src / "go.mod", "a") as gomod:
+            gomod.write("\nreplace k8s.io/kubernetes => ./kubernetes\n")
+
+
+def _kubernetes_go_mod(versions: KitVersions) -> str:
+    """k8s.io/kubernetes's own go.mod at `versions.kubernetes` (downloaded to the module cache)."""
     env = go_env()
     run(["go", "mod", "download", f"k8s.io/kubernetes@{versions.kubernetes}"],
         what="download k8s.io/kubernetes", env=env, cwd=cache_root(),
         fix="check that the Go module proxy is reachable")
     gomod = Path(env["GOMODCACHE"]) / "k8s.io" / f"kubernetes@{versions.kubernetes}" / "go.mod"
-    staged = re.findall(r"^\s*(k8s\.io/[\w.-]+)\s*=>\s*\./staging/", gomod.read_text(), re.M)
+    return gomod.read_text()
+
+
+def _replace_lines(gomod: str) -> list[tuple[str, str]]:
+    """(module, right side) of every replace directive in a go.mod, in order."""
+    lines: list[str] = []
+    for block in re.findall(r"^replace\s*\((.*?)^\)", gomod, re.M | re.S):
+        lines += block.splitlines()
+    lines += re.findall(r"^replace\s+([^(\s].*)$", gomod, re.M)
+    out = []
+    for line in lines:
+        line = line.split("//", 1)[0].strip()
+        if "=>" in line:
+            left, right = (part.strip() for part in line.split("=>", 1))
+            out.append((left.split()[0], right))
+    return out
+
+
+def _staging_modules(versions: KitVersions, gomod: str | None = None) -> list[str]:
+    """The k8s.io/* staging modules that k8s.io/kubernetes replaces with local paths."""
+    gomod = gomod if gomod is not None else _kubernetes_go_mod(versions)
+    staged = [m for m, right in _replace_lines(gomod) if right.startswith("./staging/")]
+    if versions.old_go is not None:
+        # Older releases list staging modules they never published (k8s.io/kubectl before 1.16) and
+        # require one example (k8s.io/sample-apiserver): take exactly those the release requires.
+        required = set(re.findall(r"^\s*(k8s\.io/[\w.-]+)\s+v0\.0\.0\s*$", gomod, re.M))
+        return [m for m in staged if m in required]
     # sample-* modules are examples that are not published for every release.
     return [m for m in staged if not m.startswith("k8s.io/sample-")]
 
 
-def kubernetes_program(versions: KitVersions) -> GoProgram:
-    pkg = "k8s.io/component-base/version"
+def _release_pins(gomod: str) -> tuple[tuple[str, str], ...]:
+    """Every third-party replace of a release's go.mod: the dependency versions it was built with."""
+    return tuple((m, right) for m, right in _replace_lines(gomod) if not right.startswith("./"))
+
+
+def _merged(*groups: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """Replaces by module, a later group overriding an earlier one."""
+    out: dict[str, str] = {}
+    for group in groups:
+        out.update(group)
+    return tuple(out.items())
+
+
+def _old_go(program: GoProgram, versions: KitVersions, role: str, pins: tuple[tuple[str, str], ...]) -> GoProgram:
+    """`program` built as code written for an older Go: that release's pins, toolchain and stand-ins."""
+    old = versions.old_go
+    if old is None:
+        return program
+    replaces = _merged(pins, program.replaces, old.replaces_for(role))
+    local = tuple(kit_file("gomod", target[2:]) for _, target in replaces if target.startswith("./"))
+    return dataclasses.replace(
+        program, requires=program.requires + old.requires_for(role), replaces=replaces, toolchain=old.toolchain,
+        go_directive=old.go_directive, local_modules=local, nosumdb=old.nosumdb)
+
+
+def _with_openapi(program: GoProgram, versions: KitVersions) -> GoProgram:
+    """The static commands include kube-apiserver, which needs the generated OpenAPI definitions."""
+    wanted = versions.old_go is not None and versions.old_go.generate_openapi
+    return dataclasses.replace(program, generate_openapi=True) if wanted else program
+
+
+def kubernetes_programs(versions: KitVersions) -> dict[str, GoProgram]:
+    """Kubernetes' commands; for older releases the kubelet apart, built with cgo as that release did."""
     major, minor = versions.kubernetes.lstrip("v").split(".")[:2]
     stamp = {
         "gitVersion": versions.kubernetes, "gitMajor": major, "gitMinor": minor,
         "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
         "buildDate": BUILD_DATE,
     }
-    ldflags = "-s -w " + " ".join(f"-X {pkg}.{k}={v}" for k, v in stamp.items())
-    staging = _staging_modules(versions)
-    return GoProgram(
+    # The packages hack/lib/version.sh of that release stamps: component-base's from 1.16 on.
+    packages = (("k8s.io/component-base/version",) if int(minor) >= 16 else
+                ("k8s.io/kubernetes/pkg/version", "k8s.io/client-go/pkg/version", "k8s.io/kubernetes/pkg/kubectl/version"))
+    ldflags = "-s -w " + " ".join(f"-X {pkg}.{k}={v}" for pkg in packages for k, v in stamp.items())
+    gomod = _kubernetes_go_mod(versions)
+    staging = _staging_modules(versions, gomod)
+    commands = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "kubelet", "kubeadm",
+                "kubectl"]
+    base = GoProgram(
         name=f"kubernetes-{versions.kubernetes}",
         requires=(("k8s.io/kubernetes", versions.kubernetes),) + tuple((m, versions.staging) for m in staging),
         replaces=tuple((m, versions.staging) for m in staging),
-        packages=tuple(f"k8s.io/kubernetes/cmd/{c}" for c in (
-            "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy",
-            "kubelet", "kubeadm", "kubectl")),
+        packages=tuple(f"k8s.io/kubernetes/cmd/{c}" for c in commands),
         ldflags=ldflags,
     )
+    if versions.old_go is None:
+        return {"kubernetes": base}
+    pins = _release_pins(gomod)
+    static = dataclasses.replace(base, packages=tuple(p for p in base.packages if not p.endswith("/kubelet")))
+    kubelet = dataclasses.replace(base, name=f"kubelet-{versions.kubernetes}",
+                                  packages=("k8s.io/kubernetes/cmd/kubelet",), cgo=True)
+    return {"kubernetes": _with_openapi(_old_go(static, versions, "kubernetes", pins), versions),
+            "kubelet": _old_go(kubelet, versions, "kubernetes", pins)}
+
+
+def kubernetes_program(versions: KitVersions) -> GoProgram:
+    return kubernetes_programs(versions)["kubernetes"]
+
+
+def containerd_module(version: str) -> str:
+    """containerd's module path: `/v2` from 2.0 on."""
+    return "github.com/containerd/containerd" + ("" if version.startswith("v1.") else "/v2")
 
 
 def containerd_program(versions: KitVersions) -> GoProgram:
     """containerd, its runc shim and ctr, version-stamped as containerd's Makefile does."""
-    module = "github.com/containerd/containerd/v2"
+    module = containerd_module(versions.containerd)
     stamp = {"Version": versions.containerd, "Revision": "rollproof-kit", "Package": module}
     return GoProgram(
         name=f"containerd-{versions.containerd}",
@@ -158,30 +333,54 @@ def containerd_program(versions: KitVersions) -> GoProgram:
     )
 
 
+def _etcd_program(versions: KitVersions) -> GoProgram:
+    if versions.etcd.startswith("v3.3."):  # before go.etcd.io: one module without a go.mod
+        return GoProgram(name=f"etcd-{versions.etcd}", requires=(("github.com/coreos/etcd", versions.etcd + "+incompatible"),),
+                         packages=("github.com/coreos/etcd",), binary="etcd")
+    return GoProgram(
+        name=f"etcd-{versions.etcd}",
+        requires=tuple((f"go.etcd.io/etcd/{m}", versions.etcd)
+                       for m in ("server/v3", "api/v3", "client/pkg/v3", "client/v3", "pkg/v3")),
+        packages=("go.etcd.io/etcd/server/v3",),
+        binary="etcd",
+    )
+
+
+def _coredns_main(versions: KitVersions) -> Path:
+    """CoreDNS with kubeadm's plugins; CoreDNS before 1.5 has no `ready` plugin."""
+    major, minor = (int(x) for x in versions.coredns.lstrip("v").split(".")[:2])
+    return kit_file("coredns-1.3", "main.go") if (major, minor) < (1, 5) else kit_file("coredns", "main.go")
+
+
 def kit_programs(versions: KitVersions) -> dict[str, GoProgram]:
     """Everything the kit compiles, by role."""
+    programs = _kit_programs(versions)
+    if versions.old_go is not None:
+        gomod = _kubernetes_go_mod(versions)
+        staging = tuple((m, versions.staging) for m in _staging_modules(versions, gomod))
+        pins = _merged(_release_pins(gomod), staging)
+        for role in ("etcd", "coredns"):
+            programs[role] = _old_go(programs[role], versions, role, pins)
+    programs.update(kubernetes_programs(versions))
+    return programs
+
+
+def _kit_programs(versions: KitVersions) -> dict[str, GoProgram]:
     return {
         "kind": GoProgram(name=f"kind-{versions.kind}", requires=(("sigs.k8s.io/kind", versions.kind),),
                           packages=("sigs.k8s.io/kind",)),
         "crictl": GoProgram(name=f"crictl-{versions.crictl}",
                             requires=(("sigs.k8s.io/cri-tools", versions.crictl),),
                             packages=("sigs.k8s.io/cri-tools/cmd/crictl",)),
-        "etcd": GoProgram(
-            name=f"etcd-{versions.etcd}",
-            requires=tuple((f"go.etcd.io/etcd/{m}", versions.etcd)
-                           for m in ("server/v3", "api/v3", "client/pkg/v3", "client/v3", "pkg/v3")),
-            packages=("go.etcd.io/etcd/server/v3",),
-            binary="etcd",
-        ),
+        "etcd": _etcd_program(versions),
         "coredns": GoProgram(
             name=f"coredns-{versions.coredns}",
             requires=(("github.com/coredns/coredns", versions.coredns),),
             packages=("./",),
             binary="coredns",
-            extra_files=(kit_file("coredns", "main.go"),),
+            extra_files=(_coredns_main(versions),),
         ),
         "containerd": containerd_program(versions),
-        "kubernetes": kubernetes_program(versions),
     }
 
 

@@ -31,7 +31,7 @@ from .rootfs import DebianImage, build_debian_image
 from .steps import input_hash, run, say, stage
 from .versions import KitVersions
 
-__all__ = ["NODE_BASE", "NodeImage", "build_node_image", "kubeadm_images"]
+__all__ = ["NODE_BASE", "NodeImage", "build_node_image", "kubeadm_images", "node_overlays"]
 
 NODE_PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "iptables", "nftables", "iproute2", "conntrack", "kmod",
@@ -69,6 +69,25 @@ NODE_BASE = DebianImage(
     customize=_customize_base,
     customize_inputs=("node-base/2", _MASKED_UNITS),
 )
+
+
+def node_overlays(versions: KitVersions) -> tuple[str, ...]:
+    """Directories of `files/node-overlays` copied over the node files for this release.
+
+    The node files are written for the newest releases; an overlay replaces the few
+    files an older containerd or kubelet reads differently.
+    """
+    overlays = []
+    if versions.containerd.startswith("v2.0."):
+        overlays.append("containerd-2.0")  # one CNI `bin_dir`
+    if versions.containerd.startswith("v1."):
+        if versions.minor >= 24:  # kind gives those the systemd cgroup driver; the 1.x overlay says cgroupfs
+            raise ProviderError(f"containerd {versions.containerd} is configured for kubelets before 1.24, "
+                                f"not {versions.kubernetes}: pin a containerd 2.x for it in harness/kit/versions.py")
+        overlays.append("containerd-1.7")  # config version 2, CRI v1alpha2, cgroupfs
+    if versions.minor < 31:
+        overlays.append("kubelet-before-1.31")  # no --fail-cgroupv1 flag
+    return tuple(overlays)
 
 
 @dataclass(frozen=True)
@@ -152,17 +171,20 @@ def _tools_image(versions: KitVersions, k8s_bin: Path, keys: dict[str, str]) -> 
 class _PrivateContainerd:
     """A containerd on the host whose only job is to fill a content store for the node image."""
 
-    def __init__(self, bin_dir: Path, root: Path, state: Path) -> None:
+    def __init__(self, bin_dir: Path, root: Path, state: Path, config_version: int = 3) -> None:
         self.bin_dir, self.root, self.state = bin_dir, root, state
+        self.config_version = config_version  # 2 for containerd 1.x
         self.socket = state / "containerd.sock"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> "_PrivateContainerd":
         self.state.mkdir(parents=True, exist_ok=True)
         config = self.state / "config.toml"
+        disabled = ('"io.containerd.grpc.v1.cri"' if self.config_version == 2 else
+                    '"io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime"')
         config.write_text(
-            "version = 3\n"
-            'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime"]\n'
+            f"version = {self.config_version}\n"
+            f"disabled_plugins = [{disabled}]\n"
             f'root = "{self.root}"\nstate = "{self.state / "run"}"\n'
             f'[grpc]\n  address = "{self.socket}"\n'
         )
@@ -189,11 +211,11 @@ class _PrivateContainerd:
                 self.proc.kill()
 
 
-def _preload(images: list[str], containerd_bin: Path, store: Path, work: Path) -> None:
+def _preload(images: list[str], containerd_bin: Path, store: Path, work: Path, config_version: int = 3) -> None:
     work.mkdir(parents=True, exist_ok=True)
     archive = work / "images.tar"
     run(["docker", "save", "-o", str(archive), *images], what="docker save node images")
-    with _PrivateContainerd(containerd_bin, store, work / "containerd-state") as containerd:
+    with _PrivateContainerd(containerd_bin, store, work / "containerd-state", config_version) as containerd:
         containerd.ctr("images", "import", "--no-unpack", "--all-platforms", "--digests", str(archive))
         listed = set(containerd.ctr("images", "list", "-q").split())
     archive.unlink()
@@ -209,10 +231,13 @@ def build_node_image(versions: KitVersions, programs: dict[str, GoProgram]) -> N
     k8s_bin = programs["kubernetes"].out_dir()
     images = _component_images(versions, k8s_bin, programs["etcd"].out_dir(), programs["coredns"].out_dir(), keys)
     files = kit_file("node")
+    overlays = [kit_file("node-overlays", name) for name in node_overlays(versions)]
+    kubelet = programs.get("kubelet", programs["kubernetes"])  # built apart for releases whose kubelet used cgo
     tag = f"rollproof/node:{versions.kubernetes}"
     component_keys = [image_key(i) for i in images]
+    extra = [keys["kubelet"]] if "kubelet" in keys else []
     key = input_hash("node/2", NODE_BASE.key(), keys["kubernetes"], keys["crictl"], keys["containerd"], files,
-                     component_keys)
+                     component_keys, *overlays, *extra)
     if image_key(tag) == key:
         say(f"image {tag}: cached")
         return NodeImage(tag, versions.kubernetes, tuple(images))
@@ -220,9 +245,13 @@ def build_node_image(versions: KitVersions, programs: dict[str, GoProgram]) -> N
         context = Path(ctx)
         rootfs = context / "rootfs"
         shutil.copytree(files, rootfs, symlinks=True)
+        for overlay in overlays:
+            say(f"node files: overlay {overlay.name}")
+            shutil.copytree(overlay, rootfs, symlinks=True, dirs_exist_ok=True)
         _render(rootfs, versions, images)
-        for name in ("kubelet", "kubeadm", "kubectl"):
-            (rootfs / "usr/bin").mkdir(parents=True, exist_ok=True)
+        (rootfs / "usr/bin").mkdir(parents=True, exist_ok=True)
+        shutil.copy(kubelet.path("kubelet"), rootfs / "usr/bin" / "kubelet")
+        for name in ("kubeadm", "kubectl"):
             shutil.copy(k8s_bin / name, rootfs / "usr/bin" / name)
         shutil.copy(programs["crictl"].out_dir() / "crictl", rootfs / "usr/local/bin/crictl")
         containerd_bin = programs["containerd"].out_dir()
@@ -235,7 +264,8 @@ def build_node_image(versions: KitVersions, programs: dict[str, GoProgram]) -> N
         (wants / "kubelet.service").symlink_to("/etc/systemd/system/kubelet.service")
         (wants / "containerd.service").symlink_to("/etc/systemd/system/containerd.service")
         with stage("preload images into the node's containerd"):
-            _preload(images, containerd_bin, rootfs / "var/lib/containerd", context / "work")
+            _preload(images, containerd_bin, rootfs / "var/lib/containerd", context / "work",
+                     config_version=2 if versions.containerd.startswith("v1.") else 3)
         shutil.rmtree(context / "work", ignore_errors=True)
         (context / "Dockerfile").write_text(
             f"FROM {NODE_BASE.tag}\n"

@@ -1,4 +1,29 @@
-"""Pinned versions of everything the kit builds, in one place."""
+"""Pinned versions of everything the kit builds, in one place, per Kubernetes minor.
+
+For each minor:
+- Kubernetes: the latest patch in the Go module proxy.
+- etcd, CoreDNS, pause: what that release's kubeadm asks for
+  (`cmd/kubeadm/app/constants/constants.go`: DefaultEtcdVersion, CoreDNSVersion, PauseVersion).
+- kind: the release whose default node image is that minor. kind supports a node image
+  only with the release that made it, and each release writes the kubeadm config API
+  its minors expect (v0.30 writes v1beta3; v0.32 writes v1beta4 from 1.36 on, which
+  1.37's kubeadm requires).
+- containerd: a line containerd's RELEASES.md recommends for that minor ("Kubernetes
+  Support" table, read in v2.2.9 and v2.4.2): 2.0 (LTS) for 1.31-1.33, 2.2 for 1.35 and
+  1.36, 2.3 (LTS) for 1.37. 1.34 keeps 2.2.9, the runtime its CI was proven with (the
+  table lists 2.1.3+ and 2.0.6+ for 1.34; 2.2 is newer than both lines).
+
+1.15, the walkthrough's era (the last minor serving extensions/v1beta1 Deployments and
+their rollback subresource), is built from the same registries with three differences:
+- containerd 1.7, the newest line that still serves CRI v1alpha2, the only CRI a 1.15
+  kubelet speaks (containerd 2.0 removed it);
+- kind v0.30.0, not a release that made 1.15 images (v0.4-v0.12): those start nodes in
+  the host's cgroup namespace on cgroup v1 hosts with Docker 20.10 (`--cgroupns=private`
+  arrived in kind v0.20), which the kit's node does not support; v0.30 still writes the
+  kubeadm v1beta2 config for releases before 1.23 and the cgroupfs driver before 1.24;
+- code written for Go 1.12 is built with an older Go (`OldGo`) and the dependency
+  versions that release pinned in its own go.mod, with a few pins replaced (`OldGo.replaces`).
+"""
 
 from __future__ import annotations
 
@@ -6,27 +31,95 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 
-__all__ = ["KitVersions", "kit_versions", "SUPPORTED_MINORS"]
+__all__ = ["KitVersions", "OldGo", "kit_versions", "SUPPORTED_MINORS", "CRICTL_VERSION"]
 
-KIND_VERSION = "v0.30.0"
 CRICTL_VERSION = "v1.34.0"
-# The node's container runtime, from its module (Debian bookworm's 1.6.20 is below the
-# containerd floor of current Kubernetes releases).
-CONTAINERD_VERSION = "v2.2.9"
 
-# Latest patch of each Kubernetes minor the kit knows how to build, and the
-# etcd / CoreDNS / pause versions kubeadm of that minor asks for
-# (cmd/kubeadm/app/constants/constants.go of that release).
 _BY_MINOR: dict[int, dict[str, str]] = {
+    15: {"kubernetes": "v1.15.12", "etcd": "v3.3.10", "etcd_tag": "3.3.10",
+         "coredns": "v1.3.1", "pause": "3.1", "kind": "v0.30.0", "containerd": "v1.7.35"},
+    31: {"kubernetes": "v1.31.14", "etcd": "v3.5.24", "etcd_tag": "3.5.24-0",
+         "coredns": "v1.11.3", "pause": "3.10", "kind": "v0.24.0", "containerd": "v2.0.14"},
+    32: {"kubernetes": "v1.32.13", "etcd": "v3.5.24", "etcd_tag": "3.5.24-0",
+         "coredns": "v1.11.3", "pause": "3.10", "kind": "v0.26.0", "containerd": "v2.0.14"},
+    33: {"kubernetes": "v1.33.13", "etcd": "v3.5.24", "etcd_tag": "3.5.24-0",
+         "coredns": "v1.12.0", "pause": "3.10", "kind": "v0.29.0", "containerd": "v2.0.14"},
     34: {"kubernetes": "v1.34.4", "etcd": "v3.6.5", "etcd_tag": "3.6.5-0",
-         "coredns": "v1.12.1", "pause": "3.10.1"},
+         "coredns": "v1.12.1", "pause": "3.10.1", "kind": "v0.30.0", "containerd": "v2.2.9"},
     35: {"kubernetes": "v1.35.4", "etcd": "v3.6.6", "etcd_tag": "3.6.6-0",
-         "coredns": "v1.13.1", "pause": "3.10.1"},
+         "coredns": "v1.13.1", "pause": "3.10.1", "kind": "v0.31.0", "containerd": "v2.2.9"},
     36: {"kubernetes": "v1.36.3", "etcd": "v3.6.8", "etcd_tag": "3.6.8-0",
-         "coredns": "v1.14.2", "pause": "3.10.2"},
+         "coredns": "v1.14.2", "pause": "3.10.2", "kind": "v0.32.0", "containerd": "v2.2.9"},
+    37: {"kubernetes": "v1.37.2", "etcd": "v3.7.0", "etcd_tag": "3.7.0-0",
+         "coredns": "v1.14.6", "pause": "3.10.2", "kind": "v0.33.0", "containerd": "v2.3.7"},
 }
-# 1.37 drops kubeadm's v1beta3 config API, the one kind v0.30 writes: it needs a newer kind.
 SUPPORTED_MINORS = tuple(sorted(_BY_MINOR))
+
+
+@dataclass(frozen=True)
+class OldGo:
+    """How code written for an older Go is built.
+
+    `toolchain` is what GOTOOLCHAIN names (the Go module proxy serves it as the
+    module golang.org/toolchain). Each wrapper module replaces every dependency
+    with the version k8s.io/kubernetes of that release pinned in its go.mod, then
+    applies the `replaces` for its program ("*" for all): (program, module,
+    "module version") or (program, module, "./dir") for a stand-in module shipped
+    in harness/kit/files/gomod/dir.
+    """
+
+    toolchain: str
+    go_directive: str
+    replaces: tuple[tuple[str, str, str], ...] = ()
+    requires: tuple[tuple[str, str, str], ...] = ()  # (program, module, version) a program needs beyond its module
+    nosumdb: tuple[str, ...] = ()  # modules whose version the checksum database never recorded
+    # The release's module lacks pkg/generated/openapi/zz_generated.openapi.go (its Makefile generated it):
+    # generate it with the openapi-gen the release pins, from the packages its Makefile would give it.
+    generate_openapi: bool = False
+
+    def replaces_for(self, program: str) -> tuple[tuple[str, str], ...]:
+        return tuple((module, target) for role, module, target in self.replaces if role in ("*", program))
+
+    def requires_for(self, program: str) -> tuple[tuple[str, str], ...]:
+        return tuple((module, version) for role, module, version in self.requires if role in ("*", program))
+
+
+# Replaced pins, and why (each found building 1.15.12 with go1.21.13):
+_OLD_GO_1_15 = OldGo(
+    toolchain="go1.21.13",
+    go_directive="1.21",
+    replaces=(
+        # reflect2 1.0.1 reads the runtime's map internals that Go 1.18 changed (json-iterator then
+        # corrupts memory or panics); 1.0.2 is the release made for that.
+        ("*", "github.com/modern-go/reflect2", "github.com/modern-go/reflect2 v1.0.2"),
+        # vbom.ml no longer serves its import path (the proxy refuses vbom.ml/util); kubectl's
+        # `get --sort-by` uses its sortorder package, published since as github.com/fvbommel/sortorder.
+        ("kubernetes", "vbom.ml/util", "./vbom-util"),
+        # CoreDNS 1.3.1 was built against caddy v0.11.1 and miekg/dns v1.1.3 (its Makefile);
+        # Kubernetes 1.15 pins older ones for kubeadm's Corefile migration.
+        ("coredns", "github.com/mholt/caddy", "github.com/mholt/caddy v0.11.1"),
+        ("coredns", "github.com/miekg/dns", "github.com/miekg/dns v1.1.3"),
+        ("coredns", "k8s.io/client-go", "k8s.io/client-go v10.0.0+incompatible"),
+        ("coredns", "k8s.io/api", "k8s.io/api v0.0.0-20181204000039-89a74a8d264d"),
+        ("coredns", "k8s.io/apimachinery", "k8s.io/apimachinery v0.0.0-20181127025237-2b1284ed4c93"),
+    ),
+    requires=(
+        # etcd 3.3's generated codecs refuse any codec but codecgen version 8 (ugorji/go v1.1.1, whose
+        # module still held the codec package); Kubernetes 1.15 does not use ugorji, so its go.mod pins none.
+        ("etcd", "github.com/ugorji/go", "v1.1.1"),
+        # CoreDNS 1.3.1's kubernetes plugin implements apimachinery's meta.Object of Kubernetes 1.13
+        # (no GetManagedFields, added in 1.14): the client-go and the api/apimachinery revisions its
+        # Gopkg.lock pinned.
+        ("coredns", "k8s.io/client-go", "v10.0.0+incompatible"),
+        ("coredns", "k8s.io/api", "v0.0.0-20181204000039-89a74a8d264d"),
+        ("coredns", "k8s.io/apimachinery", "v0.0.0-20181127025237-2b1284ed4c93"),
+    ),
+    # The checksum database has no record of github.com/coredns/coredns v1.3.1 (404); the proxy
+    # serves it, and its hash is recorded in the wrapper's go.sum on first download.
+    nosumdb=("github.com/coredns/coredns",),
+    generate_openapi=True,
+)
+_OLD_GO: dict[int, OldGo] = {15: _OLD_GO_1_15}
 
 
 @dataclass(frozen=True)
@@ -38,9 +131,10 @@ class KitVersions:
     etcd_tag: str
     coredns: str
     pause: str
-    kind: str = KIND_VERSION
+    kind: str
+    containerd: str
     crictl: str = CRICTL_VERSION
-    containerd: str = CONTAINERD_VERSION
+    old_go: OldGo | None = None
 
     @property
     def minor(self) -> int:
@@ -64,6 +158,7 @@ def kit_versions(k8s_version: str) -> KitVersions:
     if pins is None:
         known = ", ".join(f"1.{m}" for m in SUPPORTED_MINORS)
         raise ConfigError(f"--k8s-version {k8s_version!r}: the kit builds {known}; pass one of those")
+    old_go = _OLD_GO.get(minor)
     if len(parts) == 3 and "v" + text != pins["kubernetes"]:
-        return KitVersions(**{**pins, "kubernetes": "v" + text})
-    return KitVersions(**pins)
+        return KitVersions(**{**pins, "kubernetes": "v" + text}, old_go=old_go)
+    return KitVersions(**pins, old_go=old_go)

@@ -5,7 +5,17 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import ConfigError
-from harness.expectations import REQUESTS, TABLE, VersionRange, checks, expected, parse_version
+from harness.expectations import (
+    NOT_APPLICABLE,
+    REQUESTS,
+    TABLE,
+    VersionRange,
+    checks,
+    expected,
+    not_applicable,
+    not_applicable_rows,
+    parse_version,
+)
 
 
 @pytest.mark.parametrize(
@@ -55,11 +65,11 @@ def test_parse_version_rejects_nonsense() -> None:
 @pytest.mark.parametrize(
     ("check", "version", "status", "body"),
     [
-        ("rollback-apps-v1beta1", "1.15", 201, "Status"),
+        ("rollback-apps-v1beta1", "1.15", 201, "rollback request for deployment"),
         ("rollback-apps-v1beta1", "1.16", 404, None),
         ("rollback-apps-v1beta1", "v1.34.0", 404, None),
         ("rollback-extensions-v1beta1", "1.16", 404, None),
-        ("rollback-extensions-v1beta1", "1.14", 201, "Status"),
+        ("rollback-extensions-v1beta1", "1.14", 201, "rollback request for deployment"),
         ("json-patch-with-object", "1.34", 400, "json"),
         ("patch-unsupported-content-type", "1.12", 415, "unknown format"),
         ("apply-without-field-manager", "1.18", 422, "fieldManager"),
@@ -107,3 +117,36 @@ def test_describe_a_mismatch() -> None:
     assert expected("rollback-apps-v1beta1", "1.34").describe("v1.34.1", 200) == "1.34: expected 404, observed 200"
     text = expected("json-patch-with-object", "1.30").describe("1.30", 400, "nope")
     assert text == "1.30: expected 400 with body containing 'json', observed 400 (body: 'nope')"
+
+
+@pytest.mark.parametrize(("version", "missing"), [
+    ("1.15", ["server-side-apply", "daemonset-max-surge"]),
+    ("1.21", ["daemonset-max-surge"]),
+    ("1.22", []),
+    ("v1.37.2", []),
+])
+def test_not_applicable_rows_name_what_a_scenario_lacks(version: str, missing: list[str]) -> None:
+    rows = not_applicable_rows(["server-side-apply", "daemonset-max-surge"], version)
+    assert [r.check for r in rows] == missing
+    assert all(not r.applicable and r.why for r in rows)
+
+
+def test_the_legacy_rollback_scenarios_apply_on_complementary_versions() -> None:
+    for minor in (14, 15, 16, 37):
+        removed = not_applicable("legacy-rollback-removed", (1, minor)) is None
+        served = not_applicable("legacy-rollback-served", (1, minor)) is None
+        assert removed != served and removed == (minor >= 16)
+
+
+def test_a_not_applicable_row_never_matches_an_answer() -> None:
+    row = expected("server-side-apply", "1.15")
+    assert row.status is NOT_APPLICABLE and not row.matches(415, "Unsupported Media Type")
+    assert "expected no such request" in row.describe("1.15", 415)
+
+
+def test_walkthrough_rows_before_and_after_1_16() -> None:
+    assert expected("walkthrough-rollback", "1.15").status == 201
+    assert expected("walkthrough-patch-json-patch", "1.15").status == 400
+    for check in ("walkthrough-patch-strategic-merge", "walkthrough-patch-merge", "walkthrough-patch-json-patch",
+                  "walkthrough-rollback"):
+        assert expected(check, "1.16").status == 404 and expected(check, "1.37").status == 404

@@ -329,7 +329,7 @@ def test_existing_cluster_without_images(pytester: pytest.Pytester, monkeypatch:
      "ERROR: --kind-bin /nonexistent/kind: no such file; run `rollproof kit build` or give a kind path"),
     (("--context", "staging"),
      "ERROR: --context is for --cluster-provider existing; a kind cluster's context is its own"),
-    (("--k8s-version", "1.99"), "ERROR: --k8s-version '1.99': the kit builds 1.34, 1.35, 1.36; pass one of those"),
+    (("--k8s-version", "1.99"), "ERROR: --k8s-version '1.99': the kit builds 1.15, 1.31, 1.32, 1.33, 1.34, 1.35, 1.36, 1.37; pass one of those"),
     (("--namespace", "Team_A"),
      "ERROR: option --namespace: 'Team_A' is not a valid namespace name (expected lower-case letters, digits and "
      "'-', at most 63, starting and ending with a letter or digit)"),

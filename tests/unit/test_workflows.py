@@ -26,9 +26,15 @@ def hosted_entries() -> list[dict]:
     return load("nightly.yml")["jobs"]["suites"]["strategy"]["matrix"]["include"]
 
 
+# 1.15's kind node images (kind v0.5-v0.8) start in the host's cgroup namespace and need
+# cgroup v1; hosted runners are cgroup v2 hosts. It runs only through the kit (nightly-kit.yml).
+KIT_ONLY_MINORS = {15}
+
+
 def test_every_minor_the_kit_pins_runs_on_hosted_runners() -> None:
     minors = {entry["minor"] for entry in hosted_entries()}
-    assert {f"1.{m}" for m in SUPPORTED_MINORS} <= minors
+    assert {f"1.{m}" for m in SUPPORTED_MINORS if m not in KIT_ONLY_MINORS} <= minors
+    assert not {f"1.{m}" for m in KIT_ONLY_MINORS} & minors
 
 
 def test_each_hosted_entry_pins_kind_by_checksum_and_the_node_image_by_digest() -> None:

@@ -1,0 +1,25 @@
+// Command coredns is CoreDNS 1.3 with only the plugins kubeadm 1.15's default Corefile uses.
+//
+// Built by the rollproof kit from the github.com/coredns/coredns module; the
+// cluster DNS image kubeadm asks for is made from it. (The `ready` plugin of
+// later Corefiles arrived in CoreDNS 1.5.)
+package main
+
+import (
+	"github.com/coredns/coredns/coremain"
+
+	_ "github.com/coredns/coredns/plugin/cache"
+	_ "github.com/coredns/coredns/plugin/errors"
+	_ "github.com/coredns/coredns/plugin/forward"
+	_ "github.com/coredns/coredns/plugin/health"
+	_ "github.com/coredns/coredns/plugin/kubernetes"
+	_ "github.com/coredns/coredns/plugin/loadbalance"
+	_ "github.com/coredns/coredns/plugin/log"
+	_ "github.com/coredns/coredns/plugin/loop"
+	_ "github.com/coredns/coredns/plugin/metrics"
+	_ "github.com/coredns/coredns/plugin/reload"
+)
+
+func main() {
+	coremain.Run()
+}
