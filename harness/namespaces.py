@@ -19,8 +19,8 @@ from .kube.config import call_api
 from .leftovers import owner_annotations, owner_labels
 from .timeouts import DEFAULT_TIMEOUTS, Timeouts
 
-__all__ = ["namespace_name", "create_namespace", "delete_namespace", "dump_namespace", "drop_own_finalizers",
-           "LABEL"]
+__all__ = ["namespace_name", "create_namespace", "delete_namespace", "start_delete", "wait_deleted",
+           "NamespaceReaper", "dump_namespace", "drop_own_finalizers", "LABEL"]
 
 LABEL = "rollproof.io/test"
 
@@ -56,29 +56,76 @@ def drop_own_finalizers(core: client.CoreV1Api, name: str, timeouts: Timeouts = 
                      timeout=timeouts.api_request)
 
 
-def delete_namespace(core: client.CoreV1Api, name: str, timeout: float, interval: float,
-                     timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
-    """Delete `name` and wait until it is gone."""
+def start_delete(core: client.CoreV1Api, name: str, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> bool:
+    """Ask for `name` to be deleted (its own finalizers dropped first); False when it is already gone."""
     path = f"/api/v1/namespaces/{name}"
     try:
         drop_own_finalizers(core, name, timeouts)
         call_api(core.delete_namespace, name, method="DELETE", path=path, timeout=timeouts.api_request,
                  grace_period_seconds=0)
     except NotFound:
-        return
+        return False
+    return True
+
+
+def wait_deleted(core: client.CoreV1Api, names: list[str], timeout: float, interval: float,
+                 timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
+    """Wait until every namespace in `names` is gone; WaitTimeout names those left and their pods."""
     started = time.monotonic()
-    phase = "Terminating"
-    while time.monotonic() - started < timeout:
-        try:
-            body = call_api(core.read_namespace, name, method="GET", path=path, timeout=timeouts.api_request)
-        except NotFound:
-            return
-        phase = (body.get("status") or {}).get("phase", phase)
+    left = list(names)
+    phases: dict[str, str] = {}
+    while left:
+        for name in list(left):
+            try:
+                body = call_api(core.read_namespace, name, method="GET", path=f"/api/v1/namespaces/{name}",
+                                timeout=timeouts.api_request)
+            except NotFound:
+                left.remove(name)
+                continue
+            phases[name] = (body.get("status") or {}).get("phase", "Terminating")
+        if not left or time.monotonic() - started >= timeout:
+            break
         time.sleep(interval)
-    pods = call_api(core.list_namespaced_pod, name, method="GET", path=f"{path}/pods",
-                    timeout=timeouts.api_request).get("items", [])
-    left = ", ".join(f"{p['metadata']['name']} ({(p.get('status') or {}).get('phase')})" for p in pods) or "no pods"
-    raise WaitTimeout(f"namespace {name} to be deleted", timeout, f"phase {phase}; {left}")
+    if not left:
+        return
+    seen = []
+    for name in left:
+        pods = call_api(core.list_namespaced_pod, name, method="GET", path=f"/api/v1/namespaces/{name}/pods",
+                        timeout=timeouts.api_request).get("items", [])
+        held = ", ".join(f"{p['metadata']['name']} ({(p.get('status') or {}).get('phase')})" for p in pods)
+        seen.append(f"{name}: phase {phases.get(name)}; {held or 'no pods'}")
+    what = f"namespace {left[0]}" if len(left) == 1 else f"{len(left)} namespaces"
+    raise WaitTimeout(f"{what} to be deleted", timeout, "; ".join(seen))
+
+
+def delete_namespace(core: client.CoreV1Api, name: str, timeout: float, interval: float,
+                     timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
+    """Delete `name` and wait until it is gone."""
+    if start_delete(core, name, timeouts):
+        wait_deleted(core, [name], timeout, interval, timeouts)
+
+
+class NamespaceReaper:
+    """Test namespaces deleted in the background: each test asks and goes on, the session waits once.
+
+    A namespace's pods end with their own grace (a preStop sleep, nginx's shutdown),
+    which no test needs to wait for; `finish` waits for all of them, with one
+    timeout per namespace still deleting, and says which are left.
+    """
+
+    def __init__(self, core: client.CoreV1Api, timeouts: Timeouts) -> None:
+        self.core, self.timeouts = core, timeouts
+        self.pending: list[str] = []
+
+    def delete(self, name: str) -> None:
+        if start_delete(self.core, name, self.timeouts):
+            self.pending.append(name)
+
+    def finish(self) -> None:
+        pending, self.pending = self.pending, []
+        if pending:
+            wait_deleted(self.core, pending, self.timeouts.namespace_delete, self.timeouts.poll_interval,
+                         self.timeouts)
 
 
 def dump_namespace(api: client.ApiClient, name: str) -> str:

@@ -352,15 +352,29 @@ def _rp_shared_namespace(request: pytest.FixtureRequest, cluster: Cluster, kube_
         shared.release()
 
 
+@pytest.fixture(scope="session")
+def _rp_reaper(cluster: Cluster, core_api: Any, timeouts: Timeouts) -> Iterator[Any]:
+    """Test namespaces deleted in the background; the session waits for them all at its end."""
+    from .namespaces import NamespaceReaper
+
+    reaper = NamespaceReaper(core_api, timeouts)
+    try:
+        yield reaper
+    finally:
+        reaper.finish()
+
+
 @pytest.fixture
 def namespace(request: pytest.FixtureRequest, cluster: Cluster, core_api: Any, kube_api: Any,
-              rp_settings: RunSettings, timeouts: Timeouts, _rp_shared_namespace: Any) -> Iterator[str]:
+              rp_settings: RunSettings, timeouts: Timeouts, _rp_shared_namespace: Any,
+              _rp_reaper: Any) -> Iterator[str]:
     """The test's namespace: a fresh one, or the named one; dumped on failure, emptied or deleted afterwards.
 
-    A fresh namespace carries this run as its owner and is deleted unless kept;
-    in the named namespace what the test made is deleted and waited for.
+    A fresh namespace carries this run as its owner and is deleted unless kept, in
+    the background (the session waits for every deletion at its end); in the named
+    namespace what the test made is deleted and waited for.
     """
-    from .namespaces import create_namespace, delete_namespace, dump_namespace
+    from .namespaces import create_namespace, dump_namespace
 
     shared = _rp_shared_namespace
     name = shared.namespace if shared is not None else create_namespace(core_api, request.node.name, timeouts)
@@ -377,7 +391,7 @@ def namespace(request: pytest.FixtureRequest, cluster: Cluster, core_api: Any, k
         if shared is not None:
             shared.clean()
         elif not rp_settings.keep_namespaces:
-            delete_namespace(core_api, name, timeouts.namespace_delete, timeouts.poll_interval, timeouts)
+            _rp_reaper.delete(name)
 
 
 def _scenario_name(item: pytest.Item) -> str:
