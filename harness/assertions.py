@@ -63,15 +63,21 @@ def assert_replica_bounds(
     max_surge: int,
     max_unavailable: int,
     *,
+    since: float | None = None,
     context: float = WINDOW_SECONDS,
 ) -> list[ReplicaInstant]:
     """At every recorded instant, total replicas <= desired + max_surge and
     available >= desired - max_unavailable (absolute numbers, not percentages).
 
-    Feed only records taken during the rollout: a Deployment still scaling up
-    from zero is legitimately below the floor.
+    `since` (the rollout's start) checks the state in force at that instant and
+    every one after, built from all the records: a ReplicaSet last recorded
+    before `since` still counts (leaving its record out would make it vanish).
+    A Deployment still scaling up from zero is legitimately below the floor.
     """
     instants = replica_instants(points_or_steps)
+    if since is not None:
+        before = [i for i in instants if i.t < since]
+        instants = before[-1:] + [i for i in instants if i.t >= since]
     if not instants:
         raise AssertionError("no replica records, so the surge and unavailable bounds cannot be checked")
     ceiling = desired + max_surge

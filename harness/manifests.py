@@ -52,11 +52,13 @@ def set_env(container: dict[str, Any], name: str, value: str) -> None:
 
 
 def harden(spec: dict[str, Any], hardened: bool) -> None:
-    """Hardened pods keep the fixture's readinessProbe and preStop; naive ones lose both."""
+    """Hardened pods keep the fixture's readinessProbe, preStop and keep-alive lifetime; naive ones
+    lose all three (nginx as its image starts it)."""
     if not hardened:
         container = spec["containers"][0]
         container.pop("readinessProbe", None)
         container.pop("lifecycle", None)
+        container.pop("command", None)
 
 
 def deployment(name: str, image: str, version: str = "v0.1", *, replicas: int = 4, max_surge: int | str = 1,

@@ -94,12 +94,30 @@ class ProbedService:
         self.watchers.append(source)
 
     def _wait_first_answer(self, sampler: Prober) -> float:
+        """The instant the Service first answered this sampler, once a request begun after it also got through.
+
+        A new Service's port answers only once kube-proxy has written its rules
+        (measured on kind 1.34: the first SYN-ACK about 1 s after the first SYN; the
+        SYNs before it were dropped, not refused, and succeeded on their retransmission).
+        Requests begun before the first answer are the Service coming up, not evidence
+        about a change; the evidence window starts at that answer.
+        """
         timeout = self.timeouts.pods_ready
+        deadline = clock() + timeout
         if not sampler.wait_first_ok(timeout):
             last = sampler.samples()[-1:] or [None]
             seen = "no request completed" if last[0] is None else _describe(last[0])
             raise WaitTimeout(f"the Service {self.service} to answer the {sampler.label} sampler", timeout, seen)
-        return next(s.start for s in sampler.samples() if s.ok)
+        answered = min(s.end for s in sampler.samples() if s.ok)
+        while True:
+            samples = sampler.samples()
+            if any(s.ok and s.start >= answered for s in reversed(samples)):
+                return answered
+            if clock() >= deadline:
+                seen = _describe(samples[-1]) if samples else "no request completed"
+                raise WaitTimeout(f"a request of the {sampler.label} sampler begun after the Service {self.service} "
+                                  "first answered to succeed", timeout, seen)
+            time.sleep(0.01)
 
     # -- phases ---------------------------------------------------------------
 
@@ -145,8 +163,7 @@ class ProbedService:
         self.finished = True
         stopped = clock()
         self._stop_all()
-        last = self.settled_at
-        window_end = (last + self.timeouts.probe_settle) if last is not None else stopped
+        window_end = stopped  # everything the samplers saw while the scenario ran is evidence
         first_change = min((p.start for p in self.phases), default=None)
         attribute = None
         if self.timeline is not None and self.timeline.endpoints:

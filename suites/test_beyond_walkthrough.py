@@ -296,7 +296,7 @@ def test_rollout_to_unstartable_image_stalls_then_undo_restores(
     assert (status.get("availableReplicas"), status.get("updatedReplicas")) == (DESIRED, len(stuck))
     assert_verdicts(analyses)
     assert all(a.versions_seen == (old.server,) for a in analyses)
-    assert_replica_bounds([p for p in record.points if p.t >= rollout_start], desired=DESIRED, max_surge=1,
+    assert_replica_bounds(record.points, since=rollout_start, desired=DESIRED, max_surge=1,
                           max_unavailable=0)
     assert not undone.skipped and undone.revision == 1
     assert [(r.revision, r.images) for r in history] == [(2, (bad,)), (3, (old.image,))]
@@ -368,7 +368,7 @@ def test_naive_against_hardened_deployment(variant, namespace, deployments, prob
         late = [s for s in analysis.samples if not s.ok and s.start >= settled_at]
         assert not late, f"{len(late)} {analysis.kind} request(s) failed after the rollout settled:\n" + (
             render_window(analysis.samples, late[0].start, t0=record.t0))
-    assert_replica_bounds([p for p in record.points if p.t >= rollout_start], desired=DESIRED, max_surge=surge,
+    assert_replica_bounds(record.points, since=rollout_start, desired=DESIRED, max_surge=surge,
                           max_unavailable=unavailable)
     assert [(r.revision, r.change_cause) for r in history] == [
         (1, f"create {name} v0.1"), (2, f"update {name} to v0.2")]

@@ -75,7 +75,7 @@ def test_rc_rolling_update_drops_no_request(core_api, namespace, probed, app_ima
     analyses = probed.finish()
     record.points.extend(_rc_points(watcher))
 
-    assert_replica_bounds([p for p in record.points if p.t >= started], desired=DESIRED, max_surge=1,
+    assert_replica_bounds(record.points, since=started, desired=DESIRED, max_surge=1,
                           max_unavailable=0)
     assert_verdicts(analyses, steps=record.steps)
     pods = wait_ready_pods(core_api, namespace, {"app": APP, "ver": "v0.2"}, DESIRED, timeouts.pods_ready,
@@ -182,7 +182,7 @@ def test_rc_rolling_update_killed_half_way_resumes(cluster, core_api, namespace,
     record.points.extend(_rc_points(watcher))
 
     assert result.resumed
-    assert_replica_bounds([p for p in record.points if p.t >= started], desired=DESIRED, max_surge=1,
+    assert_replica_bounds(record.points, since=started, desired=DESIRED, max_surge=1,
                           max_unavailable=0)
     assert_verdicts(analyses, steps=record.steps)
     assert [r.metadata.name for r in core_api.list_namespaced_replication_controller(namespace).items] == [
@@ -221,7 +221,7 @@ def test_rc_rollback_half_way_restores_v1(core_api, namespace, probed, app_image
     record.points.extend(_rc_points(watcher))
 
     assert result.rolled_back and result.final_name == f"{APP}-v0.1"
-    assert_replica_bounds([p for p in record.points if p.t >= started], desired=DESIRED, max_surge=1,
+    assert_replica_bounds(record.points, since=started, desired=DESIRED, max_surge=1,
                           max_unavailable=0)
     assert_verdicts(analyses, steps=record.steps)
     pods = wait_ready_pods(core_api, namespace, {"app": APP, "ver": "v0.1"}, DESIRED, timeouts.pods_ready,

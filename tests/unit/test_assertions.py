@@ -133,3 +133,14 @@ def test_simultaneous_points_are_one_instant() -> None:
 def test_no_records_fail() -> None:
     with pytest.raises(AssertionError, match="no replica records"):
         assert_replica_bounds([], desired=3, max_surge=1, max_unavailable=0)
+
+
+def test_replica_bounds_since_keeps_a_replicaset_last_recorded_before_the_rollout() -> None:
+    """The old ReplicaSet recorded once, before the rollout, still counts after it starts (a filter on
+    the records' times made it vanish, and the new ReplicaSet's first pod looked like the only one)."""
+    points = [ReplicaPoint(0.0, "old", 4, 4, 4), ReplicaPoint(2.0, "new", 1, 0, 0),
+              ReplicaPoint(3.0, "new", 1, 1, 1), ReplicaPoint(3.1, "old", 3, 3, 3)]
+    instants = assert_replica_bounds(points, since=1.0, desired=4, max_surge=1, max_unavailable=0)
+    assert [(i.replicas, i.available) for i in instants] == [(4, 4), (5, 4), (5, 5), (4, 4)]
+    with pytest.raises(AssertionError, match="available below 4"):
+        assert_replica_bounds([p for p in points if p.t >= 1.0], desired=4, max_surge=1, max_unavailable=0)
