@@ -73,7 +73,7 @@ def prober_pod_manifest(name: str, image: str, target: str, options: ProbeOption
     args = [
         "-target", target, "-path", path,
         "-count", str(o.max_requests), "-duration", _go_duration(o.max_duration),
-        "-interval", _go_duration(o.interval), "-max-inflight", str(o.max_inflight),
+        "-interval", _go_duration(o.interval), "-max-inflight", str(o.inflight),
         "-connect-timeout", _go_duration(o.connect_timeout), "-read-timeout", _go_duration(o.read_timeout),
         "-clock-listen", f":{CLOCK_PORT}",
     ]

@@ -139,6 +139,29 @@ def _abort(sock: socket.socket) -> None:
     sock.close()
 
 
+class StallTrace:
+    """With ROLLPROOF_SAMPLER_STALLS=FILE, every loop step that overran by more than 10 ms is
+    appended to FILE ("t step took X ms, Y ms asked"): what held a tick back, for a gap's cause."""
+
+    LIMIT = 0.010
+
+    def __init__(self, out: TextIO | None) -> None:
+        self.out = out
+
+    @classmethod
+    def from_env(cls) -> StallTrace:
+        path = os.environ.get("ROLLPROOF_SAMPLER_STALLS")
+        return cls(open(path, "a", buffering=1, encoding="utf-8") if path else None)  # noqa: SIM115
+
+    def note(self, step: str, began: float, asked: float = 0.0) -> None:
+        if self.out is None:
+            return
+        took = clock() - began
+        if took - asked > self.LIMIT:
+            self.out.write(f"{began:.6f} pid {os.getpid()} {step} took {took * 1000:.1f} ms, "
+                           f"{asked * 1000:.1f} ms asked\n")
+
+
 def _dropped(sock: socket.socket) -> bool:
     """An idle connection the server has closed (or reset) already, though the loop has not seen it yet:
     checked just before reuse, as connection pools do (urllib3's is_connection_dropped, Go's
@@ -188,6 +211,7 @@ class ProbeLoop:
         self.seq = 0
         self.conns = 0
         self.skipped = 0
+        self.stalls = StallTrace.from_env()
 
     def should_stop(self) -> bool:
         return self.stop_requested or self._should_stop()
@@ -362,6 +386,7 @@ class ProbeLoop:
                 pending = sum(1 for r in self.inflight.values() if not r.done)
                 if pending < o.max_inflight:
                     self._start(now)
+                    self.stalls.note("starting a request", now)
                 else:
                     self.skipped += 1
                 next_tick += o.interval
@@ -369,10 +394,14 @@ class ProbeLoop:
                     next_tick = now + o.interval
                 continue
             timeout = max(0.0, min(next_tick, deadline) - now)
-            for key, events in self.sel.select(timeout):
+            ready = self.sel.select(timeout)
+            self.stalls.note("waiting for sockets", now, timeout)
+            turn = clock()
+            for key, events in ready:
                 self._dispatch(key, events)
             self._expire(clock())
             self.on_turn()
+            self.stalls.note(f"handling {len(ready)} socket event(s)", turn)
         self._drain()
         self.emit(json.dumps({"done": self.seq, "skipped": self.skipped, "why": why}) + "\n")
         return why
@@ -418,9 +447,24 @@ def raise_priority() -> None:
               file=sys.stderr, flush=True)
 
 
+def fit_open_files(inflight: int) -> None:
+    """Raise the soft limit of open files so that `inflight` sockets (and stdio) fit, as far as allowed."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = inflight + 64
+    if soft != resource.RLIM_INFINITY and soft < want:
+        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        if new < want:
+            print(f"open-file limit {hard} is below {want}: requests beyond it fail as connect-error",
+                  file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     raise_priority()
+    fit_open_files(args.max_inflight)
     host, _, port = args.target.rpartition(":")
     options = LoopOptions(host=host.strip("[]"), port=int(port), path=args.path, host_header=args.host_header,
                           keep_alive=args.keep_alive, interval=args.interval,

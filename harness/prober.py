@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
+import math
 import os
 import re
 import signal
@@ -32,6 +33,8 @@ from harness.httpwire import ERROR_CLASSES, check_host_header, check_path
 from harness.probeloop import LoopOptions
 from harness.samples import KEEP_ALIVE, NEW_CONNECTION, ROUTES, SAMPLER_KINDS, ProbeRun, ProbeSample, clock
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
+
+MAX_INFLIGHT = 4000  # sockets one sampler may hold (its file-descriptor limit is raised to fit)
 
 __all__ = [
     "ERROR_CLASSES",
@@ -76,7 +79,7 @@ class ProbeOptions:
     read_timeout: float = DEFAULT_TIMEOUTS.probe_read
     max_duration: float = DEFAULT_TIMEOUTS.probe_max_duration
     max_requests: int = 10_000_000
-    max_inflight: int = 64
+    max_inflight: int | None = None  # default: every tick of the longest request (see `inflight`)
     marker: str | None = None
     route: str = "mapped"
 
@@ -91,7 +94,7 @@ class ProbeOptions:
         if not self.interval > 0:
             raise ConfigError(f"interval must be > 0 seconds (an open-loop sampler needs a pace), "
                               f"got {self.interval}")
-        if self.max_requests < 1 or self.max_inflight < 1:
+        if self.max_requests < 1 or (self.max_inflight is not None and self.max_inflight < 1):
             raise ConfigError(f"max_requests and max_inflight must be >= 1, got {self.max_requests}, "
                               f"{self.max_inflight}")
         if self.marker is not None:
@@ -108,6 +111,14 @@ class ProbeOptions:
     @property
     def keep_alive(self) -> bool:
         return self.kind == KEEP_ALIVE
+
+    @property
+    def inflight(self) -> int:
+        """Requests in flight at most: by default enough that requests hanging for their whole
+        timeouts never hold a tick back, so a hang shows as failed samples, not as a hole."""
+        if self.max_inflight is not None:
+            return self.max_inflight
+        return min(MAX_INFLIGHT, math.ceil((self.connect_timeout + self.read_timeout) / self.interval) + 1)
 
     @property
     def stop_wait(self) -> float:
@@ -316,7 +327,7 @@ class HostProber:
             keep_alive=self.options.keep_alive, interval=self.options.interval,
             connect_timeout=self.options.connect_timeout, read_timeout=self.options.read_timeout,
             max_requests=self.options.max_requests, max_duration=self.options.max_duration,
-            max_inflight=self.options.max_inflight, marker=self.options.marker,
+            max_inflight=self.options.inflight, marker=self.options.marker,
         )
         self._python = python
         self.stream = SampleStream(self.kind)

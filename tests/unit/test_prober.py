@@ -266,7 +266,8 @@ def test_prober_pod_manifest() -> None:
     assert args[args.index("-target") + 1] == "10.96.0.10:80"
     assert args[args.index("-interval") + 1] == "1000000ns"
     assert args[args.index("-duration") + 1] == "90000000000ns"
-    assert args[args.index("-max-inflight") + 1] == "64" and args[args.index("-clock-listen") + 1] == ":8080"
+    # every 1 ms tick of a request that hangs for its whole 1 s connect and 2 s read timeouts, plus one
+    assert args[args.index("-max-inflight") + 1] == "3001" and args[args.index("-clock-listen") + 1] == ":8080"
     assert "-keepalive" in args and args[args.index("-marker") + 1] == r"version=(\w+)"
     assert container["ports"] == [{"name": "clock", "containerPort": 8080}]
     for bad in ["10.96.0.10", "10.96.0.10:http", ":80", "10.96.0.10:70000"]:
@@ -452,3 +453,11 @@ def test_align_takes_the_shortest_round_trip() -> None:
 def test_exchange_with_an_injected_offset() -> None:
     alignment = align(exchange_with(lambda: clock() + 42.0, rounds=5))
     assert alignment.offset == pytest.approx(-42.0, abs=0.01) and alignment.exchanges == 5
+
+
+def test_default_inflight_fits_every_tick_of_a_hanging_request() -> None:
+    """A request hanging for its whole timeouts must never hold a tick back: the default bound on
+    requests in flight is (connect + read timeout) / interval + 1, capped; an explicit one wins."""
+    assert ProbeOptions(interval=0.002, connect_timeout=1.0, read_timeout=2.0).inflight == 1501
+    assert ProbeOptions(interval=0.0001, connect_timeout=1.0, read_timeout=2.0).inflight == 4000
+    assert ProbeOptions(interval=0.002, max_inflight=8).inflight == 8
