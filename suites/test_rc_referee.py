@@ -167,9 +167,12 @@ def _end_state(core: Any, namespace: str, recorder: RcRecorder, timeouts: Any) -
     def rcs() -> tuple[bool, dict[str, Any]]:
         items = _call(core.list_namespaced_replication_controller, namespace, timeouts=timeouts).get("items") or []
         listed = {rc_state(i).uid: rc_state(i) for i in items}
-        return recorder.current() == listed, {s.name: s for s in listed.values()}
+        settled = recorder.current() == listed and not any(s.deleting for s in listed.values())
+        return settled, {s.name: s for s in listed.values()}
 
-    states = _wait("the RC recorder to catch up with the RC list", timeouts.api_request, timeouts.poll_interval, rcs)
+    # An RC deleted by the tool stays listed until the garbage collector has orphaned or removed its pods.
+    states = _wait("the RC recorder to catch up with the RC list, and every RC being deleted to be gone",
+                   timeouts.rc_timeout, timeouts.poll_interval, rcs)
     owners = set(states)
 
     def pods() -> tuple[bool, list[dict[str, Any]]]:
@@ -189,7 +192,9 @@ def _run(tool: Tool, args: list[str], core: Any, api_client: Any, namespace: str
     """Run `tool` with `args` while recording the RCs; optionally SIGKILL it once its first scale-up is done."""
     recorder = RcRecorder(api_client, namespace, timeouts=timeouts).start()
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen([*tool.argv, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    # Unbuffered bytes: a buffered readline would hold lines that select() then cannot see (a half-way
+    # stop waited for the tool's next line, an update period later).
+    proc = subprocess.Popen([*tool.argv, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
                             env=env, cwd=str(REPO))
     stdout: list[str] = []
     try:
@@ -204,7 +209,7 @@ def _run(tool: Tool, args: list[str], core: Any, api_client: Any, namespace: str
             line = proc.stdout.readline()
             if not line:
                 break
-            stdout.append(line.rstrip("\n"))
+            stdout.append(line.decode("utf-8", "replace").rstrip("\n"))
             up = _SCALING_UP.match(stdout[-1])
             if stop_after_first_scale_up and up:
                 name, replicas = up.group(1), int(up.group(2))
@@ -223,7 +228,7 @@ def _run(tool: Tool, args: list[str], core: Any, api_client: Any, namespace: str
                               f"lines so far: {stdout}")
         proc.wait(timeout=timeouts.api_request)
         assert proc.stderr is not None
-        stderr = proc.stderr.read().splitlines()
+        stderr = proc.stderr.read().decode("utf-8", "replace").splitlines()
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -246,15 +251,17 @@ def _renamer(run: Run, old: str = "web") -> Renamer:
     seen: dict[str, int] = {}
     for change in run.changes:
         state = change.state
+        deployment = dict(state.selector).get("deployment", "")
+        generated = state.name.startswith(f"{old}-")
+        if generated and deployment:
+            renamer.add(deployment, "<hash>")
+        if state.name == old and deployment.endswith("-orig"):  # known only once the old RC is relabelled
+            renamer.add(deployment[:-len("-orig")], "<old hash>")
         if state.uid in renamer.names:
             continue
         seen[state.name] = seen.get(state.name, 0) + 1
         suffix = f"#{seen[state.name]}" if seen[state.name] > 1 else ""
-        renamer.add(state.uid, f"<uid {state.name}{suffix}>")
-        if state.name.startswith(f"{old}-") and dict(state.selector).get("deployment"):
-            renamer.add(dict(state.selector)["deployment"], "<hash>")
-        if state.name == old and dict(state.selector).get("deployment", "").endswith("-orig"):
-            renamer.add(dict(state.selector)["deployment"][:-len("-orig")], "<old hash>")
+        renamer.add(state.uid, f"<uid {f'{old}-<hash>' if generated else state.name}{suffix}>")
     return renamer
 
 
