@@ -1,0 +1,90 @@
+"""ProbedService with scripted samplers: where the evidence window starts and ends."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.analysis import Phase
+from harness.errors import WaitTimeout
+from harness.probing import ProbedService
+from harness.prober import ProbeOptions
+from harness.samples import ProbeRun, ProbeSample, clock
+from harness.timeouts import Timeouts
+
+
+class ScriptedSampler:
+    """A Prober whose samples are given; times are relative to its start."""
+
+    kind, route, where, interval = "new-connection", "mapped", "scripted", 0.002
+
+    def __init__(self, samples: list[tuple[float, float, bool]]) -> None:
+        self.script = samples
+        self.stopped = False
+        self.t0 = 0.0
+
+    @property
+    def label(self) -> str:
+        return self.kind
+
+    def start(self) -> ScriptedSampler:
+        self.t0 = clock() - max(e for _, e, _ in self.script) - 0.001  # the script has happened already
+        return self
+
+    def samples(self) -> list[ProbeSample]:
+        return [ProbeSample(self.t0 + s, self.t0 + e, 200 if ok else None, None if ok else "connect-timeout",
+                            server="nginx/1.22.1" if ok else None, seq=i)
+                for i, (s, e, ok) in enumerate(self.script)]
+
+    def wait_first_ok(self, timeout: float) -> bool:
+        return any(ok for _, _, ok in self.script)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return True
+
+    def stop(self) -> ProbeRun:
+        self.stopped = True
+        samples = tuple(self.samples())
+        return ProbeRun(self.kind, self.where, self.interval, self.t0, clock(), "stopped", samples,
+                        requests=len(samples))
+
+
+def service(sampler: ScriptedSampler, timeouts: Timeouts | None = None) -> ProbedService:
+    return ProbedService("web", lambda options: sampler, [ProbeOptions()], timeouts or Timeouts())
+
+
+def test_requests_before_the_first_answer_are_not_evidence() -> None:
+    """A new NodePort drops SYNs until kube-proxy writes it: the requests begun then hang ~1 s and
+    succeed on retransmission. The window starts at the first answer, once a later request succeeded."""
+    script = []
+    for i in range(550):  # a request every 2 ms; SYN-ACKs from +1.008 s on
+        start = i * 0.002
+        end = start + 1.004 if start < 0.004 else max(start, 1.008) + 0.0005 if start < 1.008 else start + 0.0005
+        script.append((start, end, True))
+    sampler = ScriptedSampler(script)
+    probed = service(sampler).start()
+    first = sampler.t0 + 1.004  # the request begun at 0 answered first, on its retransmitted SYN
+    assert probed.first_ok["new-connection"] == pytest.approx(first)
+    analysis = probed.finish(observe=False)[0]
+    assert analysis.coverage.window_start == pytest.approx(first)
+    assert analysis.coverage.outside_window == 502 and analysis.failed == 0
+    assert analysis.coverage.max_gap < 0.01, analysis.verdict
+
+
+def test_no_request_begun_after_the_first_answer_succeeds_is_a_timeout() -> None:
+    sampler = ScriptedSampler([(0.0, 1.0, True), (1.1, 2.1, False)])
+    with pytest.raises(WaitTimeout, match="begun after the Service web first answered"):
+        service(sampler, Timeouts(pods_ready=0.05)).start()
+    assert sampler.stopped
+
+
+def test_the_window_ends_when_the_samplers_stop_not_at_settle() -> None:
+    """A held phase (settled at its start) is judged to its end: a failure late in the hold counts."""
+    script = [(i * 0.002, i * 0.002 + 0.0005, True) for i in range(50)]
+    script[40] = (0.080, 0.0805, False)
+    sampler = ScriptedSampler(script)
+    probed = service(sampler, Timeouts(probe_settle=0.01)).start()
+    versions = ("nginx/1.22.1",)
+    probed.phases.append(Phase("steady", sampler.t0 + 0.01, sampler.t0 + 0.01, versions, versions))  # as hold() does
+    analysis = probed.finish(observe=False)[0]
+    assert analysis.total == 49 and analysis.failed == 1, analysis.verdict  # the first answer opens the window
+    assert not analysis.passed
