@@ -180,7 +180,7 @@ def _soak(args: argparse.Namespace) -> int:
                "--report-dir", args.report_dir, "-p", "no:cacheprovider"]
     if args.k:
         command += ["-k", args.k]
-    command += [a for i, a in enumerate(args.pytest_args) if not (i == 0 and a == "--")]
+    command += args.pytest_args
     print("rollproof soak:", " ".join(command), file=sys.stderr, flush=True)
     return subprocess.run(command).returncode
 
@@ -227,8 +227,7 @@ def _parser() -> argparse.ArgumentParser:
     soak.add_argument("-n", "--runs", type=_positive_int, default=10, help="runs of each scenario (default 10)")
     soak.add_argument("-k", default=None, help="pytest -k expression choosing the scenarios")
     soak.add_argument("--report-dir", default="reports/soak", help="where soak.md/json and the reports go")
-    soak.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: more pytest arguments")
-    soak.set_defaults(func=_soak)
+    soak.set_defaults(func=_soak, pytest_args=[])  # after `--`: more pytest arguments (split off in main)
     matrix = commands.add_parser("matrix", help="merge the behaviour matrices of runs against several versions")
     matrix.add_argument("report_dirs", nargs="+", metavar="REPORT_DIR", help="report directories of finished runs")
     matrix.add_argument("-o", "--output", default="reports", help="directory for the merged matrix.md/html/json")
@@ -243,7 +242,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; SIGTERM and SIGHUP stop it as Ctrl-C does (every cleanup runs), exit 128+signal."""
     from . import interrupts
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if argv[:1] == ["soak"] and "--" in argv:  # pytest's own options, passed through untouched
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1:]
     args = _parser().parse_args(argv)
+    if extra:
+        args.pytest_args = extra
     restore = interrupts.install()
     try:
         return int(args.func(args))

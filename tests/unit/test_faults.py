@@ -545,3 +545,16 @@ def test_kit_manifest_of_another_version_is_one_line(tmp_path: Path) -> None:
         read_manifest(path)
     assert str(info.value) == (f"kit manifest {path} was written by another rollproof version: rebuild it "
                                "(`rollproof kit build`), or pick a build with --k8s-version or --kit-manifest")
+
+
+def test_soak_passes_what_follows_double_dash_to_pytest_untouched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`rollproof soak -k X -- --opt value` once took `--opt value` for test paths (and selected nothing)."""
+    import subprocess
+
+    from harness import cli
+
+    calls: list[list[str]] = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd) or subprocess.CompletedProcess(cmd, 0))
+    assert cli.main(["soak", "-n", "3", "-k", "x", "--", "--rollproof-cluster-name", "rp", "--keep-cluster"]) == 0
+    command = calls[0]
+    assert command[3] == "suites/" and command[-3:] == ["--rollproof-cluster-name", "rp", "--keep-cluster"]
