@@ -40,7 +40,7 @@ import sys
 import time
 from collections.abc import Callable
 from typing import TextIO
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .httpwire import NeedMore, WireFailure, parse_response, request_bytes
 
@@ -154,7 +154,7 @@ class StallTrace:
     @classmethod
     def from_env(cls) -> StallTrace:
         path = os.environ.get("ROLLPROOF_SAMPLER_STALLS")
-        return cls(open(path, "a", buffering=1, encoding="utf-8") if path else None)  # noqa: SIM115
+        return cls(open(path, "a", buffering=1, encoding="utf-8") if path else None)
 
     def note(self, step: str, began: float, asked: float = 0.0) -> None:
         if self.out is None:
