@@ -474,10 +474,31 @@ def fit_open_files(inflight: int) -> None:
                   file=sys.stderr, flush=True)
 
 
+def widen_output_pipe(fd: int = 1, size: int = 1 << 20) -> None:
+    """Give a pipe on `fd` room for ~20 s of lines (1 MiB; the default 64 KiB held ~1.3 s): when the
+    harness stalls, the sampler keeps its pace instead of blocking on a full pipe (a soak run
+    showed both samplers blocked 230-240 ms in their output while the harness was busy)."""
+    import fcntl
+
+    if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+        return
+    try:
+        with open("/proc/sys/fs/pipe-max-size", encoding="ascii") as limit:
+            size = min(size, int(limit.read()))
+    except (OSError, ValueError):
+        pass
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
+    except OSError as exc:
+        print(f"output pipe left at its size ({exc.strerror}): a busy harness may hold the sampler back",
+              file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     raise_priority()
     fit_open_files(args.max_inflight)
+    widen_output_pipe()
     host, _, port = args.target.rpartition(":")
     options = LoopOptions(host=host.strip("[]"), port=int(port), path=args.path, host_header=args.host_header,
                           keep_alive=args.keep_alive, interval=args.interval,

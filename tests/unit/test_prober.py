@@ -461,3 +461,22 @@ def test_default_inflight_fits_every_tick_of_a_hanging_request() -> None:
     assert ProbeOptions(interval=0.002, connect_timeout=1.0, read_timeout=2.0).inflight == 1501
     assert ProbeOptions(interval=0.0001, connect_timeout=1.0, read_timeout=2.0).inflight == 4000
     assert ProbeOptions(interval=0.002, max_inflight=8).inflight == 8
+
+
+def test_the_samplers_output_pipe_holds_seconds_of_lines() -> None:
+    """A harness busy for a moment must not hold the sampler back: its output pipe is widened to
+    1 MiB (or the system's pipe-max-size), ~20 s of lines, from the default 64 KiB (~1.3 s)."""
+    import fcntl
+    import os
+
+    from harness.probeloop import widen_output_pipe
+
+    read, write = os.pipe()
+    try:
+        widen_output_pipe(write)
+        with open("/proc/sys/fs/pipe-max-size", encoding="ascii") as limit:
+            expected = min(1 << 20, int(limit.read()))
+        assert fcntl.fcntl(write, fcntl.F_GETPIPE_SZ) == expected
+    finally:
+        os.close(read)
+        os.close(write)
