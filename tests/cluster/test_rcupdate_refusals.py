@@ -145,7 +145,10 @@ def _cases(tmp_path: Path) -> list[tuple[str, list[str], str]]:
 
 def _rollproof(cluster: Any, namespace: str, argv: list[str]) -> subprocess.CompletedProcess[str]:
     full = [sys.executable, "-m", "harness.cli", "rolling-update", *argv, "-n", namespace,
-            "--kubeconfig", str(cluster.kubeconfig), "--update-period=1s", "--poll-interval=500ms"]
+            "--kubeconfig", str(cluster.kubeconfig)]
+    for flag, value in (("--update-period", "1s"), ("--poll-interval", "500ms")):
+        if not any(a == flag or a.startswith(flag + "=") for a in argv):  # a case's own value is the one tried
+            full.append(f"{flag}={value}")
     if cluster.context:
         full += ["--context", cluster.context]
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))

@@ -365,6 +365,11 @@ _RECORDING_TEST = """
 
     import pytest
 
+    # A shell's background job (`cmd &`, as CI may start .ci/run) inherits SIGINT ignored, and then
+    # Python installs no KeyboardInterrupt handler; a terminal's Ctrl-C is what this test is about.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
     @pytest.fixture
     def teardown_marker(tmp_path_factory):
         yield
