@@ -12,7 +12,7 @@ import yaml
 from .errors import ConfigError
 
 __all__ = ["FIXTURES", "load_manifest", "first_container", "set_env", "harden", "deployment",
-           "replication_controller", "service"]
+           "replication_controller", "small_rc", "service"]
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "manifests"
 
@@ -108,3 +108,26 @@ def service(name: str, selector: dict[str, str], node_port: int | None) -> dict[
     else:
         obj["spec"]["ports"][0]["nodePort"] = node_port
     return obj
+
+
+def small_rc(name: str, labels: dict[str, str], image: str, replicas: int = 3) -> dict[str, Any]:
+    """A bare ReplicationController for the updater's referee and refusal tests: one nginx container,
+    a 1 s readiness probe, a 2 s grace period, images never pulled (the kit loads them)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ReplicationController",
+        "metadata": {"name": name, "labels": {"app": labels["app"]}},
+        "spec": {
+            "replicas": replicas,
+            "selector": dict(labels),
+            "template": {
+                "metadata": {"labels": dict(labels)},
+                "spec": {
+                    "terminationGracePeriodSeconds": 2,
+                    "containers": [{"name": "nginx", "image": image, "imagePullPolicy": "Never",
+                                    "ports": [{"containerPort": 80}],
+                                    "readinessProbe": {"httpGet": {"path": "/", "port": 80}, "periodSeconds": 1}}],
+                },
+            },
+        },
+    }

@@ -39,9 +39,20 @@ import yaml
 
 from harness.errors import WaitTimeout
 from harness.kube.config import call_api
-from harness.rcupdate.plan import NEXT_CONTROLLER_ANNOTATION, ORIGINAL_REPLICAS_ANNOTATION
-from harness.rcupdate.trace import RcChange, RcRecorder, Renamer, annotations_at_steps, rc_state, scale_steps, \
-    writes
+from harness.manifests import small_rc
+from harness.rcupdate.plan import (
+    NEXT_CONTROLLER_ANNOTATION,
+    ORIGINAL_REPLICAS_ANNOTATION,
+)
+from harness.rcupdate.trace import (
+    RcChange,
+    RcRecorder,
+    Renamer,
+    annotations_at_steps,
+    rc_state,
+    scale_steps,
+    writes,
+)
 from harness.samples import clock
 
 log = logging.getLogger("rollproof.suites")
@@ -92,24 +103,7 @@ def _call(fn: Any, *args: Any, timeouts: Any, method: str = "GET", **kwargs: Any
 
 
 def _rc(name: str, labels: dict[str, str], image: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ReplicationController",
-        "metadata": {"name": name, "labels": {"app": labels["app"]}},
-        "spec": {
-            "replicas": REPLICAS,
-            "selector": dict(labels),
-            "template": {
-                "metadata": {"labels": dict(labels)},
-                "spec": {
-                    "terminationGracePeriodSeconds": 2,
-                    "containers": [{"name": "nginx", "image": image, "imagePullPolicy": "Never",
-                                    "ports": [{"containerPort": 80}],
-                                    "readinessProbe": {"httpGet": {"path": "/", "port": 80}, "periodSeconds": 1}}],
-                },
-            },
-        },
-    }
+    return small_rc(name, labels, image, REPLICAS)
 
 
 def _pods(core: Any, namespace: str, timeouts: Any) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ import yaml
 
 from harness.errors import WaitTimeout
 from harness.kube.config import call_api
+from harness.manifests import small_rc
 from harness.samples import clock
 from harness.timeouts import DEFAULT_TIMEOUTS
 
@@ -39,24 +40,7 @@ def _call(fn: Any, *args: Any, method: str = "GET", **kwargs: Any) -> Any:
 
 
 def _rc(name: str, labels: dict[str, str], image: str = NEW_IMAGE, replicas: int = REPLICAS) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ReplicationController",
-        "metadata": {"name": name, "labels": {"app": labels["app"]}},
-        "spec": {
-            "replicas": replicas,
-            "selector": dict(labels),
-            "template": {
-                "metadata": {"labels": dict(labels)},
-                "spec": {
-                    "terminationGracePeriodSeconds": 2,
-                    "containers": [{"name": "nginx", "image": image, "imagePullPolicy": "Never",
-                                    "ports": [{"containerPort": 80}],
-                                    "readinessProbe": {"httpGet": {"path": "/", "port": 80}, "periodSeconds": 1}}],
-                },
-            },
-        },
-    }
+    return small_rc(name, labels, image, replicas)
 
 
 def _snapshot(core: Any, namespace: str) -> dict[str, Any]:
