@@ -19,6 +19,13 @@ Cause classes, checked in this order (the first that the evidence supports):
 - `routed-before-listening`: an endpoint of a pod without a readiness probe became
   ready just before the failure: the pod was routed to before it accepted connections.
 - `no-ready-endpoint`: the Service had no ready endpoint at that instant.
+- `paws-timewait`: a request that timed out while a pod of the Service dropped SYNs
+  at a TIME_WAIT socket of the same addresses and ports (its kernel's
+  `TcpExt.PAWSTimewait` rose during the request): another sender with another TCP
+  timestamp clock (kubelet's probes, when NodePort traffic is masqueraded to the
+  address they use) had closed a connection on that 4-tuple less than 60 s before.
+- `kernel-drop`: a kernel on the path counted a drop during the request (a full
+  accept queue, a conntrack insert that failed): which counter, where.
 - `unattributed`: nothing in the recorded data path changed nearby: the cause lies
   outside it (the host leg, the probe itself) and is said to be unknown.
 
@@ -42,6 +49,8 @@ CAUSES = (
     "stopped-while-routed",
     "routed-before-listening",
     "no-ready-endpoint",
+    "paws-timewait",
+    "kernel-drop",
     "unattributed",
 )
 HORIZON = 5.0
@@ -51,8 +60,13 @@ STARTUP_WINDOW = 2.0
 PROXY_GRACE = 1.0
 """Seconds an endpoint that left the ready set is taken to stay in the rules when kube-proxy's
 syncs were not recorded (kube-proxy's minSyncPeriod in kind's configuration)."""
+COUNTER_SLACK = 0.25
+"""Seconds either side of a request in which a kernel counter's rise is put next to it (one poll)."""
 _NEAREST = 4
 _STOPPING = ("terminating", "exited", "deleted", "not-ready")
+_TIMEOUTS = ("connect-timeout", "read-timeout", "timeout")
+_DROPS = ("TcpExt.ListenOverflows", "TcpExt.ListenDrops", "conntrack.insert_failed", "conntrack.drop",
+          "conntrack.early_drop", "TcpExt.TCPTimeWaitOverflow")
 
 
 @dataclass(frozen=True)
@@ -97,7 +111,16 @@ def _nearest(timeline: DataPathTimeline, t: float, end: float, versions: Mapping
             marks.append(_Mark(last, f"kube-proxy on {node} synced"))
     before = sorted((m for m in marks if m.t <= t), key=lambda m: m.t)[-_NEAREST:]
     after = sorted((m for m in marks if m.t > t), key=lambda m: m.t)[:2]
-    return tuple(f"{rel(m.t)} ({(m.t - t) * 1000:+.0f} ms) {m.text}" for m in [*before, *after])
+    counted = [f"{rel(c.since)}..{rel(c.t)} {c.where}: {c.name} +{c.delta}"
+               for c in timeline.counters_between(t - COUNTER_SLACK, end + COUNTER_SLACK) if c.where != "host"]
+    return tuple(f"{rel(m.t)} ({(m.t - t) * 1000:+.0f} ms) {m.text}" for m in [*before, *after]) + tuple(counted)
+
+
+def _counted(timeline: DataPathTimeline, t: float, end: float, names: tuple[str, ...],
+             where: Callable[[str], bool]) -> list[str]:
+    rises = [c for c in timeline.counters_between(t - COUNTER_SLACK, end + COUNTER_SLACK)
+             if c.name in names and where(c.where)]
+    return [f"{c.where} {c.name} +{c.delta} ({c.meaning})" for c in rises]
 
 
 def _endpoint_left(events: Sequence[EndpointEvent], address: str, after: float) -> float | None:
@@ -192,10 +215,25 @@ def attribute(sample: ProbeSample, timeline: DataPathTimeline, *, versions: Mapp
         return Attribution(t, error, "no-ready-endpoint",
                            f"{how}: the Service had no ready endpoint ({len(at_t)} listed, none ready)",
                            None, None, nearest)
+    if error in _TIMEOUTS:
+        paws = _counted(timeline, t, end, ("TcpExt.PAWSTimewait",), lambda w: w.startswith("pod "))
+        if paws:
+            pod = paws[0].split(" ", 2)[1]
+            return Attribution(t, error, "paws-timewait",
+                               f"{how}: {'; '.join(paws)} during the request: a SYN met a TIME_WAIT socket left by "
+                               f"another sender on the same addresses and ports with a later TCP timestamp "
+                               f"(NodePort traffic masqueraded to the address kubelet's probes use) and was "
+                               f"dropped, and so was its retransmission", pod, None, nearest)
+    drops = _counted(timeline, t, end, _DROPS, lambda w: w != "host")
+    if drops:
+        return Attribution(t, error, "kernel-drop", f"{how}: the kernel counted drops during the request: "
+                           f"{'; '.join(drops)}", None, None, nearest)
+    counters = ("no kernel drop counter of a node or pod rose during it" if timeline.counters_read
+                else "kernel counters were not read")
     return Attribution(t, error, "unattributed",
-                       f"{how}: no endpoint or pod transition within {HORIZON:.0f} s explains it; the cause lies "
-                       f"outside the recorded data path (the host leg of the probe, the probe itself)",
-                       None, None, nearest)
+                       f"{how}: no endpoint or pod transition within {HORIZON:.0f} s explains it and {counters}; "
+                       f"the cause lies outside the recorded data path (the host leg of the probe, the probe "
+                       f"itself)", None, None, nearest)
 
 
 def attributor(timeline: DataPathTimeline, *, versions: Mapping[str, str] | None = None,

@@ -10,7 +10,9 @@ Three sources, each read without changing the system under test:
 - `ProxySyncPoller`: on kind nodes this host started, kube-proxy's
   `sync_proxy_rules_last_timestamp_seconds` metric, read from inside each node's
   network namespace (a thread that joins it) every `interval`, so a failure can
-  be placed against the rule change that should have preceded it.
+  be placed against the rule change that should have preceded it;
+- `harness.netcounters.NetCounterPoller`: on the same nodes, the kernel's drop and
+  reset counters of the host, each node and each pod of the Service.
 
 `DataPathRecorder` runs them together; `stop()` returns a `DataPathTimeline`,
 pure data that `harness.attribution` reads.
@@ -32,6 +34,7 @@ import kubernetes.client
 
 from .kube.patches import object_path
 from .kube.watch import ListCall, ListWatchRecorder
+from .netcounters import CounterChange, NetCounterPoller
 from .podsets import PodEvent, PodWatcher
 from .samples import clock
 from .timeouts import DEFAULT_TIMEOUTS, Timeouts
@@ -118,7 +121,8 @@ class DataPathTimeline:
 
     `proxy_nodes` lists the nodes whose kube-proxy was polled (empty when it could
     not be, e.g. a cluster this host did not start); `notes` says what could not be
-    recorded and why."""
+    recorded and why. `counters` are the kernel counters that rose (`counters_read`:
+    whether they were read at all)."""
 
     service: str
     endpoints: tuple[EndpointEvent, ...] = ()
@@ -126,6 +130,12 @@ class DataPathTimeline:
     proxy: tuple[ProxySync, ...] = ()
     proxy_nodes: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    counters: tuple[CounterChange, ...] = ()
+    counters_read: bool = False
+
+    def counters_between(self, since: float, until: float) -> list[CounterChange]:
+        """Counter rises whose polling interval overlaps [since, until]."""
+        return [c for c in self.counters if c.t >= since and c.since <= until]
 
     def endpoints_at(self, t: float) -> dict[str, EndpointState]:
         """The endpoints listed at `t`, by address."""
@@ -409,6 +419,7 @@ class DataPathRecorder:
                        if self.endpoint_slices else None)
         self.pods = PodWatcher(self.api_client, self.namespace, self.selector, timeouts=self.timeouts)
         self.proxy = ProxySyncPoller(self.proxy_nodes, interval=self.proxy_interval)
+        self.counters = NetCounterPoller(self.proxy_nodes, self.pods.seen_pods) if self.proxy_nodes else None
         self.timeline: DataPathTimeline | None = None
 
     def start(self) -> DataPathRecorder:
@@ -416,6 +427,8 @@ class DataPathRecorder:
             self.slices.start()
         self.pods.start()
         self.proxy.start()
+        if self.counters is not None:
+            self.counters.start()
         return self
 
     @property
@@ -428,7 +441,10 @@ class DataPathRecorder:
         endpoint_events = self.slices.stop(raise_error=False) if self.slices is not None else []
         pod_events = self.pods.stop(raise_error=False)
         syncs = self.proxy.stop()
+        counters = self.counters.stop() if self.counters is not None else []
         notes = [self.proxy_note] if self.proxy_note else []
+        if self.counters is not None and self.counters.error is not None:
+            notes.append(f"kernel counters: reading stopped early: {self.counters.error}")
         if self.slices is None:
             notes.append("no EndpointSlices on this server (discovery.k8s.io/v1 arrived in 1.21): no endpoint events")
         notes += [f"kube-proxy on {node}: {error}" for node, error in sorted(self.proxy.errors.items())]
@@ -442,6 +458,8 @@ class DataPathRecorder:
             proxy=tuple(sorted(syncs, key=lambda s: s.synced_at)),
             proxy_nodes=tuple(n for n in self.proxy_nodes if n not in self.proxy.errors),
             notes=tuple(notes),
+            counters=tuple(sorted(counters, key=lambda c: c.t)),
+            counters_read=self.counters is not None and self.counters.error is None,
         )
         return self.timeline
 

@@ -50,6 +50,22 @@ def free_node_port(core: client.CoreV1Api, cluster: Cluster, exclude: frozenset[
     raise _all_in_use(cluster)
 
 
+def traffic_policy(cluster: Cluster) -> str:
+    """`Local` on a one-node cluster, else `Cluster`.
+
+    With `Cluster`, kube-proxy masquerades NodePort traffic to the node's address
+    on the pod network, the address kubelet's HTTP probes come from. Both leave
+    TIME_WAIT sockets in the pod under that address, with different TCP timestamp
+    clocks, so a probe SYN that reuses a kubelet probe's ports within 60 s is
+    dropped by the PAWS check (measured: up to 150 `TcpExt.PAWSTimewait` per pod a
+    minute, new connections answered 1 s late, and failed when the retransmission
+    was dropped too). On one node every endpoint is local, so `Local` routes the
+    same way without the masquerade. On more nodes the pods run on workers, where
+    the masqueraded address (the mapped node's) is not their kubelet's.
+    """
+    return "Local" if len(cluster.nodes) == 1 else "Cluster"
+
+
 def create_service(core: client.CoreV1Api, cluster: Cluster, namespace: str, name: str,
                    selector: dict[str, str], timeouts: Timeouts = DEFAULT_TIMEOUTS) -> dict[str, Any]:
     """The demo Service: NodePort mapped to 127.0.0.1 when the cluster has one, else ClusterIP.
@@ -58,12 +74,15 @@ def create_service(core: client.CoreV1Api, cluster: Cluster, namespace: str, nam
     creation took the port in between (422 "provided port is already
     allocated"), the next free mapped port is tried, at most once per mapped
     port. The Service carries this run's owner labels (see `harness.leftovers`).
+
+    On a one-node cluster the NodePort keeps the client's address
+    (`externalTrafficPolicy: Local`, see `traffic_policy`).
     """
     tried: set[int] = set()
     path = f"/api/v1/namespaces/{namespace}/services"
     while True:
         port = free_node_port(core, cluster, frozenset(tried), timeouts)
-        body = service(name, selector, port)
+        body = service(name, selector, port, external_traffic_policy=traffic_policy(cluster))
         meta = body.setdefault("metadata", {})
         meta.setdefault("labels", {}).update(owner_labels())
         meta.setdefault("annotations", {}).update(owner_annotations())

@@ -97,8 +97,10 @@ def replication_controller(app: str, version: str, image: str, *, replicas: int 
     return obj
 
 
-def service(name: str, selector: dict[str, str], node_port: int | None) -> dict[str, Any]:
-    """A Service for `selector`: NodePort `node_port`, or ClusterIP when None."""
+def service(name: str, selector: dict[str, str], node_port: int | None, *,
+            external_traffic_policy: str | None = None) -> dict[str, Any]:
+    """A Service for `selector`: NodePort `node_port` (with `external_traffic_policy` when given),
+    or ClusterIP when None."""
     obj = load_manifest("service-demo.yaml")
     obj["metadata"]["name"] = name
     obj["spec"]["selector"] = dict(selector)
@@ -107,6 +109,8 @@ def service(name: str, selector: dict[str, str], node_port: int | None) -> dict[
         obj["spec"]["ports"][0].pop("nodePort")
     else:
         obj["spec"]["ports"][0]["nodePort"] = node_port
+        if external_traffic_policy is not None:
+            obj["spec"]["externalTrafficPolicy"] = external_traffic_policy
     return obj
 
 

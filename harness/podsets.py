@@ -635,6 +635,7 @@ class PodWatcher(ListWatchRecorder[PodEvent]):
         self.max_events = max_events
         self._core = kubernetes.client.CoreV1Api(api_client)
         self._known: dict[str, PodState] = {}
+        self._names: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"PodWatcher({self.namespace} {_selector(self.labels)}, events={len(self._records)})"
@@ -673,8 +674,14 @@ class PodWatcher(ListWatchRecorder[PodEvent]):
     def _on_event(self, kind: str, obj: dict[str, Any]) -> None:
         self._record(kind, pod_state(obj), clock())
 
+    def seen_pods(self) -> dict[str, str]:
+        """Every pod seen so far, deleted ones too: uid -> name."""
+        with self._lock:
+            return dict(self._names)
+
     def _record(self, kind: str, pod: PodState, t: float) -> None:
         with self._lock:
+            self._names[pod.uid] = pod.name
             known = self._known
             if kind == "deleted":
                 if known.pop(pod.uid, None) is None:

@@ -224,6 +224,10 @@ def _datapath_dict(timeline: DataPathTimeline, t0: float) -> dict[str, Any]:
         "proxy_syncs": [{"node": x.node, "synced_at": _rel(x.synced_at, t0), "seen_at": _rel(x.seen_at, t0)}
                         for x in timeline.proxy],
         "proxy_nodes": list(timeline.proxy_nodes),
+        "kernel_counters": [
+            {"since": _rel(c.since, t0), "t": _rel(c.t, t0), "where": c.where, "counter": c.name, "delta": c.delta}
+            for c in timeline.counters
+        ] if timeline.counters_read else None,
         "notes": list(timeline.notes),
     }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from harness.attribution import CAUSES, attribute, attributor
 from harness.datapath import (
     DataPathTimeline,
@@ -13,6 +15,7 @@ from harness.datapath import (
     parse_sync_metric,
     pod_transitions,
 )
+from harness.netcounters import CounterChange
 from harness.podsets import PodEvent, PodState
 from harness.samples import ProbeSample
 
@@ -111,6 +114,44 @@ def test_unattributed_says_so() -> None:
     assert a.nearest == ("+0.500s (-29500 ms) kube-proxy on node-1 synced",)
 
 
+def with_counters(tl: DataPathTimeline, *changes: CounterChange) -> DataPathTimeline:
+    return dataclasses.replace(tl, counters=tuple(changes), counters_read=True)
+
+
+def test_paws_timewait_a_timeout_while_a_pod_dropped_syns_at_time_wait() -> None:
+    """Read-timeout from +30.0 to +32.0 (the SYN and its retransmission dropped); pod web-old-a's
+    TcpExt.PAWSTimewait rose between +29.9 and +30.1: the cause, with the counter quoted."""
+    tl = with_counters(timeline([ep(0.0, "added", A)], [pod(0.0, "web-old-a", "listed", A.address)]),
+                       CounterChange(30.1, 29.9, "pod web-old-a", "TcpExt.PAWSTimewait", 1),
+                       CounterChange(30.1, 29.9, "host", "TcpExt.PAWSTimewait", 5))
+    sample = ProbeSample(30.0, 32.0, None, "read-timeout")
+    a = attribute(sample, tl)
+    assert a.cause == "paws-timewait" and a.pod == "web-old-a"
+    assert a.text.startswith("read-timeout at +30.000s: pod web-old-a TcpExt.PAWSTimewait +1 (SYNs dropped: the "
+                             "PAWS timestamp check against a TIME_WAIT socket")
+    assert "+29.900s..+30.100s pod web-old-a: TcpExt.PAWSTimewait +1" in a.nearest
+    assert not any(n.startswith("+29.900s..+30.100s host") for n in a.nearest), "the host's own counters are noise"
+    # a reset is not what a dropped SYN gives; a counter outside the request (beyond one poll) is not evidence
+    assert attribute(failed(30.0), tl).cause == "unattributed"
+    assert attribute(ProbeSample(40.0, 42.0, None, "read-timeout"), tl).cause == "unattributed"
+
+
+def test_kernel_drop_names_the_counter_and_where() -> None:
+    tl = with_counters(timeline([ep(0.0, "added", A)], []),
+                       CounterChange(20.2, 20.0, "node node-1", "conntrack.insert_failed", 2))
+    a = attribute(failed(20.1), tl)
+    assert a.cause == "kernel-drop"
+    assert a.text == ("reset at +20.100s: the kernel counted drops during the request: node node-1 "
+                      "conntrack.insert_failed +2 (connections whose conntrack entry could not be inserted "
+                      "(a NAT clash))")
+
+
+def test_unattributed_says_whether_kernel_counters_were_read() -> None:
+    tl = timeline([ep(0.0, "added", A)], [])
+    assert "kernel counters were not read" in attribute(failed(30.0), tl).text
+    assert "no kernel drop counter of a node or pod rose during it" in attribute(failed(30.0), with_counters(tl)).text
+
+
 def test_without_kube_proxy_syncs_a_grace_is_assumed_and_said() -> None:
     tl = timeline([ep(0.0, "added", A), ep(0.0, "added", B), ep(10.0, "changed", A, ready=False, terminating=True)],
                   [pod(10.2, "web-old-a", "exited", A.address)], proxied=False)
@@ -121,7 +162,8 @@ def test_without_kube_proxy_syncs_a_grace_is_assumed_and_said() -> None:
 
 def test_every_cause_is_tested_and_attributor_maps() -> None:
     assert set(CAUSES) == {"keepalive-closed-at-shutdown", "stale-proxy-rules", "stopped-while-routed",
-                           "routed-before-listening", "no-ready-endpoint", "unattributed"}
+                           "routed-before-listening", "no-ready-endpoint", "paws-timewait", "kernel-drop",
+                           "unattributed"}
     tl = timeline([ep(0.0, "added", A)], [])
     assert [a.cause for a in attributor(tl, origin=-1.0)([failed(3.0), failed(4.0)])] == ["unattributed"] * 2
 

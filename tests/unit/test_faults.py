@@ -480,6 +480,22 @@ def test_service_creation_moves_on_when_its_port_was_taken() -> None:
     assert Owner.parse(meta["annotations"]["rollproof.io/owner"]) == current_owner()
 
 
+def test_service_keeps_the_client_address_on_one_node_only() -> None:
+    """One node: `externalTrafficPolicy: Local` (no masquerade to the address kubelet's probes use);
+    several: `Cluster` (the pods run on workers); ClusterIP: no such field."""
+    import dataclasses
+
+    from harness.demo import create_service, traffic_policy
+    from harness.manifests import service
+
+    one = dataclasses.replace(CLUSTER, nodes=("rp-b-control-plane",))
+    three = dataclasses.replace(CLUSTER, nodes=("rp-b-control-plane", "rp-b-worker", "rp-b-worker2"))
+    assert (traffic_policy(one), traffic_policy(three)) == ("Local", "Cluster")
+    body = create_service(_RacingCore(used=set(), stolen=[]), one, "ns", "web", {"app": "web"})  # type: ignore[arg-type]
+    assert body["spec"]["externalTrafficPolicy"] == "Local"
+    assert "externalTrafficPolicy" not in service("web", {"app": "web"}, None, external_traffic_policy="Local")["spec"]
+
+
 def test_service_creation_gives_up_when_every_mapped_port_goes() -> None:
     from harness.demo import create_service
 

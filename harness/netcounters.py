@@ -1,0 +1,209 @@
+"""The kernel's own count of dropped and reset connections, per network namespace of the data path.
+
+A failed request that no endpoint or pod transition explains may still have
+left a trace in a kernel: a SYN dropped by the PAWS check against a TIME_WAIT
+socket, an accept queue that overflowed, a conntrack entry that could not be
+inserted. Those counters live in each network namespace (`/proc/PID/net/netstat`,
+`/proc/PID/net/snmp`, `/proc/PID/net/stat/nf_conntrack`) and can be read from the
+host without entering the namespace or changing anything in it.
+
+`NetCounterPoller` reads them every `interval` for the host (the probes' own
+leg), each kind node this host started, and each pod of the probed Service
+(found by the pod UID in a host process's cgroup path), and records a
+`CounterChange` whenever a watched counter moved. Pure parsing is in
+`parse_proc_counters` and `parse_conntrack_stats`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from .samples import clock
+
+__all__ = ["WATCHED", "CounterChange", "NetCounterPoller", "parse_proc_counters", "parse_conntrack_stats"]
+
+WATCHED: dict[str, str] = {
+    "TcpExt.PAWSTimewait": "SYNs dropped: the PAWS timestamp check against a TIME_WAIT socket of the same "
+                           "address and ports failed",
+    "TcpExt.PAWSActive": "SYN-ACKs dropped by the PAWS timestamp check",
+    "TcpExt.ListenOverflows": "connections dropped: a listener's accept queue was full",
+    "TcpExt.ListenDrops": "SYNs or handshake ACKs to a listener dropped",
+    "TcpExt.TCPAbortOnData": "connections reset: closed with unread data",
+    "TcpExt.TCPAbortOnClose": "connections reset: closed by the application with data unread",
+    "TcpExt.TCPTimeWaitOverflow": "TIME_WAIT sockets not kept: the table was full",
+    "TcpExt.TCPSYNChallenge": "challenge ACKs sent in answer to a SYN",
+    "Tcp.AttemptFails": "connection attempts that failed",
+    "Tcp.EstabResets": "established connections reset",
+    "Tcp.OutRsts": "resets sent",
+    "conntrack.insert_failed": "connections whose conntrack entry could not be inserted (a NAT clash)",
+    "conntrack.drop": "packets dropped by conntrack",
+    "conntrack.early_drop": "conntrack entries evicted early (table full)",
+}
+"""The counters recorded, with what a rise means."""
+
+_POD_UID = re.compile(r"pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})")
+
+
+@dataclass(frozen=True)
+class CounterChange:
+    """Counter `name` of namespace `where` rose by `delta` between `since` and `t` (harness clock)."""
+
+    t: float
+    since: float
+    where: str
+    name: str
+    delta: int
+
+    @property
+    def meaning(self) -> str:
+        return WATCHED.get(self.name, self.name)
+
+
+def parse_proc_counters(text: str) -> dict[str, int]:
+    """`/proc/net/netstat` or `/proc/net/snmp` as {"Section.Name": value} (header/value line pairs)."""
+    out: dict[str, int] = {}
+    lines = [line.split() for line in text.splitlines() if line.strip()]
+    for head, values in zip(lines[::2], lines[1::2]):
+        if not head or not values or head[0] != values[0]:
+            continue
+        section = head[0].rstrip(":")
+        for name, value in zip(head[1:], values[1:]):
+            try:
+                out[f"{section}.{name}"] = int(value)
+            except ValueError:
+                continue
+    return out
+
+
+def parse_conntrack_stats(text: str) -> dict[str, int]:
+    """`/proc/net/stat/nf_conntrack` (hex, one line per CPU) summed as {"conntrack.name": value}."""
+    rows = [line.split() for line in text.splitlines() if line.strip()]
+    if not rows:
+        return {}
+    names, out = rows[0], {}
+    for row in rows[1:]:
+        for name, value in zip(names, row):
+            try:
+                out[f"conntrack.{name}"] = out.get(f"conntrack.{name}", 0) + int(value, 16)
+            except ValueError:
+                continue
+    return out
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def read_counters(pid: int | str, proc: str = "/proc") -> dict[str, int] | None:
+    """The watched counters of the network namespace of process `pid` ("self": this one); None once it is gone."""
+    netstat, snmp = _read(f"{proc}/{pid}/net/netstat"), _read(f"{proc}/{pid}/net/snmp")
+    if netstat is None or snmp is None:
+        return None
+    values = {**parse_proc_counters(netstat), **parse_proc_counters(snmp)}
+    conntrack = _read(f"{proc}/{pid}/net/stat/nf_conntrack")
+    if conntrack is not None:
+        values.update(parse_conntrack_stats(conntrack))
+    return {k: v for k, v in values.items() if k in WATCHED}
+
+
+class NetCounterPoller:
+    """Polls the watched counters of the host, the kind nodes in `nodes` (name -> host PID of the
+    node container) and the pods `pods()` names (uid -> name), every `interval`.
+
+    Pods are found by their UID in the cgroup path of a host process (kind nodes are
+    containers of this host, so their pods' processes are host processes). A pod's
+    first reading is its baseline; a rise seen later is recorded as a `CounterChange`.
+    Errors never reach the test: they end the thread and are kept in `error`.
+    """
+
+    def __init__(self, nodes: Mapping[str, int], pods: Callable[[], Mapping[str, str]], *,
+                 interval: float = 0.2, max_records: int = 100_000, proc: str = "/proc") -> None:
+        self.nodes = dict(nodes)
+        self.pods = pods
+        self.interval = interval
+        self.max_records = max_records
+        self.proc = proc
+        self.records: list[CounterChange] = []
+        self.error: str | None = None
+        self.polls = 0
+        self._last: dict[str, tuple[float, dict[str, int]]] = {}
+        self._pid_uid: dict[int, str | None] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> NetCounterPoller:
+        self._poll()  # baselines before anything the test does
+        self._thread = threading.Thread(target=self._run, name="net-counters", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> list[CounterChange]:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.interval * 10 + 5)
+        self._poll()
+        with self._lock:
+            return list(self.records)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                self._poll()
+        except Exception as exc:  # a reader thread must not take the test down; say why it stopped
+            self.error = f"{type(exc).__name__}: {exc}"
+
+    def _pod_pids(self, wanted: Mapping[str, str]) -> dict[str, int]:
+        """One live host PID per wanted pod UID."""
+        found: dict[str, int] = {}
+        try:
+            entries = os.listdir(self.proc)
+        except OSError:
+            return found
+        live = set()
+        for entry in entries:
+            if not entry.isdigit():
+                continue
+            pid = int(entry)
+            live.add(pid)
+            if pid not in self._pid_uid:
+                cgroup = _read(f"{self.proc}/{pid}/cgroup") or ""
+                m = _POD_UID.search(cgroup)
+                self._pid_uid[pid] = m.group(1).replace("_", "-") if m else None
+            uid = self._pid_uid[pid]
+            if uid is not None and uid in wanted and uid not in found:
+                found[uid] = pid
+        for pid in [p for p in self._pid_uid if p not in live]:
+            del self._pid_uid[pid]
+        return found
+
+    def _poll(self) -> None:
+        t = clock()
+        places: dict[str, int | str] = {"host": "self"}
+        places.update({f"node {name}": pid for name, pid in self.nodes.items()})
+        wanted = self.pods()
+        for uid, pid in self._pod_pids(wanted).items():
+            places[f"pod {wanted[uid]}"] = pid
+        for where, pid in places.items():
+            values = read_counters(pid, self.proc)
+            if values is None:
+                continue
+            previous = self._last.get(where)
+            self._last[where] = (t, values)
+            if previous is None:
+                continue
+            since, before = previous
+            with self._lock:
+                for name, value in values.items():
+                    delta = value - before.get(name, value)
+                    if delta > 0 and len(self.records) < self.max_records:
+                        self.records.append(CounterChange(t, since, where, name, delta))
+        self.polls += 1
