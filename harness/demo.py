@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from kubernetes import client
 
+from .cluster.flows import forget_flows
 from .cluster.model import Cluster
 from .errors import ApiError, ProviderError, WaitTimeout
 from .kube.config import call_api
@@ -16,6 +18,8 @@ from .samples import ProbeSample, clock
 from .timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 __all__ = ["free_node_port", "create_service", "wait_first_answer", "observe_for"]
+
+log = logging.getLogger(__name__)
 
 
 _ALLOCATED = "provided port is already allocated"
@@ -82,6 +86,9 @@ def create_service(core: client.CoreV1Api, cluster: Cluster, namespace: str, nam
     path = f"/api/v1/namespaces/{namespace}/services"
     while True:
         port = free_node_port(core, cluster, frozenset(tried), timeouts)
+        if port is not None and cluster.provider == "kind" and cluster.nodes:
+            forgotten = forget_flows(cluster.nodes, port)
+            (log.warning if forgotten.errors else log.info)("%s", forgotten.describe())
         body = service(name, selector, port, external_traffic_policy=traffic_policy(cluster))
         meta = body.setdefault("metadata", {})
         meta.setdefault("labels", {}).update(owner_labels())
