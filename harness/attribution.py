@@ -19,6 +19,11 @@ Cause classes, checked in this order (the first that the evidence supports):
 - `routed-before-listening`: an endpoint of a pod without a readiness probe became
   ready just before the failure: the pod was routed to before it accepted connections.
 - `no-ready-endpoint`: the Service had no ready endpoint at that instant.
+- `stale-conntrack`: a request that got no answer (or an unreachable) after a pod of
+  the Service stopped with connections open (its kernel counted the resets) and had
+  left the rules: a connection from a source port one of those used is taken by
+  conntrack for the old one, whose entry keeps its NAT to the gone pod (CLOSE for
+  10 s after a reset, SYN_SENT for 120 s after an unanswered SYN).
 - `paws-timewait`: a request that timed out while a pod of the Service dropped SYNs
   at a TIME_WAIT socket of the same addresses and ports (its kernel's
   `TcpExt.PAWSTimewait` rose during the request): another sender with another TCP
@@ -49,6 +54,7 @@ CAUSES = (
     "stopped-while-routed",
     "routed-before-listening",
     "no-ready-endpoint",
+    "stale-conntrack",
     "paws-timewait",
     "kernel-drop",
     "unattributed",
@@ -65,6 +71,12 @@ COUNTER_SLACK = 0.25
 _NEAREST = 4
 _STOPPING = ("terminating", "exited", "deleted", "not-ready")
 _TIMEOUTS = ("connect-timeout", "read-timeout", "timeout")
+_UNANSWERED = _TIMEOUTS + ("connect-error", "reset")
+STALE_ENTRY = 120.0
+"""Seconds a conntrack entry can keep its NAT to a gone pod (`nf_conntrack_tcp_timeout_syn_sent`)."""
+_RESETS = ("Tcp.EstabResets", "Tcp.OutRsts")
+STOP_SEEN_LAG = 2.0
+"""Seconds a container's exit can precede the pod update that shows it (kubelet's status sync)."""
 _DROPS = ("TcpExt.ListenOverflows", "TcpExt.ListenDrops", "conntrack.insert_failed", "conntrack.drop",
           "conntrack.early_drop", "TcpExt.TCPTimeWaitOverflow")
 
@@ -215,6 +227,16 @@ def attribute(sample: ProbeSample, timeline: DataPathTimeline, *, versions: Mapp
         return Attribution(t, error, "no-ready-endpoint",
                            f"{how}: the Service had no ready endpoint ({len(at_t)} listed, none ready)",
                            None, None, nearest)
+    if error in _UNANSWERED and timeline.counters_read:
+        stale = _stale_conntrack(timeline, t, versions)
+        if stale is not None:
+            p, resets = stale
+            return Attribution(t, error, "stale-conntrack",
+                               f"{how}, {ms(p.t)} pod {p.pod} ({_version(p.image, versions)}) {p.what} with "
+                               f"connections open ({resets}) and out of the rules: a new connection from a source "
+                               f"port one of them used is taken by conntrack for the old one, whose entry keeps "
+                               f"its NAT to the gone pod (CLOSE 10 s after a reset, SYN_SENT 120 s)",
+                               p.pod, p.node, nearest)
     if error in _TIMEOUTS:
         paws = _counted(timeline, t, end, ("TcpExt.PAWSTimewait",), lambda w: w.startswith("pod "))
         if paws:
@@ -234,6 +256,18 @@ def attribute(sample: ProbeSample, timeline: DataPathTimeline, *, versions: Mapp
                        f"{how}: no endpoint or pod transition within {HORIZON:.0f} s explains it and {counters}; "
                        f"the cause lies outside the recorded data path (the host leg of the probe, the probe "
                        f"itself)", None, None, nearest)
+
+
+def _stale_conntrack(timeline: DataPathTimeline, t: float,
+                     versions: Mapping[str, str]) -> tuple[PodTransition, str] | None:
+    """The latest pod that stopped before `t` (within `STALE_ENTRY`) while its kernel reset connections."""
+    for p in sorted((p for p in timeline.pods if p.what in ("exited", "deleted") and t - STALE_ENTRY <= p.t < t),
+                    key=lambda p: p.t, reverse=True):
+        rises = [c for c in timeline.counters_between(p.t - STOP_SEEN_LAG, p.t + COUNTER_SLACK)
+                 if c.where == f"pod {p.pod}" and c.name in _RESETS]
+        if rises:
+            return p, ", ".join(f"{c.name} +{c.delta}" for c in rises)
+    return None
 
 
 def attributor(timeline: DataPathTimeline, *, versions: Mapping[str, str] | None = None,

@@ -322,12 +322,15 @@ def test_naive_against_hardened_deployment(variant, namespace, deployments, prob
 
     MUST hold, both: the rollout completes with the whole of it probed by both
     samplers (new-connection and keep-alive); the new Server header answers last,
-    with no old answer and no failed request once it has settled; replicas stay
-    within 4 + maxSurge and 4 - maxUnavailable (25%: 1 and 1; hardened: 1 and 0).
+    with no old answer once it has settled; replicas stay within 4 + maxSurge and
+    4 - maxUnavailable (25%: 1 and 1; hardened: 1 and 0).
     Hardened (readinessProbe, preStop sleep, maxUnavailable 0): zero failed requests.
     Naive (neither, Kubernetes' default 25% / 25%): its failed requests are measured,
     each with its cause, and reported (checks naive-<kind>-failed-requests and
-    naive-<kind>-causes, the report's failures), not asserted.
+    naive-<kind>-causes, the report's failures), not asserted; once the rollout has
+    settled the only failures may be the ones conntrack's entries for the connections
+    its pods reset still cause (`stale-conntrack`, up to 120 s), counted in
+    naive-<kind>-failed-after-settled.
     """
     options = VARIANTS[variant]
     record.scenario = f"{record.scenario} [{variant}]"
@@ -366,8 +369,12 @@ def test_naive_against_hardened_deployment(variant, namespace, deployments, prob
     assert_verdicts(analyses)  # hardened: no failed request; naive: failures measured, evidence and order judged
     for analysis in analyses:
         late = [s for s in analysis.samples if not s.ok and s.start >= settled_at]
-        assert not late, f"{len(late)} {analysis.kind} request(s) failed after the rollout settled:\n" + (
-            render_window(analysis.samples, late[0].start, t0=record.t0))
+        causes = {a.t: a.cause for a in analysis.attributions}
+        record.measure(f"{variant}-{analysis.kind}-failed-after-settled", str(len(late)))
+        unexplained = [s for s in late if causes.get(s.start) != "stale-conntrack"]
+        assert not unexplained, (
+            f"{len(unexplained)} {analysis.kind} request(s) failed after the rollout settled, not by a stale "
+            f"conntrack entry:\n" + render_window(analysis.samples, unexplained[0].start, t0=record.t0))
     assert_replica_bounds(record.points, since=rollout_start, desired=DESIRED, max_surge=surge,
                           max_unavailable=unavailable)
     assert [(r.revision, r.change_cause) for r in history] == [

@@ -162,8 +162,8 @@ def test_without_kube_proxy_syncs_a_grace_is_assumed_and_said() -> None:
 
 def test_every_cause_is_tested_and_attributor_maps() -> None:
     assert set(CAUSES) == {"keepalive-closed-at-shutdown", "stale-proxy-rules", "stopped-while-routed",
-                           "routed-before-listening", "no-ready-endpoint", "paws-timewait", "kernel-drop",
-                           "unattributed"}
+                           "routed-before-listening", "no-ready-endpoint", "stale-conntrack", "paws-timewait",
+                           "kernel-drop", "unattributed"}
     tl = timeline([ep(0.0, "added", A)], [])
     assert [a.cause for a in attributor(tl, origin=-1.0)([failed(3.0), failed(4.0)])] == ["unattributed"] * 2
 
@@ -215,3 +215,20 @@ def test_a_pod_with_a_readiness_probe_was_listening_when_it_became_ready() -> No
     probed = PodTransition(6.5, "web-new-b", "created", "node-1", B.address, NEW_IMG, readiness_probe=True)
     tl = timeline([ep(0.0, "added", A), ep(7.0, "added", B)], [probed])
     assert attribute(failed(7.1, "connect-refused"), tl).cause == "unattributed"
+
+
+def test_stale_conntrack_a_reused_source_port_follows_the_entry_of_a_reset_connection() -> None:
+    """Pod A was routed to until +5.0 (endpoint gone, kube-proxy synced +5.1), reset its open connections
+    when it exited at +5.2 (its Tcp.EstabResets rose), and was deleted at +6.0; a read-timeout from +9.2 is
+    put down to a conntrack entry that still pointed at it. Without the resets, or long after, it is not."""
+    base = timeline([ep(0.0, "added", A), ep(0.0, "added", B), ep(5.0, "removed", A, ready=False)],
+                    [pod(5.2, "web-old-a", "exited", A.address, code=0), pod(6.0, "web-old-a", "deleted", A.address)],
+                    syncs=[5.1])
+    tl = with_counters(base, CounterChange(5.3, 5.1, "pod web-old-a", "Tcp.EstabResets", 4))
+    sample = ProbeSample(9.2, 11.2, None, "read-timeout")
+    a = attribute(sample, tl, versions=VERSIONS)
+    assert a.cause == "stale-conntrack" and a.pod == "web-old-a"
+    assert a.text.startswith("read-timeout at +9.200s, 3200 ms after pod web-old-a (nginx/1.22.1) deleted with "
+                             "connections open (Tcp.EstabResets +4) and out of the rules")
+    assert attribute(sample, with_counters(base)).cause == "unattributed"
+    assert attribute(ProbeSample(200.0, 202.0, None, "read-timeout"), tl).cause == "unattributed"
