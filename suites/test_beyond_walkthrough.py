@@ -297,7 +297,7 @@ def test_rollout_to_unstartable_image_stalls_then_undo_restores(
     assert_verdicts(analyses)
     assert all(a.versions_seen == (old.server,) for a in analyses)
     assert_replica_bounds(record.points, since=rollout_start, desired=DESIRED, max_surge=1,
-                          max_unavailable=0)
+                          max_unavailable=0, pods=record.datapath[-1].pods)
     assert not undone.skipped and undone.revision == 1
     assert [(r.revision, r.images) for r in history] == [(2, (bad,)), (3, (old.image,))]
     live = [p for p in list_pods(core_api, namespace, {"app": STUCK}, timeouts) if not p.terminating]
@@ -376,6 +376,6 @@ def test_naive_against_hardened_deployment(variant, namespace, deployments, prob
             f"{len(unexplained)} {analysis.kind} request(s) failed after the rollout settled, not by a stale "
             f"conntrack entry:\n" + render_window(analysis.samples, unexplained[0].start, t0=record.t0))
     assert_replica_bounds(record.points, since=rollout_start, desired=DESIRED, max_surge=surge,
-                          max_unavailable=unavailable)
+                          max_unavailable=unavailable, pods=record.datapath[-1].pods)
     assert [(r.revision, r.change_cause) for r in history] == [
         (1, f"create {name} v0.1"), (2, f"update {name} to v0.2")]

@@ -61,7 +61,7 @@ def test_deployment_rolling_update_drops_no_request(core_api, namespace, deploym
 
     assert_verdicts(analyses, steps=record.steps)
     assert_replica_bounds(record.points, since=rollout_start, desired=4, max_surge=1,
-                          max_unavailable=0)
+                          max_unavailable=0, pods=record.datapath[-1].pods)
     assert [(r.revision, r.change_cause) for r in history] == [
         (1, f"create {NAME} v0.1"), (2, f"update {NAME} to v0.2")]
 

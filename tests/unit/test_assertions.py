@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from harness.analysis import Phase, analyse
-from harness.assertions import assert_replica_bounds, assert_verdict, assert_verdicts, verdict_message
+from harness.assertions import (
+    assert_replica_bounds,
+    assert_verdict,
+    assert_verdicts,
+    pod_availability,
+    verdict_message,
+)
 from harness.attribution import Attribution
+from harness.datapath import PodTransition
 from harness.samples import ProbeRun, ProbeSample
 from harness.steps import ReplicaPoint, ScaleStep
 
@@ -144,3 +151,36 @@ def test_replica_bounds_since_keeps_a_replicaset_last_recorded_before_the_rollou
     assert [(i.replicas, i.available) for i in instants] == [(4, 4), (5, 4), (5, 5), (4, 4)]
     with pytest.raises(AssertionError, match="available below 4"):
         assert_replica_bounds([p for p in points if p.t >= 1.0], desired=4, max_surge=1, max_unavailable=0)
+
+
+def _pod(t: float, name: str, what: str) -> PodTransition:
+    return PodTransition(t, name, what, "node-1", "10.244.0.9")
+
+
+# The clean-clone run in which the owners' availableReplicas summed 3 for 0.86 s (old 1 + new 2) while the
+# pods said four served: old-a Ready until it began terminating at 6.37, new-c Ready from 5.26, new-d from 6.30.
+_POINTS = [ReplicaPoint(4.9, "old", 2, available=2), ReplicaPoint(4.9, "new", 3, available=3),
+           ReplicaPoint(4.96, "old", 1, available=1), ReplicaPoint(5.02, "new", 4, available=3),
+           ReplicaPoint(5.10, "new", 4, available=2), ReplicaPoint(5.96, "new", 4, available=4),
+           ReplicaPoint(6.40, "old", 0, available=0)]
+_PODS = [*(_pod(4.0, n, w) for n in ("old-a", "old-b", "new-a", "new-b") for w in ("listed", "ready")),
+         _pod(4.5, "new-c", "created"), _pod(5.26, "new-c", "ready"), _pod(5.32, "old-b", "terminating"),
+         _pod(5.40, "new-d", "created"), _pod(6.30, "new-d", "ready"), _pod(6.37, "old-a", "terminating")]
+
+
+def test_replica_bounds_judge_availability_on_the_pods_not_the_owners_summaries() -> None:
+    with pytest.raises(AssertionError, match=r"available below 4 at 1 instant"):
+        assert_replica_bounds(_POINTS, since=4.95, desired=4, max_surge=1, max_unavailable=0)
+    assert assert_replica_bounds(_POINTS, since=4.95, desired=4, max_surge=1, max_unavailable=0, pods=_PODS)
+    assert pod_availability(_PODS, since=4.95) == [(4.5, 4), (5.26, 5), (5.32, 4), (5.4, 4), (6.3, 5), (6.37, 4)]
+
+
+def test_replica_bounds_on_pods_fail_when_a_pod_stops_serving_and_name_the_summaries() -> None:
+    pods = [*_PODS, _pod(5.50, "new-a", "not-ready"), _pod(5.90, "new-a", "ready")]
+    with pytest.raises(AssertionError) as info:
+        assert_replica_bounds(_POINTS, since=4.95, desired=4, max_surge=1, max_unavailable=0, pods=pods)
+    text = str(info.value)
+    assert "pods Ready and not terminating below 4 at 1 instant(s):" in text
+    assert "(the owners' availableReplicas summed below 4 at +0.200s)" in text
+    with pytest.raises(AssertionError, match="no pod records"):
+        assert_replica_bounds(_POINTS, since=4.95, desired=4, max_surge=1, max_unavailable=0, pods=[])
