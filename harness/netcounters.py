@@ -158,7 +158,7 @@ class NetCounterPoller:
         try:
             while not self._stop.wait(self.interval):
                 self._poll()
-        except Exception as exc:  # a reader thread must not take the test down; say why it stopped
+        except (OSError, ValueError) as exc:  # a reader thread must not take the test down; say why it stopped
             self.error = f"{type(exc).__name__}: {exc}"
 
     def _pod_pids(self, wanted: Mapping[str, str]) -> dict[str, int]:
