@@ -26,9 +26,9 @@ Cause classes, checked in this order (the first that the evidence supports):
   10 s after a reset, SYN_SENT for 120 s after an unanswered SYN).
 - `paws-timewait`: a request that timed out while a pod of the Service dropped SYNs
   at a TIME_WAIT socket of the same addresses and ports (its kernel's
-  `TcpExt.PAWSTimewait` rose during the request): another sender with another TCP
-  timestamp clock (kubelet's probes, when NodePort traffic is masqueraded to the
-  address they use) had closed a connection on that 4-tuple less than 60 s before.
+  `TcpExt.PAWSTimewait` rose during the request): an earlier connection on that
+  4-tuple had a later TCP timestamp (masqueraded NodePort traffic maps many client
+  4-tuples, each with its own timestamp offset, onto the pod's).
 - `kernel-drop`: a kernel on the path counted a drop during the request (a full
   accept queue, a conntrack insert that failed): which counter, where.
 - `unattributed`: nothing in the recorded data path changed nearby: the cause lies
@@ -243,8 +243,8 @@ def attribute(sample: ProbeSample, timeline: DataPathTimeline, *, versions: Mapp
             pod = paws[0].split(" ", 2)[1]
             return Attribution(t, error, "paws-timewait",
                                f"{how}: {'; '.join(paws)} during the request: a SYN met a TIME_WAIT socket left by "
-                               f"another sender on the same addresses and ports with a later TCP timestamp "
-                               f"(NodePort traffic masqueraded to the address kubelet's probes use) and was "
+                               f"an earlier connection on the same addresses and ports with a later TCP timestamp "
+                               f"(masqueraded NodePort traffic maps many client 4-tuples onto the pod's) and was "
                                f"dropped, and so was its retransmission", pod, None, nearest)
     drops = _counted(timeline, t, end, _DROPS, lambda w: w != "host")
     if drops:

@@ -57,15 +57,15 @@ def free_node_port(core: client.CoreV1Api, cluster: Cluster, exclude: frozenset[
 def traffic_policy(cluster: Cluster) -> str:
     """`Local` on a one-node cluster, else `Cluster`.
 
-    With `Cluster`, kube-proxy masquerades NodePort traffic to the node's address
-    on the pod network, the address kubelet's HTTP probes come from. Both leave
-    TIME_WAIT sockets in the pod under that address, with different TCP timestamp
-    clocks, so a probe SYN that reuses a kubelet probe's ports within 60 s is
-    dropped by the PAWS check (measured: up to 150 `TcpExt.PAWSTimewait` per pod a
-    minute, new connections answered 1 s late, and failed when the retransmission
-    was dropped too). On one node every endpoint is local, so `Local` routes the
-    same way without the masquerade. On more nodes the pods run on workers, where
-    the masqueraded address (the mapped node's) is not their kubelet's.
+    With `Cluster`, kube-proxy masquerades NodePort traffic with random source
+    ports, so host 4-tuples with different TCP timestamp offsets land on the pods'
+    4-tuples; a SYN that meets one still in TIME_WAIT with a lower timestamp is
+    dropped by the PAWS check (measured: 120-160 `TcpExt.PAWSTimewait` per pod a
+    minute, on one node and on three; new connections answered 1 s late, or failed
+    when the retransmission was dropped too). On one node every endpoint is local,
+    so `Local` routes the same way without the masquerade (0 drops measured). On
+    more nodes the mapped node runs no pods, so `Local` would route nowhere: the
+    drops stay, and are attributed `paws-timewait`.
     """
     return "Local" if len(cluster.nodes) == 1 else "Cluster"
 

@@ -481,7 +481,7 @@ def test_service_creation_moves_on_when_its_port_was_taken() -> None:
 
 
 def test_service_keeps_the_client_address_on_one_node_only() -> None:
-    """One node: `externalTrafficPolicy: Local` (no masquerade to the address kubelet's probes use);
+    """One node: `externalTrafficPolicy: Local` (no masquerade, so no PAWS drops at the pods' TIME_WAIT);
     several: `Cluster` (the pods run on workers); ClusterIP: no such field."""
     import dataclasses
 
