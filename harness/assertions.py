@@ -63,7 +63,7 @@ def pod_availability(pods: Sequence[PodTransition], since: float | None = None) 
     ready: dict[str, bool] = {}
     out: list[tuple[float, int]] = []
     for p in sorted(pods, key=lambda p: p.t):
-        if p.what in ("ready",):
+        if p.what == "ready":
             ready[p.pod] = True
         elif p.what in ("not-ready", "terminating", "exited", "deleted"):
             ready[p.pod] = False

@@ -65,10 +65,10 @@ def forget_flows(nodes: Sequence[str], node_port: int, run: Runner = _run) -> Fl
         except (OSError, subprocess.TimeoutExpired) as exc:
             errors[node] = str(exc)
             continue
-        count = parse_deleted(done.stderr + done.stdout)
+        said = (done.stderr + done.stdout).strip()
+        count = parse_deleted(said)
         if count is None:
-            errors[node] = (done.stderr or done.stdout).strip().splitlines()[-1:][0] if (done.stderr or done.stdout) \
-                else f"conntrack exited {done.returncode}"
+            errors[node] = said.splitlines()[-1] if said else f"conntrack exited {done.returncode}"
         else:
             deleted[node] = count
     return FlowsForgotten(node_port, deleted, errors)
