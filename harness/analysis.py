@@ -356,7 +356,20 @@ def _coverage(run: ProbeRun, judged: Sequence[ProbeSample], window: tuple[float,
     )
 
 
-def _coverage_problems(c: Coverage, rel: Callable[[float], str], max_clock_error: float | None) -> list[Problem]:
+def _held_sampler(c: Coverage, a: float, b: float, route: str) -> str:
+    """Why an open-loop sampler's request starts can be `a`..`b` apart: it was not running."""
+    if c.requests is None or c.skipped or c.first_start is None or c.last_start is None:
+        return ""
+    if not c.first_start <= a < b <= c.last_start:
+        return ""
+    where = ("a sampler pod waits for its node's CPU behind the cluster's own work"
+             if route == "pod" else "the sampler process was held on this host")
+    return (f": the sampler was held, not the data path (its ticks start requests whatever is in flight and "
+            f"none was skipped); {where}")
+
+
+def _coverage_problems(c: Coverage, rel: Callable[[float], str], max_clock_error: float | None,
+                       route: str = "mapped") -> list[Problem]:
     out: list[Problem] = []
 
     def add(text: str, t: float | None = None) -> None:
@@ -372,7 +385,7 @@ def _coverage_problems(c: Coverage, rel: Callable[[float], str], max_clock_error
         add("no gap bound is known (the probe interval was not recorded)")
     for a, b in c.gaps[:3]:
         add(f"no probe between {rel(a)} and {rel(b)} ({(b - a) * 1000:.0f} ms > bound "
-            f"{(c.gap_bound or 0) * 1000:.0f} ms)", a)
+            f"{(c.gap_bound or 0) * 1000:.0f} ms){_held_sampler(c, a, b, route)}", a)
     if len(c.gaps) > 3:
         add(f"{len(c.gaps) - 3} more gap(s) above the bound")
     if c.stop_reason not in ("stopped", "unknown"):
@@ -464,7 +477,7 @@ def analyse(
     failed = sum(errors.values())
     outages = tuple(find_outages(judged))
     coverage = _coverage(run, judged, window, gap_bound, len(ordered) - len(judged))
-    problems = _coverage_problems(coverage, rel, max_clock_error)
+    problems = _coverage_problems(coverage, rel, max_clock_error, run.route)
     problems += [Problem("coverage", f"evidence incomplete: {text}") for text in evidence]
     if failures == "asserted" and failed:
         first = outages[0]

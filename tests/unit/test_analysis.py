@@ -6,6 +6,8 @@ Each `test_finding_*` reproduces one finding of issue 13 on the logic it replace
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from harness.analysis import GAP_BOUND_INTERVALS, MIN_GAP_BOUND, Phase, analyse, gap_bound_for
@@ -82,7 +84,25 @@ def test_finding_3_a_pass_requires_coverage() -> None:
     a = analyse(run([ok(0.0), ok(60.0, NEW)]), phases=[rollout(10.0, 20.0)], window=(0.0, 60.0))
     assert not a.complete and not a.passed
     gap = next(p for p in a.problems if p.kind == "coverage")
-    assert gap.text == "evidence incomplete: no probe between +0.000s and +60.000s (60000 ms > bound 200 ms)"
+    assert gap.text.startswith("evidence incomplete: no probe between +0.000s and +60.000s (60000 ms > bound 200 ms)")
+
+
+def test_a_gap_inside_an_open_loop_run_is_put_on_the_sampler() -> None:
+    """Ticks start requests whatever is in flight, so a hole between two starts with no tick skipped
+    means the sampler did not run; a pod sampler is said to wait for its node's CPU."""
+    samples = steady(0.0, 5.0) + steady(5.3, 10.0)  # 300 ms without a start
+    pod = analyse(replace(run(samples), route="pod"), phases=[rollout(1.0, 9.0)], window=(0.0, 9.99))
+    gap = next(p.text for p in pod.problems if p.kind == "coverage")
+    assert gap == ("evidence incomplete: no probe between +4.990s and +5.300s (310 ms > bound 200 ms): the sampler "
+                   "was held, not the data path (its ticks start requests whatever is in flight and none was "
+                   "skipped); a sampler pod waits for its node's CPU behind the cluster's own work")
+    host = analyse(run(samples), phases=[rollout(1.0, 9.0)], window=(0.0, 9.99))
+    assert next(p.text for p in host.problems if p.kind == "coverage").endswith(
+        "the sampler process was held on this host")
+    busy = analyse(replace(run(samples), skipped=3), phases=[rollout(1.0, 9.0)], window=(0.0, 9.99))
+    assert next(p.text for p in busy.problems if p.kind == "coverage").endswith("(310 ms > bound 200 ms)")
+    edge = analyse(run(steady(0.5, 10.0)), phases=[rollout(1.0, 9.0)], window=(0.0, 9.99))
+    assert next(p.text for p in edge.problems if p.kind == "coverage").endswith("(500 ms > bound 200 ms)")
 
 
 def test_finding_3_a_sampler_that_stopped_by_itself_is_incomplete() -> None:
