@@ -35,23 +35,42 @@ def main() -> int:
         print("no kit: run `rollproof kit build` first", file=sys.stderr)
         return 2
     images = [a.tag for a in kit.app_images]
-    provider = KindProvider(KindSettings(name=args.name, workers=args.nodes - 1, node_image=kit.node_image,
-                                         kind_bin=kit.kind_bin, kubectl_bin=kit.kubectl_bin,
-                                         load_images=tuple(images)), DEFAULT_TIMEOUTS)
+    provider = KindProvider(
+        KindSettings(
+            name=args.name,
+            workers=args.nodes - 1,
+            node_image=kit.node_image,
+            kind_bin=kit.kind_bin,
+            kubectl_bin=kit.kubectl_bin,
+            load_images=tuple(images),
+        ),
+        DEFAULT_TIMEOUTS,
+    )
     started = time.monotonic()
     cluster = provider.up()
-    print(f"cluster up (created, all nodes Ready, kube-system Running, images loaded) in "
-          f"{time.monotonic() - started:.1f}s; kind create alone {provider.create_seconds:.1f}s")
+    print(
+        f"cluster up (created, all nodes Ready, kube-system Running, images loaded) in "
+        f"{time.monotonic() - started:.1f}s; kind create alone {provider.create_seconds:.1f}s"
+    )
     kubectl = [kit.kubectl_bin, "--kubeconfig", str(cluster.kubeconfig)]
     try:
         for index, (app, node_port) in enumerate(zip(kit.app_images, cluster.node_ports.node_ports)):
             name = f"nginx-{index}"
-            subprocess.run(kubectl + ["create", "deployment", name, f"--image={app.tag}",
-                                      f"--replicas={args.nodes}"], check=True, stdout=subprocess.DEVNULL)
-            subprocess.run(kubectl + ["create", "service", "nodeport", name, "--tcp=80:80",
-                                      f"--node-port={node_port}"], check=True, stdout=subprocess.DEVNULL)
-            subprocess.run(kubectl + ["rollout", "status", f"deployment/{name}", "--timeout=120s"], check=True,
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(
+                kubectl + ["create", "deployment", name, f"--image={app.tag}", f"--replicas={args.nodes}"],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            subprocess.run(
+                kubectl + ["create", "service", "nodeport", name, "--tcp=80:80", f"--node-port={node_port}"],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            subprocess.run(
+                kubectl + ["rollout", "status", f"deployment/{name}", "--timeout=120s"],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
         print("$ kubectl get nodes -o wide")
         print(subprocess.run(kubectl + ["get", "nodes", "-o", "wide"], capture_output=True, text=True).stdout)
         print("$ kubectl get pods -A -o wide")

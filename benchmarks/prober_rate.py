@@ -67,8 +67,11 @@ def ensure_tools(install: bool) -> tuple[str, str]:
         sys.exit("nginx or wrk missing: run `apt-get install -y nginx-light wrk` (or pass --install)")
     print("installing nginx-light and wrk with apt-get ...", flush=True)
     subprocess.run(["apt-get", "update", "-qq"], check=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "nginx-light", "wrk"], check=True,
-                   env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "nginx-light", "wrk"],
+        check=True,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
     return ensure_tools(install=False)
 
 
@@ -101,8 +104,12 @@ def quantile(sorted_values: list[float], q: float) -> float:
 
 def run_prober(port: int, keep_alive: bool, seconds: float, interval: float) -> None:
     """The open-loop sampler (HostProber: a child process) at one tick interval."""
-    options = ProbeOptions(kind=KEEP_ALIVE if keep_alive else NEW_CONNECTION, interval=interval,
-                           max_duration=seconds, marker=r"version=(\w+)")
+    options = ProbeOptions(
+        kind=KEEP_ALIVE if keep_alive else NEW_CONNECTION,
+        interval=interval,
+        max_duration=seconds,
+        marker=r"version=(\w+)",
+    )
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     prober = HostProber(ProbeTarget("127.0.0.1", port), options).start()
     prober.wait(seconds + 30)
@@ -116,20 +123,30 @@ def run_prober(port: int, keep_alive: bool, seconds: float, interval: float) -> 
     gaps = sorted(b - a for a, b in zip(starts, starts[1:]))
     rate = len(samples) / (samples[-1].end - samples[0].start)
     errors = Counter(s.error for s in samples if s.error)
-    print(f"sampler, {options.kind}, tick {interval * 1e3:g} ms: {len(samples)} requests in {wall:.2f} s = "
-          f"{rate:,.0f} req/s  [{ok(rate >= TARGET_RATE)} target >= {TARGET_RATE:.0f}]; "
-          f"ended: {run.stop_reason}, skipped ticks {run.skipped}, lost {run.lost}")
-    print(f"  gap between starts: p50 {quantile(gaps, 0.5) * 1e3:.3f} ms  p99 {quantile(gaps, 0.99) * 1e3:.3f} ms"
-          f"  max {gaps[-1] * 1e3:.3f} ms  [{ok(quantile(gaps, 0.99) <= TARGET_P99_GAP)} target p99 <= "
-          f"{TARGET_P99_GAP * 1e3:g} ms]")
-    print(f"  sampler CPU: {cpu / wall:.2f} core (user {user / wall:.2f}, system {system / wall:.2f})"
-          f"  [{ok(cpu / wall <= TARGET_CPU)} target <= {TARGET_CPU}]")
+    print(
+        f"sampler, {options.kind}, tick {interval * 1e3:g} ms: {len(samples)} requests in {wall:.2f} s = "
+        f"{rate:,.0f} req/s  [{ok(rate >= TARGET_RATE)} target >= {TARGET_RATE:.0f}]; "
+        f"ended: {run.stop_reason}, skipped ticks {run.skipped}, lost {run.lost}"
+    )
+    print(
+        f"  gap between starts: p50 {quantile(gaps, 0.5) * 1e3:.3f} ms  p99 {quantile(gaps, 0.99) * 1e3:.3f} ms"
+        f"  max {gaps[-1] * 1e3:.3f} ms  [{ok(quantile(gaps, 0.99) <= TARGET_P99_GAP)} target p99 <= "
+        f"{TARGET_P99_GAP * 1e3:g} ms]"
+    )
+    print(
+        f"  sampler CPU: {cpu / wall:.2f} core (user {user / wall:.2f}, system {system / wall:.2f})"
+        f"  [{ok(cpu / wall <= TARGET_CPU)} target <= {TARGET_CPU}]"
+    )
     print(f"  errors: {dict(errors) or 'none'}; connections {len({s.conn for s in samples})}")
 
 
 def run_wrk(wrk: str, port: int, seconds: float) -> None:
-    out = subprocess.run([wrk, "-t1", "-c1", f"-d{seconds:.0f}s", f"http://127.0.0.1:{port}/"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [wrk, "-t1", "-c1", f"-d{seconds:.0f}s", f"http://127.0.0.1:{port}/"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     print("wrk -t1 -c1 (keep-alive, C):")
     for line in out.splitlines():
         if line.strip().startswith(("Latency", "Requests/sec", "Transfer/sec")) or "requests in" in line:
@@ -143,14 +160,17 @@ def main() -> None:
     parser.add_argument("--install", action="store_true", help="apt-get install nginx-light and wrk if missing")
     args = parser.parse_args()
     nginx, wrk = ensure_tools(args.install)
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} "
-          f"{os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}; python {sys.version.split()[0]}")
+    print(
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} "
+        f"{os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}; python {sys.version.split()[0]}"
+    )
     with tempfile.TemporaryDirectory(prefix="rollproof-nginx-") as tmp:
         port = free_port()
         conf = Path(tmp) / "nginx.conf"
         conf.write_text(NGINX_CONF.format(tmp=tmp, port=port))
-        proc = subprocess.Popen([nginx, "-p", tmp, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [nginx, "-p", tmp, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             wait_listening(port, proc, timeout=10.0)
             print(f"nginx on 127.0.0.1:{port} (pid {proc.pid})")

@@ -262,10 +262,11 @@ class ProbeAnalysis:
             return f"{first.text}{more}"
         gap = f"max gap {self.coverage.max_gap * 1000:.1f} ms"
         if self.failures_asserted:
-            return (f"no request dropped: {self.total} {self.label} requests, all answered, "
-                    f"window covered, {gap}")
-        return (f"{self.failed} of {self.total} {self.label} requests failed (measured, not asserted); "
-                f"window covered, {gap}")
+            return f"no request dropped: {self.total} {self.label} requests, all answered, window covered, {gap}"
+        return (
+            f"{self.failed} of {self.total} {self.label} requests failed (measured, not asserted); "
+            f"window covered, {gap}"
+        )
 
 
 def gap_bound_for(interval: float) -> float:
@@ -327,15 +328,24 @@ def _phase_versions(phase: Phase, end: float | None, answered: Sequence[ProbeSam
         else:
             top = r
     return PhaseVersions(
-        phase=phase, end=end, answers=len(answered),
+        phase=phase,
+        end=end,
+        answers=len(answered),
         counts=tuple((v, counts[v]) for v in dict.fromkeys(s.server for s in answered if s.server)),
-        interleaved=interleaved, late=tuple(late),
-        first=answered[0].server if answered else None, last=answered[-1].server if answered else None,
+        interleaved=interleaved,
+        late=tuple(late),
+        first=answered[0].server if answered else None,
+        last=answered[-1].server if answered else None,
     )
 
 
-def _coverage(run: ProbeRun, judged: Sequence[ProbeSample], window: tuple[float, float] | None,
-              gap_bound: float | None, outside: int) -> Coverage:
+def _coverage(
+    run: ProbeRun,
+    judged: Sequence[ProbeSample],
+    window: tuple[float, float] | None,
+    gap_bound: float | None,
+    outside: int,
+) -> Coverage:
     starts = [s.start for s in judged]
     w_start, w_end = window if window is not None else (None, None)
     edges = ([w_start] if w_start is not None else []) + starts + ([w_end] if w_end is not None else [])
@@ -347,12 +357,23 @@ def _coverage(run: ProbeRun, judged: Sequence[ProbeSample], window: tuple[float,
         if gap_bound is not None and b - a > gap_bound:
             gaps.append((a, b))
     return Coverage(
-        window_start=w_start, window_end=w_end,
-        first_start=starts[0] if starts else None, last_start=starts[-1] if starts else None,
-        max_gap=max_gap, max_gap_at=max_at, gap_bound=gap_bound, gaps=tuple(gaps),
-        requests=run.requests, received=len(run.samples), lost=run.lost, skipped=run.skipped,
-        stop_reason=run.stop_reason, stopped_at=run.stopped_at,
-        clock_offset=run.clock_offset, clock_error=run.clock_error, outside_window=outside,
+        window_start=w_start,
+        window_end=w_end,
+        first_start=starts[0] if starts else None,
+        last_start=starts[-1] if starts else None,
+        max_gap=max_gap,
+        max_gap_at=max_at,
+        gap_bound=gap_bound,
+        gaps=tuple(gaps),
+        requests=run.requests,
+        received=len(run.samples),
+        lost=run.lost,
+        skipped=run.skipped,
+        stop_reason=run.stop_reason,
+        stopped_at=run.stopped_at,
+        clock_offset=run.clock_offset,
+        clock_error=run.clock_error,
+        outside_window=outside,
     )
 
 
@@ -362,14 +383,20 @@ def _held_sampler(c: Coverage, a: float, b: float, route: str) -> str:
         return ""
     if not c.first_start <= a < b <= c.last_start:
         return ""
-    where = ("a sampler pod waits for its node's CPU behind the cluster's own work"
-             if route == "pod" else "the sampler process was held on this host")
-    return (f": the sampler was held, not the data path (its ticks start requests whatever is in flight and "
-            f"none was skipped); {where}")
+    where = (
+        "a sampler pod waits for its node's CPU behind the cluster's own work"
+        if route == "pod"
+        else "the sampler process was held on this host"
+    )
+    return (
+        f": the sampler was held, not the data path (its ticks start requests whatever is in flight and "
+        f"none was skipped); {where}"
+    )
 
 
-def _coverage_problems(c: Coverage, rel: Callable[[float], str], max_clock_error: float | None,
-                       route: str = "mapped") -> list[Problem]:
+def _coverage_problems(
+    c: Coverage, rel: Callable[[float], str], max_clock_error: float | None, route: str = "mapped"
+) -> list[Problem]:
     out: list[Problem] = []
 
     def add(text: str, t: float | None = None) -> None:
@@ -379,22 +406,28 @@ def _coverage_problems(c: Coverage, rel: Callable[[float], str], max_clock_error
         add("no probe sample was recorded")
         return out
     if c.window_start is None or c.window_end is None:
-        add("no window was given, so nothing shows the rollout was probed from before its first change "
-            "to after it settled")
+        add(
+            "no window was given, so nothing shows the rollout was probed from before its first change "
+            "to after it settled"
+        )
     if c.gap_bound is None:
         add("no gap bound is known (the probe interval was not recorded)")
     for a, b in c.gaps[:3]:
-        add(f"no probe between {rel(a)} and {rel(b)} ({(b - a) * 1000:.0f} ms > bound "
-            f"{(c.gap_bound or 0) * 1000:.0f} ms){_held_sampler(c, a, b, route)}", a)
+        add(
+            f"no probe between {rel(a)} and {rel(b)} ({(b - a) * 1000:.0f} ms > bound "
+            f"{(c.gap_bound or 0) * 1000:.0f} ms){_held_sampler(c, a, b, route)}",
+            a,
+        )
     if len(c.gaps) > 3:
         add(f"{len(c.gaps) - 3} more gap(s) above the bound")
     if c.stop_reason not in ("stopped", "unknown"):
         when = f" at {rel(c.stopped_at)}" if c.stopped_at is not None else ""
-        add(f"the sampler ended by itself{when} ({c.stop_reason}) instead of being stopped after the window",
-            c.stopped_at)
+        add(
+            f"the sampler ended by itself{when} ({c.stop_reason}) instead of being stopped after the window",
+            c.stopped_at,
+        )
     elif c.window_end is not None and c.stopped_at is not None and c.stopped_at < c.window_end:
-        add(f"the sampler stopped at {rel(c.stopped_at)}, before the window ended at {rel(c.window_end)}",
-            c.stopped_at)
+        add(f"the sampler stopped at {rel(c.stopped_at)}, before the window ended at {rel(c.window_end)}", c.stopped_at)
     if c.stop_reason == "unknown":
         add("the sampler's run is unknown (samples only): nothing shows it ran through the window")
     if c.lost:
@@ -402,10 +435,11 @@ def _coverage_problems(c: Coverage, rel: Callable[[float], str], max_clock_error
     if c.requests is not None and c.requests > c.received + c.lost:
         add(f"the sampler started {c.requests} requests but {c.received} were received")
     if max_clock_error is not None and c.clock_error > max_clock_error:
-        add(f"the sampler's clock is known only to +-{c.clock_error * 1000:.0f} ms "
-            f"(bound {max_clock_error * 1000:.0f} ms)")
+        add(
+            f"the sampler's clock is known only to +-{c.clock_error * 1000:.0f} ms "
+            f"(bound {max_clock_error * 1000:.0f} ms)"
+        )
     return out
-
 
 
 def analyse(
@@ -452,8 +486,14 @@ def analyse(
         origin = window[0] if window is not None else (ordered[0].start if ordered else 0.0)
     if expected_versions is not None and not phases:
         start = window[0] if window is not None else (judged[0].start if judged else 0.0)
-        phases = (Phase("rollout", min(start, settled_at) if settled_at is not None else start, settled_at,
-                        tuple(expected_versions)),)
+        phases = (
+            Phase(
+                "rollout",
+                min(start, settled_at) if settled_at is not None else start,
+                settled_at,
+                tuple(expected_versions),
+            ),
+        )
     if gap_bound is None and run.interval > 0:
         gap_bound = gap_bound_for(run.interval)
 
@@ -481,18 +521,36 @@ def analyse(
     problems += [Problem("coverage", f"evidence incomplete: {text}") for text in evidence]
     if failures == "asserted" and failed:
         first = outages[0]
-        problems.append(Problem(
-            "failures",
-            f"{failed} of {len(judged)} {run.label} requests failed in {len(outages)} outage(s), "
-            f"first at {rel(first.start)} ({', '.join(first.errors)})", first.start))
+        problems.append(
+            Problem(
+                "failures",
+                f"{failed} of {len(judged)} {run.label} requests failed in {len(outages)} outage(s), "
+                f"first at {rel(first.start)} ({', '.join(first.errors)})",
+                first.start,
+            )
+        )
     problems += _version_problems(phase_results, unexpected, spans, rel, every_version=run.kind != KEEP_ALIVE)
     analysis = ProbeAnalysis(
-        kind=run.kind, where=run.where, interval=run.interval, origin=origin, samples=judged,
-        total=len(judged), failed=failed, outages=outages, versions_seen=versions, spans=spans,
-        slices=_slices(judged, versions, slice_seconds), phases=tuple(phase_results),
-        unexpected_versions=unexpected, error_counts=tuple(sorted((str(k), n) for k, n in errors.items())),
-        start=judged[0].start if judged else None, end=max((s.end for s in judged), default=None),
-        coverage=coverage, failures_asserted=failures == "asserted", problems=tuple(problems), route=run.route,
+        kind=run.kind,
+        where=run.where,
+        interval=run.interval,
+        origin=origin,
+        samples=judged,
+        total=len(judged),
+        failed=failed,
+        outages=outages,
+        versions_seen=versions,
+        spans=spans,
+        slices=_slices(judged, versions, slice_seconds),
+        phases=tuple(phase_results),
+        unexpected_versions=unexpected,
+        error_counts=tuple(sorted((str(k), n) for k, n in errors.items())),
+        start=judged[0].start if judged else None,
+        end=max((s.end for s in judged), default=None),
+        coverage=coverage,
+        failures_asserted=failures == "asserted",
+        problems=tuple(problems),
+        route=run.route,
     )
     if attribute is not None and failed:
         from dataclasses import replace
@@ -502,8 +560,14 @@ def analyse(
     return analysis
 
 
-def _version_problems(phases: Sequence[PhaseVersions], unexpected: Sequence[str], spans: Sequence[VersionSpan],
-                      rel: Callable[[float], str], *, every_version: bool = True) -> list[Problem]:
+def _version_problems(
+    phases: Sequence[PhaseVersions],
+    unexpected: Sequence[str],
+    spans: Sequence[VersionSpan],
+    rel: Callable[[float], str],
+    *,
+    every_version: bool = True,
+) -> list[Problem]:
     """Unexpected versions, a phase without answers, a first answer from the wrong version, answers after
     settle from a superseded one; and, with `every_version` (new connections, balanced per request), a
     phase's first or last version that never answered. A keep-alive client stays on the pod of its
@@ -513,8 +577,13 @@ def _version_problems(phases: Sequence[PhaseVersions], unexpected: Sequence[str]
     by_version = {s.version: s for s in spans}
     for version in unexpected:
         span = by_version[version]
-        out.append(Problem("versions", f"unexpected server {version!r} answered {span.responses} time(s), "
-                                       f"first at {rel(span.first)}", span.first))
+        out.append(
+            Problem(
+                "versions",
+                f"unexpected server {version!r} answered {span.responses} time(s), first at {rel(span.first)}",
+                span.first,
+            )
+        )
     for index, pv in enumerate(phases):
         p = pv.phase
         seen = dict(pv.counts)
@@ -524,18 +593,21 @@ def _version_problems(phases: Sequence[PhaseVersions], unexpected: Sequence[str]
             continue
         for version in dict.fromkeys((p.versions[0], p.versions[-1]) if every_version else ()):
             if version not in seen:
-                out.append(Problem("versions", f"{where}: {version!r} never answered (seen: {list(seen)})",
-                                   p.start))
+                out.append(Problem("versions", f"{where}: {version!r} never answered (seen: {list(seen)})", p.start))
         # the state before the first phase is one version; later phases start where the last one settled
         if index == 0 and pv.first not in (p.versions[0], None) and pv.first in p.versions:
-            out.append(Problem("versions", f"{where}: the first answer came from {pv.first!r}, "
-                                           f"not {p.versions[0]!r}", p.start))
+            out.append(
+                Problem("versions", f"{where}: the first answer came from {pv.first!r}, not {p.versions[0]!r}", p.start)
+            )
         if pv.late:
             late = pv.late[0]
             settled = f"settled at {rel(p.settled_at)}" if p.settled_at is not None else "no settle instant"
-            out.append(Problem(
-                "versions",
-                f"{where}: {len(pv.late)} answer(s) from a superseded version ({settled}): first at "
-                f"{rel(late.t)} {late.version!r} where only {list(late.expected)} may answer", late.t))
+            out.append(
+                Problem(
+                    "versions",
+                    f"{where}: {len(pv.late)} answer(s) from a superseded version ({settled}): first at "
+                    f"{rel(late.t)} {late.version!r} where only {list(late.expected)} may answer",
+                    late.t,
+                )
+            )
     return out
-

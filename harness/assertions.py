@@ -41,8 +41,9 @@ def verdict_message(a: ProbeAnalysis, *, steps: Sequence[ScaleStep] = (), contex
     return "\n".join(lines)
 
 
-def assert_verdict(a: ProbeAnalysis, *, steps: Sequence[ScaleStep] = (),
-                   context: float = WINDOW_SECONDS) -> ProbeAnalysis:
+def assert_verdict(
+    a: ProbeAnalysis, *, steps: Sequence[ScaleStep] = (), context: float = WINDOW_SECONDS
+) -> ProbeAnalysis:
     """The verdict passed: complete evidence, no failed request (when asserted), versions in order."""
     if not a.passed:
         raise AssertionError(verdict_message(a, steps=steps, context=context))
@@ -132,8 +133,10 @@ def assert_replica_bounds(
         if pods is not None:
             lagged = [i for i in instants if i.available < floor]
             if lagged:
-                lines.append(f"  (the owners' availableReplicas summed below {floor} at "
-                             f"{', '.join(f'{i.t - t0:+.3f}s' for i in lagged[:_LISTED])})")
+                lines.append(
+                    f"  (the owners' availableReplicas summed below {floor} at "
+                    f"{', '.join(f'{i.t - t0:+.3f}s' for i in lagged[:_LISTED])})"
+                )
     first = min([*over[:1], *under[:1]], key=lambda i: i.t)
     lines.append("replicas around the first violation (t=0 at the first record):")
     lines.append(render_replicas(instants, first.t, context, context, t0=t0))

@@ -77,8 +77,14 @@ STALE_ENTRY = 120.0
 _RESETS = ("Tcp.EstabResets", "Tcp.OutRsts")
 STOP_SEEN_LAG = 2.0
 """Seconds a container's exit can precede the pod update that shows it (kubelet's status sync)."""
-_DROPS = ("TcpExt.ListenOverflows", "TcpExt.ListenDrops", "conntrack.insert_failed", "conntrack.drop",
-          "conntrack.early_drop", "TcpExt.TCPTimeWaitOverflow")
+_DROPS = (
+    "TcpExt.ListenOverflows",
+    "TcpExt.ListenDrops",
+    "conntrack.insert_failed",
+    "conntrack.drop",
+    "conntrack.early_drop",
+    "TcpExt.TCPTimeWaitOverflow",
+)
 
 
 @dataclass(frozen=True)
@@ -106,13 +112,15 @@ def _version(image: str | None, versions: Mapping[str, str]) -> str:
     return versions.get(image, image.rsplit("/", 1)[-1])
 
 
-def _nearest(timeline: DataPathTimeline, t: float, end: float, versions: Mapping[str, str],
-             rel: Callable[[float], str]) -> tuple[str, ...]:
+def _nearest(
+    timeline: DataPathTimeline, t: float, end: float, versions: Mapping[str, str], rel: Callable[[float], str]
+) -> tuple[str, ...]:
     marks: list[_Mark] = []
     for e in timeline.endpoints:
         if t - HORIZON <= e.t <= end:
-            marks.append(_Mark(e.t, f"endpoint {e.endpoint.address} ({e.endpoint.pod}) {e.kind}: "
-                                    f"{e.endpoint.describe()}"))
+            marks.append(
+                _Mark(e.t, f"endpoint {e.endpoint.address} ({e.endpoint.pod}) {e.kind}: {e.endpoint.describe()}")
+            )
     for p in timeline.pods:
         if t - HORIZON <= p.t <= end and p.what != "listed":
             code = f" code {p.exit_code}" if p.exit_code is not None else ""
@@ -123,15 +131,22 @@ def _nearest(timeline: DataPathTimeline, t: float, end: float, versions: Mapping
             marks.append(_Mark(last, f"kube-proxy on {node} synced"))
     before = sorted((m for m in marks if m.t <= t), key=lambda m: m.t)[-_NEAREST:]
     after = sorted((m for m in marks if m.t > t), key=lambda m: m.t)[:2]
-    counted = [f"{rel(c.since)}..{rel(c.t)} {c.where}: {c.name} +{c.delta}"
-               for c in timeline.counters_between(t - COUNTER_SLACK, end + COUNTER_SLACK) if c.where != "host"]
+    counted = [
+        f"{rel(c.since)}..{rel(c.t)} {c.where}: {c.name} +{c.delta}"
+        for c in timeline.counters_between(t - COUNTER_SLACK, end + COUNTER_SLACK)
+        if c.where != "host"
+    ]
     return tuple(f"{rel(m.t)} ({(m.t - t) * 1000:+.0f} ms) {m.text}" for m in [*before, *after]) + tuple(counted)
 
 
-def _counted(timeline: DataPathTimeline, t: float, end: float, names: tuple[str, ...],
-             where: Callable[[str], bool]) -> list[str]:
-    rises = [c for c in timeline.counters_between(t - COUNTER_SLACK, end + COUNTER_SLACK)
-             if c.name in names and where(c.where)]
+def _counted(
+    timeline: DataPathTimeline, t: float, end: float, names: tuple[str, ...], where: Callable[[str], bool]
+) -> list[str]:
+    rises = [
+        c
+        for c in timeline.counters_between(t - COUNTER_SLACK, end + COUNTER_SLACK)
+        if c.name in names and where(c.where)
+    ]
     return [f"{c.where} {c.name} +{c.delta} ({c.meaning})" for c in rises]
 
 
@@ -143,8 +158,9 @@ def _endpoint_left(events: Sequence[EndpointEvent], address: str, after: float) 
     return None
 
 
-def attribute(sample: ProbeSample, timeline: DataPathTimeline, *, versions: Mapping[str, str] | None = None,
-              origin: float = 0.0) -> Attribution:
+def attribute(
+    sample: ProbeSample, timeline: DataPathTimeline, *, versions: Mapping[str, str] | None = None, origin: float = 0.0
+) -> Attribution:
     """The cause of one failed request; see the module docstring."""
     versions = versions or {}
     t, end = sample.start, sample.end
@@ -164,10 +180,17 @@ def attribute(sample: ProbeSample, timeline: DataPathTimeline, *, versions: Mapp
 
     if sample.reused and stopping:
         p = min(stopping, key=lambda p: abs(p.t - t))
-        return Attribution(t, error, "keepalive-closed-at-shutdown",
-                           f"{how} on a reused connection, {ms(p.t)} pod {p.pod} "
-                           f"({_version(p.image, versions)}) {p.what}: the server closed a connection "
-                           f"the client was reusing", p.pod, p.node, nearest)
+        return Attribution(
+            t,
+            error,
+            "keepalive-closed-at-shutdown",
+            f"{how} on a reused connection, {ms(p.t)} pod {p.pod} "
+            f"({_version(p.image, versions)}) {p.what}: the server closed a connection "
+            f"the client was reusing",
+            p.pod,
+            p.node,
+            nearest,
+        )
 
     by_pod: dict[str, list[PodTransition]] = {}
     for p in recent:
@@ -194,10 +217,16 @@ def attribute(sample: ProbeSample, timeline: DataPathTimeline, *, versions: Mapp
         began = next((p for p in steps if p.what == "terminating" and p.t <= t), None)
         node = at_t[ip].node if ip in at_t else steps[0].node
         if stopped is not None and still_ready:
-            return Attribution(t, error, "stopped-while-routed",
-                               f"{how}, {ms(stopped.t)} pod {pod} ({version}) {stopped.what} while its endpoint "
-                               f"was still ready on node {node}: the app stopped before it left the Service",
-                               pod, node, nearest)
+            return Attribution(
+                t,
+                error,
+                "stopped-while-routed",
+                f"{how}, {ms(stopped.t)} pod {pod} ({version}) {stopped.what} while its endpoint "
+                f"was still ready on node {node}: the app stopped before it left the Service",
+                pod,
+                node,
+                nearest,
+            )
         if stopped is not None and left is not None:
             if stale_node is not None:
                 last = timeline.last_sync(stale_node, t)
@@ -205,74 +234,141 @@ def attribute(sample: ProbeSample, timeline: DataPathTimeline, *, versions: Mapp
                 why = f"kube-proxy on {stale_node} had not synced {since}"
             else:
                 why = f"kube-proxy's syncs were not recorded; within {PROXY_GRACE:.0f} s of the change"
-            return Attribution(t, error, "stale-proxy-rules",
-                               f"{how}, {ms(stopped.t)} pod {pod} ({version}) {stopped.what}; its endpoint left "
-                               f"the ready set at {rel(left)} but {why}: traffic still went to the stopped pod",
-                               pod, stale_node or node, nearest)
+            return Attribution(
+                t,
+                error,
+                "stale-proxy-rules",
+                f"{how}, {ms(stopped.t)} pod {pod} ({version}) {stopped.what}; its endpoint left "
+                f"the ready set at {rel(left)} but {why}: traffic still went to the stopped pod",
+                pod,
+                stale_node or node,
+                nearest,
+            )
         if began is not None:
-            routing = "still ready" if still_ready or left is None else f"ready until {rel(left)} and still in the rules"
-            return Attribution(t, error, "stopped-while-routed",
-                               f"{how}, {ms(began.t)} pod {pod} ({version}) began terminating while its endpoint "
-                               f"was {routing} on node {node}: the app stops on SIGTERM (unless a preStop delay "
-                               f"holds it) before the routing changes", pod, node, nearest)
+            routing = (
+                "still ready" if still_ready or left is None else f"ready until {rel(left)} and still in the rules"
+            )
+            return Attribution(
+                t,
+                error,
+                "stopped-while-routed",
+                f"{how}, {ms(began.t)} pod {pod} ({version}) began terminating while its endpoint "
+                f"was {routing} on node {node}: the app stops on SIGTERM (unless a preStop delay "
+                f"holds it) before the routing changes",
+                pod,
+                node,
+                nearest,
+            )
     probed = {p.pod for p in timeline.pods if p.readiness_probe}
     for e in timeline.endpoints:
         if t - STARTUP_WINDOW <= e.t <= t and e.endpoint.ready and e.kind in ("added", "changed"):
             if error in ("connect-refused", "reset", "closed") and e.endpoint.pod not in probed:
-                return Attribution(t, error, "routed-before-listening",
-                                   f"{how}, {ms(e.t)} endpoint {e.endpoint.address} ({e.endpoint.pod}) became "
-                                   f"ready: routed to before it accepted connections (no readiness probe?)",
-                                   e.endpoint.pod, e.endpoint.node, nearest)
+                return Attribution(
+                    t,
+                    error,
+                    "routed-before-listening",
+                    f"{how}, {ms(e.t)} endpoint {e.endpoint.address} ({e.endpoint.pod}) became "
+                    f"ready: routed to before it accepted connections (no readiness probe?)",
+                    e.endpoint.pod,
+                    e.endpoint.node,
+                    nearest,
+                )
     if timeline.endpoints and not any(s.ready for s in at_t.values()):
-        return Attribution(t, error, "no-ready-endpoint",
-                           f"{how}: the Service had no ready endpoint ({len(at_t)} listed, none ready)",
-                           None, None, nearest)
+        return Attribution(
+            t,
+            error,
+            "no-ready-endpoint",
+            f"{how}: the Service had no ready endpoint ({len(at_t)} listed, none ready)",
+            None,
+            None,
+            nearest,
+        )
     if error in _UNANSWERED and timeline.counters_read:
         stale = _stale_conntrack(timeline, t, versions)
         if stale is not None:
             p, resets = stale
-            return Attribution(t, error, "stale-conntrack",
-                               f"{how}, {ms(p.t)} pod {p.pod} ({_version(p.image, versions)}) {p.what} with "
-                               f"connections open ({resets}) and out of the rules: a new connection from a source "
-                               f"port one of them used is taken by conntrack for the old one, whose entry keeps "
-                               f"its NAT to the gone pod (CLOSE 10 s after a reset, SYN_SENT 120 s)",
-                               p.pod, p.node, nearest)
+            return Attribution(
+                t,
+                error,
+                "stale-conntrack",
+                f"{how}, {ms(p.t)} pod {p.pod} ({_version(p.image, versions)}) {p.what} with "
+                f"connections open ({resets}) and out of the rules: a new connection from a source "
+                f"port one of them used is taken by conntrack for the old one, whose entry keeps "
+                f"its NAT to the gone pod (CLOSE 10 s after a reset, SYN_SENT 120 s)",
+                p.pod,
+                p.node,
+                nearest,
+            )
     if error in _TIMEOUTS:
         paws = _counted(timeline, t, end, ("TcpExt.PAWSTimewait",), lambda w: w.startswith("pod "))
         if paws:
             pod = paws[0].split(" ", 2)[1]
-            return Attribution(t, error, "paws-timewait",
-                               f"{how}: {'; '.join(paws)} during the request: a SYN met a TIME_WAIT socket left by "
-                               f"an earlier connection on the same addresses and ports with a later TCP timestamp "
-                               f"(masqueraded NodePort traffic maps many client 4-tuples onto the pod's) and was "
-                               f"dropped, and so was its retransmission", pod, None, nearest)
+            return Attribution(
+                t,
+                error,
+                "paws-timewait",
+                f"{how}: {'; '.join(paws)} during the request: a SYN met a TIME_WAIT socket left by "
+                f"an earlier connection on the same addresses and ports with a later TCP timestamp "
+                f"(masqueraded NodePort traffic maps many client 4-tuples onto the pod's) and was "
+                f"dropped, and so was its retransmission",
+                pod,
+                None,
+                nearest,
+            )
     drops = _counted(timeline, t, end, _DROPS, lambda w: w != "host")
     if drops:
-        return Attribution(t, error, "kernel-drop", f"{how}: the kernel counted drops during the request: "
-                           f"{'; '.join(drops)}", None, None, nearest)
-    counters = ("no kernel drop counter of a node or pod rose during it" if timeline.counters_read
-                else "kernel counters were not read")
-    return Attribution(t, error, "unattributed",
-                       f"{how}: no endpoint or pod transition within {HORIZON:.0f} s explains it and {counters}; "
-                       f"the cause lies outside the recorded data path (the host leg of the probe, the probe "
-                       f"itself)", None, None, nearest)
+        return Attribution(
+            t,
+            error,
+            "kernel-drop",
+            f"{how}: the kernel counted drops during the request: {'; '.join(drops)}",
+            None,
+            None,
+            nearest,
+        )
+    counters = (
+        "no kernel drop counter of a node or pod rose during it"
+        if timeline.counters_read
+        else "kernel counters were not read"
+    )
+    return Attribution(
+        t,
+        error,
+        "unattributed",
+        f"{how}: no endpoint or pod transition within {HORIZON:.0f} s explains it and {counters}; "
+        f"the cause lies outside the recorded data path (the host leg of the probe, the probe "
+        f"itself)",
+        None,
+        None,
+        nearest,
+    )
 
 
-def _stale_conntrack(timeline: DataPathTimeline, t: float,
-                     versions: Mapping[str, str]) -> tuple[PodTransition, str] | None:
+def _stale_conntrack(
+    timeline: DataPathTimeline, t: float, versions: Mapping[str, str]
+) -> tuple[PodTransition, str] | None:
     """The latest pod that stopped before `t` (within `STALE_ENTRY`) while its kernel reset connections."""
-    for p in sorted((p for p in timeline.pods if p.what in ("exited", "deleted") and t - STALE_ENTRY <= p.t < t),
-                    key=lambda p: p.t, reverse=True):
-        rises = [c for c in timeline.counters_between(p.t - STOP_SEEN_LAG, p.t + COUNTER_SLACK)
-                 if c.where == f"pod {p.pod}" and c.name in _RESETS]
+    for p in sorted(
+        (p for p in timeline.pods if p.what in ("exited", "deleted") and t - STALE_ENTRY <= p.t < t),
+        key=lambda p: p.t,
+        reverse=True,
+    ):
+        rises = [
+            c
+            for c in timeline.counters_between(p.t - STOP_SEEN_LAG, p.t + COUNTER_SLACK)
+            if c.where == f"pod {p.pod}" and c.name in _RESETS
+        ]
         if rises:
             return p, ", ".join(f"{c.name} +{c.delta}" for c in rises)
     return None
 
 
-def attributor(timeline: DataPathTimeline, *, versions: Mapping[str, str] | None = None,
-               origin: float = 0.0) -> Callable[[Sequence[ProbeSample]], list[Attribution]]:
+def attributor(
+    timeline: DataPathTimeline, *, versions: Mapping[str, str] | None = None, origin: float = 0.0
+) -> Callable[[Sequence[ProbeSample]], list[Attribution]]:
     """A function attributing a list of failed samples against `timeline` (for `analysis.analyse`)."""
+
     def run(samples: Sequence[ProbeSample]) -> list[Attribution]:
         return [attribute(s, timeline, versions=versions, origin=origin) for s in samples]
+
     return run

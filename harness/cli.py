@@ -52,8 +52,9 @@ def _kind_access(kind: str, name: str) -> object | None:
     listed = subprocess.run([kind, "get", "clusters"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     if name not in listed.stdout.split():
         return None
-    proc = subprocess.run([kind, "get", "kubeconfig", "--name", name], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(
+        [kind, "get", "kubeconfig", "--name", name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise ProviderError(f"kind cluster {name!r}: `kind get kubeconfig` failed ({last}); is it running?")
@@ -87,8 +88,10 @@ def _cluster_delete(args: argparse.Namespace) -> int:
             api.close()
         if live:
             owner, namespace = live[0]
-            raise ConfigError(f"kind cluster {args.name!r} is in use by a running rollproof run ({owner.describe()}, "
-                              f"namespace {namespace}): let it finish, or pass --force")
+            raise ConfigError(
+                f"kind cluster {args.name!r} is in use by a running rollproof run ({owner.describe()}, "
+                f"namespace {namespace}): let it finish, or pass --force"
+            )
     return subprocess.run([kind, "delete", "cluster", "--name", args.name]).returncode
 
 
@@ -121,8 +124,9 @@ def _cluster_sweep(args: argparse.Namespace) -> int:
     namespace = args.namespace
     api = access.api_client()  # type: ignore[attr-defined]
     try:
-        found = sweep(client.CoreV1Api(api), DEFAULT_TIMEOUTS, lambda line: print(line, flush=True),
-                      namespace=namespace or None)
+        found = sweep(
+            client.CoreV1Api(api), DEFAULT_TIMEOUTS, lambda line: print(line, flush=True), namespace=namespace or None
+        )
         if namespace:
             from .sharedns import SharedNamespace
 
@@ -157,16 +161,17 @@ def _matrix(args: argparse.Namespace) -> int:
     status = 0
     if comparison is not None:
         (output / "changes.md").write_text(changes_markdown(comparison), encoding="utf-8")
-        (output / "changes.json").write_text(json.dumps(changes_data(comparison), indent=2) + "\n",
-                                             encoding="utf-8")
+        (output / "changes.json").write_text(json.dumps(changes_data(comparison), indent=2) + "\n", encoding="utf-8")
         written += [output / "changes.md", output / "changes.json"]
         print()
         print(changes_markdown(comparison), end="")
         unannounced = len(comparison.unannounced)
-        print(f"{len(comparison.changes)} behaviour change(s) since {args.baseline}, {unannounced} not announced "
-              "by any expectation" + ("" if not unannounced else
-                                      ": add an expectation row (harness/expectations.py) or fix what changed"),
-              file=sys.stderr)
+        print(
+            f"{len(comparison.changes)} behaviour change(s) since {args.baseline}, {unannounced} not announced "
+            "by any expectation"
+            + ("" if not unannounced else ": add an expectation row (harness/expectations.py) or fix what changed"),
+            file=sys.stderr,
+        )
         status = 1 if unannounced else 0
     print("written: " + ", ".join(str(p) for p in written), file=sys.stderr)
     return status
@@ -176,8 +181,18 @@ def _soak(args: argparse.Namespace) -> int:
     """Repeat chosen scenarios on one cluster; every failed request with its cause in soak.md."""
     import subprocess
 
-    command = [sys.executable, "-m", "pytest", *(args.paths or ["suites/"]), "--repeat", str(args.runs),
-               "--report-dir", args.report_dir, "-p", "no:cacheprovider"]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *(args.paths or ["suites/"]),
+        "--repeat",
+        str(args.runs),
+        "--report-dir",
+        args.report_dir,
+        "-p",
+        "no:cacheprovider",
+    ]
     if args.k:
         command += ["-k", args.k]
     command += args.pytest_args
@@ -213,16 +228,21 @@ def _parser() -> argparse.ArgumentParser:
     delete.add_argument("--force", action="store_true", help="delete it even while a rollproof run uses it")
     delete.set_defaults(func=_cluster_delete)
     sweep = cluster_commands.add_parser(
-        "sweep", help="remove namespaces and Services that interrupted runs left (never a live run's)")
+        "sweep", help="remove namespaces and Services that interrupted runs left (never a live run's)"
+    )
     sweep.add_argument("name", nargs="?", help="kind cluster name, e.g. rollproof")
     sweep.add_argument("--kind-bin", default=None, help="kind binary (default: the kit's)")
     sweep.add_argument("--kubeconfig", default=None, help="another cluster: its kubeconfig (instead of NAME)")
     sweep.add_argument("--context", default=None, help="with --kubeconfig: the context (default: current)")
-    sweep.add_argument("--namespace", default=None,
-                       help="with --kubeconfig: the namespace runs used with --namespace (default: every namespace)")
+    sweep.add_argument(
+        "--namespace",
+        default=None,
+        help="with --kubeconfig: the namespace runs used with --namespace (default: every namespace)",
+    )
     sweep.set_defaults(func=_cluster_sweep)
-    soak = commands.add_parser("soak", help="run chosen scenarios many times on one cluster; soak.md lists every "
-                                            "failed request with its cause")
+    soak = commands.add_parser(
+        "soak", help="run chosen scenarios many times on one cluster; soak.md lists every failed request with its cause"
+    )
     soak.add_argument("paths", nargs="*", help="test files or node ids (default: suites/)")
     soak.add_argument("-n", "--runs", type=_positive_int, default=10, help="runs of each scenario (default 10)")
     soak.add_argument("-k", default=None, help="pytest -k expression choosing the scenarios")
@@ -231,9 +251,13 @@ def _parser() -> argparse.ArgumentParser:
     matrix = commands.add_parser("matrix", help="merge the behaviour matrices of runs against several versions")
     matrix.add_argument("report_dirs", nargs="+", metavar="REPORT_DIR", help="report directories of finished runs")
     matrix.add_argument("-o", "--output", default="reports", help="directory for the merged matrix.md/html/json")
-    matrix.add_argument("--baseline", metavar="PREVIOUS_MATRIX_JSON", default=None,
-                        help="a previous matrix.json (e.g. the last nightly's): list the behaviour changed since, "
-                             "exit 1 when a change is announced by no expectation row")
+    matrix.add_argument(
+        "--baseline",
+        metavar="PREVIOUS_MATRIX_JSON",
+        default=None,
+        help="a previous matrix.json (e.g. the last nightly's): list the behaviour changed since, "
+        "exit 1 when a change is announced by no expectation row",
+    )
     matrix.set_defaults(func=_matrix)
     return parser
 
@@ -246,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     extra: list[str] = []
     if argv[:1] == ["soak"] and "--" in argv:  # pytest's own options, passed through untouched
         cut = argv.index("--")
-        argv, extra = argv[:cut], argv[cut + 1:]
+        argv, extra = argv[:cut], argv[cut + 1 :]
     args = _parser().parse_args(argv)
     if extra:
         args.pytest_args = extra
@@ -260,8 +284,10 @@ def main(argv: list[str] | None = None) -> int:
         import signal
 
         interrupts.note(signal.SIGINT)
-        print(f"rollproof: interrupted by {interrupts.received()}; rerun the same command to continue where it "
-              "stopped", file=sys.stderr)
+        print(
+            f"rollproof: interrupted by {interrupts.received()}; rerun the same command to continue where it stopped",
+            file=sys.stderr,
+        )
         return interrupts.exit_status()
     finally:
         restore()

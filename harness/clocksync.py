@@ -67,8 +67,9 @@ def combine(start: ClockAlignment, end: ClockAlignment | None) -> ClockAlignment
     return ClockAlignment(start.offset, max(start.error, end.error) + drift, start.exchanges + end.exchanges)
 
 
-def exchange_with(read_remote: Callable[[], float], rounds: int = 5,
-                  local: Callable[[], float] = clock) -> list[Exchange]:
+def exchange_with(
+    read_remote: Callable[[], float], rounds: int = 5, local: Callable[[], float] = clock
+) -> list[Exchange]:
     """`rounds` exchanges with a remote clock read by `read_remote` (one request each)."""
     out = []
     for _ in range(rounds):

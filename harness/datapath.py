@@ -55,8 +55,9 @@ __all__ = [
 ]
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
-_SYNC_METRIC = re.compile(r"^(?:kubeproxy_)?sync_proxy_rules_last_timestamp_seconds(?:\{[^}]*\})?\s+(\S+)",
-                          re.MULTILINE)
+_SYNC_METRIC = re.compile(
+    r"^(?:kubeproxy_)?sync_proxy_rules_last_timestamp_seconds(?:\{[^}]*\})?\s+(\S+)", re.MULTILINE
+)
 _CLONE_NEWNET = 0x40000000
 
 
@@ -178,8 +179,12 @@ def endpoint_states(slices: Sequence[Mapping[str, Any]]) -> dict[str, EndpointSt
             serving = ready if serving is None else bool(serving)
             ref = ep.get("targetRef") or {}
             out[str(addresses[0])] = EndpointState(
-                address=str(addresses[0]), pod=ref.get("name") if ref.get("kind", "Pod") == "Pod" else None,
-                node=ep.get("nodeName"), ready=ready, serving=serving, terminating=bool(cond.get("terminating")),
+                address=str(addresses[0]),
+                pod=ref.get("name") if ref.get("kind", "Pod") == "Pod" else None,
+                node=ep.get("nodeName"),
+                ready=ready,
+                serving=serving,
+                terminating=bool(cond.get("terminating")),
             )
     return out
 
@@ -231,12 +236,22 @@ class EndpointSliceWatcher(ListWatchRecorder[EndpointEvent]):
 
     noun = "endpoint events"
 
-    def __init__(self, api_client: kubernetes.client.ApiClient, namespace: str, service: str, *,
-                 timeouts: Timeouts = DEFAULT_TIMEOUTS, max_events: int = 100_000,
-                 max_duration: float | None = None) -> None:
-        super().__init__(timeouts=timeouts, path=object_path("discovery.k8s.io/v1", "endpointslices", None, namespace),
-                         max_duration=timeouts.probe_max_duration if max_duration is None else max_duration,
-                         thread_name=f"eps-watch-{namespace}-{service}")
+    def __init__(
+        self,
+        api_client: kubernetes.client.ApiClient,
+        namespace: str,
+        service: str,
+        *,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        max_events: int = 100_000,
+        max_duration: float | None = None,
+    ) -> None:
+        super().__init__(
+            timeouts=timeouts,
+            path=object_path("discovery.k8s.io/v1", "endpointslices", None, namespace),
+            max_duration=timeouts.probe_max_duration if max_duration is None else max_duration,
+            thread_name=f"eps-watch-{namespace}-{service}",
+        )
         self.namespace = namespace
         self.service = service
         self.max_events = max_events
@@ -259,8 +274,11 @@ class EndpointSliceWatcher(ListWatchRecorder[EndpointEvent]):
         return f"EndpointSlice watcher of {self.namespace}/{self.service}"
 
     def _list_call(self) -> ListCall:
-        return (self._api.list_namespaced_endpoint_slice, (self.namespace,),
-                {"label_selector": f"{SERVICE_NAME_LABEL}={self.service}"})
+        return (
+            self._api.list_namespaced_endpoint_slice,
+            (self.namespace,),
+            {"label_selector": f"{SERVICE_NAME_LABEL}={self.service}"},
+        )
 
     def _on_list(self, items: list[dict[str, Any]]) -> None:
         self._slices = {str((s.get("metadata") or {}).get("name")): s for s in items}
@@ -331,8 +349,15 @@ class ProxySyncPoller:
     into the test: a node whose metrics cannot be read is listed there.
     """
 
-    def __init__(self, nodes: Mapping[str, int], *, interval: float = 0.1, port: int = 10249,
-                 timeout: float = 1.0, max_records: int = 100_000) -> None:
+    def __init__(
+        self,
+        nodes: Mapping[str, int],
+        *,
+        interval: float = 0.1,
+        port: int = 10249,
+        timeout: float = 1.0,
+        max_records: int = 100_000,
+    ) -> None:
         self.nodes = dict(nodes)
         self.interval = interval
         self.port = port
@@ -415,8 +440,11 @@ class DataPathRecorder:
     endpoint_slices: bool = True  # False where the server has no discovery.k8s.io/v1 (before 1.21)
 
     def __post_init__(self) -> None:
-        self.slices = (EndpointSliceWatcher(self.api_client, self.namespace, self.service, timeouts=self.timeouts)
-                       if self.endpoint_slices else None)
+        self.slices = (
+            EndpointSliceWatcher(self.api_client, self.namespace, self.service, timeouts=self.timeouts)
+            if self.endpoint_slices
+            else None
+        )
         self.pods = PodWatcher(self.api_client, self.namespace, self.selector, timeouts=self.timeouts)
         self.proxy = ProxySyncPoller(self.proxy_nodes, interval=self.proxy_interval)
         self.counters = NetCounterPoller(self.proxy_nodes, self.pods.seen_pods) if self.proxy_nodes else None

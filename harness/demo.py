@@ -26,20 +26,31 @@ _ALLOCATED = "provided port is already allocated"
 
 
 def _used_node_ports(core: client.CoreV1Api, timeouts: Timeouts) -> set[int]:
-    body = call_api(core.list_service_for_all_namespaces, method="GET", path="/api/v1/services",
-                    timeout=timeouts.api_request)
-    return {p["nodePort"] for svc in body.get("items", []) for p in (svc.get("spec") or {}).get("ports") or []
-            if p.get("nodePort")}
+    body = call_api(
+        core.list_service_for_all_namespaces, method="GET", path="/api/v1/services", timeout=timeouts.api_request
+    )
+    return {
+        p["nodePort"]
+        for svc in body.get("items", [])
+        for p in (svc.get("spec") or {}).get("ports") or []
+        if p.get("nodePort")
+    }
 
 
 def _all_in_use(cluster: Cluster) -> ProviderError:
-    return ProviderError(f"every mapped NodePort ({', '.join(map(str, cluster.node_ports.node_ports))}) is in use: "
-                         "leftover Services of earlier runs are removed by `rollproof cluster sweep "
-                         f"{cluster.name}`; others by their owners, or recreate the cluster")
+    return ProviderError(
+        f"every mapped NodePort ({', '.join(map(str, cluster.node_ports.node_ports))}) is in use: "
+        "leftover Services of earlier runs are removed by `rollproof cluster sweep "
+        f"{cluster.name}`; others by their owners, or recreate the cluster"
+    )
 
 
-def free_node_port(core: client.CoreV1Api, cluster: Cluster, exclude: frozenset[int] = frozenset(),
-                   timeouts: Timeouts = DEFAULT_TIMEOUTS) -> int | None:
+def free_node_port(
+    core: client.CoreV1Api,
+    cluster: Cluster,
+    exclude: frozenset[int] = frozenset(),
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
+) -> int | None:
     """A NodePort the kind config maps to 127.0.0.1 that no Service uses; None without mappings.
 
     Only a hint: another run may take it before this one creates its Service
@@ -70,8 +81,14 @@ def traffic_policy(cluster: Cluster) -> str:
     return "Local" if len(cluster.nodes) == 1 else "Cluster"
 
 
-def create_service(core: client.CoreV1Api, cluster: Cluster, namespace: str, name: str,
-                   selector: dict[str, str], timeouts: Timeouts = DEFAULT_TIMEOUTS) -> dict[str, Any]:
+def create_service(
+    core: client.CoreV1Api,
+    cluster: Cluster,
+    namespace: str,
+    name: str,
+    selector: dict[str, str],
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
+) -> dict[str, Any]:
     """The demo Service: NodePort mapped to 127.0.0.1 when the cluster has one, else ClusterIP.
 
     Picking the port and creating the Service are one step: when another
@@ -94,8 +111,9 @@ def create_service(core: client.CoreV1Api, cluster: Cluster, namespace: str, nam
         meta.setdefault("labels", {}).update(owner_labels())
         meta.setdefault("annotations", {}).update(owner_annotations())
         try:
-            call_api(core.create_namespaced_service, namespace, body, method="POST", path=path,
-                     timeout=timeouts.api_request)
+            call_api(
+                core.create_namespaced_service, namespace, body, method="POST", path=path, timeout=timeouts.api_request
+            )
             return body
         except ApiError as exc:
             if port is None or exc.status != 422 or _ALLOCATED not in exc.message:
@@ -118,7 +136,7 @@ def wait_first_answer(prober: Any, timeout: float, interval: float) -> ProbeSamp
         if prober.wait(0):  # it ended by itself (limits reached): no answer will come
             break
         time.sleep(interval)
-    seen = (f"{last.status} {last.error or ''} server={last.server}" if last else "no request completed")
+    seen = f"{last.status} {last.error or ''} server={last.server}" if last else "no request completed"
     raise WaitTimeout("the Service to answer through the prober", timeout, seen)
 
 

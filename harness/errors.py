@@ -83,9 +83,11 @@ class Conflict(ApiError):
     """409 from the API server."""
 
 
-_DENIED = re.compile(r'User "(?P<user>[^"]*)" cannot (?P<verb>[\w-]+) resource "(?P<resource>[^"]+)"'
-                     r'(?: in API group "(?P<group>[^"]*)")?'
-                     r'(?: in the namespace "(?P<namespace>[^"]+)"| at the cluster scope)?')
+_DENIED = re.compile(
+    r'User "(?P<user>[^"]*)" cannot (?P<verb>[\w-]+) resource "(?P<resource>[^"]+)"'
+    r'(?: in API group "(?P<group>[^"]*)")?'
+    r'(?: in the namespace "(?P<namespace>[^"]+)"| at the cluster scope)?'
+)
 _PATH = re.compile(r"^/apis?/(?:(?P<group>[^/]+)/)?v[^/]+(?:/namespaces/(?P<namespace>[^/]+))?/(?P<resource>[^/?]+)")
 _VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 
@@ -132,8 +134,10 @@ class Unauthorized(ApiError):
     """401: the API server did not accept the credentials."""
 
     def __str__(self) -> str:
-        return ("unauthorized: the API server did not accept the kubeconfig's credentials "
-                "(expired token or certificate?); regenerate the kubeconfig")
+        return (
+            "unauthorized: the API server did not accept the kubeconfig's credentials "
+            "(expired token or certificate?); regenerate the kubeconfig"
+        )
 
 
 _BY_STATUS: dict[int, type[ApiError]] = {404: NotFound, 409: Conflict, 403: Forbidden, 401: Unauthorized}

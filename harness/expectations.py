@@ -17,13 +17,27 @@ from dataclasses import dataclass
 
 from .errors import ConfigError
 
-__all__ = ["VersionRange", "Expectation", "REQUESTS", "TABLE", "NOT_APPLICABLE", "parse_version", "expected",
-           "checks", "not_applicable", "not_applicable_rows"]
+__all__ = [
+    "VersionRange",
+    "Expectation",
+    "REQUESTS",
+    "TABLE",
+    "NOT_APPLICABLE",
+    "parse_version",
+    "expected",
+    "checks",
+    "not_applicable",
+    "not_applicable_rows",
+]
 
 Version = tuple[int, int]
 
 _OPS: dict[str, Callable[[Version, Version], bool]] = {
-    ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": operator.eq,
 }
 _CLAUSE = re.compile(r"(>=|<=|==|>|<|=)?\s*v?(\d+)\.(\d+)")
 _VERSION = re.compile(r"v?(\d+)\.(\d+)")
@@ -87,8 +101,7 @@ class Expectation:
         return self.status is not NOT_APPLICABLE
 
     def matches(self, status: int, body: str = "") -> bool:
-        return (self.applicable and status == self.status
-                and (self.body is None or self.body.lower() in body.lower()))
+        return self.applicable and status == self.status and (self.body is None or self.body.lower() in body.lower())
 
     def describe(self, version: str | Version, status: int, body: str = "") -> str:
         """One line for a mismatch, e.g. "1.34: expected 404, observed 200"."""
@@ -107,25 +120,31 @@ REQUESTS: dict[str, str] = {
     "rollback-apps-v1beta1": "POST /apis/apps/v1beta1/namespaces/NS/deployments/NAME/rollback",
     "json-patch-with-object": "PATCH a Deployment, Content-Type application/json-patch+json, body a JSON object",
     "patch-unsupported-content-type": (
-        "PATCH a custom resource with a Content-Type its handler does not accept (the patch handler answers)"),
+        "PATCH a custom resource with a Content-Type its handler does not accept (the patch handler answers)"
+    ),
     "patch-unsupported-content-type-builtin-route": (
-        "PATCH a Deployment with Content-Type application/json: the API route's Consumes filter answers"),
+        "PATCH a Deployment with Content-Type application/json: the API route's Consumes filter answers"
+    ),
     "apply-without-field-manager": "PATCH application/apply-patch+yaml without the fieldManager parameter",
     "apply-conflict-without-force": "server-side apply of a field owned by another manager, force unset",
     "apply-conflict-with-force": "server-side apply of a field owned by another manager with force=true",
     "strategic-merge-patch-custom-resource": "PATCH a custom resource as application/strategic-merge-patch+json",
     "walkthrough-patch-strategic-merge": (
         "the walkthrough's rollout: PATCH /apis/extensions/v1beta1/namespaces/NS/deployments/deployment-demo, "
-        "application/strategic-merge-patch+json, body its whole v0.2 manifest"),
+        "application/strategic-merge-patch+json, body its whole v0.2 manifest"
+    ),
     "walkthrough-patch-merge": "the same PATCH as application/merge-patch+json",
     "walkthrough-patch-json-patch": "the same PATCH as application/json-patch+json (a JSON object, no operation list)",
     "walkthrough-rollback": (
         'the walkthrough\'s POST /apis/extensions/v1beta1/namespaces/NS/deployments/deployment-demo/rollback, '
-        'body {"name": "deployment-demo", "rollbackTo": {"revision": 0}}'),
+        'body {"name": "deployment-demo", "rollbackTo": {"revision": 0}}'
+    ),
     "server-side-apply": (
         "PATCH application/apply-patch+yaml: how the harness creates and updates Deployments, StatefulSets and "
-        "DaemonSets (a scenario built on it needs it)"),
-    "custom-resource-definition-v1": "POST /apis/apiextensions.k8s.io/v1/customresourcedefinitions (custom resource scenarios)",
+        "DaemonSets (a scenario built on it needs it)"
+    ),
+    "custom-resource-definition-v1": "POST /apis/apiextensions.k8s.io/v1/customresourcedefinitions "
+    "(custom resource scenarios)",
     "daemonset-max-surge": "a DaemonSet rolling update with rollingUpdate.maxSurge (the DaemonSet surge scenario)",
     "endpointslices-v1": "the Service's EndpointSlices (discovery.k8s.io/v1), which the data-path recorder watches",
     "legacy-rollback-removed": "the rollback subresource answering 404 (the scenario that shows it gone)",
@@ -134,11 +153,14 @@ REQUESTS: dict[str, str] = {
 """What each check sends."""
 
 _GONE_1_16 = "extensions/v1beta1 and apps/v1beta1 Deployments stopped being served in 1.16"
-_NO_SSA = ("server-side apply is alpha before 1.16 (ServerSideApply gate off by default): the server refuses "
-           "application/apply-patch+yaml")
+_NO_SSA = (
+    "server-side apply is alpha before 1.16 (ServerSideApply gate off by default): the server refuses "
+    "application/apply-patch+yaml"
+)
 _NA = NOT_APPLICABLE
-_ROLLBACK_SERVED = ("the rollback takes place; the answer is a Status (code 200 in its body) written by the create "
-                    "handler, so HTTP 201")
+_ROLLBACK_SERVED = (
+    "the rollback takes place; the answer is a Status (code 200 in its body) written by the create handler, so HTTP 201"
+)
 
 TABLE: tuple[Expectation, ...] = tuple(
     Expectation(check, VersionRange.parse(versions), status, body, why)
@@ -148,16 +170,31 @@ TABLE: tuple[Expectation, ...] = tuple(
         ("rollback-apps-v1beta1", ">=1.16", 404, None, _GONE_1_16),
         ("rollback-apps-v1beta1", "<1.16", 201, "rollback request for deployment", _ROLLBACK_SERVED),
         ("json-patch-with-object", "*", 400, "json", "a JSON patch must be an array of operations"),
-        ("patch-unsupported-content-type", "*", 415, "unknown format",
-         "the patch handler's refusal, as custom resources show it (observed on 1.34 for strategic merge)"),
-        ("patch-unsupported-content-type-builtin-route", "*", 415, "Unsupported Media Type",
-         "built-in resources: go-restful refuses a type missing from the PATCH route's Consumes list before the "
-         "patch handler (whose 'unknown format' message only custom resources show); observed on 1.34"),
+        (
+            "patch-unsupported-content-type",
+            "*",
+            415,
+            "unknown format",
+            "the patch handler's refusal, as custom resources show it (observed on 1.34 for strategic merge)",
+        ),
+        (
+            "patch-unsupported-content-type-builtin-route",
+            "*",
+            415,
+            "Unsupported Media Type",
+            "built-in resources: go-restful refuses a type missing from the PATCH route's Consumes list before the "
+            "patch handler (whose 'unknown format' message only custom resources show); observed on 1.34",
+        ),
         ("apply-without-field-manager", ">=1.18", 422, "fieldManager", "apply requires a field manager"),
         ("apply-conflict-without-force", ">=1.16", 409, "conflict", "server-side apply refuses to take fields"),
         ("apply-conflict-with-force", ">=1.16", 200, None, "force takes the field over from its owner"),
-        ("strategic-merge-patch-custom-resource", "*", 415, "merge-patch",
-         "custom resources have no strategic merge; the message lists the accepted types"),
+        (
+            "strategic-merge-patch-custom-resource",
+            "*",
+            415,
+            "merge-patch",
+            "custom resources have no strategic merge; the message lists the accepted types",
+        ),
         ("apply-without-field-manager", "<1.16", _NA, None, _NO_SSA),
         ("apply-conflict-without-force", "<1.16", _NA, None, _NO_SSA),
         ("apply-conflict-with-force", "<1.16", _NA, None, _NO_SSA),
@@ -167,24 +204,55 @@ TABLE: tuple[Expectation, ...] = tuple(
         ("walkthrough-patch-merge", ">=1.16", 404, None, _GONE_1_16),
         ("walkthrough-patch-merge", "<1.16", 200, None, "extensions/v1beta1 served the walkthrough's PATCH"),
         ("walkthrough-patch-json-patch", ">=1.16", 404, None, _GONE_1_16),
-        ("walkthrough-patch-json-patch", "<1.16", 400, "cannot unmarshal object into Go value of type jsonpatch.Patch",
-         "the JSON patch decoder's error as a BadRequest (1.15's patch handler); the walkthrough (early 2017) got "
-         "the same message as a 500"),
+        (
+            "walkthrough-patch-json-patch",
+            "<1.16",
+            400,
+            "cannot unmarshal object into Go value of type jsonpatch.Patch",
+            "the JSON patch decoder's error as a BadRequest (1.15's patch handler); the walkthrough (early 2017) got "
+            "the same message as a 500",
+        ),
         ("walkthrough-rollback", ">=1.16", 404, None, _GONE_1_16),
-        ("walkthrough-rollback", "<1.16", 201, 'rollback request for deployment "deployment-demo" succeeded',
-         _ROLLBACK_SERVED + '; the walkthrough quoted the same message with "code": 200 in its body'),
+        (
+            "walkthrough-rollback",
+            "<1.16",
+            201,
+            'rollback request for deployment "deployment-demo" succeeded',
+            _ROLLBACK_SERVED + '; the walkthrough quoted the same message with "code": 200 in its body',
+        ),
         # APIs a whole scenario needs.
         ("server-side-apply", "<1.16", _NA, None, _NO_SSA),
-        ("custom-resource-definition-v1", "<1.16", _NA, None,
-         "apiextensions.k8s.io/v1 CustomResourceDefinitions are served from 1.16 (v1beta1 before)"),
-        ("endpointslices-v1", "<1.21", _NA, None,
-         "discovery.k8s.io/v1 EndpointSlices are served from 1.21: the data path is recorded without endpoint events"),
-        ("legacy-rollback-removed", "<1.16", _NA, None,
-         "the rollback subresource is still served before 1.16 (its answers: walkthrough-rollback, rollback-*)"),
+        (
+            "custom-resource-definition-v1",
+            "<1.16",
+            _NA,
+            None,
+            "apiextensions.k8s.io/v1 CustomResourceDefinitions are served from 1.16 (v1beta1 before)",
+        ),
+        (
+            "endpointslices-v1",
+            "<1.21",
+            _NA,
+            None,
+            "discovery.k8s.io/v1 EndpointSlices are served from 1.21: the data path is recorded without endpoint "
+            "events",
+        ),
+        (
+            "legacy-rollback-removed",
+            "<1.16",
+            _NA,
+            None,
+            "the rollback subresource is still served before 1.16 (its answers: walkthrough-rollback, rollback-*)",
+        ),
         ("legacy-rollback-served", ">=1.16", _NA, None, "the rollback subresource was removed in 1.16 (404)"),
-        ("daemonset-max-surge", "<1.22", _NA, None,
-         "DaemonSet rollingUpdate.maxSurge is alpha in 1.21 (DaemonSetUpdateSurge off by default) and absent "
-         "before; on by default from 1.22"),
+        (
+            "daemonset-max-surge",
+            "<1.22",
+            _NA,
+            None,
+            "DaemonSet rollingUpdate.maxSurge is alpha in 1.21 (DaemonSetUpdateSurge off by default) and absent "
+            "before; on by default from 1.22",
+        ),
     )
 )
 """Every recorded behaviour: (check, version range) -> status and body fragment."""

@@ -12,8 +12,16 @@ from dataclasses import dataclass
 
 from .errors import ConfigError
 
-__all__ = ["ERROR_CLASSES", "Response", "NeedMore", "WireFailure", "parse_response", "request_bytes",
-           "check_path", "check_host_header"]
+__all__ = [
+    "ERROR_CLASSES",
+    "Response",
+    "NeedMore",
+    "WireFailure",
+    "parse_response",
+    "request_bytes",
+    "check_path",
+    "check_host_header",
+]
 
 ERROR_CLASSES = (
     "connect-refused",  # RST to the SYN: nothing listens
@@ -99,7 +107,7 @@ class _Cursor:
             if self.eof:
                 raise WireFailure("closed" if not self.buf else "bad-response")
             raise NeedMore()
-        data = self.buf[self.pos:end]
+        data = self.buf[self.pos : end]
         self.pos = end + len(delimiter)
         return data
 
@@ -108,7 +116,7 @@ class _Cursor:
             if self.eof:
                 raise WireFailure("bad-response")
             raise NeedMore()
-        data = self.buf[self.pos:self.pos + n]
+        data = self.buf[self.pos : self.pos + n]
         self.pos += n
         return data
 
@@ -116,7 +124,7 @@ class _Cursor:
         """Everything until end of stream."""
         if not self.eof:
             raise NeedMore()
-        data = self.buf[self.pos:]
+        data = self.buf[self.pos :]
         self.pos = len(self.buf)
         return data
 

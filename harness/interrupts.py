@@ -41,7 +41,7 @@ def note(signum: int) -> None:
 
 
 def received() -> str | None:
-    """"SIGTERM", "SIGHUP", "SIGINT" once the run was interrupted, else None."""
+    """ "SIGTERM", "SIGHUP", "SIGINT" once the run was interrupted, else None."""
     signum = _state["signum"]
     return signal.Signals(signum).name if signum is not None else None
 
@@ -64,11 +64,14 @@ def install(announce: Callable[[str], None] = _stderr) -> Callable[[], None]:
         name = signal.Signals(signum).name
         if _state["signum"] is None:
             _state["signum"] = signum
-            announce(f"rollproof: {name} received: tearing down as for Ctrl-C "
-                     "(test namespaces, probers, a cluster this run created, private files)")
+            announce(
+                f"rollproof: {name} received: tearing down as for Ctrl-C "
+                "(test namespaces, probers, a cluster this run created, private files)"
+            )
             raise Interrupted(signum)
-        announce(f"rollproof: {name} again: still tearing down; SIGKILL abandons it "
-                 "(the next run removes what is left)")
+        announce(
+            f"rollproof: {name} again: still tearing down; SIGKILL abandons it (the next run removes what is left)"
+        )
 
     previous = {s: signal.getsignal(s) for s in HANDLED}
     for s in HANDLED:
@@ -84,4 +87,3 @@ def install(announce: Callable[[str], None] = _stderr) -> Callable[[], None]:
 def reset() -> None:
     """Forget a received signal (tests, and a process that runs several sessions)."""
     _state["signum"] = None
-

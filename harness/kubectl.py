@@ -64,8 +64,9 @@ class Kubectl:
         return base + list(args)
 
     def run(self, *args: str, timeout: float) -> str:
-        proc = subprocess.run(self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              timeout=timeout)
+        proc = subprocess.run(
+            self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout
+        )
         if proc.returncode != 0:
             raise ProviderError(f"kubectl {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()[-400:]}")
         return proc.stdout
@@ -75,6 +76,9 @@ class Kubectl:
 
     def start_rollout_status(self, deployment: str, timeout: float) -> subprocess.Popen[str]:
         """`kubectl rollout status --watch` in the background; it exits 0 when kubectl sees completion."""
-        return subprocess.Popen(self.argv("rollout", "status", f"deployment/{deployment}", "--watch",
-                                          f"--timeout={int(timeout)}s"),
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        return subprocess.Popen(
+            self.argv("rollout", "status", f"deployment/{deployment}", "--watch", f"--timeout={int(timeout)}s"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )

@@ -32,8 +32,19 @@ from .kube.config import call_api
 from .owner import Owner, current_owner
 from .timeouts import Timeouts
 
-__all__ = ["OWNED", "OWNER", "STARTED", "owner_labels", "owner_annotations", "Leftover", "find_leftovers",
-           "remove_leftovers", "sweep", "run_started", "live_runs"]
+__all__ = [
+    "OWNED",
+    "OWNER",
+    "STARTED",
+    "owner_labels",
+    "owner_annotations",
+    "Leftover",
+    "find_leftovers",
+    "remove_leftovers",
+    "sweep",
+    "run_started",
+    "live_runs",
+]
 
 OWNED = "rollproof.io/owned"
 OWNER = "rollproof.io/owner"
@@ -88,8 +99,14 @@ def _judge(kind: str, meta: dict[str, Any]) -> Leftover | None:
     alive = owner.alive() if owner is not None else None
     if alive:
         return None  # a live run's: never touched
-    return Leftover(kind=kind, name=meta.get("name", ""), namespace=meta.get("namespace"), owner=owner,
-                    started=str(annotations.get(STARTED) or ""), removable=alive is False)
+    return Leftover(
+        kind=kind,
+        name=meta.get("name", ""),
+        namespace=meta.get("namespace"),
+        owner=owner,
+        started=str(annotations.get(STARTED) or ""),
+        removable=alive is False,
+    )
 
 
 def find_leftovers(core: client.CoreV1Api, timeouts: Timeouts, namespace: str | None = None) -> list[Leftover]:
@@ -100,8 +117,13 @@ def find_leftovers(core: client.CoreV1Api, timeouts: Timeouts, namespace: str | 
     found: list[Leftover] = []
     gone_namespaces: set[str] = set()
     if namespace is None:
-        body = call_api(core.list_namespace, method="GET", path="/api/v1/namespaces",
-                        timeout=timeouts.api_request, label_selector=TEST_LABEL)
+        body = call_api(
+            core.list_namespace,
+            method="GET",
+            path="/api/v1/namespaces",
+            timeout=timeouts.api_request,
+            label_selector=TEST_LABEL,
+        )
         for item in body.get("items", []):
             meta = item.get("metadata", {})
             if (meta.get("labels") or {}).get(TEST_LABEL) is None:
@@ -110,12 +132,22 @@ def find_leftovers(core: client.CoreV1Api, timeouts: Timeouts, namespace: str | 
             if left is not None:
                 found.append(left)
                 gone_namespaces.add(left.name)
-        body = call_api(core.list_service_for_all_namespaces, method="GET", path="/api/v1/services",
-                        timeout=timeouts.api_request, label_selector=OWNED)
+        body = call_api(
+            core.list_service_for_all_namespaces,
+            method="GET",
+            path="/api/v1/services",
+            timeout=timeouts.api_request,
+            label_selector=OWNED,
+        )
     else:
-        body = call_api(core.list_namespaced_service, namespace, method="GET",
-                        path=f"/api/v1/namespaces/{namespace}/services", timeout=timeouts.api_request,
-                        label_selector=OWNED)
+        body = call_api(
+            core.list_namespaced_service,
+            namespace,
+            method="GET",
+            path=f"/api/v1/namespaces/{namespace}/services",
+            timeout=timeouts.api_request,
+            label_selector=OWNED,
+        )
     for item in body.get("items", []):
         meta = item.get("metadata", {})
         if meta.get("namespace") in gone_namespaces:
@@ -128,8 +160,13 @@ def find_leftovers(core: client.CoreV1Api, timeouts: Timeouts, namespace: str | 
 
 def live_runs(core: client.CoreV1Api, timeouts: Timeouts) -> list[tuple[Owner, str]]:
     """(owner, namespace) of every test namespace whose run still runs on this host."""
-    body = call_api(core.list_namespace, method="GET", path="/api/v1/namespaces",
-                    timeout=timeouts.api_request, label_selector=TEST_LABEL)
+    body = call_api(
+        core.list_namespace,
+        method="GET",
+        path="/api/v1/namespaces",
+        timeout=timeouts.api_request,
+        label_selector=TEST_LABEL,
+    )
     found = []
     for item in body.get("items", []):
         meta = item.get("metadata", {})
@@ -154,12 +191,23 @@ def remove_leftovers(core: client.CoreV1Api, leftovers: list[Leftover], timeouts
         try:
             if left.kind == "namespace":
                 _drop_own_finalizers(core, left.name, timeouts)
-                call_api(core.delete_namespace, left.name, method="DELETE", path=f"/api/v1/namespaces/{left.name}",
-                         timeout=timeouts.api_request, grace_period_seconds=0)
+                call_api(
+                    core.delete_namespace,
+                    left.name,
+                    method="DELETE",
+                    path=f"/api/v1/namespaces/{left.name}",
+                    timeout=timeouts.api_request,
+                    grace_period_seconds=0,
+                )
             else:
-                call_api(core.delete_namespaced_service, left.name, left.namespace, method="DELETE",
-                         path=f"/api/v1/namespaces/{left.namespace}/services/{left.name}",
-                         timeout=timeouts.api_request)
+                call_api(
+                    core.delete_namespaced_service,
+                    left.name,
+                    left.namespace,
+                    method="DELETE",
+                    path=f"/api/v1/namespaces/{left.namespace}/services/{left.name}",
+                    timeout=timeouts.api_request,
+                )
         except NotFound:
             continue
         pending.append(left)
@@ -169,25 +217,43 @@ def remove_leftovers(core: client.CoreV1Api, leftovers: list[Leftover], timeouts
         for left in pending:
             try:
                 if left.kind == "namespace":
-                    call_api(core.read_namespace, left.name, method="GET", path=f"/api/v1/namespaces/{left.name}",
-                             timeout=timeouts.api_request)
+                    call_api(
+                        core.read_namespace,
+                        left.name,
+                        method="GET",
+                        path=f"/api/v1/namespaces/{left.name}",
+                        timeout=timeouts.api_request,
+                    )
                 else:
-                    call_api(core.read_namespaced_service, left.name, left.namespace, method="GET",
-                             path=f"/api/v1/namespaces/{left.namespace}/services/{left.name}",
-                             timeout=timeouts.api_request)
+                    call_api(
+                        core.read_namespaced_service,
+                        left.name,
+                        left.namespace,
+                        method="GET",
+                        path=f"/api/v1/namespaces/{left.namespace}/services/{left.name}",
+                        timeout=timeouts.api_request,
+                    )
                 still.append(left)
             except NotFound:
                 pass
         pending = still
         if pending and time.monotonic() > deadline:
-            raise WaitTimeout("leftovers of earlier runs to be deleted", timeouts.namespace_delete,
-                              ", ".join(left.describe() for left in pending) + " still there")
+            raise WaitTimeout(
+                "leftovers of earlier runs to be deleted",
+                timeouts.namespace_delete,
+                ", ".join(left.describe() for left in pending) + " still there",
+            )
         if pending:
             time.sleep(timeouts.poll_interval)
 
 
-def sweep(core: client.CoreV1Api, timeouts: Timeouts, announce: Callable[[str], None],
-          namespace: str | None = None, where: str = "") -> list[Leftover]:
+def sweep(
+    core: client.CoreV1Api,
+    timeouts: Timeouts,
+    announce: Callable[[str], None],
+    namespace: str | None = None,
+    where: str = "",
+) -> list[Leftover]:
     """Find, report (one line each) and remove the leftovers of runs that are gone."""
     leftovers = find_leftovers(core, timeouts, namespace)
     remove_leftovers(core, leftovers, timeouts)
@@ -196,8 +262,13 @@ def sweep(core: client.CoreV1Api, timeouts: Timeouts, announce: Callable[[str], 
         if left.removable:
             announce(f"rollproof: removed leftover {left.describe()}{on} ({left.whose()}, which is gone)")
         else:
-            cause = ("which cannot be checked from this host" if left.owner is not None
-                     else "so it cannot be told whether a run still uses it")
-            announce(f"rollproof: kept leftover {left.describe()}{on} ({left.whose()}, {cause}); "
-                     f"once no run uses it: {left.delete_command()}")
+            cause = (
+                "which cannot be checked from this host"
+                if left.owner is not None
+                else "so it cannot be told whether a run still uses it"
+            )
+            announce(
+                f"rollproof: kept leftover {left.describe()}{on} ({left.whose()}, {cause}); "
+                f"once no run uses it: {left.delete_command()}"
+            )
     return leftovers

@@ -11,8 +11,17 @@ import yaml
 
 from .errors import ConfigError
 
-__all__ = ["FIXTURES", "load_manifest", "first_container", "set_env", "harden", "deployment",
-           "replication_controller", "small_rc", "service"]
+__all__ = [
+    "FIXTURES",
+    "load_manifest",
+    "first_container",
+    "set_env",
+    "harden",
+    "deployment",
+    "replication_controller",
+    "small_rc",
+    "service",
+]
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "manifests"
 
@@ -61,9 +70,18 @@ def harden(spec: dict[str, Any], hardened: bool) -> None:
         container.pop("command", None)
 
 
-def deployment(name: str, image: str, version: str = "v0.1", *, replicas: int = 4, max_surge: int | str = 1,
-               max_unavailable: int | str = 0, hardened: bool = True, history_limit: int = 10,
-               progress_deadline: int = 60) -> dict[str, Any]:
+def deployment(
+    name: str,
+    image: str,
+    version: str = "v0.1",
+    *,
+    replicas: int = 4,
+    max_surge: int | str = 1,
+    max_unavailable: int | str = 0,
+    hardened: bool = True,
+    history_limit: int = 10,
+    progress_deadline: int = 60,
+) -> dict[str, Any]:
     """The demo Deployment named `name` (label app=name) running `image` at `version`."""
     obj = load_manifest("deployment-demo.yaml")
     obj["metadata"]["name"] = name
@@ -80,8 +98,9 @@ def deployment(name: str, image: str, version: str = "v0.1", *, replicas: int = 
     return obj
 
 
-def replication_controller(app: str, version: str, image: str, *, replicas: int = 4,
-                           hardened: bool = True) -> dict[str, Any]:
+def replication_controller(
+    app: str, version: str, image: str, *, replicas: int = 4, hardened: bool = True
+) -> dict[str, Any]:
     """The demo RC `<app>-<version>`, selector {app, ver}, running `image`."""
     obj = load_manifest("rc-demo.yaml")
     labels = {"app": app, "ver": version}
@@ -97,8 +116,9 @@ def replication_controller(app: str, version: str, image: str, *, replicas: int 
     return obj
 
 
-def service(name: str, selector: dict[str, str], node_port: int | None, *,
-            external_traffic_policy: str | None = None) -> dict[str, Any]:
+def service(
+    name: str, selector: dict[str, str], node_port: int | None, *, external_traffic_policy: str | None = None
+) -> dict[str, Any]:
     """A Service for `selector`: NodePort `node_port` (with `external_traffic_policy` when given),
     or ClusterIP when None."""
     obj = load_manifest("service-demo.yaml")
@@ -128,9 +148,15 @@ def small_rc(name: str, labels: dict[str, str], image: str, replicas: int = 3) -
                 "metadata": {"labels": dict(labels)},
                 "spec": {
                     "terminationGracePeriodSeconds": 2,
-                    "containers": [{"name": "nginx", "image": image, "imagePullPolicy": "Never",
-                                    "ports": [{"containerPort": 80}],
-                                    "readinessProbe": {"httpGet": {"path": "/", "port": 80}, "periodSeconds": 1}}],
+                    "containers": [
+                        {
+                            "name": "nginx",
+                            "image": image,
+                            "imagePullPolicy": "Never",
+                            "ports": [{"containerPort": 80}],
+                            "readinessProbe": {"httpGet": {"path": "/", "port": 80}, "periodSeconds": 1},
+                        }
+                    ],
                 },
             },
         },

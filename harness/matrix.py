@@ -30,9 +30,21 @@ if TYPE_CHECKING:
     from .matrixdiff import Comparison
 
 __all__ = [
-    "SCENARIO", "CHECK", "MEASUREMENT", "UNCLASSIFIED", "COMPARED_KINDS",
-    "Observation", "Matrix", "MatrixBuilder", "version_key", "version_changes",
-    "matrix_markdown", "matrix_data", "write_matrix", "load_matrix", "merge_matrices",
+    "SCENARIO",
+    "CHECK",
+    "MEASUREMENT",
+    "UNCLASSIFIED",
+    "COMPARED_KINDS",
+    "Observation",
+    "Matrix",
+    "MatrixBuilder",
+    "version_key",
+    "version_changes",
+    "matrix_markdown",
+    "matrix_data",
+    "write_matrix",
+    "load_matrix",
+    "merge_matrices",
 ]
 
 SCENARIO = "scenario"
@@ -125,6 +137,7 @@ def matrix_markdown(matrix: Matrix) -> str:
 
 def matrix_data(matrix: Matrix) -> dict:
     """The JSON form (format 2): each row's kind, each observation's text and behaviour."""
+
     def observation(o: Observation) -> dict:
         return {"text": o.text} if o.behaviour is None else {"text": o.text, "behaviour": o.behaviour}
 
@@ -132,8 +145,11 @@ def matrix_data(matrix: Matrix) -> dict:
         "format": FORMAT,
         "columns": list(matrix.columns),
         "rows": [
-            {"name": row, "kind": matrix.kind(row),
-             "cells": {c: [observation(o) for o in matrix.observations(row, c)] for c in matrix.columns}}
+            {
+                "name": row,
+                "kind": matrix.kind(row),
+                "cells": {c: [observation(o) for o in matrix.observations(row, c)] for c in matrix.columns},
+            }
             for row in matrix.rows
         ],
     }
@@ -163,8 +179,9 @@ def _observations(kind: str, value: object) -> tuple[Observation, ...]:
         if not isinstance(text, str) or not (behaviour is None or isinstance(behaviour, str)):
             raise TypeError("observation text and behaviour are strings")
         if (behaviour is None) == (kind in COMPARED_KINDS):
-            raise ValueError(f"a {kind} row's observation must {'' if kind in COMPARED_KINDS else 'not '}"
-                             "carry a behaviour")
+            raise ValueError(
+                f"a {kind} row's observation must {'' if kind in COMPARED_KINDS else 'not '}carry a behaviour"
+            )
         out.append(Observation(text, behaviour))
     return tuple(out)
 
@@ -191,8 +208,9 @@ def load_matrix(path: Path) -> Matrix:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror}); give a report directory of a finished run") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ConfigError(f"{path}: not a rollproof matrix.json ({exc}); "
-                          "give a report directory of a finished run") from None
+        raise ConfigError(
+            f"{path}: not a rollproof matrix.json ({exc}); give a report directory of a finished run"
+        ) from None
     return Matrix(tuple(rows), columns, cells, kinds)
 
 
@@ -215,8 +233,9 @@ class MatrixBuilder:
         if known == UNCLASSIFIED:
             self._rows[row] = kind
         elif kind not in (known, UNCLASSIFIED):
-            raise ConfigError(f"row {row!r} is a {known} in one matrix and a {kind} in another: "
-                              "merge runs of one rollproof version")
+            raise ConfigError(
+                f"row {row!r} is a {known} in one matrix and a {kind} in another: merge runs of one rollproof version"
+            )
 
     def put(self, row: str, column: str, text: str, *, kind: str = CHECK, behaviour: str | None = None) -> None:
         """Add an observation. A check's behaviour is its text unless given; a measurement has none."""

@@ -32,8 +32,16 @@ from .expectations import checks as expectation_checks
 from .expectations import expected
 from .matrix import COMPARED_KINDS, SCENARIO, UNCLASSIFIED, Matrix
 
-__all__ = ["Change", "Comparison", "compare", "pair_columns", "parse_answer", "announcement",
-           "changes_markdown", "changes_data"]
+__all__ = [
+    "Change",
+    "Comparison",
+    "compare",
+    "pair_columns",
+    "parse_answer",
+    "announcement",
+    "changes_markdown",
+    "changes_data",
+]
 
 _VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
 _ANSWER = re.compile(r"(\d{3})(?:[;:]?\s+|$)(.*)", re.S)
@@ -136,8 +144,10 @@ def announcement(row: str, kind: str, column: str, after: tuple[str, ...] | None
 def _refuse_unclassified(matrix: Matrix, what: str) -> None:
     old = [r for r in matrix.rows if matrix.kind(r) == UNCLASSIFIED]
     if old:
-        raise ConfigError(f"{what} has rows without a kind (a matrix.json written before rows had kinds, "
-                          f"e.g. {old[0]!r}): compare against a matrix written by this rollproof")
+        raise ConfigError(
+            f"{what} has rows without a kind (a matrix.json written before rows had kinds, "
+            f"e.g. {old[0]!r}): compare against a matrix written by this rollproof"
+        )
 
 
 def compare(baseline: Matrix, current: Matrix, baseline_name: str = "baseline") -> Comparison:
@@ -163,8 +173,16 @@ def compare(baseline: Matrix, current: Matrix, baseline_name: str = "baseline") 
             if before == after or (before == () and after is None):
                 continue
             kind = now if row in current_rows else was
-            changes.append(Change(row, column, reference, before, after,
-                                  announcement(row, kind, column, after) if kind in COMPARED_KINDS else ""))
+            changes.append(
+                Change(
+                    row,
+                    column,
+                    reference,
+                    before,
+                    after,
+                    announcement(row, kind, column, after) if kind in COMPARED_KINDS else "",
+                )
+            )
     used = {b for _, b in compared}
     dropped = tuple(b for b in baseline.columns if b not in used)
     return Comparison(baseline_name, pairs, tuple(changes), tuple(new_rows), dropped)
@@ -178,6 +196,7 @@ def _show(values: tuple[str, ...] | None) -> str:
 
 def changes_markdown(comparison: Comparison) -> str:
     """A Markdown report of the comparison: what was compared with what, then every change."""
+
     def esc(text: str) -> str:
         return text.replace("|", "\\|")
 
@@ -197,8 +216,10 @@ def changes_markdown(comparison: Comparison) -> str:
     lines += ["", "| row | version (compared with) | before | after | announced by |", "|---|---|---|---|---|"]
     for c in comparison.changes:
         verdict = esc(c.announced_by) if c.announced else "**NOT ANNOUNCED**"
-        lines.append(f"| {esc(c.row)} | {esc(c.column)} ({esc(c.reference)}) | {esc(_show(c.before))} | "
-                     f"{esc(_show(c.after))} | {verdict} |")
+        lines.append(
+            f"| {esc(c.row)} | {esc(c.column)} ({esc(c.reference)}) | {esc(_show(c.before))} | "
+            f"{esc(_show(c.after))} | {verdict} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -210,10 +231,14 @@ def changes_data(comparison: Comparison) -> dict:
         "dropped_columns": list(comparison.dropped_columns),
         "new_rows": list(comparison.new_rows),
         "changes": [
-            {"row": c.row, "column": c.column, "compared_with": c.reference,
-             "before": None if c.before is None else list(c.before),
-             "after": None if c.after is None else list(c.after),
-             "announced_by": c.announced_by or None}
+            {
+                "row": c.row,
+                "column": c.column,
+                "compared_with": c.reference,
+                "before": None if c.before is None else list(c.before),
+                "after": None if c.after is None else list(c.after),
+                "announced_by": c.announced_by or None,
+            }
             for c in comparison.changes
         ],
         "unannounced": len(comparison.unannounced),

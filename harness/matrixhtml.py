@@ -52,8 +52,10 @@ def _values(values: tuple[str, ...] | None) -> str:
 
 def _changes_section(comparison: Comparison) -> list[str]:
     out = [f"<h2>Changes since {escape(comparison.baseline)}</h2>"]
-    pairs = ", ".join(f"{escape(c)} against {escape(b)}" if b else f"{escape(c)} (nothing to compare with)"
-                      for c, b in comparison.pairs)
+    pairs = ", ".join(
+        f"{escape(c)} against {escape(b)}" if b else f"{escape(c)} (nothing to compare with)"
+        for c, b in comparison.pairs
+    )
     out.append(f"<p>Compared: {pairs}.</p>")
     if comparison.dropped_columns:
         out.append(f"<p>No longer run: {escape(', '.join(comparison.dropped_columns))}.</p>")
@@ -62,14 +64,18 @@ def _changes_section(comparison: Comparison) -> list[str]:
     if not comparison.changes:
         out.append("<p>No behaviour changed.</p>")
         return out
-    out.append(f"<p>{len(comparison.changes)} change(s), <strong>{len(comparison.unannounced)} not announced"
-               "</strong> by any expectation.</p>")
+    out.append(
+        f"<p>{len(comparison.changes)} change(s), <strong>{len(comparison.unannounced)} not announced"
+        "</strong> by any expectation.</p>"
+    )
     out.append('<ul class="changes">')
     for c in comparison.changes:
         verdict = f"announced by {escape(c.announced_by)}" if c.announced else "NOT ANNOUNCED"
         css = "announced" if c.announced else "unannounced"
-        out.append(f'<li class="{css}">{escape(c.row)} on {escape(c.column)} (against {escape(c.reference)}): '
-                   f"{escape(_values(c.before))} &rarr; {escape(_values(c.after))}; {verdict}</li>")
+        out.append(
+            f'<li class="{css}">{escape(c.row)} on {escape(c.column)} (against {escape(c.reference)}): '
+            f"{escape(_values(c.before))} &rarr; {escape(_values(c.after))}; {verdict}</li>"
+        )
     out.append("</ul>")
     return out
 
@@ -81,9 +87,15 @@ def matrix_html(matrix: Matrix, comparison: Comparison | None = None) -> str:
     behaviour_rows = [r for r in matrix.rows if matrix.kind(r) in COMPARED_KINDS]
     measured = [r for r in matrix.rows if matrix.kind(r) == MEASUREMENT]
     out = [
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>rollproof behaviour matrix</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
+        "<title>rollproof behaviour matrix</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
         "<h1>Behaviour matrix</h1>",
         f"<p>Kubernetes {escape(', '.join(matrix.columns)) or '(no version)'}: {len(behaviour_rows)} behaviour rows "
         f"(scenario outcomes and checks), <strong>{len(differing)} differ between versions</strong>; "
@@ -91,14 +103,19 @@ def matrix_html(matrix: Matrix, comparison: Comparison | None = None) -> str:
         '<p class="legend"><span class="version-change">differs from the version to its left</span>',
     ]
     if comparison is not None:
-        out[-1] += ('<span class="since-announced">changed since the baseline, announced</span>'
-                    '<span class="since-unannounced">changed since the baseline, not announced</span>')
+        out[-1] += (
+            '<span class="since-announced">changed since the baseline, announced</span>'
+            '<span class="since-unannounced">changed since the baseline, not announced</span>'
+        )
     out[-1] += "</p>"
     if comparison is not None:
         out += _changes_section(comparison)
     out.append("<table>")
-    out.append("<thead><tr><th>scenario / check</th><th>kind</th>"
-               + "".join(f"<th>{escape(c)}</th>" for c in matrix.columns) + "</tr></thead>")
+    out.append(
+        "<thead><tr><th>scenario / check</th><th>kind</th>"
+        + "".join(f"<th>{escape(c)}</th>" for c in matrix.columns)
+        + "</tr></thead>"
+    )
     out.append("<tbody>")
     for row in matrix.rows:
         kind = matrix.kind(row)
@@ -115,14 +132,20 @@ def matrix_html(matrix: Matrix, comparison: Comparison | None = None) -> str:
             change = comparison.change(row, column) if comparison is not None else None
             if change is not None:
                 css.append("since-announced" if change.announced else "since-unannounced")
-                title.append(f"was {_values(change.before)} on {change.reference}; "
-                             + (f"announced by {change.announced_by}" if change.announced else "not announced"))
+                title.append(
+                    f"was {_values(change.before)} on {change.reference}; "
+                    + (f"announced by {change.announced_by}" if change.announced else "not announced")
+                )
                 was = f'<span class="was">was: {escape(_values(change.before))}</span>'
-            attrs = (f' class="{" ".join(css)}"' if css else "") + (f' title="{escape("; ".join(title))}"'
-                                                                    if title else "")
+            attrs = (f' class="{" ".join(css)}"' if css else "") + (
+                f' title="{escape("; ".join(title))}"' if title else ""
+            )
             cells.append(f"<td{attrs}>{escape(text) or '-'}{was}</td>")
         label = "scenario (outcome)" if kind == SCENARIO else kind
-        out.append(f'<tr class="{row_css}"><th scope="row">{escape(row)}</th><td class="kind">{label}</td>'
-                   + "".join(cells) + "</tr>")
+        out.append(
+            f'<tr class="{row_css}"><th scope="row">{escape(row)}</th><td class="kind">{label}</td>'
+            + "".join(cells)
+            + "</tr>"
+        )
     out += ["</tbody>", "</table>", "</body>", "</html>"]
     return "\n".join(out) + "\n"

@@ -19,8 +19,17 @@ from .kube.config import call_api
 from .leftovers import owner_annotations, owner_labels
 from .timeouts import DEFAULT_TIMEOUTS, Timeouts
 
-__all__ = ["namespace_name", "create_namespace", "delete_namespace", "start_delete", "wait_deleted",
-           "NamespaceReaper", "dump_namespace", "drop_own_finalizers", "LABEL"]
+__all__ = [
+    "namespace_name",
+    "create_namespace",
+    "delete_namespace",
+    "start_delete",
+    "wait_deleted",
+    "NamespaceReaper",
+    "dump_namespace",
+    "drop_own_finalizers",
+    "LABEL",
+]
 
 LABEL = "rollproof.io/test"
 
@@ -34,9 +43,11 @@ def namespace_name(test_name: str) -> str:
 def create_namespace(core: client.CoreV1Api, test_name: str, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> str:
     """Create `rp-<test>-<random>`, labelled and annotated with this run as its owner."""
     name = namespace_name(test_name)
-    body = {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": name, "labels": {LABEL: "true", **owner_labels()},
-                         "annotations": owner_annotations()}}
+    body = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": {LABEL: "true", **owner_labels()}, "annotations": owner_annotations()},
+    }
     call_api(core.create_namespace, body, method="POST", path="/api/v1/namespaces", timeout=timeouts.api_request)
     return name
 
@@ -44,16 +55,23 @@ def create_namespace(core: client.CoreV1Api, test_name: str, timeouts: Timeouts 
 def drop_own_finalizers(core: client.CoreV1Api, name: str, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
     """Remove `rollproof/...` finalizers (an interrupted RC rename) so deletion can finish."""
     path = f"/api/v1/namespaces/{name}/replicationcontrollers"
-    body = call_api(core.list_namespaced_replication_controller, name, method="GET", path=path,
-                    timeout=timeouts.api_request)
+    body = call_api(
+        core.list_namespaced_replication_controller, name, method="GET", path=path, timeout=timeouts.api_request
+    )
     for rc in body.get("items", []):
         meta = rc.get("metadata", {})
         finalizers = meta.get("finalizers") or []
         kept = [f for f in finalizers if not f.startswith("rollproof/")]
         if kept != finalizers:
-            call_api(core.patch_namespaced_replication_controller, meta["name"], name,
-                     {"metadata": {"finalizers": kept}}, method="PATCH", path=f"{path}/{meta['name']}",
-                     timeout=timeouts.api_request)
+            call_api(
+                core.patch_namespaced_replication_controller,
+                meta["name"],
+                name,
+                {"metadata": {"finalizers": kept}},
+                method="PATCH",
+                path=f"{path}/{meta['name']}",
+                timeout=timeouts.api_request,
+            )
 
 
 def start_delete(core: client.CoreV1Api, name: str, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> bool:
@@ -61,15 +79,22 @@ def start_delete(core: client.CoreV1Api, name: str, timeouts: Timeouts = DEFAULT
     path = f"/api/v1/namespaces/{name}"
     try:
         drop_own_finalizers(core, name, timeouts)
-        call_api(core.delete_namespace, name, method="DELETE", path=path, timeout=timeouts.api_request,
-                 grace_period_seconds=0)
+        call_api(
+            core.delete_namespace,
+            name,
+            method="DELETE",
+            path=path,
+            timeout=timeouts.api_request,
+            grace_period_seconds=0,
+        )
     except NotFound:
         return False
     return True
 
 
-def wait_deleted(core: client.CoreV1Api, names: list[str], timeout: float, interval: float,
-                 timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
+def wait_deleted(
+    core: client.CoreV1Api, names: list[str], timeout: float, interval: float, timeouts: Timeouts = DEFAULT_TIMEOUTS
+) -> None:
     """Wait until every namespace in `names` is gone; WaitTimeout names those left and their pods."""
     started = time.monotonic()
     left = list(names)
@@ -77,8 +102,13 @@ def wait_deleted(core: client.CoreV1Api, names: list[str], timeout: float, inter
     while left:
         for name in list(left):
             try:
-                body = call_api(core.read_namespace, name, method="GET", path=f"/api/v1/namespaces/{name}",
-                                timeout=timeouts.api_request)
+                body = call_api(
+                    core.read_namespace,
+                    name,
+                    method="GET",
+                    path=f"/api/v1/namespaces/{name}",
+                    timeout=timeouts.api_request,
+                )
             except NotFound:
                 left.remove(name)
                 continue
@@ -90,16 +120,22 @@ def wait_deleted(core: client.CoreV1Api, names: list[str], timeout: float, inter
         return
     seen = []
     for name in left:
-        pods = call_api(core.list_namespaced_pod, name, method="GET", path=f"/api/v1/namespaces/{name}/pods",
-                        timeout=timeouts.api_request).get("items", [])
+        pods = call_api(
+            core.list_namespaced_pod,
+            name,
+            method="GET",
+            path=f"/api/v1/namespaces/{name}/pods",
+            timeout=timeouts.api_request,
+        ).get("items", [])
         held = ", ".join(f"{p['metadata']['name']} ({(p.get('status') or {}).get('phase')})" for p in pods)
         seen.append(f"{name}: phase {phases.get(name)}; {held or 'no pods'}")
     what = f"namespace {left[0]}" if len(left) == 1 else f"{len(left)} namespaces"
     raise WaitTimeout(f"{what} to be deleted", timeout, "; ".join(seen))
 
 
-def delete_namespace(core: client.CoreV1Api, name: str, timeout: float, interval: float,
-                     timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
+def delete_namespace(
+    core: client.CoreV1Api, name: str, timeout: float, interval: float, timeouts: Timeouts = DEFAULT_TIMEOUTS
+) -> None:
     """Delete `name` and wait until it is gone."""
     if start_delete(core, name, timeouts):
         wait_deleted(core, [name], timeout, interval, timeouts)
@@ -124,8 +160,7 @@ class NamespaceReaper:
     def finish(self) -> None:
         pending, self.pending = self.pending, []
         if pending:
-            wait_deleted(self.core, pending, self.timeouts.namespace_delete, self.timeouts.poll_interval,
-                         self.timeouts)
+            wait_deleted(self.core, pending, self.timeouts.namespace_delete, self.timeouts.poll_interval, self.timeouts)
 
 
 def dump_namespace(api: client.ApiClient, name: str) -> str:
@@ -135,26 +170,38 @@ def dump_namespace(api: client.ApiClient, name: str) -> str:
     try:
         for dep in apps.list_namespaced_deployment(name).items:
             s = dep.status
-            lines.append(f"deployment {dep.metadata.name}: gen {dep.metadata.generation} observed "
-                         f"{s.observed_generation} replicas {s.replicas} updated {s.updated_replicas} "
-                         f"ready {s.ready_replicas} available {s.available_replicas}")
+            lines.append(
+                f"deployment {dep.metadata.name}: gen {dep.metadata.generation} observed "
+                f"{s.observed_generation} replicas {s.replicas} updated {s.updated_replicas} "
+                f"ready {s.ready_replicas} available {s.available_replicas}"
+            )
         for rs in apps.list_namespaced_replica_set(name).items:
             ann = rs.metadata.annotations or {}
-            lines.append(f"replicaset {rs.metadata.name}: rev {ann.get('deployment.kubernetes.io/revision')} "
-                         f"spec {rs.spec.replicas} ready {rs.status.ready_replicas}")
+            lines.append(
+                f"replicaset {rs.metadata.name}: rev {ann.get('deployment.kubernetes.io/revision')} "
+                f"spec {rs.spec.replicas} ready {rs.status.ready_replicas}"
+            )
         for rc in core.list_namespaced_replication_controller(name).items:
-            lines.append(f"rc {rc.metadata.name}: spec {rc.spec.replicas} ready {rc.status.ready_replicas} "
-                         f"annotations {rc.metadata.annotations or {}}")
+            lines.append(
+                f"rc {rc.metadata.name}: spec {rc.spec.replicas} ready {rc.status.ready_replicas} "
+                f"annotations {rc.metadata.annotations or {}}"
+            )
         for pod in core.list_namespaced_pod(name).items:
             images = ",".join(c.image for c in pod.spec.containers)
             ready = all(cs.ready for cs in pod.status.container_statuses or []) and bool(pod.status.container_statuses)
-            lines.append(f"pod {pod.metadata.name}: {pod.status.phase} ready={ready} node={pod.spec.node_name} "
-                         f"ip={pod.status.pod_ip} image={images}")
-        events = sorted(core.list_namespaced_event(name).items,
-                        key=lambda e: (e.last_timestamp or e.event_time or e.metadata.creation_timestamp))
+            lines.append(
+                f"pod {pod.metadata.name}: {pod.status.phase} ready={ready} node={pod.spec.node_name} "
+                f"ip={pod.status.pod_ip} image={images}"
+            )
+        events = sorted(
+            core.list_namespaced_event(name).items,
+            key=lambda e: e.last_timestamp or e.event_time or e.metadata.creation_timestamp,
+        )
         for event in events[-40:]:
-            lines.append(f"event {event.involved_object.kind}/{event.involved_object.name}: {event.reason}: "
-                         f"{(event.message or '').strip()}")
+            lines.append(
+                f"event {event.involved_object.kind}/{event.involved_object.name}: {event.reason}: "
+                f"{(event.message or '').strip()}"
+            )
     except client.ApiException as exc:
         lines.append(f"(dump incomplete: {exc.status} {exc.reason})")
     return "\n".join(lines)

@@ -28,7 +28,7 @@ __all__ = ["WATCHED", "CounterChange", "NetCounterPoller", "parse_proc_counters"
 
 WATCHED: dict[str, str] = {
     "TcpExt.PAWSTimewait": "SYNs dropped: the PAWS timestamp check against a TIME_WAIT socket of the same "
-                           "address and ports failed",
+    "address and ports failed",
     "TcpExt.PAWSActive": "SYN-ACKs dropped by the PAWS timestamp check",
     "TcpExt.ListenOverflows": "connections dropped: a listener's accept queue was full",
     "TcpExt.ListenDrops": "SYNs or handshake ACKs to a listener dropped",
@@ -124,8 +124,15 @@ class NetCounterPoller:
     Errors never reach the test: they end the thread and are kept in `error`.
     """
 
-    def __init__(self, nodes: Mapping[str, int], pods: Callable[[], Mapping[str, str]], *,
-                 interval: float = 0.2, max_records: int = 100_000, proc: str = "/proc") -> None:
+    def __init__(
+        self,
+        nodes: Mapping[str, int],
+        pods: Callable[[], Mapping[str, str]],
+        *,
+        interval: float = 0.2,
+        max_records: int = 100_000,
+        proc: str = "/proc",
+    ) -> None:
         self.nodes = dict(nodes)
         self.pods = pods
         self.interval = interval

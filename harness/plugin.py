@@ -37,6 +37,7 @@ _restore_key = pytest.StashKey[Callable[[], None]]()
 
 def _announcer(config: pytest.Config) -> Callable[[str], None]:
     """Write a line to the terminal now, even from inside a captured fixture."""
+
     def announce(line: str) -> None:
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         capman = config.pluginmanager.get_plugin("capturemanager")
@@ -50,10 +51,12 @@ def _announcer(config: pytest.Config) -> Callable[[str], None]:
                 reporter.write_line(line)
         except Exception:  # no terminal reporter (or called at an awkward moment): the real stderr
             print(line, file=sys.__stderr__, flush=True)
+
     return announce
 
 
 # -- options, markers, header -------------------------------------------------------------
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("rollproof", "rollproof: rolling-update conformance on real clusters")
@@ -70,9 +73,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "k8s_version(spec): run only on server versions in spec, e.g. @pytest.mark.k8s_version('>=1.16'); "
-        "skipped with the reason otherwise")
-    config.addinivalue_line(
-        "markers", "cluster: needs a real cluster (created or reused once per session)")
+        "skipped with the reason otherwise",
+    )
+    config.addinivalue_line("markers", "cluster: needs a real cluster (created or reused once per session)")
     try:
         settings = resolve_settings(
             lambda name: config.getoption(f"rollproof_{name}", default=None),
@@ -109,8 +112,11 @@ def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> N
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     s = config.stash[_settings_key]
-    where = (f"kind cluster {s.cluster_name!r} ({s.nodes} node{'s' if s.nodes > 1 else ''})"
-             if s.provider == "kind" else f"existing cluster (context {s.context or 'current'})")
+    where = (
+        f"kind cluster {s.cluster_name!r} ({s.nodes} node{'s' if s.nodes > 1 else ''})"
+        if s.provider == "kind"
+        else f"existing cluster (context {s.context or 'current'})"
+    )
     ns = f"; every test in namespace {s.namespace}" if s.namespace else ""
     return [f"rollproof: {where}{ns}; reports in {s.report_dir}/; timeouts x{s.timeout_scale}"]
 
@@ -179,10 +185,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(
             f"soak: {soak.runs} runs, {soak.requests} requests, {soak.failed_requests} failed"
             + "".join(f"; {cause} {n}" for cause, n in soak.as_dict()["failures_by_cause"].items())
-            + f" ({written})")
+            + f" ({written})"
+        )
 
 
 # -- fixtures -----------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def rp_settings(pytestconfig: pytest.Config) -> RunSettings:
@@ -239,15 +247,19 @@ def _prepare(up: Cluster, timeouts: Timeouts, announce: Callable[[str], None]) -
         if up.namespace:
             missing = missing_rights(api, up.namespace, timeouts)
             if missing:
-                raise HarnessError(f"the kubeconfig's user lacks rights in namespace {up.namespace}: "
-                                   f"{describe_missing(missing)} (the README's 'Rights' lists what rollproof needs)")
+                raise HarnessError(
+                    f"the kubeconfig's user lacks rights in namespace {up.namespace}: "
+                    f"{describe_missing(missing)} (the README's 'Rights' lists what rollproof needs)"
+                )
             sweep(client.CoreV1Api(api), timeouts, announce, namespace=up.namespace, where=up.name)
             return
         cluster_rights = (Right("", ("namespaces",), ("create", "delete", "list")),)
         missing = missing_rights(api, "", timeouts, cluster_rights)
         if missing:
-            raise HarnessError(f"the kubeconfig's user lacks cluster-wide rights: {describe_missing(missing)}; name "
-                               "a namespace it may use instead (--namespace NAME, or the kubeconfig context's namespace)")
+            raise HarnessError(
+                f"the kubeconfig's user lacks cluster-wide rights: {describe_missing(missing)}; name "
+                "a namespace it may use instead (--namespace NAME, or the kubeconfig context's namespace)"
+            )
         try:
             sweep(client.CoreV1Api(api), timeouts, announce, where=up.name)
         except Forbidden as exc:
@@ -333,8 +345,9 @@ def app_images(rp_settings: RunSettings, pytestconfig: pytest.Config) -> dict[st
 
 
 @pytest.fixture(scope="session")
-def _rp_shared_namespace(request: pytest.FixtureRequest, cluster: Cluster, kube_api: Any,
-                         timeouts: Timeouts) -> Iterator[Any]:
+def _rp_shared_namespace(
+    request: pytest.FixtureRequest, cluster: Cluster, kube_api: Any, timeouts: Timeouts
+) -> Iterator[Any]:
     """The named namespace, held by this session (None when every test gets its own)."""
     if not cluster.namespace:
         yield None
@@ -365,9 +378,16 @@ def _rp_reaper(cluster: Cluster, core_api: Any, timeouts: Timeouts) -> Iterator[
 
 
 @pytest.fixture
-def namespace(request: pytest.FixtureRequest, cluster: Cluster, core_api: Any, kube_api: Any,
-              rp_settings: RunSettings, timeouts: Timeouts, _rp_shared_namespace: Any,
-              _rp_reaper: Any) -> Iterator[str]:
+def namespace(
+    request: pytest.FixtureRequest,
+    cluster: Cluster,
+    core_api: Any,
+    kube_api: Any,
+    rp_settings: RunSettings,
+    timeouts: Timeouts,
+    _rp_shared_namespace: Any,
+    _rp_reaper: Any,
+) -> Iterator[str]:
     """The test's namespace: a fresh one, or the named one; dumped on failure, emptied or deleted afterwards.
 
     A fresh namespace carries this run as its owner and is deleted unless kept, in
@@ -401,7 +421,9 @@ def _scenario_name(item: pytest.Item) -> str:
 
 
 @pytest.fixture
-def record(request: pytest.FixtureRequest, rp_settings: RunSettings, pytestconfig: pytest.Config) -> Iterator[ScenarioRecord]:
+def record(
+    request: pytest.FixtureRequest, rp_settings: RunSettings, pytestconfig: pytest.Config
+) -> Iterator[ScenarioRecord]:
     """The scenario's record (steps, probe analyses, data path, history); written as its report at the end."""
     rec = ScenarioRecord(scenario=_scenario_name(request.node))
     yield rec
@@ -427,21 +449,35 @@ def record(request: pytest.FixtureRequest, rp_settings: RunSettings, pytestconfi
     version = cluster_info.git_version if cluster_info else "unknown"
     report = rec.write(rp_settings.report_dir, request.node.nodeid, outcome, version, message)
     pytestconfig.stash[_reports_key].append(report)
-    props: list[tuple[str, object]] = [("scenario", rec.scenario), ("k8s_version", version),
-                                       ("rollout_seconds", round(rec.rollout_seconds, 2))]
+    props: list[tuple[str, object]] = [
+        ("scenario", rec.scenario),
+        ("k8s_version", version),
+        ("rollout_seconds", round(rec.rollout_seconds, 2)),
+    ]
     for probe in report.probes:
         k = probe.label.replace(" ", "_")
-        props += [(f"{k}_verdict", probe.verdict), (f"{k}_total", probe.total), (f"{k}_failed", probe.failed),
-                  (f"{k}_max_gap_ms", round(probe.coverage.max_gap * 1000, 3)),
-                  (f"{k}_evidence_complete", probe.complete),
-                  (f"{k}_versions_seen", " ".join(probe.versions_seen))]
+        props += [
+            (f"{k}_verdict", probe.verdict),
+            (f"{k}_total", probe.total),
+            (f"{k}_failed", probe.failed),
+            (f"{k}_max_gap_ms", round(probe.coverage.max_gap * 1000, 3)),
+            (f"{k}_evidence_complete", probe.complete),
+            (f"{k}_versions_seen", " ".join(probe.versions_seen)),
+        ]
     request.node.user_properties.extend(props)
 
 
 @pytest.fixture
-def probed_service(cluster: Cluster, core_api: Any, kube_api: Any, namespace: str, record: ScenarioRecord,
-                   timeouts: Timeouts, rp_settings: RunSettings,
-                   app_images: dict[str, AppImageRef]) -> Iterator[Callable[..., Any]]:
+def probed_service(
+    cluster: Cluster,
+    core_api: Any,
+    kube_api: Any,
+    namespace: str,
+    record: ScenarioRecord,
+    timeouts: Timeouts,
+    rp_settings: RunSettings,
+    app_images: dict[str, AppImageRef],
+) -> Iterator[Callable[..., Any]]:
     """Factory: `probed_service(name, selector, failures="asserted")` -> a started `ProbedService`.
 
     Creates the Service `name` over `selector` (a NodePort mapped to 127.0.0.1 when the
@@ -459,12 +495,21 @@ def probed_service(cluster: Cluster, core_api: Any, kube_api: Any, namespace: st
 
     started: list[Any] = []
 
-    def make(name: str, selector: dict[str, str], *, failures: str = "asserted",
-             kinds: tuple[str, ...] = SAMPLER_KINDS) -> Any:
+    def make(
+        name: str, selector: dict[str, str], *, failures: str = "asserted", kinds: tuple[str, ...] = SAMPLER_KINDS
+    ) -> Any:
         create_service(core_api, cluster, namespace, name, selector)
         pids, note = kind_node_pids(cluster)
-        recorder = DataPathRecorder(kube_api, namespace, name, selector, pids, timeouts, proxy_note=note,
-                                    endpoint_slices=not_applicable("endpointslices-v1", cluster.version) is None)
+        recorder = DataPathRecorder(
+            kube_api,
+            namespace,
+            name,
+            selector,
+            pids,
+            timeouts,
+            proxy_note=note,
+            endpoint_slices=not_applicable("endpointslices-v1", cluster.version) is None,
+        )
 
         def keep(analyses: list[Any], timeline: Any) -> None:
             record.probes.extend(analyses)
@@ -473,12 +518,20 @@ def probed_service(cluster: Cluster, core_api: Any, kube_api: Any, namespace: st
 
         routes = rp_settings.probe_routes.split(",") if rp_settings.probe_routes else default_routes(cluster)
         probed = ProbedService(
-            service=name, open_sampler=sampler_factory(cluster, core_api, namespace, name, timeouts),
-            options=[ProbeOptions.of(timeouts, kind=k, interval=rp_settings.probe_interval, route=r)
-                     for r in routes for k in kinds],
-            timeouts=timeouts, datapath=recorder, failures=failures, origin=record.t0,
+            service=name,
+            open_sampler=sampler_factory(cluster, core_api, namespace, name, timeouts),
+            options=[
+                ProbeOptions.of(timeouts, kind=k, interval=rp_settings.probe_interval, route=r)
+                for r in routes
+                for k in kinds
+            ],
+            timeouts=timeouts,
+            datapath=recorder,
+            failures=failures,
+            origin=record.t0,
             versions={ref.image: ref.server for ref in app_images.values()},
-            on_rollout_time=record.add_rollout_time, on_finish=keep,
+            on_rollout_time=record.add_rollout_time,
+            on_finish=keep,
         )
         started.append(probed)
         record.finishers.append(lambda: probed.finish(observe=False))
@@ -500,5 +553,8 @@ def _rp_version_gate(request: pytest.FixtureRequest) -> None:
         pytest.skip(f"needs Kubernetes {marker.args[0]}; cluster runs {cluster.git_version}")
 
 
-__all__ = [name for name, value in dict(globals()).items()
-           if getattr(value, "_pytestfixturefunction", None) is not None or name.startswith("pytest_")]
+__all__ = [
+    name
+    for name, value in dict(globals()).items()
+    if getattr(value, "_pytestfixturefunction", None) is not None or name.startswith("pytest_")
+]

@@ -49,8 +49,12 @@ CLOCK_PORT = 8080
 
 _CONTAINER = "prober"
 _FATAL_WAITING = {
-    "ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName",
-    "CreateContainerConfigError", "CreateContainerError",
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "ErrImageNeverPull",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+    "CreateContainerError",
 }
 _CLOCK_ROUNDS = 5
 
@@ -63,9 +67,16 @@ def _go_duration(seconds: float) -> str:
 PROBER_CPU_REQUEST = "200m"
 
 
-def prober_pod_manifest(name: str, image: str, target: str, options: ProbeOptions | None = None, *,
-                        path: str = "/", host_header: str | None = None,
-                        image_pull_policy: str = "IfNotPresent") -> dict[str, Any]:
+def prober_pod_manifest(
+    name: str,
+    image: str,
+    target: str,
+    options: ProbeOptions | None = None,
+    *,
+    path: str = "/",
+    host_header: str | None = None,
+    image_pull_policy: str = "IfNotPresent",
+) -> dict[str, Any]:
     """The Pod that runs the sampler once against `target` ("ClusterIP:port")."""
     o = options or ProbeOptions()
     host, sep, port = target.rpartition(":")
@@ -74,11 +85,24 @@ def prober_pod_manifest(name: str, image: str, target: str, options: ProbeOption
     if not path.startswith("/") or any(c in path for c in " \r\n\t"):
         raise ConfigError(f"probe path {path!r} must start with '/' and hold no whitespace")
     args = [
-        "-target", target, "-path", path,
-        "-count", str(o.max_requests), "-duration", _go_duration(o.max_duration),
-        "-interval", _go_duration(o.interval), "-max-inflight", str(o.inflight),
-        "-connect-timeout", _go_duration(o.connect_timeout), "-read-timeout", _go_duration(o.read_timeout),
-        "-clock-listen", f":{CLOCK_PORT}",
+        "-target",
+        target,
+        "-path",
+        path,
+        "-count",
+        str(o.max_requests),
+        "-duration",
+        _go_duration(o.max_duration),
+        "-interval",
+        _go_duration(o.interval),
+        "-max-inflight",
+        str(o.inflight),
+        "-connect-timeout",
+        _go_duration(o.connect_timeout),
+        "-read-timeout",
+        _go_duration(o.read_timeout),
+        "-clock-listen",
+        f":{CLOCK_PORT}",
     ]
     if host_header:
         args += ["-host", host_header]
@@ -99,22 +123,27 @@ def prober_pod_manifest(name: str, image: str, target: str, options: ProbeOption
             "enableServiceLinks": False,
             "automountServiceAccountToken": False,
             "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534},
-            "containers": [{
-                "name": _CONTAINER,
-                "image": image,
-                "imagePullPolicy": image_pull_policy,
-                "command": [PROBER_PATH],
-                "args": args,
-                "ports": [{"name": "clock", "containerPort": CLOCK_PORT}],
-                # A request that covers what the sampler uses at a 2 ms pace: with 50m (below its use) its
-                # cgroup ran behind the control plane's and ticks were 44-58 ms late on a busy 2-core node.
-                "resources": {"requests": {"cpu": PROBER_CPU_REQUEST, "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
-                "securityContext": {
-                    "allowPrivilegeEscalation": False,
-                    "readOnlyRootFilesystem": True,
-                    "capabilities": {"drop": ["ALL"]},
-                },
-            }],
+            "containers": [
+                {
+                    "name": _CONTAINER,
+                    "image": image,
+                    "imagePullPolicy": image_pull_policy,
+                    "command": [PROBER_PATH],
+                    "args": args,
+                    "ports": [{"name": "clock", "containerPort": CLOCK_PORT}],
+                    # A request that covers what the sampler uses at a 2 ms pace: with 50m (below its use) its
+                    # cgroup ran behind the control plane's and ticks were 44-58 ms late on a busy 2-core node.
+                    "resources": {
+                        "requests": {"cpu": PROBER_CPU_REQUEST, "memory": "16Mi"},
+                        "limits": {"memory": "64Mi"},
+                    },
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "readOnlyRootFilesystem": True,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                }
+            ],
         },
     }
 
@@ -147,11 +176,23 @@ class PodProber:
     number); samples that never arrive count as lost in the run.
     """
 
-    def __init__(self, core: Any, namespace: str, image: str, target: str, options: ProbeOptions | None = None,
-                 *, path: str = "/", host_header: str | None = None, name: str | None = None,
-                 image_pull_policy: str = "IfNotPresent", same_clock: bool = True,
-                 stall_timeout: float | None = None, max_stalls: int = 3,
-                 timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
+    def __init__(
+        self,
+        core: Any,
+        namespace: str,
+        image: str,
+        target: str,
+        options: ProbeOptions | None = None,
+        *,
+        path: str = "/",
+        host_header: str | None = None,
+        name: str | None = None,
+        image_pull_policy: str = "IfNotPresent",
+        same_clock: bool = True,
+        stall_timeout: float | None = None,
+        max_stalls: int = 3,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+    ) -> None:
         self.core = core
         self.namespace = namespace
         self.options = options or ProbeOptions.of(timeouts)
@@ -162,8 +203,15 @@ class PodProber:
         self.where = f"pod {namespace}/{self.name} -> {target}"
         self.timeouts = timeouts
         self.same_clock = same_clock
-        self.manifest = prober_pod_manifest(self.name, image, target, self.options, path=path,
-                                            host_header=host_header, image_pull_policy=image_pull_policy)
+        self.manifest = prober_pod_manifest(
+            self.name,
+            image,
+            target,
+            self.options,
+            path=path,
+            host_header=host_header,
+            image_pull_policy=image_pull_policy,
+        )
         # the sampler prints at least every flush (20 ms) while it runs: a minute's silence is a stall
         self.stall_timeout = stall_timeout or max(2 * self.options.stop_wait, timeouts.poll_interval)
         self.max_stalls = max_stalls
@@ -198,9 +246,14 @@ class PodProber:
     def start(self) -> PodProber:
         if self._created or self._thread is not None:
             raise HarnessError("this PodProber was already started; make a new one")
-        _api("POST", f"/api/v1/namespaces/{self.namespace}/pods",
-             self.core.create_namespaced_pod, self.namespace, self.manifest,
-             _request_timeout=self.timeouts.api_request)
+        _api(
+            "POST",
+            f"/api/v1/namespaces/{self.namespace}/pods",
+            self.core.create_namespaced_pod,
+            self.namespace,
+            self.manifest,
+            _request_timeout=self.timeouts.api_request,
+        )
         self._created = True
         try:
             self._wait_running()
@@ -257,10 +310,17 @@ class PodProber:
             offset, error = self.alignment.offset, self.alignment.error
         else:
             offset, error = 0.0, float("inf")
-        return self.stream.run(where=self.where, interval=self.interval,
-                               started_at=self.started_at or stopped_at, stopped_at=stopped_at,
-                               stopped_by_harness=True, end_reason=self._end_reason or "log ended without a count",
-                               clock_offset=offset, clock_error=error, route="pod")
+        return self.stream.run(
+            where=self.where,
+            interval=self.interval,
+            started_at=self.started_at or stopped_at,
+            stopped_at=stopped_at,
+            stopped_by_harness=True,
+            end_reason=self._end_reason or "log ended without a count",
+            clock_offset=offset,
+            clock_error=error,
+            route="pod",
+        )
 
     def __enter__(self) -> PodProber:
         return self.start()
@@ -275,9 +335,15 @@ class PodProber:
     # -- clock side --------------------------------------------------------
 
     def _read_clock(self) -> float:
-        text = _api("GET", f"{self._pod_path}:{CLOCK_PORT}/proxy/clock",
-                    self.core.connect_get_namespaced_pod_proxy_with_path, f"{self.name}:{CLOCK_PORT}",
-                    self.namespace, "clock", _request_timeout=self.timeouts.api_request)
+        text = _api(
+            "GET",
+            f"{self._pod_path}:{CLOCK_PORT}/proxy/clock",
+            self.core.connect_get_namespaced_pod_proxy_with_path,
+            f"{self.name}:{CLOCK_PORT}",
+            self.namespace,
+            "clock",
+            _request_timeout=self.timeouts.api_request,
+        )
         return float(str(text).strip())
 
     def _clock_round(self) -> ClockAlignment | None:
@@ -297,8 +363,14 @@ class PodProber:
 
     def _open_log(self) -> Any:
         return _api(
-            "GET", self._pod_path + "/log", self.core.read_namespaced_pod_log, self.name, self.namespace,
-            container=_CONTAINER, follow=True, _preload_content=False,
+            "GET",
+            self._pod_path + "/log",
+            self.core.read_namespaced_pod_log,
+            self.name,
+            self.namespace,
+            container=_CONTAINER,
+            follow=True,
+            _preload_content=False,
             _request_timeout=(self.timeouts.api_request, self.stall_timeout),
         )
 
@@ -353,8 +425,14 @@ class PodProber:
         deadline = clock() + self.timeouts.pods_ready
         last = "not read yet"
         while True:
-            pod = _api("GET", self._pod_path, self.core.read_namespaced_pod, self.name, self.namespace,
-                       _request_timeout=self.timeouts.api_request)
+            pod = _api(
+                "GET",
+                self._pod_path,
+                self.core.read_namespaced_pod,
+                self.name,
+                self.namespace,
+                _request_timeout=self.timeouts.api_request,
+            )
             phase = pod.status.phase if pod.status else None
             if phase in ("Running", "Succeeded", "Failed"):
                 return
@@ -372,9 +450,15 @@ class PodProber:
         if not self._created:
             return
         with contextlib.suppress(NotFound):
-            _api("DELETE", self._pod_path, self.core.delete_namespaced_pod, self.name, self.namespace,
-                 grace_period_seconds=self.manifest["spec"]["terminationGracePeriodSeconds"],
-                 _request_timeout=self.timeouts.api_request)
+            _api(
+                "DELETE",
+                self._pod_path,
+                self.core.delete_namespaced_pod,
+                self.name,
+                self.namespace,
+                grace_period_seconds=self.manifest["spec"]["terminationGracePeriodSeconds"],
+                _request_timeout=self.timeouts.api_request,
+            )
         self._created = False
 
 

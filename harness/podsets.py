@@ -95,9 +95,17 @@ def _named(obj: dict[str, Any], name: str, image: str, env: str, version: str, h
     return obj
 
 
-def statefulset(name: str, image: str, version: str = "v0.1", *, replicas: int = 4, partition: int = 0,
-                service_name: str | None = None, hardened: bool = True,
-                history_limit: int = 10) -> dict[str, Any]:
+def statefulset(
+    name: str,
+    image: str,
+    version: str = "v0.1",
+    *,
+    replicas: int = 4,
+    partition: int = 0,
+    service_name: str | None = None,
+    hardened: bool = True,
+    history_limit: int = 10,
+) -> dict[str, Any]:
     """The demo StatefulSet `name` (label app=name) running `image` at `version`.
 
     RollingUpdate with `partition` (ordinals >= partition are updated); its
@@ -106,21 +114,30 @@ def statefulset(name: str, image: str, version: str = "v0.1", *, replicas: int =
         raise ConfigError(f"partition must be an int >= 0, not {partition!r}")
     obj = _named(load_manifest("statefulset-demo.yaml"), name, image, "STATEFULSET_DEMO_VER", version, hardened)
     spec = obj["spec"]
-    spec.update(replicas=replicas, revisionHistoryLimit=history_limit,
-                serviceName=service_name or f"{name}-headless")
+    spec.update(replicas=replicas, revisionHistoryLimit=history_limit, serviceName=service_name or f"{name}-headless")
     spec["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {"partition": partition}}
     return obj
 
 
-def daemonset(name: str, image: str, version: str = "v0.1", *, max_surge: int | str = 1,
-              max_unavailable: int | str = 0, hardened: bool = True, history_limit: int = 10) -> dict[str, Any]:
+def daemonset(
+    name: str,
+    image: str,
+    version: str = "v0.1",
+    *,
+    max_surge: int | str = 1,
+    max_unavailable: int | str = 0,
+    hardened: bool = True,
+    history_limit: int = 10,
+) -> dict[str, Any]:
     """The demo DaemonSet `name` (label app=name) running `image` at `version`.
 
     RollingUpdate with `max_surge` / `max_unavailable` (the API refuses both 0)."""
     obj = _named(load_manifest("daemonset-demo.yaml"), name, image, "DAEMONSET_DEMO_VER", version, hardened)
     obj["spec"]["revisionHistoryLimit"] = history_limit
-    obj["spec"]["updateStrategy"] = {"type": "RollingUpdate",
-                                     "rollingUpdate": {"maxSurge": max_surge, "maxUnavailable": max_unavailable}}
+    obj["spec"]["updateStrategy"] = {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": max_surge, "maxUnavailable": max_unavailable},
+    }
     return obj
 
 
@@ -190,8 +207,9 @@ def statefulset_rollout_status(sts: Mapping[str, Any]) -> SetRolloutStatus:
     st = sts.get("status") or {}
     strategy = spec.get("updateStrategy") or {}
     if strategy.get("type", "RollingUpdate") != "RollingUpdate":
-        raise ConfigError(f'statefulset "{name}" uses updateStrategy {strategy.get("type")!r}: '
-                          "rollout status needs RollingUpdate")
+        raise ConfigError(
+            f'statefulset "{name}" uses updateStrategy {strategy.get("type")!r}: rollout status needs RollingUpdate'
+        )
     replicas = int(spec["replicas"]) if spec.get("replicas") is not None else 1
     partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
     generation = int(_meta(sts).get("generation") or 0)
@@ -200,9 +218,17 @@ def statefulset_rollout_status(sts: Mapping[str, Any]) -> SetRolloutStatus:
     available = int(st.get("availableReplicas") or 0)
     updated = int(st.get("updatedReplicas") or 0)
     current_rev, update_rev = st.get("currentRevision"), st.get("updateRevision")
-    counts = (("generation", generation), ("observed", observed), ("spec", replicas), ("partition", partition),
-              ("ready", ready), ("available", available), ("updated", updated),
-              ("currentRevision", current_rev), ("updateRevision", update_rev))
+    counts = (
+        ("generation", generation),
+        ("observed", observed),
+        ("spec", replicas),
+        ("partition", partition),
+        ("ready", ready),
+        ("available", available),
+        ("updated", updated),
+        ("currentRevision", current_rev),
+        ("updateRevision", update_rev),
+    )
 
     def verdict(done: bool, message: str) -> SetRolloutStatus:
         return SetRolloutStatus(done, message, counts)
@@ -212,11 +238,17 @@ def statefulset_rollout_status(sts: Mapping[str, Any]) -> SetRolloutStatus:
     if ready < replicas:
         return verdict(False, f"Waiting for {replicas - ready} pods to be ready...")
     if updated < replicas - partition:
-        return verdict(False, f"Waiting for partitioned roll out to finish: {updated} out of "
-                              f"{replicas - partition} new pods have been updated...")
+        return verdict(
+            False,
+            f"Waiting for partitioned roll out to finish: {updated} out of "
+            f"{replicas - partition} new pods have been updated...",
+        )
     if partition == 0 and (current_rev != update_rev or available < replicas):
-        return verdict(False, f"waiting for statefulset rolling update to complete {updated} pods at revision "
-                              f"{update_rev} (current {current_rev}, {available} available)...")
+        return verdict(
+            False,
+            f"waiting for statefulset rolling update to complete {updated} pods at revision "
+            f"{update_rev} (current {current_rev}, {available} available)...",
+        )
     if partition:
         return verdict(True, f"partitioned roll out complete: {updated} new pods have been updated...")
     return verdict(True, f"statefulset rolling update complete {updated} pods at revision {update_rev}...")
@@ -234,25 +266,40 @@ def daemonset_rollout_status(ds: Mapping[str, Any]) -> SetRolloutStatus:
     name = _meta(ds).get("name", "")
     strategy = (ds.get("spec") or {}).get("updateStrategy") or {}
     if strategy.get("type", "RollingUpdate") != "RollingUpdate":
-        raise ConfigError(f'daemon set "{name}" uses updateStrategy {strategy.get("type")!r}: '
-                          "rollout status needs RollingUpdate")
+        raise ConfigError(
+            f'daemon set "{name}" uses updateStrategy {strategy.get("type")!r}: rollout status needs RollingUpdate'
+        )
     st = ds.get("status") or {}
     generation = int(_meta(ds).get("generation") or 0)
     observed = int(st.get("observedGeneration") or 0)
     desired = int(st.get("desiredNumberScheduled") or 0)
     updated = int(st.get("updatedNumberScheduled") or 0)
     available = int(st.get("numberAvailable") or 0)
-    counts = (("generation", generation), ("observed", observed), ("desired", desired), ("updated", updated),
-              ("available", available), ("current", int(st.get("currentNumberScheduled") or 0)),
-              ("misscheduled", int(st.get("numberMisscheduled") or 0)))
+    counts = (
+        ("generation", generation),
+        ("observed", observed),
+        ("desired", desired),
+        ("updated", updated),
+        ("available", available),
+        ("current", int(st.get("currentNumberScheduled") or 0)),
+        ("misscheduled", int(st.get("numberMisscheduled") or 0)),
+    )
     if generation > observed:
         return SetRolloutStatus(False, "Waiting for daemon set spec update to be observed...", counts)
     if updated < desired:
-        return SetRolloutStatus(False, f'Waiting for daemon set "{name}" rollout to finish: {updated} out of '
-                                       f"{desired} new pods have been updated...", counts)
+        return SetRolloutStatus(
+            False,
+            f'Waiting for daemon set "{name}" rollout to finish: {updated} out of '
+            f"{desired} new pods have been updated...",
+            counts,
+        )
     if available < desired:
-        return SetRolloutStatus(False, f'Waiting for daemon set "{name}" rollout to finish: {available} of '
-                                       f"{desired} updated pods are available...", counts)
+        return SetRolloutStatus(
+            False,
+            f'Waiting for daemon set "{name}" rollout to finish: {available} of '
+            f"{desired} updated pods are available...",
+            counts,
+        )
     return SetRolloutStatus(True, f'daemon set "{name}" successfully rolled out', counts)
 
 
@@ -291,10 +338,22 @@ def pod_state(pod: Mapping[str, Any]) -> PodState:
     st = pod.get("status") or {}
     containers = spec.get("containers") or [{}]
     ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in st.get("conditions") or [])
-    waiting = next((cs.get("state", {}).get("waiting", {}).get("reason")
-                    for cs in st.get("containerStatuses") or [] if (cs.get("state") or {}).get("waiting")), None)
-    terminated = next(((cs.get("state") or {}).get("terminated") for cs in st.get("containerStatuses") or []
-                       if (cs.get("state") or {}).get("terminated")), None)
+    waiting = next(
+        (
+            cs.get("state", {}).get("waiting", {}).get("reason")
+            for cs in st.get("containerStatuses") or []
+            if (cs.get("state") or {}).get("waiting")
+        ),
+        None,
+    )
+    terminated = next(
+        (
+            (cs.get("state") or {}).get("terminated")
+            for cs in st.get("containerStatuses") or []
+            if (cs.get("state") or {}).get("terminated")
+        ),
+        None,
+    )
     return PodState(
         name=str(meta.get("name", "")),
         uid=str(meta.get("uid", "")),
@@ -351,9 +410,20 @@ def pod_lives(events: Iterable[PodEvent]) -> list[PodLife]:
     lives: dict[str, dict[str, Any]] = {}
     for e in sorted(events, key=lambda e: e.t):
         p = e.pod
-        life = lives.setdefault(p.uid, dict(name=p.name, uid=p.uid, revision=p.revision, image=p.image,
-                                            node=p.node, first_seen=e.t, ready_at=None, terminating_at=None,
-                                            gone_at=None))
+        life = lives.setdefault(
+            p.uid,
+            dict(
+                name=p.name,
+                uid=p.uid,
+                revision=p.revision,
+                image=p.image,
+                node=p.node,
+                first_seen=e.t,
+                ready_at=None,
+                terminating_at=None,
+                gone_at=None,
+            ),
+        )
         life["node"] = life["node"] or p.node
         if p.ready and not p.terminating and life["ready_at"] is None:
             life["ready_at"] = e.t
@@ -370,8 +440,9 @@ def _within(t: float | None, since: float, until: float | None) -> bool:
 
 def update_order(events: Iterable[PodEvent], revision: str, since: float, until: float | None = None) -> list[str]:
     """Names of the pods created at `revision` in [since, until), in the order they appeared."""
-    return [life.name for life in pod_lives(events) if life.revision == revision
-            and _within(life.first_seen, since, until)]
+    return [
+        life.name for life in pod_lives(events) if life.revision == revision and _within(life.first_seen, since, until)
+    ]
 
 
 def _owner(name: str, revision: str | None) -> str:
@@ -410,8 +481,11 @@ def owner_points(events: Iterable[PodEvent], owner_of: Callable[[PodState], str]
         for owner, (replicas, ready, available) in totals.items():
             if last.get(owner) != (replicas, ready, available):
                 last[owner] = (replicas, ready, available)
-                points.append(ReplicaPoint(t=e.t, owner=owner, replicas=replicas, ready=ready,
-                                           available=available, revision=owner))
+                points.append(
+                    ReplicaPoint(
+                        t=e.t, owner=owner, replicas=replicas, ready=ready, available=available, revision=owner
+                    )
+                )
     return points
 
 
@@ -456,8 +530,9 @@ def _first_by(lives: Iterable[PodLife], key: str) -> dict[Any, PodLife]:
     return out
 
 
-def ordinal_handoffs(lives: Sequence[PodLife], order: Sequence[str], revision: str, since: float,
-                     until: float | None = None) -> list[Handoff]:
+def ordinal_handoffs(
+    lives: Sequence[PodLife], order: Sequence[str], revision: str, since: float, until: float | None = None
+) -> list[Handoff]:
     """StatefulSet (OrderedReady): for each pod of `order` after the first, when the pod
     before it was made Ready at `revision`, and when this pod's old incarnation began
     terminating (both within [since, until))."""
@@ -470,16 +545,21 @@ def ordinal_handoffs(lives: Sequence[PodLife], order: Sequence[str], revision: s
     return out
 
 
-def node_handoffs(lives: Sequence[PodLife], revision: str, since: float,
-                  until: float | None = None) -> list[Handoff]:
+def node_handoffs(lives: Sequence[PodLife], revision: str, since: float, until: float | None = None) -> list[Handoff]:
     """DaemonSet with maxSurge: per node, when its pod at `revision` became Ready and when
     the node's old pod began terminating (both within [since, until))."""
     made = _first_by(_made_at(lives, revision, since, until), "node")
     out = []
     for old in _replaced_at(lives, revision, since, until):
         new = made.get(old.node)
-        out.append(Handoff(new.name if new else f"(no new pod on {old.node})", new.ready_at if new else None,
-                           old.name, old.terminating_at))
+        out.append(
+            Handoff(
+                new.name if new else f"(no new pod on {old.node})",
+                new.ready_at if new else None,
+                old.name,
+                old.terminating_at,
+            )
+        )
     return out
 
 
@@ -501,8 +581,9 @@ def set_revisions(revisions: Iterable[Mapping[str, Any]], kind: str, owner: str)
             continue
         template = (((rev.get("data") or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
         containers = template.get("containers") or [{}]
-        out.append(SetRevision(int(rev.get("revision") or 0), str(_meta(rev).get("name", "")),
-                               containers[0].get("image")))
+        out.append(
+            SetRevision(int(rev.get("revision") or 0), str(_meta(rev).get("name", "")), containers[0].get("image"))
+        )
     return sorted(out, key=lambda r: r.revision)
 
 
@@ -522,8 +603,9 @@ def _selector(labels: Mapping[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
-def apply_object(raw: RawApi, obj: Mapping[str, Any], namespace: str, *,
-                 field_manager: str = FIELD_MANAGER) -> dict[str, Any]:
+def apply_object(
+    raw: RawApi, obj: Mapping[str, Any], namespace: str, *, field_manager: str = FIELD_MANAGER
+) -> dict[str, Any]:
     """Server-side apply (force) of a StatefulSet or DaemonSet through `raw` (so the
     exchange is recorded); returns the object the server answered with."""
     kind = obj.get("kind")
@@ -534,31 +616,51 @@ def apply_object(raw: RawApi, obj: Mapping[str, Any], namespace: str, *,
         raise ConfigError(f"{kind} manifest has no metadata.name; set one")
     body = copy.deepcopy(dict(obj))
     body["metadata"]["namespace"] = namespace
-    resp = raw.call(apply_patch(object_path("apps/v1", _RESOURCES[kind], name, namespace), body,
-                                field_manager=field_manager, force=True))
+    resp = raw.call(
+        apply_patch(
+            object_path("apps/v1", _RESOURCES[kind], name, namespace), body, field_manager=field_manager, force=True
+        )
+    )
     return resp.body if isinstance(resp.body, dict) else {}
 
 
-def list_revisions(apps: kubernetes.client.AppsV1Api, namespace: str, kind: str, owner: str,
-                   timeouts: Timeouts = DEFAULT_TIMEOUTS) -> list[SetRevision]:
+def list_revisions(
+    apps: kubernetes.client.AppsV1Api, namespace: str, kind: str, owner: str, timeouts: Timeouts = DEFAULT_TIMEOUTS
+) -> list[SetRevision]:
     """`kubectl rollout history` for a StatefulSet or DaemonSet: its ControllerRevisions."""
     path = object_path("apps/v1", "controllerrevisions", None, namespace)
-    body = call_api(apps.list_namespaced_controller_revision, namespace, method="GET", path=path,
-                    timeout=timeouts.api_request)
+    body = call_api(
+        apps.list_namespaced_controller_revision, namespace, method="GET", path=path, timeout=timeouts.api_request
+    )
     return set_revisions(body.get("items") or [], kind, owner)
 
 
-def list_pods(core: kubernetes.client.CoreV1Api, namespace: str, labels: Mapping[str, str],
-              timeouts: Timeouts = DEFAULT_TIMEOUTS) -> list[PodState]:
+def list_pods(
+    core: kubernetes.client.CoreV1Api, namespace: str, labels: Mapping[str, str], timeouts: Timeouts = DEFAULT_TIMEOUTS
+) -> list[PodState]:
     """The pods matching `labels`, as `PodState`s."""
     path = object_path("v1", "pods", None, namespace)
-    body = call_api(core.list_namespaced_pod, namespace, label_selector=_selector(labels), method="GET",
-                    path=path, timeout=timeouts.api_request)
+    body = call_api(
+        core.list_namespaced_pod,
+        namespace,
+        label_selector=_selector(labels),
+        method="GET",
+        path=path,
+        timeout=timeouts.api_request,
+    )
     return [pod_state(p) for p in body.get("items") or []]
 
 
-def _wait_set(read: Callable[[], dict[str, Any]], rules: Callable[[Mapping[str, Any]], SetRolloutStatus], what: str, core: kubernetes.client.CoreV1Api, namespace: str,
-              name: str, timeouts: Timeouts, timeout: float | None) -> SetRolloutStatus:
+def _wait_set(
+    read: Callable[[], dict[str, Any]],
+    rules: Callable[[Mapping[str, Any]], SetRolloutStatus],
+    what: str,
+    core: kubernetes.client.CoreV1Api,
+    namespace: str,
+    name: str,
+    timeouts: Timeouts,
+    timeout: float | None,
+) -> SetRolloutStatus:
     timeout = timeouts.rollout if timeout is None else timeout
     deadline = clock() + timeout
     stop = threading.Event()
@@ -575,36 +677,47 @@ def _wait_set(read: Callable[[], dict[str, Any]], rules: Callable[[Mapping[str, 
             except HarnessError as exc:
                 pods = f"(pods not listed: {exc})"
             dump = yaml.safe_dump({"status": obj.get("status") or {}}, sort_keys=False) + pods
-            raise WaitTimeout(f'{what} "{namespace}/{name}" to finish its rollout', timeout,
-                              verdict.summary(), dump)
+            raise WaitTimeout(f'{what} "{namespace}/{name}" to finish its rollout', timeout, verdict.summary(), dump)
         stop.wait(min(timeouts.poll_interval, remaining))
 
 
-def wait_statefulset_rollout(apps: kubernetes.client.AppsV1Api, core: kubernetes.client.CoreV1Api,
-                             namespace: str, name: str, timeouts: Timeouts = DEFAULT_TIMEOUTS,
-                             timeout: float | None = None) -> SetRolloutStatus:
+def wait_statefulset_rollout(
+    apps: kubernetes.client.AppsV1Api,
+    core: kubernetes.client.CoreV1Api,
+    namespace: str,
+    name: str,
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
+    timeout: float | None = None,
+) -> SetRolloutStatus:
     """Poll `statefulset_rollout_status` until done; `WaitTimeout` (with the last
     verdict, the status and the pods) after `timeout` (default `timeouts.rollout`)."""
     path = object_path("apps/v1", "statefulsets", name, namespace)
 
     def read() -> dict[str, Any]:
-        body: dict[str, Any] = call_api(apps.read_namespaced_stateful_set, name, namespace, method="GET",
-                                        path=path, timeout=timeouts.api_request)
+        body: dict[str, Any] = call_api(
+            apps.read_namespaced_stateful_set, name, namespace, method="GET", path=path, timeout=timeouts.api_request
+        )
         return body
 
     return _wait_set(read, statefulset_rollout_status, "statefulset", core, namespace, name, timeouts, timeout)
 
 
-def wait_daemonset_rollout(apps: kubernetes.client.AppsV1Api, core: kubernetes.client.CoreV1Api,
-                           namespace: str, name: str, timeouts: Timeouts = DEFAULT_TIMEOUTS,
-                           timeout: float | None = None) -> SetRolloutStatus:
+def wait_daemonset_rollout(
+    apps: kubernetes.client.AppsV1Api,
+    core: kubernetes.client.CoreV1Api,
+    namespace: str,
+    name: str,
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
+    timeout: float | None = None,
+) -> SetRolloutStatus:
     """Poll `daemonset_rollout_status` until done; `WaitTimeout` (with the last
     verdict, the status and the pods) after `timeout` (default `timeouts.rollout`)."""
     path = object_path("apps/v1", "daemonsets", name, namespace)
 
     def read() -> dict[str, Any]:
-        body: dict[str, Any] = call_api(apps.read_namespaced_daemon_set, name, namespace, method="GET",
-                                        path=path, timeout=timeouts.api_request)
+        body: dict[str, Any] = call_api(
+            apps.read_namespaced_daemon_set, name, namespace, method="GET", path=path, timeout=timeouts.api_request
+        )
         return body
 
     return _wait_set(read, daemonset_rollout_status, "daemon set", core, namespace, name, timeouts, timeout)
@@ -624,12 +737,22 @@ class PodWatcher(ListWatchRecorder[PodEvent]):
 
     noun = "events"
 
-    def __init__(self, api_client: kubernetes.client.ApiClient, namespace: str, labels: Mapping[str, str], *,
-                 timeouts: Timeouts = DEFAULT_TIMEOUTS, max_events: int = 100_000,
-                 max_duration: float | None = None) -> None:
-        super().__init__(timeouts=timeouts, path=object_path("v1", "pods", None, namespace),
-                         max_duration=timeouts.probe_max_duration if max_duration is None else max_duration,
-                         thread_name=f"pod-watch-{namespace}")
+    def __init__(
+        self,
+        api_client: kubernetes.client.ApiClient,
+        namespace: str,
+        labels: Mapping[str, str],
+        *,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        max_events: int = 100_000,
+        max_duration: float | None = None,
+    ) -> None:
+        super().__init__(
+            timeouts=timeouts,
+            path=object_path("v1", "pods", None, namespace),
+            max_duration=timeouts.probe_max_duration if max_duration is None else max_duration,
+            thread_name=f"pod-watch-{namespace}",
+        )
         self.namespace = namespace
         self.labels = dict(labels)
         self.max_events = max_events

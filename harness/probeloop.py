@@ -84,10 +84,24 @@ class LoopOptions:
 
     def argv(self) -> list[str]:
         """The command-line arguments that give these options to `main`."""
-        args = ["--target", f"{self.host}:{self.port}", "--path", self.path,
-                "--interval", repr(self.interval), "--connect-timeout", repr(self.connect_timeout),
-                "--read-timeout", repr(self.read_timeout), "--max-requests", str(self.max_requests),
-                "--max-duration", repr(self.max_duration), "--max-inflight", str(self.max_inflight)]
+        args = [
+            "--target",
+            f"{self.host}:{self.port}",
+            "--path",
+            self.path,
+            "--interval",
+            repr(self.interval),
+            "--connect-timeout",
+            repr(self.connect_timeout),
+            "--read-timeout",
+            repr(self.read_timeout),
+            "--max-requests",
+            str(self.max_requests),
+            "--max-duration",
+            repr(self.max_duration),
+            "--max-inflight",
+            str(self.max_inflight),
+        ]
         if self.host_header is not None:
             args += ["--host-header", self.host_header]
         if self.keep_alive:
@@ -117,8 +131,17 @@ class _Idle:
     sock: socket.socket
 
 
-def sample_line(seq: int, start: float, end: float, status: int | None, error: str | None, server: str | None,
-                marker: str | None, conn: int, reused: bool) -> str:
+def sample_line(
+    seq: int,
+    start: float,
+    end: float,
+    status: int | None,
+    error: str | None,
+    server: str | None,
+    marker: str | None,
+    conn: int,
+    reused: bool,
+) -> str:
     """One output line (JSON); empty fields left out."""
     parts = [f'"n":{seq}', f'"s":{start:.9f}', f'"e":{end:.9f}', f'"c":{conn}']
     if status is not None:
@@ -161,8 +184,9 @@ class StallTrace:
             return
         took = clock() - began
         if took - asked > self.LIMIT:
-            self.out.write(f"{began:.6f} pid {os.getpid()} {step} took {took * 1000:.1f} ms, "
-                           f"{asked * 1000:.1f} ms asked\n")
+            self.out.write(
+                f"{began:.6f} pid {os.getpid()} {step} took {took * 1000:.1f} ms, {asked * 1000:.1f} ms asked\n"
+            )
 
 
 def _dropped(sock: socket.socket) -> bool:
@@ -197,8 +221,13 @@ class ProbeLoop:
     `emit` receives each output line; `should_stop` is polled every loop turn.
     """
 
-    def __init__(self, options: LoopOptions, emit: Callable[[str], None],
-                 should_stop: Callable[[], bool] = lambda: False, on_turn: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        options: LoopOptions,
+        emit: Callable[[str], None],
+        should_stop: Callable[[], bool] = lambda: False,
+        on_turn: Callable[[], None] = lambda: None,
+    ) -> None:
         self.o = options
         self.emit = emit
         self._should_stop = should_stop
@@ -249,7 +278,7 @@ class ProbeLoop:
 
     def _send(self, req: _Request) -> None:
         try:
-            req.sent += req.sock.send(self.request[req.sent:])
+            req.sent += req.sock.send(self.request[req.sent :])
         except BlockingIOError:
             pass
         except OSError as exc:
@@ -270,7 +299,7 @@ class ProbeLoop:
             req.connecting = False
             req.deadline = now + self.o.read_timeout
         try:
-            req.sent += req.sock.send(self.request[req.sent:])
+            req.sent += req.sock.send(self.request[req.sent :])
         except BlockingIOError:
             return
         except OSError as exc:
@@ -353,8 +382,9 @@ class ProbeLoop:
         self._record(req, clock(), status, error, None, None)
         _abort(req.sock)
 
-    def _record(self, req: _Request, end: float, status: int | None, error: str | None, server: str | None,
-                marker: str | None) -> None:
+    def _record(
+        self, req: _Request, end: float, status: int | None, error: str | None, server: str | None, marker: str | None
+    ) -> None:
         self.emit(sample_line(req.seq, req.start, end, status, error, server, marker, req.conn, req.reused))
 
     def _expire(self, now: float) -> None:
@@ -451,12 +481,18 @@ def raise_priority() -> str:
         pass
     try:
         os.setpriority(os.PRIO_PROCESS, 0, _NICE)
-        print(f"sampler runs at nice {_NICE}, not real-time: when the machine is busy, ticks may be late",
-              file=sys.stderr, flush=True)
+        print(
+            f"sampler runs at nice {_NICE}, not real-time: when the machine is busy, ticks may be late",
+            file=sys.stderr,
+            flush=True,
+        )
         return "nice"
     except OSError as exc:
-        print(f"sampler priority left as it was ({exc.strerror}): when the machine is busy, ticks may be late",
-              file=sys.stderr, flush=True)
+        print(
+            f"sampler priority left as it was ({exc.strerror}): when the machine is busy, ticks may be late",
+            file=sys.stderr,
+            flush=True,
+        )
         return "normal"
 
 
@@ -470,8 +506,11 @@ def fit_open_files(inflight: int) -> None:
         new = want if hard == resource.RLIM_INFINITY else min(want, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
         if new < want:
-            print(f"open-file limit {hard} is below {want}: requests beyond it fail as connect-error",
-                  file=sys.stderr, flush=True)
+            print(
+                f"open-file limit {hard} is below {want}: requests beyond it fail as connect-error",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def widen_output_pipe(fd: int = 1, size: int = 1 << 20) -> None:
@@ -490,8 +529,11 @@ def widen_output_pipe(fd: int = 1, size: int = 1 << 20) -> None:
     try:
         fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
     except OSError as exc:
-        print(f"output pipe left at its size ({exc.strerror}): a busy harness may hold the sampler back",
-              file=sys.stderr, flush=True)
+        print(
+            f"output pipe left at its size ({exc.strerror}): a busy harness may hold the sampler back",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -500,11 +542,20 @@ def main(argv: list[str] | None = None) -> int:
     fit_open_files(args.max_inflight)
     widen_output_pipe()
     host, _, port = args.target.rpartition(":")
-    options = LoopOptions(host=host.strip("[]"), port=int(port), path=args.path, host_header=args.host_header,
-                          keep_alive=args.keep_alive, interval=args.interval,
-                          connect_timeout=args.connect_timeout, read_timeout=args.read_timeout,
-                          max_requests=args.max_requests, max_duration=args.max_duration,
-                          max_inflight=args.max_inflight, marker=args.marker)
+    options = LoopOptions(
+        host=host.strip("[]"),
+        port=int(port),
+        path=args.path,
+        host_header=args.host_header,
+        keep_alive=args.keep_alive,
+        interval=args.interval,
+        connect_timeout=args.connect_timeout,
+        read_timeout=args.read_timeout,
+        max_requests=args.max_requests,
+        max_duration=args.max_duration,
+        max_inflight=args.max_inflight,
+        marker=args.marker,
+    )
     stop = {"now": False}
 
     def on_signal(signum: int, frame: object) -> None:

@@ -92,11 +92,11 @@ class ProbeOptions:
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be > 0 seconds, got {getattr(self, name)}")
         if not self.interval > 0:
-            raise ConfigError(f"interval must be > 0 seconds (an open-loop sampler needs a pace), "
-                              f"got {self.interval}")
+            raise ConfigError(f"interval must be > 0 seconds (an open-loop sampler needs a pace), got {self.interval}")
         if self.max_requests < 1 or (self.max_inflight is not None and self.max_inflight < 1):
-            raise ConfigError(f"max_requests and max_inflight must be >= 1, got {self.max_requests}, "
-                              f"{self.max_inflight}")
+            raise ConfigError(
+                f"max_requests and max_inflight must be >= 1, got {self.max_requests}, {self.max_inflight}"
+            )
         if self.marker is not None:
             try:
                 re.compile(self.marker)
@@ -105,8 +105,14 @@ class ProbeOptions:
 
     @classmethod
     def of(cls, timeouts: Timeouts, **changes: object) -> ProbeOptions:
-        return replace(cls(connect_timeout=timeouts.probe_connect, read_timeout=timeouts.probe_read,
-                           max_duration=timeouts.probe_max_duration), **changes)  # type: ignore[arg-type]
+        return replace(
+            cls(
+                connect_timeout=timeouts.probe_connect,
+                read_timeout=timeouts.probe_read,
+                max_duration=timeouts.probe_max_duration,
+            ),
+            **changes,
+        )  # type: ignore[arg-type]
 
     @property
     def keep_alive(self) -> bool:
@@ -205,16 +211,24 @@ def parse_log_line(line: str | bytes) -> LogLine:
     try:
         record = json.loads(text)
         if "done" in record:
-            return LogLine(done=int(record["done"]), skipped=int(record.get("skipped") or 0),
-                           why=str(record.get("why") or "unknown"), text=text)
+            return LogLine(
+                done=int(record["done"]),
+                skipped=int(record.get("skipped") or 0),
+                why=str(record.get("why") or "unknown"),
+                text=text,
+            )
         status = record.get("st")
         seq = record.get("n")
         conn = record.get("c")
         sample = ProbeSample(
-            start=float(record["s"]), end=float(record["e"]),
-            status=int(status) if status else None, error=record.get("err") or None,
-            server=record.get("srv") or None, marker=record.get("m") or None,
-            seq=int(seq) if seq is not None else None, conn=int(conn) if conn is not None else None,
+            start=float(record["s"]),
+            end=float(record["e"]),
+            status=int(status) if status else None,
+            error=record.get("err") or None,
+            server=record.get("srv") or None,
+            marker=record.get("m") or None,
+            seq=int(seq) if seq is not None else None,
+            conn=int(conn) if conn is not None else None,
             reused=bool(record.get("r")),
         )
         return LogLine(seq=sample.seq, sample=sample)
@@ -279,9 +293,19 @@ class SampleStream:
         with self._lock:
             return list(self.samples)
 
-    def run(self, *, where: str, interval: float, started_at: float, stopped_at: float | None,
-            stopped_by_harness: bool, end_reason: str | None = None, clock_offset: float = 0.0,
-            clock_error: float = 0.0, route: str = "mapped") -> ProbeRun:
+    def run(
+        self,
+        *,
+        where: str,
+        interval: float,
+        started_at: float,
+        stopped_at: float | None,
+        stopped_by_harness: bool,
+        end_reason: str | None = None,
+        clock_offset: float = 0.0,
+        clock_error: float = 0.0,
+        route: str = "mapped",
+    ) -> ProbeRun:
         """The run these lines make. `end_reason` names how the stream ended when the
         sampler's final count never came (e.g. "log-ended")."""
         with self._lock:
@@ -290,14 +314,26 @@ class SampleStream:
                 why = end_reason or "no final count"
             elif why == "stopped" and not stopped_by_harness:
                 why = "stopped by someone else"
-            samples = tuple(sorted((s.shifted(clock_offset) if clock_offset else s for s in self.samples),
-                                   key=lambda s: s.start))
+            samples = tuple(
+                sorted((s.shifted(clock_offset) if clock_offset else s for s in self.samples), key=lambda s: s.start)
+            )
             requests = self.requests
             lost = max(0, requests - len(self._seen)) if requests is not None else 0
-        return ProbeRun(kind=self.kind, where=where, interval=interval, started_at=started_at,
-                        stopped_at=stopped_at, stop_reason=why, samples=samples, requests=requests,
-                        lost=lost, skipped=self.skipped, clock_offset=clock_offset, clock_error=clock_error,
-                        route=route)
+        return ProbeRun(
+            kind=self.kind,
+            where=where,
+            interval=interval,
+            started_at=started_at,
+            stopped_at=stopped_at,
+            stop_reason=why,
+            samples=samples,
+            requests=requests,
+            lost=lost,
+            skipped=self.skipped,
+            clock_offset=clock_offset,
+            clock_error=clock_error,
+            route=route,
+        )
 
 
 # -- the host sampler ---------------------------------------------------------------------------
@@ -312,9 +348,14 @@ class HostProber:
     The child's stdin is a pipe: if the harness dies, the child sees it close and stops.
     """
 
-    def __init__(self, target: ProbeTarget, options: ProbeOptions | None = None, *,
-                 allowed_networks: Iterable[str | ipaddress.IPv4Network | ipaddress.IPv6Network] = (),
-                 python: str = sys.executable) -> None:
+    def __init__(
+        self,
+        target: ProbeTarget,
+        options: ProbeOptions | None = None,
+        *,
+        allowed_networks: Iterable[str | ipaddress.IPv4Network | ipaddress.IPv6Network] = (),
+        python: str = sys.executable,
+    ) -> None:
         address = check_probe_host(target.host, allowed_networks)
         self.target = target
         self.options = options or ProbeOptions()
@@ -323,11 +364,18 @@ class HostProber:
         self.interval = self.options.interval
         self.where = f"host {target.host}:{target.port}"
         self._loop = LoopOptions(
-            host=str(address), port=target.port, path=target.path, host_header=target.host_header,
-            keep_alive=self.options.keep_alive, interval=self.options.interval,
-            connect_timeout=self.options.connect_timeout, read_timeout=self.options.read_timeout,
-            max_requests=self.options.max_requests, max_duration=self.options.max_duration,
-            max_inflight=self.options.inflight, marker=self.options.marker,
+            host=str(address),
+            port=target.port,
+            path=target.path,
+            host_header=target.host_header,
+            keep_alive=self.options.keep_alive,
+            interval=self.options.interval,
+            connect_timeout=self.options.connect_timeout,
+            read_timeout=self.options.read_timeout,
+            max_requests=self.options.max_requests,
+            max_duration=self.options.max_duration,
+            max_inflight=self.options.inflight,
+            marker=self.options.marker,
         )
         self._python = python
         self.stream = SampleStream(self.kind)
@@ -356,7 +404,10 @@ class HostProber:
         self.started_at = clock()
         self._proc = subprocess.Popen(
             [self._python, "-m", "harness.probeloop", *self._loop.argv()],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
             start_new_session=True,  # a Ctrl-C at the terminal goes to the harness, which stops it
         )
         self._reader = threading.Thread(target=self._follow, name="rollproof-host-prober", daemon=True)
@@ -406,9 +457,15 @@ class HostProber:
         if self.stream.why is None and self._stderr:
             reason += ": " + " | ".join(self._stderr[-3:])[-500:]
         ended = self.ended_at if self.ended_at is not None and self.stream.why != "stopped" else stopped_at
-        return self.stream.run(where=self.where, interval=self.interval, started_at=self.started_at or stopped_at,
-                               stopped_at=ended, stopped_by_harness=True, end_reason=reason,
-                               route=self.options.route)
+        return self.stream.run(
+            where=self.where,
+            interval=self.interval,
+            started_at=self.started_at or stopped_at,
+            stopped_at=ended,
+            stopped_by_harness=True,
+            end_reason=reason,
+            route=self.options.route,
+        )
 
     def __enter__(self) -> HostProber:
         return self.start()

@@ -115,8 +115,12 @@ class ProbedService:
                 return answered
             if clock() >= deadline:
                 seen = _describe(samples[-1]) if samples else "no request completed"
-                raise WaitTimeout(f"a request of the {sampler.label} sampler begun after the Service {self.service} "
-                                  "first answered to succeed", timeout, seen)
+                raise WaitTimeout(
+                    f"a request of the {sampler.label} sampler begun after the Service {self.service} "
+                    "first answered to succeed",
+                    timeout,
+                    seen,
+                )
             time.sleep(0.01)
 
     # -- phases ---------------------------------------------------------------
@@ -137,8 +141,9 @@ class ProbedService:
             self.on_rollout_time(clock() - started)
             self._open_phase = None
         done = clock()
-        self.phases.append(Phase(label, started, done + self.timeouts.endpoint_propagation, tuple(versions),
-                                 tuple(settled)))
+        self.phases.append(
+            Phase(label, started, done + self.timeouts.endpoint_propagation, tuple(versions), tuple(settled))
+        )
 
     def hold(self, label: str, versions: Sequence[str], seconds: float) -> None:
         """Watch a settled state for `seconds` as a phase of its own (e.g. a canary held)."""
@@ -178,10 +183,18 @@ class ProbedService:
                 evidence += self.datapath.evidence_problems(since, window_end)
             for source in self.watchers:
                 evidence += source.evidence_problems(since, window_end)
-            self.analyses.append(analyse(
-                run, phases=self.phases, window=(window_start, window_end), origin=self.origin,
-                failures=self.failures, evidence=evidence, attribute=attribute, max_clock_error=MAX_CLOCK_ERROR,
-            ))
+            self.analyses.append(
+                analyse(
+                    run,
+                    phases=self.phases,
+                    window=(window_start, window_end),
+                    origin=self.origin,
+                    failures=self.failures,
+                    evidence=evidence,
+                    attribute=attribute,
+                    max_clock_error=MAX_CLOCK_ERROR,
+                )
+            )
         self.on_finish(self.analyses, self.timeline)
         return self.analyses
 
@@ -217,4 +230,3 @@ class ProbedService:
 
 def _describe(sample: ProbeSample) -> str:
     return f"{sample.status} {sample.error or ''} server={sample.server}"
-

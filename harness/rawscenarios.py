@@ -101,12 +101,15 @@ def demo_update_ops(current: Mapping[str, Any], image: str, version: str) -> lis
 
     `kubectl set image` then `kubectl set env` in one patch; every replace is
     guarded by a `test` of the container's (and the variable's) name."""
-    return [*set_image_ops(current, DEMO_CONTAINER, image),
-            *set_env_ops(current, DEMO_CONTAINER, DEMO_VERSION_ENV, version)]
+    return [
+        *set_image_ops(current, DEMO_CONTAINER, image),
+        *set_env_ops(current, DEMO_CONTAINER, DEMO_VERSION_ENV, version),
+    ]
 
 
-def rollout_patch(content_type: str, path: str, current: Mapping[str, Any], target: Mapping[str, Any],
-                  image: str, version: str) -> RawRequest:
+def rollout_patch(
+    content_type: str, path: str, current: Mapping[str, Any], target: Mapping[str, Any], image: str, version: str
+) -> RawRequest:
     """The PATCH that rolls `current` to `target` in one flavour.
 
     Strategic-merge and merge patches carry the whole `target` manifest (the
@@ -143,7 +146,7 @@ def observed(status: int, body: Any, *, hide: tuple[str, ...] = ()) -> str:
     same behaviour reads the same in every run of the behaviour matrix."""
     message = " ".join(status_message(body).split())
     if message.startswith(f"{status}:"):  # go-restful's "415: Unsupported Media Type"
-        message = message[len(f"{status}:"):].strip()
+        message = message[len(f"{status}:") :].strip()
     for text in hide:
         if text:
             message = message.replace(text, "…")
@@ -160,8 +163,10 @@ def expect(check: str, version: Version, status: int, body: Any) -> str:
     expectation = expected(check, version)
     message = status_message(body)
     if not expectation.matches(status, message):
-        raise AssertionError(f"{check}: {expectation.describe(version, status, message)}"
-                             f"\n  why expected: {expectation.why}\n  full message: {message[:600]!r}")
+        raise AssertionError(
+            f"{check}: {expectation.describe(version, status, message)}"
+            f"\n  why expected: {expectation.why}\n  full message: {message[:600]!r}"
+        )
     return message
 
 
@@ -192,10 +197,15 @@ def desired_state(obj: Mapping[str, Any]) -> dict[str, Any]:
     (`deployment.kubernetes.io/...`): the Deployment controller moves those
     on its own right after creation."""
     meta = obj.get("metadata") or {}
-    annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
-                   if not k.startswith(_CONTROLLER_ANNOTATIONS)}
-    return {"generation": meta.get("generation"), "labels": meta.get("labels") or {},
-            "annotations": annotations, "spec": obj.get("spec")}
+    annotations = {
+        k: v for k, v in (meta.get("annotations") or {}).items() if not k.startswith(_CONTROLLER_ANNOTATIONS)
+    }
+    return {
+        "generation": meta.get("generation"),
+        "labels": meta.get("labels") or {},
+        "annotations": annotations,
+        "spec": obj.get("spec"),
+    }
 
 
 _CONTROLLER_ANNOTATIONS = ("deployment.kubernetes.io/",)
@@ -243,19 +253,32 @@ def crd_manifest(group: str, kind: str, plural: str) -> dict[str, Any]:
             "group": group,
             "scope": "Namespaced",
             "names": {"plural": plural, "singular": kind.lower(), "kind": kind},
-            "versions": [{
-                "name": "v1", "served": True, "storage": True,
-                "schema": {"openAPIV3Schema": {
-                    "type": "object",
-                    "properties": {"spec": {
-                        "type": "object",
-                        "properties": {"items": {"type": "array", "items": {
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
                             "type": "object",
-                            "properties": {"name": {"type": "string"}, "value": {"type": "string"}},
-                        }}},
-                    }},
-                }},
-            }],
+                            "properties": {
+                                "spec": {
+                                    "type": "object",
+                                    "properties": {
+                                        "items": {
+                                            "type": "array",
+                                            "items": {
+                                                "type": "object",
+                                                "properties": {"name": {"type": "string"}, "value": {"type": "string"}},
+                                            },
+                                        }
+                                    },
+                                }
+                            },
+                        }
+                    },
+                }
+            ],
         },
     }
 

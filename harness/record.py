@@ -95,9 +95,15 @@ class ScenarioRecord:
         report_dir.mkdir(parents=True, exist_ok=True)
         picture = None
         if self.probes or self.points or self.steps:
-            picture = plot_timeline(report_dir / f"{file_stem(nodeid)}.png", self.probes, self.points, self.steps,
-                                    self.t0, f"{self.scenario} (Kubernetes {k8s_version})",
-                                    datapath=self.datapath[0] if self.datapath else None)
+            picture = plot_timeline(
+                report_dir / f"{file_stem(nodeid)}.png",
+                self.probes,
+                self.points,
+                self.steps,
+                self.t0,
+                f"{self.scenario} (Kubernetes {k8s_version})",
+                datapath=self.datapath[0] if self.datapath else None,
+            )
         report = TestReport(
             scenario=self.scenario,
             nodeid=nodeid,

@@ -171,13 +171,25 @@ def _probe_dict(probe: ProbeAnalysis, t0: float) -> dict[str, Any]:
             "samples_outside_window": c.outside_window,
         },
         "outages": [
-            {"start": _rel(o.start, t0), "end": _rel(o.end, t0), "duration": round(o.duration, 6),
-             "failed": o.failed, "errors": list(o.errors)}
+            {
+                "start": _rel(o.start, t0),
+                "end": _rel(o.end, t0),
+                "duration": round(o.duration, 6),
+                "failed": o.failed,
+                "errors": list(o.errors),
+            }
             for o in probe.outages
         ],
         "failures": [
-            {"t": _rel(a.t, t0), "error": a.error, "cause": a.cause, "text": a.text, "pod": a.pod,
-             "node": a.node, "nearest": list(a.nearest)}
+            {
+                "t": _rel(a.t, t0),
+                "error": a.error,
+                "cause": a.cause,
+                "text": a.text,
+                "pod": a.pod,
+                "node": a.node,
+                "nearest": list(a.nearest),
+            }
             for a in probe.attributions
         ],
         "errors": dict(probe.error_counts),
@@ -211,23 +223,40 @@ def _datapath_dict(timeline: DataPathTimeline, t0: float) -> dict[str, Any]:
     return {
         "service": timeline.service,
         "endpoints": [
-            {"t": _rel(e.t, t0), "event": e.kind, "address": e.endpoint.address, "pod": e.endpoint.pod,
-             "node": e.endpoint.node, "ready": e.endpoint.ready, "serving": e.endpoint.serving,
-             "terminating": e.endpoint.terminating}
+            {
+                "t": _rel(e.t, t0),
+                "event": e.kind,
+                "address": e.endpoint.address,
+                "pod": e.endpoint.pod,
+                "node": e.endpoint.node,
+                "ready": e.endpoint.ready,
+                "serving": e.endpoint.serving,
+                "terminating": e.endpoint.terminating,
+            }
             for e in timeline.endpoints
         ],
         "pods": [
-            {"t": _rel(p.t, t0), "pod": p.pod, "what": p.what, "node": p.node, "ip": p.ip, "image": p.image,
-             "exit_code": p.exit_code}
+            {
+                "t": _rel(p.t, t0),
+                "pod": p.pod,
+                "what": p.what,
+                "node": p.node,
+                "ip": p.ip,
+                "image": p.image,
+                "exit_code": p.exit_code,
+            }
             for p in timeline.pods
         ],
-        "proxy_syncs": [{"node": x.node, "synced_at": _rel(x.synced_at, t0), "seen_at": _rel(x.seen_at, t0)}
-                        for x in timeline.proxy],
+        "proxy_syncs": [
+            {"node": x.node, "synced_at": _rel(x.synced_at, t0), "seen_at": _rel(x.seen_at, t0)} for x in timeline.proxy
+        ],
         "proxy_nodes": list(timeline.proxy_nodes),
         "kernel_counters": [
             {"since": _rel(c.since, t0), "t": _rel(c.t, t0), "where": c.where, "counter": c.name, "delta": c.delta}
             for c in timeline.counters
-        ] if timeline.counters_read else None,
+        ]
+        if timeline.counters_read
+        else None,
         "notes": list(timeline.notes),
     }
 
@@ -250,16 +279,21 @@ def report_dict(report: TestReport, report_dir: Path | None = None) -> dict[str,
         "timings": {"rollout_s": report.rollout_s, "overhead_s": overhead},
         "rollout": {
             "steps": [
-                {"t": _rel(s.t, t0), "action": s.action, "old": s.old, "old_replicas": s.old_replicas,
-                 "new": s.new, "new_replicas": s.new_replicas, "available": s.available}
+                {
+                    "t": _rel(s.t, t0),
+                    "action": s.action,
+                    "old": s.old,
+                    "old_replicas": s.old_replicas,
+                    "new": s.new,
+                    "new_replicas": s.new_replicas,
+                    "available": s.available,
+                }
                 for s in report.steps
             ]
         },
         "probes": {p.label: _probe_dict(p, t0) for p in report.probes},
         "datapath": [_datapath_dict(d, t0) for d in report.datapath],
-        "history": [
-            {"revision": h.revision, "change_cause": h.change_cause, "image": h.image} for h in report.history
-        ],
+        "history": [{"revision": h.revision, "change_cause": h.change_cause, "image": h.image} for h in report.history],
         "checks": [{"name": c.name, "observed": c.observed} for c in report.checks],
         "api_exchanges": [scrub_credentials(x) for x in report.api_exchanges],
         "picture": picture,
@@ -291,9 +325,23 @@ def write_samples(path: Path, probes: Sequence[ProbeAnalysis], t0: float) -> Pat
     with gzip.open(path, "wt", encoding="utf-8") as out:
         for probe in probes:
             for s in probe.samples:
-                out.write(json.dumps({"sampler": probe.label, "n": s.seq, "s": _rel(s.start, t0),
-                                      "e": _rel(s.end, t0), "st": s.status, "err": s.error, "srv": s.server,
-                                      "c": s.conn, "r": s.reused}, separators=(",", ":")) + "\n")
+                out.write(
+                    json.dumps(
+                        {
+                            "sampler": probe.label,
+                            "n": s.seq,
+                            "s": _rel(s.start, t0),
+                            "e": _rel(s.end, t0),
+                            "st": s.status,
+                            "err": s.error,
+                            "srv": s.server,
+                            "c": s.conn,
+                            "r": s.reused,
+                        },
+                        separators=(",", ":"),
+                    )
+                    + "\n"
+                )
     return path
 
 
@@ -379,22 +427,31 @@ def terminal_summary_lines(reports: Sequence[TestReport]) -> list[str]:
     for r in reports:
         ps = list(r.probes)
         evidence = "-" if not ps else "complete" if all(p.complete for p in ps) else "INCOMPLETE"
-        rows.append((
-            r.scenario, r.k8s_version, r.outcome,
-            _kinds_cell(ps, lambda p: p.total), _kinds_cell(ps, lambda p: p.failed),
-            _kinds_cell(ps, lambda p: f"{p.coverage.max_gap * 1000:.1f}"), evidence,
-            f"{r.rollout_s:.1f}" if r.rollout_s is not None else "-",
-        ))
+        rows.append(
+            (
+                r.scenario,
+                r.k8s_version,
+                r.outcome,
+                _kinds_cell(ps, lambda p: p.total),
+                _kinds_cell(ps, lambda p: p.failed),
+                _kinds_cell(ps, lambda p: f"{p.coverage.max_gap * 1000:.1f}"),
+                evidence,
+                f"{r.rollout_s:.1f}" if r.rollout_s is not None else "-",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     numeric = {3, 4, 5, 7}
     lines = [
-        "  ".join(cell.rjust(w) if i in numeric else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths)))
-        .rstrip()
+        "  ".join(
+            cell.rjust(w) if i in numeric else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))
+        ).rstrip()
         for row in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    lines.append("requests / failed / max gap: new-connection/keep-alive samplers; "
-                 "evidence: the whole window probed, no gap above the bound, nothing lost")
+    lines.append(
+        "requests / failed / max gap: new-connection/keep-alive samplers; "
+        "evidence: the whole window probed, no gap above the bound, nothing lost"
+    )
     return lines
 
 
@@ -418,8 +475,9 @@ def _owner_series(
     return owners, available
 
 
-def _endpoint_segments(timeline: DataPathTimeline, t0: float, x_end: float
-                       ) -> dict[str, list[tuple[float, float, str]]]:
+def _endpoint_segments(
+    timeline: DataPathTimeline, t0: float, x_end: float
+) -> dict[str, list[tuple[float, float, str]]]:
     """Per endpoint (labelled by pod), (start, end, state) segments: ready, terminating, not-ready."""
     rows: dict[str, list[tuple[float, float, str]]] = {}
     current: dict[str, tuple[float, str, str]] = {}  # address -> (since, state, label)
@@ -466,8 +524,9 @@ def plot_timeline(
     heights = {"replicas": 3, "endpoints": 2, "versions": 2}
     fig = Figure(figsize=(12, 2.2 + 1.6 * len(lanes)), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(len(lanes), 1, sharex=True, squeeze=False,
-                        height_ratios=[heights.get(lane, 2) for lane in lanes])[:, 0]
+    axes = fig.subplots(
+        len(lanes), 1, sharex=True, squeeze=False, height_ratios=[heights.get(lane, 2) for lane in lanes]
+    )[:, 0]
     ax_of = dict(zip(lanes, axes))
     fig.suptitle(title, fontsize=12, fontweight="bold")
     palette = [f"C{i}" for i in range(10)]
@@ -505,8 +564,9 @@ def plot_timeline(
         labels = list(rows)
         for y, label in enumerate(labels):
             for start, end, state in rows[label]:
-                ax.broken_barh([(start, max(end - start, 0.01))], (y - 0.35, 0.7),
-                               color=_SEGMENT_COLOURS[state], linewidth=0)
+                ax.broken_barh(
+                    [(start, max(end - start, 0.01))], (y - 0.35, 0.7), color=_SEGMENT_COLOURS[state], linewidth=0
+                )
         for p in datapath.pods:
             if p.what == "exited":
                 for y, label in enumerate(labels):
@@ -517,9 +577,17 @@ def plot_timeline(
         ax.set_yticks(range(len(labels)), labels, fontsize=7)
         ax.set_ylim(-0.6, len(labels) - 0.4)
         handles = [Patch(color=c, label=s) for s, c in _SEGMENT_COLOURS.items()]
-        ax.legend(handles=handles + [Line2D([], [], color="tab:purple", linewidth=0.8, label="kube-proxy sync"),
-                                     Line2D([], [], marker="x", color="black", linestyle="", label="container exited")],
-                  loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+        ax.legend(
+            handles=handles
+            + [
+                Line2D([], [], color="tab:purple", linewidth=0.8, label="kube-proxy sync"),
+                Line2D([], [], marker="x", color="black", linestyle="", label="container exited"),
+            ],
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize=8,
+            frameon=False,
+        )
         ax.set_title("EndpointSlice conditions per endpoint (pod, node)", loc="left", fontsize=10)
 
     for probe in probes:
@@ -535,8 +603,7 @@ def plot_timeline(
                 (ok if sample.ok else bad)[int((t - origin) // bin_seconds)] += 1
             edges = [origin + k * bin_seconds for k in range(count + 1)]
             ax.stairs(ok, edges, fill=True, color="tab:green", alpha=0.8, label="ok")
-            ax.stairs([o + b for o, b in zip(ok, bad)], edges, baseline=ok, fill=True, color="tab:red",
-                      label="failed")
+            ax.stairs([o + b for o, b in zip(ok, bad)], edges, baseline=ok, fill=True, color="tab:red", label="failed")
         else:
             ax.text(0.5, 0.5, "no probe samples", transform=ax.transAxes, ha="center", va="center", color="0.4")
         for a, b in probe.coverage.gaps:
@@ -554,18 +621,24 @@ def plot_timeline(
         for i, version in enumerate(versions):
             xs = [s.start - t0 for s in ordered if s.server == version and s.ok]
             low.scatter(xs, [i] * len(xs), marker="|", s=120, color=palette[i % 10], label=version)
-        failed = [(s.start - t0, rows_v.index(s.server) if s.server in versions else len(versions))
-                  for s in ordered if not s.ok]
+        failed = [
+            (s.start - t0, rows_v.index(s.server) if s.server in versions else len(versions))
+            for s in ordered
+            if not s.ok
+        ]
         if failed:
-            low.scatter([t for t, _ in failed], [y for _, y in failed], marker="x", s=30, color="tab:red",
-                        label="failed")
+            low.scatter(
+                [t for t, _ in failed], [y for _, y in failed], marker="x", s=30, color="tab:red", label="failed"
+            )
         for late in main.late_answers:
-            low.scatter([late.t - t0], [rows_v.index(late.version)], marker="o", s=40, facecolors="none",
-                        edgecolors="black")
+            low.scatter(
+                [late.t - t0], [rows_v.index(late.version)], marker="o", s=40, facecolors="none", edgecolors="black"
+            )
         low.set_yticks(range(len(rows_v)), rows_v)
         low.set_ylim(-0.6, len(rows_v) - 0.4)
-        low.set_title(f"which version answered ({main.label}, Server header); dashed: phase settled",
-                      loc="left", fontsize=10)
+        low.set_title(
+            f"which version answered ({main.label}, Server header); dashed: phase settled", loc="left", fontsize=10
+        )
         for pv in main.phases:
             if pv.phase.settled_at is not None:
                 low.axvline(pv.phase.settled_at - t0, color="black", linestyle="--", linewidth=0.8)
@@ -575,15 +648,25 @@ def plot_timeline(
         for ax in axes:
             ax.axvline(s_.t - t0, color="0.6", linestyle=":", linewidth=0.9)
         if len(steps) <= _MAX_STEP_LABELS:
-            top.annotate(s_.action, (s_.t - t0, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -3),
-                         textcoords="offset points", rotation=90, va="top", fontsize=7, color="0.35")
+            top.annotate(
+                s_.action,
+                (s_.t - t0, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(2, -3),
+                textcoords="offset points",
+                rotation=90,
+                va="top",
+                fontsize=7,
+                color="0.35",
+            )
     for ax in axes:
         ax.grid(True, axis="x", alpha=0.3)
         handles, labels = ax.get_legend_handles_labels()
         if handles and ax is not ax_of.get("endpoints"):
             unique = dict(zip(labels, handles))
-            ax.legend(unique.values(), unique.keys(), loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
-                      frameon=False)
+            ax.legend(
+                unique.values(), unique.keys(), loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path

@@ -61,8 +61,17 @@ class ProbeSample:
 
     def shifted(self, offset: float) -> ProbeSample:
         """The same sample with both times moved by `offset` seconds (clock alignment)."""
-        return ProbeSample(self.start + offset, self.end + offset, self.status, self.error, self.server,
-                           self.marker, self.seq, self.conn, self.reused)
+        return ProbeSample(
+            self.start + offset,
+            self.end + offset,
+            self.status,
+            self.error,
+            self.server,
+            self.marker,
+            self.seq,
+            self.conn,
+            self.reused,
+        )
 
 
 @dataclass(frozen=True)
@@ -98,11 +107,20 @@ class ProbeRun:
         return self.kind if self.route == "mapped" else f"{self.kind} via {self.route}"
 
     @classmethod
-    def of_samples(cls, samples: list[ProbeSample] | tuple[ProbeSample, ...], *, kind: str = NEW_CONNECTION,
-                   interval: float = 0.0) -> ProbeRun:
+    def of_samples(
+        cls, samples: list[ProbeSample] | tuple[ProbeSample, ...], *, kind: str = NEW_CONNECTION, interval: float = 0.0
+    ) -> ProbeRun:
         """A run known only by its samples (tests, old records): nothing says it was whole."""
         ordered = tuple(sorted(samples, key=lambda s: s.start))
         start = ordered[0].start if ordered else 0.0
         end = max((s.end for s in ordered), default=None)
-        return cls(kind=kind, where="(samples only)", interval=interval, started_at=start, stopped_at=end,
-                   stop_reason="unknown", samples=ordered, requests=None)
+        return cls(
+            kind=kind,
+            where="(samples only)",
+            interval=interval,
+            started_at=start,
+            stopped_at=end,
+            stop_reason="unknown",
+            samples=ordered,
+            requests=None,
+        )

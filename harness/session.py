@@ -19,9 +19,19 @@ from .prober import HostProber, ProbeOptions, Prober, ProbeTarget
 from .settings import RunSettings
 from .timeouts import DEFAULT_TIMEOUTS, Timeouts
 
-__all__ = ["kit_manifest", "open_provider", "resolve_app_images", "sampler_factory", "default_routes",
-           "kind_node_address", "kind_node_pids", "check_settings", "check_report_dir", "read_manifest",
-           "PROBER_IMAGE"]
+__all__ = [
+    "kit_manifest",
+    "open_provider",
+    "resolve_app_images",
+    "sampler_factory",
+    "default_routes",
+    "kind_node_address",
+    "kind_node_pids",
+    "check_settings",
+    "check_report_dir",
+    "read_manifest",
+    "PROBER_IMAGE",
+]
 
 
 def kit_manifest(settings: RunSettings) -> KitManifest | None:
@@ -29,8 +39,9 @@ def kit_manifest(settings: RunSettings) -> KitManifest | None:
     if settings.kit_manifest:
         manifest = read_manifest(settings.kit_manifest)
         if manifest is None:
-            raise ConfigError(f"--kit-manifest {settings.kit_manifest}: not a kit manifest; "
-                              "run `rollproof kit build` or fix the path")
+            raise ConfigError(
+                f"--kit-manifest {settings.kit_manifest}: not a kit manifest; run `rollproof kit build` or fix the path"
+            )
         return manifest
     if settings.k8s_version:
         minor = kit_versions(settings.k8s_version).minor
@@ -46,9 +57,11 @@ def read_manifest(path: Path | None = None) -> KitManifest | None:
     try:
         return load_manifest(path)
     except (TypeError, KeyError, ValueError):
-        raise ConfigError(f"kit manifest {path or manifest_path()} was written by another rollproof version: "
-                          "rebuild it (`rollproof kit build`), or pick a build with --k8s-version or "
-                          "--kit-manifest") from None
+        raise ConfigError(
+            f"kit manifest {path or manifest_path()} was written by another rollproof version: "
+            "rebuild it (`rollproof kit build`), or pick a build with --k8s-version or "
+            "--kit-manifest"
+        ) from None
 
 
 def _parse_image(text: str, where: str) -> AppImageRef:
@@ -76,14 +89,20 @@ def resolve_app_images(settings: RunSettings, manifest: KitManifest | None = Non
 
 
 def _ensure_local(image: str) -> None:
-    present = subprocess.run(["docker", "image", "inspect", image], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL).returncode == 0
+    present = (
+        subprocess.run(
+            ["docker", "image", "inspect", image], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        ).returncode
+        == 0
+    )
     if present:
         return
     pulled = subprocess.run(["docker", "pull", image], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     if pulled.returncode != 0:
-        raise ProviderError(f"image {image} is neither local nor pullable: build it (`rollproof kit build`) "
-                            "or pass images your machine can pull")
+        raise ProviderError(
+            f"image {image} is neither local nor pullable: build it (`rollproof kit build`) "
+            "or pass images your machine can pull"
+        )
 
 
 def check_report_dir(path: Path, where: str = "--report-dir") -> None:
@@ -99,8 +118,9 @@ def check_report_dir(path: Path, where: str = "--report-dir") -> None:
     try:
         fd, name = tempfile.mkstemp(prefix=".rollproof-write-check-", dir=probe)
     except OSError as exc:
-        raise ConfigError(f"{where} {path} is not writable ({exc.strerror} in {probe}): "
-                          "pick a directory you can write to") from None
+        raise ConfigError(
+            f"{where} {path} is not writable ({exc.strerror} in {probe}): pick a directory you can write to"
+        ) from None
     os.close(fd)
     os.unlink(name)
 
@@ -122,27 +142,33 @@ def check_settings(settings: RunSettings, getoption: Callable[..., Any]) -> None
     if len(parsed) == 2 and parsed["old"].server == parsed["new"].server:
         raise ConfigError("old and new images answer with the same Server header; pick two versions")
     if settings.provider == "existing":
-        provider = ExistingProvider(getoption("kubeconfig", default=None), settings.context, DEFAULT_TIMEOUTS,
-                                    settings.namespace)
+        provider = ExistingProvider(
+            getoption("kubeconfig", default=None), settings.context, DEFAULT_TIMEOUTS, settings.namespace
+        )
         provider.access()
         if len(parsed) < 2 and kit_manifest(settings) is None:
             missing = " and ".join(f"--{r}-image" for r in ("old", "new") if r not in parsed)
-            raise ConfigError(f"--cluster-provider existing needs {missing} IMAGE=SERVER (images the cluster "
-                              "can pull), or a kit build to take them from")
+            raise ConfigError(
+                f"--cluster-provider existing needs {missing} IMAGE=SERVER (images the cluster "
+                "can pull), or a kit build to take them from"
+            )
         return
     if settings.context:
         raise ConfigError("--context is for --cluster-provider existing; a kind cluster's context is its own")
     check_cluster_name(_pytest_kind_name(settings, getoption))
-    for option, label, program in (("kind_bin", "--kind-bin", "kind"), ("kind_kubectl_bin", "--kind-kubectl-bin",
-                                                                          "kubectl")):
+    for option, label, program in (
+        ("kind_bin", "--kind-bin", "kind"),
+        ("kind_kubectl_bin", "--kind-kubectl-bin", "kubectl"),
+    ):
         if getoption(option, default=None):
             check_binary(getoption(option), label, program)
     if settings.kit_manifest or settings.k8s_version:
         kit_manifest(settings)
 
 
-def open_provider(settings: RunSettings, timeouts: Timeouts, getoption: Callable[..., Any],
-                  announce: Callable[[str], None] = print) -> Any:
+def open_provider(
+    settings: RunSettings, timeouts: Timeouts, getoption: Callable[..., Any], announce: Callable[[str], None] = print
+) -> Any:
     """The provider the settings ask for, not yet started (`up()` / `down()`).
 
     pytest-kind's own options (`--kind-image`, `--kind-bin`, `--kind-kubectl-bin`,
@@ -163,22 +189,30 @@ def open_provider(settings: RunSettings, timeouts: Timeouts, getoption: Callable
     kind_bin = getoption("kind_bin", default=None) or (manifest.kind_bin if manifest else None)
     kubectl_bin = getoption("kind_kubectl_bin", default=None) or (manifest.kubectl_bin if manifest else None)
     name = _pytest_kind_name(settings, getoption)  # pytest-kind's --cluster-name, unless its default
-    provider = KindProvider(KindSettings(
-        name=name,
-        workers=settings.nodes - 1,
-        node_image=node_image,
-        kind_bin=kind_bin,
-        kubectl_bin=kubectl_bin,
-        kubeconfig=None,
-        keep=bool(getoption("keep_cluster", default=False)),
-        load_images=tuple(load),
-    ), timeouts, announce)
+    provider = KindProvider(
+        KindSettings(
+            name=name,
+            workers=settings.nodes - 1,
+            node_image=node_image,
+            kind_bin=kind_bin,
+            kubectl_bin=kubectl_bin,
+            kubeconfig=None,
+            keep=bool(getoption("keep_cluster", default=False)),
+            load_images=tuple(load),
+        ),
+        timeouts,
+        announce,
+    )
     return provider
 
 
 def _has_image(image: str) -> bool:
-    return subprocess.run(["docker", "image", "inspect", image], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL).returncode == 0
+    return (
+        subprocess.run(
+            ["docker", "image", "inspect", image], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        ).returncode
+        == 0
+    )
 
 
 def default_routes(cluster: Cluster) -> tuple[str, ...]:
@@ -190,14 +224,18 @@ def kind_node_address(cluster: Cluster) -> str | None:
     """The address of the kind cluster's first node on Docker's network (a container this host started)."""
     if cluster.provider != "kind" or not cluster.nodes:
         return None
-    found = subprocess.run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
-                            cluster.nodes[0]], capture_output=True, text=True)
+    found = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", cluster.nodes[0]],
+        capture_output=True,
+        text=True,
+    )
     addresses = found.stdout.split() if found.returncode == 0 else []
     return addresses[0] if addresses else None
 
 
-def sampler_factory(cluster: Cluster, core: Any, namespace: str, service: str,
-                    timeouts: Timeouts) -> Callable[[ProbeOptions], Prober]:
+def sampler_factory(
+    cluster: Cluster, core: Any, namespace: str, service: str, timeouts: Timeouts
+) -> Callable[[ProbeOptions], Prober]:
     """`make(options)` -> a not yet started sampler of `service` on `options.route`: "mapped"
     (this host, the NodePort mapped to 127.0.0.1), "node" (this host, a kind node's address and
     the NodePort) or "pod" (a sampler pod, the Service's ClusterIP)."""
@@ -209,19 +247,31 @@ def sampler_factory(cluster: Cluster, core: Any, namespace: str, service: str,
     def make(options: ProbeOptions) -> Prober:
         if options.route == "mapped":
             if host_port is None:
-                raise ConfigError(f"route 'mapped': Service {namespace}/{service} has no NodePort mapped to "
-                                  "127.0.0.1 on this cluster; use --probe-routes pod")
+                raise ConfigError(
+                    f"route 'mapped': Service {namespace}/{service} has no NodePort mapped to "
+                    "127.0.0.1 on this cluster; use --probe-routes pod"
+                )
             return HostProber(ProbeTarget(cluster.node_ports.host, host_port), options)
         if options.route == "node":
             if node_address is None:
-                raise ConfigError("route 'node' needs a kind cluster this host started and a NodePort Service; "
-                                  "use --probe-routes mapped or pod")
-            return HostProber(ProbeTarget(node_address, port.node_port), options,
-                              allowed_networks=[f"{node_address}/32"])
+                raise ConfigError(
+                    "route 'node' needs a kind cluster this host started and a NodePort Service; "
+                    "use --probe-routes mapped or pod"
+                )
+            return HostProber(
+                ProbeTarget(node_address, port.node_port), options, allowed_networks=[f"{node_address}/32"]
+            )
         from .podprober import PodProber
 
-        return PodProber(core, namespace, PROBER_IMAGE, f"{svc.spec.cluster_ip}:{port.port}", options,
-                         same_clock=cluster.provider == "kind", timeouts=timeouts)
+        return PodProber(
+            core,
+            namespace,
+            PROBER_IMAGE,
+            f"{svc.spec.cluster_ip}:{port.port}",
+            options,
+            same_clock=cluster.provider == "kind",
+            timeouts=timeouts,
+        )
 
     return make
 

@@ -27,42 +27,117 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("provider", "--cluster-provider", "ROLLPROOF_CLUSTER_PROVIDER", "kind",
-            "kind: create (or reuse) a kind cluster; existing: use --kubeconfig/--context as they are",
-            "choice:kind,existing"),
-    Setting("cluster_name", "--rollproof-cluster-name", "ROLLPROOF_CLUSTER_NAME", "rollproof",
-            "name of the kind cluster to create or reuse"),
-    Setting("nodes", "--nodes", "ROLLPROOF_NODES", 1, "kind nodes: 1 (control plane only) or 3 (plus two workers)",
-            "choice:1,3"),
+    Setting(
+        "provider",
+        "--cluster-provider",
+        "ROLLPROOF_CLUSTER_PROVIDER",
+        "kind",
+        "kind: create (or reuse) a kind cluster; existing: use --kubeconfig/--context as they are",
+        "choice:kind,existing",
+    ),
+    Setting(
+        "cluster_name",
+        "--rollproof-cluster-name",
+        "ROLLPROOF_CLUSTER_NAME",
+        "rollproof",
+        "name of the kind cluster to create or reuse",
+    ),
+    Setting(
+        "nodes",
+        "--nodes",
+        "ROLLPROOF_NODES",
+        1,
+        "kind nodes: 1 (control plane only) or 3 (plus two workers)",
+        "choice:1,3",
+    ),
     Setting("context", "--context", "ROLLPROOF_CONTEXT", None, "kubeconfig context for --cluster-provider=existing"),
-    Setting("namespace", "--namespace", "ROLLPROOF_NAMESPACE", None,
-            "run every test in this existing namespace, creating no namespace (needs only the rights the README "
-            "lists); with --cluster-provider existing the kubeconfig context's namespace is the default"),
-    Setting("report_dir", "--report-dir", "ROLLPROOF_REPORT_DIR", "reports",
-            "where per-test JSON, timeline PNGs, summary.json and the behaviour matrix go"),
-    Setting("k8s_version", "--k8s-version", "ROLLPROOF_K8S_VERSION", None,
-            "Kubernetes minor of the kit to use (e.g. 1.35; `rollproof kit build --k8s-version` built it); "
-            "default: the last kit build"),
-    Setting("kit_manifest", "--kit-manifest", "ROLLPROOF_KIT_MANIFEST", None,
-            "kit manifest to take kind, kubectl, node and app images from (default: the last `rollproof kit build`)"),
-    Setting("old_image", "--old-image", "ROLLPROOF_OLD_IMAGE", None,
-            "image to roll from, as IMAGE=SERVER (e.g. nginx:1.22.1=nginx/1.22.1); default: the kit's older nginx"),
-    Setting("new_image", "--new-image", "ROLLPROOF_NEW_IMAGE", None,
-            "image to roll to, as IMAGE=SERVER; default: the kit's newer nginx"),
-    Setting("keep_namespaces", "--keep-namespaces", "ROLLPROOF_KEEP_NAMESPACES", False,
-            "keep each test's namespace afterwards (for debugging)", "bool"),
-    Setting("timeout_scale", "--timeout-scale", "ROLLPROOF_TIMEOUT_SCALE", 1.0,
-            "multiply every wait (not rollout periods) by this factor on slow machines", "float"),
-    Setting("probe_interval", "--probe-interval", "ROLLPROOF_PROBE_INTERVAL", 0.002,
-            "seconds between request starts of each sampler (open loop; the evidence bound is "
-            "20 intervals, at least 20 ms)", "float"),
-    Setting("probe_routes", "--probe-routes", "ROLLPROOF_PROBE_ROUTES", None,
-            "where the samplers' requests enter the data path, comma-separated: mapped (127.0.0.1, Docker's "
-            "port mapping), node (a kind node's address), pod (a sampler pod); default mapped when the cluster "
-            "maps a NodePort, else pod. Several routes run side by side (to find where a failure comes from)"),
-    Setting("repeat", "--repeat", "ROLLPROOF_REPEAT", 1,
-            "run every selected scenario this many times on the one cluster (a soak); writes soak.md/json "
-            "with every failed request and its cause", "int"),
+    Setting(
+        "namespace",
+        "--namespace",
+        "ROLLPROOF_NAMESPACE",
+        None,
+        "run every test in this existing namespace, creating no namespace (needs only the rights the README "
+        "lists); with --cluster-provider existing the kubeconfig context's namespace is the default",
+    ),
+    Setting(
+        "report_dir",
+        "--report-dir",
+        "ROLLPROOF_REPORT_DIR",
+        "reports",
+        "where per-test JSON, timeline PNGs, summary.json and the behaviour matrix go",
+    ),
+    Setting(
+        "k8s_version",
+        "--k8s-version",
+        "ROLLPROOF_K8S_VERSION",
+        None,
+        "Kubernetes minor of the kit to use (e.g. 1.35; `rollproof kit build --k8s-version` built it); "
+        "default: the last kit build",
+    ),
+    Setting(
+        "kit_manifest",
+        "--kit-manifest",
+        "ROLLPROOF_KIT_MANIFEST",
+        None,
+        "kit manifest to take kind, kubectl, node and app images from (default: the last `rollproof kit build`)",
+    ),
+    Setting(
+        "old_image",
+        "--old-image",
+        "ROLLPROOF_OLD_IMAGE",
+        None,
+        "image to roll from, as IMAGE=SERVER (e.g. nginx:1.22.1=nginx/1.22.1); default: the kit's older nginx",
+    ),
+    Setting(
+        "new_image",
+        "--new-image",
+        "ROLLPROOF_NEW_IMAGE",
+        None,
+        "image to roll to, as IMAGE=SERVER; default: the kit's newer nginx",
+    ),
+    Setting(
+        "keep_namespaces",
+        "--keep-namespaces",
+        "ROLLPROOF_KEEP_NAMESPACES",
+        False,
+        "keep each test's namespace afterwards (for debugging)",
+        "bool",
+    ),
+    Setting(
+        "timeout_scale",
+        "--timeout-scale",
+        "ROLLPROOF_TIMEOUT_SCALE",
+        1.0,
+        "multiply every wait (not rollout periods) by this factor on slow machines",
+        "float",
+    ),
+    Setting(
+        "probe_interval",
+        "--probe-interval",
+        "ROLLPROOF_PROBE_INTERVAL",
+        0.002,
+        "seconds between request starts of each sampler (open loop; the evidence bound is "
+        "20 intervals, at least 20 ms)",
+        "float",
+    ),
+    Setting(
+        "probe_routes",
+        "--probe-routes",
+        "ROLLPROOF_PROBE_ROUTES",
+        None,
+        "where the samplers' requests enter the data path, comma-separated: mapped (127.0.0.1, Docker's "
+        "port mapping), node (a kind node's address), pod (a sampler pod); default mapped when the cluster "
+        "maps a NodePort, else pod. Several routes run side by side (to find where a failure comes from)",
+    ),
+    Setting(
+        "repeat",
+        "--repeat",
+        "ROLLPROOF_REPEAT",
+        1,
+        "run every selected scenario this many times on the one cluster (a soak); writes soak.md/json "
+        "with every failed request and its cause",
+        "int",
+    ),
 )
 
 
@@ -118,13 +193,19 @@ def _convert(setting: Setting, raw: Any, where: str) -> Any:
                 raise ValueError
             return int(text) if isinstance(setting.default, int) and not isinstance(setting.default, bool) else text
     except ValueError:
-        expected = (setting.kind.split(":", 1)[1].replace(",", " or ") if ":" in setting.kind
-                    else {"int": "a whole number >= 1", "float": "a number > 0"}.get(setting.kind, setting.kind))
+        expected = (
+            setting.kind.split(":", 1)[1].replace(",", " or ")
+            if ":" in setting.kind
+            else {"int": "a whole number >= 1", "float": "a number > 0"}.get(setting.kind, setting.kind)
+        )
         raise ConfigError(f"{where}: {text!r} is not a valid {setting.name} (expected {expected})") from None
     if setting.name == "namespace" and not _DNS_LABEL.match(text):
-        raise ConfigError(f"{where}: {text!r} is not a valid namespace name (expected lower-case letters, digits "
-                          "and '-', at most 63, starting and ending with a letter or digit)")
+        raise ConfigError(
+            f"{where}: {text!r} is not a valid namespace name (expected lower-case letters, digits "
+            "and '-', at most 63, starting and ending with a letter or digit)"
+        )
     return text
+
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
@@ -158,8 +239,10 @@ def resolve_settings(
         routes = [r.strip() for r in str(values["probe_routes"]).split(",") if r.strip()]
         wrong = [r for r in routes if r not in ROUTES]
         if wrong or not routes:
-            raise ConfigError(f"{dict(sources).get('probe_routes', 'probe_routes')}: {values['probe_routes']!r} "
-                              f"is not a list of routes (give some of {', '.join(ROUTES)}, comma-separated)")
+            raise ConfigError(
+                f"{dict(sources).get('probe_routes', 'probe_routes')}: {values['probe_routes']!r} "
+                f"is not a list of routes (give some of {', '.join(ROUTES)}, comma-separated)"
+            )
         values["probe_routes"] = ",".join(dict.fromkeys(routes))
     if values["kit_manifest"]:
         values["kit_manifest"] = Path(values["kit_manifest"])

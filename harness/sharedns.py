@@ -67,8 +67,9 @@ def role_rules(rights: tuple[Right, ...] = RIGHTS) -> list[dict[str, Any]]:
     return [{"apiGroups": [r.group], "resources": list(r.resources), "verbs": list(r.verbs)} for r in rights]
 
 
-def missing_rights(api: client.ApiClient, namespace: str, timeouts: Timeouts,
-                   rights: tuple[Right, ...] = RIGHTS) -> list[str]:
+def missing_rights(
+    api: client.ApiClient, namespace: str, timeouts: Timeouts, rights: tuple[Right, ...] = RIGHTS
+) -> list[str]:
     """Each right this user lacks in `namespace`, as `verb resource[.group]` (empty when it has all)."""
     authz = client.AuthorizationV1Api(api)
     missing = []
@@ -76,12 +77,26 @@ def missing_rights(api: client.ApiClient, namespace: str, timeouts: Timeouts,
         for resource in right.resources:
             res, _, sub = resource.partition("/")
             for verb in right.verbs:
-                body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-                        "spec": {"resourceAttributes": {"namespace": namespace, "verb": verb, "group": right.group,
-                                                        "resource": res, "subresource": sub}}}
-                review = call_api(authz.create_self_subject_access_review, body, method="POST",
-                                  path="/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
-                                  timeout=timeouts.api_request)
+                body = {
+                    "apiVersion": "authorization.k8s.io/v1",
+                    "kind": "SelfSubjectAccessReview",
+                    "spec": {
+                        "resourceAttributes": {
+                            "namespace": namespace,
+                            "verb": verb,
+                            "group": right.group,
+                            "resource": res,
+                            "subresource": sub,
+                        }
+                    },
+                }
+                review = call_api(
+                    authz.create_self_subject_access_review,
+                    body,
+                    method="POST",
+                    path="/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                    timeout=timeouts.api_request,
+                )
                 if not (review.get("status") or {}).get("allowed"):
                     missing.append(f"{verb} {_display(res, right.group, sub)}")
     return missing
@@ -110,23 +125,59 @@ class _Kind:
 
 
 _KINDS: tuple[_Kind, ...] = (
-    _Kind("deployment", "/apis/apps/v1/namespaces/{ns}/deployments", "list_namespaced_deployment",
-          "delete_namespaced_deployment", "apps"),
-    _Kind("statefulset", "/apis/apps/v1/namespaces/{ns}/statefulsets", "list_namespaced_stateful_set",
-          "delete_namespaced_stateful_set", "apps"),
-    _Kind("daemonset", "/apis/apps/v1/namespaces/{ns}/daemonsets", "list_namespaced_daemon_set",
-          "delete_namespaced_daemon_set", "apps"),
-    _Kind("replicaset", "/apis/apps/v1/namespaces/{ns}/replicasets", "list_namespaced_replica_set",
-          "delete_namespaced_replica_set", "apps"),
-    _Kind("controllerrevision", "/apis/apps/v1/namespaces/{ns}/controllerrevisions",
-          "list_namespaced_controller_revision", "delete_namespaced_controller_revision", "apps"),
-    _Kind("replicationcontroller", "/api/v1/namespaces/{ns}/replicationcontrollers",
-          "list_namespaced_replication_controller", "delete_namespaced_replication_controller", "core"),
-    _Kind("service", "/api/v1/namespaces/{ns}/services", "list_namespaced_service",
-          "delete_namespaced_service", "core"),
+    _Kind(
+        "deployment",
+        "/apis/apps/v1/namespaces/{ns}/deployments",
+        "list_namespaced_deployment",
+        "delete_namespaced_deployment",
+        "apps",
+    ),
+    _Kind(
+        "statefulset",
+        "/apis/apps/v1/namespaces/{ns}/statefulsets",
+        "list_namespaced_stateful_set",
+        "delete_namespaced_stateful_set",
+        "apps",
+    ),
+    _Kind(
+        "daemonset",
+        "/apis/apps/v1/namespaces/{ns}/daemonsets",
+        "list_namespaced_daemon_set",
+        "delete_namespaced_daemon_set",
+        "apps",
+    ),
+    _Kind(
+        "replicaset",
+        "/apis/apps/v1/namespaces/{ns}/replicasets",
+        "list_namespaced_replica_set",
+        "delete_namespaced_replica_set",
+        "apps",
+    ),
+    _Kind(
+        "controllerrevision",
+        "/apis/apps/v1/namespaces/{ns}/controllerrevisions",
+        "list_namespaced_controller_revision",
+        "delete_namespaced_controller_revision",
+        "apps",
+    ),
+    _Kind(
+        "replicationcontroller",
+        "/api/v1/namespaces/{ns}/replicationcontrollers",
+        "list_namespaced_replication_controller",
+        "delete_namespaced_replication_controller",
+        "core",
+    ),
+    _Kind(
+        "service", "/api/v1/namespaces/{ns}/services", "list_namespaced_service", "delete_namespaced_service", "core"
+    ),
     _Kind("pod", "/api/v1/namespaces/{ns}/pods", "list_namespaced_pod", "delete_namespaced_pod", "core"),
-    _Kind("configmap", "/api/v1/namespaces/{ns}/configmaps", "list_namespaced_config_map",
-          "delete_namespaced_config_map", "core"),
+    _Kind(
+        "configmap",
+        "/api/v1/namespaces/{ns}/configmaps",
+        "list_namespaced_config_map",
+        "delete_namespaced_config_map",
+        "core",
+    ),
 )
 
 
@@ -144,8 +195,9 @@ class _Object:
 class SharedNamespace:
     """One named namespace held by this run: baseline, cleanup after each test, release at the end."""
 
-    def __init__(self, api: client.ApiClient, namespace: str, timeouts: Timeouts,
-                 announce: Callable[[str], None] = print) -> None:
+    def __init__(
+        self, api: client.ApiClient, namespace: str, timeouts: Timeouts, announce: Callable[[str], None] = print
+    ) -> None:
         self.namespace = namespace
         self.timeouts = timeouts
         self.announce = announce
@@ -183,6 +235,7 @@ class SharedNamespace:
         A pod of a ReplicaSet of a Deployment in the baseline is the user's, even if it was created
         since (a restart); an object whose owner is not among the tracked kinds is left alone.
         """
+
         def made(obj: _Object, depth: int = 0) -> bool:
             if obj.uid in keep:
                 return False
@@ -205,9 +258,16 @@ class SharedNamespace:
             if obj.owners:
                 continue  # goes with its owner
             try:
-                self._call(obj.kind.api, obj.kind.deleter, "DELETE",
-                           f"{obj.kind.path.format(ns=self.namespace)}/{obj.name}", obj.name, self.namespace,
-                           propagation_policy="Foreground", grace_period_seconds=0)
+                self._call(
+                    obj.kind.api,
+                    obj.kind.deleter,
+                    "DELETE",
+                    f"{obj.kind.path.format(ns=self.namespace)}/{obj.name}",
+                    obj.name,
+                    self.namespace,
+                    propagation_policy="Foreground",
+                    grace_period_seconds=0,
+                )
             except NotFound:
                 pass
         deadline = time.monotonic() + self.timeouts.namespace_delete
@@ -216,9 +276,11 @@ class SharedNamespace:
             if not left:
                 return [o.describe() for o in made]
             if time.monotonic() > deadline:
-                raise WaitTimeout(f"the objects the test made in namespace {self.namespace} to be deleted",
-                                  self.timeouts.namespace_delete,
-                                  ", ".join(o.describe() for o in left[:10]) + " still there")
+                raise WaitTimeout(
+                    f"the objects the test made in namespace {self.namespace} to be deleted",
+                    self.timeouts.namespace_delete,
+                    ", ".join(o.describe() for o in left[:10]) + " still there",
+                )
             time.sleep(self.timeouts.poll_interval)
 
     # -- holding it
@@ -227,8 +289,12 @@ class SharedNamespace:
         meta: dict[str, Any] = {"name": LEASE, "labels": owner_labels(), "annotations": owner_annotations()}
         if resource_version:
             meta["resourceVersion"] = resource_version
-        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta,
-                "data": {"baseline": json.dumps(sorted(baseline))}}
+        return {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": meta,
+            "data": {"baseline": json.dumps(sorted(baseline))},
+        }
 
     def acquire(self) -> None:
         """Hold the namespace for this run, cleaning up after a dead previous holder; ConfigError if in use."""
@@ -241,8 +307,9 @@ class SharedNamespace:
             pass  # reading the namespace object is not among the rights needed; creating the lease tells
         self.baseline = self.snapshot()
         try:
-            self._call("core", "create_namespaced_config_map", "POST", path, self.namespace,
-                       self._lease_body(self.baseline))
+            self._call(
+                "core", "create_namespaced_config_map", "POST", path, self.namespace, self._lease_body(self.baseline)
+            )
             self.held = True
             return
         except NotFound:
@@ -256,10 +323,15 @@ class SharedNamespace:
         alive = owner.alive() if owner is not None else None
         if alive is not False:
             who = owner.describe() if owner is not None else "a run that left no owner"
-            how = ("wait for it to finish" if alive else
-                   f"once it is over: kubectl -n {self.namespace} delete configmap {LEASE}")
-            raise ConfigError(f"namespace {self.namespace} is in use by another rollproof run ({who}, started "
-                              f"{annotations.get(STARTED, '?')}); {how}, or name another namespace")
+            how = (
+                "wait for it to finish"
+                if alive
+                else f"once it is over: kubectl -n {self.namespace} delete configmap {LEASE}"
+            )
+            raise ConfigError(
+                f"namespace {self.namespace} is in use by another rollproof run ({who}, started "
+                f"{annotations.get(STARTED, '?')}); {how}, or name another namespace"
+            )
         try:
             previous = frozenset(json.loads((lease.get("data") or {}).get("baseline", "[]")))
         except ValueError:
@@ -267,27 +339,46 @@ class SharedNamespace:
         removed = self.clean(previous)
         self.baseline = self.snapshot()
         try:
-            self._call("core", "replace_namespaced_config_map", "PUT", f"{path}/{LEASE}", LEASE, self.namespace,
-                       self._lease_body(self.baseline, meta.get("resourceVersion")))
+            self._call(
+                "core",
+                "replace_namespaced_config_map",
+                "PUT",
+                f"{path}/{LEASE}",
+                LEASE,
+                self.namespace,
+                self._lease_body(self.baseline, meta.get("resourceVersion")),
+            )
         except Conflict:
-            raise ConfigError(f"namespace {self.namespace} was taken by another rollproof run just now; "
-                              "wait for it to finish, or name another namespace") from None
+            raise ConfigError(
+                f"namespace {self.namespace} was taken by another rollproof run just now; "
+                "wait for it to finish, or name another namespace"
+            ) from None
         self.held = True
         what = ", ".join(removed) if removed else "nothing"
-        self.announce(f"rollproof: namespace {self.namespace} was held by {owner.describe() if owner else '?'}, "
-                      f"which is gone; removed what it left: {what}")
+        self.announce(
+            f"rollproof: namespace {self.namespace} was held by {owner.describe() if owner else '?'}, "
+            f"which is gone; removed what it left: {what}"
+        )
 
     def _no_such_namespace(self) -> str:
-        return (f"namespace {self.namespace} does not exist: create it, or name another "
-                "(--namespace, or the kubeconfig context's namespace)")
+        return (
+            f"namespace {self.namespace} does not exist: create it, or name another "
+            "(--namespace, or the kubeconfig context's namespace)"
+        )
 
     def release(self) -> None:
         """Give the namespace back (the lease goes; the baseline objects stay as they were)."""
         if not self.held:
             return
         try:
-            self._call("core", "delete_namespaced_config_map", "DELETE",
-                       f"/api/v1/namespaces/{self.namespace}/configmaps/{LEASE}", LEASE, self.namespace)
+            self._call(
+                "core",
+                "delete_namespaced_config_map",
+                "DELETE",
+                f"/api/v1/namespaces/{self.namespace}/configmaps/{LEASE}",
+                LEASE,
+                self.namespace,
+            )
         except NotFound:
             pass
         self.held = False

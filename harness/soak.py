@@ -71,10 +71,18 @@ class SoakSummary:
             "failed_requests": self.failed_requests,
             "failures_by_cause": dict(sum((s.by_cause for s in self.scenarios), Counter())),
             "scenarios": [
-                {"scenario": s.scenario, "runs": s.runs, "outcomes": dict(s.outcomes),
-                 "requests": dict(s.requests), "failed": dict(s.failed), "runs_with_incomplete_evidence": s.incomplete,
-                 "max_gap_ms": round(s.max_gap_ms, 3), "failures_by_cause": dict(s.by_cause),
-                 "wall_s": round(s.wall_s, 3), "rollout_s": round(s.rollout_s, 3)}
+                {
+                    "scenario": s.scenario,
+                    "runs": s.runs,
+                    "outcomes": dict(s.outcomes),
+                    "requests": dict(s.requests),
+                    "failed": dict(s.failed),
+                    "runs_with_incomplete_evidence": s.incomplete,
+                    "max_gap_ms": round(s.max_gap_ms, 3),
+                    "failures_by_cause": dict(s.by_cause),
+                    "wall_s": round(s.wall_s, 3),
+                    "rollout_s": round(s.rollout_s, 3),
+                }
                 for s in self.scenarios
             ],
             "failures": [f.__dict__ for f in self.failures],
@@ -107,16 +115,21 @@ def soak_summary(reports: Sequence[TestReport]) -> SoakSummary:
 
 
 def _markdown(summary: SoakSummary) -> str:
-    lines = [f"# Soak: {summary.runs} runs, {summary.requests} requests, {summary.failed_requests} failed", "",
-             "| scenario | runs | outcomes | requests (by sampler) | failed | incomplete evidence | max gap ms | causes |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"# Soak: {summary.runs} runs, {summary.requests} requests, {summary.failed_requests} failed",
+        "",
+        "| scenario | runs | outcomes | requests (by sampler) | failed | incomplete evidence | max gap ms | causes |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for s in summary.scenarios:
         outcomes = ", ".join(f"{k} {n}" for k, n in sorted(s.outcomes.items()))
         requests = ", ".join(f"{k} {n}" for k, n in s.requests.items())
         failed = ", ".join(f"{k} {n}" for k, n in s.failed.items())
         causes = ", ".join(f"{k} {n}" for k, n in sorted(s.by_cause.items())) or "none"
-        lines.append(f"| {s.scenario} | {s.runs} | {outcomes} | {requests} | {failed} | {s.incomplete} | "
-                     f"{s.max_gap_ms:.1f} | {causes} |")
+        lines.append(
+            f"| {s.scenario} | {s.runs} | {outcomes} | {requests} | {failed} | {s.incomplete} | "
+            f"{s.max_gap_ms:.1f} | {causes} |"
+        )
     if summary.failures:
         lines += ["", "## Every failed request", ""]
         lines += [f"- `{f.nodeid}` {f.kind} +{f.t:.3f}s [{f.cause}] {f.text}" for f in summary.failures]

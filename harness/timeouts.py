@@ -34,8 +34,14 @@ class Timeouts:
         waits = {
             name: getattr(self, name) * factor
             for name in (
-                "cluster_create", "cluster_ready", "namespace_delete", "pods_ready",
-                "rollout", "rc_timeout", "api_request", "probe_max_duration",
+                "cluster_create",
+                "cluster_ready",
+                "namespace_delete",
+                "pods_ready",
+                "rollout",
+                "rc_timeout",
+                "api_request",
+                "probe_max_duration",
             )
         }
         return replace(self, **waits)

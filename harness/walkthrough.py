@@ -16,8 +16,16 @@ from typing import Any
 from .kube.patches import JSON, JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, RawRequest, object_path
 from .manifests import deployment
 
-__all__ = ["NAME", "GROUP_VERSION", "PATCH_CHECKS", "ROLLBACK_BODY", "demo_manifest", "walkthrough_patch",
-           "walkthrough_rollback", "ROLLBACK_EVENT_REASON"]
+__all__ = [
+    "NAME",
+    "GROUP_VERSION",
+    "PATCH_CHECKS",
+    "ROLLBACK_BODY",
+    "demo_manifest",
+    "walkthrough_patch",
+    "walkthrough_rollback",
+    "ROLLBACK_EVENT_REASON",
+]
 
 NAME = "deployment-demo"
 GROUP_VERSION = "extensions/v1beta1"

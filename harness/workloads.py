@@ -20,12 +20,17 @@ def _selector(labels: dict[str, str]) -> str:
 def ready_pods(core: client.CoreV1Api, namespace: str, labels: dict[str, str]) -> list[Any]:
     """Pods matching `labels` that are Ready and not terminating."""
     pods = core.list_namespaced_pod(namespace, label_selector=_selector(labels)).items
-    return [p for p in pods if p.metadata.deletion_timestamp is None
-            and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])]
+    return [
+        p
+        for p in pods
+        if p.metadata.deletion_timestamp is None
+        and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
+    ]
 
 
-def wait_ready_pods(core: client.CoreV1Api, namespace: str, labels: dict[str, str], count: int,
-                    timeout: float, interval: float) -> list[Any]:
+def wait_ready_pods(
+    core: client.CoreV1Api, namespace: str, labels: dict[str, str], count: int, timeout: float, interval: float
+) -> list[Any]:
     """Block until exactly `count` matching pods are Ready (and none more)."""
     started = clock()
     seen: list[Any] = []
@@ -34,8 +39,11 @@ def wait_ready_pods(core: client.CoreV1Api, namespace: str, labels: dict[str, st
         if len(seen) == count:
             return seen
         time.sleep(interval)
-    raise WaitTimeout(f"{count} ready pods with {_selector(labels)} in {namespace}", timeout,
-                      f"{len(seen)} ready: {', '.join(p.metadata.name for p in seen) or 'none'}")
+    raise WaitTimeout(
+        f"{count} ready pods with {_selector(labels)} in {namespace}",
+        timeout,
+        f"{len(seen)} ready: {', '.join(p.metadata.name for p in seen) or 'none'}",
+    )
 
 
 def pod_env(pod: Any, name: str) -> str | None:

@@ -13,8 +13,10 @@ from harness.expectations import not_applicable_rows
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "needs(*checks): expectation-table rows the scenario depends on, e.g. "
-        "@pytest.mark.needs('server-side-apply'); not applicable on versions where the table says so")
+        "markers",
+        "needs(*checks): expectation-table rows the scenario depends on, e.g. "
+        "@pytest.mark.needs('server-side-apply'); not applicable on versions where the table says so",
+    )
 
 
 def pytest_collection_modifyitems(items):
@@ -34,5 +36,6 @@ def _rp_needs(request):
         record = request.getfixturevalue("record")
         for row in missing:
             record.check(row.check, f"not applicable: {row.why}")
-        pytest.skip("not applicable on " + cluster.git_version + ": "
-                    + "; ".join(f"{row.check} ({row.why})" for row in missing))
+        pytest.skip(
+            "not applicable on " + cluster.git_version + ": " + "; ".join(f"{row.check} ({row.why})" for row in missing)
+        )

@@ -72,14 +72,16 @@ def _ordinals(names):
 def _assert_handoffs(handoffs, what):
     late = [h for h in handoffs if not h.in_order]
     assert not late, f"{what}: an old pod went before its successor was Ready: " + "; ".join(
-        f"{h.replaced} terminating at {h.terminating_at}, {h.ready} ready at {h.ready_at}" for h in late)
+        f"{h.replaced} terminating at {h.terminating_at}, {h.ready} ready at {h.ready_at}" for h in late
+    )
 
 
 # --------------------------------------------------------------------------- StatefulSet
 
 
 def test_statefulset_rolling_update_highest_ordinal_first_then_partition_canary(
-        core_api, apps_api, raw_api, namespace, probed_service, pod_watcher, app_images, record, timeouts):
+    core_api, apps_api, raw_api, namespace, probed_service, pod_watcher, app_images, record, timeouts
+):
     """StatefulSet RollingUpdate replaces pods from the highest ordinal down; a partition canaries one ordinal.
 
     MUST hold: zero failed probes through the Service the whole time; a full
@@ -115,17 +117,26 @@ def test_statefulset_rolling_update_highest_ordinal_first_then_partition_canary(
         log.info("%s: %s", label, verdict.message.strip())
         observe_for(timeouts.endpoint_propagation)
         counts = dict(verdict.counts)
-        phases.append(dict(label=label, start=started, done=done, revision=counts["updateRevision"],
-                           current=counts["currentRevision"]))
+        phases.append(
+            dict(
+                label=label,
+                start=started,
+                done=done,
+                revision=counts["updateRevision"],
+                current=counts["currentRevision"],
+            )
+        )
         return phases[-1]
 
     both = (old.server, new.server)
     full = phase("rolling update v0.1 -> v0.2 (partition 0)", statefulset(STS, new.image, "v0.2"), both)
     back = phase("rollback v0.2 -> v0.1 (partition 0)", statefulset(STS, old.image, "v0.1"), (new.server, old.server))
-    canary = phase("canary v0.1 -> v0.2 (partition 3)", statefulset(STS, new.image, "v0.2", partition=3), both,
-                   settled=both)
-    canary_pods = {pod_ordinal(p.name): p for p in list_pods(core_api, namespace, labels, timeouts)
-                   if not p.terminating}
+    canary = phase(
+        "canary v0.1 -> v0.2 (partition 3)", statefulset(STS, new.image, "v0.2", partition=3), both, settled=both
+    )
+    canary_pods = {
+        pod_ordinal(p.name): p for p in list_pods(core_api, namespace, labels, timeouts) if not p.terminating
+    }
     log.info("hold the canary for the settle window")
     observe_for(timeouts.probe_settle)
     canary_held = clock()
@@ -141,13 +152,23 @@ def test_statefulset_rolling_update_highest_ordinal_first_then_partition_canary(
         p["until"] = after["start"] if after else None
     orders = {p["label"]: update_order(events, p["revision"], p["start"], p["until"]) for p in phases}
     for p in phases:
-        log.info("%s: ordinals replaced in order %s in %.1fs", p["label"], _ordinals(orders[p["label"]]),
-                 p["done"] - p["start"])
+        log.info(
+            "%s: ordinals replaced in order %s in %.1fs",
+            p["label"],
+            _ordinals(orders[p["label"]]),
+            p["done"] - p["start"],
+        )
         for h in ordinal_handoffs(lives, orders[p["label"]], p["revision"], p["start"], p["until"]):
-            log.info("  %s ready at %+.3fs, then %s terminating at %+.3fs", h.ready, (h.ready_at or 0) - p["start"],
-                     h.replaced, (h.terminating_at or 0) - p["start"])
-    record.measure("statefulset-phase-seconds", "; ".join(f"{p['label']}: {p['done'] - p['start']:.1f}"
-                                                        for p in phases))
+            log.info(
+                "  %s ready at %+.3fs, then %s terminating at %+.3fs",
+                h.ready,
+                (h.ready_at or 0) - p["start"],
+                h.replaced,
+                (h.terminating_at or 0) - p["start"],
+            )
+    record.measure(
+        "statefulset-phase-seconds", "; ".join(f"{p['label']}: {p['done'] - p['start']:.1f}" for p in phases)
+    )
     record.check("statefulset-update-order", ",".join(map(str, _ordinals(orders[full["label"]]))))
     record.check("statefulset-rollback-order", ",".join(map(str, _ordinals(orders[back["label"]]))))
     record.check("statefulset-partition-3-updated", ",".join(map(str, _ordinals(orders[canary["label"]]))))
@@ -160,17 +181,20 @@ def test_statefulset_rolling_update_highest_ordinal_first_then_partition_canary(
     assert _ordinals(orders[canary["label"]]) == [3]
     assert _ordinals(orders[finish["label"]]) == [2, 1, 0]
     for p in phases:
-        _assert_handoffs(ordinal_handoffs(lives, orders[p["label"]], p["revision"], p["start"], p["until"]),
-                         p["label"])
+        _assert_handoffs(ordinal_handoffs(lives, orders[p["label"]], p["revision"], p["start"], p["until"]), p["label"])
     # the canary: only ordinal 3 at the update revision, 0-2 still at the current (old) one
     assert canary["revision"] != canary["current"] == back["revision"]
     assert {o: (p.revision, p.image) for o, p in canary_pods.items()} == {
-        0: (back["revision"], old.image), 1: (back["revision"], old.image), 2: (back["revision"], old.image),
-        3: (canary["revision"], new.image)}
+        0: (back["revision"], old.image),
+        1: (back["revision"], old.image),
+        2: (back["revision"], old.image),
+        3: (canary["revision"], new.image),
+    }
     during_canary = _between(samples, canary["done"] + timeouts.endpoint_propagation, canary_held)
     assert {s.server for s in during_canary if s.ok} == {old.server, new.server}, (
         "the Service should answer from the canary (ordinal 3) and the old ordinals 0-2 alike:\n"
-        + render_window(during_canary, canary["done"], 0.0, canary_held - canary["done"], t0=record.t0))
+        + render_window(during_canary, canary["done"], 0.0, canary_held - canary["done"], t0=record.t0)
+    )
     assert_replica_bounds(record.points, desired=DESIRED, max_surge=0, max_unavailable=1)
     final = [p for p in list_pods(core_api, namespace, labels, timeouts) if not p.terminating]
     assert sorted((p.name, p.image) for p in final) == [(f"{STS}-{i}", new.image) for i in range(DESIRED)]
@@ -182,7 +206,8 @@ def test_statefulset_rolling_update_highest_ordinal_first_then_partition_canary(
 
 @pytest.mark.needs("daemonset-max-surge")
 def test_daemonset_rolling_update_surges_and_drops_no_request(
-        core_api, apps_api, raw_api, namespace, probed_service, pod_watcher, app_images, record, timeouts):
+    core_api, apps_api, raw_api, namespace, probed_service, pod_watcher, app_images, record, timeouts
+):
     """DaemonSet rolling update with maxSurge 1 / maxUnavailable 0 drops no request.
 
     MUST hold: for both samplers the whole rollout probed and zero failed
@@ -220,8 +245,13 @@ def test_daemonset_rolling_update_surges_and_drops_no_request(
     new_revision = revisions[-1].name.removeprefix(f"{DS}-")
     handoffs = node_handoffs(pod_lives(events), new_revision, started)
     for h in handoffs:
-        log.info("%s ready at %+.3fs, %s terminating at %+.3fs", h.ready, (h.ready_at or 0) - started,
-                 h.replaced, (h.terminating_at or 0) - started)
+        log.info(
+            "%s ready at %+.3fs, %s terminating at %+.3fs",
+            h.ready,
+            (h.ready_at or 0) - started,
+            h.replaced,
+            (h.terminating_at or 0) - started,
+        )
     record.check("daemonset-surge-handoffs", f"{sum(h.in_order for h in handoffs)}/{len(handoffs)} in order")
 
     assert_verdicts(analyses)
@@ -243,7 +273,8 @@ def _unstartable(image):
 
 
 def test_rollout_to_unstartable_image_stalls_then_undo_restores(
-        core_api, namespace, deployments, probed_service, app_images, record, timeouts):
+    core_api, namespace, deployments, probed_service, app_images, record, timeouts
+):
     """A rollout to an image that cannot start stalls at its progress deadline; undo restores the old version.
 
     MUST hold: for both samplers the whole time probed, zero failed requests and
@@ -258,8 +289,9 @@ def test_rollout_to_unstartable_image_stalls_then_undo_restores(
     deadline = timeouts.rollout_progress_deadline
 
     log.info("create %s v0.1 (%s, progressDeadlineSeconds %d) behind a Service", STUCK, old.image, deadline)
-    deployments.apply(deployment(STUCK, old.image, "v0.1", progress_deadline=deadline),
-                      change_cause=f"create {STUCK} v0.1")
+    deployments.apply(
+        deployment(STUCK, old.image, "v0.1", progress_deadline=deadline), change_cause=f"create {STUCK} v0.1"
+    )
     deployments.wait_rollout_complete(STUCK, timeouts.rollout)
     probed = probed_service(STUCK, {"app": STUCK})
     watcher = deployments.watch_replicasets(STUCK)
@@ -268,8 +300,10 @@ def test_rollout_to_unstartable_image_stalls_then_undo_restores(
 
     log.info("apply v0.2 with %s (imagePullPolicy Never): it cannot start", bad)
     with probed.phase("to an unstartable image", (old.server,)):
-        deployments.apply(with_pull_policy(deployment(STUCK, bad, "v0.2", progress_deadline=deadline), "Never"),
-                          change_cause=f"update {STUCK} to unstartable {bad}")
+        deployments.apply(
+            with_pull_policy(deployment(STUCK, bad, "v0.2", progress_deadline=deadline), "Never"),
+            change_cause=f"update {STUCK} to unstartable {bad}",
+        )
         started = clock()
         with pytest.raises(RolloutFailed) as stalled:
             deployments.wait_rollout_complete(STUCK, timeouts.rollout)
@@ -292,12 +326,19 @@ def test_rollout_to_unstartable_image_stalls_then_undo_restores(
 
     assert stalled.value.reason == "ProgressDeadlineExceeded"
     assert stuck and {p.waiting_reason for p in stuck} == {"ErrImageNeverPull"}, [
-        (p.name, p.waiting_reason) for p in stuck]
+        (p.name, p.waiting_reason) for p in stuck
+    ]
     assert (status.get("availableReplicas"), status.get("updatedReplicas")) == (DESIRED, len(stuck))
     assert_verdicts(analyses)
     assert all(a.versions_seen == (old.server,) for a in analyses)
-    assert_replica_bounds(record.points, since=rollout_start, desired=DESIRED, max_surge=1,
-                          max_unavailable=0, pods=record.datapath[-1].pods)
+    assert_replica_bounds(
+        record.points,
+        since=rollout_start,
+        desired=DESIRED,
+        max_surge=1,
+        max_unavailable=0,
+        pods=record.datapath[-1].pods,
+    )
     assert not undone.skipped and undone.revision == 1
     assert [(r.revision, r.images) for r in history] == [(2, (bad,)), (3, (old.image,))]
     live = [p for p in list_pods(core_api, namespace, {"app": STUCK}, timeouts) if not p.terminating]
@@ -316,8 +357,9 @@ VARIANTS = {
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
-def test_naive_against_hardened_deployment(variant, namespace, deployments, probed_service, app_images, record,
-                                           timeouts):
+def test_naive_against_hardened_deployment(
+    variant, namespace, deployments, probed_service, app_images, record, timeouts
+):
     """Naive against hardened Deployment rolling update v0.1 -> v0.2.
 
     MUST hold, both: the rollout completes with the whole of it probed by both
@@ -360,10 +402,20 @@ def test_naive_against_hardened_deployment(variant, namespace, deployments, prob
     for analysis in analyses:
         record.measure(f"{variant}-{analysis.kind}-failed-requests", f"{analysis.failed} of {analysis.total}")
         causes = Counter(a.cause for a in analysis.attributions)
-        record.measure(f"{variant}-{analysis.kind}-causes",
-                     ", ".join(f"{cause} {n}" for cause, n in sorted(causes.items())) or "none")
-        log.info("%s %s: %d of %d failed in %d outage(s) %s; causes %s", variant, analysis.kind, analysis.failed,
-                 analysis.total, len(analysis.outages), dict(analysis.error_counts), dict(causes))
+        record.measure(
+            f"{variant}-{analysis.kind}-causes",
+            ", ".join(f"{cause} {n}" for cause, n in sorted(causes.items())) or "none",
+        )
+        log.info(
+            "%s %s: %d of %d failed in %d outage(s) %s; causes %s",
+            variant,
+            analysis.kind,
+            analysis.failed,
+            analysis.total,
+            len(analysis.outages),
+            dict(analysis.error_counts),
+            dict(causes),
+        )
 
     assert verdict.done
     assert_verdicts(analyses)  # hardened: no failed request; naive: failures measured, evidence and order judged
@@ -374,8 +426,17 @@ def test_naive_against_hardened_deployment(variant, namespace, deployments, prob
         unexplained = [s for s in late if causes.get(s.start) != "stale-conntrack"]
         assert not unexplained, (
             f"{len(unexplained)} {analysis.kind} request(s) failed after the rollout settled, not by a stale "
-            f"conntrack entry:\n" + render_window(analysis.samples, unexplained[0].start, t0=record.t0))
-    assert_replica_bounds(record.points, since=rollout_start, desired=DESIRED, max_surge=surge,
-                          max_unavailable=unavailable, pods=record.datapath[-1].pods)
+            f"conntrack entry:\n" + render_window(analysis.samples, unexplained[0].start, t0=record.t0)
+        )
+    assert_replica_bounds(
+        record.points,
+        since=rollout_start,
+        desired=DESIRED,
+        max_surge=surge,
+        max_unavailable=unavailable,
+        pods=record.datapath[-1].pods,
+    )
     assert [(r.revision, r.change_cause) for r in history] == [
-        (1, f"create {name} v0.1"), (2, f"update {name} to v0.2")]
+        (1, f"create {name} v0.1"),
+        (2, f"update {name} to v0.2"),
+    ]

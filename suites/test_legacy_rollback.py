@@ -49,8 +49,12 @@ def _two_revisions(raw_api, deployments, namespace, app_images, timeouts, name):
     _create(raw_api, namespace, with_change_cause(deployment(name, old.image, "v0.1"), f"create {name} v0.1"))
     deployments.wait_rollout_complete(name, timeouts.rollout)
     log.info("PATCH %s v0.2 (%s)", name, new.image)
-    raw_api.call(strategic_merge_patch(deployment_path(namespace, name),
-                                       with_change_cause(deployment(name, new.image, "v0.2"), f"update {name} to v0.2")))
+    raw_api.call(
+        strategic_merge_patch(
+            deployment_path(namespace, name),
+            with_change_cause(deployment(name, new.image, "v0.2"), f"update {name} to v0.2"),
+        )
+    )
     deployments.wait_rollout_complete(name, timeouts.rollout)
     return deployments.history(name)
 
@@ -70,8 +74,9 @@ def _rollback_events(core_api, namespace, name, timeout, interval, expect_one):
         time.sleep(interval)
 
 
-def test_walkthrough_raw_requests_as_sent(cluster, core_api, namespace, raw_api, deployments, probed_service,
-                                          app_images, record, timeouts):
+def test_walkthrough_raw_requests_as_sent(
+    cluster, core_api, namespace, raw_api, deployments, probed_service, app_images, record, timeouts
+):
     """The walkthrough's own PATCHes and rollback POST, as it sent them, answer as the table says for this version.
 
     MUST hold: deployment-demo created at v0.1 (old image) by POST; its whole
@@ -102,8 +107,7 @@ def test_walkthrough_raw_requests_as_sent(cluster, core_api, namespace, raw_api,
             log.info("PATCH %s as %s (whole v0.2 manifest)", request.path, content_type)
             answer = raw_api.send(request)
             log.info("answer %d: %r", answer.status, answer.body if answer.status != 200 else "(the Deployment)")
-            record.check(check, observed(answer.status, answer.body if answer.status != 200 else "",
-                                         hide=(namespace,)))
+            record.check(check, observed(answer.status, answer.body if answer.status != 200 else "", hide=(namespace,)))
             expect(check, version, answer.status, answer.body)
             if answer.status == 200:
                 deployments.wait_rollout_complete(WALKTHROUGH_NAME, timeouts.rollout)
@@ -120,14 +124,16 @@ def test_walkthrough_raw_requests_as_sent(cluster, core_api, namespace, raw_api,
         if served:
             deployments.wait_rollout_complete(WALKTHROUGH_NAME, timeouts.rollout)
     analyses = probed.finish()
-    events = _rollback_events(core_api, namespace, WALKTHROUGH_NAME, timeouts.api_request, timeouts.poll_interval,
-                              expect_one=served)
+    events = _rollback_events(
+        core_api, namespace, WALKTHROUGH_NAME, timeouts.api_request, timeouts.poll_interval, expect_one=served
+    )
     history = deployments.history(WALKTHROUGH_NAME)
     _record_history(record, history)
     log.info("events %s; history %s", events, [(r.revision, r.revision_history, r.images) for r in history])
     record.check("walkthrough-rollback event", "; ".join(events) or "none")
-    record.check("walkthrough history after the rollback",
-                 ", ".join(f"{r.revision}: {','.join(r.images)}" for r in history))
+    record.check(
+        "walkthrough history after the rollback", ", ".join(f"{r.revision}: {','.join(r.images)}" for r in history)
+    )
 
     live_image = deployments.get(WALKTHROUGH_NAME)["spec"]["template"]["spec"]["containers"][0]["image"]
     if served:
@@ -141,8 +147,9 @@ def test_walkthrough_raw_requests_as_sent(cluster, core_api, namespace, raw_api,
 
 
 @pytest.mark.needs("legacy-rollback-removed")
-def test_legacy_rollback_is_gone_and_undo_works(cluster, namespace, raw_api, deployments, probed_service,
-                                                app_images, record, timeouts):
+def test_legacy_rollback_is_gone_and_undo_works(
+    cluster, namespace, raw_api, deployments, probed_service, app_images, record, timeouts
+):
     """The legacy rollback POST is gone since 1.16; kubectl's undo (a JSON patch of the template) works.
 
     MUST hold: POST .../deployments/NAME/rollback under extensions/v1beta1 and
@@ -182,9 +189,12 @@ def test_legacy_rollback_is_gone_and_undo_works(cluster, namespace, raw_api, dep
     _record_history(record, history)
     log.info("history after undo: %s", [(r.revision, r.revision_history, r.change_cause) for r in history])
     third = history[-1]
-    record.check("rollout undo after the legacy rollback",
-                 f"{undo.exchange.status if undo.exchange else 'skipped'} {undo.exchange.content_type if undo.exchange else ''}; "
-                 f"revisions {[r.revision for r in history]}, revision 3 = old revision {list(third.revision_history)}")
+    record.check(
+        "rollout undo after the legacy rollback",
+        f"{undo.exchange.status if undo.exchange else 'skipped'} "
+        f"{undo.exchange.content_type if undo.exchange else ''}; "
+        f"revisions {[r.revision for r in history]}, revision 3 = old revision {list(third.revision_history)}",
+    )
 
     assert not undo.skipped and undo.revision == 1
     assert undo.exchange is not None and undo.exchange.status == 200
@@ -219,6 +229,9 @@ def test_legacy_rollback_on_old_servers(cluster, namespace, raw_api, deployments
         expect(_check_name(group_version), version, answer.status, answer.body)
         deployments.wait_rollout_complete(name, timeouts.rollout)
         history = deployments.history(name)
-        log.info("history after %s rollback: %s", group_version,
-                 [(r.revision, r.revision_history, r.images) for r in history])
+        log.info(
+            "history after %s rollback: %s",
+            group_version,
+            [(r.revision, r.revision_history, r.images) for r in history],
+        )
         _record_history(record, history)

@@ -124,8 +124,9 @@ def test_apply_without_field_manager_is_refused(cluster, namespace, raw_api, app
     """
     name = "ct-apply-no-manager"
     path = _target(raw_api, namespace, name, app_images["old"].image, manager=OWNER)
-    request = without_params(apply_patch(path, deployment(name, app_images["new"].image, "v0.2", replicas=0)),
-                             "fieldManager")
+    request = without_params(
+        apply_patch(path, deployment(name, app_images["new"].image, "v0.2", replicas=0)), "fieldManager"
+    )
     log.info("PATCH %s as apply-patch+yaml with params %s (no fieldManager)", name, request.params)
     answer, unchanged = _send_refused(raw_api, path, request)
     record.check("apply-without-field-manager", observed(answer.status, answer.body, hide=(namespace,)))
@@ -149,8 +150,12 @@ def test_conflicting_apply_needs_force(cluster, namespace, raw_api, app_images, 
     before = raw_api.call(get_object(path)).body
     field = "f:spec.f:revisionHistoryLimit"
     log.info("%s owns %s: %s", OWNER, field, managers_of(before, field))
-    partial = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-               "spec": {"revisionHistoryLimit": 3}}
+    partial = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {"revisionHistoryLimit": 3},
+    }
 
     log.info("apply revisionHistoryLimit=3 as %s without force", CHALLENGER)
     answer, unchanged = _send_refused(raw_api, path, apply_patch(path, partial, field_manager=CHALLENGER))
@@ -162,8 +167,10 @@ def test_conflicting_apply_needs_force(cluster, namespace, raw_api, app_images, 
     forced = raw_api.send(apply_patch(path, partial, field_manager=CHALLENGER, force=True))
     live = raw_api.call(get_object(path)).body
     owners = managers_of(live, field)
-    record.check("apply-conflict-with-force",
-                 f"{forced.status}; revisionHistoryLimit {live['spec'].get('revisionHistoryLimit')}, owned by {owners}")
+    record.check(
+        "apply-conflict-with-force",
+        f"{forced.status}; revisionHistoryLimit {live['spec'].get('revisionHistoryLimit')}, owned by {owners}",
+    )
     expect("apply-conflict-with-force", version, forced.status, forced.body)
     assert managers_of(before, field) == [OWNER]
     assert (live["spec"]["revisionHistoryLimit"], owners) == (3, [CHALLENGER])
@@ -197,20 +204,24 @@ def test_merge_patch_replaces_lists_strategic_merge_merges_by_name(namespace, ra
         log.info("live %s after %s: %s", which, content_type, seen[content_type])
         record.check(f"{which} list after {content_type}", f"{before} -> {seen[content_type]}")
 
-    nginx_after_merge = next((c for c in lives[MERGE_PATCH]["spec"]["template"]["spec"]["containers"]
-                              if c["name"] == DEMO_CONTAINER), None)
-    nginx_after_smp = next(c for c in lives[STRATEGIC_MERGE_PATCH]["spec"]["template"]["spec"]["containers"]
-                           if c["name"] == DEMO_CONTAINER)
+    nginx_after_merge = next(
+        (c for c in lives[MERGE_PATCH]["spec"]["template"]["spec"]["containers"] if c["name"] == DEMO_CONTAINER), None
+    )
+    nginx_after_smp = next(
+        c for c in lives[STRATEGIC_MERGE_PATCH]["spec"]["template"]["spec"]["containers"] if c["name"] == DEMO_CONTAINER
+    )
     if which == "containers":
         assert seen[MERGE_PATCH] == [LIST_SIDECAR], "merge patch must replace the whole containers list"
         assert sorted(seen[STRATEGIC_MERGE_PATCH]) == sorted([DEMO_CONTAINER, LIST_SIDECAR]), (
-            "strategic merge must merge containers by name")
+            "strategic merge must merge containers by name"
+        )
         assert nginx_after_merge is None
     else:
         assert seen[MERGE_PATCH] == [LIST_EXTRA_ENV], "merge patch must replace the whole env list"
         assert "readinessProbe" not in nginx_after_merge, "merge patch replaced the whole container too"
         assert sorted(seen[STRATEGIC_MERGE_PATCH]) == sorted([DEMO_VERSION_ENV, LIST_EXTRA_ENV]), (
-            "strategic merge must merge env by name")
+            "strategic merge must merge env by name"
+        )
         assert env_names(lives[STRATEGIC_MERGE_PATCH]).count(DEMO_VERSION_ENV) == 1
     assert "readinessProbe" in nginx_after_smp, "strategic merge must keep the rest of the merged container"
 
@@ -243,8 +254,11 @@ def widget_crd(raw_api, timeouts):
         deadline = clock() + timeouts.api_request
         while not crd_established(raw_api.call(get_object(path)).body):
             if clock() >= deadline:
-                raise WaitTimeout(f"CRD {manifest['metadata']['name']} to be Established", timeouts.api_request,
-                                  "condition Established not True")
+                raise WaitTimeout(
+                    f"CRD {manifest['metadata']['name']} to be Established",
+                    timeouts.api_request,
+                    "condition Established not True",
+                )
             time.sleep(timeouts.poll_interval)
         yield group
     finally:
@@ -286,8 +300,7 @@ def test_custom_resource_refuses_strategic_merge_patch(cluster, namespace, raw_a
 
     log.info("PATCH %s/%s as %s", PLURAL, name, STRATEGIC_MERGE_PATCH)
     answer, unchanged = _send_refused(raw_api, path, strategic_merge_patch(path, body))
-    record.check("strategic-merge-patch-custom-resource",
-                 observed(answer.status, answer.body, hide=(namespace, group)))
+    record.check("strategic-merge-patch-custom-resource", observed(answer.status, answer.body, hide=(namespace, group)))
     message = expect("strategic-merge-patch-custom-resource", _version(cluster), answer.status, answer.body)
     accepted = accepted_media_types(message)
     log.info("accepted media types: %s", accepted)
@@ -300,4 +313,3 @@ def test_custom_resource_refuses_strategic_merge_patch(cluster, namespace, raw_a
     assert {JSON_PATCH, MERGE_PATCH} <= set(accepted), f"415 message must list the accepted types: {message!r}"
     assert STRATEGIC_MERGE_PATCH not in accepted
     assert merged["spec"]["items"] == [{"name": "b", "value": "2"}]
-

@@ -1,4 +1,5 @@
-"""Deployment rolling updates through raw API PATCHes (strategic-merge, merge, JSON patch), and the history they leave."""
+"""Deployment rolling updates through raw API PATCHes (strategic-merge, merge, JSON patch), and the history
+they leave."""
 
 from __future__ import annotations
 
@@ -51,8 +52,9 @@ def _demo_container(obj):
 
 
 @pytest.mark.parametrize("content_type", ROLLOUT_CONTENT_TYPES, ids=[SHORT[c] for c in ROLLOUT_CONTENT_TYPES])
-def test_raw_patch_rollout_drops_no_request(namespace, raw_api, deployments, probed_service, app_images, record,
-                                            timeouts, content_type):
+def test_raw_patch_rollout_drops_no_request(
+    namespace, raw_api, deployments, probed_service, app_images, record, timeouts, content_type
+):
     """Deployment rolling update v0.1 -> v0.2 sent as one raw PATCH drops no request.
 
     MUST hold for each PATCH flavour — application/strategic-merge-patch+json
@@ -78,8 +80,9 @@ def test_raw_patch_rollout_drops_no_request(namespace, raw_api, deployments, pro
     probed.watch(watcher)
 
     current = raw_api.call(get_object(path)).body
-    request = rollout_patch(content_type, path, current, deployment(name, new.image, "v0.2", replicas=DESIRED),
-                            new.image, "v0.2")
+    request = rollout_patch(
+        content_type, path, current, deployment(name, new.image, "v0.2", replicas=DESIRED), new.image, "v0.2"
+    )
     log.info("PATCH %s v0.2 (%s) as %s: %s", name, new.image, content_type, request.body[:300].decode())
     with probed.phase(f"PATCH as {content_type}", (old.server, new.server)):
         answer = raw_api.call(request)
@@ -92,8 +95,10 @@ def test_raw_patch_rollout_drops_no_request(namespace, raw_api, deployments, pro
     live = deployments.get(name)
     nginx = _demo_container(live)
     env = {e["name"]: e.get("value") for e in nginx.get("env") or []}
-    record.check(f"rollout PATCH as {content_type}",
-                 f"{answer.status}; revisions {[r.revision for r in history]}; containers {container_names(live)}")
+    record.check(
+        f"rollout PATCH as {content_type}",
+        f"{answer.status}; revisions {[r.revision for r in history]}; containers {container_names(live)}",
+    )
 
     assert answer.status == 200
     assert_verdicts(analyses)
@@ -102,8 +107,9 @@ def test_raw_patch_rollout_drops_no_request(namespace, raw_api, deployments, pro
     assert [(r.revision, r.images) for r in history] == [(1, (old.image,)), (2, (new.image,))]
 
 
-def test_raw_patch_history_keeps_the_earlier_change_cause(namespace, raw_api, deployments, probed_service,
-                                                          app_images, record, timeouts):
+def test_raw_patch_history_keeps_the_earlier_change_cause(
+    namespace, raw_api, deployments, probed_service, app_images, record, timeouts
+):
     """A raw PATCH that leaves kubernetes.io/change-cause alone records the EARLIER cause on the new revision.
 
     MUST hold: created with change-cause "create raw-history v0.1", a merge
@@ -132,8 +138,10 @@ def test_raw_patch_history_keeps_the_earlier_change_cause(namespace, raw_api, de
         deployments.wait_rollout_complete(name, timeouts.rollout)
     after_stale = deployments.history(name)
     log.info("history after the PATCH without a cause: %s", [(r.revision, r.change_cause) for r in after_stale])
-    record.check("change-cause after a PATCH that leaves it alone",
-                 f"revision 2: {after_stale[-1].change_cause!r} (Deployment still: {change_cause(patched)!r})")
+    record.check(
+        "change-cause after a PATCH that leaves it alone",
+        f"revision 2: {after_stale[-1].change_cause!r} (Deployment still: {change_cause(patched)!r})",
+    )
 
     log.info("merge PATCH v0.3 (%s) setting change-cause %r", new.image, updated_cause)
     with probed.phase("merge PATCH v0.3 with a cause", (new.server,)):
@@ -147,8 +155,12 @@ def test_raw_patch_history_keeps_the_earlier_change_cause(namespace, raw_api, de
 
     assert change_cause(patched) == created_cause, "the PATCH without a cause must leave the Deployment's stale one"
     assert [(r.revision, r.change_cause) for r in after_stale] == [(1, created_cause), (2, created_cause)], (
-        "revision 2 must carry the EARLIER cause (the documented inaccuracy)")
+        "revision 2 must carry the EARLIER cause (the documented inaccuracy)"
+    )
     assert [(r.revision, r.change_cause) for r in history] == [
-        (1, created_cause), (2, created_cause), (3, updated_cause)]
+        (1, created_cause),
+        (2, created_cause),
+        (3, updated_cause),
+    ]
     assert [r.images for r in history] == [(old.image,), (new.image,), (new.image,)]
     assert_verdicts(analyses)

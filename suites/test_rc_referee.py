@@ -91,8 +91,10 @@ def tools(referee: str, cluster: Any, namespace: str) -> tuple[Tool, Tool]:
     common = ["-n", namespace, "--kubeconfig", str(cluster.kubeconfig)]
     if cluster.context:
         common += ["--context", cluster.context]
-    return (Tool("kubectl 1.17", [referee, *common, "rolling-update"]),
-            Tool("rollproof", [sys.executable, "-m", "harness.cli", "rolling-update", *common]))
+    return (
+        Tool("kubectl 1.17", [referee, *common, "rolling-update"]),
+        Tool("rollproof", [sys.executable, "-m", "harness.cli", "rolling-update", *common]),
+    )
 
 
 # --------------------------------------------------------------------------- helpers
@@ -112,8 +114,10 @@ def _pods(core: Any, namespace: str, timeouts: Any) -> list[dict[str, Any]]:
 
 
 def _ready(pod: dict[str, Any]) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (pod.get("status") or {}).get("conditions") or []
+    )
 
 
 def _wait(what: str, timeout: float, interval: float, probe: Any) -> Any:
@@ -131,16 +135,42 @@ def _wait(what: str, timeout: float, interval: float, probe: Any) -> Any:
 def _start_from_v1(core: Any, namespace: str, image: str, timeouts: Any) -> None:
     """An empty namespace, then RC web (app=web, ver=v1, 3 ready pods)."""
     for rc in _call(core.list_namespaced_replication_controller, namespace, timeouts=timeouts).get("items") or []:
-        _call(core.delete_namespaced_replication_controller, rc["metadata"]["name"], namespace, timeouts=timeouts,
-              method="DELETE", propagation_policy="Background")
-    _wait(f"no RC and no pod left in {namespace}", timeouts.pods_ready, timeouts.poll_interval, lambda: (
-        not (_call(core.list_namespaced_replication_controller, namespace, timeouts=timeouts).get("items")
-             or _call(core.list_namespaced_pod, namespace, timeouts=timeouts).get("items")), "objects remain"))
-    _call(core.create_namespaced_replication_controller, namespace, _rc("web", {"app": "web", "ver": "v1"}, image),
-          timeouts=timeouts, method="POST")
-    _wait("3 ready pods of web", timeouts.pods_ready, timeouts.poll_interval, lambda: (
-        sum(_ready(p) for p in _pods(core, namespace, timeouts)) == REPLICAS,
-        [(p["metadata"]["name"], _ready(p)) for p in _pods(core, namespace, timeouts)]))
+        _call(
+            core.delete_namespaced_replication_controller,
+            rc["metadata"]["name"],
+            namespace,
+            timeouts=timeouts,
+            method="DELETE",
+            propagation_policy="Background",
+        )
+    _wait(
+        f"no RC and no pod left in {namespace}",
+        timeouts.pods_ready,
+        timeouts.poll_interval,
+        lambda: (
+            not (
+                _call(core.list_namespaced_replication_controller, namespace, timeouts=timeouts).get("items")
+                or _call(core.list_namespaced_pod, namespace, timeouts=timeouts).get("items")
+            ),
+            "objects remain",
+        ),
+    )
+    _call(
+        core.create_namespaced_replication_controller,
+        namespace,
+        _rc("web", {"app": "web", "ver": "v1"}, image),
+        timeouts=timeouts,
+        method="POST",
+    )
+    _wait(
+        "3 ready pods of web",
+        timeouts.pods_ready,
+        timeouts.poll_interval,
+        lambda: (
+            sum(_ready(p) for p in _pods(core, namespace, timeouts)) == REPLICAS,
+            [(p["metadata"]["name"], _ready(p)) for p in _pods(core, namespace, timeouts)],
+        ),
+    )
 
 
 @dataclass
@@ -158,6 +188,7 @@ class Run:
 
 def _end_state(core: Any, namespace: str, recorder: RcRecorder, timeouts: Any) -> tuple[dict[str, Any], list[Any]]:
     """The RCs once the recorder has seen their last state, and the pods once every one is owned and ready."""
+
     def rcs() -> tuple[bool, dict[str, Any]]:
         items = _call(core.list_namespaced_replication_controller, namespace, timeouts=timeouts).get("items") or []
         listed = {rc_state(i).uid: rc_state(i) for i in items}
@@ -165,31 +196,52 @@ def _end_state(core: Any, namespace: str, recorder: RcRecorder, timeouts: Any) -
         return settled, {s.name: s for s in listed.values()}
 
     # An RC deleted by the tool stays listed until the garbage collector has orphaned or removed its pods.
-    states = _wait("the RC recorder to catch up with the RC list, and every RC being deleted to be gone",
-                   timeouts.rc_timeout, timeouts.poll_interval, rcs)
+    states = _wait(
+        "the RC recorder to catch up with the RC list, and every RC being deleted to be gone",
+        timeouts.rc_timeout,
+        timeouts.poll_interval,
+        rcs,
+    )
     owners = set(states)
 
     def pods() -> tuple[bool, list[dict[str, Any]]]:
         found = _pods(core, namespace, timeouts)
-        view = sorted(({"labels": p["metadata"].get("labels") or {},
-                        "images": [c["image"] for c in p["spec"]["containers"]],
-                        "owner": [o["name"] for o in p["metadata"].get("ownerReferences") or []],
-                        "ready": _ready(p)} for p in found), key=json.dumps)
+        view = sorted(
+            (
+                {
+                    "labels": p["metadata"].get("labels") or {},
+                    "images": [c["image"] for c in p["spec"]["containers"]],
+                    "owner": [o["name"] for o in p["metadata"].get("ownerReferences") or []],
+                    "ready": _ready(p),
+                }
+                for p in found
+            ),
+            key=json.dumps,
+        )
         done = all(v["ready"] and len(v["owner"]) == 1 and v["owner"][0] in owners for v in view)
         return done, view
 
     return states, _wait("every pod ready and owned by an RC", timeouts.pods_ready, timeouts.poll_interval, pods)
 
 
-def _run(tool: Tool, args: list[str], core: Any, api_client: Any, namespace: str, timeouts: Any, *,
-         stop_after_first_scale_up: bool = False) -> Run:
+def _run(
+    tool: Tool,
+    args: list[str],
+    core: Any,
+    api_client: Any,
+    namespace: str,
+    timeouts: Any,
+    *,
+    stop_after_first_scale_up: bool = False,
+) -> Run:
     """Run `tool` with `args` while recording the RCs; optionally SIGKILL it once its first scale-up is done."""
     recorder = RcRecorder(api_client, namespace, timeouts=timeouts).start()
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     # Unbuffered bytes: a buffered readline would hold lines that select() then cannot see (a half-way
     # stop waited for the tool's next line, an update period later).
-    proc = subprocess.Popen([*tool.argv, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
-                            env=env, cwd=str(REPO))
+    proc = subprocess.Popen(
+        [*tool.argv, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0, env=env, cwd=str(REPO)
+    )
     stdout: list[str] = []
     try:
         deadline = clock() + timeouts.rc_timeout * 3
@@ -208,18 +260,21 @@ def _run(tool: Tool, args: list[str], core: Any, api_client: Any, namespace: str
             if stop_after_first_scale_up and up:
                 name, replicas = up.group(1), int(up.group(2))
 
-                def scaled() -> tuple[bool, Any]:
+                def scaled(name: str = name, replicas: int = replicas) -> tuple[bool, Any]:
                     rc = _call(core.read_namespaced_replication_controller, name, namespace, timeouts=timeouts)
                     status = rc.get("status") or {}
-                    return (rc["spec"]["replicas"] == replicas == status.get("replicas")
-                            and status.get("observedGeneration", 0) >= rc["metadata"]["generation"]), status
+                    return (
+                        rc["spec"]["replicas"] == replicas == status.get("replicas")
+                        and status.get("observedGeneration", 0) >= rc["metadata"]["generation"]
+                    ), status
 
                 _wait(f"{name} scaled to {replicas}", timeouts.rc_timeout, timeouts.poll_interval, scaled)
                 proc.send_signal(signal.SIGKILL)
                 break
         else:
-            raise WaitTimeout(f"{tool.name} {' '.join(args)} to finish", timeouts.rc_timeout * 3,
-                              f"lines so far: {stdout}")
+            raise WaitTimeout(
+                f"{tool.name} {' '.join(args)} to finish", timeouts.rc_timeout * 3, f"lines so far: {stdout}"
+            )
         proc.wait(timeout=timeouts.api_request)
         assert proc.stderr is not None
         stderr = proc.stderr.read().decode("utf-8", "replace").splitlines()
@@ -250,7 +305,7 @@ def _renamer(run: Run, old: str = "web") -> Renamer:
         if generated and deployment:
             renamer.add(deployment, "<hash>")
         if state.name == old and deployment.endswith("-orig"):  # known only once the old RC is relabelled
-            renamer.add(deployment[:-len("-orig")], "<old hash>")
+            renamer.add(deployment[: -len("-orig")], "<old hash>")
         if state.uid in renamer.names:
             continue
         seen[state.name] = seen.get(state.name, 0) + 1
@@ -282,8 +337,8 @@ def _view(run: Run) -> dict[str, Any]:
         "stderr": rename(run.stderr),
         "steps": scale_steps(changes),
         "annotations after each step": annotations_at_steps(changes),
-        "writes up to the last step": writes(changes[:last + 1]),
-        "cleanup writes": writes(changes[last + 1:]),
+        "writes up to the last step": writes(changes[: last + 1]),
+        "cleanup writes": writes(changes[last + 1 :]),
         "end RCs": {name: rename(state).describe() for name, state in sorted(run.end_rcs.items())},
         "end pods": rename(run.end_pods),
     }
@@ -325,12 +380,16 @@ def _write_report(rp_settings: Any, scenario: str, text: str) -> None:
 
 def _durations(timeouts: Any, update_period: float | None = None) -> list[str]:
     period = timeouts.rc_update_period if update_period is None else update_period
-    return [f"--update-period={period}s", f"--poll-interval={timeouts.rc_poll_interval}s",
-            f"--timeout={timeouts.rc_timeout}s"]
+    return [
+        f"--update-period={period}s",
+        f"--poll-interval={timeouts.rc_poll_interval}s",
+        f"--timeout={timeouts.rc_timeout}s",
+    ]
 
 
-def _both(tools: tuple[Tool, Tool], args: list[str], core: Any, api_client: Any, namespace: str, image: str,
-          timeouts: Any) -> tuple[Run, Run]:
+def _both(
+    tools: tuple[Tool, Tool], args: list[str], core: Any, api_client: Any, namespace: str, image: str, timeouts: Any
+) -> tuple[Run, Run]:
     runs = []
     for tool in tools:
         _start_from_v1(core, namespace, image, timeouts)
@@ -341,8 +400,9 @@ def _both(tools: tuple[Tool, Tool], args: list[str], core: Any, api_client: Any,
 # --------------------------------------------------------------------------- scenarios
 
 
-def test_manifest_update_matches_kubectl_1_17(tools, core_api, kube_api, namespace, app_images, record, timeouts,
-                                              rp_settings, tmp_path):
+def test_manifest_update_matches_kubectl_1_17(
+    tools, core_api, kube_api, namespace, app_images, record, timeouts, rp_settings, tmp_path
+):
     """`rolling-update web -f web-v2.yaml`: kubectl 1.17 and rollproof MUST print the same lines, make the
     same scale steps with the same annotations after each, and leave the same RCs and pods.
 
@@ -356,16 +416,20 @@ def test_manifest_update_matches_kubectl_1_17(tools, core_api, kube_api, namespa
     kubectl, rollproof = _both(tools, args, core_api, kube_api, namespace, app_images["old"].image, timeouts)
 
     comparison = compare(kubectl, rollproof)
-    _write_report(rp_settings, "manifest", _side_by_side("rolling-update -f", "rolling-update web -f web-v2.yaml "
-                                                         + " ".join(args[3:]), comparison))
+    _write_report(
+        rp_settings,
+        "manifest",
+        _side_by_side("rolling-update -f", "rolling-update web -f web-v2.yaml " + " ".join(args[3:]), comparison),
+    )
     assert kubectl.exit_code == 0, kubectl.stderr
     assert not comparison.differences, _side_by_side("differences", " ".join(args), comparison)
     for name in ("lines", "steps", "annotations", "end-state"):
         record.check(f"rc-referee-manifest-{name}", "same as kubectl 1.17")
 
 
-def test_image_update_matches_kubectl_1_17(tools, core_api, kube_api, namespace, app_images, record, timeouts,
-                                           rp_settings):
+def test_image_update_matches_kubectl_1_17(
+    tools, core_api, kube_api, namespace, app_images, record, timeouts, rp_settings
+):
     """`rolling-update web --image=NEW`: the same lines, steps, annotations and end state as kubectl 1.17,
     once the generated name `web-<hash>` and the deployment label values are replaced by placeholders
     (kubectl hashed the whole RC with md5, rollproof hashes the pod template)."""
@@ -380,8 +444,9 @@ def test_image_update_matches_kubectl_1_17(tools, core_api, kube_api, namespace,
         record.check(f"rc-referee-image-{name}", "same as kubectl 1.17")
 
 
-def test_rollback_half_way_matches_kubectl_1_17(tools, core_api, kube_api, namespace, app_images, record, timeouts,
-                                                rp_settings):
+def test_rollback_half_way_matches_kubectl_1_17(
+    tools, core_api, kube_api, namespace, app_images, record, timeouts, rp_settings
+):
     """An image update killed after its first scale-up, then `rolling-update web --rollback`: both tools
     MUST print the same lines, make the same steps with the same annotations, and restore web as it was."""
     update = ["web", f"--image={app_images['new'].image}", *_durations(timeouts, update_period=timeouts.rc_timeout)]
@@ -397,12 +462,17 @@ def test_rollback_half_way_matches_kubectl_1_17(tools, core_api, kube_api, names
     # on the restored RC; rollproof clears them. Pinned here, then left out of the end-state comparison.
     restored = kubectl.end_rcs["web"]
     assert {NEXT_CONTROLLER_ANNOTATION, ORIGINAL_REPLICAS_ANNOTATION} <= set(dict(restored.annotations))
-    kubectl.end_rcs["web"] = replace(restored, annotations=tuple(
-        (k, v) for k, v in restored.annotations if k not in (NEXT_CONTROLLER_ANNOTATION, ORIGINAL_REPLICAS_ANNOTATION)))
+    kubectl.end_rcs["web"] = replace(
+        restored,
+        annotations=tuple(
+            (k, v)
+            for k, v in restored.annotations
+            if k not in (NEXT_CONTROLLER_ANNOTATION, ORIGINAL_REPLICAS_ANNOTATION)
+        ),
+    )
 
     comparison = compare(kubectl, rollproof)
-    _write_report(rp_settings, "rollback", _side_by_side("rolling-update --rollback", " ".join(rollback),
-                                                         comparison))
+    _write_report(rp_settings, "rollback", _side_by_side("rolling-update --rollback", " ".join(rollback), comparison))
     assert kubectl.exit_code == 0, kubectl.stderr
     assert not comparison.differences, _side_by_side("differences", " ".join(rollback), comparison)
     for name in ("lines", "steps", "annotations", "end-state"):

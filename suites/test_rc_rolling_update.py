@@ -32,8 +32,9 @@ def rc_v1(core_api, namespace, app_images, timeouts):
     """RC rc-demo-v0.1 (old nginx, 4 ready replicas)."""
     body = replication_controller(APP, "v0.1", app_images["old"].image, replicas=DESIRED)
     core_api.create_namespaced_replication_controller(namespace, body)
-    wait_ready_pods(core_api, namespace, {"app": APP, "ver": "v0.1"}, DESIRED, timeouts.pods_ready,
-                    timeouts.poll_interval)
+    wait_ready_pods(
+        core_api, namespace, {"app": APP, "ver": "v0.1"}, DESIRED, timeouts.pods_ready, timeouts.poll_interval
+    )
     return body
 
 
@@ -69,17 +70,22 @@ def test_rc_rolling_update_drops_no_request(core_api, namespace, probed, app_ima
     updater = RollingUpdater(core_api, namespace, timeouts)
     started = clock()
     with probed.phase("rc-demo-v0.1 -> rc-demo-v0.2", (old.server, new.server)):
-        result = updater.update(f"{APP}-v0.1", new_rc, update_period=timeouts.rc_update_period,
-                                poll_interval=timeouts.rc_poll_interval, timeout=timeouts.rc_timeout,
-                                on_step=record.steps.append)
+        result = updater.update(
+            f"{APP}-v0.1",
+            new_rc,
+            update_period=timeouts.rc_update_period,
+            poll_interval=timeouts.rc_poll_interval,
+            timeout=timeouts.rc_timeout,
+            on_step=record.steps.append,
+        )
     analyses = probed.finish()
     record.points.extend(_rc_points(watcher))
 
-    assert_replica_bounds(record.points, since=started, desired=DESIRED, max_surge=1,
-                          max_unavailable=0)
+    assert_replica_bounds(record.points, since=started, desired=DESIRED, max_surge=1, max_unavailable=0)
     assert_verdicts(analyses, steps=record.steps)
-    pods = wait_ready_pods(core_api, namespace, {"app": APP, "ver": "v0.2"}, DESIRED, timeouts.pods_ready,
-                           timeouts.poll_interval)
+    pods = wait_ready_pods(
+        core_api, namespace, {"app": APP, "ver": "v0.2"}, DESIRED, timeouts.pods_ready, timeouts.poll_interval
+    )
     assert {pod_env(p, "RC_DEMO_VER") for p in pods} == {"v0.2"}
     assert result.final_name == f"{APP}-v0.2"
     with pytest.raises(Exception) as gone:
@@ -106,15 +112,28 @@ def test_rc_rolling_update_refuses_what_kubectl_refused(core_api, namespace, rc_
     rc = core_api.read_namespaced_replication_controller(f"{APP}-v0.1", namespace)
     assert rc.spec.replicas == DESIRED
     assert [r.metadata.name for r in core_api.list_namespaced_replication_controller(namespace).items] == [
-        f"{APP}-v0.1"]
+        f"{APP}-v0.1"
+    ]
 
 
 def _updater_process(cluster, namespace, new_rc_path, timeouts):
     """`rollproof rolling-update` as a user runs it, with kubectl's flags and Go durations."""
-    argv = [sys.executable, "-m", "harness.cli", "rolling-update", f"{APP}-v0.1", "-f", str(new_rc_path),
-            "-n", namespace, "--kubeconfig", str(cluster.kubeconfig),
-            f"--update-period={timeouts.rc_update_period}s", f"--poll-interval={timeouts.rc_poll_interval}s",
-            f"--timeout={timeouts.rc_timeout}s"]
+    argv = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "rolling-update",
+        f"{APP}-v0.1",
+        "-f",
+        str(new_rc_path),
+        "-n",
+        namespace,
+        "--kubeconfig",
+        str(cluster.kubeconfig),
+        f"--update-period={timeouts.rc_update_period}s",
+        f"--poll-interval={timeouts.rc_poll_interval}s",
+        f"--timeout={timeouts.rc_timeout}s",
+    ]
     if cluster.context:
         argv += ["--context", cluster.context]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
@@ -140,13 +159,17 @@ def _read_step(proc, timeout):
             seen.append(line.rstrip("\n"))
             if len(seen) >= 2 and _SCALED_UP.match(seen[-2]):
                 return seen[-2]
-    raise WaitTimeout("the first step of the rolling-update process", timeout,
-                      f"lines {seen}; exit code {proc.poll()}; "
-                      f"stderr: {proc.stderr.read()[-500:] if proc.poll() is not None else ''}")
+    raise WaitTimeout(
+        "the first step of the rolling-update process",
+        timeout,
+        f"lines {seen}; exit code {proc.poll()}; "
+        f"stderr: {proc.stderr.read()[-500:] if proc.poll() is not None else ''}",
+    )
 
 
-def test_rc_rolling_update_killed_half_way_resumes(cluster, core_api, namespace, probed, app_images, record,
-                                                   timeouts, tmp_path):
+def test_rc_rolling_update_killed_half_way_resumes(
+    cluster, core_api, namespace, probed, app_images, record, timeouts, tmp_path
+):
     """An updater killed (SIGKILL) after its first step, run again, MUST finish the same update.
 
     The second run resumes from kubectl's annotations (next-controller-id,
@@ -173,20 +196,26 @@ def test_rc_rolling_update_killed_half_way_resumes(cluster, core_api, namespace,
         # kubectl's -f mode: the new RC names its source; the old one only records its size
         assert "kubectl.kubernetes.io/next-controller-id" not in annotations
         assert annotations.get("kubectl.kubernetes.io/original-replicas") == str(DESIRED)
-        assert (new.metadata.annotations or {}).get("kubectl.kubernetes.io/update-source-id") == \
-            f"{APP}-v0.1:{old.metadata.uid}"
+        assert (new.metadata.annotations or {}).get(
+            "kubectl.kubernetes.io/update-source-id"
+        ) == f"{APP}-v0.1:{old.metadata.uid}"
         result = RollingUpdater(core_api, namespace, timeouts).update(
-            f"{APP}-v0.1", new_rc, update_period=timeouts.rc_update_period, poll_interval=timeouts.rc_poll_interval,
-            timeout=timeouts.rc_timeout, on_step=record.steps.append)
+            f"{APP}-v0.1",
+            new_rc,
+            update_period=timeouts.rc_update_period,
+            poll_interval=timeouts.rc_poll_interval,
+            timeout=timeouts.rc_timeout,
+            on_step=record.steps.append,
+        )
     analyses = probed.finish()
     record.points.extend(_rc_points(watcher))
 
     assert result.resumed
-    assert_replica_bounds(record.points, since=started, desired=DESIRED, max_surge=1,
-                          max_unavailable=0)
+    assert_replica_bounds(record.points, since=started, desired=DESIRED, max_surge=1, max_unavailable=0)
     assert_verdicts(analyses, steps=record.steps)
     assert [r.metadata.name for r in core_api.list_namespaced_replication_controller(namespace).items] == [
-        f"{APP}-v0.2"]
+        f"{APP}-v0.2"
+    ]
 
 
 def test_rc_rollback_half_way_restores_v1(core_api, namespace, probed, app_images, record, timeouts):
@@ -210,23 +239,32 @@ def test_rc_rollback_half_way_restores_v1(core_api, namespace, probed, app_image
     started = clock()
     with probed.phase("half way to rc-demo-v0.2", (old.server, new.server), settled=(old.server, new.server)):
         with pytest.raises(Halfway):
-            updater.update(f"{APP}-v0.1", new_rc, update_period=timeouts.rc_update_period,
-                           poll_interval=timeouts.rc_poll_interval, timeout=timeouts.rc_timeout,
-                           on_step=stop_half_way)
+            updater.update(
+                f"{APP}-v0.1",
+                new_rc,
+                update_period=timeouts.rc_update_period,
+                poll_interval=timeouts.rc_poll_interval,
+                timeout=timeouts.rc_timeout,
+                on_step=stop_half_way,
+            )
     with probed.phase("rollback to rc-demo-v0.1", (new.server, old.server)):
-        result = updater.rollback(f"{APP}-v0.1", update_period=timeouts.rc_update_period,
-                                  poll_interval=timeouts.rc_poll_interval, timeout=timeouts.rc_timeout,
-                                  on_step=record.steps.append)
+        result = updater.rollback(
+            f"{APP}-v0.1",
+            update_period=timeouts.rc_update_period,
+            poll_interval=timeouts.rc_poll_interval,
+            timeout=timeouts.rc_timeout,
+            on_step=record.steps.append,
+        )
     analyses = probed.finish()
     record.points.extend(_rc_points(watcher))
 
     assert result.rolled_back and result.final_name == f"{APP}-v0.1"
-    assert_replica_bounds(record.points, since=started, desired=DESIRED, max_surge=1,
-                          max_unavailable=0)
+    assert_replica_bounds(record.points, since=started, desired=DESIRED, max_surge=1, max_unavailable=0)
     assert_verdicts(analyses, steps=record.steps)
-    pods = wait_ready_pods(core_api, namespace, {"app": APP, "ver": "v0.1"}, DESIRED, timeouts.pods_ready,
-                           timeouts.poll_interval)
+    pods = wait_ready_pods(
+        core_api, namespace, {"app": APP, "ver": "v0.1"}, DESIRED, timeouts.pods_ready, timeouts.poll_interval
+    )
     assert {pod_env(p, "RC_DEMO_VER") for p in pods} == {"v0.1"}
     assert [r.metadata.name for r in core_api.list_namespaced_replication_controller(namespace).items] == [
-        f"{APP}-v0.1"]
-
+        f"{APP}-v0.1"
+    ]

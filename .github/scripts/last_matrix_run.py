@@ -20,9 +20,9 @@ import urllib.request
 def choose_run(artifacts: list[dict], this_run: int, branch: str) -> int | None:
     """The newest run, other than this one, on `branch` whose artifact has not expired."""
     runs = [
-        (a["created_at"], a["workflow_run"]["id"]) for a in artifacts
-        if not a["expired"] and a["workflow_run"]["id"] != this_run
-        and a["workflow_run"].get("head_branch") == branch
+        (a["created_at"], a["workflow_run"]["id"])
+        for a in artifacts
+        if not a["expired"] and a["workflow_run"]["id"] != this_run and a["workflow_run"].get("head_branch") == branch
     ]
     return max(runs)[1] if runs else None
 
@@ -32,8 +32,11 @@ def main() -> int:
     query = urllib.parse.urlencode({"name": env["MATRIX_ARTIFACT"], "per_page": "100"})
     request = urllib.request.Request(
         f"{env['GITHUB_API_URL']}/repos/{env['GITHUB_REPOSITORY']}/actions/artifacts?{query}",
-        headers={"Authorization": f"Bearer {env['GH_TOKEN']}", "Accept": "application/vnd.github+json",
-                 "X-GitHub-Api-Version": "2022-11-28"},
+        headers={
+            "Authorization": f"Bearer {env['GH_TOKEN']}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+        },
     )
     with urllib.request.urlopen(request, timeout=30) as answer:
         artifacts = json.load(answer)["artifacts"]

@@ -32,8 +32,9 @@ class ExistingProvider:
     it and no namespace is created; without one, each test gets its own.
     """
 
-    def __init__(self, kubeconfig: str | None, context: str | None, timeouts: Timeouts,
-                 namespace: str | None = None) -> None:
+    def __init__(
+        self, kubeconfig: str | None, context: str | None, timeouts: Timeouts, namespace: str | None = None
+    ) -> None:
         self.path = kubeconfig_path(kubeconfig)
         self.context = context
         self.timeouts = timeouts

@@ -41,8 +41,9 @@ class FlowsForgotten:
     def describe(self) -> str:
         done = ", ".join(f"{n} on {node}" for node, n in self.deleted.items())
         failed = "; ".join(f"{node}: {e}" for node, e in self.errors.items())
-        return (f"NodePort {self.node_port}: conntrack entries of earlier use deleted: {done or 'none'}"
-                + (f"; not done on {failed}" if failed else ""))
+        return f"NodePort {self.node_port}: conntrack entries of earlier use deleted: {done or 'none'}" + (
+            f"; not done on {failed}" if failed else ""
+        )
 
 
 def parse_deleted(text: str) -> int | None:

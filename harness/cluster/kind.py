@@ -51,8 +51,10 @@ _NAME_MAX = 50  # kind warns above this ("probably too long"): its node names ap
 def check_cluster_name(name: str, where: str = "--rollproof-cluster-name") -> None:
     """A name kind accepts and that makes valid node names; ConfigError saying what to change otherwise."""
     if not name or len(name) > _NAME_MAX or not _NAME.match(name):
-        raise ConfigError(f"{where} {name!r}: a kind cluster name is lower-case letters, digits, '-' and '.', "
-                          f"starting with a letter or digit, at most {_NAME_MAX} characters")
+        raise ConfigError(
+            f"{where} {name!r}: a kind cluster name is lower-case letters, digits, '-' and '.', "
+            f"starting with a letter or digit, at most {_NAME_MAX} characters"
+        )
 
 
 def check_binary(path: str | None, label: str, program: str) -> str:
@@ -62,8 +64,10 @@ def check_binary(path: str | None, label: str, program: str) -> str:
         if p.is_dir() or not p.exists():
             raise ConfigError(f"{label} {path}: no such file; run `rollproof kit build` or give a {program} path")
         if not os.access(p, os.X_OK):
-            raise ConfigError(f"{label} {path}: not executable; give a {program} binary "
-                              "(`rollproof kit build` puts one in $ROLLPROOF_CACHE/bin)")
+            raise ConfigError(
+                f"{label} {path}: not executable; give a {program} binary "
+                "(`rollproof kit build` puts one in $ROLLPROOF_CACHE/bin)"
+            )
         return str(p)
     found = shutil.which(program)
     if found is None:
@@ -74,19 +78,24 @@ def check_binary(path: str | None, label: str, program: str) -> str:
 def _docker_answers() -> None:
     if shutil.which("docker") is None:
         raise ProviderError("no docker CLI: install Docker, or run `rollproof kit build` as root")
-    proc = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.run(
+        ["docker", "info", "--format", "{{.ServerVersion}}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     if proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip().splitlines()
         if any("permission denied" in line.lower() for line in err):
             raise ProviderError("no permission on the Docker socket: run as root or join the docker group")
-        raise ProviderError("the Docker engine does not answer: start it, or run `rollproof kit build` as root "
-                            "to install and start one")
+        raise ProviderError(
+            "the Docker engine does not answer: start it, or run `rollproof kit build` as root to install and start one"
+        )
 
 
 def _mapped_ports(container: str) -> NodePortMap:
-    proc = subprocess.run(["docker", "inspect", "--format", "{{json .HostConfig.PortBindings}}", container],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.run(
+        ["docker", "inspect", "--format", "{{json .HostConfig.PortBindings}}", container],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     if proc.returncode != 0:
         return NodePortMap()
     bindings = json.loads(proc.stdout or b"{}") or {}
@@ -121,15 +130,17 @@ def _stale_node_image(container: str, wanted: str) -> str | None:
 class KindProvider:
     """Creates (or reuses) a kind cluster; deletes only a cluster this run created, unless kept."""
 
-    def __init__(self, settings: KindSettings, timeouts: Timeouts,
-                 announce: Callable[[str], None] = print) -> None:
+    def __init__(self, settings: KindSettings, timeouts: Timeouts, announce: Callable[[str], None] = print) -> None:
         check_cluster_name(settings.name)
         self.settings = settings
         self.timeouts = timeouts
         self.announce = announce
         self.kind_bin = check_binary(settings.kind_bin, "--kind-bin", "kind")
-        self.kubectl_bin = (check_binary(settings.kubectl_bin, "--kind-kubectl-bin", "kubectl")
-                            if settings.kubectl_bin else shutil.which("kubectl"))
+        self.kubectl_bin = (
+            check_binary(settings.kubectl_bin, "--kind-kubectl-bin", "kubectl")
+            if settings.kubectl_bin
+            else shutil.which("kubectl")
+        )
         self._kubeconfig = settings.kubeconfig
         self.created = False
         self.create_seconds = 0.0
@@ -141,8 +152,9 @@ class KindProvider:
         return self._kubeconfig
 
     def _kind(self, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([self.kind_bin, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              check=check)
+        return subprocess.run(
+            [self.kind_bin, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=check
+        )
 
     def _exists(self) -> bool:
         return self.settings.name in self._kind("get", "clusters").stdout.split()
@@ -168,23 +180,35 @@ class KindProvider:
         proc = self._kind("get", "kubeconfig", "--name", self.settings.name)
         if proc.returncode != 0 or not proc.stdout.strip():
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise ProviderError(f"kind cluster {self.settings.name!r} exists but `kind get kubeconfig` failed "
-                                f"({last}): delete it (`rollproof cluster delete {self.settings.name}`)")
+            raise ProviderError(
+                f"kind cluster {self.settings.name!r} exists but `kind get kubeconfig` failed "
+                f"({last}): delete it (`rollproof cluster delete {self.settings.name}`)"
+            )
         self._write_kubeconfig(proc.stdout)
 
     def _delete(self) -> None:
         proc = self._kind("delete", "cluster", "--name", self.settings.name, "--kubeconfig", str(self.kubeconfig))
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise ProviderError(f"`kind delete cluster --name {self.settings.name}` failed ({last}); "
-                                f"run `rollproof cluster delete {self.settings.name}`")
+            raise ProviderError(
+                f"`kind delete cluster --name {self.settings.name}` failed ({last}); "
+                f"run `rollproof cluster delete {self.settings.name}`"
+            )
 
     def _create(self) -> NodePortMap:
         config = KindConfig.with_free_ports(self.settings.workers)
         config_file = run_dir() / f"kind-{self.settings.name}-config.yaml"
         config_file.write_text(config.render())
-        cmd = ["create", "cluster", "--name", self.settings.name, "--kubeconfig", str(self.kubeconfig),
-               "--config", str(config_file)]
+        cmd = [
+            "create",
+            "cluster",
+            "--name",
+            self.settings.name,
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "--config",
+            str(config_file),
+        ]
         if self.settings.node_image:
             cmd += ["--image", self.settings.node_image]
         started = time.monotonic()
@@ -193,9 +217,11 @@ class KindProvider:
             proc = subprocess.run([self.kind_bin, *cmd])
             self.created = True  # from here on whatever exists of it is this run's to remove
             if proc.returncode != 0:
-                raise ProviderError(f"`kind create cluster --name {self.settings.name}` failed (exit "
-                                    f"{proc.returncode}); its output is above. A port already taken or a stale "
-                                    "cluster of that name shows there; kind removed the partial cluster")
+                raise ProviderError(
+                    f"`kind create cluster --name {self.settings.name}` failed (exit "
+                    f"{proc.returncode}); its output is above. A port already taken or a stale "
+                    "cluster of that name shows there; kind removed the partial cluster"
+                )
         except BaseException:
             self.created = True
             if self._exists():  # interrupted half way: this run made it, this run removes it
@@ -210,25 +236,37 @@ class KindProvider:
     def _reuse(self) -> NodePortMap:
         name = self.settings.name
         if not self._running():
-            raise ProviderError(f"kind cluster {name!r} exists but is stopped (the engine restarted?): delete it "
-                                f"(`rollproof cluster delete {name}`) or pass --rollproof-cluster-name with another name")
+            raise ProviderError(
+                f"kind cluster {name!r} exists but is stopped (the engine restarted?): delete it "
+                f"(`rollproof cluster delete {name}`) or pass --rollproof-cluster-name with another name"
+            )
         stale = self.settings.node_image and _stale_node_image(f"{name}-control-plane", self.settings.node_image)
         if stale:
-            raise ProviderError(f"kind cluster {name!r} {stale}: delete it (`rollproof cluster "
-                                f"delete {name}`) or pass --rollproof-cluster-name with another name")
+            raise ProviderError(
+                f"kind cluster {name!r} {stale}: delete it (`rollproof cluster "
+                f"delete {name}`) or pass --rollproof-cluster-name with another name"
+            )
         ports = _mapped_ports(f"{name}-control-plane")
         if not ports.ports:
-            raise ProviderError(f"kind cluster {name!r} exists but maps no NodePort to 127.0.0.1: "
-                                f"delete it (`rollproof cluster delete {name}`) or pass "
-                                "--rollproof-cluster-name with another name")
+            raise ProviderError(
+                f"kind cluster {name!r} exists but maps no NodePort to 127.0.0.1: "
+                f"delete it (`rollproof cluster delete {name}`) or pass "
+                "--rollproof-cluster-name with another name"
+            )
         self._export_kubeconfig()
         return ports
 
     def up(self) -> Cluster:
         _docker_answers()
         if self.settings.node_image:
-            present = subprocess.run(["docker", "image", "inspect", self.settings.node_image],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+            present = (
+                subprocess.run(
+                    ["docker", "image", "inspect", self.settings.node_image],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                ).returncode
+                == 0
+            )
             if not present and "/" in self.settings.node_image and self.settings.node_image.startswith("rollproof/"):
                 raise ConfigError(f"node image {self.settings.node_image} is not built: run `rollproof kit build`")
         ports = self._reuse() if self._exists() else self._create()
@@ -263,15 +301,19 @@ class KindProvider:
     def load_image(self, image: str) -> None:
         proc = self._kind("load", "docker-image", "--name", self.settings.name, image)
         if proc.returncode != 0:
-            raise ProviderError(f"could not load image {image} into kind cluster {self.settings.name!r}: "
-                                "build it (`rollproof kit build`) or pull it first")
+            raise ProviderError(
+                f"could not load image {image} into kind cluster {self.settings.name!r}: "
+                "build it (`rollproof kit build`) or pull it first"
+            )
 
     def down(self) -> None:
-        """Delete the cluster if this run created it and it is not kept; otherwise say it is kept and how to remove it."""
+        """Delete the cluster if this run created it and it is not kept; else say it is kept and how to remove it."""
         name = self.settings.name
         if self.created and not self.settings.keep:
             self._delete()
             self.created = False
             return
         why = "--keep-cluster" if self.created else "it was running before this run, so this run leaves it"
-        self.announce(f"rollproof: kept kind cluster {name!r} ({why}); remove it with `rollproof cluster delete {name}`")
+        self.announce(
+            f"rollproof: kept kind cluster {name!r} ({why}); remove it with `rollproof cluster delete {name}`"
+        )

@@ -55,5 +55,7 @@ class Cluster:
     def describe(self) -> str:
         ports = ", ".join(f"{n}->127.0.0.1:{h}" for n, h in self.node_ports.ports) or "none (in-cluster prober)"
         where = f"; every test in namespace {self.namespace}" if self.namespace else ""
-        return (f"{self.provider} cluster {self.name!r} Kubernetes {self.git_version}, "
-                f"{len(self.nodes)} node(s), NodePorts {ports}{where}")
+        return (
+            f"{self.provider} cluster {self.name!r} Kubernetes {self.git_version}, "
+            f"{len(self.nodes)} node(s), NodePorts {ports}{where}"
+        )

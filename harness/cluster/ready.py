@@ -31,8 +31,10 @@ def cluster_state(api: client.ApiClient) -> tuple[list[str], list[str]]:
         statuses = pod.status.container_statuses or []
         waiting = [s.state.waiting.reason for s in statuses if s.state and s.state.waiting]
         if pod.status.phase != "Running" or not statuses or not all(s.ready for s in statuses):
-            pod_problems.append(f"pod {pod.metadata.name} {pod.status.phase}"
-                                + (f" ({', '.join(w for w in waiting if w)})" if any(waiting) else ""))
+            pod_problems.append(
+                f"pod {pod.metadata.name} {pod.status.phase}"
+                + (f" ({', '.join(w for w in waiting if w)})" if any(waiting) else "")
+            )
     return node_problems, pod_problems
 
 

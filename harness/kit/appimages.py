@@ -63,8 +63,11 @@ NGINX_IMAGES = {"old": _nginx("bookworm", "nginx-light"), "new": _nginx("trixie"
 
 
 def _nginx_version(tag: str) -> str:
-    proc = subprocess.run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "nginx", tag, "-v"],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", "--entrypoint", "nginx", tag, "-v"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     match = re.search(rb"nginx/(\d+\.\d+\.\d+)", proc.stdout)
     if proc.returncode != 0 or not match:
         raise ProviderError(f"image {tag}: `nginx -v` did not print a version: {proc.stdout[-300:]!r}")

@@ -63,8 +63,10 @@ def _check_disk() -> None:
         probe = path if path.exists() else path.parent
         free = shutil.disk_usage(probe).free / 1e9
         if free < MIN_FREE_GB:
-            raise ProviderError(f"only {free:.1f} GB free under {probe}; the kit needs about {MIN_FREE_GB:.0f} GB: "
-                                "free some space (e.g. `docker system prune`) or set ROLLPROOF_CACHE elsewhere")
+            raise ProviderError(
+                f"only {free:.1f} GB free under {probe}; the kit needs about {MIN_FREE_GB:.0f} GB: "
+                "free some space (e.g. `docker system prune`) or set ROLLPROOF_CACHE elsewhere"
+            )
 
 
 def _prune_superseded() -> None:
@@ -73,8 +75,11 @@ def _prune_superseded() -> None:
 
     from .docker import KIT_LABEL
 
-    subprocess.run(["docker", "image", "prune", "--force", "--filter", f"label={KIT_LABEL}"],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        ["docker", "image", "prune", "--force", "--filter", f"label={KIT_LABEL}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def build_kit(k8s_version: str = "1.34") -> KitManifest:
@@ -120,7 +125,9 @@ def build_kit(k8s_version: str = "1.34") -> KitManifest:
             tmp = path.with_suffix(".tmp")
             tmp.write_text(text)
             os.replace(tmp, path)
-    say(f"kit ready in {time.monotonic() - started:.1f}s: node image {node.tag} (kind {versions.kind}, "
+    say(
+        f"kit ready in {time.monotonic() - started:.1f}s: node image {node.tag} (kind {versions.kind}, "
         f"containerd {versions.containerd}), "
-        f"apps {', '.join(a.tag for a in apps)}; manifest {manifest_path()}")
+        f"apps {', '.join(a.tag for a in apps)}; manifest {manifest_path()}"
+    )
     return manifest

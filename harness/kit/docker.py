@@ -19,7 +19,8 @@ def image_key(tag: str) -> str | None:
     """The kit input hash an image was built from, or None when absent (or not ours)."""
     proc = subprocess.run(
         ["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", tag],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     if proc.returncode != 0:
         return None
@@ -27,8 +28,9 @@ def image_key(tag: str) -> str | None:
     return labels.get(KIT_LABEL)
 
 
-def import_tar(stream_cmd: Sequence[str] | None, tar_path: Path | None, tag: str, key: str,
-               changes: Sequence[str]) -> None:
+def import_tar(
+    stream_cmd: Sequence[str] | None, tar_path: Path | None, tag: str, key: str, changes: Sequence[str]
+) -> None:
     """`docker import` a rootfs tarball (from a file, or the stdout of a command) as `tag`."""
     argv = ["docker", "import"]
     for change in [*changes, f"LABEL {KIT_LABEL}={key}"]:
@@ -39,8 +41,9 @@ def import_tar(stream_cmd: Sequence[str] | None, tar_path: Path | None, tag: str
     assert stream_cmd is not None
     producer = subprocess.Popen(list(stream_cmd), stdout=subprocess.PIPE)
     try:
-        consumer = subprocess.run([*argv, "-", tag], stdin=producer.stdout,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        consumer = subprocess.run(
+            [*argv, "-", tag], stdin=producer.stdout, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
     finally:
         assert producer.stdout is not None
         producer.stdout.close()
@@ -54,8 +57,11 @@ def import_tar(stream_cmd: Sequence[str] | None, tar_path: Path | None, tag: str
 
 def build_image(context: Path, tag: str, key: str) -> None:
     """`docker build` a local context (FROM images must already exist locally)."""
-    run(["docker", "build", "--pull=false", "--label", f"{KIT_LABEL}={key}", "-t", tag, str(context)],
-        what=f"docker build {tag}", env={"DOCKER_BUILDKIT": "0"})
+    run(
+        ["docker", "build", "--pull=false", "--label", f"{KIT_LABEL}={key}", "-t", tag, str(context)],
+        what=f"docker build {tag}",
+        env={"DOCKER_BUILDKIT": "0"},
+    )
 
 
 def save_image(tag: str, dest: Path) -> None:

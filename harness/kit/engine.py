@@ -21,8 +21,14 @@ from ..errors import ProviderError
 from .paths import kit_file
 from .steps import run, say
 
-__all__ = ["EngineInfo", "ensure_engine", "ensure_tools", "missing_capabilities", "raise_inotify_limits",
-           "CAPFIX_RUNTIME"]
+__all__ = [
+    "EngineInfo",
+    "ensure_engine",
+    "ensure_tools",
+    "missing_capabilities",
+    "raise_inotify_limits",
+    "CAPFIX_RUNTIME",
+]
 
 # Debian packages the kit runs, by the command that shows they are there.
 BUILD_TOOLS = {"debootstrap": "debootstrap", "gcc": "gcc", "tar": "tar"}
@@ -54,7 +60,8 @@ def missing_capabilities() -> int:
 def _probe() -> tuple[EngineInfo | None, str]:
     proc = subprocess.run(
         ["docker", "info", "--format", "{{json .ServerVersion}} {{json .DefaultRuntime}}"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     if proc.returncode == 0 and proc.stdout.strip():
         version, runtime = (json.loads(x) for x in proc.stdout.decode().split())
@@ -68,19 +75,26 @@ def _install_engine() -> None:
     say("no Docker engine installed: installing Debian's docker.io")
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     run(["apt-get", "update"], what="apt-get update", env=env, fix="check that Debian's mirror is reachable")
-    run(["apt-get", "install", "-y", "--no-install-recommends", "docker.io", "debootstrap", "iptables"],
-        what="apt-get install docker.io", env=env)
+    run(
+        ["apt-get", "install", "-y", "--no-install-recommends", "docker.io", "debootstrap", "iptables"],
+        what="apt-get install docker.io",
+        env=env,
+    )
 
 
 def ensure_tools() -> None:
     """debootstrap and gcc, installed from Debian if missing."""
     missing = sorted({pkg for cmd, pkg in BUILD_TOOLS.items() if shutil.which(cmd) is None})
     if shutil.which("go") is None:
-        raise ProviderError("no Go toolchain on PATH: install Go 1.24 or newer (the kit builds kind and Kubernetes with it)")
+        raise ProviderError(
+            "no Go toolchain on PATH: install Go 1.24 or newer (the kit builds kind and Kubernetes with it)"
+        )
     if not missing:
         return
     if os.geteuid() != 0:
-        raise ProviderError(f"missing {', '.join(missing)}: install them (apt-get install {' '.join(missing)}) or run as root")
+        raise ProviderError(
+            f"missing {', '.join(missing)}: install them (apt-get install {' '.join(missing)}) or run as root"
+        )
     say(f"installing {', '.join(missing)} from Debian")
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     run(["apt-get", "update"], what="apt-get update", env=env, fix="check that Debian's mirror is reachable")
@@ -102,8 +116,10 @@ def raise_inotify_limits() -> None:
                 path.write_text(str(floor))
                 say(f"raised {key.replace('/', '.')} from {current} to {floor} (kind nodes need it)")
         except (OSError, ValueError) as exc:
-            say(f"warning: could not raise {key.replace('/', '.')} to {floor} ({exc}); "
-                f"run `sysctl -w {key.replace('/', '.')}={floor}` as root if nodes stay NotReady")
+            say(
+                f"warning: could not raise {key.replace('/', '.')} to {floor} ({exc}); "
+                f"run `sysctl -w {key.replace('/', '.')}={floor}` as root if nodes stay NotReady"
+            )
 
 
 def _configure_capfix() -> None:
@@ -134,14 +150,18 @@ def ensure_engine() -> EngineInfo:
     info, error = _probe() if shutil.which("docker") else (None, "docker CLI not installed")
     if info is not None:
         if missing_capabilities() and info.default_runtime != CAPFIX_RUNTIME:
-            say(f"warning: this machine lacks {missing_capabilities()} capabilities and the running engine "
-                f"(default runtime {info.default_runtime}) may fail `--privileged`; left untouched")
+            say(
+                f"warning: this machine lacks {missing_capabilities()} capabilities and the running engine "
+                f"(default runtime {info.default_runtime}) may fail `--privileged`; left untouched"
+            )
         return info
     if "permission denied" in error.lower():
         raise ProviderError("no permission on the Docker socket: run as root or add your user to the docker group")
     if os.geteuid() != 0:
-        raise ProviderError(f"the Docker engine does not answer ({error.splitlines()[-1] if error else 'no output'}); "
-                            "start it, or run `rollproof kit build` as root to install and start one")
+        raise ProviderError(
+            f"the Docker engine does not answer ({error.splitlines()[-1] if error else 'no output'}); "
+            "start it, or run `rollproof kit build` as root to install and start one"
+        )
     _install_engine()
     if missing_capabilities():
         _configure_capfix()
@@ -153,5 +173,7 @@ def ensure_engine() -> EngineInfo:
             return EngineInfo(info.version, info.default_runtime, True)
         time.sleep(0.5)
     tail = DOCKERD_LOG.read_text(errors="replace").strip().splitlines()[-5:] if DOCKERD_LOG.exists() else []
-    raise ProviderError(f"the Docker engine did not start within {ENGINE_START_TIMEOUT:.0f}s "
-                        f"(last error: {error}); see {DOCKERD_LOG}: {' | '.join(tail)}")
+    raise ProviderError(
+        f"the Docker engine did not start within {ENGINE_START_TIMEOUT:.0f}s "
+        f"(last error: {error}); see {DOCKERD_LOG}: {' | '.join(tail)}"
+    )

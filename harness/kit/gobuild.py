@@ -20,8 +20,16 @@ from .paths import cache_root, kit_file
 from .steps import Stamp, input_hash, run, say, stage
 from .versions import KitVersions
 
-__all__ = ["GoProgram", "go_env", "build_programs", "kit_programs", "containerd_program", "containerd_module",
-           "openapi_input_packages", "BUILD_DATE"]
+__all__ = [
+    "GoProgram",
+    "go_env",
+    "build_programs",
+    "kit_programs",
+    "containerd_program",
+    "containerd_module",
+    "openapi_input_packages",
+    "BUILD_DATE",
+]
 
 BUILD_DATE = "2026-01-01T00:00:00Z"  # fixed so rebuilds are reproducible
 
@@ -61,10 +69,16 @@ class GoProgram:
         old_go = (self.toolchain, self.go_directive, self.cgo, self.nosumdb, *self.local_modules)
         if self.generate_openapi:
             old_go += ("openapi/1",)
-        extra = (old_go,) if any((self.toolchain, self.go_directive, self.cgo, self.nosumdb, self.local_modules,
-                                  self.generate_openapi)) else ()
-        return input_hash(self.requires, self.packages, self.binary, self.replaces, self.ldflags, self.tags,
-                          *self.extra_files, *extra)
+        extra = (
+            (old_go,)
+            if any(
+                (self.toolchain, self.go_directive, self.cgo, self.nosumdb, self.local_modules, self.generate_openapi)
+            )
+            else ()
+        )
+        return input_hash(
+            self.requires, self.packages, self.binary, self.replaces, self.ldflags, self.tags, *self.extra_files, *extra
+        )
 
     def env(self) -> dict[str, str]:
         env = go_env()
@@ -121,8 +135,13 @@ def build_program(program: GoProgram) -> Path:
         for module in program.local_modules:
             shutil.copytree(module, src / module.name)
         env = program.env()
-        run(["go", "mod", "tidy", "-e"], what=f"go mod tidy for {program.name}", env=env, cwd=src,
-            fix="check that the Go module proxy is reachable")
+        run(
+            ["go", "mod", "tidy", "-e"],
+            what=f"go mod tidy for {program.name}",
+            env=env,
+            cwd=src,
+            fix="check that the Go module proxy is reachable",
+        )
         if program.generate_openapi:
             _kubernetes_with_openapi(src, env)
         stamp.clear()
@@ -136,9 +155,13 @@ def build_program(program: GoProgram) -> Path:
         else:
             target = str(tmp) + os.sep
         tags = ["-tags", ",".join(program.tags)] if program.tags else []
-        run(["go", "build", "-trimpath", "-ldflags", program.ldflags, *tags, "-o", target, *pkgs],
-            what=f"go build {program.name}", env=env, cwd=src,
-            fix="see the compiler output above; a disk too full for the build shows as 'no space left'")
+        run(
+            ["go", "build", "-trimpath", "-ldflags", program.ldflags, *tags, "-o", target, *pkgs],
+            what=f"go build {program.name}",
+            env=env,
+            cwd=src,
+            fix="see the compiler output above; a disk too full for the build shows as 'no space left'",
+        )
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -179,23 +202,43 @@ def _kubernetes_with_openapi(src: Path, env: dict[str, str]) -> None:
     """
     with stage("generate the OpenAPI definitions k8s.io/kubernetes leaves to its Makefile"):
         kubernetes = _module_dir(src, env, "k8s.io/kubernetes")
-        staging = re.findall(r"^\s*(k8s\.io/[\w.-]+) => k8s\.io/[\w.-]+ (v0\.\d+\.\d+)\s*$",
-                             (src / "go.mod").read_text(), re.M)
+        staging = re.findall(
+            r"^\s*(k8s\.io/[\w.-]+) => k8s\.io/[\w.-]+ (v0\.\d+\.\d+)\s*$", (src / "go.mod").read_text(), re.M
+        )
         modules = {"k8s.io/kubernetes": kubernetes}
         modules.update({m: _module_dir(src, env, m) for m, _ in staging})
         packages = openapi_input_packages(modules)
         out = src / "openapi-out"
         report = out / "violations.report"
         out.mkdir()
-        run(["go", "run", "k8s.io/kube-openapi/cmd/openapi-gen", "-i", ",".join(packages),
-             "-p", OPENAPI_PACKAGE, "-O", "zz_generated.openapi",
-             "-h", str(kubernetes / "hack/boilerplate/boilerplate.generatego.txt"),
-             "-o", str(out), "-r", str(report)],
-            what="openapi-gen", env=env, cwd=src)
+        run(
+            [
+                "go",
+                "run",
+                "k8s.io/kube-openapi/cmd/openapi-gen",
+                "-i",
+                ",".join(packages),
+                "-p",
+                OPENAPI_PACKAGE,
+                "-O",
+                "zz_generated.openapi",
+                "-h",
+                str(kubernetes / "hack/boilerplate/boilerplate.generatego.txt"),
+                "-o",
+                str(out),
+                "-r",
+                str(report),
+            ],
+            what="openapi-gen",
+            env=env,
+            cwd=src,
+        )
         known = (kubernetes / "api/api-rules/violation_exceptions.list").read_text()
         if sorted(report.read_text().splitlines()) != sorted(known.splitlines()):
-            raise ProviderError(f"openapi-gen's API rule report {report} differs from the release's "
-                                "api/api-rules/violation_exceptions.list: the generated definitions are not the release's")
+            raise ProviderError(
+                f"openapi-gen's API rule report {report} differs from the release's "
+                "api/api-rules/violation_exceptions.list: the generated definitions are not the release's"
+            )
         copy = src / "kubernetes"
         shutil.copytree(kubernetes, copy)
         for path in [copy, *copy.rglob("*")]:
@@ -203,8 +246,10 @@ def _kubernetes_with_openapi(src: Path, env: dict[str, str]) -> None:
                 path.chmod(path.stat().st_mode | 0o200)  # the module cache is read-only
         generated = out / OPENAPI_PACKAGE / "zz_generated.openapi.go"
         shutil.copy(generated, copy / "pkg/generated/openapi" / generated.name)
-        say(f"{len(packages)} packages -> {generated.name} ({len(generated.read_text().splitlines())} lines); "
-            "API rule report matches the release's")
+        say(
+            f"{len(packages)} packages -> {generated.name} ({len(generated.read_text().splitlines())} lines); "
+            "API rule report matches the release's"
+        )
         with open(src / "go.mod", "a") as gomod:
             gomod.write("\nreplace k8s.io/kubernetes => ./kubernetes\n")
 
@@ -212,9 +257,13 @@ def _kubernetes_with_openapi(src: Path, env: dict[str, str]) -> None:
 def _kubernetes_go_mod(versions: KitVersions) -> str:
     """k8s.io/kubernetes's own go.mod at `versions.kubernetes` (downloaded to the module cache)."""
     env = go_env()
-    run(["go", "mod", "download", f"k8s.io/kubernetes@{versions.kubernetes}"],
-        what="download k8s.io/kubernetes", env=env, cwd=cache_root(),
-        fix="check that the Go module proxy is reachable")
+    run(
+        ["go", "mod", "download", f"k8s.io/kubernetes@{versions.kubernetes}"],
+        what="download k8s.io/kubernetes",
+        env=env,
+        cwd=cache_root(),
+        fix="check that the Go module proxy is reachable",
+    )
     gomod = Path(env["GOMODCACHE"]) / "k8s.io" / f"kubernetes@{versions.kubernetes}" / "go.mod"
     return gomod.read_text()
 
@@ -268,8 +317,14 @@ def _old_go(program: GoProgram, versions: KitVersions, role: str, pins: tuple[tu
     replaces = _merged(pins, program.replaces, old.replaces_for(role))
     local = tuple(kit_file("gomod", target[2:]) for _, target in replaces if target.startswith("./"))
     return dataclasses.replace(
-        program, requires=program.requires + old.requires_for(role), replaces=replaces, toolchain=old.toolchain,
-        go_directive=old.go_directive, local_modules=local, nosumdb=old.nosumdb)
+        program,
+        requires=program.requires + old.requires_for(role),
+        replaces=replaces,
+        toolchain=old.toolchain,
+        go_directive=old.go_directive,
+        local_modules=local,
+        nosumdb=old.nosumdb,
+    )
 
 
 def _with_openapi(program: GoProgram, versions: KitVersions) -> GoProgram:
@@ -282,18 +337,31 @@ def kubernetes_programs(versions: KitVersions) -> dict[str, GoProgram]:
     """Kubernetes' commands; for older releases the kubelet apart, built with cgo as that release did."""
     major, minor = versions.kubernetes.lstrip("v").split(".")[:2]
     stamp = {
-        "gitVersion": versions.kubernetes, "gitMajor": major, "gitMinor": minor,
-        "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
+        "gitVersion": versions.kubernetes,
+        "gitMajor": major,
+        "gitMinor": minor,
+        "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean",
         "buildDate": BUILD_DATE,
     }
     # The packages hack/lib/version.sh of that release stamps: component-base's from 1.16 on.
-    packages = (("k8s.io/component-base/version",) if int(minor) >= 16 else
-                ("k8s.io/kubernetes/pkg/version", "k8s.io/client-go/pkg/version", "k8s.io/kubernetes/pkg/kubectl/version"))
+    packages = (
+        ("k8s.io/component-base/version",)
+        if int(minor) >= 16
+        else ("k8s.io/kubernetes/pkg/version", "k8s.io/client-go/pkg/version", "k8s.io/kubernetes/pkg/kubectl/version")
+    )
     ldflags = "-s -w " + " ".join(f"-X {pkg}.{k}={v}" for pkg in packages for k, v in stamp.items())
     gomod = _kubernetes_go_mod(versions)
     staging = _staging_modules(versions, gomod)
-    commands = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "kubelet", "kubeadm",
-                "kubectl"]
+    commands = [
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kube-proxy",
+        "kubelet",
+        "kubeadm",
+        "kubectl",
+    ]
     base = GoProgram(
         name=f"kubernetes-{versions.kubernetes}",
         requires=(("k8s.io/kubernetes", versions.kubernetes),) + tuple((m, versions.staging) for m in staging),
@@ -305,10 +373,13 @@ def kubernetes_programs(versions: KitVersions) -> dict[str, GoProgram]:
         return {"kubernetes": base}
     pins = _release_pins(gomod)
     static = dataclasses.replace(base, packages=tuple(p for p in base.packages if not p.endswith("/kubelet")))
-    kubelet = dataclasses.replace(base, name=f"kubelet-{versions.kubernetes}",
-                                  packages=("k8s.io/kubernetes/cmd/kubelet",), cgo=True)
-    return {"kubernetes": _with_openapi(_old_go(static, versions, "kubernetes", pins), versions),
-            "kubelet": _old_go(kubelet, versions, "kubernetes", pins)}
+    kubelet = dataclasses.replace(
+        base, name=f"kubelet-{versions.kubernetes}", packages=("k8s.io/kubernetes/cmd/kubelet",), cgo=True
+    )
+    return {
+        "kubernetes": _with_openapi(_old_go(static, versions, "kubernetes", pins), versions),
+        "kubelet": _old_go(kubelet, versions, "kubernetes", pins),
+    }
 
 
 def kubernetes_program(versions: KitVersions) -> GoProgram:
@@ -335,12 +406,18 @@ def containerd_program(versions: KitVersions) -> GoProgram:
 
 def _etcd_program(versions: KitVersions) -> GoProgram:
     if versions.etcd.startswith("v3.3."):  # before go.etcd.io: one module without a go.mod
-        return GoProgram(name=f"etcd-{versions.etcd}", requires=(("github.com/coreos/etcd", versions.etcd + "+incompatible"),),
-                         packages=("github.com/coreos/etcd",), binary="etcd")
+        return GoProgram(
+            name=f"etcd-{versions.etcd}",
+            requires=(("github.com/coreos/etcd", versions.etcd + "+incompatible"),),
+            packages=("github.com/coreos/etcd",),
+            binary="etcd",
+        )
     return GoProgram(
         name=f"etcd-{versions.etcd}",
-        requires=tuple((f"go.etcd.io/etcd/{m}", versions.etcd)
-                       for m in ("server/v3", "api/v3", "client/pkg/v3", "client/v3", "pkg/v3")),
+        requires=tuple(
+            (f"go.etcd.io/etcd/{m}", versions.etcd)
+            for m in ("server/v3", "api/v3", "client/pkg/v3", "client/v3", "pkg/v3")
+        ),
         packages=("go.etcd.io/etcd/server/v3",),
         binary="etcd",
     )
@@ -367,11 +444,16 @@ def kit_programs(versions: KitVersions) -> dict[str, GoProgram]:
 
 def _kit_programs(versions: KitVersions) -> dict[str, GoProgram]:
     return {
-        "kind": GoProgram(name=f"kind-{versions.kind}", requires=(("sigs.k8s.io/kind", versions.kind),),
-                          packages=("sigs.k8s.io/kind",)),
-        "crictl": GoProgram(name=f"crictl-{versions.crictl}",
-                            requires=(("sigs.k8s.io/cri-tools", versions.crictl),),
-                            packages=("sigs.k8s.io/cri-tools/cmd/crictl",)),
+        "kind": GoProgram(
+            name=f"kind-{versions.kind}",
+            requires=(("sigs.k8s.io/kind", versions.kind),),
+            packages=("sigs.k8s.io/kind",),
+        ),
+        "crictl": GoProgram(
+            name=f"crictl-{versions.crictl}",
+            requires=(("sigs.k8s.io/cri-tools", versions.crictl),),
+            packages=("sigs.k8s.io/cri-tools/cmd/crictl",),
+        ),
         "etcd": _etcd_program(versions),
         "coredns": GoProgram(
             name=f"coredns-{versions.coredns}",

@@ -34,16 +34,36 @@ from .versions import KitVersions
 __all__ = ["NODE_BASE", "NodeImage", "build_node_image", "kubeadm_images", "node_overlays"]
 
 NODE_PACKAGES = (
-    "systemd", "systemd-sysv", "dbus", "iptables", "nftables", "iproute2", "conntrack", "kmod",
-    "runc", "containernetworking-plugins", "ca-certificates", "procps", "util-linux",
-    "mount", "ethtool", "socat",
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "iptables",
+    "nftables",
+    "iproute2",
+    "conntrack",
+    "kmod",
+    "runc",
+    "containernetworking-plugins",
+    "ca-certificates",
+    "procps",
+    "util-linux",
+    "mount",
+    "ethtool",
+    "socat",
 )
 
 # Units that make no sense in a node container.
 _MASKED_UNITS = (
-    "getty.target", "console-getty.service", "systemd-binfmt.service", "systemd-modules-load.service",
-    "systemd-udevd.service", "systemd-udev-trigger.service", "systemd-timesyncd.service",
-    "proc-sys-fs-binfmt_misc.automount", "sys-kernel-debug.mount", "sys-kernel-tracing.mount",
+    "getty.target",
+    "console-getty.service",
+    "systemd-binfmt.service",
+    "systemd-modules-load.service",
+    "systemd-udevd.service",
+    "systemd-udev-trigger.service",
+    "systemd-timesyncd.service",
+    "proc-sys-fs-binfmt_misc.automount",
+    "sys-kernel-debug.mount",
+    "sys-kernel-tracing.mount",
 )
 
 
@@ -82,8 +102,10 @@ def node_overlays(versions: KitVersions) -> tuple[str, ...]:
         overlays.append("containerd-2.0")  # one CNI `bin_dir`
     if versions.containerd.startswith("v1."):
         if versions.minor >= 24:  # kind gives those the systemd cgroup driver; the 1.x overlay says cgroupfs
-            raise ProviderError(f"containerd {versions.containerd} is configured for kubelets before 1.24, "
-                                f"not {versions.kubernetes}: pin a containerd 2.x for it in harness/kit/versions.py")
+            raise ProviderError(
+                f"containerd {versions.containerd} is configured for kubelets before 1.24, "
+                f"not {versions.kubernetes}: pin a containerd 2.x for it in harness/kit/versions.py"
+            )
         overlays.append("containerd-1.7")  # config version 2, CRI v1alpha2, cgroupfs
     if versions.minor < 31:
         overlays.append("kubelet-before-1.31")  # no --fail-cgroupv1 flag
@@ -99,8 +121,10 @@ class NodeImage:
 
 def kubeadm_images(kubeadm: Path, versions: KitVersions) -> list[str]:
     """The image names kubeadm of this release asks for."""
-    out = run([str(kubeadm), "config", "images", "list", "--kubernetes-version", versions.kubernetes],
-              what="kubeadm config images list")
+    out = run(
+        [str(kubeadm), "config", "images", "list", "--kubernetes-version", versions.kubernetes],
+        what="kubeadm config images list",
+    )
     return [line.strip() for line in out.splitlines() if line.strip().count("/") >= 1 and ":" in line]
 
 
@@ -112,21 +136,28 @@ def _build_pause(out_dir: Path) -> Path:
     if binary.exists() and stamp.exists() and stamp.read_text() == key:
         return binary
     out_dir.mkdir(parents=True, exist_ok=True)
-    run(["gcc", "-static", "-Os", "-o", str(binary) + ".tmp", str(source)], what="compile pause",
-        fix="install gcc and libc6-dev")
+    run(
+        ["gcc", "-static", "-Os", "-o", str(binary) + ".tmp", str(source)],
+        what="compile pause",
+        fix="install gcc and libc6-dev",
+    )
     os.replace(str(binary) + ".tmp", binary)
     stamp.write_text(key)
     return binary
 
 
-def _component_images(versions: KitVersions, k8s_bin: Path, etcd_bin: Path, coredns_bin: Path,
-                      keys: dict[str, str]) -> list[str]:
+def _component_images(
+    versions: KitVersions, k8s_bin: Path, etcd_bin: Path, coredns_bin: Path, keys: dict[str, str]
+) -> list[str]:
     wanted = kubeadm_images(k8s_bin / "kubeadm", versions)
     by_name = {name.rsplit("/", 1)[-1].split(":")[0]: name for name in wanted}
     pause = _build_pause(cache_root() / "bin" / "pause")
     static = {
         "kube-apiserver": ({"/usr/local/bin/kube-apiserver": k8s_bin / "kube-apiserver"}, ()),
-        "kube-controller-manager": ({"/usr/local/bin/kube-controller-manager": k8s_bin / "kube-controller-manager"}, ()),
+        "kube-controller-manager": (
+            {"/usr/local/bin/kube-controller-manager": k8s_bin / "kube-controller-manager"},
+            (),
+        ),
         "kube-scheduler": ({"/usr/local/bin/kube-scheduler": k8s_bin / "kube-scheduler"}, ()),
         "etcd": ({"/usr/local/bin/etcd": etcd_bin / "etcd"}, ()),
         "coredns": ({"/coredns": coredns_bin / "coredns"}, ('ENTRYPOINT ["/coredns"]', "EXPOSE 53 53/udp")),
@@ -161,8 +192,7 @@ def _tools_image(versions: KitVersions, k8s_bin: Path, keys: dict[str, str]) -> 
             shutil.copy(k8s_bin / name, context / name)
         shutil.copy(netd, context / "rollproof-netd")
         (context / "Dockerfile").write_text(
-            f"FROM {NODE_BASE.tag}\n"
-            "COPY kube-proxy kubectl rollproof-netd /usr/local/bin/\n"
+            f"FROM {NODE_BASE.tag}\nCOPY kube-proxy kubectl rollproof-netd /usr/local/bin/\n"
         )
         build_image(context, tag, key)
     return tag
@@ -180,8 +210,11 @@ class _PrivateContainerd:
     def __enter__(self) -> "_PrivateContainerd":
         self.state.mkdir(parents=True, exist_ok=True)
         config = self.state / "config.toml"
-        disabled = ('"io.containerd.grpc.v1.cri"' if self.config_version == 2 else
-                    '"io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime"')
+        disabled = (
+            '"io.containerd.grpc.v1.cri"'
+            if self.config_version == 2
+            else '"io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime"'
+        )
         config.write_text(
             f"version = {self.config_version}\n"
             f"disabled_plugins = [{disabled}]\n"
@@ -189,8 +222,9 @@ class _PrivateContainerd:
             f'[grpc]\n  address = "{self.socket}"\n'
         )
         log = open(self.state / "containerd.log", "wb")
-        self.proc = subprocess.Popen([str(self.bin_dir / "containerd"), "--config", str(config)],
-                                     stdout=log, stderr=log)
+        self.proc = subprocess.Popen(
+            [str(self.bin_dir / "containerd"), "--config", str(config)], stdout=log, stderr=log
+        )
         deadline = time.monotonic() + 30
         while not self.socket.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -199,8 +233,11 @@ class _PrivateContainerd:
         return self
 
     def ctr(self, *args: str, stdin: bytes | None = None) -> str:
-        return run([str(self.bin_dir / "ctr"), "--address", str(self.socket), "--namespace", "k8s.io", *args],
-                   what=f"ctr {' '.join(args[:2])}", stdin=stdin)
+        return run(
+            [str(self.bin_dir / "ctr"), "--address", str(self.socket), "--namespace", "k8s.io", *args],
+            what=f"ctr {' '.join(args[:2])}",
+            stdin=stdin,
+        )
 
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -236,8 +273,17 @@ def build_node_image(versions: KitVersions, programs: dict[str, GoProgram]) -> N
     tag = f"rollproof/node:{versions.kubernetes}"
     component_keys = [image_key(i) for i in images]
     extra = [keys["kubelet"]] if "kubelet" in keys else []
-    key = input_hash("node/2", NODE_BASE.key(), keys["kubernetes"], keys["crictl"], keys["containerd"], files,
-                     component_keys, *overlays, *extra)
+    key = input_hash(
+        "node/2",
+        NODE_BASE.key(),
+        keys["kubernetes"],
+        keys["crictl"],
+        keys["containerd"],
+        files,
+        component_keys,
+        *overlays,
+        *extra,
+    )
     if image_key(tag) == key:
         say(f"image {tag}: cached")
         return NodeImage(tag, versions.kubernetes, tuple(images))
@@ -264,8 +310,13 @@ def build_node_image(versions: KitVersions, programs: dict[str, GoProgram]) -> N
         (wants / "kubelet.service").symlink_to("/etc/systemd/system/kubelet.service")
         (wants / "containerd.service").symlink_to("/etc/systemd/system/containerd.service")
         with stage("preload images into the node's containerd"):
-            _preload(images, containerd_bin, rootfs / "var/lib/containerd", context / "work",
-                     config_version=2 if versions.containerd.startswith("v1.") else 3)
+            _preload(
+                images,
+                containerd_bin,
+                rootfs / "var/lib/containerd",
+                context / "work",
+                config_version=2 if versions.containerd.startswith("v1.") else 3,
+            )
         shutil.rmtree(context / "work", ignore_errors=True)
         (context / "Dockerfile").write_text(
             f"FROM {NODE_BASE.tag}\n"

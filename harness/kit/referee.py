@@ -59,12 +59,14 @@ class Override:
 
 OVERRIDES: tuple[Override, ...] = (
     Override(
-        "github.com/modern-go/reflect2", "v1.0.2",
+        "github.com/modern-go/reflect2",
+        "v1.0.2",
         "Kubernetes 1.17 pins v1.0.1, whose unsafe map iteration crashes at run time with Go 1.18+ "
         "(json-iterator, i.e. every JSON decode in kubectl, goes through it); v1.0.2 is the fix",
     ),
     Override(
-        "vbom.ml/util", "v0.0.0-20160121211510-db5cfe13f5cc",
+        "vbom.ml/util",
+        "v0.0.0-20160121211510-db5cfe13f5cc",
         "the vanity host vbom.ml is gone and the module proxy answers 403 for it; the same commit is "
         "served as github.com/fvbommel/util (kubectl imports its sortorder package)",
         target="github.com/fvbommel/util",
@@ -89,8 +91,9 @@ def _block(text: str, name: str) -> list[list[str]]:
     return entries
 
 
-def referee_go_mod(kubernetes_go_mod: str, kubernetes: str = REFEREE_KUBERNETES,
-                   overrides: tuple[Override, ...] = OVERRIDES) -> str:
+def referee_go_mod(
+    kubernetes_go_mod: str, kubernetes: str = REFEREE_KUBERNETES, overrides: tuple[Override, ...] = OVERRIDES
+) -> str:
     """The wrapper's go.mod, from the text of `k8s.io/kubernetes@<kubernetes>`'s go.mod (pure).
 
     Requires kubernetes and every staging module it requires (as `v0.0.0`) at
@@ -118,12 +121,18 @@ def referee_ldflags(kubernetes: str = REFEREE_KUBERNETES) -> str:
     """Version stamps for `kubectl version` (component-base) and the User-Agent (client-go)."""
     major, minor = kubernetes.lstrip("v").split(".")[:2]
     stamp = {
-        "gitVersion": kubernetes, "gitMajor": major, "gitMinor": minor,
-        "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
+        "gitVersion": kubernetes,
+        "gitMajor": major,
+        "gitMinor": minor,
+        "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean",
         "buildDate": BUILD_DATE,
     }
-    flags = [f"-X {pkg}.{k}={v}" for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
-             for k, v in stamp.items()]
+    flags = [
+        f"-X {pkg}.{k}={v}"
+        for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
+        for k, v in stamp.items()
+    ]
     return "-s -w " + " ".join(flags)
 
 
@@ -143,8 +152,13 @@ def build_referee(kubernetes: str = REFEREE_KUBERNETES) -> Path:
     env = _env()
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
-    run(["go", "mod", "download", f"k8s.io/kubernetes@{kubernetes}"], what=f"download k8s.io/kubernetes@{kubernetes}",
-        env=env, cwd=root, fix="check that the Go module proxy is reachable")
+    run(
+        ["go", "mod", "download", f"k8s.io/kubernetes@{kubernetes}"],
+        what=f"download k8s.io/kubernetes@{kubernetes}",
+        env=env,
+        cwd=root,
+        fix="check that the Go module proxy is reachable",
+    )
     upstream = Path(env["GOMODCACHE"]) / "k8s.io" / f"kubernetes@{kubernetes}" / "go.mod"
     go_mod = referee_go_mod(upstream.read_text(), kubernetes)
     ldflags = referee_ldflags(kubernetes)
@@ -159,17 +173,34 @@ def build_referee(kubernetes: str = REFEREE_KUBERNETES) -> Path:
         src.mkdir(parents=True)
         (src / "go.mod").write_text(go_mod)
         (src / "tools.go").write_text('//go:build tools\n\npackage tools\n\nimport _ "k8s.io/kubernetes/cmd/kubectl"\n')
-        run(["go", "mod", "tidy", "-e"], what=f"go mod tidy for kubectl {kubernetes}", env=env, cwd=src,
-            fix="check that the Go module proxy is reachable")
+        run(
+            ["go", "mod", "tidy", "-e"],
+            what=f"go mod tidy for kubectl {kubernetes}",
+            env=env,
+            cwd=src,
+            fix="check that the Go module proxy is reachable",
+        )
         stamp.clear()
         tmp = out.with_name(out.name + ".partial")
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
-        run(["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(tmp / "kubectl"),
-             "k8s.io/kubernetes/cmd/kubectl"],
-            what=f"go build kubectl {kubernetes}", env=env, cwd=src,
-            fix="see the compiler output above; OVERRIDES in harness/kit/referee.py pins what old code needs")
+        run(
+            [
+                "go",
+                "build",
+                "-trimpath",
+                "-ldflags",
+                ldflags,
+                "-o",
+                str(tmp / "kubectl"),
+                "k8s.io/kubernetes/cmd/kubectl",
+            ],
+            what=f"go build kubectl {kubernetes}",
+            env=env,
+            cwd=src,
+            fix="see the compiler output above; OVERRIDES in harness/kit/referee.py pins what old code needs",
+        )
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)

@@ -33,12 +33,19 @@ class DebianImage:
     customize_inputs: tuple[object, ...] = ()  # what `customize` depends on, for the cache key
 
     def key(self) -> str:
-        return input_hash("debian-image/1", self.suite, self.packages, self.changes, self.dockerfile,
-                          *self.customize_inputs)
+        return input_hash(
+            "debian-image/1", self.suite, self.packages, self.changes, self.dockerfile, *self.customize_inputs
+        )
 
 
-_TRIM = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man",
-         "usr/share/info", "usr/share/locale")
+_TRIM = (
+    "var/cache/apt/archives",
+    "var/lib/apt/lists",
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/info",
+    "usr/share/locale",
+)
 
 
 def _trim(root: Path) -> None:
@@ -63,17 +70,30 @@ def build_debian_image(image: DebianImage) -> str:
         work.mkdir(parents=True, exist_ok=True)
         root = Path(tempfile.mkdtemp(prefix="rootfs-", dir=work))
         try:
-            run(["debootstrap", "--variant=minbase", f"--include={','.join(image.packages)}",
-                 image.suite, str(root), debian_mirror()],
+            run(
+                [
+                    "debootstrap",
+                    "--variant=minbase",
+                    f"--include={','.join(image.packages)}",
+                    image.suite,
+                    str(root),
+                    debian_mirror(),
+                ],
                 what=f"debootstrap {image.suite} for {image.tag}",
-                fix="check that Debian's package mirror is reachable and the disk has 2 GB free")
+                fix="check that Debian's package mirror is reachable and the disk has 2 GB free",
+            )
             _trim(root)
             if image.customize is not None:
                 image.customize(root)
             # Until the last step is done the label says "partial", so a rerun rebuilds.
             last_key = key if not image.dockerfile else f"partial-{key}"
-            import_tar(["tar", "--numeric-owner", "--xattrs", "-C", str(root), "-c", "."], None,
-                       image.tag, last_key, image.changes)
+            import_tar(
+                ["tar", "--numeric-owner", "--xattrs", "-C", str(root), "-c", "."],
+                None,
+                image.tag,
+                last_key,
+                image.changes,
+            )
         finally:
             shutil.rmtree(root, ignore_errors=True)
         if image.dockerfile:

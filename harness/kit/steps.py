@@ -53,8 +53,12 @@ def run(
     full_env = {**os.environ, **(env or {})}
     try:
         proc = subprocess.run(
-            list(argv), cwd=cwd, env=full_env, input=stdin,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            list(argv),
+            cwd=cwd,
+            env=full_env,
+            input=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
     except FileNotFoundError as exc:
         raise ProviderError(f"{what}: {argv[0]} is not installed{'; ' + fix if fix else ''}") from exc

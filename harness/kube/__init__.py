@@ -1,9 +1,9 @@
 """Talking to a Kubernetes API server: kubeconfig access, a recording raw client, Deployments.
 
-    config       kubeconfig → ClusterAccess; typed ApiClient; the ApiException boundary
-    patches      pure builders of raw requests (PATCH flavours, PUT, legacy rollback)
-    raw          RawApi: requests.Session that records every exchange
-    deployments  kubectl-equivalent Deployment operations and a ReplicaSet watcher
+config       kubeconfig → ClusterAccess; typed ApiClient; the ApiException boundary
+patches      pure builders of raw requests (PATCH flavours, PUT, legacy rollback)
+raw          RawApi: requests.Session that records every exchange
+deployments  kubectl-equivalent Deployment operations and a ReplicaSet watcher
 """
 
 from __future__ import annotations

@@ -162,7 +162,7 @@ def _memory_file(name: str, data: bytes) -> int | None:
     os.fchmod(fd, 0o600)
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
     return fd
 
 
@@ -285,7 +285,10 @@ class ClusterAccess:
         try:
             body = call_api(
                 kubernetes.client.VersionApi(client).get_code,
-                method="GET", path="/version", timeout=timeouts.api_request, server=self.server,
+                method="GET",
+                path="/version",
+                timeout=timeouts.api_request,
+                server=self.server,
             )
         finally:
             client.close()  # type: ignore[no-untyped-call]
@@ -316,7 +319,9 @@ def _named(items: Any, kind: str, name: str, source: str) -> Mapping[str, Any]:
         if isinstance(item, Mapping) and item.get("name") == name:
             body = item.get(kind)
             if not isinstance(body, Mapping):
-                raise ConfigError(f"kubeconfig {source}: {kind} {name!r} has no '{kind}' section; regenerate the kubeconfig")
+                raise ConfigError(
+                    f"kubeconfig {source}: {kind} {name!r} has no '{kind}' section; regenerate the kubeconfig"
+                )
             return body
     names = sorted(str(i.get("name")) for i in items if isinstance(i, Mapping))
     raise ConfigError(
@@ -347,8 +352,9 @@ def _file(value: Any, base: Path, what: str, source: str) -> str:
     return str(path)
 
 
-def parse_kubeconfig(doc: Any, *, source: str = "<kubeconfig>", base_dir: str | Path = ".",
-                     context: str | None = None) -> ClusterAccess:
+def parse_kubeconfig(
+    doc: Any, *, source: str = "<kubeconfig>", base_dir: str | Path = ".", context: str | None = None
+) -> ClusterAccess:
     """Pure part of `load_kubeconfig`: a parsed kubeconfig document → `ClusterAccess`.
 
     Supports what kind writes and its common variants: embedded or file CA,
@@ -377,19 +383,26 @@ def parse_kubeconfig(doc: Any, *, source: str = "<kubeconfig>", base_dir: str | 
     if not server:
         raise ConfigError(f"kubeconfig {source}: cluster {cluster_name!r} has no server; set clusters[].cluster.server")
     if not server.startswith("https://"):
-        raise ConfigError(f"kubeconfig {source}: server {server!r} is not https; rollproof only talks TLS to the API server")
+        raise ConfigError(
+            f"kubeconfig {source}: server {server!r} is not https; rollproof only talks TLS to the API server"
+        )
     if cluster.get("insecure-skip-tls-verify"):
         raise ConfigError(
             f"kubeconfig {source}: cluster {cluster_name!r} sets insecure-skip-tls-verify; "
             "remove it and give certificate-authority-data (TLS verification stays on)"
         )
     if cluster.get("tls-server-name"):
-        raise ConfigError(f"kubeconfig {source}: tls-server-name is not supported; use a server address the certificate names")
+        raise ConfigError(
+            f"kubeconfig {source}: tls-server-name is not supported; use a server address the certificate names"
+        )
 
     ca_file = ca_data = None
     if cluster.get("certificate-authority-data"):
-        ca_data = _pem(_b64(cluster["certificate-authority-data"], "certificate-authority-data", source),
-                       "certificate-authority-data", source)
+        ca_data = _pem(
+            _b64(cluster["certificate-authority-data"], "certificate-authority-data", source),
+            "certificate-authority-data",
+            source,
+        )
     elif cluster.get("certificate-authority"):
         ca_file = _file(cluster["certificate-authority"], base, "certificate-authority", source)
 
@@ -403,8 +416,9 @@ def parse_kubeconfig(doc: Any, *, source: str = "<kubeconfig>", base_dir: str | 
     key_data: Secret | None = None
     token: Secret | None = None
     if user.get("client-certificate-data"):
-        cert_data = _pem(_b64(user["client-certificate-data"], "client-certificate-data", source),
-                         "client-certificate-data", source)
+        cert_data = _pem(
+            _b64(user["client-certificate-data"], "client-certificate-data", source), "client-certificate-data", source
+        )
     elif user.get("client-certificate"):
         cert_file = _file(user["client-certificate"], base, "client-certificate", source)
     if user.get("client-key-data"):
@@ -418,13 +432,16 @@ def parse_kubeconfig(doc: Any, *, source: str = "<kubeconfig>", base_dir: str | 
         try:
             token = Secret(Path(token_path).read_text().strip())
         except (OSError, UnicodeDecodeError):
-            raise ConfigError(f"kubeconfig {source}: tokenFile {token_path} cannot be read; check its permissions") from None
+            raise ConfigError(
+                f"kubeconfig {source}: tokenFile {token_path} cannot be read; check its permissions"
+            ) from None
 
     has_cert = bool(cert_file or cert_data)
     has_key = bool(key_file or key_data is not None)
     if has_cert != has_key:
         raise ConfigError(
-            f"kubeconfig {source}: user {user_name!r} has a client certificate without its key (or the reverse); give both"
+            f"kubeconfig {source}: user {user_name!r} has a client certificate without its key (or the reverse); "
+            "give both"
         )
     if not has_cert and token is None:
         raise ConfigError(
@@ -465,8 +482,9 @@ def load_kubeconfig(path: str | os.PathLike[str], context: str | None = None) ->
     return parse_kubeconfig_text(text, source=str(p), base_dir=p.parent, context=context)
 
 
-def parse_kubeconfig_text(text: str, *, source: str, base_dir: str | Path = ".",
-                          context: str | None = None) -> ClusterAccess:
+def parse_kubeconfig_text(
+    text: str, *, source: str, base_dir: str | Path = ".", context: str | None = None
+) -> ClusterAccess:
     """A kubeconfig's text (a file's, or `kind get kubeconfig`'s output) → `ClusterAccess`; never echoes it."""
     p = source
     try:
@@ -493,7 +511,9 @@ def parse_server_version(body: Mapping[str, Any]) -> ServerVersion:
             return int(m.group())
         if from_git:
             return int(from_git.group(group))
-        raise ConfigError(f"API server /version has no usable {key!r} ({dict(body)!r}); is this a Kubernetes API server?")
+        raise ConfigError(
+            f"API server /version has no usable {key!r} ({dict(body)!r}); is this a Kubernetes API server?"
+        )
 
     return ServerVersion(major=num("major", 1), minor=num("minor", 2), git_version=git)
 
@@ -545,15 +565,18 @@ def _tls_problem(exc: BaseException) -> str:
     if m or "CERTIFICATE_VERIFY_FAILED" in text:
         return "certificate verify failed: the kubeconfig's CA does not match the server"
     if "PEM lib" in text or "NO_CERTIFICATE" in text or "no start line" in text.lower():
-        return ("the kubeconfig's certificate-authority or client certificate/key is not valid PEM data; "
-                "re-export the kubeconfig")
+        return (
+            "the kubeconfig's certificate-authority or client certificate/key is not valid PEM data; "
+            "re-export the kubeconfig"
+        )
     if "alert" in text.lower() or "certificate" in text.lower():
         return "TLS handshake refused: the server did not accept the kubeconfig's client certificate"
     return "TLS handshake failed; check the server address and the kubeconfig's certificate-authority"
 
 
-def transport_error(exc: BaseException, method: str, path: str, server: str, timeout: float,
-                    elapsed: float) -> HarnessError:
+def transport_error(
+    exc: BaseException, method: str, path: str, server: str, timeout: float, elapsed: float
+) -> HarnessError:
     """One line for a request that got no HTTP answer: what failed, where, after how long."""
     cause = _root_cause(exc)
     where = f"{method} {path} to {server}" if server else f"{method} {path}"
@@ -561,31 +584,56 @@ def transport_error(exc: BaseException, method: str, path: str, server: str, tim
     text = f"{cause!s} {cause.__context__!s} {cause.__cause__!s}".lower()
     if isinstance(cause, (urllib3.exceptions.SSLError, ssl.SSLError)) or "ssl" in type(cause).__name__.lower():
         return Unreachable(f"{_tls_problem(cause)} ({where}, {took})", "tls", elapsed)
-    if isinstance(cause, urllib3.exceptions.NameResolutionError) or "name or service not known" in text \
-            or "nodename nor servname" in text or "name resolution" in text:
-        return Unreachable(f"cannot resolve the API server's host name ({where}, {took}); "
-                           "fix the kubeconfig's server", "dns", elapsed)
-    if isinstance(cause, (ConnectionRefusedError, urllib3.exceptions.NewConnectionError)) and "refused" in text \
-            or isinstance(cause, ConnectionRefusedError):
-        return Unreachable(f"connection refused ({where}, {took}): nothing listens there; "
-                           "is the cluster running and the kubeconfig's server right?", "refused", elapsed)
+    if (
+        isinstance(cause, urllib3.exceptions.NameResolutionError)
+        or "name or service not known" in text
+        or "nodename nor servname" in text
+        or "name resolution" in text
+    ):
+        return Unreachable(
+            f"cannot resolve the API server's host name ({where}, {took}); fix the kubeconfig's server", "dns", elapsed
+        )
+    if (
+        isinstance(cause, (ConnectionRefusedError, urllib3.exceptions.NewConnectionError))
+        and "refused" in text
+        or isinstance(cause, ConnectionRefusedError)
+    ):
+        return Unreachable(
+            f"connection refused ({where}, {took}): nothing listens there; "
+            "is the cluster running and the kubeconfig's server right?",
+            "refused",
+            elapsed,
+        )
     if isinstance(cause, urllib3.exceptions.NewConnectionError):
-        return Unreachable(f"cannot connect ({where}, {took}): "
-                           f"{_errno_text(cause)}; check the kubeconfig's server", "connect", elapsed)
+        return Unreachable(
+            f"cannot connect ({where}, {took}): {_errno_text(cause)}; check the kubeconfig's server", "connect", elapsed
+        )
     if isinstance(cause, urllib3.exceptions.ReadTimeoutError) or "read timed out" in text:
-        return WaitTimeout(f"the API server to answer {where}", elapsed or timeout,
-                           f"the connection was accepted but no response came in {elapsed:.1f}s "
-                           f"(request timeout {timeout:.0f}s)")
+        return WaitTimeout(
+            f"the API server to answer {where}",
+            elapsed or timeout,
+            f"the connection was accepted but no response came in {elapsed:.1f}s (request timeout {timeout:.0f}s)",
+        )
     if isinstance(cause, (urllib3.exceptions.TimeoutError, TimeoutError)) or "timed out" in text:
-        return WaitTimeout(f"a TCP connection to the API server ({where})", elapsed or timeout,
-                           f"no answer to connect in {elapsed:.1f}s (request timeout {timeout:.0f}s): "
-                           "a firewall, or an address nothing answers at")
-    if isinstance(cause, (urllib3.exceptions.ProtocolError, ConnectionError)) or "aborted" in text \
-            or "reset" in text or "disconnected" in text:
-        return Unreachable(f"cannot reach the API server: it closed the connection without an answer ({where}, "
-                           f"{took}); is it still starting, or is this port something else?", "reset", elapsed)
-    return Unreachable(f"no answer from the API server ({where}, {took}): {type(cause).__name__}", "other",
-                       elapsed)
+        return WaitTimeout(
+            f"a TCP connection to the API server ({where})",
+            elapsed or timeout,
+            f"no answer to connect in {elapsed:.1f}s (request timeout {timeout:.0f}s): "
+            "a firewall, or an address nothing answers at",
+        )
+    if (
+        isinstance(cause, (urllib3.exceptions.ProtocolError, ConnectionError))
+        or "aborted" in text
+        or "reset" in text
+        or "disconnected" in text
+    ):
+        return Unreachable(
+            f"cannot reach the API server: it closed the connection without an answer ({where}, "
+            f"{took}); is it still starting, or is this port something else?",
+            "reset",
+            elapsed,
+        )
+    return Unreachable(f"no answer from the API server ({where}, {took}): {type(cause).__name__}", "other", elapsed)
 
 
 def _errno_text(exc: BaseException) -> str:
@@ -603,15 +651,24 @@ def kube_errors(method: str, path: str, timeout: float, server: str = "") -> Ite
         yield
     except ApiException as exc:
         if exc.status in (None, 0):  # the client's own error without a response
-            raise Unreachable(f"{method} {path}: {exc.reason or 'no response'}", "other",
-                              time.monotonic() - started) from exc
+            raise Unreachable(
+                f"{method} {path}: {exc.reason or 'no response'}", "other", time.monotonic() - started
+            ) from exc
         raise api_error(int(exc.status), decode_json(exc.body), method, path) from exc
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise transport_error(exc, method, path, server, timeout, time.monotonic() - started) from exc
 
 
-def call_api(fn: Callable[..., Any], *args: Any, method: str, path: str, timeout: float,
-             server: str = "", with_status: bool = False, **kwargs: Any) -> Any:
+def call_api(
+    fn: Callable[..., Any],
+    *args: Any,
+    method: str,
+    path: str,
+    timeout: float,
+    server: str = "",
+    with_status: bool = False,
+    **kwargs: Any,
+) -> Any:
     """Call a typed-client method with `_preload_content=False`; return its decoded JSON body.
 
     The body is the server's JSON exactly (no model round trip). `method` and

@@ -70,14 +70,16 @@ __all__ = [
 REVISION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-UNDO_KEEPS_FROM_DEPLOYMENT = frozenset({
-    LAST_APPLIED,
-    REVISION,
-    REVISION_HISTORY,
-    "deployment.kubernetes.io/desired-replicas",
-    "deployment.kubernetes.io/max-replicas",
-    "deprecated.deployment.rollback.to",
-})
+UNDO_KEEPS_FROM_DEPLOYMENT = frozenset(
+    {
+        LAST_APPLIED,
+        REVISION,
+        REVISION_HISTORY,
+        "deployment.kubernetes.io/desired-replicas",
+        "deployment.kubernetes.io/max-replicas",
+        "deprecated.deployment.rollback.to",
+    }
+)
 """Annotations `rollout undo` keeps from the Deployment; every other one comes from the ReplicaSet."""
 
 _PROGRESS_DEADLINE = "ProgressDeadlineExceeded"
@@ -157,9 +159,18 @@ def rollout_status(dep: Mapping[str, Any]) -> RolloutStatus:
     available = int(st.get("availableReplicas") or 0)
 
     def verdict(done: bool, message: str, failed: bool = False) -> RolloutStatus:
-        return RolloutStatus(done=done, message=message, failed=failed, generation=generation,
-                             observed_generation=observed, spec_replicas=wanted, replicas=replicas,
-                             updated=updated, ready=int(st.get("readyReplicas") or 0), available=available)
+        return RolloutStatus(
+            done=done,
+            message=message,
+            failed=failed,
+            generation=generation,
+            observed_generation=observed,
+            spec_replicas=wanted,
+            replicas=replicas,
+            updated=updated,
+            ready=int(st.get("readyReplicas") or 0),
+            available=available,
+        )
 
     if generation > observed:
         return verdict(False, "Waiting for deployment spec update to be observed...")
@@ -245,18 +256,20 @@ def parse_history(dep: Mapping[str, Any], replicasets: Iterable[Mapping[str, Any
         containers = (template.get("spec") or {}).get("containers") or []
         st = rs.get("status") or {}
         ann = _annotations(rs)
-        rows.append(Revision(
-            revision=rev,
-            replicaset=_meta(rs).get("name", ""),
-            change_cause=ann.get(CHANGE_CAUSE),
-            images=tuple(str(c.get("image", "")) for c in containers),
-            replicas=int((rs.get("spec") or {}).get("replicas") or 0),
-            ready=int(st.get("readyReplicas") or 0),
-            available=int(st.get("availableReplicas") or 0),
-            revision_history=_ints(ann.get(REVISION_HISTORY)),
-            template=copy.deepcopy(template),
-            annotations=ann,
-        ))
+        rows.append(
+            Revision(
+                revision=rev,
+                replicaset=_meta(rs).get("name", ""),
+                change_cause=ann.get(CHANGE_CAUSE),
+                images=tuple(str(c.get("image", "")) for c in containers),
+                replicas=int((rs.get("spec") or {}).get("replicas") or 0),
+                ready=int(st.get("readyReplicas") or 0),
+                available=int(st.get("availableReplicas") or 0),
+                revision_history=_ints(ann.get(REVISION_HISTORY)),
+                template=copy.deepcopy(template),
+                annotations=ann,
+            )
+        )
     return sorted(rows, key=lambda r: r.revision)
 
 
@@ -276,8 +289,9 @@ class UndoPlan:
     annotations: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
-def plan_undo(dep: Mapping[str, Any], replicasets: Iterable[Mapping[str, Any]],
-              to_revision: int | None = None) -> UndoPlan:
+def plan_undo(
+    dep: Mapping[str, Any], replicasets: Iterable[Mapping[str, Any]], to_revision: int | None = None
+) -> UndoPlan:
     """Build `kubectl rollout undo`'s change for a Deployment, from its ReplicaSets.
 
     What kubectl does today, and what this does:
@@ -306,7 +320,9 @@ def plan_undo(dep: Mapping[str, Any], replicasets: Iterable[Mapping[str, Any]],
     name = _meta(dep).get("name", "")
     if (dep.get("spec") or {}).get("paused"):
         raise ConfigError(f'deployment "{name}" is paused; resume it first, then undo (kubectl refuses too)')
-    if to_revision is not None and (isinstance(to_revision, bool) or not isinstance(to_revision, int) or to_revision < 0):
+    if to_revision is not None and (
+        isinstance(to_revision, bool) or not isinstance(to_revision, int) or to_revision < 0
+    ):
         raise ConfigError(f"undo revision must be an int ≥ 1 (or None for the previous one), not {to_revision!r}")
     by_rev: dict[int, Mapping[str, Any]] = {}
     for rs in owned_replicasets(dep, replicasets):
@@ -317,7 +333,8 @@ def plan_undo(dep: Mapping[str, Any], replicasets: Iterable[Mapping[str, Any]],
     if not to_revision:  # None or 0: the previous revision, as kubectl's default
         if len(revisions) < 2:
             raise ConfigError(
-                f'deployment "{name}" has no previous revision to undo to (revisions: {revisions}); roll out a change first'
+                f'deployment "{name}" has no previous revision to undo to (revisions: {revisions}); roll out a change '
+                'first'
             )
         target = revisions[-2]
     else:
@@ -331,8 +348,9 @@ def plan_undo(dep: Mapping[str, Any], replicasets: Iterable[Mapping[str, Any]],
     template = strip_pod_template_hash((rs.get("spec") or {}).get("template") or {})
     current = strip_pod_template_hash((dep.get("spec") or {}).get("template") or {})
     if template == current:
-        return UndoPlan(name, target, rs_name, True,
-                        f"skipped rollback (current template already matches revision {target})")
+        return UndoPlan(
+            name, target, rs_name, True, f"skipped rollback (current template already matches revision {target})"
+        )
     dep_ann = _annotations(dep)
     annotations = {k: v for k, v in dep_ann.items() if k in UNDO_KEEPS_FROM_DEPLOYMENT}
     annotations.update({k: v for k, v in _annotations(rs).items() if k not in UNDO_KEEPS_FROM_DEPLOYMENT})
@@ -391,13 +409,15 @@ def replica_totals(points: Sequence[ReplicaPoint]) -> list[ReplicaTotals]:
     out = []
     for p in sorted(points, key=lambda p: p.t):
         latest[p.owner] = p
-        out.append(ReplicaTotals(
-            t=p.t,
-            replicas=sum(q.replicas for q in latest.values()),
-            ready=sum(q.ready for q in latest.values()),
-            available=sum(q.available for q in latest.values()),
-            owners=sum(1 for q in latest.values() if q.replicas),
-        ))
+        out.append(
+            ReplicaTotals(
+                t=p.t,
+                replicas=sum(q.replicas for q in latest.values()),
+                ready=sum(q.ready for q in latest.values()),
+                available=sum(q.available for q in latest.values()),
+                owners=sum(1 for q in latest.values() if q.replicas),
+            )
+        )
     return out
 
 
@@ -427,8 +447,10 @@ def describe_rollout(dep: Mapping[str, Any] | None, replicasets: Iterable[Mappin
             "revision": _annotations(rs).get(REVISION),
             "spec": (rs.get("spec") or {}).get("replicas"),
             "status": {k: v for k, v in (rs.get("status") or {}).items() if k != "conditions"},
-            "images": [c.get("image") for c in
-                       (((rs.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []],
+            "images": [
+                c.get("image")
+                for c in (((rs.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+            ],
         }
         for rs in replicasets
     ]
@@ -471,7 +493,8 @@ def _check_manifest(manifest: Mapping[str, Any], namespace: str) -> str:
         raise ConfigError("deployment manifest must be a mapping (a parsed YAML document)")
     if manifest.get("apiVersion") != "apps/v1" or manifest.get("kind") != "Deployment":
         raise ConfigError(
-            f"manifest is {manifest.get('apiVersion')}/{manifest.get('kind')}, not apps/v1 Deployment; fix apiVersion/kind"
+            f"manifest is {manifest.get('apiVersion')}/{manifest.get('kind')}, not apps/v1 Deployment; fix "
+            "apiVersion/kind"
         )
     name = _meta(manifest).get("name")
     if not name:
@@ -489,8 +512,15 @@ class Deployments:
     stops any watcher it started and releases both.
     """
 
-    def __init__(self, access: ClusterAccess, namespace: str, *, timeouts: Timeouts = DEFAULT_TIMEOUTS,
-                 raw: RawApi | None = None, field_manager: str = FIELD_MANAGER) -> None:
+    def __init__(
+        self,
+        access: ClusterAccess,
+        namespace: str,
+        *,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        raw: RawApi | None = None,
+        field_manager: str = FIELD_MANAGER,
+    ) -> None:
         object_path("v1", "namespaces", namespace)  # validates the name
         self.access = access
         self.namespace = namespace
@@ -535,8 +565,16 @@ class Deployments:
         return self._call_status(fn, *args, method=method, path=path, **kwargs)[1]
 
     def _call_status(self, fn: Any, *args: Any, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
-        status, body = call_api(fn, *args, method=method, path=path, timeout=self.timeouts.api_request,
-                                server=self.access.server, with_status=True, **kwargs)
+        status, body = call_api(
+            fn,
+            *args,
+            method=method,
+            path=path,
+            timeout=self.timeouts.api_request,
+            server=self.access.server,
+            with_status=True,
+            **kwargs,
+        )
         if not isinstance(body, dict):
             raise ProviderError(f"{method} {path}: the API server answered {status} without a JSON object")
         return int(status), body
@@ -546,12 +584,17 @@ class Deployments:
         return object_path("apps/v1", resource, name, self.namespace)
 
     def get(self, name: str) -> dict[str, Any]:
-        return self._call(self._apps.read_namespaced_deployment, name, self.namespace,
-                          method="GET", path=self._path(name))
+        return self._call(
+            self._apps.read_namespaced_deployment, name, self.namespace, method="GET", path=self._path(name)
+        )
 
     def list_replicasets(self) -> list[dict[str, Any]]:
-        body = self._call(self._apps.list_namespaced_replica_set, self.namespace,
-                          method="GET", path=object_path("apps/v1", "replicasets", None, self.namespace))
+        body = self._call(
+            self._apps.list_namespaced_replica_set,
+            self.namespace,
+            method="GET",
+            path=object_path("apps/v1", "replicasets", None, self.namespace),
+        )
         return list(body.get("items") or [])
 
     def replicasets(self, name: str, dep: Mapping[str, Any] | None = None) -> list[Mapping[str, Any]]:
@@ -574,17 +617,29 @@ class Deployments:
         body = with_change_cause(manifest, change_cause)
         body.setdefault("metadata", {})["namespace"] = self.namespace
         status, obj = self._call_status(
-            self._apps.patch_namespaced_deployment, name, self.namespace, body,
-            field_manager=self.field_manager, force=True, _content_type=APPLY_PATCH_YAML,
-            method="PATCH", path=self._path(name),
+            self._apps.patch_namespaced_deployment,
+            name,
+            self.namespace,
+            body,
+            field_manager=self.field_manager,
+            force=True,
+            _content_type=APPLY_PATCH_YAML,
+            method="PATCH",
+            path=self._path(name),
         )
         meta = _meta(obj)
-        return ApplyResult(name=name, created=status == 201, generation=int(meta.get("generation") or 0),
-                           resource_version=str(meta.get("resourceVersion", "")), object=obj)
+        return ApplyResult(
+            name=name,
+            created=status == 201,
+            generation=int(meta.get("generation") or 0),
+            resource_version=str(meta.get("resourceVersion", "")),
+            object=obj,
+        )
 
     def delete(self, name: str) -> None:
-        self._call(self._apps.delete_namespaced_deployment, name, self.namespace,
-                   method="DELETE", path=self._path(name))
+        self._call(
+            self._apps.delete_namespaced_deployment, name, self.namespace, method="DELETE", path=self._path(name)
+        )
 
     def rollout_status(self, name: str) -> RolloutStatus:
         return rollout_status(self.get(name))
@@ -605,12 +660,20 @@ class Deployments:
                 return st
             if st.failed:
                 cond = _condition(dep, "Progressing") or {}
-                raise RolloutFailed(name, str(cond.get("reason", "")), str(cond.get("message", "")),
-                                    describe_rollout(dep, self._safe_replicasets(dep)))
+                raise RolloutFailed(
+                    name,
+                    str(cond.get("reason", "")),
+                    str(cond.get("message", "")),
+                    describe_rollout(dep, self._safe_replicasets(dep)),
+                )
             remaining = deadline - clock()
             if remaining <= 0:
-                raise WaitTimeout(f'deployment "{self.namespace}/{name}" to finish its rollout', timeout,
-                                  st.summary(), describe_rollout(dep, self._safe_replicasets(dep)))
+                raise WaitTimeout(
+                    f'deployment "{self.namespace}/{name}" to finish its rollout',
+                    timeout,
+                    st.summary(),
+                    describe_rollout(dep, self._safe_replicasets(dep)),
+                )
             stop.wait(min(self.timeouts.poll_interval, remaining))
 
     def _safe_replicasets(self, dep: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -632,8 +695,9 @@ class Deployments:
         plan = plan_undo(dep, self.list_replicasets(), to_revision)
         if plan.skipped:
             return UndoResult(plan)
-        req = json_patch(deployment_path(self.namespace, name), plan.ops,
-                         field_manager=self.field_manager, dry_run=dry_run)
+        req = json_patch(
+            deployment_path(self.namespace, name), plan.ops, field_manager=self.field_manager, dry_run=dry_run
+        )
         resp = self.raw.call(req)
         return UndoResult(plan, self.raw.exchanges[-1], resp.body if isinstance(resp.body, dict) else {})
 
@@ -659,23 +723,45 @@ class Deployments:
         return self._set_paused(name, False)
 
     def _set_paused(self, name: str, paused: bool) -> dict[str, Any]:
-        return self._call(self._apps.patch_namespaced_deployment, name, self.namespace,
-                          {"spec": {"paused": paused}}, field_manager=self.field_manager,
-                          _content_type=STRATEGIC_MERGE_PATCH, method="PATCH", path=self._path(name))
+        return self._call(
+            self._apps.patch_namespaced_deployment,
+            name,
+            self.namespace,
+            {"spec": {"paused": paused}},
+            field_manager=self.field_manager,
+            _content_type=STRATEGIC_MERGE_PATCH,
+            method="PATCH",
+            path=self._path(name),
+        )
 
     def scale(self, name: str, replicas: int) -> dict[str, Any]:
         """`kubectl scale --replicas=N` through the scale subresource (no new revision)."""
         if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
             raise ConfigError(f"replicas must be an int ≥ 0, not {replicas!r}")
-        return self._call(self._apps.patch_namespaced_deployment_scale, name, self.namespace,
-                          {"spec": {"replicas": replicas}}, field_manager=self.field_manager,
-                          _content_type=MERGE_PATCH, method="PATCH", path=self._path(name, "scale"))
+        return self._call(
+            self._apps.patch_namespaced_deployment_scale,
+            name,
+            self.namespace,
+            {"spec": {"replicas": replicas}},
+            field_manager=self.field_manager,
+            _content_type=MERGE_PATCH,
+            method="PATCH",
+            path=self._path(name, "scale"),
+        )
 
-    def watch_replicasets(self, name: str, *, max_points: int = 100_000,
-                          max_duration: float | None = None) -> ReplicaSetWatcher:
+    def watch_replicasets(
+        self, name: str, *, max_points: int = 100_000, max_duration: float | None = None
+    ) -> ReplicaSetWatcher:
         """Start a `ReplicaSetWatcher` for this Deployment's ReplicaSets (stopped by `close()` too)."""
-        w = ReplicaSetWatcher(self._client, self.namespace, name, timeouts=self.timeouts,
-                              max_points=max_points, max_duration=max_duration, server=self.access.server)
+        w = ReplicaSetWatcher(
+            self._client,
+            self.namespace,
+            name,
+            timeouts=self.timeouts,
+            max_points=max_points,
+            max_duration=max_duration,
+            server=self.access.server,
+        )
         self._watchers.append(w)
         return w.start()
 
@@ -694,12 +780,24 @@ class ReplicaSetWatcher(ListWatchRecorder[ReplicaPoint]):
 
     noun = "points"
 
-    def __init__(self, api_client: kubernetes.client.ApiClient, namespace: str, deployment: str, *,
-                 timeouts: Timeouts = DEFAULT_TIMEOUTS, max_points: int = 100_000,
-                 max_duration: float | None = None, server: str = "") -> None:
-        super().__init__(timeouts=timeouts, path=object_path("apps/v1", "replicasets", None, namespace),
-                         max_duration=timeouts.probe_max_duration if max_duration is None else max_duration,
-                         thread_name=f"rs-watch-{namespace}-{deployment}", server=server)
+    def __init__(
+        self,
+        api_client: kubernetes.client.ApiClient,
+        namespace: str,
+        deployment: str,
+        *,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        max_points: int = 100_000,
+        max_duration: float | None = None,
+        server: str = "",
+    ) -> None:
+        super().__init__(
+            timeouts=timeouts,
+            path=object_path("apps/v1", "replicasets", None, namespace),
+            max_duration=timeouts.probe_max_duration if max_duration is None else max_duration,
+            thread_name=f"rs-watch-{namespace}-{deployment}",
+            server=server,
+        )
         self.namespace = namespace
         self.deployment = deployment
         self.max_points = max_points

@@ -47,6 +47,15 @@ def scaling_steps(events: Iterable[Any], deployment: str, since: float | None = 
         if since is not None and t < since - EVENT_RESOLUTION:
             continue
         direction, rs, before, after = parsed
-        steps.append(ScaleStep(t, f"scale-{direction}", rs if direction == "down" else "", after if direction == "down"
-                               else 0, rs if direction == "up" else "", after if direction == "up" else 0, 0))
+        steps.append(
+            ScaleStep(
+                t,
+                f"scale-{direction}",
+                rs if direction == "down" else "",
+                after if direction == "down" else 0,
+                rs if direction == "up" else "",
+                after if direction == "up" else 0,
+                0,
+            )
+        )
     return sorted(steps, key=lambda s: s.t)

@@ -100,8 +100,7 @@ def _check_name(value: str, what: str, pattern: re.Pattern[str], limit: int) -> 
     return value
 
 
-def object_path(group_version: str, resource: str, name: str | None = None,
-                namespace: str | None = None) -> str:
+def object_path(group_version: str, resource: str, name: str | None = None, namespace: str | None = None) -> str:
     """API path of a resource collection or object ("v1" → /api/v1, others → /apis/GV).
 
     `resource` may carry a subresource only when `name` is given ("deployments/scale")."""
@@ -175,8 +174,9 @@ def _params(field_manager: str | None, dry_run: bool, force: bool | None = None)
 _VALID_OPS = {"add", "remove", "replace", "move", "copy", "test"}
 
 
-def json_patch(path: str, ops: Sequence[Mapping[str, Any]], *, field_manager: str | None = FIELD_MANAGER,
-               dry_run: bool = False) -> RawRequest:
+def json_patch(
+    path: str, ops: Sequence[Mapping[str, Any]], *, field_manager: str | None = FIELD_MANAGER, dry_run: bool = False
+) -> RawRequest:
     """PATCH application/json-patch+json with a list of RFC 6902 ops."""
     ops = list(ops)
     for op in ops:
@@ -187,20 +187,23 @@ def json_patch(path: str, ops: Sequence[Mapping[str, Any]], *, field_manager: st
     return RawRequest("PATCH", path, JSON_PATCH, _json_bytes([dict(o) for o in ops]), _params(field_manager, dry_run))
 
 
-def merge_patch(path: str, patch: Mapping[str, Any], *, field_manager: str | None = FIELD_MANAGER,
-                dry_run: bool = False) -> RawRequest:
+def merge_patch(
+    path: str, patch: Mapping[str, Any], *, field_manager: str | None = FIELD_MANAGER, dry_run: bool = False
+) -> RawRequest:
     """PATCH application/merge-patch+json (RFC 7386: null deletes, lists replace)."""
     return RawRequest("PATCH", path, MERGE_PATCH, _json_bytes(dict(patch)), _params(field_manager, dry_run))
 
 
-def strategic_merge_patch(path: str, patch: Mapping[str, Any], *, field_manager: str | None = FIELD_MANAGER,
-                          dry_run: bool = False) -> RawRequest:
+def strategic_merge_patch(
+    path: str, patch: Mapping[str, Any], *, field_manager: str | None = FIELD_MANAGER, dry_run: bool = False
+) -> RawRequest:
     """PATCH application/strategic-merge-patch+json (lists merge by their patch keys)."""
     return RawRequest("PATCH", path, STRATEGIC_MERGE_PATCH, _json_bytes(dict(patch)), _params(field_manager, dry_run))
 
 
-def apply_patch(path: str, obj: Mapping[str, Any], *, field_manager: str = FIELD_MANAGER, force: bool = False,
-                dry_run: bool = False) -> RawRequest:
+def apply_patch(
+    path: str, obj: Mapping[str, Any], *, field_manager: str = FIELD_MANAGER, force: bool = False, dry_run: bool = False
+) -> RawRequest:
     """Server-side apply: PATCH application/apply-patch+yaml with fieldManager (required) and force."""
     if not field_manager:
         raise ConfigError("server-side apply needs a field manager name")
@@ -211,8 +214,9 @@ def apply_patch(path: str, obj: Mapping[str, Any], *, field_manager: str = FIELD
     return RawRequest("PATCH", path, APPLY_PATCH_YAML, body, _params(field_manager, dry_run, force))
 
 
-def put_object(path: str, obj: Mapping[str, Any], *, field_manager: str | None = FIELD_MANAGER,
-               dry_run: bool = False) -> RawRequest:
+def put_object(
+    path: str, obj: Mapping[str, Any], *, field_manager: str | None = FIELD_MANAGER, dry_run: bool = False
+) -> RawRequest:
     """PUT of a whole object (send the resourceVersion you read to get optimistic locking)."""
     return RawRequest("PUT", path, JSON, _json_bytes(dict(obj)), _params(field_manager, dry_run))
 
@@ -221,13 +225,16 @@ def get_object(path: str) -> RawRequest:
     return RawRequest("GET", path)
 
 
-def rollback_request(namespace: str, name: str, revision: int, *,
-                     group_version: str = "extensions/v1beta1") -> RawRequest:
+def rollback_request(
+    namespace: str, name: str, revision: int, *, group_version: str = "extensions/v1beta1"
+) -> RawRequest:
     """The legacy `POST .../deployments/NAME/rollback` (removed in Kubernetes 1.16).
 
     `revision` 0 meant "the previous revision" to the old server."""
     if group_version not in ROLLBACK_GROUP_VERSIONS:
-        raise ConfigError(f"rollback subresource exists only in {', '.join(ROLLBACK_GROUP_VERSIONS)}, not {group_version!r}")
+        raise ConfigError(
+            f"rollback subresource exists only in {', '.join(ROLLBACK_GROUP_VERSIONS)}, not {group_version!r}"
+        )
     if isinstance(revision, bool) or not isinstance(revision, int) or revision < 0:
         raise ConfigError(f"rollback revision must be an int ≥ 0, not {revision!r}")
     body = {
@@ -298,8 +305,9 @@ def strip_pod_template_hash(template: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def undo_ops(template: Mapping[str, Any], annotations: Mapping[str, str], *,
-             annotations_present: bool = True) -> list[dict[str, Any]]:
+def undo_ops(
+    template: Mapping[str, Any], annotations: Mapping[str, str], *, annotations_present: bool = True
+) -> list[dict[str, Any]]:
     """The two ops of `kubectl rollout undo`: replace /spec/template and /metadata/annotations.
 
     `annotations_present=False` uses "add" for annotations (a "replace" of a
@@ -309,4 +317,3 @@ def undo_ops(template: Mapping[str, Any], annotations: Mapping[str, str], *,
         op_replace("/spec/template", copy.deepcopy(dict(template))),
         set_annotations("/metadata/annotations", dict(annotations)),
     ]
-

@@ -140,9 +140,13 @@ class RawApi:
         t0 = clock()
         try:
             r = self._session.request(
-                req.method, self.access.server + req.path,
-                params=list(req.params), data=req.body or None, headers=headers,
-                timeout=timeout, allow_redirects=False,
+                req.method,
+                self.access.server + req.path,
+                params=list(req.params),
+                data=req.body or None,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
             )
             content = r.content
         except requests.RequestException as exc:
@@ -166,18 +170,28 @@ class RawApi:
         """`send` then `check`."""
         return self.check(self.send(req))
 
-    def _record(self, req: RawRequest, t0: float, status: int | None, content: bytes, elapsed: float,
-                redact: bool, error: str | None = None) -> None:
+    def _record(
+        self,
+        req: RawRequest,
+        t0: float,
+        status: int | None,
+        content: bytes,
+        elapsed: float,
+        redact: bool,
+        error: str | None = None,
+    ) -> None:
         hidden = "<redacted: credential-bearing resource>"
-        self.exchanges.append(Exchange(
-            t=t0,
-            method=req.method,
-            path=req.path,
-            content_type=req.content_type,
-            status=status,
-            request_excerpt=hidden if redact and req.body else excerpt(req.body),
-            response_excerpt=hidden if redact and content else excerpt(content),
-            elapsed=elapsed,
-            params=req.params,
-            error=error,
-        ))
+        self.exchanges.append(
+            Exchange(
+                t=t0,
+                method=req.method,
+                path=req.path,
+                content_type=req.content_type,
+                status=status,
+                request_excerpt=hidden if redact and req.body else excerpt(req.body),
+                response_excerpt=hidden if redact and content else excerpt(content),
+                elapsed=elapsed,
+                params=req.params,
+                error=error,
+            )
+        )

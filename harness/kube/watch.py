@@ -46,8 +46,9 @@ class ListWatchRecorder(abc.ABC, Generic[R]):
 
     noun = "records"
 
-    def __init__(self, *, timeouts: Timeouts, path: str, max_duration: float, thread_name: str,
-                 server: str = "") -> None:
+    def __init__(
+        self, *, timeouts: Timeouts, path: str, max_duration: float, thread_name: str, server: str = ""
+    ) -> None:
         self.timeouts = timeouts
         self.max_duration = max_duration
         self.truncated = False
@@ -129,8 +130,9 @@ class ListWatchRecorder(abc.ABC, Generic[R]):
         if self._thread.ident is not None:
             self._thread.join(wait)
             if self._thread.is_alive():
-                raise WaitTimeout(f"{self._what()} to stop", wait,
-                                  f"thread alive with {len(self._records)} {self.noun}")
+                raise WaitTimeout(
+                    f"{self._what()} to stop", wait, f"thread alive with {len(self._records)} {self.noun}"
+                )
         if raise_error and self.error is not None:
             raise self.error
         return self._records_copy()
@@ -175,8 +177,9 @@ class ListWatchRecorder(abc.ABC, Generic[R]):
 
     def _relist(self) -> str:
         fn, args, kwargs = self._list_call()
-        body = call_api(fn, *args, method="GET", path=self._path, timeout=self.timeouts.api_request,
-                        server=self._server, **kwargs)
+        body = call_api(
+            fn, *args, method="GET", path=self._path, timeout=self.timeouts.api_request, server=self._server, **kwargs
+        )
         self._on_list(list(body.get("items") or []))
         if self.listed_at is None:
             self.listed_at = clock()
@@ -214,8 +217,13 @@ class ListWatchRecorder(abc.ABC, Generic[R]):
         fn, args, kwargs = self._list_call()
         with kube_errors("GET", path, window + self.timeouts.api_request, self._server):
             resp: Any = fn(
-                *args, **kwargs, watch=True, resource_version=rv, allow_watch_bookmarks=True,
-                timeout_seconds=window, _preload_content=False,
+                *args,
+                **kwargs,
+                watch=True,
+                resource_version=rv,
+                allow_watch_bookmarks=True,
+                timeout_seconds=window,
+                _preload_content=False,
                 _request_timeout=(self.timeouts.api_request, window + self.timeouts.api_request),
             )
             self._resp = resp
@@ -232,8 +240,14 @@ class ListWatchRecorder(abc.ABC, Generic[R]):
                     if etype == "ERROR":
                         if obj.get("code") == 410:
                             return None
-                        raise ApiError(status=int(obj.get("code") or 0), reason=str(obj.get("reason", "")),
-                                       message=str(obj.get("message", "")), body=obj, method="GET", path=path)
+                        raise ApiError(
+                            status=int(obj.get("code") or 0),
+                            reason=str(obj.get("reason", "")),
+                            message=str(obj.get("message", "")),
+                            body=obj,
+                            method="GET",
+                            path=path,
+                        )
                     new_rv = (obj.get("metadata") or {}).get("resourceVersion")
                     if etype in ("ADDED", "MODIFIED", "DELETED"):
                         self._on_event(etype.lower(), obj)

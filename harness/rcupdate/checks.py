@@ -68,8 +68,10 @@ def parse_duration(text: str, flag: str = "duration", *, allow_zero: bool = True
             if match is None or not (match.group(1) or match.group(2)):
                 if match is None and text[pos:].replace(".", "").isdigit():
                     example = f"{text}s" if pos == 0 else "1m30s"
-                    raise ConfigError(f"{flag}: {raw!r} has a number without a unit; write it like {example} "
-                                      "(units: ns, us, ms, s, m, h)")
+                    raise ConfigError(
+                        f"{flag}: {raw!r} has a number without a unit; write it like {example} "
+                        "(units: ns, us, ms, s, m, h)"
+                    )
                 raise ConfigError(f"{flag}: {raw!r} is not a duration; write it like 10s, 1m30s or 500ms")
             whole, frac, unit = match.groups()
             if unit not in _UNITS:
@@ -137,8 +139,10 @@ def check_fenceposts(max_surge: Any, max_unavailable: Any) -> None:
     surge = _int_or_percent(max_surge, "max_surge")
     unavailable = _int_or_percent(max_unavailable, "max_unavailable")
     if surge == 0 and unavailable == 0:
-        raise ConfigError("max surge and max unavailable are both 0: one of them must allow progress "
-                          "(kubectl used max surge 1, max unavailable 0)")
+        raise ConfigError(
+            "max surge and max unavailable are both 0: one of them must allow progress "
+            "(kubectl used max surge 1, max unavailable 0)"
+        )
 
 
 # --------------------------------------------------------------------------- names and labels
@@ -152,8 +156,10 @@ def check_name(value: Any, what: str, *, label: bool = False) -> str:
     """A DNS-1123 subdomain (≤253), or with `label` a DNS-1123 label (≤63)."""
     limit, pattern = (63, _DNS_LABEL) if label else (253, _DNS_SUBDOMAIN)
     if not isinstance(value, str) or not value or len(value) > limit or not pattern.match(value):
-        raise ConfigError(f"{what} {value!r} is not a valid name: lower-case letters, digits and '-'"
-                          f"{'' if label else ' or .'}, at most {limit} characters")
+        raise ConfigError(
+            f"{what} {value!r} is not a valid name: lower-case letters, digits and '-'"
+            f"{'' if label else ' or .'}, at most {limit} characters"
+        )
     return value
 
 
@@ -161,10 +167,15 @@ def _check_label_key(key: Any, where: str) -> None:
     if not isinstance(key, str):
         raise ConfigError(f"{where}: label key {key!r} must be a string")
     prefix, _, name = key.rpartition("/")
-    if (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix))) or len(name) > 63 \
-            or not _LABEL_NAME.match(name):
-        raise ConfigError(f"{where}: {key!r} is not a valid label key ([prefix/]name, name of letters, digits, "
-                          "'-', '_', '.', at most 63 characters)")
+    if (
+        (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)))
+        or len(name) > 63
+        or not _LABEL_NAME.match(name)
+    ):
+        raise ConfigError(
+            f"{where}: {key!r} is not a valid label key ([prefix/]name, name of letters, digits, "
+            "'-', '_', '.', at most 63 characters)"
+        )
 
 
 def check_labels(labels: Any, where: str) -> dict[str, str]:
@@ -176,8 +187,9 @@ def check_labels(labels: Any, where: str) -> dict[str, str]:
     for key, value in labels.items():
         _check_label_key(key, where)
         if not isinstance(value, str):
-            raise ConfigError(f"{where}: the value of {key!r} must be a string (quote it in YAML), "
-                              f"not {type(value).__name__}")
+            raise ConfigError(
+                f"{where}: the value of {key!r} must be a string (quote it in YAML), not {type(value).__name__}"
+            )
         if value and (len(value) > 63 or not _LABEL_NAME.match(value)):
             raise ConfigError(f"{where}: {value!r} (for {key!r}) is not a valid label value")
     return dict(labels)
@@ -193,8 +205,7 @@ def load_manifest_text(text: str, source: str) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        raise ConfigError(f"{source}: not valid YAML or JSON{where}; give a ReplicationController manifest") \
-            from None
+        raise ConfigError(f"{source}: not valid YAML or JSON{where}; give a ReplicationController manifest") from None
     if not docs:
         raise ConfigError(f"{source}: the file is empty; give a ReplicationController manifest")
     if len(docs) > 1:
@@ -262,14 +273,15 @@ def check_rc_manifest(doc: Any, source: str) -> dict[str, Any]:
     template = _mapping(spec.get("template"), f"{source}: spec.template")
     template_meta = _mapping(template.get("metadata"), f"{source}: spec.template.metadata")
     template_labels = check_labels(template_meta.get("labels"), f"{source}: spec.template.metadata.labels")
-    selector = check_labels(spec.get("selector"), f"{source}: spec.selector") \
-        or template_labels
+    selector = check_labels(spec.get("selector"), f"{source}: spec.selector") or template_labels
     if not selector:
         raise ConfigError(f"{source}: {name!r} has no selector and no template labels to default it from")
     unmatched = {k: v for k, v in selector.items() if template_labels.get(k) != v}
     if unmatched:
-        raise ConfigError(f"{source}: spec.selector {unmatched} does not match the template's labels "
-                          f"{template_labels}; its pods would not be counted")
+        raise ConfigError(
+            f"{source}: spec.selector {unmatched} does not match the template's labels "
+            f"{template_labels}; its pods would not be counted"
+        )
     pod_spec = _mapping(template.get("spec"), f"{source}: spec.template.spec")
     containers = pod_spec.get("containers")
     if not isinstance(containers, list) or not containers:

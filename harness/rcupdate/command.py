@@ -35,8 +35,10 @@ _OUTPUTS = ("", "name", "json", "yaml")
 _TRUE = ("1", "t", "T", "TRUE", "true", "True")
 _FALSE = ("0", "f", "F", "FALSE", "false", "False")
 
-USAGE = ("rollproof rolling-update OLD_CONTROLLER_NAME "
-         "([NEW_CONTROLLER_NAME] --image=NEW_CONTAINER_IMAGE | -f NEW_CONTROLLER_SPEC)")
+USAGE = (
+    "rollproof rolling-update OLD_CONTROLLER_NAME "
+    "([NEW_CONTROLLER_NAME] --image=NEW_CONTAINER_IMAGE | -f NEW_CONTROLLER_SPEC)"
+)
 
 
 def _add_bool(parser: argparse.ArgumentParser, flag: str, default: bool, help: str) -> None:
@@ -44,44 +46,71 @@ def _add_bool(parser: argparse.ArgumentParser, flag: str, default: bool, help: s
     dest = flag.lstrip("-").replace("-", "_")
     parser.add_argument(flag, dest=dest, action="store_true", default=default, help=help)
     for value in _TRUE + _FALSE:
-        parser.add_argument(f"{flag}={value}", dest=dest, action="store_const", const=value in _TRUE,
-                            help=argparse.SUPPRESS)
+        parser.add_argument(
+            f"{flag}={value}", dest=dest, action="store_const", const=value in _TRUE, help=argparse.SUPPRESS
+        )
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
     """Register `rolling-update` on the `rollproof` subcommands."""
     ru = commands.add_parser(
-        "rolling-update", usage=USAGE,
+        "rolling-update",
+        usage=USAGE,
         help="client-side ReplicationController rolling update, as `kubectl rolling-update` 1.17 (resumable)",
         description="Replace a ReplicationController by a new one, one pod at a time, as kubectl 1.17's "
-                    "rolling-update did; its progress lives in kubectl's annotations, so a killed run resumes.",
+        "rolling-update did; its progress lives in kubectl's annotations, so a killed run resumes.",
     )
-    ru.add_argument("names", nargs="+", metavar="NAME",
-                    help="the ReplicationController to replace, then optionally the new one's name")
-    ru.add_argument("-f", "--filename", action="append", default=[],
-                    help="Filename to use to create the new replication controller ('-' for stdin)")
+    ru.add_argument(
+        "names",
+        nargs="+",
+        metavar="NAME",
+        help="the ReplicationController to replace, then optionally the new one's name",
+    )
+    ru.add_argument(
+        "-f",
+        "--filename",
+        action="append",
+        default=[],
+        help="Filename to use to create the new replication controller ('-' for stdin)",
+    )
     ru.add_argument("--image", default="", help="Image to use for upgrading the replication controller")
-    ru.add_argument("--deployment-label-key", default="deployment",
-                    help="The key to use to differentiate between two different controllers (with --image)")
+    ru.add_argument(
+        "--deployment-label-key",
+        default="deployment",
+        help="The key to use to differentiate between two different controllers (with --image)",
+    )
     ru.add_argument("--container", default="", help="Container name which will have its image upgraded")
-    ru.add_argument("--image-pull-policy", default="",
-                    help="Always, Never or IfNotPresent; required when --image is the current image")
+    ru.add_argument(
+        "--image-pull-policy",
+        default="",
+        help="Always, Never or IfNotPresent; required when --image is the current image",
+    )
     _add_bool(ru, "--rollback", False, "abort an update in progress and reverse it")
     _add_bool(ru, "--dry-run", False, "print the controllers the update would roll between; change nothing")
     _add_bool(ru, "--validate", True, "accepted for kubectl's syntax; rollproof always validates the manifest")
-    ru.add_argument("--update-period", default=KUBECTL_DEFAULTS["update_period"],
-                    help="Time to wait between updating pods (Go duration: 10s, 1m30s, 500ms)")
-    ru.add_argument("--poll-interval", default=KUBECTL_DEFAULTS["poll_interval"],
-                    help="Time delay between polling for replication controller status (Go duration)")
-    ru.add_argument("--timeout", default=KUBECTL_DEFAULTS["timeout"],
-                    help="Give up when the update makes no progress for this long (Go duration)")
+    ru.add_argument(
+        "--update-period",
+        default=KUBECTL_DEFAULTS["update_period"],
+        help="Time to wait between updating pods (Go duration: 10s, 1m30s, 500ms)",
+    )
+    ru.add_argument(
+        "--poll-interval",
+        default=KUBECTL_DEFAULTS["poll_interval"],
+        help="Time delay between polling for replication controller status (Go duration)",
+    )
+    ru.add_argument(
+        "--timeout",
+        default=KUBECTL_DEFAULTS["timeout"],
+        help="Give up when the update makes no progress for this long (Go duration)",
+    )
     ru.add_argument("-o", "--output", default="", help="name, json or yaml: how to print the final controller")
     ru.add_argument("-n", "--namespace", default=None, help="namespace (default: the context's, else default)")
     ru.add_argument("--kubeconfig", default=None, help="kubeconfig (default $KUBECONFIG or ~/.kube/config)")
     ru.add_argument("--context", default=None, help="kubeconfig context (default: the current one)")
     ru.add_argument("--max-surge", default="1", help="not in kubectl (which used 1): pods above desired, N or N%%")
-    ru.add_argument("--max-unavailable", default="0",
-                    help="not in kubectl (which used 0): pods below desired, N or N%%")
+    ru.add_argument(
+        "--max-unavailable", default="0", help="not in kubectl (which used 0): pods below desired, N or N%%"
+    )
     ru.set_defaults(func=run)
     return ru
 
@@ -97,8 +126,9 @@ def _int_or_percent(text: str, flag: str) -> int | str:
 def validate_arguments(args: argparse.Namespace) -> None:
     """kubectl's argument rules (validateArguments), and ours for the flags it did not have."""
     if len(args.names) > 2:
-        raise ConfigError(f"give at most two names (old and new controller), got {len(args.names)}: "
-                          f"{' '.join(args.names)}")
+        raise ConfigError(
+            f"give at most two names (old and new controller), got {len(args.names)}: {' '.join(args.names)}"
+        )
     if not args.deployment_label_key:
         raise ConfigError("--deployment-label-key can not be empty")
     filenames = [name for value in args.filename for name in value.split(",") if name]
@@ -135,8 +165,9 @@ def read_manifest_file(path: str, *, stdin: Any = None) -> dict[str, Any]:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            raise ConfigError(f"{source}: not a text file; give a ReplicationController manifest (YAML or JSON)") \
-                from None
+            raise ConfigError(
+                f"{source}: not a text file; give a ReplicationController manifest (YAML or JSON)"
+            ) from None
     if len(text) > MAX_MANIFEST_BYTES:
         raise ConfigError(f"{source}: larger than {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB; not a manifest")
     return checks.check_rc_manifest(checks.load_manifest_text(text, source), source)
@@ -162,9 +193,12 @@ def _print_object(rc: dict[str, Any], output: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """The command: validate the arguments, read the manifest, then update, roll back or print (dry run)."""
     validate_arguments(args)
-    durations = {name: checks.parse_duration(getattr(args, name), "--" + name.replace("_", "-"),
-                                             allow_zero=name != "poll_interval")
-                 for name in ("update_period", "poll_interval", "timeout")}
+    durations = {
+        name: checks.parse_duration(
+            getattr(args, name), "--" + name.replace("_", "-"), allow_zero=name != "poll_interval"
+        )
+        for name in ("update_period", "poll_interval", "timeout")
+    }
     max_surge = _int_or_percent(args.max_surge, "--max-surge")
     max_unavailable = _int_or_percent(args.max_unavailable, "--max-unavailable")
     checks.check_fenceposts(max_surge, max_unavailable)
@@ -194,23 +228,29 @@ def run(args: argparse.Namespace) -> int:
         if args.rollback:
             if args.dry_run:
                 raise ConfigError("--dry-run with --rollback: rollproof can only dry-run an update")
-            result = updater.rollback(old_name, new_name=new_name, max_surge=max_surge,
-                                      max_unavailable=max_unavailable, **durations)
+            result = updater.rollback(
+                old_name, new_name=new_name, max_surge=max_surge, max_unavailable=max_unavailable, **durations
+            )
             final = updater.read(result.final_name)
             keep = True
         else:
             target: Any = manifest if manifest is not None else args.image
-            options = dict(container=args.container or None, image_pull_policy=args.image_pull_policy or None,
-                           deployment_key=args.deployment_label_key, keep_old_name=keep_old_name,
-                           new_name=new_name if manifest is None else None,
-                           source=f"-f {args.filename}" if manifest is not None else "--image")
+            options = dict(
+                container=args.container or None,
+                image_pull_policy=args.image_pull_policy or None,
+                deployment_key=args.deployment_label_key,
+                keep_old_name=keep_old_name,
+                new_name=new_name if manifest is None else None,
+                source=f"-f {args.filename}" if manifest is not None else "--image",
+            )
             if args.dry_run:
                 prepared = updater.prepare(old_name, target, **options)  # type: ignore[arg-type]
                 old_rc = prepared.old or {"metadata": {"name": old_name}}
                 _print_dry_run(old_rc, prepared.new_rc, args.output)
                 return 0
-            result = updater.update(old_name, target, max_surge=max_surge, max_unavailable=max_unavailable,
-                                    **durations, **options)  # type: ignore[arg-type]
+            result = updater.update(
+                old_name, target, max_surge=max_surge, max_unavailable=max_unavailable, **durations, **options
+            )  # type: ignore[arg-type]
             final = updater.read(result.final_name)
             keep = keep_old_name
     finally:

@@ -399,8 +399,9 @@ def derive_image_update(
     return {"apiVersion": "v1", "kind": "ReplicationController", "metadata": new_meta, "spec": new_spec}
 
 
-def prepare_manifest(new_rc: Mapping[str, Any], old_rc: Mapping[str, Any],
-                     source: str = "the new ReplicationController") -> dict[str, Any]:
+def prepare_manifest(
+    new_rc: Mapping[str, Any], old_rc: Mapping[str, Any], source: str = "the new ReplicationController"
+) -> dict[str, Any]:
     """A clean copy of a user-given new RC manifest, checked on its own (`checks.check_rc_manifest`,
     errors naming `source`) and against the old RC.
 
@@ -410,16 +411,22 @@ def prepare_manifest(new_rc: Mapping[str, Any], old_rc: Mapping[str, Any],
     body = copy.deepcopy(check_rc_manifest(new_rc, source))
     body.pop("status", None)
     meta = dict(body.get("metadata") or {})
-    for server_field in ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields",
-                         "selfLink", "deletionTimestamp", "ownerReferences"):
+    for server_field in (
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+        "generation",
+        "managedFields",
+        "selfLink",
+        "deletionTimestamp",
+        "ownerReferences",
+    ):
         meta.pop(server_field, None)
     old_meta = old_rc.get("metadata") or {}
     old_name = old_meta.get("name", "")
     validate_new_name(old_name, meta.get("name", ""))
     if old_meta.get("namespace") and meta.get("namespace") not in (None, "", old_meta["namespace"]):
-        raise ConfigError(
-            f"the new RC is in namespace {meta['namespace']!r}, the old one in {old_meta['namespace']!r}"
-        )
+        raise ConfigError(f"the new RC is in namespace {meta['namespace']!r}, the old one in {old_meta['namespace']!r}")
     body["metadata"] = meta
     spec = dict(body.get("spec") or {})
     template = spec.get("template") or {}

@@ -62,9 +62,13 @@ class RcState:
     deleting: bool = False
 
     def describe(self) -> str:
-        parts = [f"replicas={self.replicas}", f"selector={dict(self.selector)}",
-                 f"template={dict(self.template_labels)}", f"images={list(self.images)}",
-                 f"annotations={dict(self.annotations)}"]
+        parts = [
+            f"replicas={self.replicas}",
+            f"selector={dict(self.selector)}",
+            f"template={dict(self.template_labels)}",
+            f"images={list(self.images)}",
+            f"annotations={dict(self.annotations)}",
+        ]
         if self.labels:
             parts.append(f"labels={dict(self.labels)}")
         if self.deleting:
@@ -179,8 +183,9 @@ class Renamer:
         if isinstance(value, dict):
             return {self(k): self(v) for k, v in value.items()}
         if isinstance(value, RcState):
-            return RcState(**{f: self(getattr(value, f)) for f in ("name", "uid")},
-                           **{f: self(getattr(value, f)) for f in _FIELDS})
+            return RcState(
+                **{f: self(getattr(value, f)) for f in ("name", "uid")}, **{f: self(getattr(value, f)) for f in _FIELDS}
+            )
         if isinstance(value, RcChange):
             return replace(value, state=self(value.state))
         return value
@@ -196,10 +201,21 @@ class RcRecorder(ListWatchRecorder[RcChange]):
 
     noun = "changes"
 
-    def __init__(self, api_client: Any, namespace: str, *, timeouts: Timeouts = DEFAULT_TIMEOUTS,
-                 max_duration: float = 1800.0, max_changes: int = 100_000) -> None:
-        super().__init__(timeouts=timeouts, path=object_path("v1", "replicationcontrollers", None, namespace),
-                         max_duration=max_duration, thread_name=f"rc-watch-{namespace}")
+    def __init__(
+        self,
+        api_client: Any,
+        namespace: str,
+        *,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        max_duration: float = 1800.0,
+        max_changes: int = 100_000,
+    ) -> None:
+        super().__init__(
+            timeouts=timeouts,
+            path=object_path("v1", "replicationcontrollers", None, namespace),
+            max_duration=max_duration,
+            thread_name=f"rc-watch-{namespace}",
+        )
         self.namespace = namespace
         self.max_changes = max_changes
         self._core = kubernetes.client.CoreV1Api(api_client)

@@ -181,8 +181,9 @@ class _Api:
         return f"{base}/{name}" if name else base
 
     def get_rc(self, name: str) -> RC:
-        return self.call("GET", self._rc_path(name), self.core.read_namespaced_replication_controller,
-                         name, self.namespace)
+        return self.call(
+            "GET", self._rc_path(name), self.core.read_namespaced_replication_controller, name, self.namespace
+        )
 
     def find_rc(self, name: str) -> RC | None:
         try:
@@ -191,29 +192,37 @@ class _Api:
             return None
 
     def list_rcs(self) -> list[RC]:
-        found = self.call("GET", self._rc_path(), self.core.list_namespaced_replication_controller,
-                          self.namespace)
+        found = self.call("GET", self._rc_path(), self.core.list_namespaced_replication_controller, self.namespace)
         return list(found.get("items") or [])
 
     def create_rc(self, body: RC) -> RC:
-        return self.call("POST", self._rc_path(), self.core.create_namespaced_replication_controller,
-                         self.namespace, body)
+        return self.call(
+            "POST", self._rc_path(), self.core.create_namespaced_replication_controller, self.namespace, body
+        )
 
     def patch_rc(self, name: str, body: RC | list[dict[str, Any]]) -> RC:
         """A strategic merge patch for a dict body, a JSON patch for a list of operations."""
-        return self.call("PATCH", self._rc_path(name), self.core.patch_namespaced_replication_controller,
-                         name, self.namespace, body)
+        return self.call(
+            "PATCH", self._rc_path(name), self.core.patch_namespaced_replication_controller, name, self.namespace, body
+        )
 
     def delete_rc(self, name: str, propagation: str | None) -> None:
         """DELETE; `propagation` None leaves the server's default (for core/v1 RCs: Orphan)."""
         kwargs = {"propagation_policy": propagation} if propagation else {}
-        self.call("DELETE", self._rc_path(name), self.core.delete_namespaced_replication_controller,
-                  name, self.namespace, **kwargs)
+        self.call(
+            "DELETE",
+            self._rc_path(name),
+            self.core.delete_namespaced_replication_controller,
+            name,
+            self.namespace,
+            **kwargs,
+        )
 
     def list_pods(self, selector: Mapping[str, str]) -> list[dict[str, Any]]:
         path = f"/api/v1/namespaces/{self.namespace}/pods"
-        found = self.call("GET", path, self.core.list_namespaced_pod, self.namespace,
-                          label_selector=_selector_string(selector))
+        found = self.call(
+            "GET", path, self.core.list_namespaced_pod, self.namespace, label_selector=_selector_string(selector)
+        )
         return list(found.get("items") or [])
 
     def patch_pod(self, name: str, body: dict[str, Any]) -> None:
@@ -301,21 +310,46 @@ class RollingUpdater:
         periods = self._periods(update_period, poll_interval, timeout)
         checks.check_fenceposts(max_surge, max_unavailable)
         started = self.clock()
-        prepared = self.prepare(old_name, new_rc_manifest_or_image, container=container,
-                                image_pull_policy=image_pull_policy, deployment_key=deployment_key,
-                                new_name=new_name, keep_old_name=keep_old_name, source=source)
+        prepared = self.prepare(
+            old_name,
+            new_rc_manifest_or_image,
+            container=container,
+            image_pull_policy=image_pull_policy,
+            deployment_key=deployment_key,
+            new_name=new_name,
+            keep_old_name=keep_old_name,
+            source=source,
+        )
         if prepared.old is None:
             assert prepared.pending is not None
             # The loop is over: the old RC is deleted, or the rename is half done.
-            return self._finish_after_old_deleted(old_name, prepared.pending, prepared.new_name, prepared.rename,
-                                                  periods, max_surge, max_unavailable, on_step, started)
+            return self._finish_after_old_deleted(
+                old_name,
+                prepared.pending,
+                prepared.new_name,
+                prepared.rename,
+                periods,
+                max_surge,
+                max_unavailable,
+                on_step,
+                started,
+            )
         old = prepared.old
         if prepared.image_mode:
             if prepared.existing is not None:
                 self._say(f"Found existing update in progress ({prepared.new_name}), resuming.")
             old = self._mark_old_for_image_update(old, prepared.new_name, deployment_key)
-        return self._run(old, prepared.new_rc, periods, max_surge, max_unavailable, on_step, started,
-                         rename=prepared.rename, rolled_back=False)
+        return self._run(
+            old,
+            prepared.new_rc,
+            periods,
+            max_surge,
+            max_unavailable,
+            on_step,
+            started,
+            rename=prepared.rename,
+            rolled_back=False,
+        )
 
     def prepare(
         self,
@@ -342,8 +376,9 @@ class RollingUpdater:
         if image_mode:
             image = checks.check_image(new_rc_manifest_or_image, "--image")
             if image_pull_policy and image_pull_policy not in checks.PULL_POLICIES:
-                raise ConfigError(f"--image-pull-policy {image_pull_policy!r}: use one of "
-                                  f"{', '.join(checks.PULL_POLICIES)}")
+                raise ConfigError(
+                    f"--image-pull-policy {image_pull_policy!r}: use one of {', '.join(checks.PULL_POLICIES)}"
+                )
             if not deployment_key:
                 raise ConfigError("--deployment-label-key can not be empty")
             checks.check_labels({deployment_key: "x"}, "--deployment-label-key")
@@ -358,8 +393,15 @@ class RollingUpdater:
         old = self._api.find_rc(old_name)
         pending = self._find_source_controller(old_name)
         if pending is not None and (old is None or _meta(pending).get("deletionTimestamp")):
-            return PreparedUpdate(old=None, new_rc=pending, new_name=_meta(pending)["name"], rename=rename,
-                                  image_mode=image_mode, existing=pending, pending=pending)
+            return PreparedUpdate(
+                old=None,
+                new_rc=pending,
+                new_name=_meta(pending)["name"],
+                rename=rename,
+                image_mode=image_mode,
+                existing=pending,
+                pending=pending,
+            )
         if old is None:
             hint = ""
             if new_name and self._api.find_rc(new_name) is not None:
@@ -377,8 +419,12 @@ class RollingUpdater:
                 new_rc: RC = existing
             else:
                 new_rc = plan.derive_image_update(
-                    old, image, container=container, image_pull_policy=image_pull_policy,
-                    deployment_key=deployment_key, new_name=target_name or None,
+                    old,
+                    image,
+                    container=container,
+                    image_pull_policy=image_pull_policy,
+                    deployment_key=deployment_key,
+                    new_name=target_name or None,
                 )
             future_old_selector = dict((old.get("spec") or {}).get("selector") or {})
             future_old_selector.setdefault(deployment_key, plan.old_deployment_value(old, deployment_key))
@@ -393,10 +439,13 @@ class RollingUpdater:
         if existing is not None:
             self._check_target(existing, plan.source_id(old))
         elif _replicas(new_rc) <= 0:
-            raise ConfigError(f"the new ReplicationController {target!r} must ask for at least 1 replica, it asks "
-                              f"for {_replicas(new_rc)}{' (as many as ' + repr(old_name) + ')' if image_mode else ''}")
-        return PreparedUpdate(old=old, new_rc=new_rc, new_name=target, rename=rename, image_mode=image_mode,
-                              existing=existing)
+            raise ConfigError(
+                f"the new ReplicationController {target!r} must ask for at least 1 replica, it asks "
+                f"for {_replicas(new_rc)}{' (as many as ' + repr(old_name) + ')' if image_mode else ''}"
+            )
+        return PreparedUpdate(
+            old=old, new_rc=new_rc, new_name=target, rename=rename, image_mode=image_mode, existing=existing
+        )
 
     def rollback(
         self,
@@ -444,12 +493,20 @@ class RollingUpdater:
             )
         was_running = _annotations(old).get(SOURCE_ID_ANNOTATION) == plan.source_id(abandoned)
         self._say(f"Setting {_go_quote(old_name)} replicas to {original}")
-        restored = self._api.patch_rc(old_name, {"metadata": {"annotations": {
-            SOURCE_ID_ANNOTATION: plan.source_id(abandoned),
-            DESIRED_REPLICAS_ANNOTATION: original,
-        }}})
-        result = self._run(abandoned, restored, periods, max_surge, max_unavailable, on_step, started,
-                           rename=False, rolled_back=True)
+        restored = self._api.patch_rc(
+            old_name,
+            {
+                "metadata": {
+                    "annotations": {
+                        SOURCE_ID_ANNOTATION: plan.source_id(abandoned),
+                        DESIRED_REPLICAS_ANNOTATION: original,
+                    }
+                }
+            },
+        )
+        result = self._run(
+            abandoned, restored, periods, max_surge, max_unavailable, on_step, started, rename=False, rolled_back=True
+        )
         result.resumed = was_running
         return result
 
@@ -463,24 +520,36 @@ class RollingUpdater:
         if self.out is not None:
             self.out(line)
 
-    def _periods(self, update_period: float | None, poll_interval: float | None,
-                 timeout: float | None) -> _Periods:
+    def _periods(self, update_period: float | None, poll_interval: float | None, timeout: float | None) -> _Periods:
         periods = _Periods(
             update_period=self.timeouts.rc_update_period if update_period is None else update_period,
             poll_interval=self.timeouts.rc_poll_interval if poll_interval is None else poll_interval,
             timeout=self.timeouts.rc_timeout if timeout is None else timeout,
         )
-        for name, value in (("update period", periods.update_period), ("poll interval", periods.poll_interval),
-                            ("timeout", periods.timeout)):
+        for name, value in (
+            ("update period", periods.update_period),
+            ("poll interval", periods.poll_interval),
+            ("timeout", periods.timeout),
+        ):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ConfigError(f"the {name} must be a number of seconds of 0 or more, not {value!r}")
         if periods.poll_interval == 0:
             raise ConfigError("the poll interval must be longer than 0")
         return periods
 
-    def _run(self, old: RC, new_rc: RC, periods: _Periods, max_surge: IntOrPercent,
-             max_unavailable: IntOrPercent, on_step: StepCallback | None, started: float, *,
-             rename: bool, rolled_back: bool) -> UpdateResult:
+    def _run(
+        self,
+        old: RC,
+        new_rc: RC,
+        periods: _Periods,
+        max_surge: IntOrPercent,
+        max_unavailable: IntOrPercent,
+        on_step: StepCallback | None,
+        started: float,
+        *,
+        rename: bool,
+        rolled_back: bool,
+    ) -> UpdateResult:
         old_name = _meta(old)["name"]
         new, existed = self._get_or_create_target(new_rc, plan.source_id(old))
         new_name = _meta(new)["name"]
@@ -488,24 +557,39 @@ class RollingUpdater:
         desired = self._desired(new)
         if ORIGINAL_REPLICAS_ANNOTATION not in _annotations(old):
             fresh = self._api.get_rc(old_name)
-            old = self._api.patch_rc(old_name, {"metadata": {"annotations": {
-                ORIGINAL_REPLICAS_ANNOTATION: str(_replicas(fresh))}}})
+            old = self._api.patch_rc(
+                old_name, {"metadata": {"annotations": {ORIGINAL_REPLICAS_ANNOTATION: str(_replicas(fresh))}}}
+            )
         config = UpdateConfig(desired, max_surge, max_unavailable, old_replicas=_replicas(old))
         result = UpdateResult(
             old_name=new_name if rolled_back else old_name,
             new_name=old_name if rolled_back else new_name,
             final_name=old_name if rename else new_name,
-            desired=desired, max_surge=config.surge, max_unavailable=config.unavailable,
-            min_available=config.min_available, resumed=existed, rolled_back=rolled_back,
-            renamed=rename, started=started,
+            desired=desired,
+            max_surge=config.surge,
+            max_unavailable=config.unavailable,
+            min_available=config.min_available,
+            resumed=existed,
+            rolled_back=rolled_back,
+            renamed=rename,
+            started=started,
         )
-        self._say(f"Scaling up {new_name} from {_replicas(new)} to {desired}, scaling down {old_name} from "
-                  f"{_replicas(old)} to 0 (keep {config.min_available} pods available, "
-                  f"don't exceed {config.max_total} pods)")
+        self._say(
+            f"Scaling up {new_name} from {_replicas(new)} to {desired}, scaling down {old_name} from "
+            f"{_replicas(old)} to 0 (keep {config.min_available} pods available, "
+            f"don't exceed {config.max_total} pods)"
+        )
 
         def record(action: str, old_count: int, new_count: int, available: int) -> None:
-            step = ScaleStep(t=self.clock(), action=action, old=old_name, old_replicas=old_count,
-                             new=new_name, new_replicas=new_count, available=available)
+            step = ScaleStep(
+                t=self.clock(),
+                action=action,
+                old=old_name,
+                old_replicas=old_count,
+                new=new_name,
+                new_replicas=new_count,
+                available=available,
+            )
             result.steps.append(step)
             if on_step is not None:
                 on_step(step)
@@ -542,8 +626,11 @@ class RollingUpdater:
                 )
 
         self._wait_desired(new_name, periods)
-        self._say(f"Update succeeded. Deleting old controller: {old_name}" if rename
-                  else f"Update succeeded. Deleting {old_name}")
+        self._say(
+            f"Update succeeded. Deleting old controller: {old_name}"
+            if rename
+            else f"Update succeeded. Deleting {old_name}"
+        )
         self._api.delete_rc(old_name, None)  # as kubectl: the server's default (Orphan; the RC is at 0)
         self._wait_gone(old_name, periods)
         if rename:
@@ -603,8 +690,10 @@ class RollingUpdater:
                 "give the new RC another name, or delete that one"
             )
         if not annotations[DESIRED_REPLICAS_ANNOTATION].isdigit():
-            raise ConfigError(f"cannot read {DESIRED_REPLICAS_ANNOTATION}="
-                              f"{annotations[DESIRED_REPLICAS_ANNOTATION]!r} on {_meta(existing).get('name')!r}")
+            raise ConfigError(
+                f"cannot read {DESIRED_REPLICAS_ANNOTATION}="
+                f"{annotations[DESIRED_REPLICAS_ANNOTATION]!r} on {_meta(existing).get('name')!r}"
+            )
 
     # ------------------------------------------------------------------ image mode
 
@@ -628,10 +717,13 @@ class RollingUpdater:
             return self._api.patch_rc(name, {"metadata": {"annotations": {NEXT_CONTROLLER_ANNOTATION: new_name}}})
         value = plan.old_deployment_value(old, key)
         # Template first, so pods created from now on carry the label.
-        old = self._api.patch_rc(name, {
-            "metadata": {"annotations": {NEXT_CONTROLLER_ANNOTATION: new_name}},
-            "spec": {"template": {"metadata": {"labels": {key: value}}}},
-        })
+        old = self._api.patch_rc(
+            name,
+            {
+                "metadata": {"annotations": {NEXT_CONTROLLER_ANNOTATION: new_name}},
+                "spec": {"template": {"metadata": {"labels": {key: value}}}},
+            },
+        )
         for pod in self._api.list_pods(selector):
             if (_meta(pod).get("labels") or {}).get(key) != value:
                 self._api.patch_pod(_meta(pod)["name"], {"metadata": {"labels": {key: value}}})
@@ -651,9 +743,18 @@ class RollingUpdater:
                 return rc
         return None
 
-    def _finish_after_old_deleted(self, old_name: str, source: RC, new_name: str | None, rename: bool,
-                                  periods: _Periods, max_surge: IntOrPercent, max_unavailable: IntOrPercent,
-                                  on_step: StepCallback | None, started: float) -> UpdateResult:
+    def _finish_after_old_deleted(
+        self,
+        old_name: str,
+        source: RC,
+        new_name: str | None,
+        rename: bool,
+        periods: _Periods,
+        max_surge: IntOrPercent,
+        max_unavailable: IntOrPercent,
+        on_step: StepCallback | None,
+        started: float,
+    ) -> UpdateResult:
         source_name = _meta(source)["name"]
         if new_name and source_name != new_name:
             raise ConfigError(
@@ -664,45 +765,94 @@ class RollingUpdater:
         desired = self._desired(source) if DESIRED_REPLICAS_ANNOTATION in _annotations(source) else _replicas(source)
         config = UpdateConfig(max(desired, 0), max_surge, max_unavailable)
         result = UpdateResult(
-            old_name=old_name, new_name=source_name, final_name=old_name if rename else source_name,
-            desired=desired, max_surge=config.surge, max_unavailable=config.unavailable,
-            min_available=config.min_available, resumed=True, renamed=rename, started=started,
+            old_name=old_name,
+            new_name=source_name,
+            final_name=old_name if rename else source_name,
+            desired=desired,
+            max_surge=config.surge,
+            max_unavailable=config.unavailable,
+            min_available=config.min_available,
+            resumed=True,
+            renamed=rename,
+            started=started,
         )
         if rename:
             self._rename(source_name, old_name, periods)
             action = "rename"
         else:
-            self._api.patch_rc(source_name, {"metadata": {"annotations": {
-                SOURCE_ID_ANNOTATION: None, DESIRED_REPLICAS_ANNOTATION: None}}})
+            self._api.patch_rc(
+                source_name,
+                {"metadata": {"annotations": {SOURCE_ID_ANNOTATION: None, DESIRED_REPLICAS_ANNOTATION: None}}},
+            )
             action = "cleanup"
         selector = (source.get("spec") or {}).get("selector") or {}
-        step = ScaleStep(t=self.clock(), action=action, old=old_name, old_replicas=0, new=source_name,
-                         new_replicas=_replicas(source), available=self._available(selector))
+        step = ScaleStep(
+            t=self.clock(),
+            action=action,
+            old=old_name,
+            old_replicas=0,
+            new=source_name,
+            new_replicas=_replicas(source),
+            available=self._available(selector),
+        )
         result.steps.append(step)
         if on_step is not None:
             on_step(step)
         result.finished = self.clock()
         return result
 
-    def _finish_rollback_cleanup(self, restored: RC, abandoned_name: str, max_surge: IntOrPercent,
-                                 max_unavailable: IntOrPercent, on_step: StepCallback | None,
-                                 started: float) -> UpdateResult:
+    def _finish_rollback_cleanup(
+        self,
+        restored: RC,
+        abandoned_name: str,
+        max_surge: IntOrPercent,
+        max_unavailable: IntOrPercent,
+        on_step: StepCallback | None,
+        started: float,
+    ) -> UpdateResult:
         name = _meta(restored)["name"]
-        desired = self._desired(restored) if DESIRED_REPLICAS_ANNOTATION in _annotations(restored) \
-            else _replicas(restored)
+        desired = (
+            self._desired(restored) if DESIRED_REPLICAS_ANNOTATION in _annotations(restored) else _replicas(restored)
+        )
         config = UpdateConfig(max(desired, 0), max_surge, max_unavailable)
-        self._api.patch_rc(name, {"metadata": {"annotations": {
-            SOURCE_ID_ANNOTATION: None, DESIRED_REPLICAS_ANNOTATION: None,
-            NEXT_CONTROLLER_ANNOTATION: None, ORIGINAL_REPLICAS_ANNOTATION: None}}})
+        self._api.patch_rc(
+            name,
+            {
+                "metadata": {
+                    "annotations": {
+                        SOURCE_ID_ANNOTATION: None,
+                        DESIRED_REPLICAS_ANNOTATION: None,
+                        NEXT_CONTROLLER_ANNOTATION: None,
+                        ORIGINAL_REPLICAS_ANNOTATION: None,
+                    }
+                }
+            },
+        )
         selector = (restored.get("spec") or {}).get("selector") or {}
-        step = ScaleStep(t=self.clock(), action="rollback", old=abandoned_name, old_replicas=0, new=name,
-                         new_replicas=_replicas(restored), available=self._available(selector))
+        step = ScaleStep(
+            t=self.clock(),
+            action="rollback",
+            old=abandoned_name,
+            old_replicas=0,
+            new=name,
+            new_replicas=_replicas(restored),
+            available=self._available(selector),
+        )
         if on_step is not None:
             on_step(step)
         return UpdateResult(
-            old_name=name, new_name=abandoned_name, final_name=name, desired=desired,
-            max_surge=config.surge, max_unavailable=config.unavailable, min_available=config.min_available,
-            resumed=True, rolled_back=True, steps=[step], started=started, finished=self.clock(),
+            old_name=name,
+            new_name=abandoned_name,
+            final_name=name,
+            desired=desired,
+            max_surge=config.surge,
+            max_unavailable=config.unavailable,
+            min_available=config.min_available,
+            resumed=True,
+            rolled_back=True,
+            steps=[step],
+            started=started,
+            finished=self.clock(),
         )
 
     def _rename(self, current: str, target: str, periods: _Periods) -> None:
@@ -753,18 +903,24 @@ class RollingUpdater:
                 return
             index = finalizers.index(RENAME_FINALIZER)
             try:
-                self._api.patch_rc(name, [
-                    {"op": "test", "path": f"/metadata/finalizers/{index}", "value": RENAME_FINALIZER},
-                    {"op": "remove", "path": f"/metadata/finalizers/{index}"},
-                ])
+                self._api.patch_rc(
+                    name,
+                    [
+                        {"op": "test", "path": f"/metadata/finalizers/{index}", "value": RENAME_FINALIZER},
+                        {"op": "remove", "path": f"/metadata/finalizers/{index}"},
+                    ],
+                )
                 return
             except NotFound:
                 return
             except ApiError as exc:
                 # The list changed under us (the test op failed): read it again.
                 if self.clock() >= deadline:
-                    raise WaitTimeout(f"removal of finalizer {RENAME_FINALIZER} from {name}", periods.timeout,
-                                      f"finalizers={finalizers}, last error: {exc}") from exc
+                    raise WaitTimeout(
+                        f"removal of finalizer {RENAME_FINALIZER} from {name}",
+                        periods.timeout,
+                        f"finalizers={finalizers}, last error: {exc}",
+                    ) from exc
                 self.sleep(periods.poll_interval)
 
     # ------------------------------------------------------------------ waits
@@ -843,4 +999,3 @@ class RollingUpdater:
         if not selector:
             return 0
         return sum(1 for pod in self._api.list_pods(selector) if _pod_ready(pod))
-

@@ -45,11 +45,15 @@ def manifest(name: str, image: str, *, replicas: int = REPLICAS, deadline: int |
             "metadata": {"labels": {"app": name}},
             "spec": {
                 "terminationGracePeriodSeconds": 1,
-                "containers": [{
-                    "name": "nginx", "image": image, "imagePullPolicy": "Never",
-                    "ports": [{"containerPort": 80}],
-                    "readinessProbe": {"httpGet": {"path": "/", "port": 80}, "periodSeconds": 1},
-                }],
+                "containers": [
+                    {
+                        "name": "nginx",
+                        "image": image,
+                        "imagePullPolicy": "Never",
+                        "ports": [{"containerPort": 80}],
+                        "readinessProbe": {"httpGet": {"path": "/", "port": 80}, "periodSeconds": 1},
+                    }
+                ],
             },
         },
     }
@@ -89,7 +93,9 @@ def test_apply_update_history_undo_with_bounds(deps: Deployments) -> None:
         points = watcher.stop()
     hist = deps.history(name)
     assert [(r.revision, r.images, r.change_cause) for r in hist] == [
-        (1, (OLD,), "v1 1.22.1"), (2, (NEW,), "v2 1.26.3")]
+        (1, (OLD,), "v1 1.22.1"),
+        (2, (NEW,), "v2 1.26.3"),
+    ]
     assert {p.owner for p in points} == {r.replicaset for r in hist}
     # maxSurge 1 / maxUnavailable 0 over the watched points, once the first rollout was complete
     totals = replica_totals(points)
@@ -140,10 +146,14 @@ def test_raw_patch_flavours_against_the_server(deps: Deployments) -> None:
     deps.apply(manifest(name, OLD, replicas=1))
     path = deployment_path(deps.namespace, name)
     raw = deps.raw
-    assert raw.call(strategic_merge_patch(path, {"metadata": {"labels": {"smp": "yes"}}})).body["metadata"]["labels"] == {"smp": "yes"}
+    assert raw.call(strategic_merge_patch(path, {"metadata": {"labels": {"smp": "yes"}}})).body["metadata"][
+        "labels"
+    ] == {"smp": "yes"}
     out = raw.call(merge_patch(path, {"metadata": {"labels": {"smp": None, "merge": "yes"}}})).body
     assert out["metadata"]["labels"] == {"merge": "yes"}
-    dry = raw.call(apply_patch(path, manifest(name, NEW, replicas=1), field_manager="rp-test", force=True, dry_run=True)).body
+    dry = raw.call(
+        apply_patch(path, manifest(name, NEW, replicas=1), field_manager="rp-test", force=True, dry_run=True)
+    ).body
     assert dry["spec"]["template"]["spec"]["containers"][0]["image"] == NEW
     deps.wait_rollout_complete(name)  # let the controllers stop writing status before GET + PUT
     for attempt in range(3):  # PUT carries resourceVersion: a status write in between is a 409

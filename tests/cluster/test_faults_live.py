@@ -64,10 +64,12 @@ class Child:
     def wait(self, timeout: float = CHILD_TIMEOUT) -> int:
         try:
             return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired as exc:
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError(f"child pytest still running after {timeout:.0f}s; output:\n{self.text()[-4000:]}")
+            raise AssertionError(
+                f"child pytest still running after {timeout:.0f}s; output:\n{self.text()[-4000:]}"
+            ) from exc
 
 
 def _child_args(cluster: Cluster) -> list[str]:
@@ -83,8 +85,13 @@ def _start_child(tmp: Path, name: str, args: list[str], cwd: Path = REPO) -> Chi
     env = {k: v for k, v in os.environ.items() if k not in ("ROLLPROOF_NAMESPACE", "PYTEST_ADDOPTS")}
     env.update(TMPDIR=str(tmp), ROLLPROOF_FAULT_MARK=str(tmp), PYTHONUNBUFFERED="1")
     with output.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args], cwd=cwd,
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     return Child(proc, tmp, output, str(tmp))
 
 
@@ -108,14 +115,19 @@ def _files_left(tmp: Path) -> list[str]:
 
 def _owned_by(core: client.CoreV1Api, pid: int) -> tuple[list[str], list[str]]:
     """(namespaces, Services as ns/name) whose owner annotation names process `pid` of this host."""
+
     def mine(meta: Any) -> bool:
         owner = Owner.parse((meta.annotations or {}).get(OWNER))
         return owner is not None and owner.pid == pid and owner.host == current_owner().host
 
-    namespaces = [n.metadata.name for n in core.list_namespace().items
-                  if mine(n.metadata) and n.status.phase != "Terminating"]
-    services = [f"{s.metadata.namespace}/{s.metadata.name}"
-                for s in core.list_service_for_all_namespaces(label_selector=OWNED).items if mine(s.metadata)]
+    namespaces = [
+        n.metadata.name for n in core.list_namespace().items if mine(n.metadata) and n.status.phase != "Terminating"
+    ]
+    services = [
+        f"{s.metadata.namespace}/{s.metadata.name}"
+        for s in core.list_service_for_all_namespaces(label_selector=OWNED).items
+        if mine(s.metadata)
+    ]
     return namespaces, services
 
 
@@ -132,14 +144,20 @@ def _until(what: str, probe: Callable[[], Any], timeout: float, interval: float 
 
 def _mid_rollout(core: client.CoreV1Api, apps: client.AppsV1Api, child: Child) -> str:
     """Wait until the child's Deployment is rolling to v0.2; returns the child's namespace."""
+
     def rolling() -> str | None:
         if child.proc.poll() is not None:
-            raise AssertionError(f"child ended before its rollout (exit {child.proc.returncode}):\n{child.text()[-4000:]}")
+            raise AssertionError(
+                f"child ended before its rollout (exit {child.proc.returncode}):\n{child.text()[-4000:]}"
+            )
         for ns in _owned_by(core, child.proc.pid)[0]:
             for dep in apps.list_namespaced_deployment(ns).items:
                 s = dep.status
-                if dep.metadata.name == DEPLOYMENT and dep.metadata.generation >= 2 and \
-                        (s.updated_replicas or 0) < dep.spec.replicas:
+                if (
+                    dep.metadata.name == DEPLOYMENT
+                    and dep.metadata.generation >= 2
+                    and (s.updated_replicas or 0) < dep.spec.replicas
+                ):
                     return ns
         return None
 
@@ -158,19 +176,24 @@ def test_sigterm_mid_rollout_tears_down_and_leaves_nothing(cluster, core, apps_a
     """SIGTERM to a pytest run half way through a rolling update: its namespace and Service are deleted,
     its report says "interrupted", its temp directory is empty, none of its processes remain, and the
     kind cluster it reused (this session's) is kept with one line saying so."""
-    child = _start_child(tmp_path / "tmp", "sigterm", [SCENARIO, *_child_args(cluster),
-                                                       "--report-dir", str(tmp_path / "reports")])
+    child = _start_child(
+        tmp_path / "tmp", "sigterm", [SCENARIO, *_child_args(cluster), "--report-dir", str(tmp_path / "reports")]
+    )
     ns = _mid_rollout(core, apps_api, child)
     child.proc.send_signal(signal.SIGTERM)
     status = child.wait()
     out = child.text()
 
     assert status == pytest.ExitCode.INTERRUPTED, out[-4000:]
-    assert "rollproof: SIGTERM received: tearing down as for Ctrl-C (test namespaces, probers, a cluster this " \
-           "run created, private files)" in out
+    assert (
+        "rollproof: SIGTERM received: tearing down as for Ctrl-C (test namespaces, probers, a cluster this "
+        "run created, private files)" in out
+    )
     if cluster.provider == "kind":
-        assert (f"rollproof: kept kind cluster {cluster.name!r} (it was running before this run, so this run "
-                f"leaves it); remove it with `rollproof cluster delete {cluster.name}`") in out
+        assert (
+            f"rollproof: kept kind cluster {cluster.name!r} (it was running before this run, so this run "
+            f"leaves it); remove it with `rollproof cluster delete {cluster.name}`"
+        ) in out
     assert _owned_by(core, child.proc.pid) == ([], [])
     with pytest.raises(client.ApiException) as gone:
         core.read_namespace(ns)
@@ -182,14 +205,12 @@ def test_sigterm_mid_rollout_tears_down_and_leaves_nothing(cluster, core, apps_a
     assert core.read_namespace(namespace).status.phase == "Active"  # this live run's namespace: untouched
 
 
-def test_sigkill_mid_rollout_is_reported_and_removed_by_the_next_session(cluster, core, apps_api, namespace,
-                                                                         tmp_path):
+def test_sigkill_mid_rollout_is_reported_and_removed_by_the_next_session(cluster, core, apps_api, namespace, tmp_path):
     """SIGKILL half way through a rolling update leaves the namespace, its NodePort Service and the
     run's private directory; the next session says what it removes, removes them, and leaves this
     session's (live) namespace alone."""
     tmp = tmp_path / "tmp"
-    child = _start_child(tmp, "sigkill", [SCENARIO, *_child_args(cluster),
-                                          "--report-dir", str(tmp_path / "reports")])
+    child = _start_child(tmp, "sigkill", [SCENARIO, *_child_args(cluster), "--report-dir", str(tmp_path / "reports")])
     ns = _mid_rollout(core, apps_api, child)
     child.proc.send_signal(signal.SIGKILL)
     child.wait()
@@ -201,16 +222,28 @@ def test_sigkill_mid_rollout_is_reported_and_removed_by_the_next_session(cluster
     test_file = tmp_path / "next" / "test_next.py"
     test_file.parent.mkdir()
     test_file.write_text("def test_uses_a_namespace(namespace):\n    assert namespace.startswith('rp-')\n")
-    following = _start_child(tmp, "next", [str(test_file), *_child_args(cluster),
-                                           "--report-dir", str(tmp_path / "next-reports"), "--rootdir",
-                                           str(test_file.parent)])
+    following = _start_child(
+        tmp,
+        "next",
+        [
+            str(test_file),
+            *_child_args(cluster),
+            "--report-dir",
+            str(tmp_path / "next-reports"),
+            "--rootdir",
+            str(test_file.parent),
+        ],
+    )
     status = following.wait()
     out = following.text()
     assert status == 0, out[-4000:]
     started = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
-    assert re.search(rf"^rollproof: removed leftover namespace {ns} on {re.escape(cluster.name)} \(made by pid "
-                     rf"{killed} on {re.escape(current_owner().host)}, started {started}, which is gone\)$",
-                     out, re.M), out[-4000:]
+    assert re.search(
+        rf"^rollproof: removed leftover namespace {ns} on {re.escape(cluster.name)} \(made by pid "
+        rf"{killed} on {re.escape(current_owner().host)}, started {started}, which is gone\)$",
+        out,
+        re.M,
+    ), out[-4000:]
     assert _owned_by(core, killed) == ([], [])
     with pytest.raises(client.ApiException) as gone:
         core.read_namespace(ns)
@@ -224,14 +257,25 @@ def test_sigkill_mid_rollout_is_reported_and_removed_by_the_next_session(cluster
 
 
 def _labelled_namespace(core: client.CoreV1Api, name: str, owner: str) -> None:
-    core.create_namespace({"metadata": {"name": name, "labels": {"rollproof.io/test": "true", OWNED: "true"},
-                                        "annotations": {OWNER: owner, STARTED: "2026-12-01T04:00:00Z"}}})
+    core.create_namespace(
+        {
+            "metadata": {
+                "name": name,
+                "labels": {"rollproof.io/test": "true", OWNED: "true"},
+                "annotations": {OWNER: owner, STARTED: "2026-12-01T04:00:00Z"},
+            }
+        }
+    )
 
 
 def _labelled_service(core: client.CoreV1Api, namespace: str, name: str, owner: str) -> None:
-    core.create_namespaced_service(namespace, {"metadata": {"name": name, "labels": {OWNED: "true"},
-                                                            "annotations": {OWNER: owner}},
-                                               "spec": {"selector": {"app": name}, "ports": [{"port": 80}]}})
+    core.create_namespaced_service(
+        namespace,
+        {
+            "metadata": {"name": name, "labels": {OWNED: "true"}, "annotations": {OWNER: owner}},
+            "spec": {"selector": {"app": name}, "ports": [{"port": 80}]},
+        },
+    )
 
 
 def _dead_owner() -> str:
@@ -250,10 +294,18 @@ def _kind_bin(rp_settings: Any) -> list[str]:
 
 
 def _sweep_cli(cluster: Cluster, rp_settings: Any, *extra: str) -> subprocess.CompletedProcess[str]:
-    where = ([cluster.name, *_kind_bin(rp_settings)] if cluster.provider == "kind"
-             else ["--kubeconfig", str(cluster.kubeconfig)])
-    return subprocess.run([sys.executable, "-m", "harness.cli", "cluster", "sweep", *where, *extra],
-                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    where = (
+        [cluster.name, *_kind_bin(rp_settings)]
+        if cluster.provider == "kind"
+        else ["--kubeconfig", str(cluster.kubeconfig)]
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", "cluster", "sweep", *where, *extra],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
 
 
 def test_cluster_sweep_removes_only_what_gone_runs_left(cluster, core, namespace, rp_settings):
@@ -272,13 +324,19 @@ def test_cluster_sweep_removes_only_what_gone_runs_left(cluster, core, namespace
         lines = proc.stdout.splitlines()
         assert proc.returncode == 0, proc.stderr
         host = current_owner().host
-        assert f"rollproof: removed leftover namespace {dead} (made by pid {dead_pid} on {host}, started " \
-               "2026-12-01T04:00:00Z, which is gone)" in lines
-        assert f"rollproof: removed leftover Service {namespace}/left-by-dead (made by pid {dead_pid} on {host}, " \
-               "which is gone)" in lines
-        assert f"rollproof: kept leftover namespace {far} (made by pid {os.getpid()} on another-host, started " \
-               f"2026-12-01T04:00:00Z, which cannot be checked from this host); once no run uses it: " \
-               f"kubectl delete namespace {far}" in lines
+        assert (
+            f"rollproof: removed leftover namespace {dead} (made by pid {dead_pid} on {host}, started "
+            "2026-12-01T04:00:00Z, which is gone)" in lines
+        )
+        assert (
+            f"rollproof: removed leftover Service {namespace}/left-by-dead (made by pid {dead_pid} on {host}, "
+            "which is gone)" in lines
+        )
+        assert (
+            f"rollproof: kept leftover namespace {far} (made by pid {os.getpid()} on another-host, started "
+            f"2026-12-01T04:00:00Z, which cannot be checked from this host); once no run uses it: "
+            f"kubectl delete namespace {far}" in lines
+        )
         names = {n.metadata.name for n in core.list_namespace().items if n.status.phase == "Active"}
         assert dead not in names and far in names
         services = {s.metadata.name for s in core.list_namespaced_service(namespace).items}
@@ -295,14 +353,21 @@ def test_cluster_delete_refuses_a_cluster_a_live_run_uses(cluster, core, namespa
     """`rollproof cluster delete NAME` while this session runs on it: refused in one line, cluster intact."""
     if cluster.provider != "kind":
         pytest.skip("`rollproof cluster delete` is for kind clusters; this session runs on an existing one")
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "cluster", "delete", cluster.name,
-                           *_kind_bin(rp_settings)],
-                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "cluster", "delete", cluster.name, *_kind_bin(rp_settings)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert proc.returncode == 2
     line = proc.stderr.strip()
-    assert re.fullmatch(rf"rollproof: error: kind cluster {re.escape(repr(cluster.name))} is in use by a running "
-                        rf"rollproof run \(pid \d+ on {re.escape(current_owner().host)}, namespace rp-[a-z0-9-]+\): "
-                        r"let it finish, or pass --force", line), line
+    assert re.fullmatch(
+        rf"rollproof: error: kind cluster {re.escape(repr(cluster.name))} is in use by a running "
+        rf"rollproof run \(pid \d+ on {re.escape(current_owner().host)}, namespace rp-[a-z0-9-]+\): "
+        r"let it finish, or pass --force",
+        line,
+    ), line
     assert core.read_namespace(namespace).status.phase == "Active"
 
 
@@ -314,8 +379,9 @@ def test_concurrent_service_creations_each_get_a_mapped_port(cluster, core, name
     is already allocated"); one more than there are free mapped ports gets the one-line refusal."""
     if not cluster.node_ports.ports:
         pytest.skip("this cluster maps no NodePort to 127.0.0.1 (an existing cluster)")
-    used = {p.node_port for s in core.list_service_for_all_namespaces().items for p in s.spec.ports or []
-            if p.node_port}
+    used = {
+        p.node_port for s in core.list_service_for_all_namespaces().items for p in s.spec.ports or [] if p.node_port
+    }
     free = [p for p in cluster.node_ports.node_ports if p not in used]
     assert len(free) >= 2, f"need two free mapped NodePorts, have {free}"
     results: dict[str, Any] = {}
@@ -342,9 +408,11 @@ def test_concurrent_service_creations_each_get_a_mapped_port(cluster, core, name
     with pytest.raises(ProviderError) as info:
         create_service(core, cluster, namespace, "one-too-many", {"app": "x"})
     mapped = ", ".join(map(str, cluster.node_ports.node_ports))
-    assert str(info.value) == (f"every mapped NodePort ({mapped}) is in use: leftover Services of earlier runs "
-                               f"are removed by `rollproof cluster sweep {cluster.name}`; others by their owners, "
-                               "or recreate the cluster")
+    assert str(info.value) == (
+        f"every mapped NodePort ({mapped}) is in use: leftover Services of earlier runs "
+        f"are removed by `rollproof cluster sweep {cluster.name}`; others by their owners, "
+        "or recreate the cluster"
+    )
     assert "one-too-many" not in {s.metadata.name for s in core.list_namespaced_service(namespace).items}
 
 
@@ -358,18 +426,31 @@ class Robot:
     user: str
 
 
-def _robot(core: client.CoreV1Api, rbac: client.RbacAuthorizationV1Api, access: ClusterAccess, namespace: str,
-           name: str, rules: list[dict[str, Any]] | None, *, context_namespace: bool = True) -> Robot:
+def _robot(
+    core: client.CoreV1Api,
+    rbac: client.RbacAuthorizationV1Api,
+    access: ClusterAccess,
+    namespace: str,
+    name: str,
+    rules: list[dict[str, Any]] | None,
+    *,
+    context_namespace: bool = True,
+) -> Robot:
     """A ServiceAccount in `namespace` with a Role of `rules` (none: no rights), and a kubeconfig for it."""
     core.create_namespaced_service_account(namespace, {"metadata": {"name": name}})
     if rules is not None:
         rbac.create_namespaced_role(namespace, {"metadata": {"name": name}, "rules": rules})
-        rbac.create_namespaced_role_binding(namespace, {
-            "metadata": {"name": name},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]})
+        rbac.create_namespaced_role_binding(
+            namespace,
+            {
+                "metadata": {"name": name},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+                "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+            },
+        )
     token = core.create_namespaced_service_account_token(
-        name, namespace, {"spec": {"expirationSeconds": 900}}).status.token
+        name, namespace, {"spec": {"expirationSeconds": 900}}
+    ).status.token
     ca = access.ca_data or Path(access.ca_file or "").read_bytes()
     context: dict[str, Any] = {"cluster": "c", "user": name}
     if context_namespace:
@@ -377,12 +458,25 @@ def _robot(core: client.CoreV1Api, rbac: client.RbacAuthorizationV1Api, access: 
     path = run_dir() / f"robot-{name}.kubeconfig"  # this process's private directory: gone at exit
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        json.dump({"apiVersion": "v1", "kind": "Config", "current-context": "robot",
-                   "clusters": [{"name": "c", "cluster": {"server": access.server,
-                                                          "certificate-authority-data":
-                                                              base64.b64encode(ca).decode()}}],
-                   "users": [{"name": name, "user": {"token": token}}],
-                   "contexts": [{"name": "robot", "context": context}]}, f)
+        json.dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "robot",
+                "clusters": [
+                    {
+                        "name": "c",
+                        "cluster": {
+                            "server": access.server,
+                            "certificate-authority-data": base64.b64encode(ca).decode(),
+                        },
+                    }
+                ],
+                "users": [{"name": name, "user": {"token": token}}],
+                "contexts": [{"name": "robot", "context": context}],
+            },
+            f,
+        )
     return Robot(namespace, path, f"system:serviceaccount:{namespace}:{name}")
 
 
@@ -399,15 +493,20 @@ def robot_namespace(core: client.CoreV1Api, timeouts: Timeouts) -> Iterator[str]
 
 
 def _snapshot(core: client.CoreV1Api, apps: client.AppsV1Api, ns: str) -> set[str]:
-    kinds = {"deployment": apps.list_namespaced_deployment, "replicaset": apps.list_namespaced_replica_set,
-             "pod": core.list_namespaced_pod, "service": core.list_namespaced_service,
-             "configmap": core.list_namespaced_config_map,
-             "replicationcontroller": core.list_namespaced_replication_controller}
+    kinds = {
+        "deployment": apps.list_namespaced_deployment,
+        "replicaset": apps.list_namespaced_replica_set,
+        "pod": core.list_namespaced_pod,
+        "service": core.list_namespaced_service,
+        "configmap": core.list_namespaced_config_map,
+        "replicationcontroller": core.list_namespaced_replication_controller,
+    }
     return {f"{k}/{o.metadata.name}" for k, fn in kinds.items() for o in fn(ns).items}
 
 
-def test_namespace_scoped_rights_run_a_scenario_and_create_no_namespace(cluster, core, apps_api, kube_api,
-                                                                       cluster_access, robot_namespace, tmp_path):
+def test_namespace_scoped_rights_run_a_scenario_and_create_no_namespace(
+    cluster, core, apps_api, kube_api, cluster_access, robot_namespace, tmp_path
+):
     """A ServiceAccount limited by a Role with the README's rights, its kubeconfig context naming the
     namespace: the rolling-update scenario passes there, no namespace is created, and the namespace is
     left as it was (what the test made is deleted, the run's ConfigMap released)."""
@@ -415,10 +514,23 @@ def test_namespace_scoped_rights_run_a_scenario_and_create_no_namespace(cluster,
     robot = _robot(core, rbac, cluster_access, robot_namespace, "rollproof-runner", role_rules())
     before_ns = {n.metadata.name for n in core.list_namespace().items}
     before = _snapshot(core, apps_api, robot_namespace)
-    child = _start_child(tmp_path / "tmp", "rbac", [SCENARIO, "--cluster-provider", "existing", "--kubeconfig",
-                                                    str(robot.kubeconfig), "--report-dir", str(tmp_path / "rep"),
-                                                    "--k8s-version", f"{cluster.major}.{cluster.minor}",
-                                                    "--probe-interval", POD_ROUTE_INTERVAL])
+    child = _start_child(
+        tmp_path / "tmp",
+        "rbac",
+        [
+            SCENARIO,
+            "--cluster-provider",
+            "existing",
+            "--kubeconfig",
+            str(robot.kubeconfig),
+            "--report-dir",
+            str(tmp_path / "rep"),
+            "--k8s-version",
+            f"{cluster.major}.{cluster.minor}",
+            "--probe-interval",
+            POD_ROUTE_INTERVAL,
+        ],
+    )
     status = child.wait()
     out = child.text()
     assert status == 0, out[-6000:]
@@ -429,8 +541,9 @@ def test_namespace_scoped_rights_run_a_scenario_and_create_no_namespace(cluster,
     assert _files_left(child.tmp) == [] and _marked_processes(child.mark) == []
 
 
-def test_missing_rights_are_named_in_one_line(cluster, core, kube_api, cluster_access, robot_namespace, tmp_path,
-                                              timeouts):
+def test_missing_rights_are_named_in_one_line(
+    cluster, core, kube_api, cluster_access, robot_namespace, tmp_path, timeouts
+):
     """A token without rights: in a named namespace the session stops with one line listing what it
     lacks; without a namespace, one line saying it may not create namespaces and what to do; a direct
     call that is refused reads "forbidden: USER may not VERB RESOURCE in namespace NS"."""
@@ -444,23 +557,46 @@ def test_missing_rights_are_named_in_one_line(cluster, core, kube_api, cluster_a
     images = ["--old-image", "a:1=a/1", "--new-image", "b:2=b/2"]
 
     for robot, expected in (
-        (scoped, (f"cluster 'current-context' not usable: the kubeconfig's user lacks rights in namespace "
-                  f"{robot_namespace}: pods (create, update, patch, delete), services (get, list, watch, create, "
-                  "update, patch, delete), replicationcontrollers (get, list, watch, create, update, patch, "
-                  "delete), configmaps (get, list, watch, create, update, patch, delete), pods/log (get), "
-                  "pods/proxy (get), events (get, list, watch), endpointslices.discovery.k8s.io (get, list, watch), "
-                  "deployments.apps (get, list, watch, create, update, patch, delete), "
-                  "replicasets.apps (get, list, watch, create, update, patch, delete), statefulsets.apps (get, "
-                  "list, watch, create, update, patch, delete), daemonsets.apps (get, list, watch, create, update, "
-                  "patch, delete), controllerrevisions.apps (get, list, watch, create, update, patch, delete), "
-                  "deployments.apps/scale (get, update, patch) (the README's 'Rights' lists what rollproof needs)")),
-        (bare, ("cluster 'current-context' not usable: the kubeconfig's user lacks cluster-wide rights: namespaces "
+        (
+            scoped,
+            (
+                f"cluster 'current-context' not usable: the kubeconfig's user lacks rights in namespace "
+                f"{robot_namespace}: pods (create, update, patch, delete), services (get, list, watch, create, "
+                "update, patch, delete), replicationcontrollers (get, list, watch, create, update, patch, "
+                "delete), configmaps (get, list, watch, create, update, patch, delete), pods/log (get), "
+                "pods/proxy (get), events (get, list, watch), endpointslices.discovery.k8s.io (get, list, watch), "
+                "deployments.apps (get, list, watch, create, update, patch, delete), "
+                "replicasets.apps (get, list, watch, create, update, patch, delete), statefulsets.apps (get, "
+                "list, watch, create, update, patch, delete), daemonsets.apps (get, list, watch, create, update, "
+                "patch, delete), controllerrevisions.apps (get, list, watch, create, update, patch, delete), "
+                "deployments.apps/scale (get, update, patch) (the README's 'Rights' lists what rollproof needs)"
+            ),
+        ),
+        (
+            bare,
+            (
+                "cluster 'current-context' not usable: the kubeconfig's user lacks cluster-wide rights: namespaces "
                 "(create, delete, list); name a namespace it may use instead (--namespace NAME, or the kubeconfig "
-                "context's namespace)")),
+                "context's namespace)"
+            ),
+        ),
     ):
-        child = _start_child(tmp_path / f"tmp-{robot.user.rsplit(':', 1)[-1]}", robot.user.rsplit(":", 1)[-1],
-                             [str(test_file), "--cluster-provider", "existing", "--kubeconfig", str(robot.kubeconfig),
-                              *images, "--rootdir", str(test_file.parent), "--report-dir", str(tmp_path / "rep")])
+        child = _start_child(
+            tmp_path / f"tmp-{robot.user.rsplit(':', 1)[-1]}",
+            robot.user.rsplit(":", 1)[-1],
+            [
+                str(test_file),
+                "--cluster-provider",
+                "existing",
+                "--kubeconfig",
+                str(robot.kubeconfig),
+                *images,
+                "--rootdir",
+                str(test_file.parent),
+                "--report-dir",
+                str(tmp_path / "rep"),
+            ],
+        )
         status = child.wait()
         out = child.text()
         assert status == pytest.ExitCode.TESTS_FAILED, out[-4000:]
@@ -472,12 +608,26 @@ def test_missing_rights_are_named_in_one_line(cluster, core, kube_api, cluster_a
     api = access.api_client()
     try:
         with pytest.raises(Forbidden) as info:
-            body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"},
-                    "spec": {"selector": {"matchLabels": {"app": "x"}},
-                             "template": {"metadata": {"labels": {"app": "x"}},
-                                          "spec": {"containers": [{"name": "x", "image": "x"}]}}}}
-            call_api(client.AppsV1Api(api).create_namespaced_deployment, "default", body, method="POST",
-                     path="/apis/apps/v1/namespaces/default/deployments", timeout=timeouts.api_request)
+            body = {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "x"},
+                "spec": {
+                    "selector": {"matchLabels": {"app": "x"}},
+                    "template": {
+                        "metadata": {"labels": {"app": "x"}},
+                        "spec": {"containers": [{"name": "x", "image": "x"}]},
+                    },
+                },
+            }
+            call_api(
+                client.AppsV1Api(api).create_namespaced_deployment,
+                "default",
+                body,
+                method="POST",
+                path="/apis/apps/v1/namespaces/default/deployments",
+                timeout=timeouts.api_request,
+            )
     finally:
         api.close()
     assert str(info.value) == f"forbidden: {scoped.user} may not create deployments.apps in namespace default"
@@ -488,9 +638,26 @@ def test_missing_rights_are_named_in_one_line(cluster, core, kube_api, cluster_a
 
 def test_wrong_ca_against_the_real_api_server(cluster_access, tmp_path):
     """A kubeconfig whose CA did not sign the server's certificate: one line, after one attempt."""
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp_path / "k"),
-                    "-out", str(tmp_path / "ca.crt"), "-days", "1", "-subj", "/CN=not-the-cluster-ca"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(tmp_path / "k"),
+            "-out",
+            str(tmp_path / "ca.crt"),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=not-the-cluster-ca",
+        ],
+        check=True,
+        capture_output=True,
+    )
     (tmp_path / "k").unlink()
     from dataclasses import replace
 
@@ -499,9 +666,11 @@ def test_wrong_ca_against_the_real_api_server(cluster_access, tmp_path):
     with pytest.raises(ProviderError) as info:
         wrong.server_version(Timeouts(api_request=10.0))
     assert time.monotonic() - started < 3
-    assert re.fullmatch(r"certificate verify failed: the kubeconfig's CA does not match the server \(GET /version "
-                        rf"to {re.escape(cluster_access.server)}, after \d+\.\ds\)", str(info.value)), str(info.value)
-
+    assert re.fullmatch(
+        r"certificate verify failed: the kubeconfig's CA does not match the server \(GET /version "
+        rf"to {re.escape(cluster_access.server)}, after \d+\.\ds\)",
+        str(info.value),
+    ), str(info.value)
 
 
 # --------------------------------------------------------------------------- a cluster interrupted while created
@@ -519,14 +688,26 @@ def test_sigterm_while_creating_a_kind_cluster_removes_it(cluster, rp_settings, 
     test_file = tmp_path / "t" / "test_any.py"
     test_file.parent.mkdir()
     test_file.write_text("def test_needs_the_cluster(cluster):\n    pass\n")
-    child = _start_child(tmp_path / "tmp", "create", [str(test_file), "--rollproof-cluster-name", name,
-                                                      "--k8s-version", f"{cluster.major}.{cluster.minor}",
-                                                      "--rootdir", str(test_file.parent),
-                                                      "--report-dir", str(tmp_path / "rep")])
+    child = _start_child(
+        tmp_path / "tmp",
+        "create",
+        [
+            str(test_file),
+            "--rollproof-cluster-name",
+            name,
+            "--k8s-version",
+            f"{cluster.major}.{cluster.minor}",
+            "--rootdir",
+            str(test_file.parent),
+            "--report-dir",
+            str(tmp_path / "rep"),
+        ],
+    )
 
     def node_containers() -> list[str]:
-        return subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.x-k8s.kind.cluster={name}"],
-                              capture_output=True, text=True).stdout.split()
+        return subprocess.run(
+            ["docker", "ps", "-aq", "--filter", f"label=io.x-k8s.kind.cluster={name}"], capture_output=True, text=True
+        ).stdout.split()
 
     try:
         _until(f"kind to start the node container of {name}", node_containers, 300, 0.2)

@@ -24,13 +24,17 @@ def test_running_cluster_is_reused_from_a_fresh_kubeconfig_path(cluster, rp_sett
     manifest = kit_manifest(rp_settings)
     kubeconfig = tmp_path / "fresh-checkout" / "kubeconfig"
     said: list[str] = []
-    provider = KindProvider(KindSettings(
-        name=cluster.name,
-        node_image=None,
-        kind_bin=manifest.kind_bin if manifest else None,
-        kubectl_bin=cluster.kubectl,
-        kubeconfig=kubeconfig,
-    ), timeouts, said.append)
+    provider = KindProvider(
+        KindSettings(
+            name=cluster.name,
+            node_image=None,
+            kind_bin=manifest.kind_bin if manifest else None,
+            kubectl_bin=cluster.kubectl,
+            kubeconfig=kubeconfig,
+        ),
+        timeouts,
+        said.append,
+    )
 
     reused = provider.up()
 
@@ -46,7 +50,9 @@ def test_running_cluster_is_reused_from_a_fresh_kubeconfig_path(cluster, rp_sett
     assert sorted(names) == list(cluster.nodes)
 
     provider.down()  # a cluster this provider did not create: kept, with one line saying how to remove it
-    assert said == [f"rollproof: kept kind cluster {cluster.name!r} (it was running before this run, so this run "
-                    f"leaves it); remove it with `rollproof cluster delete {cluster.name}`"]
+    assert said == [
+        f"rollproof: kept kind cluster {cluster.name!r} (it was running before this run, so this run "
+        f"leaves it); remove it with `rollproof cluster delete {cluster.name}`"
+    ]
     listed = subprocess.run([provider.kind_bin, "get", "clusters"], capture_output=True, text=True).stdout.split()
     assert cluster.name in listed

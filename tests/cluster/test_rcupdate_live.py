@@ -67,13 +67,15 @@ def _rc(name: str, image: str, labels: dict[str, str], replicas: int = REPLICAS)
                 "metadata": {"labels": dict(labels)},
                 "spec": {
                     "terminationGracePeriodSeconds": 2,
-                    "containers": [{
-                        "name": "nginx",
-                        "image": image,
-                        "imagePullPolicy": "Never",
-                        "ports": [{"containerPort": 80}],
-                        "readinessProbe": {"httpGet": {"path": "/", "port": 80}, "periodSeconds": 1},
-                    }],
+                    "containers": [
+                        {
+                            "name": "nginx",
+                            "image": image,
+                            "imagePullPolicy": "Never",
+                            "ports": [{"containerPort": 80}],
+                            "readinessProbe": {"httpGet": {"path": "/", "port": 80}, "periodSeconds": 1},
+                        }
+                    ],
                 },
             },
         },
@@ -81,8 +83,7 @@ def _rc(name: str, image: str, labels: dict[str, str], replicas: int = REPLICAS)
 
 
 def _ready_pods(core: Any, namespace: str, selector: dict[str, str]) -> list[dict[str, Any]]:
-    found = _call(core.list_namespaced_pod, namespace,
-                  label_selector=",".join(f"{k}={v}" for k, v in selector.items()))
+    found = _call(core.list_namespaced_pod, namespace, label_selector=",".join(f"{k}={v}" for k, v in selector.items()))
     ready = []
     for pod in found.get("items") or []:
         if pod["metadata"].get("deletionTimestamp"):
@@ -123,7 +124,8 @@ def _check_arithmetic(result: UpdateResult, old_start: int, new_start: int) -> N
             new = step.new_replicas
         elif step.action == "scale-down":
             assert step.old_replicas == scale_down_target(
-                old, new, result.desired, step.available, config.min_available), step
+                old, new, result.desired, step.available, config.min_available
+            ), step
             old = step.old_replicas
             assert old + step.available >= config.min_available, step
         assert step.old_replicas + step.new_replicas <= config.max_total, step
@@ -152,8 +154,10 @@ def test_image_update_renames_and_keeps_availability(core: Any, namespace: str) 
     names = {p["metadata"]["name"] for p in pods}
     deadline = clock() + T.pods_ready
     while True:
-        owners = {p["metadata"]["name"]: [o["name"] for o in p["metadata"].get("ownerReferences") or []]
-                  for p in _ready_pods(core, namespace, final["spec"]["selector"])}
+        owners = {
+            p["metadata"]["name"]: [o["name"] for o in p["metadata"].get("ownerReferences") or []]
+            for p in _ready_pods(core, namespace, final["spec"]["selector"])
+        }
         if set(owners) == names and all(o == ["web"] for o in owners.values()) or clock() > deadline:
             break
         time.sleep(T.poll_interval)
@@ -161,8 +165,12 @@ def test_image_update_renames_and_keeps_availability(core: Any, namespace: str) 
 
 
 def test_manifest_update_abandoned_then_rolled_back(core: Any, namespace: str) -> None:
-    _call(core.create_namespaced_replication_controller, namespace,
-          _rc("web", OLD_IMAGE, {"app": "web", "version": "v1"}), method="POST")
+    _call(
+        core.create_namespaced_replication_controller,
+        namespace,
+        _rc("web", OLD_IMAGE, {"app": "web", "version": "v1"}),
+        method="POST",
+    )
     _wait_ready(core, namespace, {"app": "web"}, REPLICAS)
     updater = RollingUpdater(core, namespace, T, clock)
     seen: list[Any] = []
@@ -234,7 +242,11 @@ def test_killed_updater_resumes_where_it_stopped(core: Any, namespace: str, tmp_
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen(
         [sys.executable, str(script), str(cluster.kubeconfig), namespace, NEW_IMAGE],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=str(REPO),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=str(REPO),
     )
     try:
         first = _first_step_of_child(proc)

@@ -48,13 +48,23 @@ def _snapshot(core: Any, namespace: str) -> dict[str, Any]:
     rcs = {}
     for rc in _call(core.list_namespaced_replication_controller, namespace).get("items") or []:
         meta = rc["metadata"]
-        managers = sorted((m.get("manager"), m.get("operation"), m.get("time")) for m in meta.get("managedFields") or []
-                          if m.get("subresource") != "status")
-        rcs[meta["name"]] = {"generation": meta.get("generation"), "labels": meta.get("labels"),
-                             "annotations": meta.get("annotations"), "spec": rc["spec"], "managers": managers}
-    pods = {p["metadata"]["name"]: p["metadata"].get("labels")
-            for p in _call(core.list_namespaced_pod, namespace).get("items") or []
-            if not p["metadata"].get("deletionTimestamp")}
+        managers = sorted(
+            (m.get("manager"), m.get("operation"), m.get("time"))
+            for m in meta.get("managedFields") or []
+            if m.get("subresource") != "status"
+        )
+        rcs[meta["name"]] = {
+            "generation": meta.get("generation"),
+            "labels": meta.get("labels"),
+            "annotations": meta.get("annotations"),
+            "spec": rc["spec"],
+            "managers": managers,
+        }
+    pods = {
+        p["metadata"]["name"]: p["metadata"].get("labels")
+        for p in _call(core.list_namespaced_pod, namespace).get("items") or []
+        if not p["metadata"].get("deletionTimestamp")
+    }
     return {"rcs": rcs, "pods": pods}
 
 
@@ -63,8 +73,14 @@ def _wait_ready(core: Any, namespace: str, selector: str, count: int) -> None:
     ready = 0
     while clock() < deadline:
         pods = _call(core.list_namespaced_pod, namespace, label_selector=selector).get("items") or []
-        ready = sum(1 for p in pods if any(c.get("type") == "Ready" and c.get("status") == "True"
-                                           for c in (p.get("status") or {}).get("conditions") or []))
+        ready = sum(
+            1
+            for p in pods
+            if any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in (p.get("status") or {}).get("conditions") or []
+            )
+        )
         if ready == count and len(pods) == count:
             return
         time.sleep(T.poll_interval)
@@ -73,8 +89,9 @@ def _wait_ready(core: Any, namespace: str, selector: str, count: int) -> None:
 
 def _write(tmp_path: Path, name: str, body: Any) -> str:
     path = tmp_path / name
-    path.write_text(body if isinstance(body, str) else yaml.safe_dump_all(body) if isinstance(body, list)
-                    else yaml.safe_dump(body))
+    path.write_text(
+        body if isinstance(body, str) else yaml.safe_dump_all(body) if isinstance(body, list) else yaml.safe_dump(body)
+    )
     return str(path)
 
 
@@ -89,47 +106,97 @@ def _cases(tmp_path: Path) -> list[tuple[str, list[str], str]]:
     other_ns = _rc("web-v2", {"app": "web", "ver": "v2"})
     other_ns["metadata"]["namespace"] = "elsewhere"
     taken = _rc("web-other", {"app": "web", "ver": "v2"})
-    f = {name: _write(tmp_path, f"{name}.yaml", body) for name, body in [
-        ("good", good), ("deployment", deployment), ("same-name", same_name), ("same-selector", same_selector),
-        ("bad-image", bad_image), ("zero", zero), ("other-ns", other_ns), ("taken", taken),
-        ("two-docs", [good, good]), ("garbled", "kind: ReplicationController\nspec: [1,\n")]}
+    f = {
+        name: _write(tmp_path, f"{name}.yaml", body)
+        for name, body in [
+            ("good", good),
+            ("deployment", deployment),
+            ("same-name", same_name),
+            ("same-selector", same_selector),
+            ("bad-image", bad_image),
+            ("zero", zero),
+            ("other-ns", other_ns),
+            ("taken", taken),
+            ("two-docs", [good, good]),
+            ("garbled", "kind: ReplicationController\nspec: [1,\n"),
+        ]
+    }
     return [
-        ("not a manifest", ["web", "-f", "/etc/passwd"],
-         "-f /etc/passwd: not a ReplicationController manifest (the file parses as a single text value"),
+        (
+            "not a manifest",
+            ["web", "-f", "/etc/passwd"],
+            "-f /etc/passwd: not a ReplicationController manifest (the file parses as a single text value",
+        ),
         ("missing file", ["web", "-f", str(tmp_path / "absent.yaml")], f"-f {tmp_path / 'absent.yaml'}: no such file"),
         ("garbled YAML", ["web", "-f", f["garbled"]], f"-f {f['garbled']}: not valid YAML or JSON (line"),
         ("two documents", ["web", "-f", f["two-docs"]], f"-f {f['two-docs']}: holds 2 documents"),
-        ("a Deployment", ["web", "-f", f["deployment"]],
-         f"-f {f['deployment']}: kind 'Deployment' (apps/v1), not a ReplicationController"),
+        (
+            "a Deployment",
+            ["web", "-f", f["deployment"]],
+            f"-f {f['deployment']}: kind 'Deployment' (apps/v1), not a ReplicationController",
+        ),
         ("same name", ["web", "-f", f["same-name"]], "the new ReplicationController is named 'web', like the one"),
         ("same selector", ["web", "-f", f["same-selector"]], "the new selector {'app': 'web', 'ver': 'v1'} must give"),
-        ("bad image in manifest", ["web", "-f", f["bad-image"]],
-         f"-f {f['bad-image']}: spec.template.spec.containers[0].image: a 20-character text is not an image"),
+        (
+            "bad image in manifest",
+            ["web", "-f", f["bad-image"]],
+            f"-f {f['bad-image']}: spec.template.spec.containers[0].image: a 20-character text is not an image",
+        ),
         ("zero replicas", ["web", "-f", f["zero"]], "the new ReplicationController 'web-v2' must ask for at least 1"),
         ("other namespace", ["web", "-f", f["other-ns"]], "the new RC is in namespace 'elsewhere'"),
-        ("name taken by an unrelated RC", ["web", "-f", f["taken"]],
-         "ReplicationController 'web-other' already exists but is not the target of this update"),
-        ("surge and unavailable 0 (-f)", ["web", "-f", f["good"], "--max-surge=0", "--max-unavailable=0"],
-         "max surge and max unavailable are both 0"),
-        ("surge and unavailable 0 (--image)", ["web", f"--image={NEW_IMAGE}", "--max-surge", "0%",
-                                               "--max-unavailable", "0"], "max surge and max unavailable are both 0"),
+        (
+            "name taken by an unrelated RC",
+            ["web", "-f", f["taken"]],
+            "ReplicationController 'web-other' already exists but is not the target of this update",
+        ),
+        (
+            "surge and unavailable 0 (-f)",
+            ["web", "-f", f["good"], "--max-surge=0", "--max-unavailable=0"],
+            "max surge and max unavailable are both 0",
+        ),
+        (
+            "surge and unavailable 0 (--image)",
+            ["web", f"--image={NEW_IMAGE}", "--max-surge", "0%", "--max-unavailable", "0"],
+            "max surge and max unavailable are both 0",
+        ),
         ("bad --image", ["web", "--image=Not/An Image"], "--image: a 12-character text is not an image reference"),
-        ("same image, no pull policy", ["web", f"--image={OLD_IMAGE}"],
-         f"'web' already runs '{OLD_IMAGE}' (an update to it may have finished already)"),
+        (
+            "same image, no pull policy",
+            ["web", f"--image={OLD_IMAGE}"],
+            f"'web' already runs '{OLD_IMAGE}' (an update to it may have finished already)",
+        ),
         ("unknown container", ["web", f"--image={NEW_IMAGE}", "--container=nope"], "container 'nope' not found"),
-        ("bad pull policy", ["web", f"--image={NEW_IMAGE}", "--image-pull-policy=Sometimes"],
-         "--image-pull-policy 'Sometimes': use one of Always, Never, IfNotPresent"),
-        ("duration without unit", ["web", "-f", f["good"], "--update-period=10"],
-         "--update-period: '10' has a number without a unit; write it like 10s"),
-        ("no such RC", ["nosuch", f"--image={NEW_IMAGE}"],
-         "ReplicationController 'nosuch' does not exist and no update from it is in progress"),
+        (
+            "bad pull policy",
+            ["web", f"--image={NEW_IMAGE}", "--image-pull-policy=Sometimes"],
+            "--image-pull-policy 'Sometimes': use one of Always, Never, IfNotPresent",
+        ),
+        (
+            "duration without unit",
+            ["web", "-f", f["good"], "--update-period=10"],
+            "--update-period: '10' has a number without a unit; write it like 10s",
+        ),
+        (
+            "no such RC",
+            ["nosuch", f"--image={NEW_IMAGE}"],
+            "ReplicationController 'nosuch' does not exist and no update from it is in progress",
+        ),
         ("nothing to roll back", ["web", "--rollback"], "no update away from 'web' to roll back"),
     ]
 
 
 def _rollproof(cluster: Any, namespace: str, argv: list[str]) -> subprocess.CompletedProcess[str]:
-    full = [sys.executable, "-m", "harness.cli", "rolling-update", *argv, "-n", namespace,
-            "--kubeconfig", str(cluster.kubeconfig)]
+    full = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "rolling-update",
+        *argv,
+        "-n",
+        namespace,
+        "--kubeconfig",
+        str(cluster.kubeconfig),
+    ]
     for flag, value in (("--update-period", "1s"), ("--poll-interval", "500ms")):
         if not any(a == flag or a.startswith(flag + "=") for a in argv):  # a case's own value is the one tried
             full.append(f"{flag}={value}")
@@ -139,14 +206,23 @@ def _rollproof(cluster: Any, namespace: str, argv: list[str]) -> subprocess.Comp
     return subprocess.run(full, capture_output=True, text=True, timeout=T.rc_timeout, env=env, cwd=str(REPO))
 
 
-def test_every_refusal_is_one_line_and_leaves_the_cluster_as_it_was(cluster: Any, core_api: Any, namespace: str,
-                                                                     tmp_path: Path) -> None:
+def test_every_refusal_is_one_line_and_leaves_the_cluster_as_it_was(
+    cluster: Any, core_api: Any, namespace: str, tmp_path: Path
+) -> None:
     """Each refused command MUST exit 2 with one line on stderr naming what to fix, print nothing on
     stdout, and leave RCs, their labels, annotations and specs, and the pods' labels unchanged."""
-    _call(core_api.create_namespaced_replication_controller, namespace,
-          _rc("web", {"app": "web", "ver": "v1"}, image=OLD_IMAGE), method="POST")
-    _call(core_api.create_namespaced_replication_controller, namespace,
-          _rc("web-other", {"app": "other"}, replicas=0), method="POST")
+    _call(
+        core_api.create_namespaced_replication_controller,
+        namespace,
+        _rc("web", {"app": "web", "ver": "v1"}, image=OLD_IMAGE),
+        method="POST",
+    )
+    _call(
+        core_api.create_namespaced_replication_controller,
+        namespace,
+        _rc("web-other", {"app": "other"}, replicas=0),
+        method="POST",
+    )
     _wait_ready(core_api, namespace, "app=web,ver=v1", REPLICAS)
     before = _snapshot(core_api, namespace)
     assert set(before["rcs"]) == {"web", "web-other"} and len(before["pods"]) == REPLICAS
@@ -164,21 +240,34 @@ def test_every_refusal_is_one_line_and_leaves_the_cluster_as_it_was(cluster: Any
         if proc.stdout:
             problems.append(f"stdout {proc.stdout!r}")
         if after != before:
-            problems.append("the namespace changed: " + json.dumps(
-                {k: after["rcs"].get(k) for k in set(after["rcs"]) | set(before["rcs"])
-                 if after["rcs"].get(k) != before["rcs"].get(k)}, default=str)[:1500])
+            problems.append(
+                "the namespace changed: "
+                + json.dumps(
+                    {
+                        k: after["rcs"].get(k)
+                        for k in set(after["rcs"]) | set(before["rcs"])
+                        if after["rcs"].get(k) != before["rcs"].get(k)
+                    },
+                    default=str,
+                )[:1500]
+            )
         print(f"{case}: exit {proc.returncode}: {proc.stderr.strip()}")
         if problems:
             failures.append(f"{case} ({' '.join(argv)}): " + "; ".join(problems))
     assert not failures, "\n".join(failures)
 
 
-def test_dry_run_prints_what_it_would_roll_between_and_writes_nothing(cluster: Any, core_api: Any,
-                                                                      namespace: str) -> None:
+def test_dry_run_prints_what_it_would_roll_between_and_writes_nothing(
+    cluster: Any, core_api: Any, namespace: str
+) -> None:
     """`--dry-run --image` MUST print kubectl's "Rolling from: / To:" lines and change nothing
     (kubectl 1.17 itself relabelled the old RC and its pods in this mode)."""
-    _call(core_api.create_namespaced_replication_controller, namespace,
-          _rc("web", {"app": "web", "ver": "v1"}, image=OLD_IMAGE), method="POST")
+    _call(
+        core_api.create_namespaced_replication_controller,
+        namespace,
+        _rc("web", {"app": "web", "ver": "v1"}, image=OLD_IMAGE),
+        method="POST",
+    )
     _wait_ready(core_api, namespace, "app=web,ver=v1", REPLICAS)
     before = _snapshot(core_api, namespace)
 

@@ -117,5 +117,3 @@ def server() -> Iterator[ScriptedServer]:
 def server11() -> Iterator[ScriptedServer]:
     """HTTP/1.1 server: keeps connections open."""
     yield from _serve(http11=True)
-
-

@@ -26,14 +26,29 @@ def bad(t: float, error: str = "reset") -> ProbeSample:
     return ProbeSample(t, t + 0.002, None, error)
 
 
-def run(samples: list[ProbeSample], *, stop: str = "stopped", requests: int | None = None, lost: int = 0,
-        kind: str = NEW_CONNECTION, stopped_at: float | None = None, clock_error: float = 0.0) -> ProbeRun:
+def run(
+    samples: list[ProbeSample],
+    *,
+    stop: str = "stopped",
+    requests: int | None = None,
+    lost: int = 0,
+    kind: str = NEW_CONNECTION,
+    stopped_at: float | None = None,
+    clock_error: float = 0.0,
+) -> ProbeRun:
     ordered = tuple(sorted(samples, key=lambda s: s.start))
-    return ProbeRun(kind=kind, where="test", interval=INTERVAL, started_at=ordered[0].start,
-                    stopped_at=stopped_at if stopped_at is not None else ordered[-1].end + 0.001,
-                    stop_reason=stop, samples=ordered,
-                    requests=len(ordered) + lost if requests is None else requests, lost=lost,
-                    clock_error=clock_error)
+    return ProbeRun(
+        kind=kind,
+        where="test",
+        interval=INTERVAL,
+        started_at=ordered[0].start,
+        stopped_at=stopped_at if stopped_at is not None else ordered[-1].end + 0.001,
+        stop_reason=stop,
+        samples=ordered,
+        requests=len(ordered) + lost if requests is None else requests,
+        lost=lost,
+        clock_error=clock_error,
+    )
 
 
 def steady(start: float, end: float, server: str = OLD) -> list[ProbeSample]:
@@ -93,12 +108,15 @@ def test_a_gap_inside_an_open_loop_run_is_put_on_the_sampler() -> None:
     samples = steady(0.0, 5.0) + steady(5.3, 10.0)  # 300 ms without a start
     pod = analyse(replace(run(samples), route="pod"), phases=[rollout(1.0, 9.0)], window=(0.0, 9.99))
     gap = next(p.text for p in pod.problems if p.kind == "coverage")
-    assert gap == ("evidence incomplete: no probe between +4.990s and +5.300s (310 ms > bound 200 ms): the sampler "
-                   "was held, not the data path (its ticks start requests whatever is in flight and none was "
-                   "skipped); a sampler pod waits for its node's CPU behind the cluster's own work")
+    assert gap == (
+        "evidence incomplete: no probe between +4.990s and +5.300s (310 ms > bound 200 ms): the sampler "
+        "was held, not the data path (its ticks start requests whatever is in flight and none was "
+        "skipped); a sampler pod waits for its node's CPU behind the cluster's own work"
+    )
     host = analyse(run(samples), phases=[rollout(1.0, 9.0)], window=(0.0, 9.99))
     assert next(p.text for p in host.problems if p.kind == "coverage").endswith(
-        "the sampler process was held on this host")
+        "the sampler process was held on this host"
+    )
     busy = analyse(replace(run(samples), skipped=3), phases=[rollout(1.0, 9.0)], window=(0.0, 9.99))
     assert next(p.text for p in busy.problems if p.kind == "coverage").endswith("(310 ms > bound 200 ms)")
     edge = analyse(run(steady(0.5, 10.0)), phases=[rollout(1.0, 9.0)], window=(0.0, 9.99))
@@ -127,18 +145,30 @@ def test_finding_3_samples_only_is_never_complete() -> None:
 
 
 def test_finding_4_extra_evidence_counts() -> None:
-    a = analyse(run(switch(0.0, 5.0, 12.0)), phases=[rollout(1.0, 9.0)], window=(0.0, 11.0),
-                evidence=["ReplicaSet watcher of ns/web recorded its first list 0.300s after the first change"])
+    a = analyse(
+        run(switch(0.0, 5.0, 12.0)),
+        phases=[rollout(1.0, 9.0)],
+        window=(0.0, 11.0),
+        evidence=["ReplicaSet watcher of ns/web recorded its first list 0.300s after the first change"],
+    )
     assert not a.passed
     assert a.problems[0].text.startswith("evidence incomplete: ReplicaSet watcher")
 
 
 def test_finding_5_an_unaligned_remote_clock_is_incomplete() -> None:
-    a = analyse(run(switch(0.0, 5.0, 12.0), clock_error=float("inf")), phases=[rollout(1.0, 9.0)],
-                window=(0.0, 11.0), max_clock_error=0.1)
+    a = analyse(
+        run(switch(0.0, 5.0, 12.0), clock_error=float("inf")),
+        phases=[rollout(1.0, 9.0)],
+        window=(0.0, 11.0),
+        max_clock_error=0.1,
+    )
     assert "clock is known only to" in a.problems[0].text
-    aligned = analyse(run(switch(0.0, 5.0, 12.0), clock_error=0.004), phases=[rollout(1.0, 9.0)],
-                      window=(0.0, 11.0), max_clock_error=0.1)
+    aligned = analyse(
+        run(switch(0.0, 5.0, 12.0), clock_error=0.004),
+        phases=[rollout(1.0, 9.0)],
+        window=(0.0, 11.0),
+        max_clock_error=0.1,
+    )
     assert aligned.passed
 
 
@@ -156,8 +186,11 @@ def test_finding_6_a_hole_in_the_samples_is_seen_whatever_the_requests_did() -> 
 
 def test_phases_judge_their_own_span() -> None:
     samples = switch(0.0, 3.0, 6.5) + steady(6.5, 9.0, OLD) + steady(9.0, 12.0, NEW)
-    phases = [Phase("up", 1.0, 4.0, (OLD, NEW)), Phase("undo", 6.0, 7.0, (NEW, OLD)),
-              Phase("again", 8.5, 10.0, (OLD, NEW))]
+    phases = [
+        Phase("up", 1.0, 4.0, (OLD, NEW)),
+        Phase("undo", 6.0, 7.0, (NEW, OLD)),
+        Phase("again", 8.5, 10.0, (OLD, NEW)),
+    ]
     a = analyse(run(samples), phases=phases, window=(0.0, 11.9))
     assert a.passed, a.problems
     assert [pv.first for pv in a.phases] == [OLD, NEW, OLD]
@@ -171,8 +204,11 @@ def test_a_canary_settles_with_both_versions() -> None:
 
 
 def test_without_settle_any_return_to_an_earlier_version_is_a_defect() -> None:
-    a = analyse(run([ok(0.0), ok(0.01, NEW), ok(0.02), ok(0.03, NEW)]), phases=[Phase("atomic", 0.0, None, (OLD, NEW))],
-                window=(0.0, 0.03))
+    a = analyse(
+        run([ok(0.0), ok(0.01, NEW), ok(0.02), ok(0.03, NEW)]),
+        phases=[Phase("atomic", 0.0, None, (OLD, NEW))],
+        window=(0.0, 0.03),
+    )
     assert [late.t for late in a.late_answers] == [0.02]
 
 
@@ -208,7 +244,8 @@ def test_failures_fail_unless_measured() -> None:
     a = analyse(run(samples), phases=[rollout(1.0, 9.0)], window=(0.0, 11.0))
     assert [p.kind for p in a.problems] == ["failures"]
     assert "1 of 1101 new-connection requests failed in 1 outage(s), first at +6.000s (connect-refused)" in (
-        a.problems[0].text)
+        a.problems[0].text
+    )
     measured = analyse(run(samples), phases=[rollout(1.0, 9.0)], window=(0.0, 11.0), failures="measured")
     assert measured.passed and measured.failed == 1
     assert measured.verdict.startswith("1 of 1101 new-connection requests failed (measured, not asserted)")
@@ -221,8 +258,13 @@ def test_only_the_window_is_judged() -> None:
 
 
 def test_first_change_before_the_window_and_times_relative_to_origin() -> None:
-    a = analyse(run(switch(0.0, 5.0, 12.0)), phases=[rollout(1.0, 9.0)], window=(0.0, 11.0), origin=-100.0,
-                evidence=["the first answer came 0.500s after the first change"])
+    a = analyse(
+        run(switch(0.0, 5.0, 12.0)),
+        phases=[rollout(1.0, 9.0)],
+        window=(0.0, 11.0),
+        origin=-100.0,
+        evidence=["the first answer came 0.500s after the first change"],
+    )
     assert a.rel(0.0) == "+100.000s"
     assert not a.complete
 

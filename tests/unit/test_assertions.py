@@ -30,10 +30,23 @@ def refused(i: int) -> ProbeSample:
 
 def analysed(samples: list[ProbeSample], **kw: object):
     samples = sorted(samples, key=lambda s: s.start)
-    run = ProbeRun("new-connection", "host 127.0.0.1:1", GAP, samples[0].start, samples[-1].end + 1, "stopped",
-                   tuple(samples), requests=len(samples))
-    return analyse(run, phases=[Phase("v1 -> v2", 10.5, 12.0, ("v1", "v2"))],
-                   window=(samples[0].start, samples[-1].start), origin=10.0, **kw)  # type: ignore[arg-type]
+    run = ProbeRun(
+        "new-connection",
+        "host 127.0.0.1:1",
+        GAP,
+        samples[0].start,
+        samples[-1].end + 1,
+        "stopped",
+        tuple(samples),
+        requests=len(samples),
+    )
+    return analyse(
+        run,
+        phases=[Phase("v1 -> v2", 10.5, 12.0, ("v1", "v2"))],
+        window=(samples[0].start, samples[-1].start),
+        origin=10.0,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def switch(at: int, n: int = 400) -> list[ProbeSample]:
@@ -52,8 +65,18 @@ def test_failures_are_quoted_with_their_cause_and_the_timeline() -> None:
     steps = [ScaleStep(10.0 + 150 * GAP - 0.005, "scale-down", "web-1", 1, "web-2", 3, 3)]
 
     def attribute(failed):
-        return [Attribution(s.start, "connect-refused", "stopped-while-routed", "refused: pod web-1-x exited",
-                            "web-1-x", "node-a", ("+1.495s (-5 ms) pod web-1-x (v1) exited",)) for s in failed]
+        return [
+            Attribution(
+                s.start,
+                "connect-refused",
+                "stopped-while-routed",
+                "refused: pod web-1-x exited",
+                "web-1-x",
+                "node-a",
+                ("+1.495s (-5 ms) pod web-1-x (v1) exited",),
+            )
+            for s in failed
+        ]
 
     a = analysed(samples, attribute=attribute)
     with pytest.raises(AssertionError) as caught:
@@ -132,8 +155,11 @@ def test_points_are_summed_across_owners() -> None:
 
 
 def test_simultaneous_points_are_one_instant() -> None:
-    points = [ReplicaPoint(0.0, "a", 3, available=3), ReplicaPoint(1.0, "b", 3, available=3),
-              ReplicaPoint(1.0, "a", 0, available=0)]
+    points = [
+        ReplicaPoint(0.0, "a", 3, available=3),
+        ReplicaPoint(1.0, "b", 3, available=3),
+        ReplicaPoint(1.0, "a", 0, available=0),
+    ]
     assert_replica_bounds(points, desired=3, max_surge=0, max_unavailable=0)
 
 
@@ -145,8 +171,12 @@ def test_no_records_fail() -> None:
 def test_replica_bounds_since_keeps_a_replicaset_last_recorded_before_the_rollout() -> None:
     """The old ReplicaSet recorded once, before the rollout, still counts after it starts (a filter on
     the records' times made it vanish, and the new ReplicaSet's first pod looked like the only one)."""
-    points = [ReplicaPoint(0.0, "old", 4, 4, 4), ReplicaPoint(2.0, "new", 1, 0, 0),
-              ReplicaPoint(3.0, "new", 1, 1, 1), ReplicaPoint(3.1, "old", 3, 3, 3)]
+    points = [
+        ReplicaPoint(0.0, "old", 4, 4, 4),
+        ReplicaPoint(2.0, "new", 1, 0, 0),
+        ReplicaPoint(3.0, "new", 1, 1, 1),
+        ReplicaPoint(3.1, "old", 3, 3, 3),
+    ]
     instants = assert_replica_bounds(points, since=1.0, desired=4, max_surge=1, max_unavailable=0)
     assert [(i.replicas, i.available) for i in instants] == [(4, 4), (5, 4), (5, 5), (4, 4)]
     with pytest.raises(AssertionError, match="available below 4"):
@@ -159,13 +189,24 @@ def _pod(t: float, name: str, what: str) -> PodTransition:
 
 # The clean-clone run in which the owners' availableReplicas summed 3 for 0.86 s (old 1 + new 2) while the
 # pods said four served: old-a Ready until it began terminating at 6.37, new-c Ready from 5.26, new-d from 6.30.
-_POINTS = [ReplicaPoint(4.9, "old", 2, available=2), ReplicaPoint(4.9, "new", 3, available=3),
-           ReplicaPoint(4.96, "old", 1, available=1), ReplicaPoint(5.02, "new", 4, available=3),
-           ReplicaPoint(5.10, "new", 4, available=2), ReplicaPoint(5.96, "new", 4, available=4),
-           ReplicaPoint(6.40, "old", 0, available=0)]
-_PODS = [*(_pod(4.0, n, w) for n in ("old-a", "old-b", "new-a", "new-b") for w in ("listed", "ready")),
-         _pod(4.5, "new-c", "created"), _pod(5.26, "new-c", "ready"), _pod(5.32, "old-b", "terminating"),
-         _pod(5.40, "new-d", "created"), _pod(6.30, "new-d", "ready"), _pod(6.37, "old-a", "terminating")]
+_POINTS = [
+    ReplicaPoint(4.9, "old", 2, available=2),
+    ReplicaPoint(4.9, "new", 3, available=3),
+    ReplicaPoint(4.96, "old", 1, available=1),
+    ReplicaPoint(5.02, "new", 4, available=3),
+    ReplicaPoint(5.10, "new", 4, available=2),
+    ReplicaPoint(5.96, "new", 4, available=4),
+    ReplicaPoint(6.40, "old", 0, available=0),
+]
+_PODS = [
+    *(_pod(4.0, n, w) for n in ("old-a", "old-b", "new-a", "new-b") for w in ("listed", "ready")),
+    _pod(4.5, "new-c", "created"),
+    _pod(5.26, "new-c", "ready"),
+    _pod(5.32, "old-b", "terminating"),
+    _pod(5.40, "new-d", "created"),
+    _pod(6.30, "new-d", "ready"),
+    _pod(6.37, "old-a", "terminating"),
+]
 
 
 def test_replica_bounds_judge_availability_on_the_pods_not_the_owners_summaries() -> None:

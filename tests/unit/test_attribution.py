@@ -38,48 +38,65 @@ def failed(t: float, error: str = "reset", reused: bool = False) -> ProbeSample:
     return ProbeSample(t, t + 0.001, None, error, reused=reused)
 
 
-def timeline(endpoints: list[EndpointEvent], pods: list[PodTransition], syncs: list[float] = (),
-             proxied: bool = True) -> DataPathTimeline:
-    return DataPathTimeline("web", tuple(sorted(endpoints, key=lambda e: e.t)), tuple(sorted(pods, key=lambda p: p.t)),
-                            tuple(ProxySync("node-1", s, s) for s in syncs), ("node-1",) if proxied else ())
+def timeline(
+    endpoints: list[EndpointEvent], pods: list[PodTransition], syncs: list[float] = (), proxied: bool = True
+) -> DataPathTimeline:
+    return DataPathTimeline(
+        "web",
+        tuple(sorted(endpoints, key=lambda e: e.t)),
+        tuple(sorted(pods, key=lambda p: p.t)),
+        tuple(ProxySync("node-1", s, s) for s in syncs),
+        ("node-1",) if proxied else (),
+    )
 
 
 def test_stale_proxy_rules() -> None:
     """The endpoint left at +10.0, the container exited at +10.2, kube-proxy's last sync was +9.5 and its
     next +10.6: a reset at +10.3 went to the stopped pod through stale rules."""
-    tl = timeline([ep(0.0, "added", A), ep(10.0, "changed", A, ready=False, terminating=True)],
-                  [pod(9.99, "web-old-a", "terminating", A.address), pod(10.2, "web-old-a", "exited", A.address,
-                                                                           code=0)],
-                  syncs=[9.5, 10.6])
+    tl = timeline(
+        [ep(0.0, "added", A), ep(10.0, "changed", A, ready=False, terminating=True)],
+        [pod(9.99, "web-old-a", "terminating", A.address), pod(10.2, "web-old-a", "exited", A.address, code=0)],
+        syncs=[9.5, 10.6],
+    )
     a = attribute(failed(10.3), tl, versions=VERSIONS)
     assert a.cause == "stale-proxy-rules" and a.pod == "web-old-a" and a.node == "node-1"
-    assert a.text == ("reset at +10.300s, 100 ms after pod web-old-a (nginx/1.22.1) exited; its endpoint left the "
-                      "ready set at +10.000s but kube-proxy on node-1 had not synced since +9.500s: traffic still "
-                      "went to the stopped pod")
+    assert a.text == (
+        "reset at +10.300s, 100 ms after pod web-old-a (nginx/1.22.1) exited; its endpoint left the "
+        "ready set at +10.000s but kube-proxy on node-1 had not synced since +9.500s: traffic still "
+        "went to the stopped pod"
+    )
     assert a.nearest[-1].startswith("+10.600s (+300 ms) kube-proxy on node-1 synced") or any(
-        "kube-proxy on node-1 synced" in n for n in a.nearest)
+        "kube-proxy on node-1 synced" in n for n in a.nearest
+    )
 
 
 def test_stopped_while_routed_the_endpoint_still_ready() -> None:
     tl = timeline([ep(0.0, "added", A)], [pod(5.0, "web-old-a", "exited", A.address, code=0)], syncs=[1.0])
     a = attribute(failed(5.04, "connect-refused"), tl, versions=VERSIONS)
     assert a.cause == "stopped-while-routed"
-    assert a.text == ("connect-refused at +5.040s, 40 ms after pod web-old-a (nginx/1.22.1) exited while its "
-                      "endpoint was still ready on node node-1: the app stopped before it left the Service")
+    assert a.text == (
+        "connect-refused at +5.040s, 40 ms after pod web-old-a (nginx/1.22.1) exited while its "
+        "endpoint was still ready on node node-1: the app stopped before it left the Service"
+    )
 
 
 def test_stopped_while_routed_terminating_without_a_pre_stop_delay() -> None:
-    tl = timeline([ep(0.0, "added", A), ep(3.3, "changed", A, ready=False, serving=False, terminating=True)],
-                  [pod(3.0, "web-old-a", "terminating", A.address)], syncs=[1.0, 3.9])
+    tl = timeline(
+        [ep(0.0, "added", A), ep(3.3, "changed", A, ready=False, serving=False, terminating=True)],
+        [pod(3.0, "web-old-a", "terminating", A.address)],
+        syncs=[1.0, 3.9],
+    )
     a = attribute(failed(3.5, "connect-refused"), tl, versions=VERSIONS)
     assert a.cause == "stopped-while-routed"
     assert "began terminating while its endpoint was ready until +3.300s and still in the rules" in a.text
 
 
 def test_a_pod_whose_rules_were_gone_is_not_blamed() -> None:
-    tl = timeline([ep(0.0, "added", A), ep(0.0, "added", B), ep(1.0, "changed", A, ready=False, terminating=True)],
-                  [pod(0.9, "web-old-a", "terminating", A.address), pod(4.9, "web-old-a", "exited", A.address)],
-                  syncs=[1.2])
+    tl = timeline(
+        [ep(0.0, "added", A), ep(0.0, "added", B), ep(1.0, "changed", A, ready=False, terminating=True)],
+        [pod(0.9, "web-old-a", "terminating", A.address), pod(4.9, "web-old-a", "exited", A.address)],
+        syncs=[1.2],
+    )
     assert attribute(failed(5.0), tl).cause == "unattributed"
 
 
@@ -87,16 +104,19 @@ def test_routed_before_listening() -> None:
     tl = timeline([ep(0.0, "added", A), ep(7.0, "added", B)], [pod(6.5, "web-new-b", "created", B.address, NEW_IMG)])
     a = attribute(failed(7.1, "connect-refused"), tl, versions=VERSIONS)
     assert a.cause == "routed-before-listening" and a.pod == "web-new-b"
-    assert a.text == ("connect-refused at +7.100s, 100 ms after endpoint 10.244.0.6 (web-new-b) became ready: "
-                      "routed to before it accepted connections (no readiness probe?)")
+    assert a.text == (
+        "connect-refused at +7.100s, 100 ms after endpoint 10.244.0.6 (web-new-b) became ready: "
+        "routed to before it accepted connections (no readiness probe?)"
+    )
 
 
 def test_keepalive_closed_at_shutdown() -> None:
     tl = timeline([ep(0.0, "added", A)], [pod(8.0, "web-old-a", "terminating", A.address)])
     a = attribute(failed(12.01, "closed", reused=True), tl, versions=VERSIONS)
     assert a.cause == "keepalive-closed-at-shutdown"
-    assert a.text.startswith("closed at +12.010s on a reused connection, 4010 ms after pod web-old-a "
-                             "(nginx/1.22.1) terminating")
+    assert a.text.startswith(
+        "closed at +12.010s on a reused connection, 4010 ms after pod web-old-a (nginx/1.22.1) terminating"
+    )
 
 
 def test_no_ready_endpoint() -> None:
@@ -121,14 +141,18 @@ def with_counters(tl: DataPathTimeline, *changes: CounterChange) -> DataPathTime
 def test_paws_timewait_a_timeout_while_a_pod_dropped_syns_at_time_wait() -> None:
     """Read-timeout from +30.0 to +32.0 (the SYN and its retransmission dropped); pod web-old-a's
     TcpExt.PAWSTimewait rose between +29.9 and +30.1: the cause, with the counter quoted."""
-    tl = with_counters(timeline([ep(0.0, "added", A)], [pod(0.0, "web-old-a", "listed", A.address)]),
-                       CounterChange(30.1, 29.9, "pod web-old-a", "TcpExt.PAWSTimewait", 1),
-                       CounterChange(30.1, 29.9, "host", "TcpExt.PAWSTimewait", 5))
+    tl = with_counters(
+        timeline([ep(0.0, "added", A)], [pod(0.0, "web-old-a", "listed", A.address)]),
+        CounterChange(30.1, 29.9, "pod web-old-a", "TcpExt.PAWSTimewait", 1),
+        CounterChange(30.1, 29.9, "host", "TcpExt.PAWSTimewait", 5),
+    )
     sample = ProbeSample(30.0, 32.0, None, "read-timeout")
     a = attribute(sample, tl)
     assert a.cause == "paws-timewait" and a.pod == "web-old-a"
-    assert a.text.startswith("read-timeout at +30.000s: pod web-old-a TcpExt.PAWSTimewait +1 (SYNs dropped: the "
-                             "PAWS timestamp check against a TIME_WAIT socket")
+    assert a.text.startswith(
+        "read-timeout at +30.000s: pod web-old-a TcpExt.PAWSTimewait +1 (SYNs dropped: the "
+        "PAWS timestamp check against a TIME_WAIT socket"
+    )
     assert "+29.900s..+30.100s pod web-old-a: TcpExt.PAWSTimewait +1" in a.nearest
     assert not any(n.startswith("+29.900s..+30.100s host") for n in a.nearest), "the host's own counters are noise"
     # a reset is not what a dropped SYN gives; a counter outside the request (beyond one poll) is not evidence
@@ -137,13 +161,16 @@ def test_paws_timewait_a_timeout_while_a_pod_dropped_syns_at_time_wait() -> None
 
 
 def test_kernel_drop_names_the_counter_and_where() -> None:
-    tl = with_counters(timeline([ep(0.0, "added", A)], []),
-                       CounterChange(20.2, 20.0, "node node-1", "conntrack.insert_failed", 2))
+    tl = with_counters(
+        timeline([ep(0.0, "added", A)], []), CounterChange(20.2, 20.0, "node node-1", "conntrack.insert_failed", 2)
+    )
     a = attribute(failed(20.1), tl)
     assert a.cause == "kernel-drop"
-    assert a.text == ("reset at +20.100s: the kernel counted drops during the request: node node-1 "
-                      "conntrack.insert_failed +2 (connections whose conntrack entry could not be inserted "
-                      "(a NAT clash))")
+    assert a.text == (
+        "reset at +20.100s: the kernel counted drops during the request: node node-1 "
+        "conntrack.insert_failed +2 (connections whose conntrack entry could not be inserted "
+        "(a NAT clash))"
+    )
 
 
 def test_unattributed_says_whether_kernel_counters_were_read() -> None:
@@ -153,17 +180,28 @@ def test_unattributed_says_whether_kernel_counters_were_read() -> None:
 
 
 def test_without_kube_proxy_syncs_a_grace_is_assumed_and_said() -> None:
-    tl = timeline([ep(0.0, "added", A), ep(0.0, "added", B), ep(10.0, "changed", A, ready=False, terminating=True)],
-                  [pod(10.2, "web-old-a", "exited", A.address)], proxied=False)
+    tl = timeline(
+        [ep(0.0, "added", A), ep(0.0, "added", B), ep(10.0, "changed", A, ready=False, terminating=True)],
+        [pod(10.2, "web-old-a", "exited", A.address)],
+        proxied=False,
+    )
     a = attribute(failed(10.5), tl)
     assert a.cause == "stale-proxy-rules" and "kube-proxy's syncs were not recorded" in a.text
     assert attribute(failed(11.5), tl).cause == "unattributed"
 
 
 def test_every_cause_is_tested_and_attributor_maps() -> None:
-    assert set(CAUSES) == {"keepalive-closed-at-shutdown", "stale-proxy-rules", "stopped-while-routed",
-                           "routed-before-listening", "no-ready-endpoint", "stale-conntrack", "paws-timewait",
-                           "kernel-drop", "unattributed"}
+    assert set(CAUSES) == {
+        "keepalive-closed-at-shutdown",
+        "stale-proxy-rules",
+        "stopped-while-routed",
+        "routed-before-listening",
+        "no-ready-endpoint",
+        "stale-conntrack",
+        "paws-timewait",
+        "kernel-drop",
+        "unattributed",
+    }
     tl = timeline([ep(0.0, "added", A)], [])
     assert [a.cause for a in attributor(tl, origin=-1.0)([failed(3.0), failed(4.0)])] == ["unattributed"] * 2
 
@@ -172,14 +210,26 @@ def test_every_cause_is_tested_and_attributor_maps() -> None:
 
 
 def test_endpoint_states_from_slices() -> None:
-    slices = [{"endpoints": [
-        {"addresses": ["10.0.0.1"], "conditions": {"ready": True, "serving": True, "terminating": False},
-         "targetRef": {"kind": "Pod", "name": "a"}, "nodeName": "n1"},
-        {"addresses": ["10.0.0.2"], "conditions": {"ready": False, "serving": True, "terminating": True},
-         "targetRef": {"kind": "Pod", "name": "b"}, "nodeName": "n1"},
-        {"addresses": ["10.0.0.3"], "conditions": {}},
-        {"addresses": []},
-    ]}]
+    slices = [
+        {
+            "endpoints": [
+                {
+                    "addresses": ["10.0.0.1"],
+                    "conditions": {"ready": True, "serving": True, "terminating": False},
+                    "targetRef": {"kind": "Pod", "name": "a"},
+                    "nodeName": "n1",
+                },
+                {
+                    "addresses": ["10.0.0.2"],
+                    "conditions": {"ready": False, "serving": True, "terminating": True},
+                    "targetRef": {"kind": "Pod", "name": "b"},
+                    "nodeName": "n1",
+                },
+                {"addresses": ["10.0.0.3"], "conditions": {}},
+                {"addresses": []},
+            ]
+        }
+    ]
     states = endpoint_states(slices)
     assert states["10.0.0.1"].ready and states["10.0.0.1"].pod == "a"
     assert (states["10.0.0.2"].ready, states["10.0.0.2"].serving, states["10.0.0.2"].terminating) == (False, True, True)
@@ -189,23 +239,42 @@ def test_endpoint_states_from_slices() -> None:
 
 def test_pod_transitions_from_watcher_events() -> None:
     def state(**kw: object) -> PodState:
-        base = dict(name="web-a", uid="u1", revision=None, image=OLD_IMG, node="n1", ready=True, terminating=False,
-                    ip="10.0.0.1")
+        base = dict(
+            name="web-a",
+            uid="u1",
+            revision=None,
+            image=OLD_IMG,
+            node="n1",
+            ready=True,
+            terminating=False,
+            ip="10.0.0.1",
+        )
         return PodState(**{**base, **kw})  # type: ignore[arg-type]
 
-    events = [PodEvent(0.0, "added", state(ready=False)), PodEvent(1.0, "modified", state()),
-              PodEvent(5.0, "modified", state(terminating=True)),
-              PodEvent(9.0, "modified", state(terminating=True, ready=False, exit_code=0)),
-              PodEvent(9.5, "deleted", state(terminating=True, ready=False, exit_code=0))]
+    events = [
+        PodEvent(0.0, "added", state(ready=False)),
+        PodEvent(1.0, "modified", state()),
+        PodEvent(5.0, "modified", state(terminating=True)),
+        PodEvent(9.0, "modified", state(terminating=True, ready=False, exit_code=0)),
+        PodEvent(9.5, "deleted", state(terminating=True, ready=False, exit_code=0)),
+    ]
     steps = [(p.t, p.what, p.exit_code) for p in pod_transitions(events)]
-    assert steps == [(0.0, "created", None), (1.0, "ready", None), (5.0, "terminating", None),
-                     (9.0, "not-ready", None), (9.0, "exited", 0), (9.5, "deleted", None)]
+    assert steps == [
+        (0.0, "created", None),
+        (1.0, "ready", None),
+        (5.0, "terminating", None),
+        (9.0, "not-ready", None),
+        (9.0, "exited", 0),
+        (9.5, "deleted", None),
+    ]
 
 
 def test_kube_proxy_sync_metric() -> None:
-    text = ("# HELP kubeproxy_sync_proxy_rules_last_timestamp_seconds [ALPHA] ...\n"
-            "# TYPE kubeproxy_sync_proxy_rules_last_timestamp_seconds gauge\n"
-            "kubeproxy_sync_proxy_rules_last_timestamp_seconds 1.7646192123456e+09\n")
+    text = (
+        "# HELP kubeproxy_sync_proxy_rules_last_timestamp_seconds [ALPHA] ...\n"
+        "# TYPE kubeproxy_sync_proxy_rules_last_timestamp_seconds gauge\n"
+        "kubeproxy_sync_proxy_rules_last_timestamp_seconds 1.7646192123456e+09\n"
+    )
     assert parse_sync_metric(text) == 1.7646192123456e09
     assert parse_sync_metric('sync_proxy_rules_last_timestamp_seconds{ip_family="IPv4"} 12.5\n') == 12.5
     assert parse_sync_metric("nothing here") is None
@@ -221,14 +290,18 @@ def test_stale_conntrack_a_reused_source_port_follows_the_entry_of_a_reset_conne
     """Pod A was routed to until +5.0 (endpoint gone, kube-proxy synced +5.1), reset its open connections
     when it exited at +5.2 (its Tcp.EstabResets rose), and was deleted at +6.0; a read-timeout from +9.2 is
     put down to a conntrack entry that still pointed at it. Without the resets, or long after, it is not."""
-    base = timeline([ep(0.0, "added", A), ep(0.0, "added", B), ep(5.0, "removed", A, ready=False)],
-                    [pod(5.2, "web-old-a", "exited", A.address, code=0), pod(6.0, "web-old-a", "deleted", A.address)],
-                    syncs=[5.1])
+    base = timeline(
+        [ep(0.0, "added", A), ep(0.0, "added", B), ep(5.0, "removed", A, ready=False)],
+        [pod(5.2, "web-old-a", "exited", A.address, code=0), pod(6.0, "web-old-a", "deleted", A.address)],
+        syncs=[5.1],
+    )
     tl = with_counters(base, CounterChange(5.3, 5.1, "pod web-old-a", "Tcp.EstabResets", 4))
     sample = ProbeSample(9.2, 11.2, None, "read-timeout")
     a = attribute(sample, tl, versions=VERSIONS)
     assert a.cause == "stale-conntrack" and a.pod == "web-old-a"
-    assert a.text.startswith("read-timeout at +9.200s, 3200 ms after pod web-old-a (nginx/1.22.1) deleted with "
-                             "connections open (Tcp.EstabResets +4) and out of the rules")
+    assert a.text.startswith(
+        "read-timeout at +9.200s, 3200 ms after pod web-old-a (nginx/1.22.1) deleted with "
+        "connections open (Tcp.EstabResets +4) and out of the rules"
+    )
     assert attribute(sample, with_counters(base)).cause == "unattributed"
     assert attribute(ProbeSample(200.0, 202.0, None, "read-timeout"), tl).cause == "unattributed"

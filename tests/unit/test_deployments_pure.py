@@ -57,12 +57,24 @@ def template(image: str, *, hash_: str | None = None, env: str | None = None) ->
     return {"metadata": {"labels": labels}, "spec": {"containers": [container]}}
 
 
-def deployment(image: str = "rollproof/nginx:1.26.3", *, generation: int = 3, observed: int = 3,
-               replicas: int = 3, status: dict[str, Any] | None = None,
-               annotations: dict[str, str] | None = None, paused: bool = False,
-               conditions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    st = {"observedGeneration": observed, "replicas": replicas, "updatedReplicas": replicas,
-          "readyReplicas": replicas, "availableReplicas": replicas}
+def deployment(
+    image: str = "rollproof/nginx:1.26.3",
+    *,
+    generation: int = 3,
+    observed: int = 3,
+    replicas: int = 3,
+    status: dict[str, Any] | None = None,
+    annotations: dict[str, str] | None = None,
+    paused: bool = False,
+    conditions: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    st = {
+        "observedGeneration": observed,
+        "replicas": replicas,
+        "updatedReplicas": replicas,
+        "readyReplicas": replicas,
+        "availableReplicas": replicas,
+    }
     st.update(status or {})
     if conditions is not None:
         st["conditions"] = conditions
@@ -70,29 +82,51 @@ def deployment(image: str = "rollproof/nginx:1.26.3", *, generation: int = 3, ob
     if annotations is not None:
         meta["annotations"] = annotations
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
-        "spec": {"replicas": replicas, "paused": paused, "selector": {"matchLabels": {"app": "web"}},
-                 "template": template(image)},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta,
+        "spec": {
+            "replicas": replicas,
+            "paused": paused,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": template(image),
+        },
         "status": st,
     }
 
 
-def replicaset(name: str, revision: int | None, image: str, *, replicas: int = 0, owner_uid: str = UID,
-               annotations: dict[str, str] | None = None, hash_: str = "h", env: str | None = None,
-               ready: int | None = None) -> dict[str, Any]:
+def replicaset(
+    name: str,
+    revision: int | None,
+    image: str,
+    *,
+    replicas: int = 0,
+    owner_uid: str = UID,
+    annotations: dict[str, str] | None = None,
+    hash_: str = "h",
+    env: str | None = None,
+    ready: int | None = None,
+) -> dict[str, Any]:
     ann = dict(annotations or {})
     if revision is not None:
         ann[REVISION] = str(revision)
     return {
-        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
         "metadata": {
-            "name": name, "namespace": "ns", "annotations": ann,
-            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
-                                 "uid": owner_uid, "controller": True}],
+            "name": name,
+            "namespace": "ns",
+            "annotations": ann,
+            "ownerReferences": [
+                {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": owner_uid, "controller": True}
+            ],
         },
         "spec": {"replicas": replicas, "template": template(image, hash_=hash_, env=env)},
-        "status": {"replicas": replicas, "readyReplicas": replicas if ready is None else ready,
-                   "availableReplicas": replicas if ready is None else ready},
+        "status": {
+            "replicas": replicas,
+            "readyReplicas": replicas if ready is None else ready,
+            "availableReplicas": replicas if ready is None else ready,
+        },
     }
 
 
@@ -109,35 +143,64 @@ def test_waits_for_generation_to_be_observed_first() -> None:
     st = rollout_status(deployment(generation=4, observed=3))
     assert not st.done and st.message == "Waiting for deployment spec update to be observed..."
     # even a deadline condition is not looked at before the spec is observed, as kubectl
-    st = rollout_status(deployment(generation=4, observed=3, conditions=[
-        {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}]))
+    st = rollout_status(
+        deployment(
+            generation=4,
+            observed=3,
+            conditions=[{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}],
+        )
+    )
     assert not st.failed
 
 
 def test_progress_deadline_fails_before_counts() -> None:
-    st = rollout_status(deployment(status={"updatedReplicas": 1}, conditions=[
-        {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
-        {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
-         "message": 'ReplicaSet "web-x" has timed out progressing.'}]))
+    st = rollout_status(
+        deployment(
+            status={"updatedReplicas": 1},
+            conditions=[
+                {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
+                {
+                    "type": "Progressing",
+                    "status": "False",
+                    "reason": "ProgressDeadlineExceeded",
+                    "message": 'ReplicaSet "web-x" has timed out progressing.',
+                },
+            ],
+        )
+    )
     assert st.failed and not st.done
     assert st.message == 'deployment "web" exceeded its progress deadline'
 
 
 def test_other_progressing_reasons_do_not_fail() -> None:
-    st = rollout_status(deployment(conditions=[{"type": "Progressing", "status": "True",
-                                                "reason": "NewReplicaSetAvailable"}]))
+    st = rollout_status(
+        deployment(conditions=[{"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}])
+    )
     assert st.done
 
 
-@pytest.mark.parametrize("status,message", [
-    ({"updatedReplicas": 1}, 'Waiting for deployment "web" rollout to finish: 1 out of 3 new replicas have been updated...'),
-    ({"replicas": 4}, 'Waiting for deployment "web" rollout to finish: 1 old replicas are pending termination...'),
-    ({"availableReplicas": 2}, 'Waiting for deployment "web" rollout to finish: 2 of 3 updated replicas are available...'),
-    ({"updatedReplicas": 2, "replicas": 5, "availableReplicas": 0},
-     'Waiting for deployment "web" rollout to finish: 2 out of 3 new replicas have been updated...'),
-    ({"replicas": 4, "availableReplicas": 1},
-     'Waiting for deployment "web" rollout to finish: 1 old replicas are pending termination...'),
-])
+@pytest.mark.parametrize(
+    "status,message",
+    [
+        (
+            {"updatedReplicas": 1},
+            'Waiting for deployment "web" rollout to finish: 1 out of 3 new replicas have been updated...',
+        ),
+        ({"replicas": 4}, 'Waiting for deployment "web" rollout to finish: 1 old replicas are pending termination...'),
+        (
+            {"availableReplicas": 2},
+            'Waiting for deployment "web" rollout to finish: 2 of 3 updated replicas are available...',
+        ),
+        (
+            {"updatedReplicas": 2, "replicas": 5, "availableReplicas": 0},
+            'Waiting for deployment "web" rollout to finish: 2 out of 3 new replicas have been updated...',
+        ),
+        (
+            {"replicas": 4, "availableReplicas": 1},
+            'Waiting for deployment "web" rollout to finish: 1 old replicas are pending termination...',
+        ),
+    ],
+)
 def test_waiting_rules_in_kubectl_order(status: dict[str, int], message: str) -> None:
     st = rollout_status(deployment(status=status))
     assert (st.done, st.failed, st.message) == (False, False, message)
@@ -163,8 +226,13 @@ def test_more_updated_than_desired_is_not_waiting() -> None:
 
 def history_fixture() -> list[dict[str, Any]]:
     return [
-        replicaset("web-c", 3, "rollproof/nginx:1.26.3", replicas=3,
-                   annotations={CHANGE_CAUSE: "to 1.26.3", REVISION_HISTORY: "1"}),
+        replicaset(
+            "web-c",
+            3,
+            "rollproof/nginx:1.26.3",
+            replicas=3,
+            annotations={CHANGE_CAUSE: "to 1.26.3", REVISION_HISTORY: "1"},
+        ),
         replicaset("web-a", 2, "rollproof/nginx:1.22.1", annotations={CHANGE_CAUSE: "env"}, env="x"),
         replicaset("web-old", None, "rollproof/nginx:1.0"),
         replicaset("web-bad", None, "rollproof/nginx:1.0", annotations={REVISION: "abc"}),
@@ -193,22 +261,32 @@ def test_history_ignores_non_controller_owners() -> None:
 
 
 def undo_fixture() -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    dep = deployment(annotations={
-        REVISION: "3",
-        LAST_APPLIED: '{"kind":"Deployment"}',
-        "deployment.kubernetes.io/desired-replicas": "3",
-        CHANGE_CAUSE: "to 1.26.3",
-        "team/only-on-deployment": "yes",
-    })
+    dep = deployment(
+        annotations={
+            REVISION: "3",
+            LAST_APPLIED: '{"kind":"Deployment"}',
+            "deployment.kubernetes.io/desired-replicas": "3",
+            CHANGE_CAUSE: "to 1.26.3",
+            "team/only-on-deployment": "yes",
+        }
+    )
     rss = [
-        replicaset("web-1", 1, "rollproof/nginx:1.22.1", hash_="h1",
-                   annotations={CHANGE_CAUSE: "first", "team/note": "v1",
-                                "deployment.kubernetes.io/desired-replicas": "2",
-                                "deployment.kubernetes.io/max-replicas": "3"}),
-        replicaset("web-2", 2, "rollproof/nginx:1.22.1", hash_="h2", env="2",
-                   annotations={CHANGE_CAUSE: "env 2"}),
-        replicaset("web-3", 3, "rollproof/nginx:1.26.3", hash_="h3", replicas=3,
-                   annotations={CHANGE_CAUSE: "to 1.26.3"}),
+        replicaset(
+            "web-1",
+            1,
+            "rollproof/nginx:1.22.1",
+            hash_="h1",
+            annotations={
+                CHANGE_CAUSE: "first",
+                "team/note": "v1",
+                "deployment.kubernetes.io/desired-replicas": "2",
+                "deployment.kubernetes.io/max-replicas": "3",
+            },
+        ),
+        replicaset("web-2", 2, "rollproof/nginx:1.22.1", hash_="h2", env="2", annotations={CHANGE_CAUSE: "env 2"}),
+        replicaset(
+            "web-3", 3, "rollproof/nginx:1.26.3", hash_="h3", replicas=3, annotations={CHANGE_CAUSE: "to 1.26.3"}
+        ),
     ]
     return dep, rss
 
@@ -234,15 +312,19 @@ def test_undo_template_drops_pod_template_hash_only() -> None:
 def test_undo_annotations_follow_kubectl() -> None:
     dep, rss = undo_fixture()
     plan = plan_undo(dep, rss, to_revision=1)
-    assert plan.ops[1]["value"] == plan.annotations == {
-        # kept from the Deployment
-        REVISION: "3",
-        LAST_APPLIED: '{"kind":"Deployment"}',
-        "deployment.kubernetes.io/desired-replicas": "3",
-        # everything else from the ReplicaSet (its copies of replica annotations are ignored)
-        CHANGE_CAUSE: "first",
-        "team/note": "v1",
-    }
+    assert (
+        plan.ops[1]["value"]
+        == plan.annotations
+        == {
+            # kept from the Deployment
+            REVISION: "3",
+            LAST_APPLIED: '{"kind":"Deployment"}',
+            "deployment.kubernetes.io/desired-replicas": "3",
+            # everything else from the ReplicaSet (its copies of replica annotations are ignored)
+            CHANGE_CAUSE: "first",
+            "team/note": "v1",
+        }
+    )
     assert "team/only-on-deployment" not in plan.annotations  # kubectl drops it too
 
 
@@ -322,7 +404,11 @@ def test_replica_points_and_totals() -> None:
     ]
     totals = replica_totals(list(reversed(points)))  # order of input does not matter
     assert [(t.t, t.replicas, t.available, t.owners) for t in totals] == [
-        (1.0, 3, 3, 1), (2.0, 4, 3, 2), (3.0, 4, 4, 2), (4.0, 3, 3, 2)]
+        (1.0, 3, 3, 1),
+        (2.0, 4, 3, 2),
+        (3.0, 4, 4, 2),
+        (4.0, 3, 3, 2),
+    ]
     assert max(t.replicas for t in totals) - 3 == 1  # surge of 1 over 3 desired
 
 
@@ -342,8 +428,15 @@ def test_watcher_records_only_changes_of_its_deployment_and_is_bounded() -> None
         rs = replicaset("web-1", 1, "a", replicas=1)
         w._observe(rs)
         w._observe(rs)  # unchanged: not recorded again
-        w._observe(replicaset("other-1", 1, "a", replicas=1) | {"metadata": {
-            "name": "other-1", "ownerReferences": [{"kind": "Deployment", "name": "other", "controller": True}]}})
+        w._observe(
+            replicaset("other-1", 1, "a", replicas=1)
+            | {
+                "metadata": {
+                    "name": "other-1",
+                    "ownerReferences": [{"kind": "Deployment", "name": "other", "controller": True}],
+                }
+            }
+        )
         w._observe(replicaset("web-1", 1, "a", replicas=2))
         w._observe(replicaset("web-1", 1, "a", replicas=2), deleted=True)
         w._observe(replicaset("web-2", 2, "b", replicas=1))

@@ -6,8 +6,14 @@ from harness.kube.events import parse_scaling_message, scaling_steps
 
 def event(reason, name, message, seconds_ago):
     stamp = datetime.now(timezone.utc) - timedelta(seconds=seconds_ago)
-    return SimpleNamespace(reason=reason, involved_object=SimpleNamespace(name=name), message=message,
-                           last_timestamp=stamp, event_time=None, first_timestamp=stamp)
+    return SimpleNamespace(
+        reason=reason,
+        involved_object=SimpleNamespace(name=name),
+        message=message,
+        last_timestamp=stamp,
+        event_time=None,
+        first_timestamp=stamp,
+    )
 
 
 def test_scaling_messages_are_parsed() -> None:
@@ -24,5 +30,7 @@ def test_steps_keep_only_this_deployment_in_time_order() -> None:
     ]
     steps = scaling_steps(events, "web")
     assert [(s.action, s.old, s.old_replicas, s.new, s.new_replicas) for s in steps] == [
-        ("scale-up", "", 0, "web-new", 1), ("scale-down", "web-old", 3, "", 0)]
+        ("scale-up", "", 0, "web-new", 1),
+        ("scale-down", "web-old", 3, "", 0),
+    ]
     assert steps[0].t < steps[1].t

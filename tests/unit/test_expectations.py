@@ -119,12 +119,15 @@ def test_describe_a_mismatch() -> None:
     assert text == "1.30: expected 400 with body containing 'json', observed 400 (body: 'nope')"
 
 
-@pytest.mark.parametrize(("version", "missing"), [
-    ("1.15", ["server-side-apply", "daemonset-max-surge"]),
-    ("1.21", ["daemonset-max-surge"]),
-    ("1.22", []),
-    ("v1.37.2", []),
-])
+@pytest.mark.parametrize(
+    ("version", "missing"),
+    [
+        ("1.15", ["server-side-apply", "daemonset-max-surge"]),
+        ("1.21", ["daemonset-max-surge"]),
+        ("1.22", []),
+        ("v1.37.2", []),
+    ],
+)
 def test_not_applicable_rows_name_what_a_scenario_lacks(version: str, missing: list[str]) -> None:
     rows = not_applicable_rows(["server-side-apply", "daemonset-max-surge"], version)
     assert [r.check for r in rows] == missing
@@ -147,6 +150,10 @@ def test_a_not_applicable_row_never_matches_an_answer() -> None:
 def test_walkthrough_rows_before_and_after_1_16() -> None:
     assert expected("walkthrough-rollback", "1.15").status == 201
     assert expected("walkthrough-patch-json-patch", "1.15").status == 400
-    for check in ("walkthrough-patch-strategic-merge", "walkthrough-patch-merge", "walkthrough-patch-json-patch",
-                  "walkthrough-rollback"):
+    for check in (
+        "walkthrough-patch-strategic-merge",
+        "walkthrough-patch-merge",
+        "walkthrough-patch-json-patch",
+        "walkthrough-rollback",
+    ):
         assert expected(check, "1.16").status == 404 and expected(check, "1.37").status == 404

@@ -102,8 +102,13 @@ def test_run_dir_is_private_and_dead_runs_dirs_are_swept(tmp_path: Path, monkeyp
 def _run_python(code: str, tmp: Path, *, send: list[int], wait_for: str, timeout: float = 20) -> tuple[int, str]:
     """Run `code` with TMPDIR=tmp, send it `send` once `wait_for` shows in its output; (status, output)."""
     env = {**os.environ, "TMPDIR": str(tmp), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     out = []
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
@@ -121,7 +126,8 @@ def _run_python(code: str, tmp: Path, *, send: list[int], wait_for: str, timeout
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_and_sighup_unwind_like_ctrl_c(tmp_path: Path, signum: int) -> None:
-    status, out = _run_python("""
+    status, out = _run_python(
+        """
         import atexit, time
         from harness import interrupts
         from harness.rundir import run_dir
@@ -136,7 +142,11 @@ def test_sigterm_and_sighup_unwind_like_ctrl_c(tmp_path: Path, signum: int) -> N
             time.sleep(0.6)  # a second signal arrives here and is only announced
             print("teardown finished", flush=True)
             raise SystemExit(interrupts.exit_status())
-    """, tmp_path, send=[signum, signum], wait_for="ready")
+    """,
+        tmp_path,
+        send=[signum, signum],
+        wait_for="ready",
+    )
     name = signal.Signals(signum).name
     assert status == 128 + signum, out
     assert f"rollproof: {name} received: tearing down as for Ctrl-C" in out
@@ -146,7 +156,7 @@ def test_sigterm_and_sighup_unwind_like_ctrl_c(tmp_path: Path, signum: int) -> N
     assert list(tmp_path.rglob("*")) == [tmp_path / f"rollproof-{os.getuid()}"]  # the run directory went
 
 
-def test_cli_sigterm_releases_everything(tmp_path: Path, pki: Path) -> None:
+def test_cli_sigterm_releases_everything(tmp_path: Path, pki: Path) -> None:  # noqa: F811 (the fixture)
     """A command hanging on a silent API server, SIGTERMed: 143, one line, no file or process left."""
     from tests.unit.test_kube_config import b64
 
@@ -154,19 +164,37 @@ def test_cli_sigterm_releases_everything(tmp_path: Path, pki: Path) -> None:
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
-        "clusters": [{"name": "k", "cluster": {"server": f"https://127.0.0.1:{listener.getsockname()[1]}",
-                                               "certificate-authority-data": b64((pki / "ca.crt").read_bytes())}}],
-        "users": [{"name": "u", "user": {"token": TOKEN}}]}))
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "c",
+                "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+                "clusters": [
+                    {
+                        "name": "k",
+                        "cluster": {
+                            "server": f"https://127.0.0.1:{listener.getsockname()[1]}",
+                            "certificate-authority-data": b64((pki / "ca.crt").read_bytes()),
+                        },
+                    }
+                ],
+                "users": [{"name": "u", "user": {"token": TOKEN}}],
+            }
+        )
+    )
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     env = {**os.environ, "TMPDIR": str(tmp), "ROLLPROOF_FAULT_MARK": str(tmp)}
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "cluster", "sweep", "--kubeconfig",
-                                 str(kubeconfig)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "harness.cli", "cluster", "sweep", "--kubeconfig", str(kubeconfig)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         import select
 
         assert select.select([listener], [], [], 30)[0], "the command never connected"
@@ -177,8 +205,9 @@ def test_cli_sigterm_releases_everything(tmp_path: Path, pki: Path) -> None:
     finally:
         listener.close()
     assert proc.returncode == 143
-    assert err.splitlines()[-1] == ("rollproof: interrupted by SIGTERM; rerun the same command to continue "
-                                    "where it stopped")
+    assert err.splitlines()[-1] == (
+        "rollproof: interrupted by SIGTERM; rerun the same command to continue where it stopped"
+    )
     assert TOKEN not in out + err and "Traceback" not in err
     leftovers = [p for p in tmp.rglob("*") if p != tmp / f"rollproof-{os.getuid()}"]
     assert leftovers == []
@@ -203,19 +232,32 @@ def _processes_marked(mark: str) -> list[int]:
 
 
 def test_forbidden_names_user_verb_resource_and_namespace() -> None:
-    cluster = api_error(403, {"kind": "Status", "reason": "Forbidden", "message":
-                              'namespaces is forbidden: User "system:serviceaccount:rp:limited" cannot create '
-                              'resource "namespaces" in API group "" at the cluster scope'},
-                        "POST", "/api/v1/namespaces")
+    cluster = api_error(
+        403,
+        {
+            "kind": "Status",
+            "reason": "Forbidden",
+            "message": 'namespaces is forbidden: User "system:serviceaccount:rp:limited" cannot create '
+            'resource "namespaces" in API group "" at the cluster scope',
+        },
+        "POST",
+        "/api/v1/namespaces",
+    )
     assert isinstance(cluster, Forbidden)
     assert str(cluster) == "forbidden: system:serviceaccount:rp:limited may not create namespaces cluster-wide"
-    scoped = api_error(403, {"message": 'deployments.apps "web" is forbidden: User "alice" cannot patch resource '
-                                        '"deployments" in API group "apps" in the namespace "team"'})
+    scoped = api_error(
+        403,
+        {
+            "message": 'deployments.apps "web" is forbidden: User "alice" cannot patch resource '
+            '"deployments" in API group "apps" in the namespace "team"'
+        },
+    )
     assert str(scoped) == "forbidden: alice may not patch deployments.apps in namespace team"
     bare = api_error(403, "", "DELETE", "/apis/apps/v1/namespaces/team/replicasets/web-1")
     assert str(bare) == "forbidden: this user may not delete replicasets.apps in namespace team"
     assert str(api_error(401, {"message": "Unauthorized"})).startswith(
-        "unauthorized: the API server did not accept the kubeconfig's credentials")
+        "unauthorized: the API server did not accept the kubeconfig's credentials"
+    )
 
 
 # --------------------------------------------------------------------------- options found at configure time
@@ -225,16 +267,15 @@ def _resolve(**env: str) -> Any:
     return resolve_settings(lambda name: None, lambda name: None, env)
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    ("-1", "environment ROLLPROOF_TIMEOUT_SCALE: '-1' is not a valid timeout_scale "
-           "(expected a number > 0)"),
-    ("0", "environment ROLLPROOF_TIMEOUT_SCALE: '0' is not a valid timeout_scale "
-          "(expected a number > 0)"),
-    ("nan", "environment ROLLPROOF_TIMEOUT_SCALE: 'nan' is not a valid timeout_scale "
-            "(expected a number > 0)"),
-    ("inf", "environment ROLLPROOF_TIMEOUT_SCALE: 'inf' is not a valid timeout_scale "
-            "(expected a number > 0)"),
-])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-1", "environment ROLLPROOF_TIMEOUT_SCALE: '-1' is not a valid timeout_scale (expected a number > 0)"),
+        ("0", "environment ROLLPROOF_TIMEOUT_SCALE: '0' is not a valid timeout_scale (expected a number > 0)"),
+        ("nan", "environment ROLLPROOF_TIMEOUT_SCALE: 'nan' is not a valid timeout_scale (expected a number > 0)"),
+        ("inf", "environment ROLLPROOF_TIMEOUT_SCALE: 'inf' is not a valid timeout_scale (expected a number > 0)"),
+    ],
+)
 def test_timeout_scale_must_be_a_finite_positive_number(value: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
         _resolve(ROLLPROOF_TIMEOUT_SCALE=value)
@@ -244,16 +285,21 @@ def test_timeout_scale_must_be_a_finite_positive_number(value: str, message: str
 def _usage_error(pytester: pytest.Pytester, *args: str) -> str:
     """Run pytest with `args` on a test that must never run; the one ERROR line it printed."""
     marker = pytester.path / "the-test-ran"
-    pytester.makepyfile(test_never=f"""
+    pytester.makepyfile(
+        test_never=f"""
         from pathlib import Path
         def test_never():
             Path({str(marker)!r}).write_text("ran")
-    """)
+    """
+    )
     pytester_own = {"stdout", "stderr"}  # runpytest_subprocess's capture files (and its runpytest-N basetemp)
 
     def files() -> list[str]:
-        return sorted(p.name for p in pytester.path.iterdir()
-                      if p.name not in pytester_own and not p.name.startswith("runpytest-"))
+        return sorted(
+            p.name
+            for p in pytester.path.iterdir()
+            if p.name not in pytester_own and not p.name.startswith("runpytest-")
+        )
 
     before = files()
     result = pytester.runpytest("-p", "no:cacheprovider", "--junitxml", "junit.xml", *args)
@@ -268,7 +314,8 @@ def _usage_error(pytester: pytest.Pytester, *args: str) -> str:
 def test_unwritable_report_dir_is_refused_before_any_test(pytester: pytest.Pytester) -> None:
     assert _usage_error(pytester, "--report-dir", "/sys/rollproof-reports") == (
         "ERROR: report directory (option --report-dir) /sys/rollproof-reports is not writable "
-        "(Permission denied in /sys): pick a directory you can write to")
+        "(Permission denied in /sys): pick a directory you can write to"
+    )
     assert not Path("/sys/rollproof-reports").exists()
 
 
@@ -276,19 +323,21 @@ def test_report_dir_that_is_a_file(pytester: pytest.Pytester) -> None:
     pytester.makefile(".txt", notes="x")
     assert _usage_error(pytester, "--report-dir", "notes.txt/reports") == (
         "ERROR: report directory (option --report-dir) notes.txt/reports is under "
-        f"{pytester.path / 'notes.txt'}, which is a file: pick a directory path")
+        f"{pytester.path / 'notes.txt'}, which is a file: pick a directory path"
+    )
 
 
 def test_bad_old_image_with_an_existing_cluster(pytester: pytest.Pytester) -> None:
     kubeconfig = _good_kubeconfig(pytester.path)
-    assert _usage_error(pytester, "--cluster-provider", "existing", "--kubeconfig", str(kubeconfig),
-                        "--old-image", "nginx") == (
-        "ERROR: --old-image 'nginx': give IMAGE=SERVER, e.g. nginx:1.22.1=nginx/1.22.1")
+    assert _usage_error(
+        pytester, "--cluster-provider", "existing", "--kubeconfig", str(kubeconfig), "--old-image", "nginx"
+    ) == ("ERROR: --old-image 'nginx': give IMAGE=SERVER, e.g. nginx:1.22.1=nginx/1.22.1")
 
 
 def test_missing_kubeconfig_is_said_once(pytester: pytest.Pytester) -> None:
     assert _usage_error(pytester, "--cluster-provider", "existing", "--kubeconfig", "nope.yaml") == (
-        "ERROR: --kubeconfig nope.yaml not found: pass --kubeconfig PATH (and --context NAME)")
+        "ERROR: --kubeconfig nope.yaml not found: pass --kubeconfig PATH (and --context NAME)"
+    )
 
 
 def test_malformed_kubeconfig_is_not_echoed_anywhere(pytester: pytest.Pytester) -> None:
@@ -296,50 +345,86 @@ def test_malformed_kubeconfig_is_not_echoed_anywhere(pytester: pytest.Pytester) 
     bad.write_text(f"apiVersion: v1\nusers:\n- name: u\n  user:\n    token: {TOKEN}: oops\n")
     line = _usage_error(pytester, "--cluster-provider", "existing", "--kubeconfig", str(bad))
     assert line == f"ERROR: kubeconfig {bad} is not valid YAML at line 5; regenerate it"
-    everything = "".join(p.read_text(errors="replace") for p in pytester.path.rglob("*") if p.is_file()
-                         and p != bad)
+    everything = "".join(p.read_text(errors="replace") for p in pytester.path.rglob("*") if p.is_file() and p != bad)
     assert TOKEN not in everything
 
 
 def test_unknown_context_found_at_start(pytester: pytest.Pytester) -> None:
     kubeconfig = _good_kubeconfig(pytester.path)
-    assert _usage_error(pytester, "--cluster-provider", "existing", "--kubeconfig", str(kubeconfig),
-                        "--context", "prod", "--old-image", "a=a/1", "--new-image", "b=b/2") == (
+    assert _usage_error(
+        pytester,
+        "--cluster-provider",
+        "existing",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--context",
+        "prod",
+        "--old-image",
+        "a=a/1",
+        "--new-image",
+        "b=b/2",
+    ) == (
         f"ERROR: kubeconfig {kubeconfig}: no context named 'prod' (has: c); "
-        "fix the context's context reference or pick another context")
+        "fix the context's context reference or pick another context"
+    )
 
 
 def test_existing_cluster_without_images(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ROLLPROOF_CACHE", str(pytester.path / "no-kit"))
     kubeconfig = _good_kubeconfig(pytester.path)
-    assert _usage_error(pytester, "--cluster-provider", "existing", "--kubeconfig", str(kubeconfig),
-                        "--new-image", "b=b/2") == (
+    assert _usage_error(
+        pytester, "--cluster-provider", "existing", "--kubeconfig", str(kubeconfig), "--new-image", "b=b/2"
+    ) == (
         "ERROR: --cluster-provider existing needs --old-image IMAGE=SERVER (images the cluster can pull), "
-        "or a kit build to take them from")
+        "or a kit build to take them from"
+    )
 
 
-@pytest.mark.parametrize(("args", "line"), [
-    (("--rollproof-cluster-name", "My_Cluster"),
-     "ERROR: --rollproof-cluster-name 'My_Cluster': a kind cluster name is lower-case letters, digits, '-' and "
-     "'.', starting with a letter or digit, at most 50 characters"),
-    (("--kind-bin", "kind.txt"),
-     "ERROR: --kind-bin kind.txt: not executable; give a kind binary (`rollproof kit build` puts one in "
-     "$ROLLPROOF_CACHE/bin)"),
-    (("--kind-bin", "/nonexistent/kind"),
-     "ERROR: --kind-bin /nonexistent/kind: no such file; run `rollproof kit build` or give a kind path"),
-    (("--context", "staging"),
-     "ERROR: --context is for --cluster-provider existing; a kind cluster's context is its own"),
-    (("--k8s-version", "1.99"), "ERROR: --k8s-version '1.99': the kit builds 1.15, 1.31, 1.32, 1.33, 1.34, 1.35, 1.36, 1.37; pass one of those"),
-    (("--namespace", "Team_A"),
-     "ERROR: option --namespace: 'Team_A' is not a valid namespace name (expected lower-case letters, digits and "
-     "'-', at most 63, starting and ending with a letter or digit)"),
-    (("--timeout-scale", "-1"),
-     "ERROR: option --timeout-scale: '-1' is not a valid timeout_scale (expected a number > 0)"),
-    (("--old-image", "a:1=nginx/1", "--new-image", "b:2=nginx/1"),
-     "ERROR: old and new images answer with the same Server header; pick two versions"),
-])
-def test_option_errors_are_one_line_before_any_test(pytester: pytest.Pytester, args: tuple[str, ...],
-                                                     line: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ("--rollproof-cluster-name", "My_Cluster"),
+            "ERROR: --rollproof-cluster-name 'My_Cluster': a kind cluster name is lower-case letters, digits, '-' and "
+            "'.', starting with a letter or digit, at most 50 characters",
+        ),
+        (
+            ("--kind-bin", "kind.txt"),
+            "ERROR: --kind-bin kind.txt: not executable; give a kind binary (`rollproof kit build` puts one in "
+            "$ROLLPROOF_CACHE/bin)",
+        ),
+        (
+            ("--kind-bin", "/nonexistent/kind"),
+            "ERROR: --kind-bin /nonexistent/kind: no such file; run `rollproof kit build` or give a kind path",
+        ),
+        (
+            ("--context", "staging"),
+            "ERROR: --context is for --cluster-provider existing; a kind cluster's context is its own",
+        ),
+        (
+            ("--k8s-version", "1.99"),
+            "ERROR: --k8s-version '1.99': the kit builds 1.15, 1.31, 1.32, 1.33, 1.34, 1.35, 1.36, 1.37; pass "
+            "one of those",
+        ),
+        (
+            ("--namespace", "Team_A"),
+            "ERROR: option --namespace: 'Team_A' is not a valid namespace name (expected lower-case letters, "
+            "digits and "
+            "'-', at most 63, starting and ending with a letter or digit)",
+        ),
+        (
+            ("--timeout-scale", "-1"),
+            "ERROR: option --timeout-scale: '-1' is not a valid timeout_scale (expected a number > 0)",
+        ),
+        (
+            ("--old-image", "a:1=nginx/1", "--new-image", "b:2=nginx/1"),
+            "ERROR: old and new images answer with the same Server header; pick two versions",
+        ),
+    ],
+)
+def test_option_errors_are_one_line_before_any_test(
+    pytester: pytest.Pytester, args: tuple[str, ...], line: str
+) -> None:
     (pytester.path / "kind.txt").write_text("not a program\n")  # mode 0644
     assert _usage_error(pytester, *args) == line
 
@@ -348,12 +433,23 @@ def _good_kubeconfig(where: Path) -> Path:
     from tests.unit.test_kube_config import FAKE_CA, b64
 
     path = where / "good.kubeconfig"
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
-        "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:1",
-                                               "certificate-authority-data": b64(FAKE_CA)}}],
-        "users": [{"name": "u", "user": {"token": TOKEN}}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "c",
+                "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+                "clusters": [
+                    {
+                        "name": "k",
+                        "cluster": {"server": "https://127.0.0.1:1", "certificate-authority-data": b64(FAKE_CA)},
+                    }
+                ],
+                "users": [{"name": "u", "user": {"token": TOKEN}}],
+            }
+        )
+    )
     return path
 
 
@@ -398,7 +494,8 @@ def test_interrupted_test_is_reported_interrupted(pytester: pytest.Pytester, sig
 
 
 def test_api_errors_in_a_test_are_one_line(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_api="""
+    pytester.makepyfile(
+        test_api="""
         from kubernetes.client.exceptions import ApiException
 
         class _Resp:
@@ -412,9 +509,9 @@ def test_api_errors_in_a_test_are_one_line(pytester: pytest.Pytester) -> None:
 
         def test_lists_pods():
             raise ApiException(http_resp=_Resp())
-    """)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--report-dir", "out", "--junitxml",
-                                           "junit.xml")
+    """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--report-dir", "out", "--junitxml", "junit.xml")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["test_api.py:13: forbidden: bob may not list pods in namespace team"])
     everything = result.stdout.str() + (pytester.path / "junit.xml").read_text()
@@ -456,17 +553,31 @@ class _RacingCore:
             self.used.add(self.stolen.pop(0))
         if port in self.used:
             exc = ApiException(status=422, reason="Unprocessable Entity")
-            exc.body = json.dumps({"kind": "Status", "code": 422, "reason": "Invalid", "message":
-                                   f'Service "web" is invalid: spec.ports[0].nodePort: Invalid value: {port}: '
-                                   "provided port is already allocated"})
+            exc.body = json.dumps(
+                {
+                    "kind": "Status",
+                    "code": 422,
+                    "reason": "Invalid",
+                    "message": f'Service "web" is invalid: spec.ports[0].nodePort: Invalid value: {port}: '
+                    "provided port is already allocated",
+                }
+            )
             raise exc
         self.used.add(port)
         self.created.append(body)
         return _Resp(201, body)
 
 
-CLUSTER = Cluster(name="rp-b", provider="kind", kubeconfig=Path("/x"), context=None, git_version="v1.34.4",
-                  major=1, minor=34, node_ports=NodePortMap(((30080, 40001), (30081, 40002), (30082, 40003))))
+CLUSTER = Cluster(
+    name="rp-b",
+    provider="kind",
+    kubeconfig=Path("/x"),
+    context=None,
+    git_version="v1.34.4",
+    major=1,
+    minor=34,
+    node_ports=NodePortMap(((30080, 40001), (30081, 40002), (30082, 40003))),
+)
 
 
 def test_service_creation_moves_on_when_its_port_was_taken() -> None:
@@ -504,27 +615,44 @@ def test_service_creation_gives_up_when_every_mapped_port_goes() -> None:
         create_service(core, CLUSTER, "ns", "web", {"app": "web"})  # type: ignore[arg-type]
     assert str(info.value) == (
         "every mapped NodePort (30080, 30081, 30082) is in use: leftover Services of earlier runs are removed by "
-        "`rollproof cluster sweep rp-b`; others by their owners, or recreate the cluster")
+        "`rollproof cluster sweep rp-b`; others by their owners, or recreate the cluster"
+    )
     assert core.created == []
 
 
 # --------------------------------------------------------------------------- the CLI
 
 
-@pytest.mark.parametrize(("argv", "line"), [
-    (["cluster", "sweep", "Bad_Name"],
-     "rollproof: error: cluster name 'Bad_Name': a kind cluster name is lower-case letters, digits, '-' and '.', "
-     "starting with a letter or digit, at most 50 characters"),
-    (["cluster", "sweep"],
-     "rollproof: error: give a kind cluster NAME, or --kubeconfig PATH (and --context) for another cluster"),
-    (["cluster", "sweep", "--kubeconfig", "/nonexistent/kubeconfig"],
-     "rollproof: error: --kubeconfig /nonexistent/kubeconfig not found: pass --kubeconfig PATH (and --context NAME)"),
-    (["cluster", "sweep", "rp", "--kind-bin", "/proc/self/status"],
-     "rollproof: error: --kind-bin /proc/self/status: not executable; give a kind binary (`rollproof kit build` "
-     "puts one in $ROLLPROOF_CACHE/bin)"),
-    (["cluster", "delete", "rp", "--kind-bin", "/nonexistent/kind"],
-     "rollproof: error: --kind-bin /nonexistent/kind: no such file; run `rollproof kit build` or give a kind path"),
-])
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (
+            ["cluster", "sweep", "Bad_Name"],
+            "rollproof: error: cluster name 'Bad_Name': a kind cluster name is lower-case letters, digits, '-' "
+            "and '.', "
+            "starting with a letter or digit, at most 50 characters",
+        ),
+        (
+            ["cluster", "sweep"],
+            "rollproof: error: give a kind cluster NAME, or --kubeconfig PATH (and --context) for another cluster",
+        ),
+        (
+            ["cluster", "sweep", "--kubeconfig", "/nonexistent/kubeconfig"],
+            "rollproof: error: --kubeconfig /nonexistent/kubeconfig not found: pass --kubeconfig PATH (and "
+            "--context NAME)",
+        ),
+        (
+            ["cluster", "sweep", "rp", "--kind-bin", "/proc/self/status"],
+            "rollproof: error: --kind-bin /proc/self/status: not executable; give a kind binary (`rollproof kit build` "
+            "puts one in $ROLLPROOF_CACHE/bin)",
+        ),
+        (
+            ["cluster", "delete", "rp", "--kind-bin", "/nonexistent/kind"],
+            "rollproof: error: --kind-bin /nonexistent/kind: no such file; run `rollproof kit build` or give a "
+            "kind path",
+        ),
+    ],
+)
 def test_cli_bad_input_is_one_line(argv: list[str], line: str, capsys: pytest.CaptureFixture[str]) -> None:
     from harness.cli import main
 
@@ -545,16 +673,32 @@ def test_made_since_spares_the_users_own_objects_and_their_new_pods() -> None:
     def obj(k: str, name: str, *owners: str) -> _Object:  # owners by name; uids unique per kind and name
         return _Object(kind[k], name, f"uid-{k}-{name}", tuple(f"uid-{o}" for o in owners))
 
-    users = [obj("deployment", "shop"), obj("replicaset", "shop-1", "deployment-shop"),
-             obj("configmap", "kube-root-ca.crt")]
-    later = [obj("replicaset", "shop-2", "deployment-shop"), obj("pod", "shop-2-x", "replicaset-shop-2"),
-             obj("pod", "job-pod", "job-a")]  # the user's rollout since; a pod of a kind not tracked
-    tests = [obj("deployment", "web"), obj("replicaset", "web-1", "deployment-web"),
-             obj("pod", "web-1-a", "replicaset-web-1"), obj("pod", "prober"), obj("service", "web")]
+    users = [
+        obj("deployment", "shop"),
+        obj("replicaset", "shop-1", "deployment-shop"),
+        obj("configmap", "kube-root-ca.crt"),
+    ]
+    later = [
+        obj("replicaset", "shop-2", "deployment-shop"),
+        obj("pod", "shop-2-x", "replicaset-shop-2"),
+        obj("pod", "job-pod", "job-a"),
+    ]  # the user's rollout since; a pod of a kind not tracked
+    tests = [
+        obj("deployment", "web"),
+        obj("replicaset", "web-1", "deployment-web"),
+        obj("pod", "web-1-a", "replicaset-web-1"),
+        obj("pod", "prober"),
+        obj("service", "web"),
+    ]
     objects = {o.uid: o for o in users + later + tests}
     made = SharedNamespace._made_since(objects, frozenset(o.uid for o in users))
-    assert [o.describe() for o in made] == ["deployment/web", "pod/prober", "pod/web-1-a", "replicaset/web-1",
-                                           "service/web"]
+    assert [o.describe() for o in made] == [
+        "deployment/web",
+        "pod/prober",
+        "pod/web-1-a",
+        "replicaset/web-1",
+        "service/web",
+    ]
 
 
 def test_kit_manifest_of_another_version_is_one_line(tmp_path: Path) -> None:
@@ -564,8 +708,10 @@ def test_kit_manifest_of_another_version_is_one_line(tmp_path: Path) -> None:
     path.write_text(json.dumps({"app_images": [], "containerd_version": "v9", "something_new": 1}))
     with pytest.raises(ConfigError) as info:
         read_manifest(path)
-    assert str(info.value) == (f"kit manifest {path} was written by another rollproof version: rebuild it "
-                               "(`rollproof kit build`), or pick a build with --k8s-version or --kit-manifest")
+    assert str(info.value) == (
+        f"kit manifest {path} was written by another rollproof version: rebuild it "
+        "(`rollproof kit build`), or pick a build with --k8s-version or --kit-manifest"
+    )
 
 
 def test_soak_passes_what_follows_double_dash_to_pytest_untouched(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,12 +23,25 @@ def test_forget_flows_deletes_per_node_and_says_where_it_could_not() -> None:
         if cmd[2] == "rp-worker":
             return subprocess.CompletedProcess(cmd, 127, "", "exec: \"conntrack\": executable file not found\n")
         # conntrack exits 1 when it deleted nothing; the count is what counts
-        return subprocess.CompletedProcess(cmd, 1, "", "conntrack v1.4.7 (conntrack-tools): 0 flow entries have "
-                                                       "been deleted.\n")
+        return subprocess.CompletedProcess(
+            cmd, 1, "", "conntrack v1.4.7 (conntrack-tools): 0 flow entries have been deleted.\n"
+        )
 
     done = forget_flows(["rp-control-plane", "rp-worker"], 30081, run=run)
-    assert calls[0] == ["docker", "exec", "rp-control-plane", "conntrack", "-D", "-p", "tcp", "--orig-port-dst", "30081"]
+    assert calls[0] == [
+        "docker",
+        "exec",
+        "rp-control-plane",
+        "conntrack",
+        "-D",
+        "-p",
+        "tcp",
+        "--orig-port-dst",
+        "30081",
+    ]
     assert done.deleted == {"rp-control-plane": 0}
     assert done.errors == {"rp-worker": 'exec: "conntrack": executable file not found'}
-    assert done.describe() == ("NodePort 30081: conntrack entries of earlier use deleted: 0 on rp-control-plane; "
-                               "not done on rp-worker: exec: \"conntrack\": executable file not found")
+    assert done.describe() == (
+        "NodePort 30081: conntrack entries of earlier use deleted: 0 on rp-control-plane; "
+        "not done on rp-worker: exec: \"conntrack\": executable file not found"
+    )

@@ -50,8 +50,9 @@ def prober(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("no Go toolchain (no `go` on PATH nor /usr/local/go/bin/go): cannot build the Go sampler")
     out = tmp_path_factory.mktemp("go-prober") / "prober"
     env = {**os.environ, "CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod", "GOPROXY": "off"}
-    result = subprocess.run([go, "build", "-o", str(out), "."], cwd=SOURCE, env=env, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [go, "build", "-o", str(out), "."], cwd=SOURCE, env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, f"go build failed: {result.stderr}"
     return out
 
@@ -59,8 +60,14 @@ def prober(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # -- a scripted server --------------------------------------------------------------------
 
 
-def response(status: int = 200, body: bytes = BODY, *, server: bytes = b"scripted/1", close: bool = True,
-             version: bytes = b"HTTP/1.1") -> bytes:
+def response(
+    status: int = 200,
+    body: bytes = BODY,
+    *,
+    server: bytes = b"scripted/1",
+    close: bool = True,
+    version: bytes = b"HTTP/1.1",
+) -> bytes:
     head = [b"%s %d X" % (version, status), b"Server: " + server, b"Content-Length: %d" % len(body)]
     if close:
         head.append(b"Connection: close")
@@ -215,9 +222,17 @@ def check_line(line: str) -> dict[str, Any]:
     assert parsed.sample is not None and parsed.seq == record["n"], line
     sample = parsed.sample
     assert (sample.start, sample.end, sample.conn, sample.reused) == (
-        record["s"], record["e"], record["c"], "r" in record), line
+        record["s"],
+        record["e"],
+        record["c"],
+        "r" in record,
+    ), line
     assert (sample.status, sample.error, sample.server, sample.marker) == (
-        record.get("st"), record.get("err"), record.get("srv") or None, record.get("m") or None), line
+        record.get("st"),
+        record.get("err"),
+        record.get("srv") or None,
+        record.get("m") or None,
+    ), line
     return record
 
 
@@ -239,17 +254,19 @@ def parse_output(stdout: str, kind: str = NEW_CONNECTION) -> tuple[list[str], li
     return lines[:-1], samples, done
 
 
-def run(binary: Path, target: str, *args: str, timeout: float = 30.0,
-        limit_files: int | None = None) -> Run:
+def run(binary: Path, target: str, *args: str, timeout: float = 30.0, limit_files: int | None = None) -> Run:
     """Run the sampler to its own end (a bound); no /clock endpoint unless asked."""
     argv = [str(binary), "-target", target, "-clock-listen", "", *args]
     preexec: Callable[[], None] | None = None
     if limit_files is not None:
+
         def preexec() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (limit_files, limit_files))
+
     before = clock()
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                            preexec_fn=preexec)
+    result = subprocess.run(
+        argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, preexec_fn=preexec
+    )
     after = clock()
     assert result.returncode == 0, f"exit {result.returncode}: {result.stderr}"
     lines, samples, done = parse_output(result.stdout, KEEP_ALIVE if "-keepalive" in args else NEW_CONNECTION)
@@ -325,8 +342,9 @@ def test_a_marker_group_that_did_not_take_part_is_left_out_and_an_empty_server_k
     ],
     ids=["http-4xx", "http-5xx", "garbage", "truncated", "closed", "reset", "read-timeout"],
 )
-def test_server_side_error_classes(prober: Path, server: ScriptedServer, action: Answer | Stall,
-                                   status: int | None, error: str) -> None:
+def test_server_side_error_classes(
+    prober: Path, server: ScriptedServer, action: Answer | Stall, status: int | None, error: str
+) -> None:
     server.default = action
     result = run(prober, server.target, "-count", "2", "-interval", "5ms", "-read-timeout", "300ms")
     assert result.pairs() == [(status, error)] * 2
@@ -378,8 +396,7 @@ def test_keep_alive_reuses_one_connection(prober: Path, server: ScriptedServer) 
     server.default = Answer(response(close=False), "keep")
     result = run(prober, server.target, "-keepalive", "-count", "5", "-interval", "20ms", "-marker", r"version=(\w+)")
     samples = result.by_seq()
-    assert [(s["c"], s.get("r"), s["st"], s["m"]) for s in samples] == [
-        (1, None, 200, "v7")] + [(1, 1, 200, "v7")] * 4
+    assert [(s["c"], s.get("r"), s["st"], s["m"]) for s in samples] == [(1, None, 200, "v7")] + [(1, 1, 200, "v7")] * 4
     assert server.connections == 1 and len(server.seen) == 5
     assert b"\r\nConnection: keep-alive" in server.seen[0].head
 
@@ -391,7 +408,11 @@ def test_keep_alive_drops_a_connection_the_server_closed_while_idle(prober: Path
     server.default = keep
     result = run(prober, server.target, "-keepalive", "-count", "4", "-interval", "50ms")
     assert [(s["c"], s.get("r"), s.get("err")) for s in result.by_seq()] == [
-        (1, None, None), (1, 1, None), (2, None, None), (2, 1, None)]
+        (1, None, None),
+        (1, 1, None),
+        (2, None, None),
+        (2, 1, None),
+    ]
     assert server.connections == 2
 
 
@@ -403,7 +424,11 @@ def test_keep_alive_failure_on_a_reused_connection_is_recorded_not_retried(
     server.default = keep
     result = run(prober, server.target, "-keepalive", "-count", "4", "-interval", "30ms")
     assert [(s["c"], s.get("r"), s.get("st"), s.get("err")) for s in result.by_seq()] == [
-        (1, None, 200, None), (1, 1, 200, None), (1, 1, None, "reset"), (2, None, 200, None)]
+        (1, None, 200, None),
+        (1, 1, 200, None),
+        (1, 1, None, "reset"),
+        (2, None, 200, None),
+    ]
     assert len(server.seen) == 4  # no retry of request 3
 
 
@@ -417,8 +442,7 @@ def test_keep_alive_pool_grows_when_requests_overlap_and_reuses_newest_first(
     server.script = [Answer(response(close=False), "keep", delay=0.25)]
     server.default = keep
     result = run(prober, server.target, "-keepalive", "-count", "6", "-interval", "100ms")
-    assert [(s["c"], s.get("r")) for s in result.by_seq()] == [
-        (1, None), (2, None), (2, 1), (1, 1), (1, 1), (1, 1)]
+    assert [(s["c"], s.get("r")) for s in result.by_seq()] == [(1, None), (2, None), (2, 1), (1, 1), (1, 1), (1, 1)]
     assert server.connections == 2
 
 
@@ -445,8 +469,9 @@ def test_a_stalled_request_does_not_delay_the_next_ticks(prober: Path, server: S
 
 def test_max_inflight_skips_ticks_and_bounds_requests_in_flight(prober: Path, server: ScriptedServer) -> None:
     server.default = Stall()
-    result = run(prober, server.target, "-max-inflight", "2", "-interval", "10ms", "-read-timeout", "300ms",
-                 "-duration", "1s")
+    result = run(
+        prober, server.target, "-max-inflight", "2", "-interval", "10ms", "-read-timeout", "300ms", "-duration", "1s"
+    )
     samples = result.by_seq()
     assert result.done["why"] == "max-duration"
     assert {s.get("err") for s in samples} == {"read-timeout"}
@@ -479,8 +504,9 @@ def test_ends_at_max_requests(prober: Path, server: ScriptedServer) -> None:
 
 
 def start(binary: Path, target: str, *args: str, stdin: int = subprocess.DEVNULL) -> subprocess.Popen[str]:
-    return subprocess.Popen([str(binary), "-target", target, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=stdin, text=True)
+    return subprocess.Popen(
+        [str(binary), "-target", target, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=stdin, text=True
+    )
 
 
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGINT", "stdin"])
@@ -489,8 +515,19 @@ def test_stopped_waits_for_the_request_in_flight(prober: Path, server: ScriptedS
     ok = Answer(response())
     server.script = [ok, ok, Stall()]
     server.default = Stall()
-    proc = start(prober, server.target, "-clock-listen", "", "-interval", "20ms", "-read-timeout", "700ms",
-                 "-max-inflight", "1", stdin=subprocess.PIPE if how == "stdin" else subprocess.DEVNULL)
+    proc = start(
+        prober,
+        server.target,
+        "-clock-listen",
+        "",
+        "-interval",
+        "20ms",
+        "-read-timeout",
+        "700ms",
+        "-max-inflight",
+        "1",
+        stdin=subprocess.PIPE if how == "stdin" else subprocess.DEVNULL,
+    )
     try:
         wait_for("the third request to reach the server", lambda: len(server.seen) >= 3, lambda: server.seen)
         stopped_at = clock()
@@ -507,7 +544,10 @@ def test_stopped_waits_for_the_request_in_flight(prober: Path, server: ScriptedS
     _, samples, done = parse_output(stdout)
     assert (done["done"], done["why"]) == (3, "stopped")  # -max-inflight 1: no fourth request while 3 hangs
     assert [(s.get("st"), s.get("err")) for s in sorted(samples, key=lambda s: s["n"])] == [
-        (200, None), (200, None), (None, "read-timeout")]
+        (200, None),
+        (200, None),
+        (None, "read-timeout"),
+    ]
     assert samples[-1]["e"] > stopped_at  # recorded after the stop, when its timeout fired
     assert ended - stopped_at < 0.7 + 1.0
     assert "rollproof-prober: done after 3 requests (stopped)" in stderr
@@ -524,8 +564,9 @@ def test_clock_offset_shifts_every_time(prober: Path, server: ScriptedServer) ->
 
 def read_clock(port: int, path: str = "/clock", method: str = "GET") -> tuple[float, str, float]:
     before = clock()
-    with urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method),
-                                timeout=5) as answer:
+    with urllib.request.urlopen(
+        urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method), timeout=5
+    ) as answer:
         text = answer.read().decode()
         assert answer.headers["Content-Type"].startswith("text/plain")
     return before, text, clock()
@@ -534,9 +575,11 @@ def read_clock(port: int, path: str = "/clock", method: str = "GET") -> tuple[fl
 @pytest.mark.parametrize("offset", [0.0, 2.5])
 def test_clock_endpoint_answers_the_same_clock(prober: Path, server: ScriptedServer, offset: float) -> None:
     port = free_port()
-    proc = start(prober, server.target, "-clock-listen", f"127.0.0.1:{port}", "-interval", "50ms",
-                 "-clock-offset", f"{offset}s")
+    proc = start(
+        prober, server.target, "-clock-listen", f"127.0.0.1:{port}", "-interval", "50ms", "-clock-offset", f"{offset}s"
+    )
     try:
+
         def answered() -> tuple[float, str, float] | None:
             try:
                 return read_clock(port)
@@ -565,9 +608,13 @@ def test_clock_listen_failure_is_one_line_and_exit_2(prober: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
-        result = subprocess.run([str(prober), "-target", "127.0.0.1:9", "-clock-listen",
-                                 f"127.0.0.1:{taken.getsockname()[1]}"], capture_output=True, text=True,
-                                timeout=WAIT, stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            [str(prober), "-target", "127.0.0.1:9", "-clock-listen", f"127.0.0.1:{taken.getsockname()[1]}"],
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+            stdin=subprocess.DEVNULL,
+        )
     assert result.returncode == 2 and result.stdout == ""
     assert len(result.stderr.splitlines()) == 1 and "-clock-listen" in result.stderr
 
@@ -601,8 +648,14 @@ def test_bad_flags_are_one_line_and_exit_2(prober: Path, args: list[str], says: 
 KEEP = Answer(response(close=False), "keep")
 PARITY_SCRIPTS = {
     NEW_CONNECTION: [
-        Answer(response()), Answer(response(404)), Answer(response(503)), Answer(b"NOT HTTP AT ALL\r\n\r\n"),
-        Answer(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\ntruncated"), CLOSE, RESET, Stall(),
+        Answer(response()),
+        Answer(response(404)),
+        Answer(response(503)),
+        Answer(b"NOT HTTP AT ALL\r\n\r\n"),
+        Answer(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\ntruncated"),
+        CLOSE,
+        RESET,
+        Stall(),
         Answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nversi\r\n5\r\non=v9\r\n0\r\n\r\n"),
         Answer(b"HTTP/1.0 200 OK\r\nServer: old/1.0\r\n\r\nversion=v3 to the end"),
         Answer(response(server=b'caf\xe9 "x"', body=b"version=\xc3\xa9t\xe9\n")),
@@ -610,20 +663,53 @@ PARITY_SCRIPTS = {
         Answer(response(), "keep"),  # answered but not closed: an RST after 200 ms, still a success
     ],
     KEEP_ALIVE: [
-        KEEP, KEEP, Answer(response(close=False), "close"), KEEP, RESET, KEEP, Answer(response(close=True)),
-        KEEP, Answer(response(503, close=False), "keep"), Stall(), KEEP,
-        Answer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA", "keep"), KEEP, CLOSE, KEEP,
+        KEEP,
+        KEEP,
+        Answer(response(close=False), "close"),
+        KEEP,
+        RESET,
+        KEEP,
+        Answer(response(close=True)),
+        KEEP,
+        Answer(response(503, close=False), "keep"),
+        Stall(),
+        KEEP,
+        Answer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA", "keep"),
+        KEEP,
+        CLOSE,
+        KEEP,
     ],
 }
 
 
 def python_sampler(target: str, kind: str, count: int) -> list[dict[str, Any]]:
-    argv = [sys.executable, "-m", "harness.probeloop", "--target", target, "--max-requests", str(count),
-            "--interval", "0.02", "--read-timeout", "0.3", "--max-inflight", "1", "--marker", r"version=(\w+)"]
+    argv = [
+        sys.executable,
+        "-m",
+        "harness.probeloop",
+        "--target",
+        target,
+        "--max-requests",
+        str(count),
+        "--interval",
+        "0.02",
+        "--read-timeout",
+        "0.3",
+        "--max-inflight",
+        "1",
+        "--marker",
+        r"version=(\w+)",
+    ]
     if kind == KEEP_ALIVE:
         argv.append("--keep-alive")
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-                            cwd=Path(__file__).resolve().parents[2])
+    result = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert result.returncode == 0, result.stderr
     return parse_output(result.stdout, kind)[1]
 
@@ -638,19 +724,31 @@ def test_same_samples_as_the_python_sampler(prober: Path, kind: str) -> None:
         srv = ScriptedServer(default=KEEP if kind == KEEP_ALIVE else Answer(response()), script=list(script))
         try:
             if name == "go":
-                args = ["-count", str(len(script)), "-interval", "20ms", "-read-timeout", "300ms",
-                        "-max-inflight", "1", "-marker", r"version=(\w+)"]
+                args = [
+                    "-count",
+                    str(len(script)),
+                    "-interval",
+                    "20ms",
+                    "-read-timeout",
+                    "300ms",
+                    "-max-inflight",
+                    "1",
+                    "-marker",
+                    r"version=(\w+)",
+                ]
                 samples = run(prober, srv.target, *args, *(["-keepalive"] if kind == KEEP_ALIVE else [])).samples
             else:
                 samples = python_sampler(srv.target, kind, len(script))
         finally:
             srv.close()
-        runs[name] = [{k: v for k, v in sample.items() if k not in ("s", "e")}
-                      for sample in sorted(samples, key=lambda s: s["n"])]
+        runs[name] = [
+            {k: v for k, v in sample.items() if k not in ("s", "e")} for sample in sorted(samples, key=lambda s: s["n"])
+        ]
     assert runs["go"] == runs["python"]
     errors = {sample.get("err") for sample in runs["go"]}
-    assert errors >= ({"reset", "read-timeout", "closed"} | ({"http-4xx", "bad-response"}
-                                                               if kind == NEW_CONNECTION else set()))
+    assert errors >= (
+        {"reset", "read-timeout", "closed"} | ({"http-4xx", "bad-response"} if kind == NEW_CONNECTION else set())
+    )
 
 
 def test_go_unit_tests_pass(prober: Path) -> None:
@@ -660,6 +758,7 @@ def test_go_unit_tests_pass(prober: Path) -> None:
     go = _go()
     assert go is not None
     env = {**os.environ, "CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod", "GOPROXY": "off"}
-    result = subprocess.run([go, "test", "-count=1", "."], cwd=SOURCE, env=env, capture_output=True, text=True,
-                            timeout=600)
+    result = subprocess.run(
+        [go, "test", "-count=1", "."], cwd=SOURCE, env=env, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stdout + result.stderr

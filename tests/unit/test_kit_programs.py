@@ -34,8 +34,15 @@ def test_containerd_1_x_is_the_module_without_v2() -> None:
 
 
 # kind release whose default node image is each minor (pkg/apis/config/defaults/image.go of that release).
-KIND_DEFAULTS = {"v0.24.0": "1.31", "v0.26.0": "1.32", "v0.29.0": "1.33", "v0.30.0": "1.34", "v0.31.0": "1.35",
-                 "v0.32.0": "1.36", "v0.33.0": "1.37"}
+KIND_DEFAULTS = {
+    "v0.24.0": "1.31",
+    "v0.26.0": "1.32",
+    "v0.29.0": "1.33",
+    "v0.30.0": "1.34",
+    "v0.31.0": "1.35",
+    "v0.32.0": "1.36",
+    "v0.33.0": "1.37",
+}
 
 
 @pytest.mark.parametrize("kind,minor", sorted(KIND_DEFAULTS.items()))
@@ -57,11 +64,17 @@ def test_1_37_gets_a_kind_that_writes_kubeadm_v1beta4() -> None:
     assert (major, minor) >= (0, 32)
 
 
-@pytest.mark.parametrize("minor,containerd,overlays", [
-    ("1.15", "v1.7.35", ("containerd-1.7", "kubelet-before-1.31")),
-    ("1.31", "v2.0.14", ("containerd-2.0",)), ("1.33", "v2.0.14", ("containerd-2.0",)),
-    ("1.34", "v2.2.9", ()), ("1.36", "v2.2.9", ()), ("1.37", "v2.3.7", ()),
-])
+@pytest.mark.parametrize(
+    "minor,containerd,overlays",
+    [
+        ("1.15", "v1.7.35", ("containerd-1.7", "kubelet-before-1.31")),
+        ("1.31", "v2.0.14", ("containerd-2.0",)),
+        ("1.33", "v2.0.14", ("containerd-2.0",)),
+        ("1.34", "v2.2.9", ()),
+        ("1.36", "v2.2.9", ()),
+        ("1.37", "v2.3.7", ()),
+    ],
+)
 def test_containerd_per_minor_and_the_node_files_it_reads(minor, containerd, overlays) -> None:
     v = kit_versions(minor)
     assert v.containerd == containerd
@@ -161,8 +174,11 @@ def test_kubelets_before_1_31_are_not_given_the_fail_cgroupv1_flag() -> None:
     assert "--fail-cgroupv1=false" in overlay
     args = next(line for line in overlay.splitlines() if line.startswith("KUBELET_EXTRA_ARGS="))
     assert "fail-cgroupv1" not in args
-    assert args == next(line for line in kit_file("node", "etc/default/kubelet").read_text().splitlines()
-                        if line.startswith("KUBELET_EXTRA_ARGS="))
+    assert args == next(
+        line
+        for line in kit_file("node", "etc/default/kubelet").read_text().splitlines()
+        if line.startswith("KUBELET_EXTRA_ARGS=")
+    )
 
 
 def test_openapi_inputs_are_the_packages_carrying_the_tag(tmp_path) -> None:
@@ -180,7 +196,10 @@ def test_openapi_inputs_are_the_packages_carrying_the_tag(tmp_path) -> None:
     write(api, "apps/v1/doc.go", "// +k8s:openapi-gen=true\npackage v1\n")
     write(api, "doc.go", "// +k8s:openapi-gen=true\npackage api\n")
     assert openapi_input_packages({"k8s.io/kubernetes": k8s, "k8s.io/api": api}) == [
-        "k8s.io/api", "k8s.io/api/apps/v1", "k8s.io/kubernetes/pkg/apis/apps"]
+        "k8s.io/api",
+        "k8s.io/api/apps/v1",
+        "k8s.io/kubernetes/pkg/apis/apps",
+    ]
 
 
 def test_1_15_generates_its_openapi_for_the_apiserver_only(programs) -> None:

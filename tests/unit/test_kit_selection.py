@@ -16,12 +16,23 @@ def settings(**env):
 
 def write_manifest(path, kubernetes):
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({
-        "kubernetes": kubernetes, "kind_version": "v0.30.0", "kind_bin": "/k/kind", "kubectl_bin": "/k/kubectl",
-        "node_image": f"rollproof/node:{kubernetes}", "prober_image": "rollproof/prober:v1", "built_at": 0.0,
-        "app_images": [{"tag": "rollproof/nginx:1.22.1", "server": "nginx/1.22.1", "role": "old"},
-                       {"tag": "rollproof/nginx:1.26.3", "server": "nginx/1.26.3", "role": "new"}],
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "kubernetes": kubernetes,
+                "kind_version": "v0.30.0",
+                "kind_bin": "/k/kind",
+                "kubectl_bin": "/k/kubectl",
+                "node_image": f"rollproof/node:{kubernetes}",
+                "prober_image": "rollproof/prober:v1",
+                "built_at": 0.0,
+                "app_images": [
+                    {"tag": "rollproof/nginx:1.22.1", "server": "nginx/1.22.1", "role": "old"},
+                    {"tag": "rollproof/nginx:1.26.3", "server": "nginx/1.26.3", "role": "new"},
+                ],
+            }
+        )
+    )
 
 
 @pytest.fixture
@@ -63,4 +74,8 @@ def test_a_missing_manifest_file_is_an_error(cache) -> None:
 def test_every_pinned_minor_resolves_to_its_own_release() -> None:
     for minor in SUPPORTED_MINORS:
         v = kit_versions(f"1.{minor}")
-        assert v.minor == minor and v.kubernetes.startswith(f"v1.{minor}.") and v.staging == f"v0.{minor}." + v.kubernetes.split(".")[2]
+        assert (
+            v.minor == minor
+            and v.kubernetes.startswith(f"v1.{minor}.")
+            and v.staging == f"v0.{minor}." + v.kubernetes.split(".")[2]
+        )

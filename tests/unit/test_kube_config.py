@@ -41,19 +41,35 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def kubeconfig(server: str = "https://127.0.0.1:6443", *, user: dict[str, Any] | None = None,
-               cluster: dict[str, Any] | None = None, current: str | None = "kind-rp") -> dict[str, Any]:
+def kubeconfig(
+    server: str = "https://127.0.0.1:6443",
+    *,
+    user: dict[str, Any] | None = None,
+    cluster: dict[str, Any] | None = None,
+    current: str | None = "kind-rp",
+) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [
-            {"name": "kind-rp", "cluster": cluster if cluster is not None else
-             {"server": server, "certificate-authority-data": b64(FAKE_CA)}},
-            {"name": "other", "cluster": {"server": "https://10.0.0.1:6443", "certificate-authority-data": b64(FAKE_CA)}},
+            {
+                "name": "kind-rp",
+                "cluster": cluster
+                if cluster is not None
+                else {"server": server, "certificate-authority-data": b64(FAKE_CA)},
+            },
+            {
+                "name": "other",
+                "cluster": {"server": "https://10.0.0.1:6443", "certificate-authority-data": b64(FAKE_CA)},
+            },
         ],
         "users": [
-            {"name": "kind-rp", "user": user if user is not None else
-             {"client-certificate-data": b64(FAKE_CERT), "client-key-data": b64(FAKE_KEY)}},
+            {
+                "name": "kind-rp",
+                "user": user
+                if user is not None
+                else {"client-certificate-data": b64(FAKE_CERT), "client-key-data": b64(FAKE_KEY)},
+            },
             {"name": "robot", "user": {"token": TOKEN}},
         ],
         "contexts": [
@@ -97,8 +113,16 @@ def test_explicit_context_with_token_and_namespace(tmp_path: Path) -> None:
 def test_secrets_never_show(tmp_path: Path) -> None:
     for ctx in ("kind-rp", "robot"):
         access = load_kubeconfig(write(tmp_path, kubeconfig()), context=ctx)
-        shown = [repr(access), str(access), f"{access}", f"{access!r}", str(dataclasses.asdict(access)),
-                 repr(access.token), f"{access.token}", str(access.client_key_data)]
+        shown = [
+            repr(access),
+            str(access),
+            f"{access}",
+            f"{access!r}",
+            str(dataclasses.asdict(access)),
+            repr(access.token),
+            f"{access.token}",
+            str(access.client_key_data),
+        ]
         for text in shown:
             assert TOKEN not in text
             assert KEY_MARKER not in text
@@ -112,8 +136,10 @@ def test_relative_files_resolve_against_the_kubeconfig_folder(tmp_path: Path) ->
     (tmp_path / "pki" / "c.crt").write_bytes(FAKE_CERT)
     (tmp_path / "pki" / "c.key").write_bytes(FAKE_KEY)
     (tmp_path / "tok").write_text(TOKEN + "\n")
-    doc = kubeconfig(cluster={"server": "https://h:1", "certificate-authority": "pki/ca.crt"},
-                     user={"client-certificate": "pki/c.crt", "client-key": "pki/c.key"})
+    doc = kubeconfig(
+        cluster={"server": "https://h:1", "certificate-authority": "pki/ca.crt"},
+        user={"client-certificate": "pki/c.crt", "client-key": "pki/c.key"},
+    )
     access = load_kubeconfig(write(tmp_path, doc))
     assert access.ca_file == str(tmp_path / "pki" / "ca.crt")
     assert access.client_key_file == str(tmp_path / "pki" / "c.key")
@@ -121,21 +147,24 @@ def test_relative_files_resolve_against_the_kubeconfig_folder(tmp_path: Path) ->
     assert load_kubeconfig(write(tmp_path, doc)).token == Secret(TOKEN)
 
 
-@pytest.mark.parametrize("doc,fragment", [
-    (kubeconfig(current=None), "no current-context"),
-    (kubeconfig(server="http://127.0.0.1:8080"), "not https"),
-    (kubeconfig(cluster={"server": "https://h:1", "insecure-skip-tls-verify": True}), "insecure-skip-tls-verify"),
-    (kubeconfig(user={"exec": {"command": "aws"}}), "'exec'"),
-    (kubeconfig(user={"username": "u", "password": "hunter2"}), "'username'"),
-    (kubeconfig(user={"client-certificate-data": b64(FAKE_CERT)}), "without its key"),
-    (kubeconfig(user={}), "no client certificate or token"),
-    (kubeconfig(user={"client-certificate-data": "!!notbase64", "client-key-data": b64(FAKE_KEY)}), "base64"),
-    (kubeconfig(user={"client-certificate-data": b64(b"junk"), "client-key-data": b64(FAKE_KEY)}), "not PEM"),
-    (kubeconfig(user={"client-certificate": "missing.crt", "client-key": "missing.key"}), "does not exist"),
-    (kubeconfig(current="nope"), "no context named 'nope'"),
-    ("- just\n- a list\n", "not a kubeconfig"),
-    ("clusters: [\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "doc,fragment",
+    [
+        (kubeconfig(current=None), "no current-context"),
+        (kubeconfig(server="http://127.0.0.1:8080"), "not https"),
+        (kubeconfig(cluster={"server": "https://h:1", "insecure-skip-tls-verify": True}), "insecure-skip-tls-verify"),
+        (kubeconfig(user={"exec": {"command": "aws"}}), "'exec'"),
+        (kubeconfig(user={"username": "u", "password": "hunter2"}), "'username'"),
+        (kubeconfig(user={"client-certificate-data": b64(FAKE_CERT)}), "without its key"),
+        (kubeconfig(user={}), "no client certificate or token"),
+        (kubeconfig(user={"client-certificate-data": "!!notbase64", "client-key-data": b64(FAKE_KEY)}), "base64"),
+        (kubeconfig(user={"client-certificate-data": b64(b"junk"), "client-key-data": b64(FAKE_KEY)}), "not PEM"),
+        (kubeconfig(user={"client-certificate": "missing.crt", "client-key": "missing.key"}), "does not exist"),
+        (kubeconfig(current="nope"), "no context named 'nope'"),
+        ("- just\n- a list\n", "not a kubeconfig"),
+        ("clusters: [\n", "not valid YAML"),
+    ],
+)
 def test_bad_kubeconfig_is_one_line_config_error(tmp_path: Path, doc: Any, fragment: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_kubeconfig(write(tmp_path, doc))
@@ -156,11 +185,14 @@ def test_unknown_context_lists_the_known_ones(tmp_path: Path) -> None:
         load_kubeconfig(write(tmp_path, kubeconfig()), context="prod")
 
 
-@pytest.mark.parametrize("body,expected", [
-    ({"major": "1", "minor": "34", "gitVersion": "v1.34.0"}, (1, 34)),
-    ({"major": "1", "minor": "34+", "gitVersion": "v1.34.2-eks-1"}, (1, 34)),
-    ({"major": "", "minor": "", "gitVersion": "v1.31.4"}, (1, 31)),
-])
+@pytest.mark.parametrize(
+    "body,expected",
+    [
+        ({"major": "1", "minor": "34", "gitVersion": "v1.34.0"}, (1, 34)),
+        ({"major": "1", "minor": "34+", "gitVersion": "v1.34.2-eks-1"}, (1, 34)),
+        ({"major": "", "minor": "", "gitVersion": "v1.31.4"}, (1, 31)),
+    ],
+)
 def test_parse_server_version(body: dict[str, str], expected: tuple[int, int]) -> None:
     v = parse_server_version(body)
     assert (v.major, v.minor) == expected
@@ -232,18 +264,74 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("openssl") is None:
         pytest.skip("openssl CLI not installed; needed to make test certificates")
     d = tmp_path_factory.mktemp("pki")
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
-             "-days", "2", "-subj", "/CN=rollproof-test-ca", cwd=d)
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=rollproof-test-ca",
+        cwd=d,
+    )
     (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    for name, subj, ext in (("server", "/CN=127.0.0.1", ["-extfile", "san.ext"]),
-                            ("client", "/CN=rollproof-user/O=system:masters", [])):
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                 "-subj", subj, cwd=d)
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                 "-out", f"{name}.crt", "-days", "2", *ext, cwd=d)
+    for name, subj, ext in (
+        ("server", "/CN=127.0.0.1", ["-extfile", "san.ext"]),
+        ("client", "/CN=rollproof-user/O=system:masters", []),
+    ):
+        _openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+            "-subj",
+            subj,
+            cwd=d,
+        )
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            f"{name}.crt",
+            "-days",
+            "2",
+            *ext,
+            cwd=d,
+        )
     # a second CA the server does not chain to
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out", "other.crt",
-             "-days", "2", "-subj", "/CN=other-ca", cwd=d)
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "other.key",
+        "-out",
+        "other.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=other-ca",
+        cwd=d,
+    )
     return d
 
 
@@ -266,8 +354,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         peer = self.connection.getpeercert() if hasattr(self.connection, "getpeercert") else None
-        type(self).seen.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
-                                "body": body, "peer": peer})
+        type(self).seen.append(
+            {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body, "peer": peer}
+        )
         if self.path.rstrip("/") == "/version":  # the typed client asks for "/version/"
             self._reply(200, {"major": "1", "minor": "34+", "gitVersion": "v1.34.1"})
         elif self.path.startswith("/big"):
@@ -275,8 +364,17 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path.startswith("/apis/apps/v1/namespaces/ns/deployments/web"):
             self._reply(200, {"kind": "Deployment", "patched": json.loads(body or b"null")})
         else:
-            self._reply(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
-                              "message": f"{self.path} not found", "code": 404})
+            self._reply(
+                404,
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "status": "Failure",
+                    "reason": "NotFound",
+                    "message": f"{self.path} not found",
+                    "code": 404,
+                },
+            )
 
     do_GET = do_PATCH = do_POST = do_PUT = _handle
 
@@ -299,11 +397,17 @@ def server(pki: Path) -> Iterator[str]:
 
 
 def access_for(tmp_path: Path, pki: Path, server: str, *, token: bool = False, ca: str = "ca.crt") -> ClusterAccess:
-    user = ({"token": TOKEN} if token else
-            {"client-certificate-data": b64((pki / "client.crt").read_bytes()),
-             "client-key-data": b64((pki / "client.key").read_bytes())})
-    doc = kubeconfig(server, user=user,
-                     cluster={"server": server, "certificate-authority-data": b64((pki / ca).read_bytes())})
+    user = (
+        {"token": TOKEN}
+        if token
+        else {
+            "client-certificate-data": b64((pki / "client.crt").read_bytes()),
+            "client-key-data": b64((pki / "client.key").read_bytes()),
+        }
+    )
+    doc = kubeconfig(
+        server, user=user, cluster={"server": server, "certificate-authority-data": b64((pki / ca).read_bytes())}
+    )
     return load_kubeconfig(write(tmp_path, doc))
 
 
@@ -327,7 +431,9 @@ def test_raw_api_mtls_records_exchanges(tmp_path: Path, pki: Path, server: str) 
         assert seen["peer"]["subject"][0][0] == ("commonName", "rollproof-user")  # mTLS happened
         ex = raw.exchanges
         assert [(e.method, e.path, e.status) for e in ex] == [
-            ("GET", "/version", 200), ("PATCH", "/apis/apps/v1/namespaces/ns/deployments/web", 200)]
+            ("GET", "/version", 200),
+            ("PATCH", "/apis/apps/v1/namespaces/ns/deployments/web", 200),
+        ]
         assert ex[1].content_type == "application/json-patch+json"
         assert json.loads(ex[1].request_excerpt)[0]["path"] == "/spec/replicas"
         assert ex[0].t <= ex[1].t and ex[1].elapsed > 0
@@ -366,8 +472,11 @@ def test_raw_api_token_is_sent_but_never_recorded(tmp_path: Path, pki: Path, ser
 
 def test_raw_api_secret_bodies_are_redacted(tmp_path: Path, pki: Path, server: str) -> None:
     with RawApi(access_for(tmp_path, pki, server), FAST) as raw:
-        raw.send(RawRequest("PUT", "/api/v1/namespaces/ns/secrets/s", "application/json",
-                            b'{"data":{"password":"aHVudGVyMg=="}}'))
+        raw.send(
+            RawRequest(
+                "PUT", "/api/v1/namespaces/ns/secrets/s", "application/json", b'{"data":{"password":"aHVudGVyMg=="}}'
+            )
+        )
         ex = raw.exchanges[-1]
         assert "aHVudGVyMg" not in ex.request_excerpt and "redacted" in ex.request_excerpt
 
@@ -382,7 +491,9 @@ def test_raw_api_refuses_wrong_ca(tmp_path: Path, pki: Path, server: str) -> Non
 
 def test_raw_api_unreachable_server(tmp_path: Path, pki: Path) -> None:
     with RawApi(access_for(tmp_path, pki, "https://127.0.0.1:9"), FAST) as raw:
-        with pytest.raises(ProviderError, match=r"^connection refused \(GET /version to https://127.0.0.1:9, after 0\.\d"):
+        with pytest.raises(
+            ProviderError, match=r"^connection refused \(GET /version to https://127.0.0.1:9, after 0\.\d"
+        ):
             raw.send(RawRequest("GET", "/version"))
 
 
@@ -404,8 +515,7 @@ def test_typed_client_errors_are_translated(tmp_path: Path, pki: Path, server: s
     try:
         apps = kubernetes.client.AppsV1Api(client)
         with pytest.raises(NotFound) as info:
-            call_api(apps.read_namespaced_deployment, "nope", "ns", method="GET", path="deployments/nope",
-                     timeout=10.0)
+            call_api(apps.read_namespaced_deployment, "nope", "ns", method="GET", path="deployments/nope", timeout=10.0)
         assert info.value.body["reason"] == "NotFound"
         assert isinstance(info.value.__cause__, kubernetes.client.exceptions.ApiException)
     finally:
@@ -444,8 +554,10 @@ def test_ca_that_is_not_a_certificate_is_named(tmp_path: Path) -> None:
             access.server_version(Timeouts(api_request=5.0))
     finally:
         listener.close()
-    assert str(info.value).startswith("the kubeconfig's certificate-authority or client certificate/key is not "
-                                      f"valid PEM data; re-export the kubeconfig (GET /version to {server}, after 0.")
+    assert str(info.value).startswith(
+        "the kubeconfig's certificate-authority or client certificate/key is not "
+        f"valid PEM data; re-export the kubeconfig (GET /version to {server}, after 0."
+    )
 
 
 def test_kubeconfig_that_is_a_directory(tmp_path: Path) -> None:
@@ -458,8 +570,9 @@ def test_wrong_ca_is_named_after_one_attempt(tmp_path: Path, pki: Path, server: 
     with pytest.raises(ProviderError) as info:
         access_for(tmp_path, pki, server, ca="other.crt").server_version(Timeouts(api_request=5.0))
     text = str(info.value)
-    assert text.startswith("certificate verify failed: the kubeconfig's CA does not match the server "
-                           f"(GET /version to {server}, after 0.")
+    assert text.startswith(
+        f"certificate verify failed: the kubeconfig's CA does not match the server (GET /version to {server}, after 0."
+    )
     assert "\n" not in text and "SSLError" not in text
     assert len(_Handler.seen) == before  # no request reached the handler (and none was retried)
 
@@ -494,11 +607,16 @@ def test_silent_listener_times_out_once_with_the_real_time(tmp_path: Path, pki: 
     finally:
         listener.close()
     assert 1.4 < took < 3.0  # one attempt of 1.5 s, not four (urllib3's default retries)
-    assert str(info.value).startswith(f"timed out after 2s waiting for the API server to answer GET /version to "
-                                      f"{server}; last saw: the connection was accepted but no response came in 1.")
+    assert str(info.value).startswith(
+        f"timed out after 2s waiting for the API server to answer GET /version to "
+        f"{server}; last saw: the connection was accepted but no response came in 1."
+    )
 
 
 def test_unknown_host_name(tmp_path: Path, pki: Path) -> None:
-    with pytest.raises(ProviderError, match=r"^cannot resolve the API server's host name \(GET /version to "
-                                            r"https://no-such-host\.invalid:6443, after \d+\.\ds\); fix the"):
+    with pytest.raises(
+        ProviderError,
+        match=r"^cannot resolve the API server's host name \(GET /version to "
+        r"https://no-such-host\.invalid:6443, after \d+\.\ds\); fix the",
+    ):
         access_for(tmp_path, pki, "https://no-such-host.invalid:6443").server_version(Timeouts(api_request=5.0))

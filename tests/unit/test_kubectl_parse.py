@@ -9,8 +9,7 @@ def test_rollout_history_rows_and_missing_causes() -> None:
         "3         <none>\n"
         "\n"
     )
-    assert parse_rollout_history(text) == [
-        HistoryRow(2, "update deployment-demo to v0.2"), HistoryRow(3, None)]
+    assert parse_rollout_history(text) == [HistoryRow(2, "update deployment-demo to v0.2"), HistoryRow(3, None)]
 
 
 def test_rollout_history_of_nothing_is_empty() -> None:

@@ -65,10 +65,15 @@ def test_write_then_load_round_trips_with_kinds_and_behaviour(tmp_path) -> None:
     assert load_matrix(tmp_path) == m
     data = json.loads((tmp_path / "matrix.json").read_text())
     assert data["format"] == 2
-    assert data["rows"][0] == {"name": "rollout", "kind": "scenario", "cells": {
-        "v1.34.4": [{"text": "pass: 0 failed / 100", "behaviour": "pass"}],
-        "v1.35.4": [{"text": "pass: 0 failed / 120", "behaviour": "pass"}],
-        "v1.36.3": [{"text": "pass: 0 failed / 90", "behaviour": "pass"}]}}
+    assert data["rows"][0] == {
+        "name": "rollout",
+        "kind": "scenario",
+        "cells": {
+            "v1.34.4": [{"text": "pass: 0 failed / 100", "behaviour": "pass"}],
+            "v1.35.4": [{"text": "pass: 0 failed / 120", "behaviour": "pass"}],
+            "v1.36.3": [{"text": "pass: 0 failed / 90", "behaviour": "pass"}],
+        },
+    }
     assert data["rows"][2]["cells"]["v1.34.4"] == [{"text": "+0.02"}]  # a measurement has no behaviour
     assert (tmp_path / "matrix.html").read_text().startswith("<!DOCTYPE html>")
 
@@ -82,11 +87,13 @@ def test_markdown_bolds_changed_cells_and_labels_measurements() -> None:
 
 
 def test_merge_puts_versions_side_by_side_in_numeric_order() -> None:
-    merged = merge_matrices([
-        run("v1.35.4", rollout="pass", json_patch="400 json"),
-        run("v1.9.0", rollout="fail"),
-        run("v1.34.4", rollout="pass", json_patch="400 yaml"),
-    ])
+    merged = merge_matrices(
+        [
+            run("v1.35.4", rollout="pass", json_patch="400 json"),
+            run("v1.9.0", rollout="fail"),
+            run("v1.34.4", rollout="pass", json_patch="400 yaml"),
+        ]
+    )
     assert merged.columns == ("v1.9.0", "v1.34.4", "v1.35.4")
     assert merged.rows == ("rollout", "json_patch")
     assert merged.cell("json_patch", "v1.34.4") == "400 yaml"
@@ -95,8 +102,13 @@ def test_merge_puts_versions_side_by_side_in_numeric_order() -> None:
 
 
 def test_merge_of_two_runs_of_one_version_keeps_each_answer_once_even_with_semicolons() -> None:
-    merged = merge_matrices([run("v1.34.4", check="200; items ['b']"), run("v1.34.4", check="200; items ['c']"),
-                             run("v1.34.4", check="200; items ['b']")])
+    merged = merge_matrices(
+        [
+            run("v1.34.4", check="200; items ['b']"),
+            run("v1.34.4", check="200; items ['c']"),
+            run("v1.34.4", check="200; items ['b']"),
+        ]
+    )
     assert merged.cell("check", "v1.34.4") == "200; items ['b']; 200; items ['c']"
     assert merged.behaviour("check", "v1.34.4") == ("200; items ['b']", "200; items ['c']")
 
@@ -116,8 +128,9 @@ def test_builder_needs_a_scenario_outcome_and_a_known_kind() -> None:
 
 
 def test_a_format_1_matrix_loads_with_unclassified_rows(tmp_path) -> None:
-    (tmp_path / "matrix.json").write_text(json.dumps(
-        {"columns": ["v1.34.4"], "rows": [{"name": "rollback", "cells": {"v1.34.4": "404"}}]}))
+    (tmp_path / "matrix.json").write_text(
+        json.dumps({"columns": ["v1.34.4"], "rows": [{"name": "rollback", "cells": {"v1.34.4": "404"}}]})
+    )
     m = load_matrix(tmp_path)
     assert m.kind("rollback") == UNCLASSIFIED
     assert m.cell("rollback", "v1.34.4") == "404"
@@ -126,16 +139,23 @@ def test_a_format_1_matrix_loads_with_unclassified_rows(tmp_path) -> None:
     assert merged.kind("rollback") == CHECK
 
 
-@pytest.mark.parametrize("content", [
-    "{not json",
-    json.dumps({"columns": ["v1"]}),
-    json.dumps([1, 2]),
-    json.dumps({"columns": ["v1"], "rows": [{"name": "r", "kind": "verdict", "cells": {}}]}),
-    json.dumps({"columns": ["v1"], "rows": [{"name": "r", "kind": "check", "cells": {"v1": [{"text": "404"}]}}]}),
-    json.dumps({"columns": ["v1"], "rows": [
-        {"name": "r", "kind": "measurement", "cells": {"v1": [{"text": "4", "behaviour": "4"}]}}]}),
-    json.dumps({"columns": ["v1"], "rows": [{"name": "r", "kind": "check", "cells": {"v2": []}}]}),
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{not json",
+        json.dumps({"columns": ["v1"]}),
+        json.dumps([1, 2]),
+        json.dumps({"columns": ["v1"], "rows": [{"name": "r", "kind": "verdict", "cells": {}}]}),
+        json.dumps({"columns": ["v1"], "rows": [{"name": "r", "kind": "check", "cells": {"v1": [{"text": "404"}]}}]}),
+        json.dumps(
+            {
+                "columns": ["v1"],
+                "rows": [{"name": "r", "kind": "measurement", "cells": {"v1": [{"text": "4", "behaviour": "4"}]}}],
+            }
+        ),
+        json.dumps({"columns": ["v1"], "rows": [{"name": "r", "kind": "check", "cells": {"v2": []}}]}),
+    ],
+)
 def test_load_refuses_what_is_not_a_matrix(tmp_path, content) -> None:
     (tmp_path / "matrix.json").write_text(content)
     with pytest.raises(ConfigError, match="not a rollproof matrix.json"):
@@ -151,6 +171,8 @@ def test_matrix_data_lists_empty_cells_as_empty_lists() -> None:
     b = MatrixBuilder()
     b.put("rollback", "v1.34.4", "404")
     b.column("v1.35.4")
-    assert matrix_data(b.build())["rows"][0]["cells"] == {"v1.34.4": [{"text": "404", "behaviour": "404"}],
-                                                          "v1.35.4": []}
+    assert matrix_data(b.build())["rows"][0]["cells"] == {
+        "v1.34.4": [{"text": "404", "behaviour": "404"}],
+        "v1.35.4": [],
+    }
     assert Observation("x").behaviour is None

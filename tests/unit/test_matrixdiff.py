@@ -33,8 +33,12 @@ def nightly(**columns: dict[str, str]) -> MatrixBuilder:
     return b
 
 
-BASE = {"scenario:rollout": "pass: 0 failed / 2000", "rollback-apps-v1beta1": NOT_FOUND,
-        "statefulset-update-order": "3,2,1,0", "lag-s": "+0.00"}
+BASE = {
+    "scenario:rollout": "pass: 0 failed / 2000",
+    "rollback-apps-v1beta1": NOT_FOUND,
+    "statefulset-update-order": "3,2,1,0",
+    "lag-s": "+0.00",
+}
 
 
 def test_counts_and_measurements_are_not_changes() -> None:
@@ -71,8 +75,9 @@ def test_a_check_answer_the_table_does_not_predict_is_not_announced() -> None:
 
 def test_scenario_outcome_changes_pass_is_announced_fail_and_skip_are_not() -> None:
     base = nightly(v1_34_4=BASE, v1_35_4={**BASE, "scenario:rollout": "fail: 3 failed / 2000"}).build()
-    now = nightly(v1_34_4={**BASE, "scenario:rollout": "skip"},
-                  v1_35_4={**BASE, "scenario:rollout": "pass: 0 failed / 2000"}).build()
+    now = nightly(
+        v1_34_4={**BASE, "scenario:rollout": "skip"}, v1_35_4={**BASE, "scenario:rollout": "pass: 0 failed / 2000"}
+    ).build()
     by_column = {c.column: c for c in compare(base, now).changes}
     assert by_column["v1.34.4"].after == ("skip",) and not by_column["v1.34.4"].announced
     assert by_column["v1.35.4"].announced_by == "scenario expectation: pass"
@@ -98,7 +103,11 @@ def test_a_new_minor_is_compared_with_the_nearest_older_one_and_its_differences_
 
 def test_pairing_prefers_lower_then_higher_and_names_for_non_versions() -> None:
     assert pair_columns(["1.31", "v1.34.10", "v1.34.9", "nightly"], ["v1.34.2", "v1.34.9", "1.33", "nightly"]) == (
-        ("1.31", "1.33"), ("v1.34.10", "v1.34.9"), ("v1.34.9", "v1.34.9"), ("nightly", "nightly"))
+        ("1.31", "1.33"),
+        ("v1.34.10", "v1.34.9"),
+        ("v1.34.9", "v1.34.9"),
+        ("nightly", "nightly"),
+    )
     assert pair_columns(["v1.34.4"], []) == (("v1.34.4", None),)
 
 
@@ -109,7 +118,11 @@ def test_a_row_that_disappeared_is_an_unannounced_change_a_new_row_is_listed() -
     result = compare(base, now)
     (gone,) = result.changes
     assert (gone.row, gone.before, gone.after, gone.announced) == (
-        "statefulset-update-order", ("3,2,1,0",), None, False)
+        "statefulset-update-order",
+        ("3,2,1,0",),
+        None,
+        False,
+    )
     assert result.new_rows == ("statefulset-canary",)
 
 
@@ -122,19 +135,26 @@ def test_a_row_that_became_a_measurement_is_an_unannounced_change() -> None:
 
 
 def test_an_unclassified_baseline_is_refused_with_the_fix(tmp_path) -> None:
-    (tmp_path / "matrix.json").write_text(json.dumps(
-        {"columns": ["v1.34.4"], "rows": [{"name": "rollback", "cells": {"v1.34.4": "404"}}]}))
+    (tmp_path / "matrix.json").write_text(
+        json.dumps({"columns": ["v1.34.4"], "rows": [{"name": "rollback", "cells": {"v1.34.4": "404"}}]})
+    )
     with pytest.raises(ConfigError, match="rows without a kind .* compare against a matrix written by this"):
         compare(load_matrix(tmp_path), nightly(v1_34_4=BASE).build(), "old.json")
 
 
-@pytest.mark.parametrize("text, answer", [
-    (NOT_FOUND, (404, "the server could not find the requested resource")),
-    ("200; revisionHistoryLimit 3, owned by ['rp-challenger']", (200, "revisionHistoryLimit 3, owned by ['rp-challenger']")),
-    ("415", (415, "")),
-    ("refused", None),
-    ("3,2,1,0", None),
-])
+@pytest.mark.parametrize(
+    "text, answer",
+    [
+        (NOT_FOUND, (404, "the server could not find the requested resource")),
+        (
+            "200; revisionHistoryLimit 3, owned by ['rp-challenger']",
+            (200, "revisionHistoryLimit 3, owned by ['rp-challenger']"),
+        ),
+        ("415", (415, "")),
+        ("refused", None),
+        ("3,2,1,0", None),
+    ],
+)
 def test_parse_answer_reads_status_then_message(text, answer) -> None:
     assert parse_answer(text) == answer
 
@@ -152,9 +172,16 @@ def test_changes_data_is_json_ready() -> None:
     base = nightly(v1_34_4=BASE).build()
     now = nightly(v1_34_4={**BASE, "statefulset-update-order": "0,1,2,3"}).build()
     data = changes_data(compare(base, now, "prev/matrix.json"))
-    assert json.loads(json.dumps(data))["changes"] == [{
-        "row": "statefulset-update-order", "column": "v1.34.4", "compared_with": "v1.34.4",
-        "before": ["3,2,1,0"], "after": ["0,1,2,3"], "announced_by": None}]
+    assert json.loads(json.dumps(data))["changes"] == [
+        {
+            "row": "statefulset-update-order",
+            "column": "v1.34.4",
+            "compared_with": "v1.34.4",
+            "before": ["3,2,1,0"],
+            "after": ["0,1,2,3"],
+            "announced_by": None,
+        }
+    ]
     assert data["unannounced"] == 1
 
 
@@ -169,8 +196,7 @@ def test_cli_exits_1_on_an_unannounced_change_and_writes_every_file(tmp_path, ca
     base, run = _dirs(tmp_path, BASE, {**BASE, "statefulset-update-order": "0,1,2,3"})
     out = tmp_path / "out"
     assert main(["matrix", str(run), "-o", str(out), "--baseline", str(base / "matrix.json")]) == 1
-    assert {p.name for p in out.iterdir()} == {"matrix.json", "matrix.md", "matrix.html", "changes.md",
-                                               "changes.json"}
+    assert {p.name for p in out.iterdir()} == {"matrix.json", "matrix.md", "matrix.html", "changes.md", "changes.json"}
     captured = capsys.readouterr()
     assert "**NOT ANNOUNCED**" in captured.out
     assert "1 not announced by any expectation: add an expectation row" in captured.err

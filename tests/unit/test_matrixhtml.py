@@ -9,8 +9,9 @@ from harness.matrixhtml import matrix_html
 def matrix(order_137: str = "3,2,1,0", lag: str = "+0.00"):
     b = MatrixBuilder()
     for version, order in (("v1.35.4", "3,2,1,0"), ("v1.36.3", "3,2,1,0"), ("v1.37.0", order_137)):
-        b.put("Deployment rolling update <v0.1 -> v0.2>", version, "pass: 0 failed / 10", kind=SCENARIO,
-              behaviour="pass")
+        b.put(
+            "Deployment rolling update <v0.1 -> v0.2>", version, "pass: 0 failed / 10", kind=SCENARIO, behaviour="pass"
+        )
         b.put("statefulset-update-order", version, order)
         b.put("lag-s", version, lag, kind=MEASUREMENT)
     return b.build()
@@ -82,8 +83,10 @@ def test_changes_since_the_baseline_are_outlined_and_say_what_was_there() -> Non
     (cell,) = [(css, text) for css, text in parse(page).cells if "since-unannounced" in css]
     assert cell == ("version-change since-unannounced", "0,1,2,3was: 3,2,1,0")
     assert "Changes since nightly-41/matrix.json" in page
-    assert '<li class="unannounced">statefulset-update-order on v1.37.0 (against v1.37.0): 3,2,1,0 &rarr; 0,1,2,3; ' \
-           "NOT ANNOUNCED</li>" in page
+    assert (
+        '<li class="unannounced">statefulset-update-order on v1.37.0 (against v1.37.0): 3,2,1,0 &rarr; 0,1,2,3; '
+        "NOT ANNOUNCED</li>" in page
+    )
 
 
 def test_empty_cells_show_a_dash() -> None:

@@ -46,9 +46,16 @@ def write_proc(root: Path, pid: str, paws: int, rsts: int, cgroup: str = "", con
 def test_read_counters_keeps_the_watched_ones_and_none_once_gone(tmp_path: Path) -> None:
     write_proc(tmp_path, "42", paws=1, rsts=2, conntrack=True)
     assert read_counters(42, str(tmp_path)) == {
-        "TcpExt.PAWSTimewait": 1, "TcpExt.ListenOverflows": 0, "TcpExt.TCPAbortOnData": 3, "Tcp.AttemptFails": 0,
-        "Tcp.EstabResets": 1, "Tcp.OutRsts": 2, "conntrack.insert_failed": 12, "conntrack.drop": 0,
-        "conntrack.early_drop": 0}
+        "TcpExt.PAWSTimewait": 1,
+        "TcpExt.ListenOverflows": 0,
+        "TcpExt.TCPAbortOnData": 3,
+        "Tcp.AttemptFails": 0,
+        "Tcp.EstabResets": 1,
+        "Tcp.OutRsts": 2,
+        "conntrack.insert_failed": 12,
+        "conntrack.drop": 0,
+        "conntrack.early_drop": 0,
+    }
     assert read_counters(43, str(tmp_path)) is None
 
 

@@ -64,7 +64,10 @@ def test_paths() -> None:
     assert p.deployment_path("ns", "web") == "/apis/apps/v1/namespaces/ns/deployments/web"
     assert p.object_path("v1", "namespaces", "rp-dev-x") == "/api/v1/namespaces/rp-dev-x"
     assert p.object_path("apps/v1", "replicasets", None, "ns") == "/apis/apps/v1/namespaces/ns/replicasets"
-    assert p.object_path("apps/v1", "deployments/scale", "web", "ns") == "/apis/apps/v1/namespaces/ns/deployments/web/scale"
+    assert (
+        p.object_path("apps/v1", "deployments/scale", "web", "ns")
+        == "/apis/apps/v1/namespaces/ns/deployments/web/scale"
+    )
 
 
 @pytest.mark.parametrize("ns,name", [("NS", "web"), ("ns", "../x"), ("ns", "web?x=1"), ("a" * 64, "web"), ("ns", "")])
@@ -183,10 +186,14 @@ def test_set_env_ops_add_append_replace() -> None:
     assert out["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "A", "value": "1"}]
     out2 = apply_ops(out, p.set_env_ops(out, "nginx", "B", "2"))
     assert out2["spec"]["template"]["spec"]["containers"][0]["env"] == [
-        {"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
+        {"name": "A", "value": "1"},
+        {"name": "B", "value": "2"},
+    ]
     out3 = apply_ops(out2, p.set_env_ops(out2, "nginx", "A", "9"))
     assert out3["spec"]["template"]["spec"]["containers"][0]["env"] == [
-        {"name": "A", "value": "9"}, {"name": "B", "value": "2"}]
+        {"name": "A", "value": "9"},
+        {"name": "B", "value": "2"},
+    ]
 
 
 def test_change_cause_ops_with_and_without_annotations() -> None:

@@ -14,6 +14,7 @@ def _no_rollproof_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.startswith("ROLLPROOF_"):
             monkeypatch.delenv(name)
 
+
 CLUSTER_OVERRIDE = """
 import pytest
 from pathlib import Path
@@ -28,8 +29,14 @@ def cluster():
 
 def test_options_are_in_their_own_group(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--help")
-    result.stdout.fnmatch_lines(["rollproof: rolling-update conformance on real clusters:",
-                                 "*--cluster-provider*", "*--nodes*", "*--report-dir*"])
+    result.stdout.fnmatch_lines(
+        [
+            "rollproof: rolling-update conformance on real clusters:",
+            "*--cluster-provider*",
+            "*--nodes*",
+            "*--report-dir*",
+        ]
+    )
 
 
 def test_markers_are_registered_with_an_example(pytester: pytest.Pytester) -> None:
@@ -71,8 +78,9 @@ def test_version_marker_skips_with_the_reason(pytester: pytest.Pytester) -> None
 def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_nothing():\n    pass\n")
     result = pytester.runpytest("--fixtures")
-    result.stdout.fnmatch_lines(["cluster [[]session scope[]]*", "*a kind cluster created (or reused) once*",
-                                 "namespace*", "probed_service*"])
+    result.stdout.fnmatch_lines(
+        ["cluster [[]session scope[]]*", "*a kind cluster created (or reused) once*", "namespace*", "probed_service*"]
+    )
 
 
 SCENARIO_WITH_A_RUN = """
@@ -114,12 +122,17 @@ def test_a_scenario_whose_evidence_is_incomplete_fails_with_the_reason(pytester:
     pytester.makepyfile(SCENARIO_WITH_A_RUN)
     result = pytester.runpytest_subprocess("--report-dir", "out", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=2)
-    result.stdout.fnmatch_lines([
-        "*evidence incomplete: the sampler ended by itself at +6.000s (max-duration)*",
-        "*evidence incomplete: 4 sample(s) the sampler took never reached the harness*",
-    ])
-    reports = {p.name: json.loads(p.read_text()) for p in (pytester.path / "out").glob("*.json")
-               if p.name.startswith("test_a_scenario")}
+    result.stdout.fnmatch_lines(
+        [
+            "*evidence incomplete: the sampler ended by itself at +6.000s (max-duration)*",
+            "*evidence incomplete: 4 sample(s) the sampler took never reached the harness*",
+        ]
+    )
+    reports = {
+        p.name: json.loads(p.read_text())
+        for p in (pytester.path / "out").glob("*.json")
+        if p.name.startswith("test_a_scenario")
+    }
     by_test = {r["nodeid"].rsplit("::", 1)[-1]: r for r in reports.values()}
     assert by_test["test_whole"]["probes"]["new-connection"]["passed"] is True
     early = by_test["test_stopped_early"]["probes"]["new-connection"]
@@ -130,8 +143,9 @@ def test_a_scenario_whose_evidence_is_incomplete_fails_with_the_reason(pytester:
 
 def test_repeat_runs_each_scenario_and_writes_the_soak_summary(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(SCENARIO_WITH_A_RUN)
-    result = pytester.runpytest_subprocess("--repeat", "3", "--report-dir", "out", "-k", "whole",
-                                           "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(
+        "--repeat", "3", "--report-dir", "out", "-k", "whole", "-p", "no:cacheprovider"
+    )
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["*soak: 3 runs, 2703 requests, 0 failed*"])
     assert "| a whole run | 3 | passed 3 |" in (pytester.path / "out" / "soak.md").read_text()

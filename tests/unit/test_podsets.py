@@ -48,9 +48,18 @@ IMG_OLD, IMG_NEW = "rollproof/nginx:1.22.1", "rollproof/nginx:1.26.3"
 # --------------------------------------------------------------------------- plain API JSON
 
 
-def pod(name: str, revision: str | None = OLD, *, uid: str | None = None, image: str = IMG_OLD,
-        node: str | None = "node-a", ready: bool = True, terminating: bool = False,
-        waiting: str | None = None, labels: dict[str, str] | None = None) -> dict[str, Any]:
+def pod(
+    name: str,
+    revision: str | None = OLD,
+    *,
+    uid: str | None = None,
+    image: str = IMG_OLD,
+    node: str | None = "node-a",
+    ready: bool = True,
+    terminating: bool = False,
+    waiting: str | None = None,
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
     labels = {"app": "web", **(labels or {})}
     if revision is not None:
         labels[REVISION_LABEL] = revision
@@ -60,10 +69,12 @@ def pod(name: str, revision: str | None = OLD, *, uid: str | None = None, image:
     spec: dict[str, Any] = {"containers": [{"name": "nginx", "image": image}]}
     if node is not None:
         spec["nodeName"] = node
-    status: dict[str, Any] = {"conditions": [
-        {"type": "PodScheduled", "status": "True"},
-        {"type": "Ready", "status": "True" if ready else "False"},
-    ]}
+    status: dict[str, Any] = {
+        "conditions": [
+            {"type": "PodScheduled", "status": "True"},
+            {"type": "Ready", "status": "True" if ready else "False"},
+        ]
+    }
     if waiting:
         status["containerStatuses"] = [{"name": "nginx", "state": {"waiting": {"reason": waiting}}}]
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
@@ -73,36 +84,85 @@ def ev(t: float, kind: str, name: str, revision: str | None = OLD, **kw: Any) ->
     return PodEvent(t, kind, pod_state(pod(name, revision, **kw)))
 
 
-def sts(*, replicas: int | None = 4, partition: int | None = 0, generation: int = 2, observed: int = 2,
-        ready: int = 4, available: int = 4, updated: int = 4, current: str = NEW, update: str = NEW,
-        strategy: str = "RollingUpdate") -> dict[str, Any]:
+def sts(
+    *,
+    replicas: int | None = 4,
+    partition: int | None = 0,
+    generation: int = 2,
+    observed: int = 2,
+    ready: int = 4,
+    available: int = 4,
+    updated: int = 4,
+    current: str = NEW,
+    update: str = NEW,
+    strategy: str = "RollingUpdate",
+) -> dict[str, Any]:
     strat: dict[str, Any] = {"type": strategy}
     if partition is not None and strategy == "RollingUpdate":
         strat["rollingUpdate"] = {"partition": partition}
     spec: dict[str, Any] = {"updateStrategy": strat}
     if replicas is not None:
         spec["replicas"] = replicas
-    return {"apiVersion": "apps/v1", "kind": "StatefulSet",
-            "metadata": {"name": "web", "generation": generation}, "spec": spec,
-            "status": {"observedGeneration": observed, "readyReplicas": ready, "availableReplicas": available,
-                       "updatedReplicas": updated, "currentRevision": current, "updateRevision": update}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "web", "generation": generation},
+        "spec": spec,
+        "status": {
+            "observedGeneration": observed,
+            "readyReplicas": ready,
+            "availableReplicas": available,
+            "updatedReplicas": updated,
+            "currentRevision": current,
+            "updateRevision": update,
+        },
+    }
 
 
-def ds(*, generation: int = 2, observed: int = 2, desired: int = 3, updated: int = 3, available: int = 3,
-       current: int = 3, misscheduled: int = 0, strategy: str = "RollingUpdate") -> dict[str, Any]:
-    return {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent", "generation": generation},
-            "spec": {"updateStrategy": {"type": strategy}},
-            "status": {"observedGeneration": observed, "desiredNumberScheduled": desired,
-                       "updatedNumberScheduled": updated, "numberAvailable": available,
-                       "currentNumberScheduled": current, "numberMisscheduled": misscheduled}}
+def ds(
+    *,
+    generation: int = 2,
+    observed: int = 2,
+    desired: int = 3,
+    updated: int = 3,
+    available: int = 3,
+    current: int = 3,
+    misscheduled: int = 0,
+    strategy: str = "RollingUpdate",
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "agent", "generation": generation},
+        "spec": {"updateStrategy": {"type": strategy}},
+        "status": {
+            "observedGeneration": observed,
+            "desiredNumberScheduled": desired,
+            "updatedNumberScheduled": updated,
+            "numberAvailable": available,
+            "currentNumberScheduled": current,
+            "numberMisscheduled": misscheduled,
+        },
+    }
 
 
-def controller_revision(name: str, revision: int, image: str | None, *, kind: str = "StatefulSet",
-                        owner: str = "web", controller: bool = True) -> dict[str, Any]:
+def controller_revision(
+    name: str,
+    revision: int,
+    image: str | None,
+    *,
+    kind: str = "StatefulSet",
+    owner: str = "web",
+    controller: bool = True,
+) -> dict[str, Any]:
     rev: dict[str, Any] = {
-        "apiVersion": "apps/v1", "kind": "ControllerRevision", "revision": revision,
-        "metadata": {"name": name, "ownerReferences": [
-            {"apiVersion": "apps/v1", "kind": kind, "name": owner, "controller": controller}]},
+        "apiVersion": "apps/v1",
+        "kind": "ControllerRevision",
+        "revision": revision,
+        "metadata": {
+            "name": name,
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": kind, "name": owner, "controller": controller}],
+        },
         "data": {"spec": {"template": {"spec": {"containers": [{"name": "nginx", "image": image}]}}}},
     }
     if image is None:
@@ -133,7 +193,8 @@ def test_statefulset_builder_names_labels_image_version_and_partition() -> None:
     c = _container(obj)
     assert c["image"] == IMG_NEW
     assert [e for e in c["env"] if e["name"] == "STATEFULSET_DEMO_VER"] == [
-        {"name": "STATEFULSET_DEMO_VER", "value": "v0.2"}]
+        {"name": "STATEFULSET_DEMO_VER", "value": "v0.2"}
+    ]
     assert "readinessProbe" in c and c["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "4"]
     assert statefulset("web", IMG_OLD, service_name="gov")["spec"]["serviceName"] == "gov"
 
@@ -172,13 +233,17 @@ def test_daemonset_builder_surge_strategy() -> None:
     assert obj["spec"]["template"]["metadata"]["labels"] == {"app": "agent"}
     assert obj["spec"]["revisionHistoryLimit"] == 2
     assert obj["spec"]["updateStrategy"] == {
-        "type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}}
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0},
+    }
     c = _container(obj)
     assert c["image"] == IMG_NEW
     assert {"name": "DAEMONSET_DEMO_VER", "value": "v0.3"} in c["env"]
     assert "replicas" not in obj["spec"]
     assert daemonset("agent", IMG_OLD)["spec"]["updateStrategy"]["rollingUpdate"] == {
-        "maxSurge": 1, "maxUnavailable": 0}
+        "maxSurge": 1,
+        "maxUnavailable": 0,
+    }
 
 
 def test_headless_service_has_no_cluster_ip_and_no_node_port() -> None:
@@ -201,17 +266,20 @@ def test_with_pull_policy_sets_every_container_on_a_copy() -> None:
         with_pull_policy(obj, "never")
 
 
-@pytest.mark.parametrize(("value", "total", "up", "want"), [
-    (2, 10, True, 2),
-    (0, 10, False, 0),
-    ("25%", 4, True, 1),
-    ("25%", 4, False, 1),
-    ("30%", 4, True, 2),   # 1.2 -> up
-    ("30%", 4, False, 1),  # 1.2 -> down
-    ("10%", 3, False, 0),
-    ("100%", 7, True, 7),
-    (" 50% ", 3, True, 2),
-])
+@pytest.mark.parametrize(
+    ("value", "total", "up", "want"),
+    [
+        (2, 10, True, 2),
+        (0, 10, False, 0),
+        ("25%", 4, True, 1),
+        ("25%", 4, False, 1),
+        ("30%", 4, True, 2),  # 1.2 -> up
+        ("30%", 4, False, 1),  # 1.2 -> down
+        ("10%", 3, False, 0),
+        ("100%", 7, True, 7),
+        (" 50% ", 3, True, 2),
+    ],
+)
 def test_scaled_value_rounds_like_the_controllers(value: int | str, total: int, up: bool, want: int) -> None:
     assert scaled_value(value, total, round_up=up) == want
 
@@ -229,21 +297,49 @@ def test_statefulset_status_done_at_partition_zero() -> None:
     verdict = statefulset_rollout_status(sts())
     assert verdict.done
     assert verdict.message == f"statefulset rolling update complete 4 pods at revision {NEW}..."
-    assert dict(verdict.counts) == {"generation": 2, "observed": 2, "spec": 4, "partition": 0, "ready": 4,
-                                    "available": 4, "updated": 4, "currentRevision": NEW, "updateRevision": NEW}
+    assert dict(verdict.counts) == {
+        "generation": 2,
+        "observed": 2,
+        "spec": 4,
+        "partition": 0,
+        "ready": 4,
+        "available": 4,
+        "updated": 4,
+        "currentRevision": NEW,
+        "updateRevision": NEW,
+    }
 
 
-@pytest.mark.parametrize(("obj", "message"), [
-    (sts(generation=3, observed=2), "Waiting for statefulset spec update to be observed..."),
-    (sts(generation=0, observed=0), "Waiting for statefulset spec update to be observed..."),
-    (sts(ready=1), "Waiting for 3 pods to be ready..."),
-    (sts(updated=2, current=OLD), "Waiting for partitioned roll out to finish: 2 out of 4 new pods have been updated..."),
-    (sts(partition=2, updated=1), "Waiting for partitioned roll out to finish: 1 out of 2 new pods have been updated..."),
-    (sts(current=OLD), (f"waiting for statefulset rolling update to complete 4 pods at revision {NEW} "
-                        f"(current {OLD}, 4 available)...")),
-    (sts(available=3), (f"waiting for statefulset rolling update to complete 4 pods at revision {NEW} "
-                        f"(current {NEW}, 3 available)...")),
-])
+@pytest.mark.parametrize(
+    ("obj", "message"),
+    [
+        (sts(generation=3, observed=2), "Waiting for statefulset spec update to be observed..."),
+        (sts(generation=0, observed=0), "Waiting for statefulset spec update to be observed..."),
+        (sts(ready=1), "Waiting for 3 pods to be ready..."),
+        (
+            sts(updated=2, current=OLD),
+            "Waiting for partitioned roll out to finish: 2 out of 4 new pods have been updated...",
+        ),
+        (
+            sts(partition=2, updated=1),
+            "Waiting for partitioned roll out to finish: 1 out of 2 new pods have been updated...",
+        ),
+        (
+            sts(current=OLD),
+            (
+                f"waiting for statefulset rolling update to complete 4 pods at revision {NEW} "
+                f"(current {OLD}, 4 available)..."
+            ),
+        ),
+        (
+            sts(available=3),
+            (
+                f"waiting for statefulset rolling update to complete 4 pods at revision {NEW} "
+                f"(current {NEW}, 3 available)..."
+            ),
+        ),
+    ],
+)
 def test_statefulset_status_waits(obj: dict[str, Any], message: str) -> None:
     verdict = statefulset_rollout_status(obj)
     assert not verdict.done
@@ -299,15 +395,28 @@ def test_daemonset_status_done() -> None:
     verdict = daemonset_rollout_status(ds(misscheduled=1))
     assert verdict.done
     assert verdict.message == 'daemon set "agent" successfully rolled out'
-    assert verdict.counts == (("generation", 2), ("observed", 2), ("desired", 3), ("updated", 3),
-                              ("available", 3), ("current", 3), ("misscheduled", 1))
+    assert verdict.counts == (
+        ("generation", 2),
+        ("observed", 2),
+        ("desired", 3),
+        ("updated", 3),
+        ("available", 3),
+        ("current", 3),
+        ("misscheduled", 1),
+    )
 
 
-@pytest.mark.parametrize(("obj", "message"), [
-    (ds(generation=3, observed=2, updated=0), "Waiting for daemon set spec update to be observed..."),
-    (ds(updated=1, available=1), 'Waiting for daemon set "agent" rollout to finish: 1 out of 3 new pods have been updated...'),
-    (ds(available=2), 'Waiting for daemon set "agent" rollout to finish: 2 of 3 updated pods are available...'),
-])
+@pytest.mark.parametrize(
+    ("obj", "message"),
+    [
+        (ds(generation=3, observed=2, updated=0), "Waiting for daemon set spec update to be observed..."),
+        (
+            ds(updated=1, available=1),
+            'Waiting for daemon set "agent" rollout to finish: 1 out of 3 new pods have been updated...',
+        ),
+        (ds(available=2), 'Waiting for daemon set "agent" rollout to finish: 2 of 3 updated pods are available...'),
+    ],
+)
 def test_daemonset_status_waits(obj: dict[str, Any], message: str) -> None:
     verdict = daemonset_rollout_status(obj)
     assert not verdict.done
@@ -325,8 +434,19 @@ def test_daemonset_status_with_no_nodes_is_done_and_on_delete_refused() -> None:
 
 def test_pod_state_from_api_json() -> None:
     p = pod_state(pod("web-2", NEW, uid="u2", image=IMG_NEW, node="node-b"))
-    assert p == PodState(name="web-2", uid="u2", revision=NEW, image=IMG_NEW, node="node-b", ready=True,
-                         terminating=False, waiting_reason=None, ip=p.ip, exit_code=None, labels=p.labels)
+    assert p == PodState(
+        name="web-2",
+        uid="u2",
+        revision=NEW,
+        image=IMG_NEW,
+        node="node-b",
+        ready=True,
+        terminating=False,
+        waiting_reason=None,
+        ip=p.ip,
+        exit_code=None,
+        labels=p.labels,
+    )
     assert dict(p.labels).get("controller-revision-hash") == NEW
     assert p.available
 
@@ -336,10 +456,22 @@ def test_pod_state_terminating_not_ready_and_waiting() -> None:
     assert gone.terminating and gone.ready and not gone.available
     stuck = pod_state(pod("web-3", None, ready=False, node=None, waiting="ImagePullBackOff"))
     assert (stuck.ready, stuck.available, stuck.revision, stuck.node, stuck.waiting_reason) == (
-        False, False, None, None, "ImagePullBackOff")
+        False,
+        False,
+        None,
+        None,
+        "ImagePullBackOff",
+    )
     bare = pod_state({})
     assert (bare.name, bare.uid, bare.revision, bare.image, bare.node, bare.ready, bare.terminating) == (
-        "", "", None, None, None, False, False)
+        "",
+        "",
+        None,
+        None,
+        None,
+        False,
+        False,
+    )
 
 
 def test_pod_state_takes_the_waiting_reason_of_the_waiting_container() -> None:
@@ -352,8 +484,10 @@ def test_pod_state_takes_the_waiting_reason_of_the_waiting_container() -> None:
     assert pod_state(obj).waiting_reason == "CrashLoopBackOff"
 
 
-@pytest.mark.parametrize(("name", "ordinal"), [
-    ("web-0", 0), ("web-3", 3), ("my-set-12", 12), ("web", None), ("agent-x7k2p", None), ("", None)])
+@pytest.mark.parametrize(
+    ("name", "ordinal"),
+    [("web-0", 0), ("web-3", 3), ("my-set-12", 12), ("web", None), ("agent-x7k2p", None), ("", None)],
+)
 def test_pod_ordinal(name: str, ordinal: int | None) -> None:
     assert pod_ordinal(name) == ordinal
 
@@ -401,26 +535,64 @@ def _statefulset_roll() -> list[PodEvent]:
 def test_pod_lives_one_per_uid_in_order_of_first_appearance() -> None:
     lives = pod_lives(_statefulset_roll())
     assert lives == [
-        PodLife(name="web-0", uid=f"uid-web-0-{OLD}", revision=OLD, image=IMG_OLD, node="node-a",
-                first_seen=0.0, ready_at=0.0, terminating_at=5.0, gone_at=6.0),
-        PodLife(name="web-1", uid=f"uid-web-1-{OLD}", revision=OLD, image=IMG_OLD, node="node-a",
-                first_seen=0.0, ready_at=0.0, terminating_at=1.0, gone_at=2.0),
-        PodLife(name="web-1", uid=f"uid-web-1-{NEW}", revision=NEW, image=IMG_NEW, node="node-b",
-                first_seen=3.0, ready_at=4.0, terminating_at=None, gone_at=None),
-        PodLife(name="web-0", uid=f"uid-web-0-{NEW}", revision=NEW, image=IMG_NEW, node="node-a",
-                first_seen=7.0, ready_at=8.0, terminating_at=None, gone_at=None),
+        PodLife(
+            name="web-0",
+            uid=f"uid-web-0-{OLD}",
+            revision=OLD,
+            image=IMG_OLD,
+            node="node-a",
+            first_seen=0.0,
+            ready_at=0.0,
+            terminating_at=5.0,
+            gone_at=6.0,
+        ),
+        PodLife(
+            name="web-1",
+            uid=f"uid-web-1-{OLD}",
+            revision=OLD,
+            image=IMG_OLD,
+            node="node-a",
+            first_seen=0.0,
+            ready_at=0.0,
+            terminating_at=1.0,
+            gone_at=2.0,
+        ),
+        PodLife(
+            name="web-1",
+            uid=f"uid-web-1-{NEW}",
+            revision=NEW,
+            image=IMG_NEW,
+            node="node-b",
+            first_seen=3.0,
+            ready_at=4.0,
+            terminating_at=None,
+            gone_at=None,
+        ),
+        PodLife(
+            name="web-0",
+            uid=f"uid-web-0-{NEW}",
+            revision=NEW,
+            image=IMG_NEW,
+            node="node-a",
+            first_seen=7.0,
+            ready_at=8.0,
+            terminating_at=None,
+            gone_at=None,
+        ),
     ]
     assert [life.ordinal for life in lives] == [0, 1, 1, 0]
 
 
 def test_pod_life_deleted_without_terminating_first_and_ready_only_when_not_terminating() -> None:
-    lives = pod_lives([
-        ev(1.0, "added", "web-0", ready=False),
-        ev(2.0, "modified", "web-0", ready=True, terminating=True),  # ready but going: not "became ready"
-        ev(3.0, "deleted", "web-0", ready=True, terminating=True),
-        ev(1.0, "added", "web-1", ready=False),
-        ev(4.0, "deleted", "web-1", ready=False),  # gone without a terminating update seen
-    ])
+    lives = pod_lives(
+        [
+            ev(1.0, "added", "web-0", ready=False),
+            ev(2.0, "modified", "web-0", ready=True, terminating=True),  # ready but going: not "became ready"
+            ev(3.0, "deleted", "web-0", ready=True, terminating=True),
+            ev(1.0, "added", "web-1", ready=False),
+            ev(4.0, "deleted", "web-1", ready=False),  # gone without a terminating update seen
+        ]
+    )
     by_name = {life.name: life for life in lives}
     assert (by_name["web-0"].ready_at, by_name["web-0"].terminating_at, by_name["web-0"].gone_at) == (None, 2.0, 3.0)
     assert (by_name["web-1"].ready_at, by_name["web-1"].terminating_at, by_name["web-1"].gone_at) == (None, 4.0, 4.0)
@@ -431,7 +603,7 @@ def test_update_order_names_pods_made_at_a_revision_within_the_window() -> None:
     events = _statefulset_roll()
     assert update_order(events, NEW, since=0.0) == ["web-1", "web-0"]
     assert update_order(events, NEW, since=0.0, until=7.0) == ["web-1"]  # until is exclusive
-    assert update_order(events, NEW, since=7.0) == ["web-0"]             # since is inclusive
+    assert update_order(events, NEW, since=7.0) == ["web-0"]  # since is inclusive
     assert update_order(events, OLD, since=0.0) == ["web-0", "web-1"]
     assert update_order(events, OLD, since=0.5) == []
     assert update_order(events, "web-unknown", since=0.0) == []
@@ -443,14 +615,14 @@ def test_update_order_names_pods_made_at_a_revision_within_the_window() -> None:
 def test_revision_points_count_pods_per_revision_over_time() -> None:
     points = revision_points(_statefulset_roll(), "web")
     assert points == [
-        ReplicaPoint(0.0, OLD, 2, 2, 2, OLD),   # the list: one point for both pods
-        ReplicaPoint(1.0, OLD, 1, 2, 1, OLD),   # web-1 terminating: no longer a replica, not available
+        ReplicaPoint(0.0, OLD, 2, 2, 2, OLD),  # the list: one point for both pods
+        ReplicaPoint(1.0, OLD, 1, 2, 1, OLD),  # web-1 terminating: no longer a replica, not available
         ReplicaPoint(2.0, OLD, 1, 1, 1, OLD),
         ReplicaPoint(3.0, NEW, 1, 0, 0, NEW),
         # 3.5: node assigned, counts unchanged: no point
         ReplicaPoint(4.0, NEW, 1, 1, 1, NEW),
         ReplicaPoint(5.0, OLD, 0, 1, 0, OLD),
-        ReplicaPoint(6.0, OLD, 0, 0, 0, OLD),   # last old pod gone: once at zero
+        ReplicaPoint(6.0, OLD, 0, 0, 0, OLD),  # last old pod gone: once at zero
         ReplicaPoint(7.0, NEW, 2, 1, 1, NEW),
         ReplicaPoint(8.0, NEW, 2, 2, 2, NEW),
     ]
@@ -459,11 +631,14 @@ def test_revision_points_count_pods_per_revision_over_time() -> None:
 
 
 def test_revision_points_owner_names_for_daemonset_hashes_and_unlabelled_pods() -> None:
-    points = revision_points([
-        ev(0.0, "listed", "agent-abcde", "6f7d9b8c4", uid="a"),
-        ev(0.0, "listed", "agent-fghij", None, uid="b", ready=False),
-        ev(1.0, "deleted", "agent-fghij", None, uid="b", ready=False),
-    ], "agent")
+    points = revision_points(
+        [
+            ev(0.0, "listed", "agent-abcde", "6f7d9b8c4", uid="a"),
+            ev(0.0, "listed", "agent-fghij", None, uid="b", ready=False),
+            ev(1.0, "deleted", "agent-fghij", None, uid="b", ready=False),
+        ],
+        "agent",
+    )
     assert points == [
         ReplicaPoint(0.0, "agent-6f7d9b8c4", 1, 1, 1, "agent-6f7d9b8c4"),
         ReplicaPoint(0.0, "agent-unlabelled", 1, 0, 0, "agent-unlabelled"),
@@ -506,14 +681,16 @@ def test_ordinal_handoffs_pair_each_new_pod_with_the_next_old_one() -> None:
 
 def test_ordinal_handoffs_flag_an_old_pod_gone_before_its_predecessor_was_ready() -> None:
     events = [
-        ev(0.0, "listed", "web-0"), ev(0.0, "listed", "web-1"),
+        ev(0.0, "listed", "web-0"),
+        ev(0.0, "listed", "web-1"),
         ev(1.0, "deleted", "web-1"),
         ev(2.0, "added", "web-1", NEW, ready=False),
         ev(3.0, "modified", "web-0", terminating=True),  # too early: web-1 not Ready yet
         ev(4.0, "modified", "web-1", NEW),
     ]
     assert ordinal_handoffs(pod_lives(events), ["web-1", "web-0"], NEW, since=0.0) == [
-        Handoff("web-1", 4.0, "web-0", 3.0)]
+        Handoff("web-1", 4.0, "web-0", 3.0)
+    ]
     assert not ordinal_handoffs(pod_lives(events), ["web-1", "web-0"], NEW, since=0.0)[0].in_order
 
 
@@ -587,7 +764,10 @@ def test_apply_object_sends_a_forced_apply_into_the_namespace() -> None:
     assert out == {"kind": "StatefulSet", "metadata": {"name": "web"}}
     (req,) = raw.sent
     assert (req.method, req.path, req.content_type) == (
-        "PATCH", "/apis/apps/v1/namespaces/ns1/statefulsets/web", APPLY_PATCH_YAML)
+        "PATCH",
+        "/apis/apps/v1/namespaces/ns1/statefulsets/web",
+        APPLY_PATCH_YAML,
+    )
     assert dict(req.params) == {"fieldManager": FIELD_MANAGER, "force": "true"}
     sent = yaml.safe_load(req.body)
     assert sent["metadata"]["namespace"] == "ns1"
@@ -597,11 +777,14 @@ def test_apply_object_sends_a_forced_apply_into_the_namespace() -> None:
     assert raw2.sent[0].path == "/apis/apps/v1/namespaces/ns1/daemonsets/agent"
 
 
-@pytest.mark.parametrize(("obj", "match"), [
-    ({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"}}, "not apps/v1/Deployment"),
-    ({"apiVersion": "v1", "kind": "StatefulSet", "metadata": {"name": "x"}}, "not v1/StatefulSet"),
-    ({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {}}, "DaemonSet manifest has no metadata.name"),
-])
+@pytest.mark.parametrize(
+    ("obj", "match"),
+    [
+        ({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"}}, "not apps/v1/Deployment"),
+        ({"apiVersion": "v1", "kind": "StatefulSet", "metadata": {"name": "x"}}, "not v1/StatefulSet"),
+        ({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {}}, "DaemonSet manifest has no metadata.name"),
+    ],
+)
 def test_apply_object_refuses_other_kinds_and_nameless(obj: dict[str, Any], match: str) -> None:
     raw = _FakeRaw({})
     with pytest.raises(ConfigError, match=match):
@@ -625,7 +808,10 @@ def test_pod_watcher_records_only_changes_and_is_bounded() -> None:
         w._record("deleted", ready, 4.0)
         w._record("added", pod_state(pod("web-1", uid="b")), 5.0)  # over max_events
         assert [(e.t, e.kind, e.pod.uid, e.pod.ready) for e in w.events] == [
-            (1.0, "listed", "a", False), (3.0, "modified", "a", True), (4.0, "deleted", "a", True)]
+            (1.0, "listed", "a", False),
+            (3.0, "modified", "a", True),
+            (4.0, "deleted", "a", True),
+        ]
         assert w.truncated
         assert not w.running
         assert w.stop() == w.events  # never started: stop just returns
@@ -639,8 +825,10 @@ def test_daemonset_surge_counts_no_terminating_pod() -> None:
     from harness.assertions import assert_replica_bounds
 
     events = [
-        ev(0.0, "listed", "agent-a", node="node-a"), ev(0.0, "listed", "agent-b", node="node-b"),
-        ev(1.0, "added", "agent-a2", NEW, node="node-a", ready=False), ev(2.0, "modified", "agent-a2", NEW, node="node-a"),
+        ev(0.0, "listed", "agent-a", node="node-a"),
+        ev(0.0, "listed", "agent-b", node="node-b"),
+        ev(1.0, "added", "agent-a2", NEW, node="node-a", ready=False),
+        ev(2.0, "modified", "agent-a2", NEW, node="node-a"),
         ev(2.1, "modified", "agent-a", node="node-a", terminating=True),
         ev(2.2, "added", "agent-b2", NEW, node="node-b", ready=False),  # surge on b while a's old pod terminates
         ev(3.0, "modified", "agent-b2", NEW, node="node-b"),

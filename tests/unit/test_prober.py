@@ -19,7 +19,15 @@ from harness.errors import ConfigError, NotFound, ProviderError
 from harness.httpwire import ERROR_CLASSES, NeedMore, WireFailure, parse_response
 from harness.podprober import PodProber, prober_pod_manifest
 from harness.probeloop import LoopOptions, ProbeLoop
-from harness.prober import HostProber, LogLine, ProbeOptions, ProbeTarget, SampleStream, check_probe_host, parse_log_line
+from harness.prober import (
+    HostProber,
+    LogLine,
+    ProbeOptions,
+    ProbeTarget,
+    SampleStream,
+    check_probe_host,
+    parse_log_line,
+)
 from harness.samples import KEEP_ALIVE, ProbeSample, clock
 from harness.timeouts import Timeouts
 
@@ -66,8 +74,13 @@ def test_keep_alive_reuses_connections_and_records_failures_on_them(server11: Sc
 
 @pytest.mark.parametrize(
     ("mode", "status", "error"),
-    [("5xx", 503, "http-5xx"), ("garbage", None, "bad-response"), ("close", None, "closed"),
-     ("reset", None, "reset"), ("stall", None, "read-timeout")],
+    [
+        ("5xx", 503, "http-5xx"),
+        ("garbage", None, "bad-response"),
+        ("close", None, "closed"),
+        ("reset", None, "reset"),
+        ("stall", None, "read-timeout"),
+    ],
 )
 def test_failures_are_classified(server: ScriptedServer, mode: str, status: int | None, error: str) -> None:
     server.mode = mode
@@ -151,8 +164,9 @@ def test_host_prober_run_says_stopped_and_counts_everything(server: ScriptedServ
 
 
 def test_host_prober_that_dies_says_so(server: ScriptedServer) -> None:
-    prober = HostProber(ProbeTarget("127.0.0.1", server.port), ProbeOptions(interval=0.005),
-                        python="/bin/false").start()
+    prober = HostProber(
+        ProbeTarget("127.0.0.1", server.port), ProbeOptions(interval=0.005), python="/bin/false"
+    ).start()
     assert prober.wait(10)
     run = prober.stop()
     assert run.samples == () and "exited 1" in run.stop_reason
@@ -178,8 +192,14 @@ def test_allowed_networks() -> None:
 
 
 def test_bad_options_are_config_errors() -> None:
-    for bad in (dict(kind="pipelined"), dict(interval=0), dict(read_timeout=0), dict(max_requests=0),
-                dict(max_inflight=0), dict(marker="(unclosed")):
+    for bad in (
+        dict(kind="pipelined"),
+        dict(interval=0),
+        dict(read_timeout=0),
+        dict(max_requests=0),
+        dict(max_inflight=0),
+        dict(marker="(unclosed"),
+    ):
         with pytest.raises(ConfigError):
             ProbeOptions(**bad)  # type: ignore[arg-type]
     with pytest.raises(ConfigError):
@@ -217,7 +237,8 @@ def test_parse_log_lines() -> None:
     assert parse_log_line(line) == LogLine(seq=7, sample=expected)
     assert parse_log_line(line.encode() + b"\n").sample == expected
     assert parse_log_line('{"s":1.5,"e":1.75,"err":"connect-refused"}').sample == ProbeSample(
-        1.5, 1.75, None, "connect-refused")
+        1.5, 1.75, None, "connect-refused"
+    )
     done = parse_log_line('{"done": 12, "skipped": 2, "why": "max-duration"}')
     assert (done.done, done.skipped, done.why) == (12, 2, "max-duration")
     for junk in ["", "some diagnostic", "{not json", '{"s":1}', '{"e":1,"s":"x"}', "[1,2]", '{"n":"x","s":1,"e":2}']:
@@ -240,8 +261,15 @@ def test_sample_stream_drops_replays_and_counts_the_lost() -> None:
         stream.take(line)
     assert [s.seq for s in stream.samples] == [2, 1, 4] and stream.diagnostics == ["note"]
     assert stream.lost == 2 and not stream.finished
-    run = stream.run(where="w", interval=0.01, started_at=1.0, stopped_at=20.0, stopped_by_harness=True,
-                     clock_offset=100.0, clock_error=0.002)
+    run = stream.run(
+        where="w",
+        interval=0.01,
+        started_at=1.0,
+        stopped_at=20.0,
+        stopped_by_harness=True,
+        clock_offset=100.0,
+        clock_error=0.002,
+    )
     assert [s.start for s in run.samples] == [111.0, 112.0, 114.0]  # converted, sorted
     assert (run.requests, run.lost, run.stop_reason, run.clock_error) == (5, 2, "stopped", 0.002)
 
@@ -249,8 +277,14 @@ def test_sample_stream_drops_replays_and_counts_the_lost() -> None:
 def test_a_stream_without_its_final_count_says_how_it_ended() -> None:
     stream = SampleStream("keep-alive")
     stream.take(sample_line(1))
-    run = stream.run(where="w", interval=0.01, started_at=1.0, stopped_at=2.0, stopped_by_harness=True,
-                     end_reason="log ended without a count")
+    run = stream.run(
+        where="w",
+        interval=0.01,
+        started_at=1.0,
+        stopped_at=2.0,
+        stopped_by_harness=True,
+        end_reason="log ended without a count",
+    )
     assert run.stop_reason == "log ended without a count" and run.requests is None
 
 
@@ -303,8 +337,14 @@ class FakeCore:
     """Just enough of CoreV1Api for PodProber: each log request gets the next scripted stream;
     the pod proxy answers the sampler's clock, `offset` seconds off the harness's."""
 
-    def __init__(self, streams: list[tuple[list[str], str]], waiting_reason: str | None = None,
-                 count: int = 0, offset: float = 0.0, proxy_error: Exception | None = None) -> None:
+    def __init__(
+        self,
+        streams: list[tuple[list[str], str]],
+        waiting_reason: str | None = None,
+        count: int = 0,
+        offset: float = 0.0,
+        proxy_error: Exception | None = None,
+    ) -> None:
         self.streams = streams
         self.waiting_reason = waiting_reason
         self.count = count
@@ -362,8 +402,9 @@ def test_pod_prober_lifecycle_against_a_fake_api() -> None:
 
 
 def test_pod_prober_reopens_a_stalled_log_and_drops_replayed_lines() -> None:
-    core = FakeCore([([sample_line(1), sample_line(2)], "stall"),
-                     ([sample_line(n) for n in range(1, 5)] + [done_line(4)], "eof")])
+    core = FakeCore(
+        [([sample_line(1), sample_line(2)], "stall"), ([sample_line(n) for n in range(1, 5)] + [done_line(4)], "eof")]
+    )
     prober = PodProber(core, "ns", "img", "10.96.0.10:80", timeouts=FAST).start()
     assert prober.wait(10)
     run = prober.stop()
@@ -438,8 +479,11 @@ def test_pod_prober_translates_api_errors() -> None:
 
 
 def test_align_takes_the_shortest_round_trip() -> None:
-    exchanges = [Exchange(0.0, 100.0 - 0.3, 0.2), Exchange(1.0, 101.0 - 0.3 + 0.001, 1.002),
-                 Exchange(2.0, 102.0 - 0.3, 2.5)]
+    exchanges = [
+        Exchange(0.0, 100.0 - 0.3, 0.2),
+        Exchange(1.0, 101.0 - 0.3 + 0.001, 1.002),
+        Exchange(2.0, 102.0 - 0.3, 2.5),
+    ]
     alignment = align(exchanges)
     assert alignment.offset == pytest.approx(-99.7, abs=1e-9)
     assert alignment.error == pytest.approx(0.001)

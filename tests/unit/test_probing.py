@@ -31,9 +31,17 @@ class ScriptedSampler:
         return self
 
     def samples(self) -> list[ProbeSample]:
-        return [ProbeSample(self.t0 + s, self.t0 + e, 200 if ok else None, None if ok else "connect-timeout",
-                            server="nginx/1.22.1" if ok else None, seq=i)
-                for i, (s, e, ok) in enumerate(self.script)]
+        return [
+            ProbeSample(
+                self.t0 + s,
+                self.t0 + e,
+                200 if ok else None,
+                None if ok else "connect-timeout",
+                server="nginx/1.22.1" if ok else None,
+                seq=i,
+            )
+            for i, (s, e, ok) in enumerate(self.script)
+        ]
 
     def wait_first_ok(self, timeout: float) -> bool:
         return any(ok for _, _, ok in self.script)
@@ -44,8 +52,9 @@ class ScriptedSampler:
     def stop(self) -> ProbeRun:
         self.stopped = True
         samples = tuple(self.samples())
-        return ProbeRun(self.kind, self.where, self.interval, self.t0, clock(), "stopped", samples,
-                        requests=len(samples))
+        return ProbeRun(
+            self.kind, self.where, self.interval, self.t0, clock(), "stopped", samples, requests=len(samples)
+        )
 
 
 def service(sampler: ScriptedSampler, timeouts: Timeouts | None = None) -> ProbedService:

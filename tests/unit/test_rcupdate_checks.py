@@ -13,35 +13,54 @@ import pytest
 from harness.cli import _parser
 from harness.errors import ConfigError
 from harness.rcupdate import checks, command
-from harness.rcupdate.checks import check_fenceposts, check_image, check_rc_manifest, load_manifest_text, \
-    parse_duration
+from harness.rcupdate.checks import check_fenceposts, check_image, check_rc_manifest, load_manifest_text, parse_duration
 
 # --------------------------------------------------------------------------- Go durations
 
 
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("10s", 10.0), ("1m30s", 90.0), ("500ms", 0.5), ("0", 0.0), ("1.5h", 5400.0), (".5s", 0.5),
-    ("1.s", 1.0), ("+2s", 2.0), ("2h45m0.5s", 9900.5), ("1us", 1e-6), ("1\u00b5s", 1e-6), ("1\u03bcs", 1e-6),
-    ("100ns", 1e-7), ("1m0s", 60.0), ("5m0s", 300.0), ("-0", 0.0), ("0s", 0.0),
-])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("10s", 10.0),
+        ("1m30s", 90.0),
+        ("500ms", 0.5),
+        ("0", 0.0),
+        ("1.5h", 5400.0),
+        (".5s", 0.5),
+        ("1.s", 1.0),
+        ("+2s", 2.0),
+        ("2h45m0.5s", 9900.5),
+        ("1us", 1e-6),
+        ("1\u00b5s", 1e-6),
+        ("1\u03bcs", 1e-6),
+        ("100ns", 1e-7),
+        ("1m0s", 60.0),
+        ("5m0s", 300.0),
+        ("-0", 0.0),
+        ("0s", 0.0),
+    ],
+)
 def test_go_durations_are_read_as_time_ParseDuration_reads_them(text: str, seconds: float) -> None:
     assert parse_duration(text, "--update-period") == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("10", "'10' has a number without a unit; write it like 10s"),
-    ("2.5", "'2.5' has a number without a unit; write it like 2.5s"),
-    ("1h5", "has a number without a unit"),
-    ("", "empty duration"),
-    ("s", "is not a duration"),
-    (".", "is not a duration"),
-    ("-", "is not a duration"),
-    ("1d", "unknown unit 'd'"),
-    ("10 s", "unknown unit ' s'"),
-    ("1e3s", "unknown unit 'e'"),
-    ("-1s", "is negative"),
-    ("3000000h", "out of range"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("10", "'10' has a number without a unit; write it like 10s"),
+        ("2.5", "'2.5' has a number without a unit; write it like 2.5s"),
+        ("1h5", "has a number without a unit"),
+        ("", "empty duration"),
+        ("s", "is not a duration"),
+        (".", "is not a duration"),
+        ("-", "is not a duration"),
+        ("1d", "unknown unit 'd'"),
+        ("10 s", "unknown unit ' s'"),
+        ("1e3s", "unknown unit 'e'"),
+        ("-1s", "is negative"),
+        ("3000000h", "out of range"),
+    ],
+)
 def test_bad_durations_are_refused_in_one_line_naming_the_flag(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as refused:
         parse_duration(text, "--update-period")
@@ -58,20 +77,35 @@ def test_a_zero_poll_interval_is_refused() -> None:
 # --------------------------------------------------------------------------- images
 
 
-@pytest.mark.parametrize("image", [
-    "nginx", "rollproof/nginx:1.26.3", "localhost:5000/a/b:v1", "registry.k8s.io/pause:3.10",
-    "a.b-c_d__e/f---g:T_1.x-y", "nginx@sha256:" + "ab" * 32, "host.example:443/x/y:z@sha512:" + "0" * 128,
-])
+@pytest.mark.parametrize(
+    "image",
+    [
+        "nginx",
+        "rollproof/nginx:1.26.3",
+        "localhost:5000/a/b:v1",
+        "registry.k8s.io/pause:3.10",
+        "a.b-c_d__e/f---g:T_1.x-y",
+        "nginx@sha256:" + "ab" * 32,
+        "host.example:443/x/y:z@sha512:" + "0" * 128,
+    ],
+)
 def test_image_references_that_a_runtime_can_pull_are_accepted(image: str) -> None:
     assert check_image(image) == image
 
 
-@pytest.mark.parametrize(("image", "shown"), [
-    ("Nginx", "'Nginx'"), ("nginx:", "'nginx:'"), ("/etc", "'/etc'"), ("a//b", "'a//b'"),
-    ("nginx:" + "x" * 129, "a 135-character text"), ("a@sha256:12", "'a@sha256:12'"),
-    ("root:x:0:0:root:/root:/bin/bash daemon:x:1:1", "a 44-character text"),
-    ("line\nbreak", "a 10-character text"),
-])
+@pytest.mark.parametrize(
+    ("image", "shown"),
+    [
+        ("Nginx", "'Nginx'"),
+        ("nginx:", "'nginx:'"),
+        ("/etc", "'/etc'"),
+        ("a//b", "'a//b'"),
+        ("nginx:" + "x" * 129, "a 135-character text"),
+        ("a@sha256:12", "'a@sha256:12'"),
+        ("root:x:0:0:root:/root:/bin/bash daemon:x:1:1", "a 44-character text"),
+        ("line\nbreak", "a 10-character text"),
+    ],
+)
 def test_image_references_are_checked_and_never_quoted_at_length(image: str, shown: str) -> None:
     with pytest.raises(ConfigError) as refused:
         check_image(image, "--image")
@@ -116,8 +150,10 @@ def _rc(name: str = "web-v2", labels: dict[str, str] | None = None) -> dict[str,
         "spec": {
             "replicas": 3,
             "selector": dict(labels),
-            "template": {"metadata": {"labels": dict(labels)},
-                         "spec": {"containers": [{"name": "nginx", "image": "rollproof/nginx:1.26.3"}]}},
+            "template": {
+                "metadata": {"labels": dict(labels)},
+                "spec": {"containers": [{"name": "nginx", "image": "rollproof/nginx:1.26.3"}]},
+            },
         },
     }
 
@@ -161,14 +197,26 @@ BROKEN = [
     ("spec.selector", {"bad key!": "x"}, "-f rc.yaml: spec.selector: 'bad key!' is not a valid label key"),
     ("spec.template", _DELETE, "-f rc.yaml: spec.template must be an object, it is missing"),
     ("spec.template.spec.containers", [], "-f rc.yaml: spec.template.spec.containers must list at least one"),
-    ("spec.template.spec.containers.0.image", "Not An Image",
-     "-f rc.yaml: spec.template.spec.containers[0].image: a 12-character text is not an image reference"),
-    ("spec.template.spec.containers.0.image", _DELETE,
-     "-f rc.yaml: spec.template.spec.containers[0].image: an image reference is required"),
-    ("spec.template.spec.containers.0.name", "NGINX",
-     "-f rc.yaml: spec.template.spec.containers[0].name 'NGINX' is not a valid name"),
-    ("spec.template.spec.containers.0.imagePullPolicy", "Sometimes",
-     "-f rc.yaml: spec.template.spec.containers[0].imagePullPolicy 'Sometimes': use one of Always"),
+    (
+        "spec.template.spec.containers.0.image",
+        "Not An Image",
+        "-f rc.yaml: spec.template.spec.containers[0].image: a 12-character text is not an image reference",
+    ),
+    (
+        "spec.template.spec.containers.0.image",
+        _DELETE,
+        "-f rc.yaml: spec.template.spec.containers[0].image: an image reference is required",
+    ),
+    (
+        "spec.template.spec.containers.0.name",
+        "NGINX",
+        "-f rc.yaml: spec.template.spec.containers[0].name 'NGINX' is not a valid name",
+    ),
+    (
+        "spec.template.spec.containers.0.imagePullPolicy",
+        "Sometimes",
+        "-f rc.yaml: spec.template.spec.containers[0].imagePullPolicy 'Sometimes': use one of Always",
+    ),
 ]
 
 
@@ -195,17 +243,22 @@ def test_duplicate_container_names_are_refused() -> None:
         check_rc_manifest(rc, "-f rc.yaml")
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n",
-     "-f F: not a ReplicationController manifest (the file parses as a single text value, not an object"),
-    ("- a\n- b\n", "-f F: not a ReplicationController manifest (the file parses as a list"),
-    ("42\n", "-f F: not a ReplicationController manifest (the file parses as a int"),
-    ("", "-f F: the file is empty"),
-    ("# only a comment\n", "-f F: the file is empty"),
-    ("kind: ReplicationController\n---\nkind: ReplicationController\n", "-f F: holds 2 documents"),
-    ("a: [1,\nb: c\n", "-f F: not valid YAML or JSON (line"),
-    ('{"kind": "ReplicationController",', "-f F: not valid YAML or JSON"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n",
+            "-f F: not a ReplicationController manifest (the file parses as a single text value, not an object",
+        ),
+        ("- a\n- b\n", "-f F: not a ReplicationController manifest (the file parses as a list"),
+        ("42\n", "-f F: not a ReplicationController manifest (the file parses as a int"),
+        ("", "-f F: the file is empty"),
+        ("# only a comment\n", "-f F: the file is empty"),
+        ("kind: ReplicationController\n---\nkind: ReplicationController\n", "-f F: holds 2 documents"),
+        ("a: [1,\nb: c\n", "-f F: not valid YAML or JSON (line"),
+        ('{"kind": "ReplicationController",', "-f F: not valid YAML or JSON"),
+    ],
+)
 def test_a_file_that_is_not_one_manifest_is_refused_naming_the_file(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as refused:
         load_manifest_text(text, "-f F")
@@ -223,8 +276,9 @@ def test_a_yaml_error_does_not_quote_the_file() -> None:
 
 def test_json_and_yaml_manifests_read_alike() -> None:
     rc = _rc()
-    assert load_manifest_text(json.dumps(rc), "-f F") == load_manifest_text(
-        __import__("yaml").safe_dump(rc), "-f F") == rc
+    assert (
+        load_manifest_text(json.dumps(rc), "-f F") == load_manifest_text(__import__("yaml").safe_dump(rc), "-f F") == rc
+    )
 
 
 # --------------------------------------------------------------------------- files
@@ -233,16 +287,21 @@ def test_json_and_yaml_manifests_read_alike() -> None:
 def test_etc_passwd_is_refused_naming_the_file() -> None:
     with pytest.raises(ConfigError) as refused:
         command.read_manifest_file("/etc/passwd")
-    assert str(refused.value) == ("-f /etc/passwd: not a ReplicationController manifest (the file parses as a "
-                                  "single text value, not an object with apiVersion, kind, metadata and spec)")
+    assert str(refused.value) == (
+        "-f /etc/passwd: not a ReplicationController manifest (the file parses as a "
+        "single text value, not an object with apiVersion, kind, metadata and spec)"
+    )
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (None, "no such file"),
-    ("dir", "is a directory"),
-    (b"\xff\xfe\x00binary", "not a text file"),
-    (b"a" * (command.MAX_MANIFEST_BYTES + 1), "larger than 4 MiB"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no such file"),
+        ("dir", "is a directory"),
+        (b"\xff\xfe\x00binary", "not a text file"),
+        (b"a" * (command.MAX_MANIFEST_BYTES + 1), "larger than 4 MiB"),
+    ],
+)
 def test_unreadable_files_are_refused(tmp_path: Path, content: Any, message: str) -> None:
     path = tmp_path / "new.yaml"
     if content == "dir":
@@ -268,15 +327,32 @@ def test_kubectl_defaults_and_go_syntax() -> None:
     args = _args("web", "--image=rollproof/nginx:1.26.3")
     assert (args.update_period, args.poll_interval, args.timeout) == ("1m0s", "3s", "5m0s")
     assert (args.rollback, args.dry_run, args.validate, args.output) == (False, False, True, "")
-    args = _args("web", "-f=new.yaml", "--update-period=10s", "--poll-interval", "500ms", "--timeout=1m30s",
-                 "--validate=false", "--dry-run", "-o", "name")
+    args = _args(
+        "web",
+        "-f=new.yaml",
+        "--update-period=10s",
+        "--poll-interval",
+        "500ms",
+        "--timeout=1m30s",
+        "--validate=false",
+        "--dry-run",
+        "-o",
+        "name",
+    )
     assert args.filename == ["new.yaml"] and not args.validate and args.dry_run
     assert [parse_duration(v) for v in (args.update_period, args.poll_interval, args.timeout)] == [10, 0.5, 90]
 
 
-@pytest.mark.parametrize(("flag", "value"), [("--rollback=true", True), ("--rollback=1", True),
-                                             ("--rollback=F", False), ("--rollback=False", False),
-                                             ("--rollback", True)])
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--rollback=true", True),
+        ("--rollback=1", True),
+        ("--rollback=F", False),
+        ("--rollback=False", False),
+        ("--rollback", True),
+    ],
+)
 def test_go_booleans(flag: str, value: bool) -> None:
     assert _args("web", flag).rollback is value
 
@@ -286,30 +362,36 @@ def test_a_bool_flag_never_takes_the_next_argument() -> None:
     assert args.rollback and args.names == ["web", "web-v2"]
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["web"], "Must specify --filename or --image for new controller"),
-    (["web", "--image=x", "-f", "a.yaml"], "--filename and --image can not both be specified"),
-    (["web", "-f", "a.yaml,b.yaml"], "May only specify a single filename for new controller"),
-    (["web", "-f", "a.yaml", "-f", "b.yaml"], "May only specify a single filename for new controller"),
-    (["web", "--rollback", "--image=x"], "Don't specify --filename or --image on rollback"),
-    (["web", "--image=x", "--deployment-label-key="], "--deployment-label-key can not be empty"),
-    (["web", "a", "b", "--image=x"], "give at most two names"),
-    (["web", "--image=x", "-o", "jsonpath={.x}"], "--output 'jsonpath={.x}': rollproof prints name, json or yaml"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["web"], "Must specify --filename or --image for new controller"),
+        (["web", "--image=x", "-f", "a.yaml"], "--filename and --image can not both be specified"),
+        (["web", "-f", "a.yaml,b.yaml"], "May only specify a single filename for new controller"),
+        (["web", "-f", "a.yaml", "-f", "b.yaml"], "May only specify a single filename for new controller"),
+        (["web", "--rollback", "--image=x"], "Don't specify --filename or --image on rollback"),
+        (["web", "--image=x", "--deployment-label-key="], "--deployment-label-key can not be empty"),
+        (["web", "a", "b", "--image=x"], "give at most two names"),
+        (["web", "--image=x", "-o", "jsonpath={.x}"], "--output 'jsonpath={.x}': rollproof prints name, json or yaml"),
+    ],
+)
 def test_kubectl_argument_rules(argv: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=f"^{__import__('re').escape(message)}"):
         command.validate_arguments(_args(*argv))
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["web", "--image=x", "--update-period=10"], "--update-period: '10' has a number without a unit"),
-    (["web", "--image=x", "--timeout=5 m"], "--timeout: unknown unit ' m'"),
-    (["web", "--image=x", "--poll-interval=0s"], "--poll-interval: '0s' must be longer than 0"),
-    (["web", "--image=x", "--max-surge=0", "--max-unavailable=0"], "max surge and max unavailable are both 0"),
-    (["web", "--image=x", "--max-surge=1.5"], "--max-surge '1.5': give a whole number or a percentage"),
-    (["web", "--image=Bad Image"], "--image: a 9-character text is not an image reference"),
-    (["web", "-f", "/etc/passwd"], "-f /etc/passwd: not a ReplicationController manifest"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["web", "--image=x", "--update-period=10"], "--update-period: '10' has a number without a unit"),
+        (["web", "--image=x", "--timeout=5 m"], "--timeout: unknown unit ' m'"),
+        (["web", "--image=x", "--poll-interval=0s"], "--poll-interval: '0s' must be longer than 0"),
+        (["web", "--image=x", "--max-surge=0", "--max-unavailable=0"], "max surge and max unavailable are both 0"),
+        (["web", "--image=x", "--max-surge=1.5"], "--max-surge '1.5': give a whole number or a percentage"),
+        (["web", "--image=Bad Image"], "--image: a 9-character text is not an image reference"),
+        (["web", "-f", "/etc/passwd"], "-f /etc/passwd: not a ReplicationController manifest"),
+    ],
+)
 def test_the_command_refuses_before_it_reads_a_kubeconfig(argv: list[str], message: str, tmp_path: Path) -> None:
     args = _args(*argv, "--kubeconfig", str(tmp_path / "never-read"))
     with pytest.raises(ConfigError) as refused:
@@ -318,11 +400,14 @@ def test_the_command_refuses_before_it_reads_a_kubeconfig(argv: list[str], messa
     assert "kubeconfig" not in str(refused.value)
 
 
-@pytest.mark.parametrize(("name", "output", "keep", "line"), [
-    ("web", "", True, "replicationcontroller/web rolling updated"),
-    ("web-v2", "", False, 'replicationcontroller/web-v2 rolling updated to "web-v2"'),
-    ("web", "name", True, "replicationcontroller/web"),
-])
+@pytest.mark.parametrize(
+    ("name", "output", "keep", "line"),
+    [
+        ("web", "", True, "replicationcontroller/web rolling updated"),
+        ("web-v2", "", False, 'replicationcontroller/web-v2 rolling updated to "web-v2"'),
+        ("web", "name", True, "replicationcontroller/web"),
+    ],
+)
 def test_the_last_line_is_kubectls(name: str, output: str, keep: bool, line: str) -> None:
     assert command.final_line(name, output, keep_old_name=keep) == line
 

@@ -96,8 +96,7 @@ SCALE_DOWN = [
 
 
 @pytest.mark.parametrize(("old", "new", "desired", "available", "min_available", "expected"), SCALE_DOWN)
-def test_scale_down_target(old: int, new: int, desired: int, available: int, min_available: int,
-                           expected: int) -> None:
+def test_scale_down_target(old: int, new: int, desired: int, available: int, min_available: int, expected: int) -> None:
     assert scale_down_target(old, new, desired, available, min_available) == expected
 
 
@@ -182,8 +181,9 @@ SEQUENCES = [
 
 
 @pytest.mark.parametrize(("desired", "surge", "unavailable", "old", "expected"), SEQUENCES)
-def test_simulated_sequences(desired: int, surge: object, unavailable: object, old: int,
-                             expected: list[tuple[int, int]]) -> None:
+def test_simulated_sequences(
+    desired: int, surge: object, unavailable: object, old: int, expected: list[tuple[int, int]]
+) -> None:
     sim = simulate(UpdateConfig(desired, surge, unavailable), old)  # type: ignore[arg-type]
     assert sim.completed
     assert sim.pairs == expected
@@ -231,22 +231,28 @@ def test_new_name_must_differ() -> None:
         validate_new_name("web", "")
 
 
-@pytest.mark.parametrize(("old", "new"), [
-    ({"app": "web", "version": "v1"}, {"app": "web", "version": "v2"}),
-    ({"app": "web", "deployment": "a-orig"}, {"app": "web", "deployment": "b"}),
-    ({"app": "web"}, {"app": "web2"}),
-])
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ({"app": "web", "version": "v1"}, {"app": "web", "version": "v2"}),
+        ({"app": "web", "deployment": "a-orig"}, {"app": "web", "deployment": "b"}),
+        ({"app": "web"}, {"app": "web2"}),
+    ],
+)
 def test_selector_with_a_changed_value_is_accepted(old: dict[str, str], new: dict[str, str]) -> None:
     validate_selectors("web", old, new)
 
 
-@pytest.mark.parametrize(("old", "new"), [
-    # a key only the new selector has does not count: the old selector would still match new pods
-    ({"app": "web"}, {"app": "web", "version": "v2"}),
-    ({"app": "web"}, {"app": "web"}),
-    ({}, {"app": "web"}),
-    ({"app": "web", "tier": "a"}, {"tier2": "b"}),
-])
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        # a key only the new selector has does not count: the old selector would still match new pods
+        ({"app": "web"}, {"app": "web", "version": "v2"}),
+        ({"app": "web"}, {"app": "web"}),
+        ({}, {"app": "web"}),
+        ({"app": "web", "tier": "a"}, {"tier2": "b"}),
+    ],
+)
 def test_selector_without_a_changed_value_is_rejected(old: dict[str, str], new: dict[str, str]) -> None:
     with pytest.raises(ConfigError, match="different value"):
         validate_selectors("web", old, new)
@@ -255,15 +261,26 @@ def test_selector_without_a_changed_value_is_rejected(old: dict[str, str], new: 
 # --------------------------------------------------------------------------- image-only updates
 
 
-def _rc(name: str = "web", image: str = "rollproof/nginx:1.22.1", replicas: int = 3,
-        selector: dict[str, str] | None = None, containers: list[dict[str, object]] | None = None,
-        annotations: dict[str, str] | None = None) -> dict[str, object]:
+def _rc(
+    name: str = "web",
+    image: str = "rollproof/nginx:1.22.1",
+    replicas: int = 3,
+    selector: dict[str, str] | None = None,
+    containers: list[dict[str, object]] | None = None,
+    annotations: dict[str, str] | None = None,
+) -> dict[str, object]:
     labels = dict(selector or {"app": "web"})
     return {
         "apiVersion": "v1",
         "kind": "ReplicationController",
-        "metadata": {"name": name, "namespace": "ns", "uid": "u-1", "resourceVersion": "7",
-                     "labels": {"app": "web"}, "annotations": dict(annotations or {})},
+        "metadata": {
+            "name": name,
+            "namespace": "ns",
+            "uid": "u-1",
+            "resourceVersion": "7",
+            "labels": {"app": "web"},
+            "annotations": dict(annotations or {}),
+        },
         "spec": {
             "replicas": replicas,
             "selector": dict(labels),

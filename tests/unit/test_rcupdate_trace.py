@@ -4,20 +4,43 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.rcupdate.trace import RcChange, RcRecorder, RcState, Renamer, annotations_at_steps, diff_fields, \
-    rc_state, scale_steps, writes
+from harness.rcupdate.trace import (
+    RcChange,
+    RcRecorder,
+    RcState,
+    Renamer,
+    annotations_at_steps,
+    diff_fields,
+    rc_state,
+    scale_steps,
+    writes,
+)
 
 
-def _rc(name: str, uid: str, replicas: int, annotations: dict[str, str] | None = None,
-        deleting: bool = False) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "uid": uid, "annotations": annotations or {}, "labels": {"app": "web"},
-                            "resourceVersion": "1"}
+def _rc(
+    name: str, uid: str, replicas: int, annotations: dict[str, str] | None = None, deleting: bool = False
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "name": name,
+        "uid": uid,
+        "annotations": annotations or {},
+        "labels": {"app": "web"},
+        "resourceVersion": "1",
+    }
     if deleting:
         meta["deletionTimestamp"] = "2026-12-01T00:00:00Z"
-    return {"metadata": meta, "spec": {"replicas": replicas, "selector": {"app": "web"},
-                                       "template": {"metadata": {"labels": {"app": "web"}},
-                                                    "spec": {"containers": [{"name": "c", "image": "i:1"}]}}},
-            "status": {"replicas": replicas, "observedGeneration": 3}}
+    return {
+        "metadata": meta,
+        "spec": {
+            "replicas": replicas,
+            "selector": {"app": "web"},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "c", "image": "i:1"}]},
+            },
+        },
+        "status": {"replicas": replicas, "observedGeneration": 3},
+    }
 
 
 def test_state_keeps_what_an_update_writes_and_ignores_status() -> None:
@@ -26,7 +49,10 @@ def test_state_keeps_what_an_update_writes_and_ignores_status() -> None:
     assert a == b
     assert a.images == ("i:1",) and a.selector == (("app", "web"),) and not a.deleting
     assert diff_fields(a, rc_state(_rc("web", "u1", 2, {"x": "y"}, deleting=True))) == (
-        "replicas", "annotations", "deleting")
+        "replicas",
+        "annotations",
+        "deleting",
+    )
 
 
 def test_missing_replicas_default_to_one_as_the_api_does() -> None:
@@ -88,7 +114,11 @@ def test_a_relist_records_what_vanished_meanwhile() -> None:
     rec._on_list([_rc("web", "u1", 3), _rc("web-v2", "u2", 0)])
     rec._on_list([_rc("web-v2", "u2", 1)])
     assert [(c.kind, c.state.name) for c in rec.changes] == [
-        ("listed", "web"), ("listed", "web-v2"), ("deleted", "web"), ("changed", "web-v2")]
+        ("listed", "web"),
+        ("listed", "web-v2"),
+        ("deleted", "web"),
+        ("changed", "web-v2"),
+    ]
 
 
 def test_renamer_replaces_longest_first_everywhere() -> None:

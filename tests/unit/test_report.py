@@ -41,23 +41,42 @@ def samples(n: int = 60, fail: range = range(0)) -> list[ProbeSample]:
 
 def probe(data: list[ProbeSample], kind: str = "new-connection", attribute=None):
     run = ProbeRun(kind, "host 127.0.0.1:1", 0.1, T0 + 1.0, T0 + 8.0, "stopped", tuple(data), requests=len(data))
-    return analyse(run, phases=[Phase("v1 -> v2", T0 + 2.0, T0 + 5.0, ("v1", "v2"))],
-                   window=(T0 + 1.0, T0 + 6.9), origin=T0, attribute=attribute)
+    return analyse(
+        run,
+        phases=[Phase("v1 -> v2", T0 + 2.0, T0 + 5.0, ("v1", "v2"))],
+        window=(T0 + 1.0, T0 + 6.9),
+        origin=T0,
+        attribute=attribute,
+    )
 
 
 def cause(failed: list[ProbeSample]) -> list[Attribution]:
-    return [Attribution(s.start, "connect-refused", "stopped-while-routed", "refused: pod web-a-1 exited",
-                        "web-a-1", "node-a", ("+1.950s (-50 ms) pod web-a-1 (v1) exited code 0",)) for s in failed]
+    return [
+        Attribution(
+            s.start,
+            "connect-refused",
+            "stopped-while-routed",
+            "refused: pod web-a-1 exited",
+            "web-a-1",
+            "node-a",
+            ("+1.950s (-50 ms) pod web-a-1 (v1) exited code 0",),
+        )
+        for s in failed
+    ]
 
 
 DATAPATH = DataPathTimeline(
     service="web",
-    endpoints=(EndpointEvent(T0 + 0.5, "added", EndpointState("10.0.0.1", "web-a-1", "node-a", True, True, False)),
-               EndpointEvent(T0 + 2.1, "changed", EndpointState("10.0.0.1", "web-a-1", "node-a", False, True, True)),
-               EndpointEvent(T0 + 3.0, "removed", EndpointState("10.0.0.1", "web-a-1", "node-a", False, False, True)),
-               EndpointEvent(T0 + 2.5, "added", EndpointState("10.0.0.2", "web-b-1", "node-a", True, True, False))),
-    pods=(PodTransition(T0 + 2.0, "web-a-1", "terminating", "node-a", "10.0.0.1", "web:v1"),
-          PodTransition(T0 + 2.9, "web-a-1", "exited", "node-a", "10.0.0.1", "web:v1", 0)),
+    endpoints=(
+        EndpointEvent(T0 + 0.5, "added", EndpointState("10.0.0.1", "web-a-1", "node-a", True, True, False)),
+        EndpointEvent(T0 + 2.1, "changed", EndpointState("10.0.0.1", "web-a-1", "node-a", False, True, True)),
+        EndpointEvent(T0 + 3.0, "removed", EndpointState("10.0.0.1", "web-a-1", "node-a", False, False, True)),
+        EndpointEvent(T0 + 2.5, "added", EndpointState("10.0.0.2", "web-b-1", "node-a", True, True, False)),
+    ),
+    pods=(
+        PodTransition(T0 + 2.0, "web-a-1", "terminating", "node-a", "10.0.0.1", "web:v1"),
+        PodTransition(T0 + 2.9, "web-a-1", "exited", "node-a", "10.0.0.1", "web:v1", 0),
+    ),
     proxy=(ProxySync("node-a", T0 + 2.2, T0 + 2.25),),
     proxy_nodes=("node-a",),
 )
@@ -119,17 +138,30 @@ def test_test_report_json_has_the_promised_keys(tmp_path: Path) -> None:
     assert data["duration_s"] == 12.5
     assert data["timings"] == {"rollout_s": 8.0, "overhead_s": 4.5}
     assert data["rollout"]["steps"][0] == {
-        "t": 2.0, "action": "scale-up", "old": "web-a", "old_replicas": 2,
-        "new": "web-b", "new_replicas": 1, "available": 2,
+        "t": 2.0,
+        "action": "scale-up",
+        "old": "web-a",
+        "old_replicas": 2,
+        "new": "web-b",
+        "new_replicas": 1,
+        "available": 2,
     }
     probe = data["probes"]["new-connection"]
     assert (probe["total"], probe["failed"], probe["versions_seen"]) == (60, 3, ["v1", "v2"])
-    assert probe["outages"] == [{"start": 2.0, "end": 2.25, "duration": 0.25, "failed": 3, "errors": ["connect-refused"]}]
+    assert probe["outages"] == [
+        {"start": 2.0, "end": 2.25, "duration": 0.25, "failed": 3, "errors": ["connect-refused"]}
+    ]
     assert probe["passed"] is False and probe["complete"] is True
     assert probe["verdict"].startswith("3 of 60 new-connection requests failed in 1 outage(s), first at +2.000s")
-    assert probe["failures"][0] == {"t": 2.0, "error": "connect-refused", "cause": "stopped-while-routed",
-                                    "text": "refused: pod web-a-1 exited", "pod": "web-a-1", "node": "node-a",
-                                    "nearest": ["+1.950s (-50 ms) pod web-a-1 (v1) exited code 0"]}
+    assert probe["failures"][0] == {
+        "t": 2.0,
+        "error": "connect-refused",
+        "cause": "stopped-while-routed",
+        "text": "refused: pod web-a-1 exited",
+        "pod": "web-a-1",
+        "node": "node-a",
+        "nearest": ["+1.950s (-50 ms) pod web-a-1 (v1) exited code 0"],
+    }
     assert probe["coverage"]["window"] == [1.0, 6.9] and probe["coverage"]["max_gap_ms"] == pytest.approx(100.0)
     assert probe["coverage"]["stop_reason"] == "stopped" and probe["coverage"]["samples_lost"] == 0
     phase = probe["phases"][0]
@@ -160,8 +192,9 @@ def test_scrub_keeps_lookalike_names() -> None:
 
 
 def test_report_without_probe_keeps_the_schema(tmp_path: Path) -> None:
-    data = json.loads(write_test_report(tmp_path, make_report(probes=(), datapath=(), rollout_s=None,
-                                                              picture=None)).read_text())
+    data = json.loads(
+        write_test_report(tmp_path, make_report(probes=(), datapath=(), rollout_s=None, picture=None)).read_text()
+    )
     assert data["probes"] == {} and data["datapath"] == []
     assert data["timings"] == {"rollout_s": None, "overhead_s": None}
     assert data["picture"] is None
@@ -177,21 +210,43 @@ def test_report_file_names_are_safe_and_distinct(tmp_path: Path) -> None:
 def session() -> list[TestReport]:
     return [
         make_report(),
-        make_report(k8s_version="1.9", outcome="passed", probes=(probe(samples()),), checks=(
-            CheckOutcome("rollback-apps-v1beta1", "201"), CheckOutcome("rollout-lag-s", "+0.25", measurement=True))),
+        make_report(
+            k8s_version="1.9",
+            outcome="passed",
+            probes=(probe(samples()),),
+            checks=(
+                CheckOutcome("rollback-apps-v1beta1", "201"),
+                CheckOutcome("rollout-lag-s", "+0.25", measurement=True),
+            ),
+        ),
         make_report(k8s_version="1.16", outcome="skipped", probes=(), checks=()),
-        make_report(scenario="rc-rolling-update", k8s_version="1.34", outcome="passed", probes=(probe(samples()),),
-                    checks=()),
+        make_report(
+            scenario="rc-rolling-update", k8s_version="1.34", outcome="passed", probes=(probe(samples()),), checks=()
+        ),
     ]
 
 
 def test_behaviour_matrix_orders_versions_numerically() -> None:
     m = behaviour_matrix(session())
     assert m.columns == ("1.9", "1.16", "1.34")
-    assert m.rows == ("deployment-rolling", "deployment-rolling · new-connection", "deployment-rolling · keep-alive",
-                      "rollback-apps-v1beta1", "rollout-lag-s", "rc-rolling-update", "rc-rolling-update · new-connection")
-    assert [m.kind(r) for r in m.rows] == ["scenario", "measurement", "measurement", "check", "measurement",
-                                           "scenario", "measurement"]
+    assert m.rows == (
+        "deployment-rolling",
+        "deployment-rolling · new-connection",
+        "deployment-rolling · keep-alive",
+        "rollback-apps-v1beta1",
+        "rollout-lag-s",
+        "rc-rolling-update",
+        "rc-rolling-update · new-connection",
+    )
+    assert [m.kind(r) for r in m.rows] == [
+        "scenario",
+        "measurement",
+        "measurement",
+        "check",
+        "measurement",
+        "scenario",
+        "measurement",
+    ]
     assert m.behaviour("deployment-rolling", "1.34") == ("fail",)
     assert m.behaviour("deployment-rolling · new-connection", "1.34") is None  # request counts: never compared
     assert m.behaviour("rollout-lag-s", "1.9") is None
@@ -217,8 +272,15 @@ def test_write_summary_files(tmp_path: Path) -> None:
 
     matrix = json.loads((tmp_path / "matrix.json").read_text())
     assert matrix["columns"] == ["1.9", "1.16", "1.34"]
-    assert matrix["rows"][3] == {"name": "rollback-apps-v1beta1", "kind": "check", "cells": {
-        "1.9": [{"text": "201", "behaviour": "201"}], "1.16": [], "1.34": [{"text": "404", "behaviour": "404"}]}}
+    assert matrix["rows"][3] == {
+        "name": "rollback-apps-v1beta1",
+        "kind": "check",
+        "cells": {
+            "1.9": [{"text": "201", "behaviour": "201"}],
+            "1.16": [],
+            "1.34": [{"text": "404", "behaviour": "404"}],
+        },
+    }
     assert matrix["rows"][4]["cells"]["1.9"] == [{"text": "+0.25"}]
 
     md = (tmp_path / "matrix.md").read_text().splitlines()
@@ -231,11 +293,30 @@ def test_write_summary_files(tmp_path: Path) -> None:
 def test_terminal_summary_is_a_table() -> None:
     lines = terminal_summary_lines(session())
     assert len(lines) == 2 + 4 + 1
-    assert lines[0].split() == ["scenario", "k8s", "outcome", "requests", "failed", "max", "gap", "ms", "evidence",
-                                "rollout", "s"]
+    assert lines[0].split() == [
+        "scenario",
+        "k8s",
+        "outcome",
+        "requests",
+        "failed",
+        "max",
+        "gap",
+        "ms",
+        "evidence",
+        "rollout",
+        "s",
+    ]
     assert set(lines[1]) <= {"-", " "}
-    assert lines[2].split() == ["deployment-rolling", "1.34", "failed", "60/60", "3/0", "100.0/100.0", "complete",
-                                "8.0"]
+    assert lines[2].split() == [
+        "deployment-rolling",
+        "1.34",
+        "failed",
+        "60/60",
+        "3/0",
+        "100.0/100.0",
+        "complete",
+        "8.0",
+    ]
     assert lines[4].split() == ["deployment-rolling", "1.16", "skipped", "-", "-", "-", "-", "8.0"]
     end = lines[0].index("requests") + len("requests")
     assert lines[2][:end].endswith("60/60") and lines[4][:end].endswith("-")
@@ -245,8 +326,15 @@ def test_terminal_summary_is_a_table() -> None:
 def test_plot_timeline_writes_a_png(tmp_path: Path, with_data: bool) -> None:
     path = tmp_path / "deep" / "timeline.png"
     probes = (probe(samples(fail=range(10, 13)), attribute=cause), probe(samples(), KEEP_ALIVE)) if with_data else ()
-    out = plot_timeline(path, probes, POINTS if with_data else [], STEPS if with_data else [], T0, "rolling update",
-                        datapath=DATAPATH if with_data else None)
+    out = plot_timeline(
+        path,
+        probes,
+        POINTS if with_data else [],
+        STEPS if with_data else [],
+        T0,
+        "rolling update",
+        datapath=DATAPATH if with_data else None,
+    )
     assert out == path
     raw = path.read_bytes()
     assert raw.startswith(PNG_MAGIC) and len(raw) > 10_000

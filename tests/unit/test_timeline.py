@@ -85,7 +85,9 @@ def test_replica_instants_from_steps() -> None:
     instants = replica_instants(steps)
     # available = old controller's replicas + new controller's available pods
     assert [(i.t, i.replicas, i.available, i.action) for i in instants] == [
-        (1.0, 4, 2, "scale-up"), (2.0, 3, 3, "scale-down"), (3.0, 2, 2, "rename"),
+        (1.0, 4, 2, "scale-up"),
+        (2.0, 3, 3, "scale-down"),
+        (3.0, 2, 2, "rename"),
     ]
 
 

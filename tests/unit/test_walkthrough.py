@@ -11,7 +11,11 @@ from harness.walkthrough import PATCH_CHECKS, demo_manifest, walkthrough_patch, 
 def test_rollback_is_the_walkthroughs_post_byte_for_byte() -> None:
     request = walkthrough_rollback("default")
     assert (request.method, request.path, request.content_type, request.params) == (
-        "POST", "/apis/extensions/v1beta1/namespaces/default/deployments/deployment-demo/rollback", JSON, ())
+        "POST",
+        "/apis/extensions/v1beta1/namespaces/default/deployments/deployment-demo/rollback",
+        JSON,
+        (),
+    )
     assert json.loads(request.body) == {"name": "deployment-demo", "rollbackTo": {"revision": 0}}
 
 

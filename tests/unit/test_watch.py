@@ -100,8 +100,9 @@ class Recorder(ListWatchRecorder[tuple[str, str]]):
     noun = "names"
 
     def __init__(self, api: FakeApi, *, limit: int = 1000, max_duration: float = 30.0) -> None:
-        super().__init__(timeouts=FAST, path="/api/v1/namespaces/ns/things", max_duration=max_duration,
-                         thread_name="test-watch")
+        super().__init__(
+            timeouts=FAST, path="/api/v1/namespaces/ns/things", max_duration=max_duration, thread_name="test-watch"
+        )
         self.api = api
         self.limit = limit
 
@@ -186,8 +187,15 @@ def test_relists_on_a_410_event_and_on_a_410_answer() -> None:
 
 
 def test_an_error_event_ends_the_thread_and_stop_raises_it() -> None:
-    api = FakeApi(listed("10", "a"), [{"type": "ERROR", "object": {
-        "kind": "Status", "code": 500, "reason": "InternalError", "message": "etcd down"}}])
+    api = FakeApi(
+        listed("10", "a"),
+        [
+            {
+                "type": "ERROR",
+                "object": {"kind": "Status", "code": 500, "reason": "InternalError", "message": "etcd down"},
+            }
+        ],
+    )
     rec = Recorder(api)
     rec._start()
     rec._thread.join(5)
@@ -286,10 +294,16 @@ def test_start_can_wait_for_the_first_list() -> None:
 
 
 def _pod(name: str, uid: str, rv: str, ready: bool = True) -> dict[str, Any]:
-    return {"metadata": {"name": name, "uid": uid, "resourceVersion": rv,
-                         "labels": {"app": "web", REVISION_LABEL: "web-1"}},
-            "spec": {"containers": [{"image": "nginx"}], "nodeName": "n1"},
-            "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+    return {
+        "metadata": {
+            "name": name,
+            "uid": uid,
+            "resourceVersion": rv,
+            "labels": {"app": "web", REVISION_LABEL: "web-1"},
+        },
+        "spec": {"containers": [{"image": "nginx"}], "nodeName": "n1"},
+        "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
+    }
 
 
 def test_pod_watcher_records_vanished_pods_as_deleted_on_relist() -> None:
@@ -307,7 +321,8 @@ def test_pod_watcher_records_vanished_pods_as_deleted_on_relist() -> None:
         assert api.done.wait(5)
         events = w.stop()
         assert [(e.kind, e.pod.name, e.pod.ready) for e in events] == [
-            ("listed", "web-0", True), ("listed", "web-1", True),
+            ("listed", "web-0", True),
+            ("listed", "web-1", True),
             ("modified", "web-0", False),
             ("deleted", "web-1", True),  # gone while the watch was expired
         ]  # web-0 unchanged in the relist: not recorded again
@@ -319,10 +334,16 @@ def test_pod_watcher_records_vanished_pods_as_deleted_on_relist() -> None:
 
 
 def _rs(name: str, owner: str, replicas: int, rv: str) -> dict[str, Any]:
-    return {"metadata": {"name": name, "resourceVersion": rv,
-                         "annotations": {"deployment.kubernetes.io/revision": "1"},
-                         "ownerReferences": [{"kind": "Deployment", "name": owner, "controller": True}]},
-            "spec": {"replicas": replicas}, "status": {"readyReplicas": replicas, "availableReplicas": replicas}}
+    return {
+        "metadata": {
+            "name": name,
+            "resourceVersion": rv,
+            "annotations": {"deployment.kubernetes.io/revision": "1"},
+            "ownerReferences": [{"kind": "Deployment", "name": owner, "controller": True}],
+        },
+        "spec": {"replicas": replicas},
+        "status": {"readyReplicas": replicas, "availableReplicas": replicas},
+    }
 
 
 def test_replicaset_watcher_records_its_deployments_replicasets_through_the_loop() -> None:
@@ -331,8 +352,10 @@ def test_replicaset_watcher_records_its_deployments_replicasets_through_the_loop
         w = ReplicaSetWatcher(client, "ns", "web", timeouts=FAST, server="https://127.0.0.1:6443")
         api = FakeApi(
             {"metadata": {"resourceVersion": "10"}, "items": [_rs("web-1", "web", 2, "9"), _rs("db-1", "db", 1, "9")]},
-            [{"type": "MODIFIED", "object": _rs("web-1", "web", 3, "11")},
-             {"type": "DELETED", "object": _rs("web-1", "web", 3, "12")}],
+            [
+                {"type": "MODIFIED", "object": _rs("web-1", "web", 3, "11")},
+                {"type": "DELETED", "object": _rs("web-1", "web", 3, "12")},
+            ],
         )
         w._apps = type("Apps", (), {"list_namespaced_replica_set": staticmethod(api)})()
         with w:
@@ -349,8 +372,11 @@ def test_watchers_name_themselves_in_a_stop_that_times_out() -> None:
     client = kubernetes.client.ApiClient()
     try:
         for w, what, noun in (
-            (PodWatcher(client, "ns", {"app": "web", "tier": "x"}, timeouts=FAST),
-             "pod watcher of ns (app=web,tier=x) to stop", "0 events"),
+            (
+                PodWatcher(client, "ns", {"app": "web", "tier": "x"}, timeouts=FAST),
+                "pod watcher of ns (app=web,tier=x) to stop",
+                "0 events",
+            ),
             (ReplicaSetWatcher(client, "ns", "web", timeouts=FAST), "ReplicaSet watcher of ns/web to stop", "0 points"),
         ):
             release = threading.Event()

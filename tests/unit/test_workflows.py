@@ -52,8 +52,15 @@ def test_each_hosted_entry_pins_kind_by_checksum_and_the_node_image_by_digest() 
 def test_hosted_suites_use_the_online_path_options() -> None:
     steps = load("nightly.yml")["jobs"]["suites"]["steps"]
     suites = next(s["run"] for s in steps if s.get("name", "").startswith("suites"))
-    for option in ("--kind-bin", "--kind-kubectl-bin", "--kind-image", "--old-image", "--new-image",
-                   "--report-dir", "--rollproof-cluster-name"):
+    for option in (
+        "--kind-bin",
+        "--kind-kubectl-bin",
+        "--kind-image",
+        "--old-image",
+        "--new-image",
+        "--report-dir",
+        "--rollproof-cluster-name",
+    ):
         assert option in suites
 
 
@@ -77,7 +84,9 @@ def test_the_kit_nightly_reads_its_minors_from_versions_py() -> None:
 def _last_matrix_run():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("last_matrix_run", ROOT / ".github" / "scripts" / "last_matrix_run.py")
+    spec = importlib.util.spec_from_file_location(
+        "last_matrix_run", ROOT / ".github" / "scripts" / "last_matrix_run.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
