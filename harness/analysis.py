@@ -20,6 +20,8 @@ Nothing here waits, talks to a cluster or imports pytest.
 
 from __future__ import annotations
 
+import bisect
+
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +47,7 @@ __all__ = [
     "ProbeAnalysis",
     "analyse",
     "gap_bound_for",
+    "held_together",
 ]
 
 GAP_BOUND_INTERVALS = 20
@@ -53,6 +56,9 @@ record has a hole: the verdict cannot rest on it."""
 
 MIN_GAP_BOUND = 0.02
 """Seconds: the gap bound never goes below this, whatever the interval (an unpaced sampler)."""
+
+HOST_HELD = "the sampler process was held on this host"
+"""How a gap of a host sampler's open loop is explained (and found again by `held_together`)."""
 
 MAX_CLOCK_ERROR = 0.1
 """Seconds: a sampler whose clock is known less well than this cannot be placed against
@@ -611,3 +617,47 @@ def _version_problems(
                 )
             )
     return out
+
+
+def held_together(analyses: Sequence[ProbeAnalysis]) -> list[ProbeAnalysis]:
+    """Say so when every host sampler was held over the same gap: each is a separate real-time
+    process, so a hole they share means the machine itself did not run them (on this project's
+    2-core VM both vCPUs pause together for up to ~65 ms, README finding 14), not one sampler.
+    The gap stays a problem: the verdict is still refused, with its cause."""
+    from dataclasses import replace
+
+    hosts = [a for a in analyses if a.route != "pod"]
+    out = []
+    for a in analyses:
+        if a.route == "pod" or len(hosts) < 2:
+            out.append(a)
+            continue
+        problems = []
+        for p in a.problems:
+            gap = next(((x, y) for x, y in a.coverage.gaps if p.t == x and HOST_HELD in p.text), None)
+            others = [b for b in hosts if b is not a and gap is not None and _no_start_within(b, *gap)]
+            if others:
+                names = ", ".join(f"the {b.label} sampler" for b in others)
+                p = replace(
+                    p,
+                    text=p.text.replace(
+                        HOST_HELD,
+                        f"{HOST_HELD}, and so was {names} (another real-time process) over the same "
+                        "interval: the machine itself paused",
+                    ),
+                )
+            problems.append(p)
+        out.append(replace(a, problems=tuple(problems)))
+    return out
+
+
+def _no_start_within(b: ProbeAnalysis, start: float, end: float) -> bool:
+    """True if `b` started no request inside (start, end), a couple of its ticks in from each edge."""
+    margin = max(2 * b.interval, 0.005)
+    if end - start <= 2 * margin or b.coverage.first_start is None:
+        return False
+    if not (b.coverage.first_start <= start and end <= (b.coverage.last_start or start)):
+        return False
+    starts = [s.start for s in b.samples]
+    i = bisect.bisect_right(starts, start + margin)
+    return i >= len(starts) or starts[i] >= end - margin

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .analysis import MAX_CLOCK_ERROR, Phase, ProbeAnalysis, analyse
+from .analysis import MAX_CLOCK_ERROR, Phase, ProbeAnalysis, analyse, held_together
 from .attribution import attributor
 from .datapath import DataPathRecorder, DataPathTimeline
 from .errors import HarnessError, WaitTimeout
@@ -195,6 +195,7 @@ class ProbedService:
                     max_clock_error=MAX_CLOCK_ERROR,
                 )
             )
+        self.analyses[:] = held_together(self.analyses)
         self.on_finish(self.analyses, self.timeline)
         return self.analyses
 

@@ -328,3 +328,28 @@ def test_a_keep_alive_connection_need_not_reach_every_version_of_a_short_phase()
     assert kept.passed, kept.problems
     fresh = analyse(run(samples), phases=phases, window=(0.0, 1.99))
     assert any("'nginx/1.26.3' never answered" in p.text for p in fresh.problems)
+
+
+def test_a_gap_both_host_samplers_share_is_put_on_the_machine() -> None:
+    """Two host samplers are separate real-time processes: a hole both have over the same interval
+    means the machine paused (README finding 14); the verdict stays refused, with that cause."""
+    from harness.analysis import held_together
+
+    held = steady(0.0, 5.0) + steady(5.3, 10.0)
+    ka = [replace(s, conn=1, reused=True) for s in steady(0.005, 5.0) + steady(5.29, 10.0)]
+    a = analyse(run(held), phases=[rollout(1.0, 9.0)], window=(0.0, 9.99))
+    b = analyse(run(ka, kind=KEEP_ALIVE), phases=[rollout(1.0, 9.0)], window=(0.0, 9.99))
+    both = held_together([a, b])
+    texts = [next(p.text for p in x.problems if p.kind == "coverage") for x in both]
+    assert texts[0].endswith(
+        "the sampler process was held on this host, and so was the keep-alive sampler (another real-time "
+        "process) over the same interval: the machine itself paused"
+    )
+    assert "and so was the new-connection sampler" in texts[1]
+    assert not any(x.passed for x in both)
+
+    steady_ka = analyse(run(steady(0.005, 10.0), kind=KEEP_ALIVE), phases=[rollout(1.0, 9.0)], window=(0.0, 9.99))
+    alone = held_together([a, steady_ka])[0]
+    assert next(p.text for p in alone.problems if p.kind == "coverage").endswith("was held on this host")
+    pod = held_together([replace(a, route="pod"), b])[0]
+    assert pod.problems == replace(a, route="pod").problems
