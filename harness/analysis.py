@@ -620,10 +620,11 @@ def _version_problems(
 
 
 def held_together(analyses: Sequence[ProbeAnalysis]) -> list[ProbeAnalysis]:
-    """Say so when every host sampler was held over the same gap: each is a separate real-time
-    process, so a hole they share means the machine itself did not run them (on this project's
-    2-core VM both vCPUs pause together for up to ~65 ms, README finding 14), not one sampler.
-    The gap stays a problem: the verdict is still refused, with its cause."""
+    """Say so when the other host samplers were held during a gap too: each is a separate
+    real-time process, so holes they share mean the machine itself did not run them (on this
+    project's 2-core VM both vCPUs stop together for up to ~65 ms, one often coming back before
+    the other; README finding 14), not one sampler. The gap stays a problem: the verdict is
+    still refused, with its cause."""
     from dataclasses import replace
 
     hosts = [a for a in analyses if a.route != "pod"]
@@ -635,15 +636,14 @@ def held_together(analyses: Sequence[ProbeAnalysis]) -> list[ProbeAnalysis]:
         problems = []
         for p in a.problems:
             gap = next(((x, y) for x, y in a.coverage.gaps if p.t == x and HOST_HELD in p.text), None)
-            others = [b for b in hosts if b is not a and gap is not None and _no_start_within(b, *gap)]
-            if others:
-                names = ", ".join(f"the {b.label} sampler" for b in others)
+            shared = [(b, held) for b in hosts if b is not a and gap and (held := _held_within(b, *gap))]
+            if shared:
+                names = ", ".join(f"the {b.label} sampler from {a.rel(x)} to {a.rel(y)}" for b, (x, y) in shared)
                 p = replace(
                     p,
                     text=p.text.replace(
                         HOST_HELD,
-                        f"{HOST_HELD}, and so was {names} (another real-time process) over the same "
-                        "interval: the machine itself paused",
+                        f"{HOST_HELD}, and so was {names} (another real-time process): the machine itself was held",
                     ),
                 )
             problems.append(p)
@@ -651,13 +651,17 @@ def held_together(analyses: Sequence[ProbeAnalysis]) -> list[ProbeAnalysis]:
     return out
 
 
-def _no_start_within(b: ProbeAnalysis, start: float, end: float) -> bool:
-    """True if `b` started no request inside (start, end), a couple of its ticks in from each edge."""
-    margin = max(2 * b.interval, 0.005)
-    if end - start <= 2 * margin or b.coverage.first_start is None:
-        return False
-    if not (b.coverage.first_start <= start and end <= (b.coverage.last_start or start)):
-        return False
+def _held_within(b: ProbeAnalysis, start: float, end: float) -> tuple[float, float] | None:
+    """`b`'s longest hole between request starts that overlaps (start, end) by at least 10 of its
+    intervals (20 ms at least), or None: was `b` held at the same time?"""
+    need = max(10 * b.interval, 0.02)
     starts = [s.start for s in b.samples]
-    i = bisect.bisect_right(starts, start + margin)
-    return i >= len(starts) or starts[i] >= end - margin
+    i = max(bisect.bisect_right(starts, start) - 1, 0)
+    best = None
+    while i + 1 < len(starts) and starts[i] < end:
+        x, y = starts[i], starts[i + 1]
+        overlap = min(y, end) - max(x, start)
+        if overlap >= need and (best is None or y - x > best[1] - best[0]):
+            best = (x, y)
+        i += 1
+    return best

@@ -342,10 +342,16 @@ def test_a_gap_both_host_samplers_share_is_put_on_the_machine() -> None:
     both = held_together([a, b])
     texts = [next(p.text for p in x.problems if p.kind == "coverage") for x in both]
     assert texts[0].endswith(
-        "the sampler process was held on this host, and so was the keep-alive sampler (another real-time "
-        "process) over the same interval: the machine itself paused"
+        "the sampler process was held on this host, and so was the keep-alive sampler from +4.995s to +5.290s "
+        "(another real-time process): the machine itself was held"
     )
-    assert "and so was the new-connection sampler" in texts[1]
+    assert "and so was the new-connection sampler from +4.990s to +5.300s" in texts[1]
+    # one CPU back before the other: the second sampler resumed after 125 ms of the first one's 310
+    early = [replace(s, conn=1, reused=True) for s in steady(0.005, 5.0) + steady(5.12, 10.0)]
+    c = analyse(run(early, kind=KEEP_ALIVE), phases=[rollout(1.0, 9.0)], window=(0.0, 9.99))
+    assert "and so was the keep-alive sampler from +4.995s to +5.120s" in next(
+        p.text for p in held_together([a, c])[0].problems if p.kind == "coverage"
+    )
     assert not any(x.passed for x in both)
 
     steady_ka = analyse(run(steady(0.005, 10.0), kind=KEEP_ALIVE), phases=[rollout(1.0, 9.0)], window=(0.0, 9.99))
