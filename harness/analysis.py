@@ -24,7 +24,7 @@ import bisect
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError
@@ -559,8 +559,6 @@ def analyse(
         route=run.route,
     )
     if attribute is not None and failed:
-        from dataclasses import replace
-
         failed_samples = [s for s in judged if not s.ok]
         analysis = replace(analysis, attributions=tuple(attribute(failed_samples)))
     return analysis
@@ -625,8 +623,6 @@ def held_together(analyses: Sequence[ProbeAnalysis]) -> list[ProbeAnalysis]:
     project's 2-core VM both vCPUs stop together for up to ~65 ms, one often coming back before
     the other; README finding 14), not one sampler. The gap stays a problem: the verdict is
     still refused, with its cause."""
-    from dataclasses import replace
-
     hosts = [a for a in analyses if a.route != "pod"]
     out = []
     for a in analyses:
