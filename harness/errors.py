@@ -170,4 +170,12 @@ class WaitTimeout(HarnessError):
 
 
 class InvariantViolation(HarnessError):
-    """A bound that must hold during a rollout was broken."""
+    """A bound that must hold during a rollout was broken: says which, what was seen, and during what wait."""
+
+    def __init__(self, violated: str, observed: str, dump: str = "", *, waited_for: str = "") -> None:
+        self.violated = violated
+        self.observed = observed
+        self.dump = dump
+        self.waited_for = waited_for
+        during = f" while waiting for {waited_for}" if waited_for else ""
+        super().__init__(f"{violated}{during}; observed: {observed}")
