@@ -7,42 +7,30 @@ its node's CLOCK_MONOTONIC. On kind the nodes share the host's kernel, so that i
 the harness's clock; elsewhere the offset is measured by timestamp exchanges with
 the prober's /clock endpoint through the API server's pod proxy
 (`harness.clocksync`), at start and at stop, and the run carries the bound.
-`build_prober_binary` builds the program; the image must hold it at `PROBER_PATH`.
+`harness.kit.proberbuild` builds the program; the image holds it at `PROBER_PATH`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
-import subprocess
 import threading
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from harness.clocksync import ClockAlignment, align, combine, exchange_with
 from harness.errors import ConfigError, HarnessError, NotFound, ProviderError, WaitTimeout, api_error
+from harness.kit.proberbuild import PROBER_PATH
 from harness.prober import ProbeOptions, SampleStream
 from harness.samples import ProbeRun, ProbeSample, clock
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 __all__ = [
-    "PROBER_PATH",
-    "PROBER_SOURCE",
     "CLOCK_PORT",
     "PodProber",
-    "build_prober_binary",
     "prober_pod_manifest",
 ]
-
-PROBER_PATH = "/prober"
-"""Where the prober image holds the binary."""
-
-PROBER_SOURCE = Path(__file__).resolve().parent.parent / "fixtures" / "images" / "prober"
-"""The Go module of the prober (in a source checkout)."""
 
 CLOCK_PORT = 8080
 """The prober's /clock endpoint, read through the pod proxy to align clocks."""
@@ -460,49 +448,3 @@ class PodProber:
                 _request_timeout=self.timeouts.api_request,
             )
         self._created = False
-
-
-def build_prober_binary(
-    out_dir: str | os.PathLike[str],
-    *,
-    goarch: str | None = None,
-    go: str | None = None,
-    source_dir: str | os.PathLike[str] = PROBER_SOURCE,
-    cache_root: str | os.PathLike[str] | None = None,
-    timeout: float = 600.0,
-) -> Path:
-    """Build the static prober binary into `out_dir`/prober and return its path.
-
-    Go caches live under `cache_root` (default `$ROLLPROOF_CACHE` or
-    /var/cache/rollproof); the module has no dependencies, so no network is used.
-    """
-    source = Path(source_dir)
-    if not (source / "go.mod").is_file():
-        raise ConfigError(f"no prober Go module at {source}; pass source_dir= a checkout's fixtures/images/prober")
-    go_bin = go or shutil.which("go") or "/usr/local/go/bin/go"
-    if not Path(go_bin).is_file():
-        raise ConfigError(f"no Go toolchain at {go_bin}; install Go or pass go= its path")
-    cache = Path(cache_root or os.environ.get("ROLLPROOF_CACHE", "/var/cache/rollproof"))
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "GOCACHE": str(cache / "gobuild"),
-        "GOMODCACHE": str(cache / "gomod"),
-        "CGO_ENABLED": "0",
-        "GOOS": "linux",
-        "GOTOOLCHAIN": "local",
-        "GOFLAGS": "-mod=mod -buildvcs=false",
-        "GOPROXY": "off",
-    }
-    if goarch:
-        env["GOARCH"] = goarch
-    binary = out / "prober"
-    command = [go_bin, "build", "-trimpath", "-ldflags=-s -w", "-o", str(binary), "."]
-    try:
-        result = subprocess.run(command, cwd=source, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        raise ProviderError(f"go build of the prober took over {timeout:.0f}s") from exc
-    if result.returncode != 0:
-        raise ProviderError(f"go build of the prober failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
-    return binary

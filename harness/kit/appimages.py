@@ -91,8 +91,8 @@ PROBER_IMAGE = "rollproof/prober:v1"
 
 def build_prober_image() -> str:
     """The in-cluster prober (a static Go program at /prober) for clusters without a reachable NodePort."""
-    from ..podprober import PROBER_PATH, PROBER_SOURCE, build_prober_binary
     from .paths import cache_root
+    from .proberbuild import PROBER_PATH, PROBER_SOURCE, build_prober_binary
     from .static import static_image
     from .steps import input_hash
 
