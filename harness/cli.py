@@ -217,7 +217,7 @@ def _parser() -> argparse.ArgumentParser:
     build.set_defaults(func=_kit_build)
     show = kit_commands.add_parser("show", help="print the manifest of the last kit build")
     show.set_defaults(func=_kit_show)
-    from .rcupdate.command import add_parser as add_rolling_update
+    from .rollout.rcupdate.command import add_parser as add_rolling_update
 
     add_rolling_update(commands)
     cluster = commands.add_parser("cluster", help="kind clusters made by the harness")

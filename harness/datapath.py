@@ -5,7 +5,7 @@ Three sources, each read without changing the system under test:
 - `EndpointSliceWatcher`: the Service's EndpointSlices; every endpoint's
   ready / serving / terminating conditions (KEP-1672, what kube-proxy acts on),
   when it appeared and when it was removed;
-- `harness.podsets.PodWatcher`: the pods behind it: created, Ready, deletion
+- `harness.rollout.podwatcher.PodWatcher`: the pods behind it: created, Ready, deletion
   started (preStop begins), container exited (code), deleted;
 - `ProxySyncPoller`: on kind nodes this host started, kube-proxy's
   `sync_proxy_rules_last_timestamp_seconds` metric, read from inside each node's
@@ -35,7 +35,8 @@ import kubernetes.client
 from .kube.patches import object_path
 from .kube.watch import ListCall, ListWatchRecorder
 from .netcounters import CounterChange, NetCounterPoller
-from .podsets import PodEvent, PodWatcher
+from .rollout.pods import PodEvent
+from .rollout.podwatcher import PodWatcher
 from .samples import clock
 from .timeouts import DEFAULT_TIMEOUTS, Timeouts
 

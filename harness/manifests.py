@@ -1,8 +1,15 @@
-"""Pure builders for the suites' objects, from the walkthrough manifests in fixtures/manifests."""
+"""Pure builders for the suites' objects, from the walkthrough manifests in fixtures/manifests.
+
+Deployments, ReplicationControllers, Services, StatefulSets and DaemonSets
+(fixtures/manifests/*-demo.yaml; the builder sets name, labels, image and the
+version env var), and `scaled_value`, an int-or-percent field as the controllers
+resolve it."""
 
 from __future__ import annotations
 
 import copy
+import math
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,6 +28,11 @@ __all__ = [
     "replication_controller",
     "small_rc",
     "service",
+    "statefulset",
+    "daemonset",
+    "headless_service",
+    "with_pull_policy",
+    "scaled_value",
 ]
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "manifests"
@@ -161,3 +173,93 @@ def small_rc(name: str, labels: dict[str, str], image: str, replicas: int = 3) -
             },
         },
     }
+
+
+def _named(obj: dict[str, Any], name: str, image: str, env: str, version: str, hardened: bool) -> dict[str, Any]:
+    obj["metadata"]["name"] = name
+    obj["metadata"]["labels"] = {"app": name}
+    spec = obj["spec"]
+    spec["selector"]["matchLabels"] = {"app": name}
+    spec["template"]["metadata"]["labels"] = {"app": name}
+    container = first_container(obj)
+    container["image"] = image
+    set_env(container, env, version)
+    harden(spec["template"]["spec"], hardened)
+    return obj
+
+
+def statefulset(
+    name: str,
+    image: str,
+    version: str = "v0.1",
+    *,
+    replicas: int = 4,
+    partition: int = 0,
+    service_name: str | None = None,
+    hardened: bool = True,
+    history_limit: int = 10,
+) -> dict[str, Any]:
+    """The demo StatefulSet `name` (label app=name) running `image` at `version`.
+
+    RollingUpdate with `partition` (ordinals >= partition are updated); its
+    governing headless Service is `service_name` (default `<name>-headless`)."""
+    if isinstance(partition, bool) or not isinstance(partition, int) or partition < 0:
+        raise ConfigError(f"partition must be an int >= 0, not {partition!r}")
+    obj = _named(load_manifest("statefulset-demo.yaml"), name, image, "STATEFULSET_DEMO_VER", version, hardened)
+    spec = obj["spec"]
+    spec.update(replicas=replicas, revisionHistoryLimit=history_limit, serviceName=service_name or f"{name}-headless")
+    spec["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {"partition": partition}}
+    return obj
+
+
+def daemonset(
+    name: str,
+    image: str,
+    version: str = "v0.1",
+    *,
+    max_surge: int | str = 1,
+    max_unavailable: int | str = 0,
+    hardened: bool = True,
+    history_limit: int = 10,
+) -> dict[str, Any]:
+    """The demo DaemonSet `name` (label app=name) running `image` at `version`.
+
+    RollingUpdate with `max_surge` / `max_unavailable` (the API refuses both 0)."""
+    obj = _named(load_manifest("daemonset-demo.yaml"), name, image, "DAEMONSET_DEMO_VER", version, hardened)
+    obj["spec"]["revisionHistoryLimit"] = history_limit
+    obj["spec"]["updateStrategy"] = {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": max_surge, "maxUnavailable": max_unavailable},
+    }
+    return obj
+
+
+def headless_service(name: str, selector: dict[str, str]) -> dict[str, Any]:
+    """A headless Service (clusterIP None) for `selector`: a StatefulSet's governing Service."""
+    obj = service(name, selector, None)
+    obj["spec"]["clusterIP"] = "None"
+    return obj
+
+
+def with_pull_policy(obj: Mapping[str, Any], policy: str) -> dict[str, Any]:
+    """A copy of a workload manifest whose containers use imagePullPolicy `policy`."""
+    if policy not in ("Always", "IfNotPresent", "Never"):
+        raise ConfigError(f"imagePullPolicy {policy!r}: give Always, IfNotPresent or Never")
+    out = copy.deepcopy(dict(obj))
+    for container in out["spec"]["template"]["spec"]["containers"]:
+        container["imagePullPolicy"] = policy
+    return out
+
+
+def scaled_value(value: int | str, total: int, *, round_up: bool) -> int:
+    """An int-or-percent (maxSurge, maxUnavailable) as an absolute number of `total`,
+    rounded as the controllers do: up for surge, down for unavailable."""
+    if isinstance(value, bool):
+        raise ConfigError(f"int-or-percent value {value!r} is neither an int nor 'N%'")
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if not text.endswith("%") or not text[:-1].isdigit():
+        raise ConfigError(f"int-or-percent value {value!r} is neither an int nor 'N%'")
+    exact = int(text[:-1]) * total / 100
+    return math.ceil(exact) if round_up else math.floor(exact)

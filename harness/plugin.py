@@ -295,7 +295,7 @@ def cluster_access(cluster: Cluster) -> Any:
 @pytest.fixture
 def deployments(cluster_access: Any, namespace: str, raw_api: Any, timeouts: Timeouts) -> Iterator[Any]:
     """kubectl-equivalent Deployment operations in the test's namespace (exchanges recorded)."""
-    from .kube.deployments import Deployments
+    from .rollout.deployments import Deployments
 
     ops = Deployments(cluster_access, namespace, timeouts=timeouts, raw=raw_api)
     try:

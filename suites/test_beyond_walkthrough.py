@@ -9,27 +9,13 @@ from collections import Counter
 import pytest
 
 from harness.assertions import assert_replica_bounds, assert_verdicts
-from harness.kube.deployments import RolloutFailed
-from harness.manifests import deployment
-from harness.podsets import (
-    PodWatcher,
-    apply_object,
-    daemonset,
-    headless_service,
-    list_pods,
-    list_revisions,
-    node_handoffs,
-    ordinal_handoffs,
-    pod_lives,
-    pod_ordinal,
-    revision_points,
-    scaled_value,
-    statefulset,
-    update_order,
-    wait_daemonset_rollout,
-    wait_statefulset_rollout,
-    with_pull_policy,
-)
+from harness.manifests import daemonset, deployment, headless_service, scaled_value, statefulset, with_pull_policy
+from harness.rollout.deployments import RolloutFailed
+from harness.rollout.podlives import node_handoffs, ordinal_handoffs, pod_lives, revision_points, update_order
+from harness.rollout.pods import pod_ordinal
+from harness.rollout.podsets import apply_object, list_pods, list_revisions, wait_daemonset_rollout
+from harness.rollout.podsets import wait_statefulset_rollout
+from harness.rollout.podwatcher import PodWatcher
 from harness.probing import observe_for
 from harness.report import HistoryEntry
 from harness.samples import NEW_CONNECTION, clock

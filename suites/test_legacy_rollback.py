@@ -9,11 +9,11 @@ import pytest
 
 from harness.assertions import assert_verdicts
 from harness.expectations import expected
-from harness.kube.deployments import with_change_cause
 from harness.kube.patches import ROLLBACK_GROUP_VERSIONS, rollback_request, strip_pod_template_hash
 from harness.kube.patches import STRATEGIC_MERGE_PATCH, deployment_path, object_path, strategic_merge_patch
 from harness.manifests import deployment
 from harness.rawscenarios import expect, observed, post_object
+from harness.rollout.history import with_change_cause
 from harness.report import HistoryEntry
 from harness.samples import clock
 from harness.walkthrough import (

@@ -8,7 +8,6 @@ import logging
 import pytest
 
 from harness.assertions import assert_verdicts
-from harness.kube.deployments import with_change_cause
 from harness.kube.patches import (
     JSON_PATCH,
     MERGE_PATCH,
@@ -31,6 +30,7 @@ from harness.rawscenarios import (
     without_change_cause,
 )
 from harness.report import HistoryEntry
+from harness.rollout.history import with_change_cause
 
 log = logging.getLogger("rollproof.suites")
 

@@ -4,13 +4,13 @@ kubectl v1.17.17 (the last release with `rolling-update`) is built from its
 module by `harness.kit.referee` and run against this cluster; then
 `rollproof rolling-update` runs the same command line in the same namespace,
 from the same starting point. Each run is watched from the outside
-(`harness.rcupdate.trace.RcRecorder`) and compared:
+(`harness.rollout.rcupdate.trace.RcRecorder`) and compared:
 
 * the progress lines on stdout, word for word;
 * the step sequence (every spec.replicas write) and every write before the
   last step (creations, annotations, labels, selectors);
 * every RC's annotations after each step;
-* the cleanup writes, each tool's as `harness.rcupdate.updater` documents it;
+* the cleanup writes, each tool's as `harness.rollout.rcupdate.updater` documents it;
 * the end state: the RCs (spec, labels, annotations) and their pods.
 
 Run-specific strings (uids, and in --image mode the generated name and hash
@@ -40,11 +40,11 @@ import yaml
 from harness.errors import WaitTimeout
 from harness.kube.config import call_api
 from harness.manifests import small_rc
-from harness.rcupdate.plan import (
+from harness.rollout.rcupdate.plan import (
     NEXT_CONTROLLER_ANNOTATION,
     ORIGINAL_REPLICAS_ANNOTATION,
 )
-from harness.rcupdate.trace import (
+from harness.rollout.rcupdate.trace import (
     RcChange,
     RcRecorder,
     Renamer,
@@ -458,7 +458,7 @@ def test_rollback_half_way_matches_kubectl_1_17(
         assert half.exit_code == -signal.SIGKILL, half.stderr
         runs.append(_run(tool, rollback, core_api, kube_api, namespace, timeouts))
     kubectl, rollproof = runs
-    # Divergence 3 (harness.rcupdate.updater): kubectl leaves next-controller-id and original-replicas
+    # Divergence 3 (harness.rollout.rcupdate.updater): kubectl leaves next-controller-id and original-replicas
     # on the restored RC; rollproof clears them. Pinned here, then left out of the end-state comparison.
     restored = kubectl.end_rcs["web"]
     assert {NEXT_CONTROLLER_ANNOTATION, ORIGINAL_REPLICAS_ANNOTATION} <= set(dict(restored.annotations))

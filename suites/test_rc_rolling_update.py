@@ -16,8 +16,9 @@ import pytest
 from harness.assertions import assert_replica_bounds, assert_verdicts
 from harness.errors import ConfigError, WaitTimeout
 from harness.manifests import replication_controller
-from harness.podsets import PodWatcher, label_points
-from harness.rcupdate import RollingUpdater
+from harness.rollout.podlives import label_points
+from harness.rollout.podwatcher import PodWatcher
+from harness.rollout.rcupdate import RollingUpdater
 from harness.samples import clock
 from harness.workloads import pod_env, wait_ready_pods
 

@@ -1,4 +1,4 @@
-"""kubectl v1.17, the last release with `rolling-update`, built from its module as the referee of harness.rcupdate.
+"""kubectl v1.17, the last release with `rolling-update`, built from its module: harness.rollout.rcupdate's referee.
 
 The build is a wrapper module (under `$ROLLPROOF_CACHE/src/kubectl-referee-*`) that
 requires `k8s.io/kubernetes` at `REFEREE_KUBERNETES` and its staging modules at the

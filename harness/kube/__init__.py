@@ -1,36 +1,15 @@
-"""Talking to a Kubernetes API server: kubeconfig access, a recording raw client, Deployments.
+"""Talking to a Kubernetes API server, and nothing else: no rollout logic lives here.
 
-config       kubeconfig → ClusterAccess; typed ApiClient; the ApiException boundary
-patches      pure builders of raw requests (PATCH flavours, PUT, legacy rollback)
-raw          RawApi: requests.Session that records every exchange
-deployments  kubectl-equivalent Deployment operations and a ReplicaSet watcher
+config   kubeconfig → ClusterAccess; typed ApiClient; `kube_errors`, the one boundary
+         where the kubernetes client's ApiException and transport errors become
+         `harness.errors`; `call_api` for typed-client calls
+patches  pure builders of raw requests (PATCH flavours, PUT, legacy rollback)
+raw      RawApi: a requests.Session that records every exchange
+events   pure parsing of the controllers' Event messages
+watch    ListWatchRecorder, the generic list-then-watch recording thread
+
+May import: the standard library, the kubernetes client, requests, urllib3,
+yaml, and `harness.errors`, `harness.rundir`, `harness.samples`, `harness.steps`,
+`harness.timeouts`. Never `harness.rollout` or anything above it. The package
+imports no submodule itself, so the pure `patches` loads no client.
 """
-
-from __future__ import annotations
-
-from harness.kube.config import ClusterAccess, Secret, ServerVersion, load_kubeconfig
-from harness.kube.deployments import (
-    Deployments,
-    ReplicaSetWatcher,
-    Revision,
-    RolloutFailed,
-    RolloutStatus,
-)
-from harness.kube.patches import RawRequest
-from harness.kube.raw import Exchange, RawApi, RawResponse
-
-__all__ = [
-    "ClusterAccess",
-    "Secret",
-    "ServerVersion",
-    "load_kubeconfig",
-    "RawRequest",
-    "RawApi",
-    "RawResponse",
-    "Exchange",
-    "Deployments",
-    "ReplicaSetWatcher",
-    "Revision",
-    "RolloutFailed",
-    "RolloutStatus",
-]

@@ -1,5 +1,7 @@
-"""List-then-watch recording on a thread: the one loop behind `ReplicaSetWatcher`
-(harness.kube.deployments) and `PodWatcher` (harness.podsets).
+"""List-then-watch recording on a thread: the one loop behind the rollout layer's
+watchers (`harness.rollout.replicasets.ReplicaSetWatcher`,
+`harness.rollout.podwatcher.PodWatcher`, `harness.rollout.rcupdate.trace.RcRecorder`)
+and the data path's (`harness.datapath`).
 
 `ListWatchRecorder` lists a collection, then watches it from the list's
 resourceVersion (bookmarks on; relist on 410 Gone, whether the request or an

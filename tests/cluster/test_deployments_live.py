@@ -13,7 +13,6 @@ import pytest
 
 from harness.errors import Conflict, ConfigError, NotFound, WaitTimeout
 from harness.kube.config import ClusterAccess
-from harness.kube.deployments import Deployments, RolloutFailed, replica_totals
 from harness.kube.patches import (
     CHANGE_CAUSE,
     JSON_PATCH,
@@ -25,6 +24,8 @@ from harness.kube.patches import (
     rollback_request,
     strategic_merge_patch,
 )
+from harness.rollout.deployments import Deployments, RolloutFailed
+from harness.rollout.replicasets import replica_totals
 from harness.timeouts import Timeouts
 
 pytestmark = pytest.mark.cluster

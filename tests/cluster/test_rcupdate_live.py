@@ -21,15 +21,15 @@ import pytest
 
 from harness.errors import NotFound, WaitTimeout
 from harness.kube.config import call_api
-from harness.rcupdate import RollingUpdater, UpdateConfig, scale_down_target, scale_up_target
-from harness.rcupdate.plan import (
+from harness.rollout.rcupdate import RollingUpdater, UpdateConfig, scale_down_target, scale_up_target
+from harness.rollout.rcupdate.plan import (
     DESIRED_REPLICAS_ANNOTATION,
     NEXT_CONTROLLER_ANNOTATION,
     ORIGINAL_REPLICAS_ANNOTATION,
     PROGRESS_ANNOTATIONS,
     SOURCE_ID_ANNOTATION,
 )
-from harness.rcupdate.updater import UpdateResult
+from harness.rollout.rcupdate.updater import UpdateResult
 from harness.samples import clock
 from harness.timeouts import DEFAULT_TIMEOUTS
 
@@ -201,7 +201,7 @@ def test_manifest_update_abandoned_then_rolled_back(core: Any, namespace: str) -
 _CHILD = textwrap.dedent("""
     import json, sys
     from kubernetes import client, config
-    from harness.rcupdate import RollingUpdater
+    from harness.rollout.rcupdate import RollingUpdater
     from harness.samples import clock
     from harness.timeouts import DEFAULT_TIMEOUTS
 

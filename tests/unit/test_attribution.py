@@ -16,7 +16,7 @@ from harness.datapath import (
     pod_transitions,
 )
 from harness.netcounters import CounterChange
-from harness.podsets import PodEvent, PodState
+from harness.rollout.pods import PodEvent, PodState
 from harness.samples import ProbeSample
 
 OLD_IMG, NEW_IMG = "rollproof/nginx:1.22.1", "rollproof/nginx:1.26.3"

@@ -10,19 +10,10 @@ import pytest
 import yaml
 
 from harness.errors import ConfigError
-from harness.kube.deployments import (
-    REVISION,
-    REVISION_HISTORY,
-    ReplicaSetWatcher,
-    describe_rollout,
-    parse_history,
-    plan_undo,
-    replica_point,
-    replica_totals,
-    rollout_status,
-    with_change_cause,
-)
 from harness.kube.patches import CHANGE_CAUSE, json_patch
+from harness.rollout.history import REVISION, REVISION_HISTORY, parse_history, plan_undo, with_change_cause
+from harness.rollout.replicasets import ReplicaSetWatcher, replica_point, replica_totals
+from harness.rollout.status import describe_rollout, rollout_status
 from harness.steps import ReplicaPoint
 
 UID = "11111111-2222-3333-4444-555555555555"

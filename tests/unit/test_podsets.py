@@ -11,34 +11,22 @@ import yaml
 
 from harness.errors import ConfigError
 from harness.kube.patches import APPLY_PATCH_YAML, FIELD_MANAGER, RawRequest
-from harness.podsets import (
-    REVISION_LABEL,
+from harness.manifests import daemonset, headless_service, scaled_value, statefulset, with_pull_policy
+from harness.rollout.history import SetRevision, set_revisions
+from harness.rollout.podlives import (
     Handoff,
-    PodEvent,
     PodLife,
-    PodState,
-    PodWatcher,
-    SetRevision,
-    SetRolloutStatus,
-    apply_object,
-    daemonset,
-    daemonset_rollout_status,
-    describe_pods,
-    headless_service,
+    label_points,
     node_handoffs,
     ordinal_handoffs,
     pod_lives,
-    pod_ordinal,
-    pod_state,
     revision_points,
-    label_points,
-    scaled_value,
-    set_revisions,
-    statefulset,
-    statefulset_rollout_status,
     update_order,
-    with_pull_policy,
 )
+from harness.rollout.pods import REVISION_LABEL, PodEvent, PodState, describe_pods, pod_ordinal, pod_state
+from harness.rollout.podsets import apply_object
+from harness.rollout.podwatcher import PodWatcher
+from harness.rollout.status import SetRolloutStatus, daemonset_rollout_status, statefulset_rollout_status
 from harness.steps import ReplicaPoint
 
 OLD, NEW = "web-5d8f7c", "web-7b9c4a"  # StatefulSet revisions: `<set>-<hash>`

@@ -12,8 +12,14 @@ import pytest
 
 from harness.cli import _parser
 from harness.errors import ConfigError
-from harness.rcupdate import checks, command
-from harness.rcupdate.checks import check_fenceposts, check_image, check_rc_manifest, load_manifest_text, parse_duration
+from harness.rollout.rcupdate import checks, command
+from harness.rollout.rcupdate.checks import (
+    check_fenceposts,
+    check_image,
+    check_rc_manifest,
+    load_manifest_text,
+    parse_duration,
+)
 
 # --------------------------------------------------------------------------- Go durations
 

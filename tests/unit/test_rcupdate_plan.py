@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import ConfigError
-from harness.rcupdate import plan
-from harness.rcupdate.plan import (
+from harness.rollout.rcupdate import plan
+from harness.rollout.rcupdate.plan import (
     DESIRED_REPLICAS_ANNOTATION,
     NEXT_CONTROLLER_ANNOTATION,
     UpdateConfig,

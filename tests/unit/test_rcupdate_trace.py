@@ -1,10 +1,10 @@
-"""The pure side of `harness.rcupdate.trace`: RC projections, steps, annotations after steps, placeholders."""
+"""The pure side of `harness.rollout.rcupdate.trace`: RC projections, steps, annotations after steps, placeholders."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from harness.rcupdate.trace import (
+from harness.rollout.rcupdate.trace import (
     RcChange,
     RcRecorder,
     RcState,

@@ -13,9 +13,10 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from harness.errors import ApiError, ProviderError, WaitTimeout
-from harness.kube.deployments import ReplicaSetWatcher
 from harness.kube.watch import ListCall, ListWatchRecorder
-from harness.podsets import REVISION_LABEL, PodWatcher
+from harness.rollout.pods import REVISION_LABEL
+from harness.rollout.podwatcher import PodWatcher
+from harness.rollout.replicasets import ReplicaSetWatcher
 from harness.timeouts import Timeouts
 
 FAST = Timeouts(api_request=2.0, poll_interval=0.01)

@@ -7,7 +7,7 @@ poll interval 3s, timeout 5m), the same progress lines on stdout and the same
 last line (`replicationcontroller/web rolling updated`). Two flags kubectl did
 not have: `--max-surge` and `--max-unavailable` (kubectl fixed them at 1 and 0).
 Which output formats exist and where the command still differs from kubectl is
-listed in `harness.rcupdate.updater`'s docstring.
+listed in `harness.rollout.rcupdate.updater`'s docstring.
 
 Everything is read and checked before the first write: a refused command leaves
 the cluster as it was.
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.rcupdate import checks
+from harness.rollout.rcupdate import checks
 
 __all__ = ["add_parser", "run", "read_manifest_file", "final_line", "KUBECTL_DEFAULTS", "MAX_MANIFEST_BYTES"]
 
@@ -212,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
     from kubernetes import client
 
     from harness.kube.config import load_kubeconfig
-    from harness.rcupdate.updater import RollingUpdater
+    from harness.rollout.rcupdate.updater import RollingUpdater
     from harness.timeouts import DEFAULT_TIMEOUTS
 
     path = args.kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or "~/.kube/config"

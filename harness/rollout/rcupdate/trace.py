@@ -1,6 +1,6 @@
 """What a rolling update did to the ReplicationControllers of a namespace, as seen by a watch.
 
-Used to compare two updaters (kubectl 1.17 and `harness.rcupdate`) from the
+Used to compare two updaters (kubectl 1.17 and `harness.rollout.rcupdate`) from the
 outside: `RcRecorder` lists and watches the RCs and records an `RcChange`
 whenever an RC appears, disappears, or changes in a field either tool writes
 (`RcState`: replicas, selector, template labels and images, labels,

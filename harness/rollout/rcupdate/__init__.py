@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.rcupdate.plan import (
+from harness.rollout.rcupdate.plan import (
     DEFAULT_DEPLOYMENT_KEY,
     DESIRED_REPLICAS_ANNOTATION,
     NEXT_CONTROLLER_ANNOTATION,
@@ -51,7 +51,7 @@ _LAZY = {"RollingUpdater", "UpdateResult"}
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from harness.rcupdate import updater
+        from harness.rollout.rcupdate import updater
 
         return getattr(updater, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -71,8 +71,8 @@ from typing import Any
 from harness import samples
 from harness.errors import ApiError, ConfigError, NotFound, WaitTimeout
 from harness.kube.config import call_api
-from harness.rcupdate import checks, plan
-from harness.rcupdate.plan import (
+from harness.rollout.rcupdate import checks, plan
+from harness.rollout.rcupdate.plan import (
     DESIRED_REPLICAS_ANNOTATION,
     NEXT_CONTROLLER_ANNOTATION,
     ORIGINAL_REPLICAS_ANNOTATION,

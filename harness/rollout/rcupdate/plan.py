@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.rcupdate.checks import check_rc_manifest
+from harness.rollout.rcupdate.checks import check_rc_manifest
 
 __all__ = [
     "ANNOTATION_PREFIX",
