@@ -20,8 +20,9 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.clocksync import ClockAlignment, align, combine, exchange_with
-from harness.errors import ConfigError, HarnessError, NotFound, ProviderError, WaitTimeout, api_error
+from harness.errors import ConfigError, HarnessError, NotFound, ProviderError, api_error
 from harness.kit.proberbuild import PROBER_PATH
+from harness.poll import poll
 from harness.prober import ProbeOptions, SampleStream
 from harness.samples import ProbeRun, ProbeSample, clock
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
@@ -410,9 +411,7 @@ class PodProber:
     # -- pod side ----------------------------------------------------------
 
     def _wait_running(self) -> None:
-        deadline = clock() + self.timeouts.pods_ready
-        last = "not read yet"
-        while True:
+        def running() -> tuple[bool, str]:
             pod = _api(
                 "GET",
                 self._pod_path,
@@ -423,7 +422,7 @@ class PodProber:
             )
             phase = pod.status.phase if pod.status else None
             if phase in ("Running", "Succeeded", "Failed"):
-                return
+                return True, f"phase {phase}"
             last = f"phase {phase}"
             for status in (pod.status.container_statuses or []) if pod.status else []:
                 waiting = status.state.waiting if status.state else None
@@ -431,8 +430,15 @@ class PodProber:
                     last = f"phase {phase}, container waiting: {waiting.reason}: {waiting.message or ''}"
                     if waiting.reason in _FATAL_WAITING:
                         raise ProviderError(f"prober pod {self.namespace}/{self.name} cannot start: {last}")
-            if clock() >= deadline or self._stopping.wait(self.timeouts.poll_interval):
-                raise WaitTimeout(f"prober pod {self.namespace}/{self.name} to run", self.timeouts.pods_ready, last)
+            return False, last
+
+        poll(
+            running,
+            waited_for=f"prober pod {self.namespace}/{self.name} to run",
+            timeout=self.timeouts.pods_ready,
+            interval=self.timeouts.poll_interval,
+            stop=self._stopping,
+        )
 
     def _delete(self) -> None:
         if not self._created:

@@ -13,8 +13,7 @@ from harness.manifests import daemonset, deployment, headless_service, scaled_va
 from harness.rollout.deployments import RolloutFailed
 from harness.rollout.podlives import node_handoffs, ordinal_handoffs, pod_lives, revision_points, update_order
 from harness.rollout.pods import pod_ordinal
-from harness.rollout.podsets import apply_object, list_pods, list_revisions, wait_daemonset_rollout
-from harness.rollout.podsets import wait_statefulset_rollout
+from harness.rollout.podsets import apply_object, list_pods, list_revisions, wait_set_rollout
 from harness.rollout.podwatcher import PodWatcher
 from harness.probing import observe_for
 from harness.report import HistoryEntry
@@ -86,7 +85,7 @@ def test_statefulset_rolling_update_highest_ordinal_first_then_partition_canary(
     log.info("create %s (4 ordinals, %s) with its headless Service and the NodePort demo Service", STS, old.image)
     core_api.create_namespaced_service(namespace, headless_service(f"{STS}-headless", labels))
     apply_object(raw_api, statefulset(STS, old.image, "v0.1", replicas=DESIRED), namespace)
-    wait_statefulset_rollout(apps_api, core_api, namespace, STS, timeouts)
+    wait_set_rollout(apps_api, core_api, namespace, "StatefulSet", STS, timeouts)
     probed = probed_service(STS, labels)
     watcher = pod_watcher(labels)
     probed.watch(watcher)
@@ -98,7 +97,7 @@ def test_statefulset_rolling_update_highest_ordinal_first_then_partition_canary(
         started = clock()
         with probed.phase(label, versions, settled=settled):
             apply_object(raw_api, manifest, namespace)
-            verdict = wait_statefulset_rollout(apps_api, core_api, namespace, STS, timeouts)
+            verdict = wait_set_rollout(apps_api, core_api, namespace, "StatefulSet", STS, timeouts)
         done = clock()
         log.info("%s: %s", label, verdict.message.strip())
         observe_for(timeouts.endpoint_propagation)
@@ -209,7 +208,7 @@ def test_daemonset_rolling_update_surges_and_drops_no_request(
 
     log.info("create %s (%s, one pod per node) behind a Service", DS, old.image)
     apply_object(raw_api, daemonset(DS, old.image, "v0.1", max_surge=1, max_unavailable=0), namespace)
-    nodes = int(dict(wait_daemonset_rollout(apps_api, core_api, namespace, DS, timeouts).counts)["desired"])
+    nodes = int(dict(wait_set_rollout(apps_api, core_api, namespace, "DaemonSet", DS, timeouts).counts)["desired"])
     assert nodes >= 1, f"daemon set {DS} is scheduled on no node"
     log.info("%s runs on %d node(s)", DS, nodes)
     probed = probed_service(DS, labels)
@@ -220,7 +219,7 @@ def test_daemonset_rolling_update_surges_and_drops_no_request(
     started = clock()
     with probed.phase("v0.1 -> v0.2", (old.server, new.server)):
         apply_object(raw_api, daemonset(DS, new.image, "v0.2", max_surge=1, max_unavailable=0), namespace)
-        verdict = wait_daemonset_rollout(apps_api, core_api, namespace, DS, timeouts)
+        verdict = wait_set_rollout(apps_api, core_api, namespace, "DaemonSet", DS, timeouts)
     log.info("%s", verdict.message)
     analyses = probed.finish()
     events = watcher.stop()

@@ -26,12 +26,16 @@ from typing import Any, Generic, TypeVar
 
 from harness.errors import ApiError, ProviderError, WaitTimeout
 from harness.kube.config import call_api, kube_errors
+from harness.poll import poll
 from harness.samples import clock
 from harness.timeouts import Timeouts
 
 __all__ = ["ListCall", "ListWatchRecorder"]
 
 R = TypeVar("R")
+
+_LISTED_POLL = 0.05
+"""How often a starting watcher looks whether its first list is recorded."""
 
 ListCall = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 """A typed-client list method, its positional and its keyword arguments (label selector...)."""
@@ -101,21 +105,23 @@ class ListWatchRecorder(abc.ABC, Generic[R]):
             return list(self._records)
 
     def _start(self, wait_listed: Callable[[], str] | None = None) -> None:
-        """Start the thread once; with `wait_listed` (what the wait is called, asked only
-        when it times out), return only when the first list is recorded or the thread
-        ended (raising its error)."""
+        """Start the thread once; with `wait_listed` (what the wait is called), return only
+        when the first list is recorded or the thread ended (raising its error)."""
         if self._thread.ident is None:
             self._thread.start()
         if wait_listed is None:
             return
-        deadline = clock() + self.timeouts.api_request
-        while not self._listed.wait(0.05):
+
+        def listed() -> tuple[bool, str]:
+            if self._listed.is_set():
+                return True, "listed"
             if not self._thread.is_alive():
                 if self.error is not None:
                     raise self.error
-                break
-            if clock() > deadline:
-                raise WaitTimeout(wait_listed(), self.timeouts.api_request, "no list recorded")
+                return True, "thread ended"
+            return False, "no list recorded"
+
+        poll(listed, waited_for=wait_listed(), timeout=self.timeouts.api_request, interval=_LISTED_POLL)
 
     def stop(self, timeout: float | None = None, *, raise_error: bool = True) -> list[R]:
         """Stop the thread (unblocking its read), wait for it, return the records."""

@@ -10,14 +10,13 @@ Objects are handled as API JSON (camelCase dicts), exactly as the server sent th
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import kubernetes.client
 
-from harness.errors import ConfigError, HarnessError, ProviderError, WaitTimeout
+from harness.errors import ConfigError, HarnessError, ProviderError
 from harness.kube.config import ClusterAccess, call_api
 from harness.kube.patches import (
     APPLY_PATCH_YAML,
@@ -31,11 +30,11 @@ from harness.kube.patches import (
     set_image_ops,
 )
 from harness.kube.raw import Exchange, RawApi
+from harness.poll import poll
 from harness.rollout.history import Revision, owned_replicasets, parse_history, plan_undo, with_change_cause
 from harness.rollout.history import UndoPlan
 from harness.rollout.replicasets import ReplicaSetWatcher
 from harness.rollout.status import RolloutStatus, condition, describe_rollout, rollout_status
-from harness.samples import clock
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 __all__ = ["RolloutFailed", "ApplyResult", "UndoResult", "Deployments"]
@@ -247,30 +246,27 @@ class Deployments:
         (with the last verdict and a dump of the Deployment and its
         ReplicaSets) when `timeout` (default `timeouts.rollout`) runs out."""
         timeout = self.timeouts.rollout if timeout is None else timeout
-        deadline = clock() + timeout
-        stop = threading.Event()
-        while True:
+
+        def probe() -> tuple[bool, tuple[dict[str, Any], RolloutStatus]]:
             dep = self.get(name)
             st = rollout_status(dep)
-            if st.done:
-                return st
             if st.failed:
                 cond = condition(dep, "Progressing") or {}
-                raise RolloutFailed(
-                    name,
-                    str(cond.get("reason", "")),
-                    str(cond.get("message", "")),
-                    describe_rollout(dep, self._safe_replicasets(dep)),
-                )
-            remaining = deadline - clock()
-            if remaining <= 0:
-                raise WaitTimeout(
-                    f'deployment "{self.namespace}/{name}" to finish its rollout',
-                    timeout,
-                    st.summary(),
-                    describe_rollout(dep, self._safe_replicasets(dep)),
-                )
-            stop.wait(min(self.timeouts.poll_interval, remaining))
+                raise RolloutFailed(name, str(cond.get("reason", "")), str(cond.get("message", "")), self._dump(dep))
+            return st.done, (dep, st)
+
+        _, verdict = poll(
+            probe,
+            waited_for=f'deployment "{self.namespace}/{name}" to finish its rollout',
+            timeout=timeout,
+            interval=self.timeouts.poll_interval,
+            describe=lambda seen: seen[1].summary(),
+            dump=lambda seen: self._dump(seen[0]),
+        )
+        return verdict
+
+    def _dump(self, dep: Mapping[str, Any]) -> str:
+        return describe_rollout(dep, self._safe_replicasets(dep))
 
     def _safe_replicasets(self, dep: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         try:

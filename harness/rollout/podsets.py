@@ -11,33 +11,45 @@ Their manifests are built by `harness.manifests`; their pods are watched by
 from __future__ import annotations
 
 import copy
-import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import kubernetes.client
 import yaml
 
-from harness.errors import ConfigError, HarnessError, WaitTimeout
+from harness.errors import ConfigError, HarnessError
 from harness.kube.config import call_api
 from harness.kube.patches import FIELD_MANAGER, apply_patch, object_path
 from harness.kube.raw import RawApi
+from harness.poll import poll
 from harness.rollout.history import SetRevision, set_revisions
 from harness.rollout.pods import PodState, describe_pods, label_selector, pod_state
 from harness.rollout.status import SetRolloutStatus, daemonset_rollout_status, statefulset_rollout_status
-from harness.samples import clock
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 __all__ = [
     "apply_object",
     "list_pods",
     "list_revisions",
-    "wait_statefulset_rollout",
-    "wait_daemonset_rollout",
+    "wait_set_rollout",
 ]
 
 
-_RESOURCES = {"StatefulSet": "statefulsets", "DaemonSet": "daemonsets"}
+@dataclass(frozen=True)
+class _SetKind:
+    """How to read one kind of pod set, judge its rollout and name it in a wait."""
+
+    resource: str
+    read: str  # the AppsV1Api method
+    rules: Callable[[Mapping[str, Any]], SetRolloutStatus]
+    what: str
+
+
+_KINDS = {
+    "StatefulSet": _SetKind("statefulsets", "read_namespaced_stateful_set", statefulset_rollout_status, "statefulset"),
+    "DaemonSet": _SetKind("daemonsets", "read_namespaced_daemon_set", daemonset_rollout_status, "daemon set"),
+}
 
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -50,7 +62,7 @@ def apply_object(
     """Server-side apply (force) of a StatefulSet or DaemonSet through `raw` (so the
     exchange is recorded); returns the object the server answered with."""
     kind = obj.get("kind")
-    if obj.get("apiVersion") != "apps/v1" or kind not in _RESOURCES:
+    if obj.get("apiVersion") != "apps/v1" or kind not in _KINDS:
         raise ConfigError(f"apply_object takes apps/v1 StatefulSet or DaemonSet, not {obj.get('apiVersion')}/{kind}")
     name = _meta(obj).get("name")
     if not name:
@@ -59,7 +71,10 @@ def apply_object(
     body["metadata"]["namespace"] = namespace
     resp = raw.call(
         apply_patch(
-            object_path("apps/v1", _RESOURCES[kind], name, namespace), body, field_manager=field_manager, force=True
+            object_path("apps/v1", _KINDS[kind].resource, name, namespace),
+            body,
+            field_manager=field_manager,
+            force=True,
         )
     )
     return resp.body if isinstance(resp.body, dict) else {}
@@ -92,73 +107,44 @@ def list_pods(
     return [pod_state(p) for p in body.get("items") or []]
 
 
-def _wait_set(
-    read: Callable[[], dict[str, Any]],
-    rules: Callable[[Mapping[str, Any]], SetRolloutStatus],
-    what: str,
-    core: kubernetes.client.CoreV1Api,
-    namespace: str,
-    name: str,
-    timeouts: Timeouts,
-    timeout: float | None,
-) -> SetRolloutStatus:
-    timeout = timeouts.rollout if timeout is None else timeout
-    deadline = clock() + timeout
-    stop = threading.Event()
-    while True:
-        obj = read()
-        verdict = rules(obj)
-        if verdict.done:
-            return verdict
-        remaining = deadline - clock()
-        if remaining <= 0:
-            labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {"app": name}
-            try:
-                pods = describe_pods(list_pods(core, namespace, labels, timeouts))
-            except HarnessError as exc:
-                pods = f"(pods not listed: {exc})"
-            dump = yaml.safe_dump({"status": obj.get("status") or {}}, sort_keys=False) + pods
-            raise WaitTimeout(f'{what} "{namespace}/{name}" to finish its rollout', timeout, verdict.summary(), dump)
-        stop.wait(min(timeouts.poll_interval, remaining))
-
-
-def wait_statefulset_rollout(
+def wait_set_rollout(
     apps: kubernetes.client.AppsV1Api,
     core: kubernetes.client.CoreV1Api,
     namespace: str,
+    kind: str,
     name: str,
     timeouts: Timeouts = DEFAULT_TIMEOUTS,
     timeout: float | None = None,
 ) -> SetRolloutStatus:
-    """Poll `statefulset_rollout_status` until done; `WaitTimeout` (with the last
-    verdict, the status and the pods) after `timeout` (default `timeouts.rollout`)."""
-    path = object_path("apps/v1", "statefulsets", name, namespace)
+    """Poll `kubectl rollout status`'s rules for StatefulSet or DaemonSet (`kind`) `name` until
+    done (`statefulset_rollout_status`, `daemonset_rollout_status`); `WaitTimeout` (with the
+    last verdict, the status and the pods) after `timeout` (default `timeouts.rollout`)."""
+    if kind not in _KINDS:
+        raise ConfigError(f"wait_set_rollout takes kind StatefulSet or DaemonSet, not {kind!r}")
+    spec = _KINDS[kind]
+    path = object_path("apps/v1", spec.resource, name, namespace)
+    read = getattr(apps, spec.read)
 
-    def read() -> dict[str, Any]:
-        body: dict[str, Any] = call_api(
-            apps.read_namespaced_stateful_set, name, namespace, method="GET", path=path, timeout=timeouts.api_request
-        )
-        return body
+    def probe() -> tuple[bool, tuple[dict[str, Any], SetRolloutStatus]]:
+        obj: dict[str, Any] = call_api(read, name, namespace, method="GET", path=path, timeout=timeouts.api_request)
+        verdict = spec.rules(obj)
+        return verdict.done, (obj, verdict)
 
-    return _wait_set(read, statefulset_rollout_status, "statefulset", core, namespace, name, timeouts, timeout)
+    def dump(seen: tuple[dict[str, Any], SetRolloutStatus]) -> str:
+        obj = seen[0]
+        labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {"app": name}
+        try:
+            pods = describe_pods(list_pods(core, namespace, labels, timeouts))
+        except HarnessError as exc:
+            pods = f"(pods not listed: {exc})"
+        return yaml.safe_dump({"status": obj.get("status") or {}}, sort_keys=False) + pods
 
-
-def wait_daemonset_rollout(
-    apps: kubernetes.client.AppsV1Api,
-    core: kubernetes.client.CoreV1Api,
-    namespace: str,
-    name: str,
-    timeouts: Timeouts = DEFAULT_TIMEOUTS,
-    timeout: float | None = None,
-) -> SetRolloutStatus:
-    """Poll `daemonset_rollout_status` until done; `WaitTimeout` (with the last
-    verdict, the status and the pods) after `timeout` (default `timeouts.rollout`)."""
-    path = object_path("apps/v1", "daemonsets", name, namespace)
-
-    def read() -> dict[str, Any]:
-        body: dict[str, Any] = call_api(
-            apps.read_namespaced_daemon_set, name, namespace, method="GET", path=path, timeout=timeouts.api_request
-        )
-        return body
-
-    return _wait_set(read, daemonset_rollout_status, "daemon set", core, namespace, name, timeouts, timeout)
+    _, verdict = poll(
+        probe,
+        waited_for=f'{spec.what} "{namespace}/{name}" to finish its rollout',
+        timeout=timeouts.rollout if timeout is None else timeout,
+        interval=timeouts.poll_interval,
+        describe=lambda seen: seen[1].summary(),
+        dump=dump,
+    )
+    return verdict

@@ -66,11 +66,12 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from harness import samples
 from harness.errors import ApiError, ConfigError, NotFound, WaitTimeout
 from harness.kube.config import call_api
+from harness.poll import poll
 from harness.rollout.rcupdate import checks, plan
 from harness.rollout.rcupdate.plan import (
     DESIRED_REPLICAS_ANNOTATION,
@@ -92,6 +93,7 @@ StepCallback = Callable[[ScaleStep], None]
 Progress = Callable[[str], None]
 """Receives each progress line, in kubectl 1.17's words ("Scaling web-v2 up to 1")."""
 RC = dict[str, Any]
+T = TypeVar("T")
 
 
 @dataclass
@@ -895,12 +897,13 @@ class RollingUpdater:
         A JSON patch (test + remove at its index): finalizers merge under a
         strategic merge patch, so a shorter list would not remove anything.
         """
-        deadline = self.clock() + periods.timeout
-        while True:
+        errors: list[ApiError] = []
+
+        def probe() -> tuple[bool, list[str]]:
             rc = self._api.find_rc(name)
             finalizers = list(_meta(rc).get("finalizers") or []) if rc is not None else []
             if RENAME_FINALIZER not in finalizers:
-                return
+                return True, finalizers
             index = finalizers.index(RENAME_FINALIZER)
             try:
                 self._api.patch_rc(
@@ -910,90 +913,108 @@ class RollingUpdater:
                         {"op": "remove", "path": f"/metadata/finalizers/{index}"},
                     ],
                 )
-                return
             except NotFound:
-                return
-            except ApiError as exc:
-                # The list changed under us (the test op failed): read it again.
-                if self.clock() >= deadline:
-                    raise WaitTimeout(
-                        f"removal of finalizer {RENAME_FINALIZER} from {name}",
-                        periods.timeout,
-                        f"finalizers={finalizers}, last error: {exc}",
-                    ) from exc
-                self.sleep(periods.poll_interval)
+                pass
+            except ApiError as exc:  # the list changed under us (the test op failed): read it again
+                errors.append(exc)
+                return False, finalizers
+            return True, finalizers
+
+        try:
+            self._poll(
+                probe,
+                f"removal of finalizer {RENAME_FINALIZER} from {name}",
+                periods,
+                lambda finalizers: f"finalizers={finalizers}, last error: {errors[-1]}",
+            )
+        except WaitTimeout as timeout:
+            raise timeout from errors[-1]
 
     # ------------------------------------------------------------------ waits
 
+    def _poll(
+        self, probe: Callable[[], tuple[bool, T]], waited_for: str, periods: _Periods, describe: Callable[[T], str]
+    ) -> T:
+        """`harness.poll.poll` on this updater's clock, sleep and periods."""
+        return poll(
+            probe,
+            waited_for=waited_for,
+            timeout=periods.timeout,
+            interval=periods.poll_interval,
+            describe=describe,
+            clock=self.clock,
+            sleep=self.sleep,
+        )
+
     def _scale_and_wait(self, name: str, replicas: int, periods: _Periods) -> RC:
         rc = self._api.patch_rc(name, {"spec": {"replicas": replicas}})
-        generation = int(_meta(rc).get("generation") or 0)
-        deadline = self.clock() + periods.timeout
-        while True:
-            status = rc.get("status") or {}
-            observed = int(status.get("observedGeneration") or 0)
-            current = int(status.get("replicas") or 0)
-            if observed >= generation and current == replicas:
-                return rc
-            if self.clock() >= deadline:
-                raise WaitTimeout(
-                    f"ReplicationController {name} to have {replicas} replicas",
-                    periods.timeout,
-                    f"spec.replicas={_replicas(rc)}, status.replicas={current}, "
-                    f"observedGeneration={observed}/{generation}",
-                )
-            self.sleep(periods.poll_interval)
-            rc = self._api.get_rc(name)
+        return self._wait_replicas(
+            name, rc, f"ReplicationController {name} to have {replicas} replicas", periods, replicas
+        )
 
     def _wait_desired(self, name: str, periods: _Periods) -> RC:
         """Wait until the RC's controller has caught up with its spec (observed generation, replicas)."""
         rc = self._api.get_rc(name)
+        return self._wait_replicas(name, rc, f"ReplicationController {name} to have its desired replicas", periods)
+
+    def _wait_replicas(self, name: str, rc: RC, waited_for: str, periods: _Periods, replicas: int | None = None) -> RC:
+        """Wait until RC `name`, `rc` as last written (read again after the first poll), has observed
+        its generation and runs `replicas` (default its spec.replicas)."""
         generation = int(_meta(rc).get("generation") or 0)
-        deadline = self.clock() + periods.timeout
-        while True:
-            status = rc.get("status") or {}
+        first = [rc]
+
+        def probe() -> tuple[bool, RC]:
+            current = first.pop() if first else self._api.get_rc(name)
+            status = current.get("status") or {}
+            wanted = _replicas(current) if replicas is None else replicas
             observed = int(status.get("observedGeneration") or 0)
-            if observed >= generation and int(status.get("replicas") or 0) == _replicas(rc):
-                return rc
-            if self.clock() >= deadline:
-                raise WaitTimeout(
-                    f"ReplicationController {name} to have its desired replicas",
-                    periods.timeout,
-                    f"spec.replicas={_replicas(rc)}, status.replicas={status.get('replicas')}, "
-                    f"observedGeneration={observed}/{generation}",
-                )
-            self.sleep(periods.poll_interval)
-            rc = self._api.get_rc(name)
+            return observed >= generation and int(status.get("replicas") or 0) == wanted, current
+
+        def describe(current: RC) -> str:
+            status = current.get("status") or {}
+            return (
+                f"spec.replicas={_replicas(current)}, status.replicas={int(status.get('replicas') or 0)}, "
+                f"observedGeneration={int(status.get('observedGeneration') or 0)}/{generation}"
+            )
+
+        return self._poll(probe, waited_for, periods, describe)
 
     def _wait_orphaned(self, name: str, periods: _Periods) -> RC | None:
         """Wait until the garbage collector has orphaned RC `name`'s pods (its `orphan` finalizer is gone)."""
-        deadline = self.clock() + periods.timeout
-        while True:
-            rc = self._api.find_rc(name)
-            if rc is None or "orphan" not in (_meta(rc).get("finalizers") or []):
-                return rc
-            if self.clock() >= deadline:
-                raise WaitTimeout(
-                    f"the garbage collector to orphan the pods of ReplicationController {name}",
-                    periods.timeout,
-                    f"finalizers={_meta(rc).get('finalizers')}, deletionTimestamp={_meta(rc).get('deletionTimestamp')}",
-                )
-            self.sleep(periods.poll_interval)
+        return self._wait_rc(
+            name,
+            lambda rc: rc is None or "orphan" not in (_meta(rc).get("finalizers") or []),
+            f"the garbage collector to orphan the pods of ReplicationController {name}",
+            periods,
+            lambda meta: f"finalizers={meta.get('finalizers')}, deletionTimestamp={meta.get('deletionTimestamp')}",
+        )
 
     def _wait_gone(self, name: str, periods: _Periods) -> None:
-        deadline = self.clock() + periods.timeout
-        while True:
+        self._wait_rc(
+            name,
+            lambda rc: rc is None,
+            f"ReplicationController {name} to be deleted",
+            periods,
+            lambda meta: (
+                f"still present, deletionTimestamp={meta.get('deletionTimestamp')}, finalizers={meta.get('finalizers')}"
+            ),
+        )
+
+    def _wait_rc(
+        self,
+        name: str,
+        done: Callable[[RC | None], bool],
+        waited_for: str,
+        periods: _Periods,
+        describe: Callable[[dict[str, Any]], str],
+    ) -> RC | None:
+        """Poll RC `name` (None once gone) until `done`; `describe` reads the metadata it last had."""
+
+        def probe() -> tuple[bool, RC | None]:
             rc = self._api.find_rc(name)
-            if rc is None:
-                return
-            if self.clock() >= deadline:
-                raise WaitTimeout(
-                    f"ReplicationController {name} to be deleted",
-                    periods.timeout,
-                    f"still present, deletionTimestamp={_meta(rc).get('deletionTimestamp')}, "
-                    f"finalizers={_meta(rc).get('finalizers')}",
-                )
-            self.sleep(periods.poll_interval)
+            return done(rc), rc
+
+        return self._poll(probe, waited_for, periods, lambda rc: describe(_meta(rc or {})))
 
     def _available(self, selector: Mapping[str, str]) -> int:
         if not selector:
