@@ -14,6 +14,7 @@ from .errors import ApiError, ProviderError, WaitTimeout
 from .kube.config import call_api
 from .leftovers import owner_annotations, owner_labels
 from .manifests import service
+from .poll import poll
 from .samples import ProbeSample, clock
 from .timeouts import DEFAULT_TIMEOUTS, Timeouts
 
@@ -125,19 +126,23 @@ def create_service(
 
 def wait_first_answer(prober: Any, timeout: float, interval: float) -> ProbeSample:
     """Block until the prober has recorded a successful answer."""
-    started = clock()
-    last: ProbeSample | None = None
-    while clock() - started < timeout:
+    waited_for = "the Service to answer through the prober"
+
+    def answered() -> tuple[bool, tuple[ProbeSample | None, ProbeSample | None]]:
         samples = prober.samples()
         ok = next((s for s in samples if s.ok), None)
-        if ok is not None:
-            return ok
-        last = samples[-1] if samples else last
-        if prober.wait(0):  # it ended by itself (limits reached): no answer will come
-            break
-        time.sleep(interval)
-    seen = f"{last.status} {last.error or ''} server={last.server}" if last else "no request completed"
-    raise WaitTimeout("the Service to answer through the prober", timeout, seen)
+        ended = ok is None and prober.wait(0)  # it ended by itself (limits reached): no answer will come
+        return ok is not None or ended, (ok, samples[-1] if samples else None)
+
+    def describe(last: ProbeSample | None) -> str:
+        return f"{last.status} {last.error or ''} server={last.server}" if last else "no request completed"
+
+    ok, last = poll(
+        answered, waited_for=waited_for, timeout=timeout, interval=interval, describe=lambda seen: describe(seen[1])
+    )
+    if ok is None:
+        raise WaitTimeout(waited_for, timeout, describe(last))
+    return ok
 
 
 def observe_for(seconds: float) -> None:

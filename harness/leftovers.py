@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from kubernetes import client
 
-from .errors import NotFound, WaitTimeout
+from .errors import NotFound
 from .kube.config import call_api
+from .poll import poll
 from .owner import Owner, current_owner
 from .timeouts import Timeouts
 
@@ -182,6 +182,31 @@ def _drop_own_finalizers(core: client.CoreV1Api, namespace: str, timeouts: Timeo
     drop_own_finalizers(core, namespace, timeouts)
 
 
+def _exists(core: client.CoreV1Api, left: Leftover, timeouts: Timeouts) -> bool:
+    """Whether leftover `left` can still be read."""
+    try:
+        if left.kind == "namespace":
+            call_api(
+                core.read_namespace,
+                left.name,
+                method="GET",
+                path=f"/api/v1/namespaces/{left.name}",
+                timeout=timeouts.api_request,
+            )
+        else:
+            call_api(
+                core.read_namespaced_service,
+                left.name,
+                left.namespace,
+                method="GET",
+                path=f"/api/v1/namespaces/{left.namespace}/services/{left.name}",
+                timeout=timeouts.api_request,
+            )
+    except NotFound:
+        return False
+    return True
+
+
 def remove_leftovers(core: client.CoreV1Api, leftovers: list[Leftover], timeouts: Timeouts) -> None:
     """Delete the removable leftovers and wait until every one is gone."""
     pending: list[Leftover] = []
@@ -211,40 +236,18 @@ def remove_leftovers(core: client.CoreV1Api, leftovers: list[Leftover], timeouts
         except NotFound:
             continue
         pending.append(left)
-    deadline = time.monotonic() + timeouts.namespace_delete
-    while pending:
-        still = []
-        for left in pending:
-            try:
-                if left.kind == "namespace":
-                    call_api(
-                        core.read_namespace,
-                        left.name,
-                        method="GET",
-                        path=f"/api/v1/namespaces/{left.name}",
-                        timeout=timeouts.api_request,
-                    )
-                else:
-                    call_api(
-                        core.read_namespaced_service,
-                        left.name,
-                        left.namespace,
-                        method="GET",
-                        path=f"/api/v1/namespaces/{left.namespace}/services/{left.name}",
-                        timeout=timeouts.api_request,
-                    )
-                still.append(left)
-            except NotFound:
-                pass
-        pending = still
-        if pending and time.monotonic() > deadline:
-            raise WaitTimeout(
-                "leftovers of earlier runs to be deleted",
-                timeouts.namespace_delete,
-                ", ".join(left.describe() for left in pending) + " still there",
-            )
-        if pending:
-            time.sleep(timeouts.poll_interval)
+
+    def deleted() -> tuple[bool, list[Leftover]]:
+        pending[:] = [left for left in pending if _exists(core, left, timeouts)]
+        return not pending, pending
+
+    poll(
+        deleted,
+        waited_for="leftovers of earlier runs to be deleted",
+        timeout=timeouts.namespace_delete,
+        interval=timeouts.poll_interval,
+        describe=lambda pending: ", ".join(left.describe() for left in pending) + " still there",
+    )
 
 
 def sweep(

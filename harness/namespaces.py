@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
 
 from kubernetes import client
 
-from .errors import NotFound, WaitTimeout
+from .errors import NotFound
 from .kube.config import call_api
 from .leftovers import owner_annotations, owner_labels
+from .poll import poll
 from .timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 __all__ = [
@@ -96,10 +96,10 @@ def wait_deleted(
     core: client.CoreV1Api, names: list[str], timeout: float, interval: float, timeouts: Timeouts = DEFAULT_TIMEOUTS
 ) -> None:
     """Wait until every namespace in `names` is gone; WaitTimeout names those left and their pods."""
-    started = time.monotonic()
     left = list(names)
     phases: dict[str, str] = {}
-    while left:
+
+    def gone() -> tuple[bool, list[str]]:
         for name in list(left):
             try:
                 body = call_api(
@@ -113,24 +113,24 @@ def wait_deleted(
                 left.remove(name)
                 continue
             phases[name] = (body.get("status") or {}).get("phase", "Terminating")
-        if not left or time.monotonic() - started >= timeout:
-            break
-        time.sleep(interval)
-    if not left:
-        return
-    seen = []
-    for name in left:
-        pods = call_api(
-            core.list_namespaced_pod,
-            name,
-            method="GET",
-            path=f"/api/v1/namespaces/{name}/pods",
-            timeout=timeouts.api_request,
-        ).get("items", [])
-        held = ", ".join(f"{p['metadata']['name']} ({(p.get('status') or {}).get('phase')})" for p in pods)
-        seen.append(f"{name}: phase {phases.get(name)}; {held or 'no pods'}")
-    what = f"namespace {left[0]}" if len(left) == 1 else f"{len(left)} namespaces"
-    raise WaitTimeout(f"{what} to be deleted", timeout, "; ".join(seen))
+        return not left, left
+
+    def describe(left: list[str]) -> str:
+        seen = []
+        for name in left:
+            pods = call_api(
+                core.list_namespaced_pod,
+                name,
+                method="GET",
+                path=f"/api/v1/namespaces/{name}/pods",
+                timeout=timeouts.api_request,
+            ).get("items", [])
+            held = ", ".join(f"{p['metadata']['name']} ({(p.get('status') or {}).get('phase')})" for p in pods)
+            seen.append(f"{name}: phase {phases.get(name)}; {held or 'no pods'}")
+        return "; ".join(seen)
+
+    what = f"namespace {names[0]}" if len(names) == 1 else f"{len(names)} namespaces"
+    poll(gone, waited_for=f"{what} to be deleted", timeout=timeout, interval=interval, describe=describe)
 
 
 def delete_namespace(

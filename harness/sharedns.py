@@ -21,16 +21,16 @@ front with SelfSubjectAccessReviews.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from kubernetes import client
 
-from .errors import ConfigError, Conflict, Forbidden, NotFound, WaitTimeout
+from .errors import ConfigError, Conflict, Forbidden, NotFound
 from .kube.config import call_api
 from .leftovers import OWNER, STARTED, owner_annotations, owner_labels
 from .owner import Owner
+from .poll import poll
 from .timeouts import Timeouts
 
 __all__ = ["Right", "RIGHTS", "LEASE", "missing_rights", "describe_missing", "SharedNamespace", "role_rules"]
@@ -270,18 +270,19 @@ class SharedNamespace:
                 )
             except NotFound:
                 pass
-        deadline = time.monotonic() + self.timeouts.namespace_delete
-        while True:
+
+        def deleted() -> tuple[bool, list[_Object]]:
             left = self._made_since(self.objects(), keep)
-            if not left:
-                return [o.describe() for o in made]
-            if time.monotonic() > deadline:
-                raise WaitTimeout(
-                    f"the objects the test made in namespace {self.namespace} to be deleted",
-                    self.timeouts.namespace_delete,
-                    ", ".join(o.describe() for o in left[:10]) + " still there",
-                )
-            time.sleep(self.timeouts.poll_interval)
+            return not left, left
+
+        poll(
+            deleted,
+            waited_for=f"the objects the test made in namespace {self.namespace} to be deleted",
+            timeout=self.timeouts.namespace_delete,
+            interval=self.timeouts.poll_interval,
+            describe=lambda left: ", ".join(o.describe() for o in left[:10]) + " still there",
+        )
+        return [o.describe() for o in made]
 
     # -- holding it
 

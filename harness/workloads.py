@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from kubernetes import client
 
-from .errors import WaitTimeout
-from .samples import clock
+from .poll import poll
 
 __all__ = ["ready_pods", "wait_ready_pods", "pod_env"]
 
@@ -32,17 +30,17 @@ def wait_ready_pods(
     core: client.CoreV1Api, namespace: str, labels: dict[str, str], count: int, timeout: float, interval: float
 ) -> list[Any]:
     """Block until exactly `count` matching pods are Ready (and none more)."""
-    started = clock()
-    seen: list[Any] = []
-    while clock() - started < timeout:
+
+    def ready() -> tuple[bool, list[Any]]:
         seen = ready_pods(core, namespace, labels)
-        if len(seen) == count:
-            return seen
-        time.sleep(interval)
-    raise WaitTimeout(
-        f"{count} ready pods with {_selector(labels)} in {namespace}",
-        timeout,
-        f"{len(seen)} ready: {', '.join(p.metadata.name for p in seen) or 'none'}",
+        return len(seen) == count, seen
+
+    return poll(
+        ready,
+        waited_for=f"{count} ready pods with {_selector(labels)} in {namespace}",
+        timeout=timeout,
+        interval=interval,
+        describe=lambda seen: f"{len(seen)} ready: {', '.join(p.metadata.name for p in seen) or 'none'}",
     )
 
 

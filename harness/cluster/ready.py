@@ -7,7 +7,7 @@ import time
 import urllib3.exceptions
 from kubernetes import client
 
-from ..errors import WaitTimeout
+from ..poll import poll
 
 __all__ = ["wait_cluster_ready", "cluster_state"]
 
@@ -41,15 +41,13 @@ def cluster_state(api: client.ApiClient) -> tuple[list[str], list[str]]:
 def wait_cluster_ready(api: client.ApiClient, timeout: float, interval: float) -> float:
     """Block until the cluster is ready; returns the seconds it took."""
     started = time.monotonic()
-    last = "nothing yet"
-    while True:
+
+    def ready() -> tuple[bool, str]:
         try:
             nodes, pods = cluster_state(api)
-            if not nodes and not pods:
-                return time.monotonic() - started
-            last = "; ".join(nodes + pods)
         except (client.ApiException, OSError, urllib3.exceptions.HTTPError) as exc:  # API server still starting
-            last = f"API not answering: {exc.__class__.__name__}"
-        if time.monotonic() - started > timeout:
-            raise WaitTimeout("every node Ready and every kube-system pod Running", timeout, last)
-        time.sleep(interval)
+            return False, f"API not answering: {exc.__class__.__name__}"
+        return not nodes and not pods, "; ".join(nodes + pods)
+
+    poll(ready, waited_for="every node Ready and every kube-system pod Running", timeout=timeout, interval=interval)
+    return time.monotonic() - started

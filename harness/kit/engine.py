@@ -13,11 +13,11 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ProviderError
+from ..errors import ProviderError, WaitTimeout
+from ..poll import poll
 from .paths import kit_file
 from .steps import run, say
 
@@ -38,6 +38,7 @@ CAPFIX_PATH = Path("/usr/local/libexec/rollproof/runc-capfix")
 DAEMON_JSON = Path("/etc/docker/daemon.json")
 DOCKERD_LOG = Path("/var/log/rollproof-dockerd.log")
 ENGINE_START_TIMEOUT = 60.0
+ENGINE_POLL_INTERVAL = 0.5
 
 
 @dataclass(frozen=True)
@@ -166,14 +167,24 @@ def ensure_engine() -> EngineInfo:
     if missing_capabilities():
         _configure_capfix()
     _start_engine()
-    deadline = time.monotonic() + ENGINE_START_TIMEOUT
-    while time.monotonic() < deadline:
+
+    def answered() -> tuple[bool, tuple[EngineInfo | None, str]]:
         info, error = _probe()
-        if info is not None:
-            return EngineInfo(info.version, info.default_runtime, True)
-        time.sleep(0.5)
-    tail = DOCKERD_LOG.read_text(errors="replace").strip().splitlines()[-5:] if DOCKERD_LOG.exists() else []
-    raise ProviderError(
-        f"the Docker engine did not start within {ENGINE_START_TIMEOUT:.0f}s "
-        f"(last error: {error}); see {DOCKERD_LOG}: {' | '.join(tail)}"
-    )
+        return info is not None, (info, error)
+
+    try:
+        info, _ = poll(
+            answered,
+            waited_for="the Docker engine to start",
+            timeout=ENGINE_START_TIMEOUT,
+            interval=ENGINE_POLL_INTERVAL,
+            describe=lambda seen: seen[1],
+        )
+    except WaitTimeout as exc:
+        tail = DOCKERD_LOG.read_text(errors="replace").strip().splitlines()[-5:] if DOCKERD_LOG.exists() else []
+        raise ProviderError(
+            f"the Docker engine did not start within {ENGINE_START_TIMEOUT:.0f}s "
+            f"(last error: {exc.last_seen}); see {DOCKERD_LOG}: {' | '.join(tail)}"
+        ) from exc
+    assert info is not None
+    return EngineInfo(info.version, info.default_runtime, True)

@@ -18,11 +18,11 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ProviderError
+from ..errors import ProviderError, WaitTimeout
+from ..poll import poll
 from .docker import build_image, image_key
 from .static import static_image
 from .gobuild import GoProgram
@@ -198,6 +198,10 @@ def _tools_image(versions: KitVersions, k8s_bin: Path, keys: dict[str, str]) -> 
     return tag
 
 
+_CONTAINERD_START_TIMEOUT = 30.0
+"""Seconds a private containerd may take to open its socket."""
+
+
 class _PrivateContainerd:
     """A containerd on the host whose only job is to fill a content store for the node image."""
 
@@ -225,11 +229,19 @@ class _PrivateContainerd:
         self.proc = subprocess.Popen(
             [str(self.bin_dir / "containerd"), "--config", str(config)], stdout=log, stderr=log
         )
-        deadline = time.monotonic() + 30
-        while not self.socket.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise ProviderError(f"private containerd did not start; see {self.state / 'containerd.log'}")
-            time.sleep(0.2)
+        failed = ProviderError(f"private containerd did not start; see {self.state / 'containerd.log'}")
+
+        def listening() -> tuple[bool, str]:
+            if self.socket.exists():
+                return True, "socket present"
+            if self.proc is not None and self.proc.poll() is not None:
+                raise failed
+            return False, f"no socket at {self.socket}"
+
+        try:
+            poll(listening, waited_for="private containerd to listen", timeout=_CONTAINERD_START_TIMEOUT, interval=0.2)
+        except WaitTimeout as exc:
+            raise failed from exc
         return self
 
     def ctr(self, *args: str, stdin: bytes | None = None) -> str:

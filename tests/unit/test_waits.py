@@ -1,20 +1,24 @@
-"""The rollout layer's waits on `harness.poll`, against a scripted typed client (no cluster):
+"""The harness's waits on `harness.poll`, against a scripted typed client (no cluster):
 what each one waits for, what it last saw, and what it dumps."""
 
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from harness.errors import ApiError, WaitTimeout
+from harness.leftovers import Leftover, remove_leftovers
+from harness.namespaces import wait_deleted
 from harness.rollout.deployments import Deployments, RolloutFailed
 from harness.rollout.podsets import wait_set_rollout
 from harness.rollout.rcupdate.updater import RENAME_FINALIZER, RollingUpdater, _Periods
 from harness.timeouts import Timeouts
+from harness.workloads import wait_ready_pods
 
-FAST = Timeouts(rollout=0.05, poll_interval=0.01, api_request=1.0)
+FAST = Timeouts(rollout=0.05, poll_interval=0.01, api_request=1.0, namespace_delete=0.05)
 
 
 class _Resp:
@@ -229,3 +233,77 @@ def _exception(err: ApiError) -> BaseException:
     exc = ApiException(status=err.status, reason=err.reason)
     exc.body = json.dumps({"reason": err.reason, "message": err.message})
     return exc
+
+
+def _not_found() -> BaseException:
+    return _exception(ApiError(status=404, reason="NotFound", message="gone"))
+
+
+# --------------------------------------------------------------------------- namespaces, leftovers, pods
+
+
+def test_namespaces_wait_until_each_is_gone() -> None:
+    terminating = {"status": {"phase": "Terminating"}}
+    core = Scripted(read_namespace=[terminating, _not_found(), _not_found()])
+    wait_deleted(core, ["ns-a", "ns-b"], timeout=5, interval=0.01, timeouts=FAST)  # type: ignore[arg-type]
+    assert [args[0] for _, args in core.calls] == ["ns-a", "ns-b", "ns-a"]
+
+
+def test_namespaces_wait_times_out_naming_each_one_left_and_its_pods() -> None:
+    pod = {"metadata": {"name": "web-1"}, "status": {"phase": "Running"}}
+    core = Scripted(read_namespace=[{"status": {"phase": "Terminating"}}], list_namespaced_pod=[{"items": [pod]}])
+    with pytest.raises(WaitTimeout) as info:
+        wait_deleted(core, ["ns-a"], timeout=0.03, interval=0.01, timeouts=FAST)  # type: ignore[arg-type]
+    assert info.value.waited_for == "namespace ns-a to be deleted"
+    assert info.value.last_seen == "ns-a: phase Terminating; web-1 (Running)"
+
+
+def test_leftovers_removal_waits_for_each_and_says_which_are_still_there() -> None:
+    left = [
+        Leftover("namespace", "rp-old", None, None, "", removable=True),
+        Leftover("service", "web", "rp-x", None, "", removable=True),
+        Leftover("namespace", "rp-live", None, None, "", removable=False),
+    ]
+    core = Scripted(
+        delete_namespace=[{}],
+        delete_namespaced_service=[{}],
+        list_namespaced_replication_controller=[{"items": []}],
+        read_namespace=[_not_found()],
+        read_namespaced_service=[{}],
+    )
+    with pytest.raises(WaitTimeout) as info:
+        remove_leftovers(core, left, FAST)  # type: ignore[arg-type]
+    assert str(info.value) == (
+        "timed out after 0s waiting for leftovers of earlier runs to be deleted; last saw: Service rp-x/web still there"
+    )
+
+
+class _Pods:
+    """`list_namespaced_pod` answering typed-client models of ready pods, one list per call (the last repeats)."""
+
+    def __init__(self, *ready: list[str]) -> None:
+        self.lists = list(ready)
+
+    def list_namespaced_pod(self, namespace: str, label_selector: str) -> Any:
+        names = self.lists.pop(0) if len(self.lists) > 1 else self.lists[0]
+        return SimpleNamespace(items=[_ready_pod(name) for name in names])
+
+
+def _ready_pod(name: str) -> Any:
+    ready = SimpleNamespace(type="Ready", status="True")
+    return SimpleNamespace(
+        metadata=SimpleNamespace(name=name, deletion_timestamp=None), status=SimpleNamespace(conditions=[ready])
+    )
+
+
+def test_ready_pods_wait_returns_exactly_the_count() -> None:
+    pods = wait_ready_pods(_Pods(["a"], ["a", "b"]), "ns", {"app": "web"}, 2, timeout=5, interval=0.01)  # type: ignore[arg-type]
+    assert [p.metadata.name for p in pods] == ["a", "b"]
+
+
+def test_ready_pods_wait_says_how_many_were_ready() -> None:
+    with pytest.raises(WaitTimeout) as info:
+        wait_ready_pods(_Pods(["a"]), "ns", {"app": "web", "ver": "v2"}, 2, timeout=0.03, interval=0.01)  # type: ignore[arg-type]
+    assert (
+        str(info.value) == "timed out after 0s waiting for 2 ready pods with app=web,ver=v2 in ns; last saw: 1 ready: a"
+    )
