@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
 
 from harness.assertions import assert_verdicts
+from harness.errors import WaitTimeout
 from harness.expectations import expected
+from harness.kube.config import call_api
 from harness.kube.patches import ROLLBACK_GROUP_VERSIONS, rollback_request, strip_pod_template_hash
 from harness.kube.patches import STRATEGIC_MERGE_PATCH, deployment_path, object_path, strategic_merge_patch
 from harness.manifests import deployment
+from harness.poll import poll
 from harness.rawscenarios import expect, observed, post_object
 from harness.rollout.history import with_change_cause
 from harness.report import HistoryEntry
-from harness.samples import clock
 from harness.walkthrough import (
     NAME as WALKTHROUGH_NAME,
     PATCH_CHECKS,
@@ -66,12 +67,24 @@ def _record_history(record, history):
 def _rollback_events(core_api, namespace, name, timeout, interval, expect_one):
     """Messages of the Deployment's DeploymentRollback events; waits up to `timeout` for one when one is due."""
     selector = f"involvedObject.name={name},reason={ROLLBACK_EVENT_REASON}"
-    deadline = clock() + timeout
-    while True:
-        messages = [e.message for e in core_api.list_namespaced_event(namespace, field_selector=selector).items]
-        if messages or not expect_one or clock() >= deadline:
-            return messages
-        time.sleep(interval)
+    path = object_path("v1", "events", None, namespace)
+
+    def listed():
+        events = call_api(
+            core_api.list_namespaced_event,
+            namespace,
+            field_selector=selector,
+            method="GET",
+            path=path,
+            timeout=timeout,
+        ).get("items")
+        messages = [e.get("message") for e in events or []]
+        return bool(messages) or not expect_one, messages
+
+    try:
+        return poll(listed, waited_for=f"a {ROLLBACK_EVENT_REASON} event of {name}", timeout=timeout, interval=interval)
+    except WaitTimeout:
+        return []  # the caller's assertion says what is missing
 
 
 def test_walkthrough_raw_requests_as_sent(

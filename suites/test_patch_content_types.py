@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 
 import pytest
 
-from harness.errors import NotFound, WaitTimeout
+from harness.errors import NotFound
 from harness.kube.patches import (
     JSON,
     JSON_PATCH,
@@ -22,6 +21,7 @@ from harness.kube.patches import (
     strategic_merge_patch,
 )
 from harness.manifests import deployment
+from harness.poll import poll
 from harness.rawscenarios import (
     DEMO_CONTAINER,
     DEMO_VERSION_ENV,
@@ -43,7 +43,6 @@ from harness.rawscenarios import (
     with_content_type,
     without_params,
 )
-from harness.samples import clock
 
 log = logging.getLogger("rollproof.suites")
 
@@ -232,14 +231,17 @@ KIND, PLURAL = "Widget", "widgets"
 
 
 def _wait_gone(raw_api, path, timeout, interval):
-    deadline = clock() + timeout
-    while True:
-        answer = raw_api.send(get_object(path))
-        if answer.status == 404:
-            return
-        if clock() >= deadline:
-            raise WaitTimeout(f"{path} to be deleted", timeout, f"still answers {answer.status}")
-        time.sleep(interval)
+    def gone():
+        status = raw_api.send(get_object(path)).status
+        return status == 404, status
+
+    poll(
+        gone,
+        waited_for=f"{path} to be deleted",
+        timeout=timeout,
+        interval=interval,
+        describe=lambda status: f"still answers {status}",
+    )
 
 
 @pytest.fixture
@@ -251,15 +253,12 @@ def widget_crd(raw_api, timeouts):
     try:
         log.info("create CRD %s", manifest["metadata"]["name"])
         raw_api.call(post_object(object_path("apiextensions.k8s.io/v1", "customresourcedefinitions"), manifest))
-        deadline = clock() + timeouts.api_request
-        while not crd_established(raw_api.call(get_object(path)).body):
-            if clock() >= deadline:
-                raise WaitTimeout(
-                    f"CRD {manifest['metadata']['name']} to be Established",
-                    timeouts.api_request,
-                    "condition Established not True",
-                )
-            time.sleep(timeouts.poll_interval)
+        poll(
+            lambda: (crd_established(raw_api.call(get_object(path)).body), "condition Established not True"),
+            waited_for=f"CRD {manifest['metadata']['name']} to be Established",
+            timeout=timeouts.api_request,
+            interval=timeouts.poll_interval,
+        )
         yield group
     finally:
         log.info("delete CRD %s", manifest["metadata"]["name"])
@@ -272,14 +271,19 @@ def widget_crd(raw_api, timeouts):
 def _create_custom(raw_api, namespace, group, name, spec, timeouts):
     """POST a Widget, retrying while the fresh CRD's endpoint still answers 404."""
     collection = object_path(f"{group}/v1", PLURAL, None, namespace)
-    deadline = clock() + timeouts.api_request
-    while True:
+
+    def created():
         try:
-            return raw_api.call(post_object(collection, custom_object(group, KIND, name, spec))).body
-        except NotFound:
-            if clock() >= deadline:
-                raise
-            time.sleep(timeouts.poll_interval)
+            return True, raw_api.call(post_object(collection, custom_object(group, KIND, name, spec))).body
+        except NotFound as exc:
+            return False, exc
+
+    return poll(
+        created,
+        waited_for=f"{collection} to accept a POST",
+        timeout=timeouts.api_request,
+        interval=timeouts.poll_interval,
+    )
 
 
 @pytest.mark.needs("custom-resource-definition-v1")

@@ -29,7 +29,6 @@ import select
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ import yaml
 from harness.errors import WaitTimeout
 from harness.kube.config import call_api
 from harness.manifests import small_rc
+from harness.poll import poll
 from harness.rollout.rcupdate.plan import (
     NEXT_CONTROLLER_ANNOTATION,
     ORIGINAL_REPLICAS_ANNOTATION,
@@ -122,14 +122,7 @@ def _ready(pod: dict[str, Any]) -> bool:
 
 def _wait(what: str, timeout: float, interval: float, probe: Any) -> Any:
     """Poll `probe()` (returns (done, observed)) until done; on timeout say what was last observed."""
-    deadline = clock() + timeout
-    while True:
-        done, observed = probe()
-        if done:
-            return observed
-        if clock() > deadline:
-            raise WaitTimeout(what, timeout, str(observed)[:2000])
-        time.sleep(interval)
+    return poll(probe, waited_for=what, timeout=timeout, interval=interval, describe=lambda seen: str(seen)[:2000])
 
 
 def _start_from_v1(core: Any, namespace: str, image: str, timeouts: Any) -> None:

@@ -32,6 +32,7 @@ from harness.errors import Forbidden, ProviderError
 from harness.kube.config import ClusterAccess, call_api, load_kubeconfig
 from harness.leftovers import OWNED, OWNER, STARTED
 from harness.owner import Owner, current_owner
+from harness.poll import poll
 from harness.rundir import run_dir
 from harness.sharedns import LEASE, role_rules
 from harness.timeouts import Timeouts
@@ -132,14 +133,13 @@ def _owned_by(core: client.CoreV1Api, pid: int) -> tuple[list[str], list[str]]:
 
 
 def _until(what: str, probe: Callable[[], Any], timeout: float, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last saw {last!r}")
+    """Poll `probe` until it returns something true; that value."""
+
+    def truthy() -> tuple[bool, Any]:
+        value = probe()
+        return bool(value), value
+
+    return poll(truthy, waited_for=what, timeout=timeout, interval=interval, describe=repr)
 
 
 def _mid_rollout(core: client.CoreV1Api, apps: client.AppsV1Api, child: Child) -> str:

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import pytest
 
 from harness.errors import NotFound, WaitTimeout
 from harness.kube.config import call_api
+from harness.poll import poll
 from harness.rollout.rcupdate import RollingUpdater, UpdateConfig, scale_down_target, scale_up_target
 from harness.rollout.rcupdate.plan import (
     DESIRED_REPLICAS_ANNOTATION,
@@ -95,14 +95,17 @@ def _ready_pods(core: Any, namespace: str, selector: dict[str, str]) -> list[dic
 
 
 def _wait_ready(core: Any, namespace: str, selector: dict[str, str], count: int) -> list[dict[str, Any]]:
-    deadline = clock() + T.pods_ready
-    while True:
-        ready = _ready_pods(core, namespace, selector)
-        if len(ready) == count:
-            return ready
-        if clock() > deadline:
-            raise WaitTimeout(f"{count} ready pods matching {selector}", T.pods_ready, f"{len(ready)} ready")
-        time.sleep(T.poll_interval)
+    def ready() -> tuple[bool, list[dict[str, Any]]]:
+        pods = _ready_pods(core, namespace, selector)
+        return len(pods) == count, pods
+
+    return poll(
+        ready,
+        waited_for=f"{count} ready pods matching {selector}",
+        timeout=T.pods_ready,
+        interval=T.poll_interval,
+        describe=lambda pods: f"{len(pods)} ready",
+    )
 
 
 def _rcs(core: Any, namespace: str) -> dict[str, dict[str, Any]]:
@@ -152,16 +155,15 @@ def test_image_update_renames_and_keeps_availability(core: Any, namespace: str) 
     assert _images(pods) == {NEW_IMAGE}
     # the pods were handed over, not re-created: the renamed RC adopts them (asynchronously)
     names = {p["metadata"]["name"] for p in pods}
-    deadline = clock() + T.pods_ready
-    while True:
+
+    def adopted() -> tuple[bool, dict[str, list[str]]]:
         owners = {
             p["metadata"]["name"]: [o["name"] for o in p["metadata"].get("ownerReferences") or []]
             for p in _ready_pods(core, namespace, final["spec"]["selector"])
         }
-        if set(owners) == names and all(o == ["web"] for o in owners.values()) or clock() > deadline:
-            break
-        time.sleep(T.poll_interval)
-    assert set(owners) == names and all(o == ["web"] for o in owners.values()), owners
+        return set(owners) == names and all(o == ["web"] for o in owners.values()), owners
+
+    poll(adopted, waited_for=f"RC web to adopt pods {sorted(names)}", timeout=T.pods_ready, interval=T.poll_interval)
 
 
 def test_manifest_update_abandoned_then_rolled_back(core: Any, namespace: str) -> None:

@@ -13,17 +13,15 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from harness.errors import WaitTimeout
 from harness.kube.config import call_api
+from harness.poll import poll
 from harness.manifests import small_rc
-from harness.samples import clock
 from harness.timeouts import DEFAULT_TIMEOUTS
 
 pytestmark = pytest.mark.cluster
@@ -69,9 +67,7 @@ def _snapshot(core: Any, namespace: str) -> dict[str, Any]:
 
 
 def _wait_ready(core: Any, namespace: str, selector: str, count: int) -> None:
-    deadline = clock() + T.pods_ready
-    ready = 0
-    while clock() < deadline:
+    def ready() -> tuple[bool, int]:
         pods = _call(core.list_namespaced_pod, namespace, label_selector=selector).get("items") or []
         ready = sum(
             1
@@ -81,10 +77,15 @@ def _wait_ready(core: Any, namespace: str, selector: str, count: int) -> None:
                 for c in (p.get("status") or {}).get("conditions") or []
             )
         )
-        if ready == count and len(pods) == count:
-            return
-        time.sleep(T.poll_interval)
-    raise WaitTimeout(f"{count} ready pods matching {selector}", T.pods_ready, f"{ready} ready")
+        return ready == count and len(pods) == count, ready
+
+    poll(
+        ready,
+        waited_for=f"{count} ready pods matching {selector}",
+        timeout=T.pods_ready,
+        interval=T.poll_interval,
+        describe=lambda ready: f"{ready} ready",
+    )
 
 
 def _write(tmp_path: Path, name: str, body: Any) -> str:
