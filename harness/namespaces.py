@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
+from typing import Any
 
 from kubernetes import client
 
-from .errors import NotFound
-from .kube.config import call_api
+from .errors import HarnessError, NotFound
+from .kube.config import call_api, kube_errors
+from .kube.patches import object_path
 from .leftovers import owner_annotations, owner_labels
 from .poll import poll
 from .timeouts import DEFAULT_TIMEOUTS, Timeouts
@@ -163,30 +166,37 @@ class NamespaceReaper:
             wait_deleted(self.core, pending, self.timeouts.namespace_delete, self.timeouts.poll_interval, self.timeouts)
 
 
+def _items(fn: Callable[[str], Any], name: str, path: str) -> list[Any]:
+    """A typed-client list of namespace `name`, through the one error boundary."""
+    with kube_errors("GET", path, DEFAULT_TIMEOUTS.api_request):
+        return list(fn(name).items)
+
+
 def dump_namespace(api: client.ApiClient, name: str) -> str:
     """A readable dump of what a namespace holds, for failure reports."""
     core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
     lines = [f"namespace {name}"]
     try:
-        for dep in apps.list_namespaced_deployment(name).items:
+        for dep in _items(apps.list_namespaced_deployment, name, object_path("apps/v1", "deployments", None, name)):
             s = dep.status
             lines.append(
                 f"deployment {dep.metadata.name}: gen {dep.metadata.generation} observed "
                 f"{s.observed_generation} replicas {s.replicas} updated {s.updated_replicas} "
                 f"ready {s.ready_replicas} available {s.available_replicas}"
             )
-        for rs in apps.list_namespaced_replica_set(name).items:
+        for rs in _items(apps.list_namespaced_replica_set, name, object_path("apps/v1", "replicasets", None, name)):
             ann = rs.metadata.annotations or {}
             lines.append(
                 f"replicaset {rs.metadata.name}: rev {ann.get('deployment.kubernetes.io/revision')} "
                 f"spec {rs.spec.replicas} ready {rs.status.ready_replicas}"
             )
-        for rc in core.list_namespaced_replication_controller(name).items:
+        rc_path = object_path("v1", "replicationcontrollers", None, name)
+        for rc in _items(core.list_namespaced_replication_controller, name, rc_path):
             lines.append(
                 f"rc {rc.metadata.name}: spec {rc.spec.replicas} ready {rc.status.ready_replicas} "
                 f"annotations {rc.metadata.annotations or {}}"
             )
-        for pod in core.list_namespaced_pod(name).items:
+        for pod in _items(core.list_namespaced_pod, name, object_path("v1", "pods", None, name)):
             images = ",".join(c.image for c in pod.spec.containers)
             ready = all(cs.ready for cs in pod.status.container_statuses or []) and bool(pod.status.container_statuses)
             lines.append(
@@ -194,7 +204,7 @@ def dump_namespace(api: client.ApiClient, name: str) -> str:
                 f"ip={pod.status.pod_ip} image={images}"
             )
         events = sorted(
-            core.list_namespaced_event(name).items,
+            _items(core.list_namespaced_event, name, object_path("v1", "events", None, name)),
             key=lambda e: e.last_timestamp or e.event_time or e.metadata.creation_timestamp,
         )
         for event in events[-40:]:
@@ -202,6 +212,6 @@ def dump_namespace(api: client.ApiClient, name: str) -> str:
                 f"event {event.involved_object.kind}/{event.involved_object.name}: {event.reason}: "
                 f"{(event.message or '').strip()}"
             )
-    except client.ApiException as exc:
-        lines.append(f"(dump incomplete: {exc.status} {exc.reason})")
+    except HarnessError as exc:
+        lines.append(f"(dump incomplete: {exc})")
     return "\n".join(lines)

@@ -13,15 +13,15 @@ the prober's /clock endpoint through the API server's pod proxy
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from harness.clocksync import ClockAlignment, align, combine, exchange_with
-from harness.errors import ConfigError, HarnessError, NotFound, ProviderError, api_error
+from harness.errors import ConfigError, HarnessError, NotFound, ProviderError
 from harness.kit.proberbuild import PROBER_PATH
+from harness.kube.config import kube_errors
 from harness.poll import poll
 from harness.prober import ProbeOptions, SampleStream
 from harness.samples import ProbeRun, ProbeSample, clock
@@ -138,19 +138,16 @@ def prober_pod_manifest(
 
 
 def _api(method: str, path: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call the kubernetes client; its ApiException becomes the harness's ApiError."""
-    from kubernetes.client.exceptions import ApiException
-
-    try:
+    """Call the kubernetes client through the one boundary (`harness.kube.config.kube_errors`)."""
+    with kube_errors(method, path, _request_timeout(kwargs.get("_request_timeout"))):
         return fn(*args, **kwargs)
-    except ApiException as exc:
-        body: Any = exc.body
-        if isinstance(body, (bytes, str)):
-            try:
-                body = json.loads(body)
-            except ValueError:
-                body = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-        raise api_error(exc.status or 0, body, method=method, path=path) from exc
+
+
+def _request_timeout(value: Any) -> float:
+    """The read timeout in seconds of the client's `_request_timeout` (one number, or connect and read)."""
+    if isinstance(value, tuple):
+        return float(value[-1])
+    return float(value or 0.0)
 
 
 class PodProber:

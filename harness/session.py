@@ -15,6 +15,7 @@ from .errors import ConfigError, ProviderError
 from .kit.appimages import PROBER_IMAGE
 from .kit.build import KitManifest, load_manifest, manifest_path
 from .kit.versions import kit_versions
+from .kube.config import kube_errors
 from .prober import HostProber, ProbeOptions, Prober, ProbeTarget
 from .settings import RunSettings
 from .timeouts import DEFAULT_TIMEOUTS, Timeouts
@@ -239,7 +240,8 @@ def sampler_factory(
     """`make(options)` -> a not yet started sampler of `service` on `options.route`: "mapped"
     (this host, the NodePort mapped to 127.0.0.1), "node" (this host, a kind node's address and
     the NodePort) or "pod" (a sampler pod, the Service's ClusterIP)."""
-    svc = core.read_namespaced_service(service, namespace)
+    with kube_errors("GET", f"/api/v1/namespaces/{namespace}/services/{service}", timeouts.api_request):
+        svc = core.read_namespaced_service(service, namespace)
     port = svc.spec.ports[0]
     host_port = cluster.node_ports.host_port(port.node_port) if port.node_port else None
     node_address = kind_node_address(cluster) if port.node_port else None

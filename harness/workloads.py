@@ -6,7 +6,9 @@ from typing import Any
 
 from kubernetes import client
 
+from .kube.config import kube_errors
 from .poll import poll
+from .timeouts import DEFAULT_TIMEOUTS
 
 __all__ = ["ready_pods", "wait_ready_pods", "pod_env"]
 
@@ -17,7 +19,8 @@ def _selector(labels: dict[str, str]) -> str:
 
 def ready_pods(core: client.CoreV1Api, namespace: str, labels: dict[str, str]) -> list[Any]:
     """Pods matching `labels` that are Ready and not terminating."""
-    pods = core.list_namespaced_pod(namespace, label_selector=_selector(labels)).items
+    with kube_errors("GET", f"/api/v1/namespaces/{namespace}/pods", DEFAULT_TIMEOUTS.api_request):
+        pods = core.list_namespaced_pod(namespace, label_selector=_selector(labels)).items
     return [
         p
         for p in pods

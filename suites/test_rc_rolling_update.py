@@ -14,7 +14,9 @@ import sys
 import pytest
 
 from harness.assertions import assert_replica_bounds, assert_verdicts
-from harness.errors import ConfigError, WaitTimeout
+from harness.errors import ConfigError, NotFound, WaitTimeout
+from harness.kube.config import call_api
+from harness.kube.patches import object_path
 from harness.manifests import replication_controller
 from harness.rollout.podlives import label_points
 from harness.rollout.podwatcher import PodWatcher
@@ -89,9 +91,16 @@ def test_rc_rolling_update_drops_no_request(core_api, namespace, probed, app_ima
     )
     assert {pod_env(p, "RC_DEMO_VER") for p in pods} == {"v0.2"}
     assert result.final_name == f"{APP}-v0.2"
-    with pytest.raises(Exception) as gone:
-        core_api.read_namespaced_replication_controller(f"{APP}-v0.1", namespace)
-    assert getattr(gone.value, "status", None) == 404
+    old = f"{APP}-v0.1"
+    with pytest.raises(NotFound):
+        call_api(
+            core_api.read_namespaced_replication_controller,
+            old,
+            namespace,
+            method="GET",
+            path=object_path("v1", "replicationcontrollers", old, namespace),
+            timeout=timeouts.api_request,
+        )
 
 
 def test_rc_rolling_update_refuses_what_kubectl_refused(core_api, namespace, rc_v1, app_images, record, timeouts):

@@ -22,7 +22,7 @@ from typing import Callable
 from kubernetes import client
 
 from ..errors import ConfigError, ProviderError
-from ..kube.config import load_kubeconfig
+from ..kube.config import kube_errors, load_kubeconfig
 from ..rundir import run_dir
 from ..timeouts import Timeouts
 from .kindconfig import KindConfig
@@ -276,7 +276,8 @@ class KindProvider:
                 wait_cluster_ready(api, self.timeouts.cluster_ready, self.timeouts.poll_interval)
                 for image in self.settings.load_images:
                     self.load_image(image)
-                version = client.VersionApi(api).get_code()
+                with kube_errors("GET", "/version", self.timeouts.api_request):
+                    version = client.VersionApi(api).get_code()
             finally:
                 api.close()
         except BaseException:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 
-import urllib3.exceptions
 from kubernetes import client
 
+from ..errors import HarnessError
+from ..kube.config import kube_errors
 from ..poll import poll
+from ..timeouts import DEFAULT_TIMEOUTS
 
 __all__ = ["wait_cluster_ready", "cluster_state"]
 
@@ -16,7 +18,8 @@ def cluster_state(api: client.ApiClient) -> tuple[list[str], list[str]]:
     """(problems with nodes, problems with kube-system pods); both empty when ready."""
     core = client.CoreV1Api(api)
     node_problems = []
-    nodes = core.list_node().items
+    with kube_errors("GET", "/api/v1/nodes", DEFAULT_TIMEOUTS.api_request):
+        nodes = core.list_node().items
     if not nodes:
         node_problems.append("no nodes registered")
     for node in nodes:
@@ -24,7 +27,8 @@ def cluster_state(api: client.ApiClient) -> tuple[list[str], list[str]]:
         if ready is None or ready.status != "True":
             node_problems.append(f"node {node.metadata.name} not Ready ({ready.reason if ready else 'no condition'})")
     pod_problems = []
-    pods = core.list_namespaced_pod("kube-system").items
+    with kube_errors("GET", "/api/v1/namespaces/kube-system/pods", DEFAULT_TIMEOUTS.api_request):
+        pods = core.list_namespaced_pod("kube-system").items
     if not pods:
         pod_problems.append("no kube-system pods yet")
     for pod in pods:
@@ -45,8 +49,8 @@ def wait_cluster_ready(api: client.ApiClient, timeout: float, interval: float) -
     def ready() -> tuple[bool, str]:
         try:
             nodes, pods = cluster_state(api)
-        except (client.ApiException, OSError, urllib3.exceptions.HTTPError) as exc:  # API server still starting
-            return False, f"API not answering: {exc.__class__.__name__}"
+        except HarnessError as exc:  # the API server is still starting
+            return False, f"API not answering: {exc}"
         return not nodes and not pods, "; ".join(nodes + pods)
 
     poll(ready, waited_for="every node Ready and every kube-system pod Running", timeout=timeout, interval=interval)

@@ -56,6 +56,7 @@ __all__ = [
     "parse_kubeconfig_text",
     "parse_server_version",
     "kube_errors",
+    "api_exception_error",
     "transport_error",
     "call_api",
     "decode_json",
@@ -643,18 +644,25 @@ def _errno_text(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def api_exception_error(exc: ApiException, method: str = "", path: str = "", elapsed: float = 0.0) -> HarnessError:
+    """The harness error for the client's `ApiException`: the `ApiError` of its status, with the
+    parsed Status body, or `Unreachable` when the client got no response at all."""
+    if exc.status in (None, 0):  # the client's own error without a response
+        where = f"{method} {path}: " if method else ""
+        return Unreachable(f"{where}{exc.reason or 'no response'}", "other", elapsed)
+    return api_error(int(exc.status), decode_json(exc.body), method, path)
+
+
 @contextlib.contextmanager
 def kube_errors(method: str, path: str, timeout: float, server: str = "") -> Iterator[None]:
-    """The one place typed-client errors become `harness.errors` (`raise ... from exc`)."""
+    """The one place typed-client errors become `harness.errors` (`raise ... from exc`).
+
+    `method` and `path` label the error; `timeout` is the request's, named when it ran out."""
     started = time.monotonic()
     try:
         yield
     except ApiException as exc:
-        if exc.status in (None, 0):  # the client's own error without a response
-            raise Unreachable(
-                f"{method} {path}: {exc.reason or 'no response'}", "other", time.monotonic() - started
-            ) from exc
-        raise api_error(int(exc.status), decode_json(exc.body), method, path) from exc
+        raise api_exception_error(exc, method, path, time.monotonic() - started) from exc
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise transport_error(exc, method, path, server, timeout, time.monotonic() - started) from exc
 

@@ -525,6 +525,49 @@ def test_typed_client_errors_are_translated(tmp_path: Path, pki: Path, server: s
         bad.server_version(Timeouts(api_request=5.0))
 
 
+def test_api_exception_error_is_the_one_translation() -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    from harness.errors import Unreachable
+    from harness.kube.config import api_exception_error
+
+    missing = ApiException(status=404, reason="Not Found")
+    missing.body = json.dumps({"kind": "Status", "reason": "NotFound", "message": 'pods "web" not found'})
+    err = api_exception_error(missing, "GET", "/api/v1/namespaces/ns/pods/web")
+    assert isinstance(err, NotFound) and err.body["reason"] == "NotFound"
+    assert str(err) == 'GET /api/v1/namespaces/ns/pods/web: 404 NotFound: pods "web" not found'
+    silent = api_exception_error(ApiException(status=0, reason="connection aborted"), "GET", "/version", 1.5)
+    assert isinstance(silent, Unreachable) and (str(silent), silent.elapsed) == (
+        "GET /version: connection aborted",
+        1.5,
+    )
+    assert str(api_exception_error(ApiException(status=None))) == "no response"
+
+
+def test_typed_client_models_go_through_the_boundary_too(tmp_path: Path, pki: Path, server: str) -> None:
+    """The harness's typed-client calls that keep the client's models (namespace dump, cluster readiness,
+    ready pods) raise or report `harness.errors`, never the client's ApiException (the server answers 404)."""
+    import kubernetes.client
+
+    from harness.cluster.ready import wait_cluster_ready
+    from harness.errors import WaitTimeout
+    from harness.namespaces import dump_namespace
+    from harness.workloads import ready_pods
+
+    client = access_for(tmp_path, pki, server).api_client()
+    try:
+        dump = dump_namespace(client, "ns").splitlines()
+        assert dump[0] == "namespace ns"
+        assert dump[-1].startswith("(dump incomplete: GET /apis/apps/v1/namespaces/ns/deployments: 404 NotFound: ")
+        with pytest.raises(NotFound, match="GET /api/v1/namespaces/ns/pods: 404"):
+            ready_pods(kubernetes.client.CoreV1Api(client), "ns", {"app": "web"})
+        with pytest.raises(WaitTimeout) as info:
+            wait_cluster_ready(client, timeout=0.05, interval=0.01)
+        assert info.value.last_seen.startswith("API not answering: GET /api/v1/nodes: 404 NotFound: ")
+    finally:
+        client.close()
+
+
 # --------------------------------------------------------------------------- issue 8: what failed, said once
 
 
