@@ -37,14 +37,31 @@ def _imported(path: Path) -> set[str]:
     names = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
-            base = "harness." * (node.level > 0) + (node.module or "")
-            names.add(base)
+            if node.level == 0:
+                names.add(node.module or "")
+            else:  # relative to the module's package
+                package = path.relative_to(HARNESS.parent).with_suffix("").parts[: -node.level]
+                names.add(".".join([*package, node.module or ""]).rstrip("."))
         elif isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
     return names
 
 
-def test_kube_talks_to_the_api_server_only() -> None:
-    for path in sorted((HARNESS / "kube").glob("*.py")):
-        above = {name for name in _imported(path) if name.startswith(("harness.rollout", "rollout"))}
-        assert above == set(), f"{path.name} imports the rollout layer: {above}"
+NEVER = {
+    "kube": ("harness.rollout", "harness.cluster", "harness.kit", "harness.prob", "harness.podprober"),
+    "rollout": ("harness.prob", "harness.podprober", "harness.analysis", "harness.report", "harness.plugin"),
+    "cluster": ("harness.rollout", "harness.kit", "harness.prob", "harness.podprober", "harness.plugin"),
+    "kit": ("kubernetes", "harness.kube", "harness.rollout", "harness.cluster", "harness.prob", "harness.podprober"),
+}
+
+
+def test_each_folder_imports_only_what_its_docstring_allows() -> None:
+    for folder, never in NEVER.items():
+        for path in sorted((HARNESS / folder).rglob("*.py")):
+            found = {name for name in _imported(path) if name.startswith(never)}
+            assert found == set(), f"{path.relative_to(HARNESS)} imports {sorted(found)}"
+
+
+def test_only_the_plugin_imports_pytest() -> None:
+    importers = sorted(str(path.relative_to(HARNESS)) for path in HARNESS.rglob("*.py") if "pytest" in _imported(path))
+    assert importers == ["plugin.py"]

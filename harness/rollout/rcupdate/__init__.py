@@ -1,7 +1,14 @@
 """Client-side ReplicationController rolling updates, as the removed `kubectl rolling-update` did them.
 
-`plan` is the pure arithmetic and validation; `updater` drives a cluster
-through the official kubernetes client (imported only when first used).
+plan     pure: the surge/unavailable arithmetic, names, selectors, annotations
+checks   pure: validation of manifests, images, labels, durations (what kubectl refused)
+updater  RollingUpdater: drives a cluster through the typed client (imported only when first used)
+trace    RcRecorder: the RCs watched from outside, to compare two updaters
+command  `rollproof rolling-update`, the CLI subcommand
+
+May import: `harness.kube`, `harness.errors`, `harness.poll`, `harness.samples`,
+`harness.steps`, `harness.timeouts`; `plan` and `checks` only each other, the standard
+library, yaml and `harness.errors`.
 """
 
 from __future__ import annotations
