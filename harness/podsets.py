@@ -34,7 +34,7 @@ from .kube.raw import RawApi
 from .kube.watch import ListCall, ListWatchRecorder
 from .manifests import first_container, harden, load_manifest, service, set_env
 from .samples import clock
-from .steps import ReplicaPoint
+from .rolloutsteps import ReplicaPoint
 from .timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 __all__ = [

@@ -20,7 +20,7 @@ from .report import (
     write_test_report,
 )
 from .samples import clock
-from .steps import ReplicaPoint, ScaleStep
+from .rolloutsteps import ReplicaPoint, ScaleStep
 
 __all__ = ["ScenarioRecord"]
 

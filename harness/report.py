@@ -20,7 +20,7 @@ from .datapath import DataPathTimeline
 from .errors import ConfigError
 from .matrix import CHECK, MEASUREMENT, SCENARIO, Matrix, MatrixBuilder, version_key, write_matrix
 from .samples import NEW_CONNECTION
-from .steps import ReplicaPoint, ScaleStep
+from .rolloutsteps import ReplicaPoint, ScaleStep
 
 __all__ = [
     "file_stem",

@@ -16,7 +16,7 @@ from .engine import ensure_engine, ensure_tools, raise_inotify_limits
 from .gobuild import build_programs, kit_programs
 from .nodeimage import build_node_image
 from .paths import cache_root
-from .steps import say, stage
+from .stages import say, stage
 from .versions import kit_versions
 
 __all__ = ["KitManifest", "build_kit", "load_manifest", "manifest_path", "MIN_FREE_GB"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import ProviderError
 from .paths import cache_root, kit_file
-from .steps import Stamp, input_hash, run, say, stage
+from .stages import Stamp, input_hash, run, say, stage
 from .versions import KitVersions
 
 __all__ = [

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .gobuild import BUILD_DATE, go_env
 from .paths import cache_root
-from .steps import Stamp, input_hash, run, say, stage
+from .stages import Stamp, input_hash, run, say, stage
 
 __all__ = [
     "REFEREE_KUBERNETES",

@@ -41,7 +41,7 @@ from harness.kube.patches import (
 from harness.kube.raw import Exchange, RawApi
 from harness.kube.watch import ListCall, ListWatchRecorder
 from harness.samples import clock
-from harness.steps import ReplicaPoint
+from harness.rolloutsteps import ReplicaPoint
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 __all__ = [

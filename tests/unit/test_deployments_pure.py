@@ -23,7 +23,7 @@ from harness.kube.deployments import (
     with_change_cause,
 )
 from harness.kube.patches import CHANGE_CAUSE, json_patch
-from harness.steps import ReplicaPoint
+from harness.rolloutsteps import ReplicaPoint
 
 UID = "11111111-2222-3333-4444-555555555555"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"

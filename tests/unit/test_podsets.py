@@ -39,7 +39,7 @@ from harness.podsets import (
     update_order,
     with_pull_policy,
 )
-from harness.steps import ReplicaPoint
+from harness.rolloutsteps import ReplicaPoint
 
 OLD, NEW = "web-5d8f7c", "web-7b9c4a"  # StatefulSet revisions: `<set>-<hash>`
 IMG_OLD, IMG_NEW = "rollproof/nginx:1.22.1", "rollproof/nginx:1.26.3"

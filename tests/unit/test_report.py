@@ -22,7 +22,7 @@ from harness.analysis import Phase, analyse
 from harness.attribution import Attribution
 from harness.datapath import DataPathTimeline, EndpointEvent, EndpointState, PodTransition, ProxySync
 from harness.samples import KEEP_ALIVE, ProbeRun, ProbeSample
-from harness.steps import ReplicaPoint, ScaleStep
+from harness.rolloutsteps import ReplicaPoint, ScaleStep
 
 T0 = 500.0
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
