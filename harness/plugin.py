@@ -61,12 +61,21 @@ def _announcer(config: pytest.Config) -> Callable[[str], None]:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("rollproof", "rollproof: rolling-update conformance on real clusters")
     for setting in SETTINGS:
-        dest = f"rollproof_{setting.name}"
-        if setting.kind == "bool":
-            group.addoption(setting.option, action="store_true", dest=dest, default=None, help=setting.help)
-        else:
-            group.addoption(setting.option, dest=dest, default=None, help=f"{setting.help} [env {setting.env}]")
-        parser.addini(f"rollproof_{setting.name}", setting.help, default=None)
+        options = [(setting.option, setting.dest, f"{setting.help} [env {setting.env}]")] if setting.option else []
+        options += [
+            (alias.option, alias.dest, f"old name of {setting.option}")
+            for alias in setting.aliases
+            if alias.option and alias.plugin == "rollproof"
+        ]
+        for flag, dest, text in options:
+            if setting.kind == "bool":
+                group.addoption(flag, action="store_true", dest=dest, default=None, help=text)
+            else:
+                group.addoption(flag, dest=dest, default=None, help=text)
+        parser.addini(setting.ini, f"{setting.help} [env {setting.env}]", default=None)
+        for alias in setting.aliases:
+            if alias.ini:
+                parser.addini(alias.ini, f"old name of {setting.ini}", default=None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -78,8 +87,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "cluster: needs a real cluster (created or reused once per session)")
     try:
         settings = resolve_settings(
-            lambda name: config.getoption(f"rollproof_{name}", default=None),
-            lambda name: config.getini(name) or None,
+            lambda dest: config.getoption(dest, default=None),
+            lambda key: config.getini(key) or None,
         )
         from .session import check_settings
 

@@ -35,7 +35,7 @@ __all__ = [
 
 
 def kit_manifest(settings: RunSettings) -> KitManifest | None:
-    """The kit build these settings name: --kit-manifest, else --k8s-version's, else the last one."""
+    """The kit build these settings name: --kit-manifest, else --kit-version's, else the last one."""
     if settings.kit_manifest:
         manifest = read_manifest(settings.kit_manifest)
         if manifest is None:
@@ -43,11 +43,11 @@ def kit_manifest(settings: RunSettings) -> KitManifest | None:
                 f"--kit-manifest {settings.kit_manifest}: not a kit manifest; run `rollproof kit build` or fix the path"
             )
         return manifest
-    if settings.k8s_version:
-        minor = kit_versions(settings.k8s_version).minor
+    if settings.kit_version:
+        minor = kit_versions(settings.kit_version, settings.source("kit_version")).minor
         manifest = read_manifest(manifest_path(minor))
         if manifest is None:
-            raise ConfigError(f"no kit for Kubernetes 1.{minor}: run `rollproof kit build --k8s-version 1.{minor}`")
+            raise ConfigError(f"no kit for Kubernetes 1.{minor}: run `rollproof kit build --kit-version 1.{minor}`")
         return manifest
     return read_manifest()
 
@@ -59,7 +59,7 @@ def read_manifest(path: Path | None = None) -> KitManifest | None:
     except (TypeError, KeyError, ValueError):
         raise ConfigError(
             f"kit manifest {path or manifest_path()} was written by another rollproof version: "
-            "rebuild it (`rollproof kit build`), or pick a build with --k8s-version or "
+            "rebuild it (`rollproof kit build`), or pick a build with --kit-version or "
             "--kit-manifest"
         ) from None
 
@@ -125,11 +125,6 @@ def check_report_dir(path: Path, where: str = "--report-dir") -> None:
     os.unlink(name)
 
 
-def _pytest_kind_name(settings: RunSettings, getoption: Callable[..., Any]) -> str:
-    name = getoption("cluster_name", default=None)
-    return settings.cluster_name if name in (None, "pytest-kind") else str(name)
-
-
 def check_settings(settings: RunSettings, getoption: Callable[..., Any]) -> None:
     """Everything about the options that can be known before a test runs; a one-line ConfigError otherwise.
 
@@ -155,14 +150,14 @@ def check_settings(settings: RunSettings, getoption: Callable[..., Any]) -> None
         return
     if settings.context:
         raise ConfigError("--context is for --cluster-provider existing; a kind cluster's context is its own")
-    check_cluster_name(_pytest_kind_name(settings, getoption))
+    check_cluster_name(settings.cluster_name, settings.source("cluster_name"))
     for option, label, program in (
         ("kind_bin", "--kind-bin", "kind"),
         ("kind_kubectl_bin", "--kind-kubectl-bin", "kubectl"),
     ):
         if getoption(option, default=None):
             check_binary(getoption(option), label, program)
-    if settings.kit_manifest or settings.k8s_version:
+    if settings.kit_manifest or settings.kit_version:
         kit_manifest(settings)
 
 
@@ -172,8 +167,8 @@ def open_provider(
     """The provider the settings ask for, not yet started (`up()` / `down()`).
 
     pytest-kind's own options (`--kind-image`, `--kind-bin`, `--kind-kubectl-bin`,
-    `--kubeconfig`, `--keep-cluster`, `--cluster-name`) are honoured; the kit's
-    manifest fills in what they leave out.
+    `--kubeconfig`) are honoured, its `--keep-cluster` and `--cluster-name` through
+    the settings; the kit's manifest fills in what they leave out.
     """
     kubeconfig = getoption("kubeconfig", default=None)
     if settings.provider == "existing":
@@ -188,16 +183,15 @@ def open_provider(
     node_image = getoption("kind_image", default=None) or (manifest.node_image if manifest else None)
     kind_bin = getoption("kind_bin", default=None) or (manifest.kind_bin if manifest else None)
     kubectl_bin = getoption("kind_kubectl_bin", default=None) or (manifest.kubectl_bin if manifest else None)
-    name = _pytest_kind_name(settings, getoption)  # pytest-kind's --cluster-name, unless its default
     provider = KindProvider(
         KindSettings(
-            name=name,
+            name=settings.cluster_name,
             workers=settings.nodes - 1,
             node_image=node_image,
             kind_bin=kind_bin,
             kubectl_bin=kubectl_bin,
             kubeconfig=None,
-            keep=bool(getoption("keep_cluster", default=False)),
+            keep=settings.keep_cluster,
             load_images=tuple(load),
         ),
         timeouts,

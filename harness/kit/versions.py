@@ -209,7 +209,7 @@ def staging_version(kubernetes: str) -> str:
     return f"v0.{version.minor}.{version.patch or 0}{version.suffix}"
 
 
-def kit_versions(kit_version: str, where: str = "--k8s-version") -> KitVersions:
+def kit_versions(kit_version: str, where: str = "kit version") -> KitVersions:
     """Resolve "1.34", "v1.34" or "1.34.4" to the pinned versions, or say what is supported."""
     known = ", ".join(f"1.{m}" for m in SUPPORTED_MINORS)
     try:

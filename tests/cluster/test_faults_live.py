@@ -74,7 +74,7 @@ class Child:
 
 def _child_args(cluster: Cluster) -> list[str]:
     if cluster.provider == "kind":
-        return ["--rollproof-cluster-name", cluster.name, "--k8s-version", f"{cluster.major}.{cluster.minor}"]
+        return ["--rollproof-cluster-name", cluster.name, "--kit-version", f"{cluster.major}.{cluster.minor}"]
     args = ["--cluster-provider", "existing", "--kubeconfig", str(cluster.kubeconfig)]
     return args + (["--context", cluster.context] if cluster.context else [])
 
@@ -525,7 +525,7 @@ def test_namespace_scoped_rights_run_a_scenario_and_create_no_namespace(
             str(robot.kubeconfig),
             "--report-dir",
             str(tmp_path / "rep"),
-            "--k8s-version",
+            "--kit-version",
             f"{cluster.major}.{cluster.minor}",
             "--probe-interval",
             POD_ROUTE_INTERVAL,
@@ -695,7 +695,7 @@ def test_sigterm_while_creating_a_kind_cluster_removes_it(cluster, rp_settings, 
             str(test_file),
             "--rollproof-cluster-name",
             name,
-            "--k8s-version",
+            "--kit-version",
             f"{cluster.major}.{cluster.minor}",
             "--rootdir",
             str(test_file.parent),

@@ -1,4 +1,4 @@
-"""Which kit build a run uses: --kit-manifest, --k8s-version, or the last build."""
+"""Which kit build a run uses: --kit-manifest, --kit-version, or the last build."""
 
 import json
 
@@ -44,26 +44,27 @@ def cache(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_k8s_version_picks_that_minors_build(cache) -> None:
-    assert kit_manifest(settings(ROLLPROOF_K8S_VERSION="1.34")).node_image == "rollproof/node:v1.34.4"
+def test_kit_version_picks_that_minors_build(cache) -> None:
+    assert kit_manifest(settings(ROLLPROOF_KIT_VERSION="1.34")).node_image == "rollproof/node:v1.34.4"
+    assert kit_manifest(settings(ROLLPROOF_K8S_VERSION="1.34")).node_image == "rollproof/node:v1.34.4"  # old name
     assert kit_manifest(settings()).node_image == "rollproof/node:v1.35.4"
 
 
 def test_an_explicit_manifest_wins(cache) -> None:
-    chosen = settings(ROLLPROOF_KIT_MANIFEST=str(cache / "kit/manifest-1.34.json"), ROLLPROOF_K8S_VERSION="1.35")
+    chosen = settings(ROLLPROOF_KIT_MANIFEST=str(cache / "kit/manifest-1.34.json"), ROLLPROOF_KIT_VERSION="1.35")
     assert kit_manifest(chosen).kubernetes == "v1.34.4"
 
 
 def test_a_minor_not_built_says_how_to_build_it(cache) -> None:
     (cache / "kit/manifest-1.35.json").unlink()
-    with pytest.raises(ConfigError, match=r"run `rollproof kit build --k8s-version 1.35`"):
-        kit_manifest(settings(ROLLPROOF_K8S_VERSION="1.35"))
+    with pytest.raises(ConfigError, match=r"run `rollproof kit build --kit-version 1.35`"):
+        kit_manifest(settings(ROLLPROOF_KIT_VERSION="1.35"))
 
 
 def test_a_minor_the_kit_cannot_build_lists_those_it_can(cache) -> None:
     known = ", ".join(f"1.{m}" for m in SUPPORTED_MINORS)
-    with pytest.raises(ConfigError, match=f"the kit builds {known}; pass one of those"):
-        kit_manifest(settings(ROLLPROOF_K8S_VERSION="1.30"))
+    with pytest.raises(ConfigError, match=f"^environment ROLLPROOF_KIT_VERSION '1.30': the kit builds {known}; pass"):
+        kit_manifest(settings(ROLLPROOF_KIT_VERSION="1.30"))
 
 
 def test_a_missing_manifest_file_is_an_error(cache) -> None:
