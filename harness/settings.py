@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping
 
 from .errors import ConfigError
 
-__all__ = ["Alias", "Setting", "SETTINGS", "RunSettings", "resolve_settings", "resolve_setting"]
+__all__ = ["Alias", "Setting", "SETTINGS", "RunSettings", "setting_named", "resolve_settings", "resolve_setting"]
 
 
 @dataclass(frozen=True)
@@ -276,6 +276,14 @@ def _given(
     )
 
 
+def setting_named(name: str) -> Setting:
+    """The setting called `name` (KeyError if there is none)."""
+    found = next((s for s in SETTINGS if s.name == name), None)
+    if found is None:
+        raise KeyError(name)
+    return found
+
+
 def resolve_setting(
     name: str,
     option: Callable[[str], Any],
@@ -286,9 +294,7 @@ def resolve_setting(
 
     `option(dest)` and `ini(key)` return what was given (None when nothing); names
     given at one level must agree, else a ConfigError naming both."""
-    setting = next((s for s in SETTINGS if s.name == name), None)
-    if setting is None:
-        raise KeyError(name)
+    setting = setting_named(name)
     environ = os.environ if environ is None else environ
     for given in _given(setting, option, ini, environ):
         if not given:

@@ -32,7 +32,18 @@ from dataclasses import dataclass
 from ..errors import ConfigError
 from ..kubeversion import KubeVersion, parse_version
 
-__all__ = ["KitVersions", "OldGo", "kit_versions", "staging_version", "SUPPORTED_MINORS", "CRICTL_VERSION"]
+__all__ = [
+    "KitVersions",
+    "OldGo",
+    "kit_versions",
+    "staging_version",
+    "SUPPORTED_MINORS",
+    "DEFAULT_KIT_VERSION",
+    "CRICTL_VERSION",
+]
+
+DEFAULT_KIT_VERSION = "1.34"
+"""The minor `rollproof kit build` builds when neither --kit-version nor ROLLPROOF_KIT_VERSION names one."""
 
 CRICTL_VERSION = "v1.34.0"
 

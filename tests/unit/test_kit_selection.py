@@ -5,7 +5,7 @@ import json
 import pytest
 
 from harness.errors import ConfigError
-from harness.kit.versions import SUPPORTED_MINORS, kit_versions
+from harness.kit.versions import DEFAULT_KIT_VERSION, SUPPORTED_MINORS, kit_versions
 from harness.session import kit_manifest
 from harness.settings import resolve_settings
 
@@ -80,3 +80,55 @@ def test_every_pinned_minor_resolves_to_its_own_release() -> None:
             and v.kubernetes.startswith(f"v1.{minor}.")
             and v.staging == f"v0.{minor}." + v.kubernetes.split(".")[2]
         )
+
+
+# `rollproof kit build`: which minor it builds (--kit-version > ROLLPROOF_KIT_VERSION > the one default)
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "called"),
+    [
+        ([], {}, (DEFAULT_KIT_VERSION, "default")),
+        ([], {"ROLLPROOF_KIT_VERSION": "1.35"}, ("1.35", "environment ROLLPROOF_KIT_VERSION")),
+        ([], {"ROLLPROOF_K8S_VERSION": "1.35"}, ("1.35", "environment ROLLPROOF_K8S_VERSION")),
+        (["--kit-version", "1.37"], {"ROLLPROOF_KIT_VERSION": "1.35"}, ("1.37", "option --kit-version")),
+        (["--k8s-version", "1.36"], {"ROLLPROOF_KIT_VERSION": "1.35"}, ("1.36", "option --k8s-version")),
+    ],
+)
+def test_kit_build_takes_the_option_then_the_environment_then_the_default(
+    argv, env, called, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness import cli
+    from harness.kit import build
+
+    for name in ("ROLLPROOF_KIT_VERSION", "ROLLPROOF_K8S_VERSION"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    calls = []
+    manifest = build.KitManifest("v1", "v0", "/k", "/c", "n", (), "p", 0.0)
+    monkeypatch.setattr(build, "build_kit", lambda *args: calls.append(args) or manifest)
+    assert cli.main(["kit", "build", *argv]) == 0
+    assert calls == [called]
+    assert json.loads(capsys.readouterr().out)["node_image"] == "n"
+
+
+def test_kit_build_refuses_a_minor_it_cannot_build_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness import cli
+
+    known = ", ".join(f"1.{m}" for m in SUPPORTED_MINORS)
+    assert cli.main(["kit", "build", "--kit-version", "1.99"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"rollproof: error: option --kit-version '1.99': the kit builds {known}; pass one of those"
+    ]
+
+
+def test_the_default_minor_is_one_the_kit_builds_and_is_written_nowhere_else() -> None:
+    import re
+    from pathlib import Path
+
+    assert kit_versions(DEFAULT_KIT_VERSION).minor in SUPPORTED_MINORS
+    root = Path(__file__).resolve().parents[2]
+    tox = (root / "tox.ini").read_text()
+    kit_build = [line for line in tox.splitlines() if "rollproof kit build" in line]
+    assert kit_build and not any(re.search(r"\d+\.\d+", line) for line in kit_build)
