@@ -1,6 +1,6 @@
 """The pytest plugin: options, markers, fixtures and hooks only; the work is in the library.
 
-Fixtures (see `pytest --fixtures`): rp_settings, timeouts, cluster, k8s_version, kube_api,
+Fixtures (see `pytest --fixtures`): rp_settings, timeouts, cluster, server_version, kube_api,
 cluster_access, core_api, apps_api, raw_api, deployments, app_images, namespace, record,
 probed_service.
 
@@ -23,6 +23,7 @@ from . import interrupts
 from .cluster.model import AppImageRef, Cluster
 from .errors import ApiError, ConfigError, Forbidden, HarnessError, Unreachable
 from .expectations import VersionRange
+from .kubeversion import KubeVersion
 from .record import ScenarioRecord
 from .report import TestReport, terminal_summary_lines, write_summary
 from .settings import SETTINGS, RunSettings, resolve_settings
@@ -81,9 +82,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "k8s_version(spec): run only on server versions in spec, e.g. @pytest.mark.k8s_version('>=1.16'); "
-        "skipped with the reason otherwise",
+        "server_version(spec): run only where the API server's version is in spec, e.g. "
+        "@pytest.mark.server_version('>=1.16'); skipped with the reason otherwise",
     )
+    config.addinivalue_line("markers", "k8s_version(spec): old name of server_version(spec)")
     config.addinivalue_line("markers", "cluster: needs a real cluster (created or reused once per session)")
     try:
         settings = resolve_settings(
@@ -278,9 +280,9 @@ def _prepare(up: Cluster, timeouts: Timeouts, announce: Callable[[str], None]) -
 
 
 @pytest.fixture(scope="session")
-def k8s_version(cluster: Cluster) -> tuple[int, int]:
-    """(major, minor) of the API server."""
-    return cluster.version
+def server_version(cluster: Cluster) -> KubeVersion:
+    """The API server's version (`.release` is its (major, minor), what the expectation table is keyed by)."""
+    return cluster.server_version
 
 
 @pytest.fixture(scope="session")
@@ -517,7 +519,7 @@ def probed_service(
             pids,
             timeouts,
             proxy_note=note,
-            endpoint_slices=not_applicable("endpointslices-v1", cluster.version) is None,
+            endpoint_slices=not_applicable("endpointslices-v1", cluster.server_version) is None,
         )
 
         def keep(analyses: list[Any], timeline: Any) -> None:
@@ -551,15 +553,16 @@ def probed_service(
 
 @pytest.fixture(autouse=True)
 def _rp_version_gate(request: pytest.FixtureRequest) -> None:
-    marker = request.node.get_closest_marker("k8s_version")
-    if marker is None:
-        return
-    if not marker.args:
-        raise pytest.UsageError(f"{request.node.nodeid}: k8s_version needs a range, e.g. k8s_version('>=1.16')")
-    spec = VersionRange.parse(marker.args[0])
-    cluster: Cluster = request.getfixturevalue("cluster")
-    if not spec.contains(cluster.major, cluster.minor):
-        pytest.skip(f"needs Kubernetes {marker.args[0]}; cluster runs {cluster.git_version}")
+    for name in ("server_version", "k8s_version"):  # k8s_version: its old name
+        marker = request.node.get_closest_marker(name)
+        if marker is None:
+            continue
+        if not marker.args:
+            raise pytest.UsageError(f"{request.node.nodeid}: {name} needs a range, e.g. {name}('>=1.16')")
+        spec = VersionRange.parse(marker.args[0])
+        cluster: Cluster = request.getfixturevalue("cluster")
+        if not spec.contains(cluster.major, cluster.minor):
+            pytest.skip(f"needs Kubernetes {marker.args[0]}; cluster runs {cluster.git_version}")
 
 
 __all__ = [

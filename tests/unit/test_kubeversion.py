@@ -47,3 +47,22 @@ def test_the_error_names_what_was_read() -> None:
 
 def test_release_takes_text_a_pair_or_a_version() -> None:
     assert release("v1.34.4") == release((1, 34)) == release(KubeVersion(1, 34, 4)) == (1, 34)
+
+
+@pytest.mark.parametrize(
+    ("git_version", "major", "minor", "expected"),
+    [
+        ("v1.34.4", 1, 34, KubeVersion(1, 34, 4)),
+        ("v1.30.2+k3s1", 1, 30, KubeVersion(1, 30, 2, "+k3s1")),
+        ("", 1, 31, KubeVersion(1, 31)),  # no gitVersion: major and minor as /version gave them
+        ("custom-build", 1, 33, KubeVersion(1, 33)),
+        ("v1.33.1", 1, 34, KubeVersion(1, 34)),  # gitVersion disagrees with major/minor: those win
+    ],
+)
+def test_a_clusters_server_version(git_version: str, major: int, minor: int, expected: KubeVersion) -> None:
+    from pathlib import Path
+
+    from harness.cluster.model import Cluster
+
+    cluster = Cluster("c", "existing", Path("/k"), None, git_version, major, minor)
+    assert cluster.server_version == expected

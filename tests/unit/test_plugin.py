@@ -41,7 +41,9 @@ def test_options_are_in_their_own_group(pytester: pytest.Pytester) -> None:
 
 def test_markers_are_registered_with_an_example(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
-    result.stdout.fnmatch_lines(["*k8s_version(spec)*@pytest.mark.k8s_version('>=1.16')*"])
+    result.stdout.fnmatch_lines(
+        ["*server_version(spec)*@pytest.mark.server_version('>=1.16')*", "*k8s_version(spec): old name of*"]
+    )
 
 
 def test_header_names_cluster_and_report_dir(pytester: pytest.Pytester) -> None:
@@ -57,22 +59,36 @@ def test_bad_setting_is_a_one_line_usage_error(pytester: pytest.Pytester) -> Non
     result.stderr.fnmatch_lines(["*option --nodes: '2' is not a valid nodes (expected 1 or 3)*"])
 
 
-def test_version_marker_skips_with_the_reason(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("marker", ["server_version", "k8s_version"])
+def test_version_marker_skips_with_the_reason(pytester: pytest.Pytester, marker: str) -> None:
     pytester.makeconftest(CLUSTER_OVERRIDE)
-    pytester.makepyfile("""
+    pytester.makepyfile(f"""
         import pytest
 
-        @pytest.mark.k8s_version("<1.16")
+        @pytest.mark.{marker}("<1.16")
         def test_old_only():
             assert False, "must not run on 1.34"
 
-        @pytest.mark.k8s_version(">=1.16")
+        @pytest.mark.{marker}(">=1.16")
         def test_new_enough():
             assert True
     """)
     result = pytester.runpytest("-rs")
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["*needs Kubernetes <1.16; cluster runs v1.34.4*"])
+
+
+def test_server_version_is_what_the_cluster_answered(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CLUSTER_OVERRIDE)
+    pytester.makepyfile("""
+        from harness.expectations import expected
+        from harness.kubeversion import KubeVersion
+
+        def test_it(server_version):
+            assert server_version == KubeVersion(1, 34, 4) and server_version.release == (1, 34)
+            assert expected("rollback-apps-v1beta1", server_version).status == 404
+    """)
+    pytester.runpytest().assert_outcomes(passed=1)
 
 
 def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
