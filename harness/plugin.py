@@ -1,6 +1,6 @@
 """The pytest plugin: options, markers, fixtures and hooks only; the work is in the library.
 
-Fixtures (see `pytest --fixtures`): rp_settings, timeouts, cluster, server_version, kube_api,
+Fixtures (see `pytest --fixtures`): rp_settings, timeouts, kit, cluster, server_version, kube_api,
 cluster_access, core_api, apps_api, raw_api, deployments, app_images, namespace, record,
 probed_service.
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
 
@@ -29,7 +29,11 @@ from .report import TestReport, terminal_summary_lines, write_summary
 from .settings import SETTINGS, RunSettings, resolve_settings
 from .timeouts import DEFAULT_TIMEOUTS, Timeouts
 
+if TYPE_CHECKING:
+    from .kit.build import KitManifest
+
 _settings_key = pytest.StashKey[RunSettings]()
+_kit_key = pytest.StashKey[Any]()  # harness.session.SessionKit: the kit manifest, read once
 _cluster_key = pytest.StashKey[Cluster]()
 _reports_key = pytest.StashKey[list]()
 _phase_key = pytest.StashKey[dict]()
@@ -92,12 +96,14 @@ def pytest_configure(config: pytest.Config) -> None:
             lambda dest: config.getoption(dest, default=None),
             lambda key: config.getini(key) or None,
         )
-        from .session import check_settings
+        from .session import SessionKit, check_settings
 
-        check_settings(settings, config.getoption)
+        kit = SessionKit(settings)
+        check_settings(settings, config.getoption, kit)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[_settings_key] = settings
+    config.stash[_kit_key] = kit
     config.stash[_reports_key] = []
     interrupts.reset()
     config.stash[_restore_key] = interrupts.install(_announcer(config))
@@ -129,7 +135,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         else f"existing cluster (context {s.context or 'current'})"
     )
     ns = f"; every test in namespace {s.namespace}" if s.namespace else ""
-    return [f"rollproof: {where}{ns}; reports in {s.report_dir}/; timeouts x{s.timeout_scale}"]
+    return [
+        f"rollproof: {where}{ns}; reports in {s.report_dir}/; timeouts x{s.timeout_scale}",
+        f"rollproof: {config.stash[_kit_key].describe()}; server_version: the API server's, once the cluster is up",
+    ]
 
 
 # -- outcome bookkeeping, summary ---------------------------------------------------------
@@ -227,7 +236,7 @@ def cluster(request: pytest.FixtureRequest, rp_settings: RunSettings, timeouts: 
     config = request.config
     announce = _announcer(config)
     try:
-        provider = open_provider(rp_settings, timeouts, config.getoption, announce)
+        provider = open_provider(rp_settings, timeouts, config.getoption, announce, config.stash[_kit_key])
         up = provider.up()
     except HarnessError as exc:
         pytest.fail(f"cluster unavailable: {exc}", pytrace=False)
@@ -345,12 +354,22 @@ def raw_api(cluster_access: Any, timeouts: Timeouts, record: ScenarioRecord) -> 
 
 
 @pytest.fixture(scope="session")
-def app_images(rp_settings: RunSettings, pytestconfig: pytest.Config) -> dict[str, AppImageRef]:
+def kit(pytestconfig: pytest.Config) -> KitManifest | None:
+    """The manifest of the session's kit build (--kit-manifest, --kit-version's, or the last), read once; None
+    when there is no kit build."""
+    try:
+        return pytestconfig.stash[_kit_key].manifest()
+    except ConfigError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def app_images(rp_settings: RunSettings, kit: KitManifest | None) -> dict[str, AppImageRef]:
     """{"old": AppImageRef, "new": AppImageRef}: the images rolled between and their Server headers."""
     from .session import resolve_app_images
 
     try:
-        return resolve_app_images(rp_settings)
+        return resolve_app_images(rp_settings, kit)
     except ConfigError as exc:
         pytest.fail(str(exc), pytrace=False)
 

@@ -20,6 +20,7 @@ from .settings import RunSettings
 from .timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 __all__ = [
+    "SessionKit",
     "kit_manifest",
     "open_provider",
     "resolve_app_images",
@@ -52,6 +53,40 @@ def kit_manifest(settings: RunSettings) -> KitManifest | None:
     return read_manifest()
 
 
+class SessionKit:
+    """The kit build a session uses: its manifest read once, on first use (a run that needs no kit reads none)."""
+
+    def __init__(self, settings: RunSettings) -> None:
+        self.settings = settings
+        self._manifest: KitManifest | None = None
+        self._read = False
+
+    def manifest(self) -> KitManifest | None:
+        """The manifest (None: no kit build); a one-line ConfigError when the build named cannot be read."""
+        if not self._read:
+            self._manifest = kit_manifest(self.settings)
+            self._read = True
+        return self._manifest
+
+    def describe(self) -> str:
+        """E.g. "kit_version v1.35.4 (option --kit-version)", for the report header; never raises."""
+        s = self.settings
+        chosen = (
+            f"--kit-manifest {s.kit_manifest}"
+            if s.kit_manifest
+            else s.source("kit_version")
+            if s.kit_version
+            else "the last kit build"
+        )
+        try:
+            manifest = self.manifest()
+        except ConfigError as exc:
+            return f"kit_version unknown: {exc}"
+        if manifest is None:
+            return "kit_version none (no kit built: `rollproof kit build`)"
+        return f"kit_version {manifest.kubernetes} ({chosen})"
+
+
 def read_manifest(path: Path | None = None) -> KitManifest | None:
     """`load_manifest`, with a manifest this rollproof cannot read (another version wrote it) as one line."""
     try:
@@ -71,9 +106,8 @@ def _parse_image(text: str, where: str) -> AppImageRef:
     return AppImageRef(image=image, server=server)
 
 
-def resolve_app_images(settings: RunSettings, manifest: KitManifest | None = None) -> dict[str, AppImageRef]:
-    """The old and new images: from --old-image/--new-image, else from the kit manifest (read if not given)."""
-    manifest = manifest or kit_manifest(settings)
+def resolve_app_images(settings: RunSettings, manifest: KitManifest | None) -> dict[str, AppImageRef]:
+    """The old and new images: from --old-image/--new-image, else from the kit's manifest."""
     images: dict[str, AppImageRef] = {}
     for role, given in (("old", settings.old_image), ("new", settings.new_image)):
         if given:
@@ -125,12 +159,13 @@ def check_report_dir(path: Path, where: str = "--report-dir") -> None:
     os.unlink(name)
 
 
-def check_settings(settings: RunSettings, getoption: Callable[..., Any]) -> None:
+def check_settings(settings: RunSettings, getoption: Callable[..., Any], kit: SessionKit | None = None) -> None:
     """Everything about the options that can be known before a test runs; a one-line ConfigError otherwise.
 
     Reads files (the kubeconfig, the kit manifest) and checks binaries; never
     talks to a cluster or Docker, never writes.
     """
+    kit = kit or SessionKit(settings)
     check_report_dir(settings.report_dir, f"report directory ({settings.source('report_dir')})")
     given = {role: image for role, image in (("old", settings.old_image), ("new", settings.new_image)) if image}
     parsed = {role: _parse_image(text, f"--{role}-image") for role, text in given.items()}
@@ -141,7 +176,7 @@ def check_settings(settings: RunSettings, getoption: Callable[..., Any]) -> None
             getoption("kubeconfig", default=None), settings.context, DEFAULT_TIMEOUTS, settings.namespace
         )
         provider.access()
-        if len(parsed) < 2 and kit_manifest(settings) is None:
+        if len(parsed) < 2 and kit.manifest() is None:
             missing = " and ".join(f"--{r}-image" for r in ("old", "new") if r not in parsed)
             raise ConfigError(
                 f"--cluster-provider existing needs {missing} IMAGE=SERVER (images the cluster "
@@ -158,11 +193,15 @@ def check_settings(settings: RunSettings, getoption: Callable[..., Any]) -> None
         if getoption(option, default=None):
             check_binary(getoption(option), label, program)
     if settings.kit_manifest or settings.kit_version:
-        kit_manifest(settings)
+        kit.manifest()
 
 
 def open_provider(
-    settings: RunSettings, timeouts: Timeouts, getoption: Callable[..., Any], announce: Callable[[str], None] = print
+    settings: RunSettings,
+    timeouts: Timeouts,
+    getoption: Callable[..., Any],
+    announce: Callable[[str], None] = print,
+    kit: SessionKit | None = None,
 ) -> Any:
     """The provider the settings ask for, not yet started (`up()` / `down()`).
 
@@ -173,7 +212,7 @@ def open_provider(
     kubeconfig = getoption("kubeconfig", default=None)
     if settings.provider == "existing":
         return ExistingProvider(kubeconfig, settings.context, timeouts, settings.namespace)
-    manifest = kit_manifest(settings)
+    manifest = (kit or SessionKit(settings)).manifest()
     images = resolve_app_images(settings, manifest)
     load = [ref.image for ref in images.values()]
     if _has_image(PROBER_IMAGE):

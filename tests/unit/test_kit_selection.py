@@ -132,3 +132,31 @@ def test_the_default_minor_is_one_the_kit_builds_and_is_written_nowhere_else() -
     tox = (root / "tox.ini").read_text()
     kit_build = [line for line in tox.splitlines() if "rollproof kit build" in line]
     assert kit_build and not any(re.search(r"\d+\.\d+", line) for line in kit_build)
+
+
+# the session's kit build: its manifest read once, however many parts of the session ask
+
+
+def test_a_session_reads_the_kit_manifest_once(cache, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness import session
+
+    reads = []
+    real = session.load_manifest
+    monkeypatch.setattr(session, "load_manifest", lambda path=None: reads.append(path) or real(path))
+    chosen = settings(ROLLPROOF_KIT_VERSION="1.34", ROLLPROOF_REPORT_DIR=str(tmp_path / "reports"))
+    kit = session.SessionKit(chosen)
+    session.check_settings(chosen, lambda name, default=None: default, kit)
+    images = session.resolve_app_images(chosen, kit.manifest())
+    assert kit.describe() == "kit_version v1.34.4 (environment ROLLPROOF_KIT_VERSION)"
+    assert images["old"].image == "rollproof/nginx:1.22.1"
+    assert reads == [cache / "kit/manifest-1.34.json"]
+
+
+def test_the_kit_line_says_which_build_and_why(cache, tmp_path) -> None:
+    from harness.session import SessionKit
+
+    assert SessionKit(settings()).describe() == "kit_version v1.35.4 (the last kit build)"
+    chosen = settings(ROLLPROOF_KIT_MANIFEST=str(cache / "kit/manifest-1.34.json"))
+    assert SessionKit(chosen).describe() == f"kit_version v1.34.4 (--kit-manifest {cache / 'kit/manifest-1.34.json'})"
+    (cache / "kit/manifest.json").unlink()
+    assert SessionKit(settings()).describe() == "kit_version none (no kit built: `rollproof kit build`)"

@@ -53,6 +53,22 @@ def test_header_names_cluster_and_report_dir(pytester: pytest.Pytester) -> None:
     assert result.ret == 0
 
 
+def test_header_names_the_kit_build_and_when_the_server_version_is_known(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.unit.test_kit_selection import write_manifest
+
+    monkeypatch.setenv("ROLLPROOF_CACHE", str(pytester.path / "cache"))
+    pytester.makepyfile("def test_nothing():\n    assert True\n")
+    pytester.runpytest().stdout.fnmatch_lines(
+        ["rollproof: kit_version none (no kit built: `rollproof kit build`); server_version: *once the cluster is up"]
+    )
+    write_manifest(pytester.path / "cache/kit/manifest-1.35.json", "v1.35.4")
+    result = pytester.runpytest("--kit-version", "1.35")
+    result.stdout.fnmatch_lines(["rollproof: kit_version v1.35.4 (option --kit-version); server_version: *"])
+    assert result.ret == 0
+
+
 def test_bad_setting_is_a_one_line_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--nodes", "2")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
