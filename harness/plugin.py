@@ -25,7 +25,7 @@ from .errors import ApiError, ConfigError, Forbidden, HarnessError, Unreachable
 from .expectations import VersionRange
 from .kubeversion import KubeVersion
 from .record import ScenarioRecord
-from .report import TestReport, terminal_summary_lines, write_summary
+from .report import TestReport, terminal_summary_lines, versions_line, write_summary
 from .settings import SETTINGS, RunSettings, resolve_settings
 from .timeouts import DEFAULT_TIMEOUTS, Timeouts
 
@@ -194,6 +194,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     settings = config.stash[_settings_key]
     path = write_summary(settings.report_dir, reports)
     terminalreporter.section("rollproof")
+    terminalreporter.write_line(versions_line(reports))
     for line in terminal_summary_lines(reports):
         terminalreporter.write_line(line)
     terminalreporter.write_line(f"reports: {path.parent}/ (summary.json, matrix.md, one JSON + PNG per scenario)")
@@ -476,12 +477,14 @@ def record(
     if finish_errors:
         message += "".join(f"\nwhile stopping the probes: {exc}" for exc in finish_errors)
     cluster_info = pytestconfig.stash.get(_cluster_key, None)
-    version = cluster_info.git_version if cluster_info else "unknown"
-    report = rec.write(rp_settings.report_dir, request.node.nodeid, outcome, version, message)
+    server_version = cluster_info.git_version if cluster_info else "unknown"
+    kit_version = pytestconfig.stash[_kit_key].used_version()
+    report = rec.write(rp_settings.report_dir, request.node.nodeid, outcome, server_version, message, kit_version)
     pytestconfig.stash[_reports_key].append(report)
     props: list[tuple[str, object]] = [
         ("scenario", rec.scenario),
-        ("k8s_version", version),
+        ("kit_version", kit_version or "none"),
+        ("server_version", server_version),
         ("rollout_seconds", round(rec.rollout_seconds, 2)),
     ]
     for probe in report.probes:

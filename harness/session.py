@@ -68,9 +68,15 @@ class SessionKit:
             self._read = True
         return self._manifest
 
+    def used_version(self) -> str | None:
+        """The Kubernetes of the kit build read so far ("v1.35.4"); None when the session read none."""
+        return self._manifest.kubernetes if self._manifest is not None else None
+
     def describe(self) -> str:
         """E.g. "kit_version v1.35.4 (option --kit-version)", for the report header; never raises."""
         s = self.settings
+        if s.provider == "existing" and s.old_image and s.new_image and not (s.kit_manifest or s.kit_version):
+            return "kit_version none (an existing cluster, both images given)"
         chosen = (
             f"--kit-manifest {s.kit_manifest}"
             if s.kit_manifest

@@ -173,6 +173,41 @@ def test_a_scenario_whose_evidence_is_incomplete_fails_with_the_reason(pytester:
     assert by_test["test_stopped_early"]["outcome"] == "failed"
 
 
+CLUSTER_RECORDED = (
+    CLUSTER_OVERRIDE.replace(
+        "def cluster():\n    return Cluster(",
+        "def cluster(pytestconfig):\n    from harness import plugin\n\n"
+        "    pytestconfig.stash[plugin._cluster_key] = c = Cluster(",
+    )
+    + "    return c\n"
+)
+
+
+def test_reports_name_the_kit_and_the_server_version(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The JSON report, summary.json, the JUnit properties and the terminal summary carry both versions."""
+    import json
+    import xml.etree.ElementTree as ET
+
+    from tests.unit.test_kit_selection import write_manifest
+
+    monkeypatch.setenv("ROLLPROOF_CACHE", str(pytester.path / "cache"))
+    write_manifest(pytester.path / "cache/kit/manifest-1.35.json", "v1.35.4")
+    pytester.makeconftest(CLUSTER_RECORDED)
+    pytester.makepyfile('def test_one(cluster, record):\n    """one scenario"""\n')
+    result = pytester.runpytest("--kit-version", "1.35", "--report-dir", "out", "--junitxml", "junit.xml")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["kit_version v1.35.4; server_version v1.34.4"])
+    (path,) = (pytester.path / "out").glob("test_reports_name*.json")
+    report = json.loads(path.read_text())
+    assert (report["format"], report["kit_version"], report["server_version"]) == (2, "v1.35.4", "v1.34.4")
+    summary = json.loads((pytester.path / "out/summary.json").read_text())
+    assert (summary["kit_versions"], summary["server_versions"]) == (["v1.35.4"], ["v1.34.4"])
+    properties = {p.get("name"): p.get("value") for p in ET.parse(pytester.path / "junit.xml").iter("property")}
+    assert (properties["kit_version"], properties["server_version"]) == ("v1.35.4", "v1.34.4")
+
+
 def test_repeat_runs_each_scenario_and_writes_the_soak_summary(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(SCENARIO_WITH_A_RUN)
     result = pytester.runpytest_subprocess(
