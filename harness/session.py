@@ -54,7 +54,7 @@ def kit_manifest(settings: RunSettings) -> KitManifest | None:
 
 
 class SessionKit:
-    """The kit build a session uses: its manifest read once, on first use (a run that needs no kit reads none)."""
+    """The kit build a session uses: its manifest read once, when first asked for."""
 
     def __init__(self, settings: RunSettings) -> None:
         self.settings = settings

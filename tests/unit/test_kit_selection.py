@@ -160,3 +160,7 @@ def test_the_kit_line_says_which_build_and_why(cache, tmp_path) -> None:
     assert SessionKit(chosen).describe() == f"kit_version v1.34.4 (--kit-manifest {cache / 'kit/manifest-1.34.json'})"
     (cache / "kit/manifest.json").unlink()
     assert SessionKit(settings()).describe() == "kit_version none (no kit built: `rollproof kit build`)"
+    existing = settings(ROLLPROOF_CLUSTER_PROVIDER="existing", ROLLPROOF_OLD_IMAGE="a=a/1", ROLLPROOF_NEW_IMAGE="b=b/2")
+    kit = SessionKit(existing)
+    assert kit.describe() == "kit_version none (an existing cluster, both images given)"
+    assert kit.used_version() is None
