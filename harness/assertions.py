@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from .analysis import ProbeAnalysis
 from .datapath import PodTransition
-from .steps import ReplicaPoint, ScaleStep
+from .rolloutsteps import ReplicaPoint, ScaleStep
 from .timeline import WINDOW_SECONDS, ReplicaInstant, render_replicas, render_window, replica_instants
 
 __all__ = ["assert_verdict", "assert_verdicts", "verdict_message", "assert_replica_bounds", "pod_availability"]

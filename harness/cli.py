@@ -14,8 +14,11 @@ __all__ = ["main"]
 
 def _kit_build(args: argparse.Namespace) -> int:
     from .kit.build import build_kit
+    from .kit.versions import DEFAULT_KIT_VERSION
+    from .settings import resolve_setting
 
-    manifest = build_kit(args.k8s_version)
+    given, where = resolve_setting("kit_version", lambda dest: getattr(args, dest, None))
+    manifest = build_kit(given or DEFAULT_KIT_VERSION, where)
     print(json.dumps(asdict(manifest), indent=2))
     return 0
 
@@ -207,13 +210,31 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _add_kit_version(build: argparse.ArgumentParser) -> None:
+    """--kit-version and its old name, stored where `resolve_setting` reads them (option > environment > default)."""
+    from .kit.versions import DEFAULT_KIT_VERSION
+    from .settings import setting_named
+
+    setting = setting_named("kit_version")
+    build.add_argument(
+        setting.option,
+        dest=setting.dest,
+        metavar="1.N",
+        help=f"Kubernetes minor (or 1.N.P patch) to build; default: ${setting.env} "
+        f"(old name ${setting.aliases[0].env}), else {DEFAULT_KIT_VERSION}",
+    )
+    for alias in setting.aliases:
+        if alias.option:
+            build.add_argument(alias.option, dest=alias.dest, metavar="1.N", help=f"old name of {setting.option}")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rollproof", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     kit = commands.add_parser("kit", help="the offline kit: engine, kind, Kubernetes, node and app images")
     kit_commands = kit.add_subparsers(dest="kit_command", required=True)
     build = kit_commands.add_parser("build", help="build everything a kind cluster needs (cached)")
-    build.add_argument("--k8s-version", default="1.34", help="Kubernetes minor or patch to build (default 1.34)")
+    _add_kit_version(build)
     build.set_defaults(func=_kit_build)
     show = kit_commands.add_parser("show", help="print the manifest of the last kit build")
     show.set_defaults(func=_kit_show)

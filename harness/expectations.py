@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .errors import ConfigError
+from .kubeversion import Release, VersionLike, parse_version, release
 
 __all__ = [
     "VersionRange",
@@ -23,41 +24,36 @@ __all__ = [
     "REQUESTS",
     "TABLE",
     "NOT_APPLICABLE",
-    "parse_version",
     "expected",
     "checks",
     "not_applicable",
     "not_applicable_rows",
 ]
 
-Version = tuple[int, int]
-
-_OPS: dict[str, Callable[[Version, Version], bool]] = {
+_OPS: dict[str, Callable[[Release, Release], bool]] = {
     ">=": operator.ge,
     ">": operator.gt,
     "<=": operator.le,
     "<": operator.lt,
     "==": operator.eq,
 }
-_CLAUSE = re.compile(r"(>=|<=|==|>|<|=)?\s*v?(\d+)\.(\d+)")
-_VERSION = re.compile(r"v?(\d+)\.(\d+)")
+_CLAUSE = re.compile(r"(>=|<=|==|>|<|=)?\s*(.*)")
 
 
-def parse_version(version: str | Version) -> Version:
-    """(major, minor) of "1.34", "v1.29.2", "1.30.0-rc.1+k3s1" or a (major, minor) pair."""
-    if isinstance(version, tuple):
-        return version
-    match = _VERSION.match(version.strip())
-    if not match:
-        raise ConfigError(f"not a Kubernetes version: {version!r} (expected e.g. '1.34' or 'v1.34.1')")
-    return int(match[1]), int(match[2])
+def _minor_bound(text: str) -> Release | None:
+    """(major, minor) of a range's bound; None unless it is MAJOR.MINOR (ranges compare minors)."""
+    try:
+        version = parse_version(text)
+    except ConfigError:
+        return None
+    return version.release if version.patch is None else None
 
 
 @dataclass(frozen=True)
 class VersionRange:
     """Comma-separated clauses that must all hold, e.g. ">=1.16,<1.22"; "*" is any version."""
 
-    clauses: tuple[tuple[str, Version], ...] = ()
+    clauses: tuple[tuple[str, Release], ...] = ()
 
     @classmethod
     def parse(cls, text: str) -> VersionRange:
@@ -67,10 +63,13 @@ class VersionRange:
         clauses = []
         for part in text.split(","):
             match = _CLAUSE.fullmatch(part.strip())
-            if not match:
-                raise ConfigError(f"bad version range {text!r}: cannot read {part.strip()!r}")
+            bound = _minor_bound(match[2]) if match else None
+            if match is None or bound is None:
+                raise ConfigError(
+                    f"bad version range {text!r}: cannot read {part.strip()!r} (write e.g. '>=1.16,<1.22')"
+                )
             op = {None: "==", "=": "=="}.get(match[1], match[1])
-            clauses.append((op, (int(match[2]), int(match[3]))))
+            clauses.append((op, bound))
         return cls(tuple(clauses))
 
     def contains(self, major: int, minor: int) -> bool:
@@ -103,9 +102,9 @@ class Expectation:
     def matches(self, status: int, body: str = "") -> bool:
         return self.applicable and status == self.status and (self.body is None or self.body.lower() in body.lower())
 
-    def describe(self, version: str | Version, status: int, body: str = "") -> str:
+    def describe(self, version: VersionLike, status: int, body: str = "") -> str:
         """One line for a mismatch, e.g. "1.34: expected 404, observed 200"."""
-        major, minor = parse_version(version)
+        major, minor = release(version)
         if not self.applicable:
             return f"{major}.{minor}: expected no such request ({self.why}), observed {status}"
         want = f"{self.status}" + (f" with body containing {self.body!r}" if self.body else "")
@@ -263,9 +262,9 @@ def checks() -> tuple[str, ...]:
     return tuple(dict.fromkeys(e.check for e in TABLE))
 
 
-def expected(check: str, version: str | Version) -> Expectation:
+def expected(check: str, version: VersionLike) -> Expectation:
     """The one expectation of `check` on `version`; ConfigError when none or several apply."""
-    major, minor = parse_version(version)
+    major, minor = release(version)
     rows = [e for e in TABLE if e.check == check]
     if not rows:
         raise ConfigError(f"unknown check {check!r}; known: {', '.join(checks())}")
@@ -277,9 +276,9 @@ def expected(check: str, version: str | Version) -> Expectation:
     return hits[0]
 
 
-def not_applicable(check: str, version: str | Version) -> Expectation | None:
+def not_applicable(check: str, version: VersionLike) -> Expectation | None:
     """The table's NOT_APPLICABLE row for `check` on `version`, or None when the check applies there."""
-    major, minor = parse_version(version)
+    major, minor = release(version)
     rows = [e for e in TABLE if e.check == check]
     if not rows:
         raise ConfigError(f"unknown check {check!r}; known: {', '.join(checks())}")
@@ -287,6 +286,6 @@ def not_applicable(check: str, version: str | Version) -> Expectation | None:
     return hit if hit is not None and not hit.applicable else None
 
 
-def not_applicable_rows(needed: Iterable[str], version: str | Version) -> list[Expectation]:
+def not_applicable_rows(needed: Iterable[str], version: VersionLike) -> list[Expectation]:
     """The NOT_APPLICABLE rows among the checks a scenario `needed`, on `version` (empty: it applies)."""
     return [row for row in (not_applicable(check, version) for check in needed) if row is not None]

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError
-from .expectations import parse_version
+from .kubeversion import parse_version
 
 if TYPE_CHECKING:
     from .matrixdiff import Comparison
@@ -93,7 +93,7 @@ class Matrix:
 def version_key(version: str) -> tuple[int, tuple[int, int], str]:
     """Sort key: parseable versions numerically (1.9 < 1.10), anything else after them."""
     try:
-        return (0, parse_version(version), version)
+        return (0, parse_version(version).release, version)
     except ConfigError:
         return (1, (0, 0), version)
 

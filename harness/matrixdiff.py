@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from .errors import ConfigError
 from .expectations import checks as expectation_checks
 from .expectations import expected
+from .kubeversion import parse_version
 from .matrix import COMPARED_KINDS, SCENARIO, UNCLASSIFIED, Matrix
 
 __all__ = [
@@ -43,7 +44,6 @@ __all__ = [
     "changes_data",
 ]
 
-_VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
 _ANSWER = re.compile(r"(\d{3})(?:[;:]?\s+|$)(.*)", re.S)
 
 
@@ -86,10 +86,11 @@ class Comparison:
 
 
 def _version(column: str) -> tuple[int, int, int] | None:
-    match = _VERSION.fullmatch(column.strip())
-    if not match:
-        return None
-    return int(match[1]), int(match[2]), int(match[3] or 0)
+    try:
+        version = parse_version(column)
+    except ConfigError:
+        return None  # a column named otherwise ("nightly") pairs only with its own name
+    return version.major, version.minor, version.patch or 0
 
 
 def pair_columns(current: Sequence[str], baseline: Sequence[str]) -> tuple[tuple[str, str | None], ...]:

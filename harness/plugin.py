@@ -1,6 +1,6 @@
 """The pytest plugin: options, markers, fixtures and hooks only; the work is in the library.
 
-Fixtures (see `pytest --fixtures`): rp_settings, timeouts, cluster, k8s_version, kube_api,
+Fixtures (see `pytest --fixtures`): rp_settings, timeouts, kit, cluster, server_version, kube_api,
 cluster_access, core_api, apps_api, raw_api, deployments, app_images, namespace, record,
 probed_service.
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
 
@@ -23,12 +23,17 @@ from . import interrupts
 from .cluster.model import AppImageRef, Cluster
 from .errors import ApiError, ConfigError, Forbidden, HarnessError, Unreachable
 from .expectations import VersionRange
+from .kubeversion import KubeVersion
 from .record import ScenarioRecord
-from .report import TestReport, terminal_summary_lines, write_summary
+from .report import TestReport, terminal_summary_lines, versions_line, write_summary
 from .settings import SETTINGS, RunSettings, resolve_settings
 from .timeouts import DEFAULT_TIMEOUTS, Timeouts
 
+if TYPE_CHECKING:
+    from .kit.build import KitManifest
+
 _settings_key = pytest.StashKey[RunSettings]()
+_kit_key = pytest.StashKey[Any]()  # harness.session.SessionKit: the kit manifest, read once
 _cluster_key = pytest.StashKey[Cluster]()
 _reports_key = pytest.StashKey[list]()
 _phase_key = pytest.StashKey[dict]()
@@ -61,32 +66,44 @@ def _announcer(config: pytest.Config) -> Callable[[str], None]:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("rollproof", "rollproof: rolling-update conformance on real clusters")
     for setting in SETTINGS:
-        dest = f"rollproof_{setting.name}"
-        if setting.kind == "bool":
-            group.addoption(setting.option, action="store_true", dest=dest, default=None, help=setting.help)
-        else:
-            group.addoption(setting.option, dest=dest, default=None, help=f"{setting.help} [env {setting.env}]")
-        parser.addini(f"rollproof_{setting.name}", setting.help, default=None)
+        options = [(setting.option, setting.dest, f"{setting.help} [env {setting.env}]")] if setting.option else []
+        options += [
+            (alias.option, alias.dest, f"old name of {setting.option}")
+            for alias in setting.aliases
+            if alias.option and alias.plugin == "rollproof"
+        ]
+        for flag, dest, text in options:
+            if setting.kind == "bool":
+                group.addoption(flag, action="store_true", dest=dest, default=None, help=text)
+            else:
+                group.addoption(flag, dest=dest, default=None, help=text)
+        parser.addini(setting.ini, f"{setting.help} [env {setting.env}]", default=None)
+        for alias in setting.aliases:
+            if alias.ini:
+                parser.addini(alias.ini, f"old name of {setting.ini}", default=None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "k8s_version(spec): run only on server versions in spec, e.g. @pytest.mark.k8s_version('>=1.16'); "
-        "skipped with the reason otherwise",
+        "server_version(spec): run only where the API server's version is in spec, e.g. "
+        "@pytest.mark.server_version('>=1.16'); skipped with the reason otherwise",
     )
+    config.addinivalue_line("markers", "k8s_version(spec): old name of server_version(spec)")
     config.addinivalue_line("markers", "cluster: needs a real cluster (created or reused once per session)")
     try:
         settings = resolve_settings(
-            lambda name: config.getoption(f"rollproof_{name}", default=None),
-            lambda name: config.getini(name) or None,
+            lambda dest: config.getoption(dest, default=None),
+            lambda key: config.getini(key) or None,
         )
-        from .session import check_settings
+        from .session import SessionKit, check_settings
 
-        check_settings(settings, config.getoption)
+        kit = SessionKit(settings)
+        check_settings(settings, config.getoption, kit)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[_settings_key] = settings
+    config.stash[_kit_key] = kit
     config.stash[_reports_key] = []
     interrupts.reset()
     config.stash[_restore_key] = interrupts.install(_announcer(config))
@@ -118,7 +135,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         else f"existing cluster (context {s.context or 'current'})"
     )
     ns = f"; every test in namespace {s.namespace}" if s.namespace else ""
-    return [f"rollproof: {where}{ns}; reports in {s.report_dir}/; timeouts x{s.timeout_scale}"]
+    return [
+        f"rollproof: {where}{ns}; reports in {s.report_dir}/; timeouts x{s.timeout_scale}",
+        f"rollproof: {config.stash[_kit_key].describe()}; server_version: the API server's, once the cluster is up",
+    ]
 
 
 # -- outcome bookkeeping, summary ---------------------------------------------------------
@@ -173,6 +193,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     settings = config.stash[_settings_key]
     path = write_summary(settings.report_dir, reports)
     terminalreporter.section("rollproof")
+    terminalreporter.write_line(versions_line(reports))
     for line in terminal_summary_lines(reports):
         terminalreporter.write_line(line)
     terminalreporter.write_line(f"reports: {path.parent}/ (summary.json, matrix.md, one JSON + PNG per scenario)")
@@ -215,7 +236,7 @@ def cluster(request: pytest.FixtureRequest, rp_settings: RunSettings, timeouts: 
     config = request.config
     announce = _announcer(config)
     try:
-        provider = open_provider(rp_settings, timeouts, config.getoption, announce)
+        provider = open_provider(rp_settings, timeouts, config.getoption, announce, config.stash[_kit_key])
         up = provider.up()
     except HarnessError as exc:
         pytest.fail(f"cluster unavailable: {exc}", pytrace=False)
@@ -268,9 +289,9 @@ def _prepare(up: Cluster, timeouts: Timeouts, announce: Callable[[str], None]) -
 
 
 @pytest.fixture(scope="session")
-def k8s_version(cluster: Cluster) -> tuple[int, int]:
-    """(major, minor) of the API server."""
-    return cluster.version
+def server_version(cluster: Cluster) -> KubeVersion:
+    """The API server's version (`.release` is its (major, minor), what the expectation table is keyed by)."""
+    return cluster.server_version
 
 
 @pytest.fixture(scope="session")
@@ -333,12 +354,22 @@ def raw_api(cluster_access: Any, timeouts: Timeouts, record: ScenarioRecord) -> 
 
 
 @pytest.fixture(scope="session")
-def app_images(rp_settings: RunSettings, pytestconfig: pytest.Config) -> dict[str, AppImageRef]:
+def kit(pytestconfig: pytest.Config) -> KitManifest | None:
+    """The manifest of the session's kit build (--kit-manifest, --kit-version's, or the last), read once; None
+    when there is no kit build."""
+    try:
+        return pytestconfig.stash[_kit_key].manifest()
+    except ConfigError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def app_images(rp_settings: RunSettings, kit: KitManifest | None) -> dict[str, AppImageRef]:
     """{"old": AppImageRef, "new": AppImageRef}: the images rolled between and their Server headers."""
     from .session import resolve_app_images
 
     try:
-        return resolve_app_images(rp_settings)
+        return resolve_app_images(rp_settings, kit)
     except ConfigError as exc:
         pytest.fail(str(exc), pytrace=False)
 
@@ -445,12 +476,14 @@ def record(
     if finish_errors:
         message += "".join(f"\nwhile stopping the probes: {exc}" for exc in finish_errors)
     cluster_info = pytestconfig.stash.get(_cluster_key, None)
-    version = cluster_info.git_version if cluster_info else "unknown"
-    report = rec.write(rp_settings.report_dir, request.node.nodeid, outcome, version, message)
+    server_version = cluster_info.git_version if cluster_info else "unknown"
+    kit_version = pytestconfig.stash[_kit_key].used_version()
+    report = rec.write(rp_settings.report_dir, request.node.nodeid, outcome, server_version, message, kit_version)
     pytestconfig.stash[_reports_key].append(report)
     props: list[tuple[str, object]] = [
         ("scenario", rec.scenario),
-        ("k8s_version", version),
+        ("kit_version", kit_version or "none"),
+        ("server_version", server_version),
         ("rollout_seconds", round(rec.rollout_seconds, 2)),
     ]
     for probe in report.probes:
@@ -507,7 +540,7 @@ def probed_service(
             pids,
             timeouts,
             proxy_note=note,
-            endpoint_slices=not_applicable("endpointslices-v1", cluster.version) is None,
+            endpoint_slices=not_applicable("endpointslices-v1", cluster.server_version) is None,
         )
 
         def keep(analyses: list[Any], timeline: Any) -> None:
@@ -541,15 +574,16 @@ def probed_service(
 
 @pytest.fixture(autouse=True)
 def _rp_version_gate(request: pytest.FixtureRequest) -> None:
-    marker = request.node.get_closest_marker("k8s_version")
-    if marker is None:
-        return
-    if not marker.args:
-        raise pytest.UsageError(f"{request.node.nodeid}: k8s_version needs a range, e.g. k8s_version('>=1.16')")
-    spec = VersionRange.parse(marker.args[0])
-    cluster: Cluster = request.getfixturevalue("cluster")
-    if not spec.contains(cluster.major, cluster.minor):
-        pytest.skip(f"needs Kubernetes {marker.args[0]}; cluster runs {cluster.git_version}")
+    for name in ("server_version", "k8s_version"):  # k8s_version: its old name
+        marker = request.node.get_closest_marker(name)
+        if marker is None:
+            continue
+        if not marker.args:
+            raise pytest.UsageError(f"{request.node.nodeid}: {name} needs a range, e.g. {name}('>=1.16')")
+        spec = VersionRange.parse(marker.args[0])
+        cluster: Cluster = request.getfixturevalue("cluster")
+        if not spec.contains(cluster.major, cluster.minor):
+            pytest.skip(f"needs Kubernetes {marker.args[0]}; cluster runs {cluster.git_version}")
 
 
 __all__ = [

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import ConfigError
-from .expectations import Version, expected
+from .expectations import expected
 from .kube.patches import (
     CHANGE_CAUSE,
     JSON,
@@ -28,6 +28,7 @@ from .kube.patches import (
     set_image_ops,
     strategic_merge_patch,
 )
+from .kubeversion import VersionLike
 
 __all__ = [
     "DEMO_CONTAINER",
@@ -155,7 +156,7 @@ def observed(status: int, body: Any, *, hide: tuple[str, ...] = ()) -> str:
     return f"{status} {message}".strip()
 
 
-def expect(check: str, version: Version, status: int, body: Any) -> str:
+def expect(check: str, version: VersionLike, status: int, body: Any) -> str:
     """Assert the answer against the expectation table; return the message it was judged on.
 
     Raises AssertionError with `Expectation.describe` (expected vs observed,

@@ -20,7 +20,7 @@ from .report import (
     write_test_report,
 )
 from .samples import clock
-from .steps import ReplicaPoint, ScaleStep
+from .rolloutsteps import ReplicaPoint, ScaleStep
 
 __all__ = ["ScenarioRecord"]
 
@@ -90,7 +90,15 @@ class ScenarioRecord:
                 errors.append(exc)
         return errors
 
-    def write(self, report_dir: Path, nodeid: str, outcome: str, k8s_version: str, message: str = "") -> TestReport:
+    def write(
+        self,
+        report_dir: Path,
+        nodeid: str,
+        outcome: str,
+        server_version: str,
+        message: str = "",
+        kit_version: str | None = None,
+    ) -> TestReport:
         """Write the JSON report (and the timeline picture when there is a timeline)."""
         report_dir.mkdir(parents=True, exist_ok=True)
         picture = None
@@ -101,14 +109,15 @@ class ScenarioRecord:
                 self.points,
                 self.steps,
                 self.t0,
-                f"{self.scenario} (Kubernetes {k8s_version})",
+                f"{self.scenario} (Kubernetes {server_version})",
                 datapath=self.datapath[0] if self.datapath else None,
             )
         report = TestReport(
             scenario=self.scenario,
             nodeid=nodeid,
             outcome=outcome,
-            k8s_version=k8s_version,
+            server_version=server_version,
+            kit_version=kit_version,
             t0=self.t0,
             duration_s=clock() - self.t0,
             rollout_s=self.rollout_seconds or None,

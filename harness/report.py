@@ -10,7 +10,7 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from .datapath import DataPathTimeline
 from .errors import ConfigError
 from .matrix import CHECK, MEASUREMENT, SCENARIO, Matrix, MatrixBuilder, version_key, write_matrix
 from .samples import NEW_CONNECTION
-from .steps import ReplicaPoint, ScaleStep
+from .rolloutsteps import ReplicaPoint, ScaleStep
 
 __all__ = [
     "file_stem",
@@ -36,7 +36,13 @@ __all__ = [
     "write_summary",
     "plot_timeline",
     "terminal_summary_lines",
+    "versions_line",
+    "REPORT_FORMAT",
 ]
+
+REPORT_FORMAT = 2
+"""Per-test report JSON: format 2 names `kit_version` and `server_version`; format 1 (no `format` key) had
+only `k8s_version`, the server's."""
 
 _SECRET_NAMES = frozenset(
     {"authorization", "proxy-authorization", "token", "password", "client-key", "client-key-data"}
@@ -70,14 +76,17 @@ class CheckOutcome:
 
 @dataclass(frozen=True)
 class TestReport:
-    """Everything one test reports; `t0` is the harness-clock origin of its times."""
+    """Everything one test reports; `t0` is the harness-clock origin of its times.
+
+    `server_version` is what the API server answered ("v1.34.4"); `kit_version` the
+    Kubernetes of the kit build the session used (None: it used none)."""
 
     __test__ = False  # a library class, not a pytest test class
 
     scenario: str
     nodeid: str
     outcome: str
-    k8s_version: str
+    server_version: str
     t0: float
     duration_s: float
     rollout_s: float | None = None
@@ -89,6 +98,7 @@ class TestReport:
     checks: tuple[CheckOutcome, ...] = ()
     picture: Path | None = None
     message: str = ""
+    kit_version: str | None = None
 
     @property
     def probe(self) -> ProbeAnalysis | None:
@@ -269,11 +279,13 @@ def report_dict(report: TestReport, report_dir: Path | None = None) -> dict[str,
         picture = os.path.relpath(report.picture, report_dir) if report_dir else str(report.picture)
     overhead = None if report.rollout_s is None else round(max(report.duration_s - report.rollout_s, 0.0), 6)
     return {
+        "format": REPORT_FORMAT,
         "scenario": report.scenario,
         "nodeid": report.nodeid,
         "outcome": report.outcome,
         "message": report.message,
-        "k8s_version": report.k8s_version,
+        "kit_version": report.kit_version,
+        "server_version": report.server_version,
         "t0": report.t0,
         "duration_s": round(report.duration_s, 6),
         "timings": {"rollout_s": report.rollout_s, "overhead_s": overhead},
@@ -368,11 +380,11 @@ def behaviour_matrix(reports: Sequence[TestReport]) -> Matrix:
     builder = MatrixBuilder()
     for r in reports:
         outcome = _outcome_word(r.outcome)
-        builder.put(r.scenario, r.k8s_version, outcome, kind=SCENARIO, behaviour=outcome)
+        builder.put(r.scenario, r.server_version, outcome, kind=SCENARIO, behaviour=outcome)
         for probe in r.probes:
-            builder.put(f"{r.scenario} · {probe.label}", r.k8s_version, _probe_cell(probe), kind=MEASUREMENT)
+            builder.put(f"{r.scenario} · {probe.label}", r.server_version, _probe_cell(probe), kind=MEASUREMENT)
         for check in r.checks:
-            builder.put(check.name, r.k8s_version, check.observed, kind=MEASUREMENT if check.measurement else CHECK)
+            builder.put(check.name, r.server_version, check.observed, kind=MEASUREMENT if check.measurement else CHECK)
     return builder.build()
 
 
@@ -385,7 +397,7 @@ def _scenario_summary(reports: list[TestReport]) -> dict[str, Any]:
     return {
         "runs": len(reports),
         "outcomes": dict(Counter(r.outcome for r in reports)),
-        "k8s_versions": sorted({r.k8s_version for r in reports}, key=version_key),
+        "server_versions": _versions(r.server_version for r in reports),
         "probes": sum(p.total for p in probes),
         "failed_probes": sum(p.failed for p in probes),
         "outages": sum(len(p.outages) for p in probes),
@@ -396,6 +408,13 @@ def _scenario_summary(reports: list[TestReport]) -> dict[str, Any]:
         "duration_s": round(sum(r.duration_s for r in reports), 6),
         "rollout_s": round(sum(r.rollout_s or 0.0 for r in reports), 6),
     }
+
+
+def _versions(versions: Iterable[str | None]) -> list[str | None]:
+    """Each version once, oldest first (None, for no kit build, last)."""
+    seen = set(versions)
+    given: list[str | None] = sorted((v for v in seen if v is not None), key=version_key)
+    return [*given, None] if None in seen else given
 
 
 def write_summary(report_dir: Path | str, reports: Sequence[TestReport]) -> Path:
@@ -409,6 +428,8 @@ def write_summary(report_dir: Path | str, reports: Sequence[TestReport]) -> Path
         directory / "summary.json",
         {
             "tests": len(reports),
+            "kit_versions": _versions(r.kit_version for r in reports),
+            "server_versions": _versions(r.server_version for r in reports),
             "outcomes": dict(Counter(r.outcome for r in reports)),
             "scenarios": {name: _scenario_summary(rs) for name, rs in by_scenario.items()},
         },
@@ -419,10 +440,17 @@ def _kinds_cell(probes: Sequence[ProbeAnalysis], value: Any) -> str:
     return "/".join(str(value(p)) for p in probes) if probes else "-"
 
 
+def versions_line(reports: Sequence[TestReport]) -> str:
+    """E.g. "kit_version v1.34.4; server_version v1.34.4": what the reports ran on."""
+    kits = ", ".join(v or "none" for v in _versions(r.kit_version for r in reports))
+    servers = ", ".join(str(v) for v in _versions(r.server_version for r in reports))
+    return f"kit_version {kits}; server_version {servers}"
+
+
 def terminal_summary_lines(reports: Sequence[TestReport]) -> list[str]:
     """A one-screen table per scenario: outcome, requests and failures per sampler (new/keep-alive),
     the largest gap between request starts, whether the evidence is complete, rollout seconds."""
-    header = ("scenario", "k8s", "outcome", "requests", "failed", "max gap ms", "evidence", "rollout s")
+    header = ("scenario", "server", "outcome", "requests", "failed", "max gap ms", "evidence", "rollout s")
     rows = [header]
     for r in reports:
         ps = list(r.probes)
@@ -430,7 +458,7 @@ def terminal_summary_lines(reports: Sequence[TestReport]) -> list[str]:
         rows.append(
             (
                 r.scenario,
-                r.k8s_version,
+                r.server_version,
                 r.outcome,
                 _kinds_cell(ps, lambda p: p.total),
                 _kinds_cell(ps, lambda p: p.failed),

@@ -21,6 +21,7 @@ from .settings import RunSettings
 from .timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 __all__ = [
+    "SessionKit",
     "kit_manifest",
     "open_provider",
     "resolve_app_images",
@@ -36,7 +37,7 @@ __all__ = [
 
 
 def kit_manifest(settings: RunSettings) -> KitManifest | None:
-    """The kit build these settings name: --kit-manifest, else --k8s-version's, else the last one."""
+    """The kit build these settings name: --kit-manifest, else --kit-version's, else the last one."""
     if settings.kit_manifest:
         manifest = read_manifest(settings.kit_manifest)
         if manifest is None:
@@ -44,13 +45,53 @@ def kit_manifest(settings: RunSettings) -> KitManifest | None:
                 f"--kit-manifest {settings.kit_manifest}: not a kit manifest; run `rollproof kit build` or fix the path"
             )
         return manifest
-    if settings.k8s_version:
-        minor = kit_versions(settings.k8s_version).minor
+    if settings.kit_version:
+        minor = kit_versions(settings.kit_version, settings.source("kit_version")).minor
         manifest = read_manifest(manifest_path(minor))
         if manifest is None:
-            raise ConfigError(f"no kit for Kubernetes 1.{minor}: run `rollproof kit build --k8s-version 1.{minor}`")
+            raise ConfigError(f"no kit for Kubernetes 1.{minor}: run `rollproof kit build --kit-version 1.{minor}`")
         return manifest
     return read_manifest()
+
+
+class SessionKit:
+    """The kit build a session uses: its manifest read once, when first asked for."""
+
+    def __init__(self, settings: RunSettings) -> None:
+        self.settings = settings
+        self._manifest: KitManifest | None = None
+        self._read = False
+
+    def manifest(self) -> KitManifest | None:
+        """The manifest (None: no kit build); a one-line ConfigError when the build named cannot be read."""
+        if not self._read:
+            self._manifest = kit_manifest(self.settings)
+            self._read = True
+        return self._manifest
+
+    def used_version(self) -> str | None:
+        """The Kubernetes of the kit build read so far ("v1.35.4"); None when the session read none."""
+        return self._manifest.kubernetes if self._manifest is not None else None
+
+    def describe(self) -> str:
+        """E.g. "kit_version v1.35.4 (option --kit-version)", for the report header; never raises."""
+        s = self.settings
+        if s.provider == "existing" and s.old_image and s.new_image and not (s.kit_manifest or s.kit_version):
+            return "kit_version none (an existing cluster, both images given)"
+        chosen = (
+            f"--kit-manifest {s.kit_manifest}"
+            if s.kit_manifest
+            else s.source("kit_version")
+            if s.kit_version
+            else "the last kit build"
+        )
+        try:
+            manifest = self.manifest()
+        except ConfigError as exc:
+            return f"kit_version unknown: {exc}"
+        if manifest is None:
+            return "kit_version none (no kit built: `rollproof kit build`)"
+        return f"kit_version {manifest.kubernetes} ({chosen})"
 
 
 def read_manifest(path: Path | None = None) -> KitManifest | None:
@@ -60,7 +101,7 @@ def read_manifest(path: Path | None = None) -> KitManifest | None:
     except (TypeError, KeyError, ValueError):
         raise ConfigError(
             f"kit manifest {path or manifest_path()} was written by another rollproof version: "
-            "rebuild it (`rollproof kit build`), or pick a build with --k8s-version or "
+            "rebuild it (`rollproof kit build`), or pick a build with --kit-version or "
             "--kit-manifest"
         ) from None
 
@@ -72,9 +113,8 @@ def _parse_image(text: str, where: str) -> AppImageRef:
     return AppImageRef(image=image, server=server)
 
 
-def resolve_app_images(settings: RunSettings, manifest: KitManifest | None = None) -> dict[str, AppImageRef]:
-    """The old and new images: from --old-image/--new-image, else from the kit manifest (read if not given)."""
-    manifest = manifest or kit_manifest(settings)
+def resolve_app_images(settings: RunSettings, manifest: KitManifest | None) -> dict[str, AppImageRef]:
+    """The old and new images: from --old-image/--new-image, else from the kit's manifest."""
     images: dict[str, AppImageRef] = {}
     for role, given in (("old", settings.old_image), ("new", settings.new_image)):
         if given:
@@ -126,17 +166,13 @@ def check_report_dir(path: Path, where: str = "--report-dir") -> None:
     os.unlink(name)
 
 
-def _pytest_kind_name(settings: RunSettings, getoption: Callable[..., Any]) -> str:
-    name = getoption("cluster_name", default=None)
-    return settings.cluster_name if name in (None, "pytest-kind") else str(name)
-
-
-def check_settings(settings: RunSettings, getoption: Callable[..., Any]) -> None:
+def check_settings(settings: RunSettings, getoption: Callable[..., Any], kit: SessionKit | None = None) -> None:
     """Everything about the options that can be known before a test runs; a one-line ConfigError otherwise.
 
     Reads files (the kubeconfig, the kit manifest) and checks binaries; never
     talks to a cluster or Docker, never writes.
     """
+    kit = kit or SessionKit(settings)
     check_report_dir(settings.report_dir, f"report directory ({settings.source('report_dir')})")
     given = {role: image for role, image in (("old", settings.old_image), ("new", settings.new_image)) if image}
     parsed = {role: _parse_image(text, f"--{role}-image") for role, text in given.items()}
@@ -147,7 +183,7 @@ def check_settings(settings: RunSettings, getoption: Callable[..., Any]) -> None
             getoption("kubeconfig", default=None), settings.context, DEFAULT_TIMEOUTS, settings.namespace
         )
         provider.access()
-        if len(parsed) < 2 and kit_manifest(settings) is None:
+        if len(parsed) < 2 and kit.manifest() is None:
             missing = " and ".join(f"--{r}-image" for r in ("old", "new") if r not in parsed)
             raise ConfigError(
                 f"--cluster-provider existing needs {missing} IMAGE=SERVER (images the cluster "
@@ -156,30 +192,34 @@ def check_settings(settings: RunSettings, getoption: Callable[..., Any]) -> None
         return
     if settings.context:
         raise ConfigError("--context is for --cluster-provider existing; a kind cluster's context is its own")
-    check_cluster_name(_pytest_kind_name(settings, getoption))
+    check_cluster_name(settings.cluster_name, settings.source("cluster_name"))
     for option, label, program in (
         ("kind_bin", "--kind-bin", "kind"),
         ("kind_kubectl_bin", "--kind-kubectl-bin", "kubectl"),
     ):
         if getoption(option, default=None):
             check_binary(getoption(option), label, program)
-    if settings.kit_manifest or settings.k8s_version:
-        kit_manifest(settings)
+    if settings.kit_manifest or settings.kit_version:
+        kit.manifest()
 
 
 def open_provider(
-    settings: RunSettings, timeouts: Timeouts, getoption: Callable[..., Any], announce: Callable[[str], None] = print
+    settings: RunSettings,
+    timeouts: Timeouts,
+    getoption: Callable[..., Any],
+    announce: Callable[[str], None] = print,
+    kit: SessionKit | None = None,
 ) -> Any:
     """The provider the settings ask for, not yet started (`up()` / `down()`).
 
     pytest-kind's own options (`--kind-image`, `--kind-bin`, `--kind-kubectl-bin`,
-    `--kubeconfig`, `--keep-cluster`, `--cluster-name`) are honoured; the kit's
-    manifest fills in what they leave out.
+    `--kubeconfig`) are honoured, its `--keep-cluster` and `--cluster-name` through
+    the settings; the kit's manifest fills in what they leave out.
     """
     kubeconfig = getoption("kubeconfig", default=None)
     if settings.provider == "existing":
         return ExistingProvider(kubeconfig, settings.context, timeouts, settings.namespace)
-    manifest = kit_manifest(settings)
+    manifest = (kit or SessionKit(settings)).manifest()
     images = resolve_app_images(settings, manifest)
     load = [ref.image for ref in images.values()]
     if _has_image(PROBER_IMAGE):
@@ -189,16 +229,15 @@ def open_provider(
     node_image = getoption("kind_image", default=None) or (manifest.node_image if manifest else None)
     kind_bin = getoption("kind_bin", default=None) or (manifest.kind_bin if manifest else None)
     kubectl_bin = getoption("kind_kubectl_bin", default=None) or (manifest.kubectl_bin if manifest else None)
-    name = _pytest_kind_name(settings, getoption)  # pytest-kind's --cluster-name, unless its default
     provider = KindProvider(
         KindSettings(
-            name=name,
+            name=settings.cluster_name,
             workers=settings.nodes - 1,
             node_image=node_image,
             kind_bin=kind_bin,
             kubectl_bin=kubectl_bin,
             kubeconfig=None,
-            keep=bool(getoption("keep_cluster", default=False)),
+            keep=settings.keep_cluster,
             load_images=tuple(load),
         ),
         timeouts,

@@ -1,4 +1,10 @@
-"""Run settings: one precedence (command-line option > environment > ini > default), resolved once."""
+"""Run settings: one precedence (command-line option > environment > ini > default), resolved once.
+
+A setting may have other names (`Alias`): its former name (`--k8s-version`), or
+another plugin's option for the same thing (pytest-kind's `--cluster-name` and
+`--keep-cluster`). They take part at their own level; two names given at one
+level must agree. `RunSettings.source(name)` says where each value came from.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +13,35 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from .errors import ConfigError
 
-__all__ = ["Setting", "SETTINGS", "RunSettings", "resolve_settings"]
+__all__ = ["Alias", "Setting", "SETTINGS", "RunSettings", "setting_named", "resolve_settings", "resolve_setting"]
+
+
+@dataclass(frozen=True)
+class Alias:
+    """Another name that sets a setting: an option, an environment variable, an ini key (any of them).
+
+    `plugin` is who registers `option` ("rollproof", or "pytest-kind": read here, never
+    added); `unset` is the option's value when not given (pytest-kind's defaults)."""
+
+    option: str = ""
+    env: str = ""
+    ini: str = ""
+    plugin: str = "rollproof"
+    unset: Any = None
+
+    @property
+    def dest(self) -> str:
+        name = self.option.lstrip("-").replace("-", "_")
+        return f"rollproof_{name}" if self.plugin == "rollproof" else name
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One setting: its option, ini name, environment variable, default and help."""
+    """One setting: its option ("" when only an alias is one), ini name, environment variable, default and help."""
 
     name: str
     option: str
@@ -24,6 +49,15 @@ class Setting:
     default: Any
     help: str
     kind: str = "str"  # "str", "int", "float", "bool", "choice:a,b"
+    aliases: tuple[Alias, ...] = ()
+
+    @property
+    def dest(self) -> str:
+        return f"rollproof_{self.name}"
+
+    @property
+    def ini(self) -> str:
+        return f"rollproof_{self.name}"
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -40,7 +74,17 @@ SETTINGS: tuple[Setting, ...] = (
         "--rollproof-cluster-name",
         "ROLLPROOF_CLUSTER_NAME",
         "rollproof",
-        "name of the kind cluster to create or reuse",
+        "name of the kind cluster to create or reuse (pytest-kind's --cluster-name sets it too)",
+        aliases=(Alias(option="--cluster-name", plugin="pytest-kind", unset="pytest-kind"),),
+    ),
+    Setting(
+        "keep_cluster",
+        "",
+        "ROLLPROOF_KEEP_CLUSTER",
+        False,
+        "keep the kind cluster afterwards (pytest-kind's --keep-cluster); one this run did not create is always kept",
+        "bool",
+        aliases=(Alias(option="--keep-cluster", plugin="pytest-kind", unset=False),),
     ),
     Setting(
         "nodes",
@@ -67,12 +111,13 @@ SETTINGS: tuple[Setting, ...] = (
         "where per-test JSON, timeline PNGs, summary.json and the behaviour matrix go",
     ),
     Setting(
-        "k8s_version",
-        "--k8s-version",
-        "ROLLPROOF_K8S_VERSION",
+        "kit_version",
+        "--kit-version",
+        "ROLLPROOF_KIT_VERSION",
         None,
-        "Kubernetes minor of the kit to use (e.g. 1.35; `rollproof kit build --k8s-version` built it); "
-        "default: the last kit build",
+        "Kubernetes minor of the kit build to use (e.g. 1.35; `rollproof kit build --kit-version` built it); "
+        "default: the last kit build. Old name: --k8s-version, ROLLPROOF_K8S_VERSION",
+        aliases=(Alias(option="--k8s-version", env="ROLLPROOF_K8S_VERSION", ini="rollproof_k8s_version"),),
     ),
     Setting(
         "kit_manifest",
@@ -149,7 +194,7 @@ class RunSettings:
     context: str | None
     namespace: str | None
     report_dir: Path
-    k8s_version: str | None
+    kit_version: str | None
     kit_manifest: Path | None
     old_image: str | None
     new_image: str | None
@@ -158,6 +203,7 @@ class RunSettings:
     probe_interval: float = 0.002
     probe_routes: str | None = None
     repeat: int = 1
+    keep_cluster: bool = False
     sources: tuple[tuple[str, str], ...] = ()  # setting -> where its value came from
 
     def source(self, name: str) -> str:
@@ -210,28 +256,76 @@ def _convert(setting: Setting, raw: Any, where: str) -> Any:
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
+def _given(
+    setting: Setting, option: Callable[[str], Any], ini: Callable[[str], Any], environ: Mapping[str, str]
+) -> tuple[tuple[tuple[Any, str], ...], ...]:
+    """Per level (option, environment, ini): the (raw value, where) of each of the setting's names given there."""
+    aliases = setting.aliases
+    options = [(setting.dest, setting.option, None)] if setting.option else []
+    options += [(a.dest, a.option, a.unset) for a in aliases if a.option]
+    envs = [setting.env] + [a.env for a in aliases if a.env]
+    inis = [setting.ini] + [a.ini for a in aliases if a.ini]
+    levels = (
+        [(option(dest), f"option {flag}", unset) for dest, flag, unset in options],
+        [(environ.get(env), f"environment {env}", None) for env in envs],
+        [(ini(key), f"ini {key}", None) for key in inis],
+    )
+    return tuple(
+        tuple((raw, where) for raw, where, unset in level if raw not in (None, "", False) and raw != unset)
+        for level in levels
+    )
+
+
+def setting_named(name: str) -> Setting:
+    """The setting called `name` (KeyError if there is none)."""
+    found = next((s for s in SETTINGS if s.name == name), None)
+    if found is None:
+        raise KeyError(name)
+    return found
+
+
+def resolve_setting(
+    name: str,
+    option: Callable[[str], Any],
+    ini: Callable[[str], Any] = lambda key: None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[Any, str]:
+    """One setting's value and where it came from ("default" when from nowhere).
+
+    `option(dest)` and `ini(key)` return what was given (None when nothing); names
+    given at one level must agree, else a ConfigError naming both."""
+    setting = setting_named(name)
+    environ = os.environ if environ is None else environ
+    for given in _given(setting, option, ini, environ):
+        if not given:
+            continue
+        values = [(_convert(setting, raw, where), raw, where) for raw, where in given]
+        value, raw, where = values[0]
+        for other, other_raw, other_where in values[1:]:
+            if other != value:
+                raise ConfigError(
+                    f"{where} {str(raw)!r} and {other_where} {str(other_raw)!r} disagree: give {setting.name} once"
+                )
+        return value, where
+    return setting.default, "default"
+
+
 def resolve_settings(
     option: Callable[[str], Any],
     ini: Callable[[str], Any],
-    environ: dict[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> RunSettings:
-    """Resolve every setting: option > environment > ini > default; errors name the source."""
-    environ = os.environ if environ is None else environ
+    """Resolve every setting: option > environment > ini > default; errors name the source.
+
+    `option(dest)` is the value of the option stored at `dest` (`Setting.dest`,
+    `Alias.dest`), `ini(key)` that of an ini key; None (or the option's `unset`) when not given."""
     values: dict[str, Any] = {}
     sources = []
     for setting in SETTINGS:
-        candidates = (
-            (option(setting.name), f"option {setting.option}"),
-            (environ.get(setting.env), f"environment {setting.env}"),
-            (ini(f"rollproof_{setting.name}"), f"ini rollproof_{setting.name}"),
-        )
-        for raw, where in candidates:
-            if raw not in (None, "", False):
-                values[setting.name] = _convert(setting, raw, where)
-                sources.append((setting.name, where))
-                break
-        else:
-            values[setting.name] = setting.default
+        value, where = resolve_setting(setting.name, option, ini, environ)
+        values[setting.name] = value
+        if where != "default":
+            sources.append((setting.name, where))
     values["report_dir"] = Path(values["report_dir"])
     if values.get("probe_routes"):
         from .samples import ROUTES

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .errors import ConfigError
 from .samples import ProbeSample
-from .steps import ReplicaPoint, ScaleStep
+from .rolloutsteps import ReplicaPoint, ScaleStep
 
 __all__ = [
     "WINDOW_SECONDS",

@@ -30,12 +30,12 @@ def _rp_needs(request):
     needed = [check for marker in request.node.iter_markers("needs") for check in marker.args]
     if not needed:
         return
-    cluster = request.getfixturevalue("cluster")
-    missing = not_applicable_rows(needed, cluster.version)
+    server_version = request.getfixturevalue("server_version")
+    missing = not_applicable_rows(needed, server_version)
     if missing:
         record = request.getfixturevalue("record")
         for row in missing:
             record.check(row.check, f"not applicable: {row.why}")
         pytest.skip(
-            "not applicable on " + cluster.git_version + ": " + "; ".join(f"{row.check} ({row.why})" for row in missing)
+            f"not applicable on {server_version.tag}: " + "; ".join(f"{row.check} ({row.why})" for row in missing)
         )

@@ -88,7 +88,7 @@ def _rollback_events(core_api, namespace, name, timeout, interval, expect_one):
 
 
 def test_walkthrough_raw_requests_as_sent(
-    cluster, core_api, namespace, raw_api, deployments, probed_service, app_images, record, timeouts
+    server_version, core_api, namespace, raw_api, deployments, probed_service, app_images, record, timeouts
 ):
     """The walkthrough's own PATCHes and rollback POST, as it sent them, answer as the table says for this version.
 
@@ -103,7 +103,6 @@ def test_walkthrough_raw_requests_as_sent(
     revision 1 at v0.1 and there is no such event. Both steps are probed: the
     Service answers every request, with the versions each step should show.
     """
-    version = cluster.version
     old, new = app_images["old"], app_images["new"]
     log.info("POST %s v0.1 (%s)", WALKTHROUGH_NAME, old.image)
     _create(raw_api, namespace, deployment(WALKTHROUGH_NAME, old.image, "v0.1"))
@@ -111,8 +110,8 @@ def test_walkthrough_raw_requests_as_sent(
     probed = probed_service(WALKTHROUGH_NAME, {"app": WALKTHROUGH_NAME})
 
     # What this version serves, from the table: the PATCHes roll to v0.2, the rollback back to v0.1.
-    patched = expected(PATCH_CHECKS[STRATEGIC_MERGE_PATCH], version).status == 200
-    served = expected("walkthrough-rollback", version).status < 300
+    patched = expected(PATCH_CHECKS[STRATEGIC_MERGE_PATCH], server_version).status == 200
+    served = expected("walkthrough-rollback", server_version).status < 300
     target = demo_manifest(new.image, "v0.2")
     with probed.phase("the walkthrough's PATCHes", (old.server, new.server) if patched else (old.server,)):
         for content_type, check in PATCH_CHECKS.items():
@@ -121,7 +120,7 @@ def test_walkthrough_raw_requests_as_sent(
             answer = raw_api.send(request)
             log.info("answer %d: %r", answer.status, answer.body if answer.status != 200 else "(the Deployment)")
             record.check(check, observed(answer.status, answer.body if answer.status != 200 else "", hide=(namespace,)))
-            expect(check, version, answer.status, answer.body)
+            expect(check, server_version, answer.status, answer.body)
             if answer.status == 200:
                 deployments.wait_rollout_complete(WALKTHROUGH_NAME, timeouts.rollout)
     before_rollback = deployments.history(WALKTHROUGH_NAME)
@@ -133,7 +132,7 @@ def test_walkthrough_raw_requests_as_sent(
         log.info("answer %d: %r", answer.status, answer.body)
         record.check("walkthrough-rollback", observed(answer.status, answer.body, hide=(namespace,)))
         record.check("walkthrough-rollback body", repr(answer.body))
-        expect("walkthrough-rollback", version, answer.status, answer.body)
+        expect("walkthrough-rollback", server_version, answer.status, answer.body)
         if served:
             deployments.wait_rollout_complete(WALKTHROUGH_NAME, timeouts.rollout)
     analyses = probed.finish()
@@ -161,7 +160,7 @@ def test_walkthrough_raw_requests_as_sent(
 
 @pytest.mark.needs("legacy-rollback-removed")
 def test_legacy_rollback_is_gone_and_undo_works(
-    cluster, namespace, raw_api, deployments, probed_service, app_images, record, timeouts
+    server_version, namespace, raw_api, deployments, probed_service, app_images, record, timeouts
 ):
     """The legacy rollback POST is gone since 1.16; kubectl's undo (a JSON patch of the template) works.
 
@@ -175,7 +174,6 @@ def test_legacy_rollback_is_gone_and_undo_works(
     undo, the old one once it settled.
     """
     name = "legacy-rollback"
-    version = cluster.version
     before = _two_revisions(raw_api, deployments, namespace, app_images, timeouts, name)
     first, second = before
     generation = deployments.get(name)["metadata"]["generation"]
@@ -188,7 +186,7 @@ def test_legacy_rollback_is_gone_and_undo_works(
         answer = raw_api.send(request)
         log.info("answer %d: %r", answer.status, answer.body)
         record.check(_check_name(group_version), observed(answer.status, answer.body, hide=(namespace,)))
-        expect(_check_name(group_version), version, answer.status, answer.body)
+        expect(_check_name(group_version), server_version, answer.status, answer.body)
     untouched = deployments.get(name)
     assert untouched["metadata"]["generation"] == generation, "a refused rollback must not change the Deployment"
     assert [r.revision for r in deployments.history(name)] == [1, 2]
@@ -220,7 +218,7 @@ def test_legacy_rollback_is_gone_and_undo_works(
 
 
 @pytest.mark.needs("legacy-rollback-served")
-def test_legacy_rollback_on_old_servers(cluster, namespace, raw_api, deployments, app_images, record, timeouts):
+def test_legacy_rollback_on_old_servers(server_version, namespace, raw_api, deployments, app_images, record, timeouts):
     """On servers before 1.16 the legacy rollback POST is served; its answer is recorded as it is.
 
     MUST hold: POST .../deployments/NAME/rollback (rollbackTo revision 0, the
@@ -229,7 +227,6 @@ def test_legacy_rollback_on_old_servers(cluster, namespace, raw_api, deployments
     and the history after each is recorded too.
     """
     name = "legacy-rollback-old"
-    version = cluster.version
     _record_history(record, _two_revisions(raw_api, deployments, namespace, app_images, timeouts, name))
 
     for group_version in ROLLBACK_GROUP_VERSIONS:
@@ -239,7 +236,7 @@ def test_legacy_rollback_on_old_servers(cluster, namespace, raw_api, deployments
         log.info("answer %d: %r", answer.status, answer.body)
         record.check(_check_name(group_version), observed(answer.status, answer.body, hide=(namespace,)))
         record.check(f"{_check_name(group_version)} body", repr(answer.body))
-        expect(_check_name(group_version), version, answer.status, answer.body)
+        expect(_check_name(group_version), server_version, answer.status, answer.body)
         deployments.wait_rollout_complete(name, timeouts.rollout)
         history = deployments.history(name)
         log.info(

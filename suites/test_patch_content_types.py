@@ -49,10 +49,6 @@ log = logging.getLogger("rollproof.suites")
 OWNER, CHALLENGER = "rp-owner", "rp-challenger"
 
 
-def _version(cluster):
-    return (cluster.major, cluster.minor)
-
-
 def _target(raw_api, namespace, name, image, *, manager=None):
     """A demo Deployment with 0 replicas (a live object to patch, no pods).
 
@@ -77,7 +73,7 @@ def _send_refused(raw_api, path, request):
     return answer, after == before
 
 
-def test_json_patch_with_an_object_is_refused(cluster, namespace, raw_api, app_images, record):
+def test_json_patch_with_an_object_is_refused(server_version, namespace, raw_api, app_images, record):
     """A JSON object sent as application/json-patch+json is refused with the decode error.
 
     MUST hold: the answer is the table's for this version (400, message naming
@@ -90,11 +86,11 @@ def test_json_patch_with_an_object_is_refused(cluster, namespace, raw_api, app_i
     log.info("PATCH %s as %s with a JSON object %s", name, JSON_PATCH, body)
     answer, unchanged = _send_refused(raw_api, path, with_content_type(merge_patch(path, body), JSON_PATCH))
     record.check("json-patch-with-object", observed(answer.status, answer.body, hide=(namespace,)))
-    expect("json-patch-with-object", _version(cluster), answer.status, answer.body)
+    expect("json-patch-with-object", server_version, answer.status, answer.body)
     assert unchanged, "the refused PATCH changed the Deployment"
 
 
-def test_patch_with_an_unsupported_content_type_is_refused(cluster, namespace, raw_api, app_images, record):
+def test_patch_with_an_unsupported_content_type_is_refused(server_version, namespace, raw_api, app_images, record):
     """A PATCH whose Content-Type is no patch type (application/json) is refused as unsupported media.
 
     MUST hold: the table's answer for this version and the Deployment is
@@ -110,12 +106,12 @@ def test_patch_with_an_unsupported_content_type_is_refused(cluster, namespace, r
     answer, unchanged = _send_refused(raw_api, path, request)
     check = "patch-unsupported-content-type-builtin-route"
     record.check(check, observed(answer.status, answer.body, hide=(namespace,)))
-    expect(check, _version(cluster), answer.status, answer.body)
+    expect(check, server_version, answer.status, answer.body)
     assert unchanged, "the refused PATCH changed the Deployment"
 
 
 @pytest.mark.needs("apply-without-field-manager")
-def test_apply_without_field_manager_is_refused(cluster, namespace, raw_api, app_images, record):
+def test_apply_without_field_manager_is_refused(server_version, namespace, raw_api, app_images, record):
     """Server-side apply (application/apply-patch+yaml) without ?fieldManager= is refused.
 
     MUST hold: the table's answer for this version (422 naming fieldManager
@@ -129,12 +125,12 @@ def test_apply_without_field_manager_is_refused(cluster, namespace, raw_api, app
     log.info("PATCH %s as apply-patch+yaml with params %s (no fieldManager)", name, request.params)
     answer, unchanged = _send_refused(raw_api, path, request)
     record.check("apply-without-field-manager", observed(answer.status, answer.body, hide=(namespace,)))
-    expect("apply-without-field-manager", _version(cluster), answer.status, answer.body)
+    expect("apply-without-field-manager", server_version, answer.status, answer.body)
     assert unchanged, "the refused apply changed the Deployment"
 
 
 @pytest.mark.needs("apply-conflict-without-force", "apply-conflict-with-force")
-def test_conflicting_apply_needs_force(cluster, namespace, raw_api, app_images, record):
+def test_conflicting_apply_needs_force(server_version, namespace, raw_api, app_images, record):
     """A server-side apply of a field another manager owns conflicts, unless forced.
 
     MUST hold: rp-owner applies the Deployment (revisionHistoryLimit 10);
@@ -144,7 +140,7 @@ def test_conflicting_apply_needs_force(cluster, namespace, raw_api, app_images, 
     rp-challenger alone owns the field.
     """
     name = "ct-apply-conflict"
-    version = _version(cluster)
+    version = server_version
     path = _target(raw_api, namespace, name, app_images["old"].image, manager=OWNER)
     before = raw_api.call(get_object(path)).body
     field = "f:spec.f:revisionHistoryLimit"
@@ -287,7 +283,9 @@ def _create_custom(raw_api, namespace, group, name, spec, timeouts):
 
 
 @pytest.mark.needs("custom-resource-definition-v1")
-def test_custom_resource_refuses_strategic_merge_patch(cluster, namespace, raw_api, widget_crd, record, timeouts):
+def test_custom_resource_refuses_strategic_merge_patch(
+    server_version, namespace, raw_api, widget_crd, record, timeouts
+):
     """A custom resource refuses application/strategic-merge-patch+json and lists the types it accepts.
 
     MUST hold: the table's answer for this version (415, message listing the
@@ -305,7 +303,7 @@ def test_custom_resource_refuses_strategic_merge_patch(cluster, namespace, raw_a
     log.info("PATCH %s/%s as %s", PLURAL, name, STRATEGIC_MERGE_PATCH)
     answer, unchanged = _send_refused(raw_api, path, strategic_merge_patch(path, body))
     record.check("strategic-merge-patch-custom-resource", observed(answer.status, answer.body, hide=(namespace, group)))
-    message = expect("strategic-merge-patch-custom-resource", _version(cluster), answer.status, answer.body)
+    message = expect("strategic-merge-patch-custom-resource", server_version, answer.status, answer.body)
     accepted = accepted_media_types(message)
     log.info("accepted media types: %s", accepted)
     assert unchanged, "the refused PATCH changed the custom resource"

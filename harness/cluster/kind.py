@@ -22,7 +22,7 @@ from typing import Callable
 from kubernetes import client
 
 from ..errors import ConfigError, ProviderError
-from ..kube.config import kube_errors, load_kubeconfig
+from ..kube.config import kube_errors, load_kubeconfig, parse_server_version
 from ..rundir import run_dir
 from ..timeouts import Timeouts
 from .kindconfig import KindConfig
@@ -277,7 +277,10 @@ class KindProvider:
                 for image in self.settings.load_images:
                     self.load_image(image)
                 with kube_errors("GET", "/version", self.timeouts.api_request):
-                    version = client.VersionApi(api).get_code()
+                    info = client.VersionApi(api).get_code()
+                version = parse_server_version(
+                    {"major": info.major, "minor": info.minor, "gitVersion": info.git_version}
+                )
             finally:
                 api.close()
         except BaseException:
@@ -291,8 +294,8 @@ class KindProvider:
             kubeconfig=self.kubeconfig.resolve(),
             context=f"kind-{self.settings.name}",
             git_version=version.git_version,
-            major=int(version.major),
-            minor=int("".join(ch for ch in version.minor if ch.isdigit())),
+            major=version.major,
+            minor=version.minor,
             node_ports=ports,
             nodes=self._nodes(),
             kubectl=self.kubectl_bin,

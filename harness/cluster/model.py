@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import ConfigError
+from ..kubeversion import KubeVersion, parse_version
+
 __all__ = ["Cluster", "NodePortMap", "AppImageRef"]
 
 
@@ -49,8 +52,13 @@ class Cluster:
     namespace: str | None = None  # every test runs in this namespace (none is created); None: one per test
 
     @property
-    def version(self) -> tuple[int, int]:
-        return (self.major, self.minor)
+    def server_version(self) -> KubeVersion:
+        """What the API server answered: its major.minor, with the patch its gitVersion names."""
+        try:
+            version = parse_version(self.git_version)
+        except ConfigError:
+            return KubeVersion(self.major, self.minor)
+        return version if version.release == (self.major, self.minor) else KubeVersion(self.major, self.minor)
 
     def describe(self) -> str:
         ports = ", ".join(f"{n}->127.0.0.1:{h}" for n, h in self.node_ports.ports) or "none (in-cluster prober)"

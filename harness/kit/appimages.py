@@ -94,7 +94,7 @@ def build_prober_image() -> str:
     from .paths import cache_root
     from .proberbuild import PROBER_PATH, PROBER_SOURCE, build_prober_binary
     from .static import static_image
-    from .steps import input_hash
+    from .stages import input_hash
 
     binary = build_prober_binary(cache_root() / "bin" / "prober")
     key = input_hash("prober/1", Path(PROBER_SOURCE))

@@ -16,8 +16,8 @@ from .engine import ensure_engine, ensure_tools, raise_inotify_limits
 from .gobuild import build_programs, kit_programs
 from .nodeimage import build_node_image
 from .paths import cache_root
-from .steps import say, stage
-from .versions import kit_versions
+from .stages import say, stage
+from .versions import DEFAULT_KIT_VERSION, kit_versions
 
 __all__ = ["KitManifest", "build_kit", "load_manifest", "manifest_path", "MIN_FREE_GB"]
 
@@ -82,9 +82,11 @@ def _prune_superseded() -> None:
     )
 
 
-def build_kit(k8s_version: str = "1.34") -> KitManifest:
-    """Build (or reuse) engine, binaries and images; write and return the manifest."""
-    versions = kit_versions(k8s_version)
+def build_kit(kit_version: str = DEFAULT_KIT_VERSION, where: str = "kit version") -> KitManifest:
+    """Build (or reuse) engine, binaries and images for `kit_version`; write and return the manifest.
+
+    `where` names where the version came from, for the error when the kit cannot build it."""
+    versions = kit_versions(kit_version, where)
     started = time.monotonic()
     cache_root().mkdir(parents=True, exist_ok=True)
     with open(cache_root() / "kit.lock", "w") as lock:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import ProviderError
-from .steps import run
+from .stages import run
 
 __all__ = ["KIT_LABEL", "image_key", "import_tar", "build_image", "save_image", "remove_image"]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..errors import ProviderError, WaitTimeout
 from ..poll import poll
 from .paths import kit_file
-from .steps import run, say
+from .stages import run, say
 
 __all__ = [
     "EngineInfo",

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ProviderError
+from ..kubeversion import parse_version
 from .paths import cache_root, kit_file
-from .steps import Stamp, input_hash, run, say, stage
+from .stages import Stamp, input_hash, run, say, stage
 from .versions import KitVersions
 
 __all__ = [
@@ -335,11 +336,11 @@ def _with_openapi(program: GoProgram, versions: KitVersions) -> GoProgram:
 
 def kubernetes_programs(versions: KitVersions) -> dict[str, GoProgram]:
     """Kubernetes' commands; for older releases the kubelet apart, built with cgo as that release did."""
-    major, minor = versions.kubernetes.lstrip("v").split(".")[:2]
+    version = parse_version(versions.kubernetes)
     stamp = {
         "gitVersion": versions.kubernetes,
-        "gitMajor": major,
-        "gitMinor": minor,
+        "gitMajor": str(version.major),
+        "gitMinor": str(version.minor),
         "gitCommit": "0000000000000000000000000000000000000000",
         "gitTreeState": "clean",
         "buildDate": BUILD_DATE,
@@ -347,7 +348,7 @@ def kubernetes_programs(versions: KitVersions) -> dict[str, GoProgram]:
     # The packages hack/lib/version.sh of that release stamps: component-base's from 1.16 on.
     packages = (
         ("k8s.io/component-base/version",)
-        if int(minor) >= 16
+        if version.minor >= 16
         else ("k8s.io/kubernetes/pkg/version", "k8s.io/client-go/pkg/version", "k8s.io/kubernetes/pkg/kubectl/version")
     )
     ldflags = "-s -w " + " ".join(f"-X {pkg}.{k}={v}" for pkg in packages for k, v in stamp.items())
@@ -425,8 +426,8 @@ def _etcd_program(versions: KitVersions) -> GoProgram:
 
 def _coredns_main(versions: KitVersions) -> Path:
     """CoreDNS with kubeadm's plugins; CoreDNS before 1.5 has no `ready` plugin."""
-    major, minor = (int(x) for x in versions.coredns.lstrip("v").split(".")[:2])
-    return kit_file("coredns-1.3", "main.go") if (major, minor) < (1, 5) else kit_file("coredns", "main.go")
+    before_ready = parse_version(versions.coredns, "CoreDNS version").release < (1, 5)
+    return kit_file("coredns-1.3", "main.go") if before_ready else kit_file("coredns", "main.go")
 
 
 def kit_programs(versions: KitVersions) -> dict[str, GoProgram]:

@@ -28,7 +28,7 @@ from .static import static_image
 from .gobuild import GoProgram
 from .paths import cache_root, kit_file
 from .rootfs import DebianImage, build_debian_image
-from .steps import input_hash, run, say, stage
+from .stages import input_hash, run, say, stage
 from .versions import KitVersions
 
 __all__ = ["NODE_BASE", "NodeImage", "build_node_image", "kubeadm_images", "node_overlays"]

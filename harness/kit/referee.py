@@ -19,9 +19,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..kubeversion import parse_version
 from .gobuild import BUILD_DATE, go_env
 from .paths import cache_root
-from .steps import Stamp, input_hash, run, say, stage
+from .stages import Stamp, input_hash, run, say, stage
+from .versions import staging_version
 
 __all__ = [
     "REFEREE_KUBERNETES",
@@ -74,10 +76,6 @@ OVERRIDES: tuple[Override, ...] = (
 )
 
 
-def _staging_version(kubernetes: str) -> str:
-    return "v0." + kubernetes.lstrip("v").split(".", 1)[1]
-
-
 def _block(text: str, name: str) -> list[list[str]]:
     """The entries of go.mod's `name (...)` blocks (and one-line `name x y` directives), as word lists."""
     entries: list[list[str]] = []
@@ -100,7 +98,7 @@ def referee_go_mod(
     the matching `v0.X.Y`; replaces each such staging module likewise, repeats
     Kubernetes' third-party pins, then applies `overrides`.
     """
-    staging_version = _staging_version(kubernetes)
+    staging_at = staging_version(kubernetes)
     staging = sorted(w[0] for w in _block(kubernetes_go_mod, "require") if len(w) >= 2 and w[1] == "v0.0.0")
     pins: dict[str, str] = {}  # module -> "replacement version"
     for words in _block(kubernetes_go_mod, "replace"):
@@ -108,22 +106,22 @@ def referee_go_mod(
         if len(words) == 4 and words[1] == "=>" and words[0] == words[2]:
             pins[words[0]] = f"{words[2]} {words[3]}"
     for module in staging:
-        pins[module] = f"{module} {staging_version}"
+        pins[module] = f"{module} {staging_at}"
     for override in overrides:
         pins[override.module] = override.replacement
     lines = ["module rollproof.local/kubectl-referee", "", f"go {_GO_DIRECTIVE}", "", "require ("]
-    lines += [f"\tk8s.io/kubernetes {kubernetes}"] + [f"\t{m} {staging_version}" for m in staging]
+    lines += [f"\tk8s.io/kubernetes {kubernetes}"] + [f"\t{m} {staging_at}" for m in staging]
     lines += [")", "", "replace ("] + [f"\t{m} => {r}" for m, r in sorted(pins.items())] + [")", ""]
     return "\n".join(lines)
 
 
 def referee_ldflags(kubernetes: str = REFEREE_KUBERNETES) -> str:
     """Version stamps for `kubectl version` (component-base) and the User-Agent (client-go)."""
-    major, minor = kubernetes.lstrip("v").split(".")[:2]
+    version = parse_version(kubernetes)
     stamp = {
         "gitVersion": kubernetes,
-        "gitMajor": major,
-        "gitMinor": minor,
+        "gitMajor": str(version.major),
+        "gitMinor": str(version.minor),
         "gitCommit": "0000000000000000000000000000000000000000",
         "gitTreeState": "clean",
         "buildDate": BUILD_DATE,

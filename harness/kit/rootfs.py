@@ -11,7 +11,7 @@ from typing import Callable
 
 from .docker import build_image, image_key, import_tar
 from .paths import cache_root
-from .steps import input_hash, run, say, stage
+from .stages import input_hash, run, say, stage
 
 __all__ = ["DebianImage", "build_debian_image", "debian_mirror"]
 

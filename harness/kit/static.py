@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .docker import image_key, import_tar
 from .paths import cache_root
-from .steps import say, stage
+from .stages import say, stage
 
 __all__ = ["static_image"]
 

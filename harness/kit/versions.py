@@ -30,8 +30,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import ConfigError
+from ..kubeversion import KubeVersion, parse_version
 
-__all__ = ["KitVersions", "OldGo", "kit_versions", "SUPPORTED_MINORS", "CRICTL_VERSION"]
+__all__ = [
+    "KitVersions",
+    "OldGo",
+    "kit_versions",
+    "staging_version",
+    "SUPPORTED_MINORS",
+    "DEFAULT_KIT_VERSION",
+    "CRICTL_VERSION",
+]
+
+DEFAULT_KIT_VERSION = "1.34"
+"""The minor `rollproof kit build` builds when neither --kit-version nor ROLLPROOF_KIT_VERSION names one."""
 
 CRICTL_VERSION = "v1.34.0"
 
@@ -194,27 +206,31 @@ class KitVersions:
 
     @property
     def minor(self) -> int:
-        return int(self.kubernetes.split(".")[1])
+        return parse_version(self.kubernetes).minor
 
     @property
     def staging(self) -> str:
         """Version of the k8s.io/* staging modules matching `kubernetes`."""
-        return "v0." + self.kubernetes.split(".", 1)[1]
+        return staging_version(self.kubernetes)
 
 
-def kit_versions(k8s_version: str) -> KitVersions:
+def staging_version(kubernetes: str) -> str:
+    """The k8s.io/* staging modules' version of a Kubernetes release: v1.34.4 -> v0.34.4."""
+    version = parse_version(kubernetes)
+    return f"v0.{version.minor}.{version.patch or 0}{version.suffix}"
+
+
+def kit_versions(kit_version: str, where: str = "kit version") -> KitVersions:
     """Resolve "1.34", "v1.34" or "1.34.4" to the pinned versions, or say what is supported."""
-    text = k8s_version.lstrip("v")
-    parts = text.split(".")
+    known = ", ".join(f"1.{m}" for m in SUPPORTED_MINORS)
     try:
-        minor = int(parts[1]) if len(parts) >= 2 and parts[0] == "1" else -1
-    except ValueError:
-        minor = -1
-    pins = _BY_MINOR.get(minor)
-    if pins is None:
-        known = ", ".join(f"1.{m}" for m in SUPPORTED_MINORS)
-        raise ConfigError(f"--k8s-version {k8s_version!r}: the kit builds {known}; pass one of those")
-    old_go = _OLD_GO.get(minor)
-    if len(parts) == 3 and "v" + text != pins["kubernetes"]:
-        return KitVersions(**{**pins, "kubernetes": "v" + text}, old_go=old_go)
+        version: KubeVersion | None = parse_version(kit_version)
+    except ConfigError:
+        version = None
+    pins = _BY_MINOR.get(version.minor) if version is not None and version.major == 1 else None
+    if version is None or pins is None:
+        raise ConfigError(f"{where} {kit_version!r}: the kit builds {known}; pass one of those")
+    old_go = _OLD_GO.get(version.minor)
+    if version.patch is not None and version.tag != pins["kubernetes"]:
+        return KitVersions(**{**pins, "kubernetes": version.tag}, old_go=old_go)
     return KitVersions(**pins, old_go=old_go)

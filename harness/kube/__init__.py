@@ -10,6 +10,6 @@ watch    ListWatchRecorder, the generic list-then-watch recording thread
 
 May import: the standard library, the kubernetes client, requests, urllib3,
 yaml, and `harness.errors`, `harness.poll`, `harness.rundir`, `harness.samples`,
-`harness.steps`, `harness.timeouts`. Never `harness.rollout` or anything above it. The package
+`harness.rolloutsteps`, `harness.timeouts`. Never `harness.rollout` or anything above it. The package
 imports no submodule itself, so the pure `patches` loads no client.
 """

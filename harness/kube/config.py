@@ -43,6 +43,7 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 
 from harness.errors import ConfigError, HarnessError, ProviderError, Unreachable, WaitTimeout, api_error
+from harness.kubeversion import KubeVersion, parse_version
 from harness.rundir import run_dir
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
@@ -504,19 +505,26 @@ _LEADING_INT = re.compile(r"\d+")
 def parse_server_version(body: Mapping[str, Any]) -> ServerVersion:
     """`/version` JSON → `ServerVersion`; tolerates "34+" and falls back to gitVersion."""
     git = str(body.get("gitVersion") or "")
-    from_git = re.match(r"v?(\d+)\.(\d+)", git)
+    try:
+        from_git: KubeVersion | None = parse_version(git)
+    except ConfigError:
+        from_git = None
 
-    def num(key: str, group: int) -> int:
+    def num(key: str, fallback: int | None) -> int:
         m = _LEADING_INT.match(str(body.get(key) or ""))
         if m:
             return int(m.group())
-        if from_git:
-            return int(from_git.group(group))
+        if fallback is not None:
+            return fallback
         raise ConfigError(
             f"API server /version has no usable {key!r} ({dict(body)!r}); is this a Kubernetes API server?"
         )
 
-    return ServerVersion(major=num("major", 1), minor=num("minor", 2), git_version=git)
+    return ServerVersion(
+        major=num("major", from_git.major if from_git else None),
+        minor=num("minor", from_git.minor if from_git else None),
+        git_version=git,
+    )
 
 
 # --------------------------------------------------------------------------- the boundary

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from ..samples import clock
-from ..steps import ScaleStep
+from ..rolloutsteps import ScaleStep
 
 __all__ = ["parse_scaling_message", "scaling_steps", "wall_to_clock"]
 

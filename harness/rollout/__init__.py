@@ -11,7 +11,7 @@ history      pure: `kubectl rollout history` / `undo`'s rules (ReplicaSets, Cont
 rcupdate/    client-side ReplicationController rolling updates (`kubectl rolling-update`)
 
 May import: `harness.kube` (the API server), `harness.errors`, `harness.poll`,
-`harness.samples`, `harness.steps`, `harness.timeouts`.
+`harness.samples`, `harness.rolloutsteps`, `harness.timeouts`.
 Never the prober, the analysis, the report or the plugin. The package imports
 no submodule itself, so its pure modules load no client.
 """

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.rollout.pods import PodEvent, PodState, pod_ordinal
-from harness.steps import ReplicaPoint
+from harness.rolloutsteps import ReplicaPoint
 
 __all__ = [
     "PodLife",

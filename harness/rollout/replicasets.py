@@ -16,7 +16,7 @@ from harness.kube.patches import object_path
 from harness.kube.watch import ListCall, ListWatchRecorder
 from harness.rollout.history import REVISION, controller_ref
 from harness.samples import clock
-from harness.steps import ReplicaPoint
+from harness.rolloutsteps import ReplicaPoint
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 __all__ = ["ReplicaTotals", "replica_point", "replica_totals", "ReplicaSetWatcher"]

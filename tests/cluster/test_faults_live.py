@@ -76,7 +76,7 @@ class Child:
 
 def _child_args(cluster: Cluster) -> list[str]:
     if cluster.provider == "kind":
-        return ["--rollproof-cluster-name", cluster.name, "--k8s-version", f"{cluster.major}.{cluster.minor}"]
+        return ["--rollproof-cluster-name", cluster.name, "--kit-version", f"{cluster.major}.{cluster.minor}"]
     args = ["--cluster-provider", "existing", "--kubeconfig", str(cluster.kubeconfig)]
     return args + (["--context", cluster.context] if cluster.context else [])
 
@@ -292,20 +292,13 @@ def _dead_owner() -> str:
     return Owner(me.host, proc.pid, me.start).token()
 
 
-def _kind_bin(rp_settings: Any) -> list[str]:
+def _kind_bin(kit: Any) -> list[str]:
     """--kind-bin of this session's kit build (the "last build" may be another helper's, of another version)."""
-    from harness.session import kit_manifest
-
-    manifest = kit_manifest(rp_settings)
-    return ["--kind-bin", manifest.kind_bin] if manifest is not None else []
+    return ["--kind-bin", kit.kind_bin] if kit is not None else []
 
 
-def _sweep_cli(cluster: Cluster, rp_settings: Any, *extra: str) -> subprocess.CompletedProcess[str]:
-    where = (
-        [cluster.name, *_kind_bin(rp_settings)]
-        if cluster.provider == "kind"
-        else ["--kubeconfig", str(cluster.kubeconfig)]
-    )
+def _sweep_cli(cluster: Cluster, kit: Any, *extra: str) -> subprocess.CompletedProcess[str]:
+    where = [cluster.name, *_kind_bin(kit)] if cluster.provider == "kind" else ["--kubeconfig", str(cluster.kubeconfig)]
     return subprocess.run(
         [sys.executable, "-m", "harness.cli", "cluster", "sweep", *where, *extra],
         capture_output=True,
@@ -315,7 +308,7 @@ def _sweep_cli(cluster: Cluster, rp_settings: Any, *extra: str) -> subprocess.Co
     )
 
 
-def test_cluster_sweep_removes_only_what_gone_runs_left(cluster, core, namespace, rp_settings):
+def test_cluster_sweep_removes_only_what_gone_runs_left(cluster, core, namespace, kit):
     """`rollproof cluster sweep NAME`: a namespace and a Service of a run that is gone are removed (one
     line each); a namespace of a run on another host is listed and kept; this live run's Service stays."""
     suffix = os.urandom(3).hex()
@@ -326,7 +319,7 @@ def test_cluster_sweep_removes_only_what_gone_runs_left(cluster, core, namespace
     _labelled_service(core, namespace, "left-by-dead", dead_owner)
     _labelled_service(core, namespace, "mine", current_owner().token())
     try:
-        proc = _sweep_cli(cluster, rp_settings)
+        proc = _sweep_cli(cluster, kit)
         dead_pid = Owner.parse(dead_owner).pid  # type: ignore[union-attr]
         lines = proc.stdout.splitlines()
         assert proc.returncode == 0, proc.stderr
@@ -360,12 +353,12 @@ def test_cluster_sweep_removes_only_what_gone_runs_left(cluster, core, namespace
                 )
 
 
-def test_cluster_delete_refuses_a_cluster_a_live_run_uses(cluster, core, namespace, rp_settings):
+def test_cluster_delete_refuses_a_cluster_a_live_run_uses(cluster, core, namespace, kit):
     """`rollproof cluster delete NAME` while this session runs on it: refused in one line, cluster intact."""
     if cluster.provider != "kind":
         pytest.skip("`rollproof cluster delete` is for kind clusters; this session runs on an existing one")
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "cluster", "delete", cluster.name, *_kind_bin(rp_settings)],
+        [sys.executable, "-m", "harness.cli", "cluster", "delete", cluster.name, *_kind_bin(kit)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -536,7 +529,7 @@ def test_namespace_scoped_rights_run_a_scenario_and_create_no_namespace(
             str(robot.kubeconfig),
             "--report-dir",
             str(tmp_path / "rep"),
-            "--k8s-version",
+            "--kit-version",
             f"{cluster.major}.{cluster.minor}",
             "--probe-interval",
             POD_ROUTE_INTERVAL,
@@ -687,14 +680,12 @@ def test_wrong_ca_against_the_real_api_server(cluster_access, tmp_path):
 # --------------------------------------------------------------------------- a cluster interrupted while created
 
 
-def test_sigterm_while_creating_a_kind_cluster_removes_it(cluster, rp_settings, tmp_path):
+def test_sigterm_while_creating_a_kind_cluster_removes_it(cluster, kit, tmp_path):
     """SIGTERM while `kind create cluster` runs for this run: the half-made cluster is this run's, so it is
     deleted (no node container left); nothing stays in the run's temp directory."""
     if cluster.provider != "kind":
         pytest.skip("creates a kind cluster; this session runs on an existing one")
-    from harness.session import kit_manifest
-
-    kind = kit_manifest(rp_settings).kind_bin  # type: ignore[union-attr]
+    kind = kit.kind_bin
     name = f"{cluster.name}-int"
     test_file = tmp_path / "t" / "test_any.py"
     test_file.parent.mkdir()
@@ -706,7 +697,7 @@ def test_sigterm_while_creating_a_kind_cluster_removes_it(cluster, rp_settings, 
             str(test_file),
             "--rollproof-cluster-name",
             name,
-            "--k8s-version",
+            "--kit-version",
             f"{cluster.major}.{cluster.minor}",
             "--rootdir",
             str(test_file.parent),

@@ -15,20 +15,18 @@ from kubernetes import client
 
 from harness.cluster.kind import KindProvider, KindSettings
 from harness.kube.config import load_kubeconfig
-from harness.session import kit_manifest
 
 
-def test_running_cluster_is_reused_from_a_fresh_kubeconfig_path(cluster, rp_settings, timeouts, tmp_path):
+def test_running_cluster_is_reused_from_a_fresh_kubeconfig_path(cluster, kit, timeouts, tmp_path):
     if cluster.provider != "kind":
         pytest.skip("reuse is a kind-provider behaviour; this session runs on an existing cluster")
-    manifest = kit_manifest(rp_settings)
     kubeconfig = tmp_path / "fresh-checkout" / "kubeconfig"
     said: list[str] = []
     provider = KindProvider(
         KindSettings(
             name=cluster.name,
             node_image=None,
-            kind_bin=manifest.kind_bin if manifest else None,
+            kind_bin=kit.kind_bin if kit else None,
             kubectl_bin=cluster.kubectl,
             kubeconfig=kubeconfig,
         ),

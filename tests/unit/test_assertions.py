@@ -15,7 +15,7 @@ from harness.assertions import (
 from harness.attribution import Attribution
 from harness.datapath import PodTransition
 from harness.samples import ProbeRun, ProbeSample
-from harness.steps import ReplicaPoint, ScaleStep
+from harness.rolloutsteps import ReplicaPoint, ScaleStep
 
 GAP = 0.01
 

@@ -14,7 +14,7 @@ from harness.kube.patches import CHANGE_CAUSE, json_patch
 from harness.rollout.history import REVISION, REVISION_HISTORY, parse_history, plan_undo, with_change_cause
 from harness.rollout.replicasets import ReplicaSetWatcher, replica_point, replica_totals
 from harness.rollout.status import describe_rollout, rollout_status
-from harness.steps import ReplicaPoint
+from harness.rolloutsteps import ReplicaPoint
 
 UID = "11111111-2222-3333-4444-555555555555"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"

@@ -14,8 +14,8 @@ from harness.expectations import (
     expected,
     not_applicable,
     not_applicable_rows,
-    parse_version,
 )
+from harness.kubeversion import KubeVersion
 
 
 @pytest.mark.parametrize(
@@ -48,18 +48,18 @@ def test_version_range_rejects_nonsense(bad: str) -> None:
         VersionRange.parse(bad)
 
 
-@pytest.mark.parametrize(
-    ("text", "version"),
-    [("1.34", (1, 34)), ("v1.29.2", (1, 29)), ("1.30.0-rc.1+k3s1", (1, 30)), (" v1.9 ", (1, 9))],
-)
-def test_parse_version(text: str, version: tuple[int, int]) -> None:
-    assert parse_version(text) == version
-    assert parse_version(version) == version
+def test_a_range_compares_minors_and_refuses_a_patch() -> None:
+    with pytest.raises(ConfigError, match=r"bad version range '>=1.16.3': cannot read '>=1.16.3'"):
+        VersionRange.parse(">=1.16.3")
 
 
-def test_parse_version_rejects_nonsense() -> None:
-    with pytest.raises(ConfigError):
-        parse_version("stable")
+def test_the_table_takes_a_version_as_text_pair_or_kube_version() -> None:
+    by_text = expected("rollback-apps-v1beta1", "v1.34.4")
+    assert (
+        by_text
+        == expected("rollback-apps-v1beta1", (1, 34))
+        == expected("rollback-apps-v1beta1", KubeVersion(1, 34, 4))
+    )
 
 
 @pytest.mark.parametrize(

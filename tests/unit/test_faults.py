@@ -385,8 +385,13 @@ def test_existing_cluster_without_images(pytester: pytest.Pytester, monkeypatch:
     [
         (
             ("--rollproof-cluster-name", "My_Cluster"),
-            "ERROR: --rollproof-cluster-name 'My_Cluster': a kind cluster name is lower-case letters, digits, '-' and "
-            "'.', starting with a letter or digit, at most 50 characters",
+            "ERROR: option --rollproof-cluster-name 'My_Cluster': a kind cluster name is lower-case letters, digits, "
+            "'-' and '.', starting with a letter or digit, at most 50 characters",
+        ),
+        (
+            ("--cluster-name", "My_Cluster"),
+            "ERROR: option --cluster-name 'My_Cluster': a kind cluster name is lower-case letters, digits, "
+            "'-' and '.', starting with a letter or digit, at most 50 characters",
         ),
         (
             ("--kind-bin", "kind.txt"),
@@ -402,9 +407,14 @@ def test_existing_cluster_without_images(pytester: pytest.Pytester, monkeypatch:
             "ERROR: --context is for --cluster-provider existing; a kind cluster's context is its own",
         ),
         (
+            ("--kit-version", "1.99"),
+            "ERROR: option --kit-version '1.99': the kit builds 1.15, 1.31, 1.32, 1.33, 1.34, 1.35, 1.36, 1.37; "
+            "pass one of those",
+        ),
+        (
             ("--k8s-version", "1.99"),
-            "ERROR: --k8s-version '1.99': the kit builds 1.15, 1.31, 1.32, 1.33, 1.34, 1.35, 1.36, 1.37; pass "
-            "one of those",
+            "ERROR: option --k8s-version '1.99': the kit builds 1.15, 1.31, 1.32, 1.33, 1.34, 1.35, 1.36, 1.37; "
+            "pass one of those",
         ),
         (
             ("--namespace", "Team_A"),
@@ -710,7 +720,7 @@ def test_kit_manifest_of_another_version_is_one_line(tmp_path: Path) -> None:
         read_manifest(path)
     assert str(info.value) == (
         f"kit manifest {path} was written by another rollproof version: rebuild it "
-        "(`rollproof kit build`), or pick a build with --k8s-version or --kit-manifest"
+        "(`rollproof kit build`), or pick a build with --kit-version or --kit-manifest"
     )
 
 

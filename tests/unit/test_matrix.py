@@ -176,3 +176,37 @@ def test_matrix_data_lists_empty_cells_as_empty_lists() -> None:
         "v1.35.4": [],
     }
     assert Observation("x").behaviour is None
+
+
+def test_an_old_report_directory_still_reads_and_merges_with_a_new_run(tmp_path) -> None:
+    """A report directory written before k8s_version was split into kit_version and server_version
+    (docs/example-matrix.json, a per-test report with only k8s_version) loads, and its columns meet
+    a new run's: both are named by the server's version."""
+    from pathlib import Path
+
+    from harness.matrixdiff import compare
+    from harness.report import TestReport, behaviour_matrix
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "matrix.json").write_text((docs / "example-matrix.json").read_text())
+    (old / "suites_test_statefulset.json").write_text(
+        json.dumps({"scenario": "s", "outcome": "passed", "k8s_version": "v1.36.3", "t0": 0.0, "duration_s": 1.0})
+    )
+    before = load_matrix(old)
+    assert before.columns == ("v1.34.4", "v1.35.4", "v1.36.3")
+    scenario = before.rows[0]
+    assert before.behaviour(scenario, "v1.36.3") == ("pass",)
+
+    new = behaviour_matrix(
+        [
+            TestReport(
+                scenario, "n::t", "passed", server_version="v1.37.2", t0=0.0, duration_s=1.0, kit_version="v1.37.2"
+            )
+        ]
+    )
+    merged = merge_matrices([before, new])
+    assert merged.columns == ("v1.34.4", "v1.35.4", "v1.36.3", "v1.37.2")
+    assert merged.behaviour(scenario, "v1.37.2") == merged.behaviour(scenario, "v1.36.3") == ("pass",)
+    assert compare(before, new).pairs == (("v1.37.2", "v1.36.3"),)

@@ -41,7 +41,9 @@ def test_options_are_in_their_own_group(pytester: pytest.Pytester) -> None:
 
 def test_markers_are_registered_with_an_example(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
-    result.stdout.fnmatch_lines(["*k8s_version(spec)*@pytest.mark.k8s_version('>=1.16')*"])
+    result.stdout.fnmatch_lines(
+        ["*server_version(spec)*@pytest.mark.server_version('>=1.16')*", "*k8s_version(spec): old name of*"]
+    )
 
 
 def test_header_names_cluster_and_report_dir(pytester: pytest.Pytester) -> None:
@@ -51,28 +53,58 @@ def test_header_names_cluster_and_report_dir(pytester: pytest.Pytester) -> None:
     assert result.ret == 0
 
 
+def test_header_names_the_kit_build_and_when_the_server_version_is_known(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.unit.test_kit_selection import write_manifest
+
+    monkeypatch.setenv("ROLLPROOF_CACHE", str(pytester.path / "cache"))
+    pytester.makepyfile("def test_nothing():\n    assert True\n")
+    pytester.runpytest().stdout.fnmatch_lines(
+        ["rollproof: kit_version none (no kit built: `rollproof kit build`); server_version: *once the cluster is up"]
+    )
+    write_manifest(pytester.path / "cache/kit/manifest-1.35.json", "v1.35.4")
+    result = pytester.runpytest("--kit-version", "1.35")
+    result.stdout.fnmatch_lines(["rollproof: kit_version v1.35.4 (option --kit-version); server_version: *"])
+    assert result.ret == 0
+
+
 def test_bad_setting_is_a_one_line_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--nodes", "2")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*option --nodes: '2' is not a valid nodes (expected 1 or 3)*"])
 
 
-def test_version_marker_skips_with_the_reason(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("marker", ["server_version", "k8s_version"])
+def test_version_marker_skips_with_the_reason(pytester: pytest.Pytester, marker: str) -> None:
     pytester.makeconftest(CLUSTER_OVERRIDE)
-    pytester.makepyfile("""
+    pytester.makepyfile(f"""
         import pytest
 
-        @pytest.mark.k8s_version("<1.16")
+        @pytest.mark.{marker}("<1.16")
         def test_old_only():
             assert False, "must not run on 1.34"
 
-        @pytest.mark.k8s_version(">=1.16")
+        @pytest.mark.{marker}(">=1.16")
         def test_new_enough():
             assert True
     """)
     result = pytester.runpytest("-rs")
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["*needs Kubernetes <1.16; cluster runs v1.34.4*"])
+
+
+def test_server_version_is_what_the_cluster_answered(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CLUSTER_OVERRIDE)
+    pytester.makepyfile("""
+        from harness.expectations import expected
+        from harness.kubeversion import KubeVersion
+
+        def test_it(server_version):
+            assert server_version == KubeVersion(1, 34, 4) and server_version.release == (1, 34)
+            assert expected("rollback-apps-v1beta1", server_version).status == 404
+    """)
+    pytester.runpytest().assert_outcomes(passed=1)
 
 
 def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
@@ -139,6 +171,41 @@ def test_a_scenario_whose_evidence_is_incomplete_fails_with_the_reason(pytester:
     assert (early["passed"], early["complete"], early["coverage"]["stop_reason"]) == (False, False, "max-duration")
     assert by_test["test_lost_lines"]["probes"]["new-connection"]["coverage"]["samples_lost"] == 4
     assert by_test["test_stopped_early"]["outcome"] == "failed"
+
+
+CLUSTER_RECORDED = (
+    CLUSTER_OVERRIDE.replace(
+        "def cluster():\n    return Cluster(",
+        "def cluster(pytestconfig):\n    from harness import plugin\n\n"
+        "    pytestconfig.stash[plugin._cluster_key] = c = Cluster(",
+    )
+    + "    return c\n"
+)
+
+
+def test_reports_name_the_kit_and_the_server_version(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The JSON report, summary.json, the JUnit properties and the terminal summary carry both versions."""
+    import json
+    import xml.etree.ElementTree as ET
+
+    from tests.unit.test_kit_selection import write_manifest
+
+    monkeypatch.setenv("ROLLPROOF_CACHE", str(pytester.path / "cache"))
+    write_manifest(pytester.path / "cache/kit/manifest-1.35.json", "v1.35.4")
+    pytester.makeconftest(CLUSTER_RECORDED)
+    pytester.makepyfile('def test_one(cluster, record):\n    """one scenario"""\n')
+    result = pytester.runpytest("--kit-version", "1.35", "--report-dir", "out", "--junitxml", "junit.xml")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["kit_version v1.35.4; server_version v1.34.4"])
+    (path,) = (pytester.path / "out").glob("test_reports_name*.json")
+    report = json.loads(path.read_text())
+    assert (report["format"], report["kit_version"], report["server_version"]) == (2, "v1.35.4", "v1.34.4")
+    summary = json.loads((pytester.path / "out/summary.json").read_text())
+    assert (summary["kit_versions"], summary["server_versions"]) == (["v1.35.4"], ["v1.34.4"])
+    properties = {p.get("name"): p.get("value") for p in ET.parse(pytester.path / "junit.xml").iter("property")}
+    assert (properties["kit_version"], properties["server_version"]) == ("v1.35.4", "v1.34.4")
 
 
 def test_repeat_runs_each_scenario_and_writes_the_soak_summary(pytester: pytest.Pytester) -> None:

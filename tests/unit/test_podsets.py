@@ -27,7 +27,7 @@ from harness.rollout.pods import REVISION_LABEL, PodEvent, PodState, describe_po
 from harness.rollout.podsets import apply_object
 from harness.rollout.podwatcher import PodWatcher
 from harness.rollout.status import SetRolloutStatus, daemonset_rollout_status, statefulset_rollout_status
-from harness.steps import ReplicaPoint
+from harness.rolloutsteps import ReplicaPoint
 
 OLD, NEW = "web-5d8f7c", "web-7b9c4a"  # StatefulSet revisions: `<set>-<hash>`
 IMG_OLD, IMG_NEW = "rollproof/nginx:1.22.1", "rollproof/nginx:1.26.3"

@@ -15,6 +15,7 @@ from harness.report import (
     plot_timeline,
     scrub_credentials,
     terminal_summary_lines,
+    versions_line,
     write_summary,
     write_test_report,
 )
@@ -22,7 +23,7 @@ from harness.analysis import Phase, analyse
 from harness.attribution import Attribution
 from harness.datapath import DataPathTimeline, EndpointEvent, EndpointState, PodTransition, ProxySync
 from harness.samples import KEEP_ALIVE, ProbeRun, ProbeSample
-from harness.steps import ReplicaPoint, ScaleStep
+from harness.rolloutsteps import ReplicaPoint, ScaleStep
 
 T0 = 500.0
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -100,7 +101,8 @@ def make_report(**changes: object) -> TestReport:
         scenario="deployment-rolling",
         nodeid="tests/cluster/test_rolling.py::test_rolling[1.34]",
         outcome="failed",
-        k8s_version="1.34",
+        server_version="1.34",
+        kit_version="v1.34.4",
         t0=T0,
         duration_s=12.5,
         rollout_s=8.0,
@@ -133,7 +135,9 @@ def test_test_report_json_has_the_promised_keys(tmp_path: Path) -> None:
     assert path.parent == tmp_path and path.suffix == ".json"
     data = json.loads(path.read_text())
 
-    assert (data["scenario"], data["outcome"], data["k8s_version"]) == ("deployment-rolling", "failed", "1.34")
+    assert (data["scenario"], data["outcome"]) == ("deployment-rolling", "failed")
+    assert (data["format"], data["kit_version"], data["server_version"]) == (2, "v1.34.4", "1.34")
+    assert "k8s_version" not in data
     assert data["nodeid"] == "tests/cluster/test_rolling.py::test_rolling[1.34]"
     assert data["duration_s"] == 12.5
     assert data["timings"] == {"rollout_s": 8.0, "overhead_s": 4.5}
@@ -211,7 +215,7 @@ def session() -> list[TestReport]:
     return [
         make_report(),
         make_report(
-            k8s_version="1.9",
+            server_version="1.9",
             outcome="passed",
             probes=(probe(samples()),),
             checks=(
@@ -219,9 +223,14 @@ def session() -> list[TestReport]:
                 CheckOutcome("rollout-lag-s", "+0.25", measurement=True),
             ),
         ),
-        make_report(k8s_version="1.16", outcome="skipped", probes=(), checks=()),
+        make_report(server_version="1.16", outcome="skipped", probes=(), checks=()),
         make_report(
-            scenario="rc-rolling-update", k8s_version="1.34", outcome="passed", probes=(probe(samples()),), checks=()
+            scenario="rc-rolling-update",
+            server_version="1.34",
+            kit_version=None,
+            outcome="passed",
+            probes=(probe(samples()),),
+            checks=(),
         ),
     ]
 
@@ -267,7 +276,8 @@ def test_write_summary_files(tmp_path: Path) -> None:
     rolling = summary["scenarios"]["deployment-rolling"]
     assert (rolling["runs"], rolling["failed_probes"], rolling["outages"], rolling["probes"]) == (3, 3, 1, 180)
     assert rolling["failures_by_cause"] == {"stopped-while-routed": 3}
-    assert rolling["versions"] == ["v1", "v2"] and rolling["k8s_versions"] == ["1.9", "1.16", "1.34"]
+    assert rolling["versions"] == ["v1", "v2"] and rolling["server_versions"] == ["1.9", "1.16", "1.34"]
+    assert (summary["kit_versions"], summary["server_versions"]) == (["v1.34.4", None], ["1.9", "1.16", "1.34"])
     assert rolling["duration_s"] == 37.5
 
     matrix = json.loads((tmp_path / "matrix.json").read_text())
@@ -295,7 +305,7 @@ def test_terminal_summary_is_a_table() -> None:
     assert len(lines) == 2 + 4 + 1
     assert lines[0].split() == [
         "scenario",
-        "k8s",
+        "server",
         "outcome",
         "requests",
         "failed",
@@ -352,3 +362,9 @@ def test_record_keeps_checks_and_measurements_apart() -> None:
     record.check("rollback", 404)
     record.measure("lag-s", 0.25)
     assert record.checks == [CheckOutcome("rollback", "404"), CheckOutcome("lag-s", "0.25", measurement=True)]
+
+
+def test_the_versions_line_names_the_kit_and_the_server() -> None:
+    assert versions_line(session()) == "kit_version v1.34.4, none; server_version 1.9, 1.16, 1.34"
+    one = make_report(server_version="v1.35.4", kit_version="v1.35.4")
+    assert versions_line([one, one]) == "kit_version v1.35.4; server_version v1.35.4"

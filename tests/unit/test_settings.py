@@ -7,8 +7,9 @@ from harness.settings import resolve_settings
 
 
 def resolve(options=None, ini=None, env=None):
+    """Settings from options (by dest, as pytest stores them), ini keys and an environment."""
     options, ini = options or {}, ini or {}
-    return resolve_settings(lambda name: options.get(name), lambda name: ini.get(name), env or {})
+    return resolve_settings(lambda dest: options.get(dest), lambda key: ini.get(key), env or {})
 
 
 def test_defaults_when_nothing_is_given() -> None:
@@ -24,7 +25,7 @@ def test_defaults_when_nothing_is_given() -> None:
 
 
 def test_option_beats_environment_beats_ini() -> None:
-    s = resolve({"nodes": "3"}, {"rollproof_nodes": "1"}, {"ROLLPROOF_NODES": "1"})
+    s = resolve({"rollproof_nodes": "3"}, {"rollproof_nodes": "1"}, {"ROLLPROOF_NODES": "1"})
     assert s.nodes == 3 and s.source("nodes") == "option --nodes"
     s = resolve({}, {"rollproof_nodes": "1"}, {"ROLLPROOF_NODES": "3"})
     assert s.nodes == 3 and s.source("nodes") == "environment ROLLPROOF_NODES"
@@ -45,3 +46,118 @@ def test_invalid_values_name_their_source(env, fragment) -> None:
     with pytest.raises(ConfigError, match=None) as caught:
         resolve(env=env)
     assert fragment in str(caught.value)
+
+
+# pytest-kind's --cluster-name and --keep-cluster: the same precedence, pytest-kind's defaults mean "not given"
+
+PYTEST_KIND_DEFAULTS = {"cluster_name": "pytest-kind", "keep_cluster": False}
+
+
+def test_pytest_kind_defaults_are_not_given() -> None:
+    s = resolve(PYTEST_KIND_DEFAULTS)
+    assert (s.cluster_name, s.source("cluster_name")) == ("rollproof", "default")
+    assert (s.keep_cluster, s.source("keep_cluster")) == (False, "default")
+
+
+@pytest.mark.parametrize(
+    ("options", "ini", "env", "name", "source"),
+    [
+        (
+            {"cluster_name": "a"},
+            {"rollproof_cluster_name": "c"},
+            {"ROLLPROOF_CLUSTER_NAME": "b"},
+            "a",
+            "option --cluster-name",
+        ),
+        (
+            {"rollproof_cluster_name": "a"},
+            {},
+            {"ROLLPROOF_CLUSTER_NAME": "b"},
+            "a",
+            "option --rollproof-cluster-name",
+        ),
+        ({"cluster_name": "a", "rollproof_cluster_name": "a"}, {}, {}, "a", "option --rollproof-cluster-name"),
+        (
+            {},
+            {"rollproof_cluster_name": "c"},
+            {"ROLLPROOF_CLUSTER_NAME": "b"},
+            "b",
+            "environment ROLLPROOF_CLUSTER_NAME",
+        ),
+        ({}, {"rollproof_cluster_name": "c"}, {}, "c", "ini rollproof_cluster_name"),
+    ],
+)
+def test_cluster_name_option_beats_environment_beats_ini(options, ini, env, name, source) -> None:
+    s = resolve({**PYTEST_KIND_DEFAULTS, **options}, ini, env)
+    assert (s.cluster_name, s.source("cluster_name")) == (name, source)
+
+
+def test_two_cluster_name_options_that_disagree_are_one_line() -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve({"rollproof_cluster_name": "a", "cluster_name": "b"})
+    assert str(info.value) == (
+        "option --rollproof-cluster-name 'a' and option --cluster-name 'b' disagree: give cluster_name once"
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "ini", "env", "keep", "source"),
+    [
+        (
+            {"keep_cluster": True},
+            {"rollproof_keep_cluster": "false"},
+            {"ROLLPROOF_KEEP_CLUSTER": "0"},
+            True,
+            "option --keep-cluster",
+        ),
+        (
+            {},
+            {"rollproof_keep_cluster": "false"},
+            {"ROLLPROOF_KEEP_CLUSTER": "yes"},
+            True,
+            "environment ROLLPROOF_KEEP_CLUSTER",
+        ),
+        (
+            {},
+            {"rollproof_keep_cluster": "true"},
+            {"ROLLPROOF_KEEP_CLUSTER": "no"},
+            False,
+            "environment ROLLPROOF_KEEP_CLUSTER",
+        ),
+        ({}, {"rollproof_keep_cluster": "true"}, {}, True, "ini rollproof_keep_cluster"),
+    ],
+)
+def test_keep_cluster_option_beats_environment_beats_ini(options, ini, env, keep, source) -> None:
+    s = resolve({**PYTEST_KIND_DEFAULTS, **options}, ini, env)
+    assert (s.keep_cluster, s.source("keep_cluster")) == (keep, source)
+
+
+def test_keep_cluster_from_the_environment_must_be_a_yes_or_no() -> None:
+    with pytest.raises(ConfigError, match=r"^environment ROLLPROOF_KEEP_CLUSTER: 'maybe' is not a valid keep_cluster"):
+        resolve(env={"ROLLPROOF_KEEP_CLUSTER": "maybe"})
+
+
+# kit_version: its old names (--k8s-version, ROLLPROOF_K8S_VERSION, rollproof_k8s_version) still set it
+
+
+@pytest.mark.parametrize(
+    ("options", "ini", "env", "source"),
+    [
+        ({"rollproof_kit_version": "1.35"}, {}, {"ROLLPROOF_K8S_VERSION": "1.34"}, "option --kit-version"),
+        ({"rollproof_k8s_version": "1.35"}, {}, {"ROLLPROOF_KIT_VERSION": "1.34"}, "option --k8s-version"),
+        ({}, {"rollproof_kit_version": "1.34"}, {"ROLLPROOF_K8S_VERSION": "1.35"}, "environment ROLLPROOF_K8S_VERSION"),
+        ({}, {"rollproof_k8s_version": "1.35"}, {}, "ini rollproof_k8s_version"),
+    ],
+)
+def test_kit_version_is_read_under_its_old_names_too(options, ini, env, source) -> None:
+    s = resolve(options, ini, env)
+    assert (s.kit_version, s.source("kit_version")) == ("1.35", source)
+
+
+def test_old_and_new_kit_version_names_that_disagree_are_one_line() -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve(env={"ROLLPROOF_KIT_VERSION": "1.35", "ROLLPROOF_K8S_VERSION": "1.34"})
+    assert str(info.value) == (
+        "environment ROLLPROOF_KIT_VERSION '1.35' and environment ROLLPROOF_K8S_VERSION '1.34' disagree: "
+        "give kit_version once"
+    )

@@ -6,7 +6,7 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.samples import ProbeSample
-from harness.steps import ReplicaPoint, ScaleStep
+from harness.rolloutsteps import ReplicaPoint, ScaleStep
 from harness.timeline import (
     error_class,
     find_outages,

@@ -7,7 +7,7 @@ trace    RcRecorder: the RCs watched from outside, to compare two updaters
 command  `rollproof rolling-update`, the CLI subcommand
 
 May import: `harness.kube`, `harness.errors`, `harness.poll`, `harness.samples`,
-`harness.steps`, `harness.timeouts`; `plan` and `checks` only each other, the standard
+`harness.rolloutsteps`, `harness.timeouts`; `plan` and `checks` only each other, the standard
 library, yaml and `harness.errors`.
 """
 

@@ -81,7 +81,7 @@ from harness.rollout.rcupdate.plan import (
     IntOrPercent,
     UpdateConfig,
 )
-from harness.steps import ScaleStep
+from harness.rolloutsteps import ScaleStep
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 __all__ = ["RollingUpdater", "UpdateResult", "PreparedUpdate", "StepCallback", "Progress", "RENAME_FINALIZER"]

@@ -1,4 +1,4 @@
-"""Running kit stages: timed, logged, cached by a hash of their inputs."""
+"""Kit build stages: timed, logged, cached by a hash of their inputs."""
 
 from __future__ import annotations
 

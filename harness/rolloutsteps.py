@@ -1,4 +1,4 @@
-"""What a rollout engine records: replica counts over time, on the harness clock."""
+"""Rollout steps and replica points: what a rollout engine records, on the harness clock."""
 
 from __future__ import annotations
 
