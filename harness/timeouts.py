@@ -16,7 +16,7 @@ class Timeouts:
     namespace_delete: float = 120.0
     pods_ready: float = 180.0
     rollout: float = 300.0
-    rollout_progress_deadline: int = 60
+    rollout_progress_deadline: int = 20  # progressDeadlineSeconds where a scenario waits for it to pass
     rc_update_period: float = 2.0
     rc_poll_interval: float = 0.5
     rc_timeout: float = 180.0
@@ -44,7 +44,8 @@ class Timeouts:
                 "probe_max_duration",
             )
         }
-        return replace(self, **waits)
+        deadline = max(1, round(self.rollout_progress_deadline * factor))
+        return replace(self, rollout_progress_deadline=deadline, **waits)
 
 
 DEFAULT_TIMEOUTS = Timeouts()

@@ -305,7 +305,8 @@ def test_rollout_to_unstartable_image_stalls_then_undo_restores(
     record.points.extend(watcher.stop())
     history = deployments.history(STUCK)
     record.history.extend(HistoryEntry(str(r.revision), r.change_cause, ",".join(r.images)) for r in history)
-    record.check("unstartable-rollout", f"{stalled.value.reason} (deadline {deadline}s)")
+    record.check("unstartable-rollout", stalled.value.reason)
+    record.measure("unstartable-rollout-progress-deadline-s", str(deadline))
     record.measure("unstartable-rollout-stalled-after-s", f"{stalled_after:.1f}")
     record.check("unstartable-pod-waiting", ",".join(sorted({str(p.waiting_reason) for p in stuck})))
 

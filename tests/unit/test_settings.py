@@ -161,3 +161,16 @@ def test_old_and_new_kit_version_names_that_disagree_are_one_line() -> None:
         "environment ROLLPROOF_KIT_VERSION '1.35' and environment ROLLPROOF_K8S_VERSION '1.34' disagree: "
         "give kit_version once"
     )
+
+
+def test_scaled_timeouts_stretch_waits_and_the_progress_deadline_not_periods() -> None:
+    from harness.timeouts import DEFAULT_TIMEOUTS
+
+    slow = DEFAULT_TIMEOUTS.scaled(2.5)
+    assert slow.rollout == DEFAULT_TIMEOUTS.rollout * 2.5
+    assert slow.rollout_progress_deadline == 50 and isinstance(slow.rollout_progress_deadline, int)
+    assert (slow.poll_interval, slow.rc_update_period) == (
+        DEFAULT_TIMEOUTS.poll_interval,
+        DEFAULT_TIMEOUTS.rc_update_period,
+    )
+    assert DEFAULT_TIMEOUTS.scaled(0.01).rollout_progress_deadline == 1
