@@ -5,7 +5,10 @@ following against a fake API; clock alignment."""
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -524,3 +527,25 @@ def test_the_samplers_output_pipe_holds_seconds_of_lines() -> None:
     finally:
         os.close(read)
         os.close(write)
+
+
+def _priority_in_child(env: dict[str, str]) -> str:
+    code = (
+        "import os; from harness.probeloop import raise_priority, lower_priority\n"
+        "got = raise_priority(); policy = os.sched_getscheduler(0); lower_priority()\n"
+        "print(got, policy == os.SCHED_FIFO, os.sched_getscheduler(0) == os.SCHED_OTHER)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return out.stdout.strip()
+
+
+def test_a_sampler_asked_for_normal_priority_stays_normal() -> None:
+    env = {**os.environ, "ROLLPROOF_SAMPLER_PRIORITY": "normal"}
+    assert _priority_in_child(env) == "normal False True"
+
+
+def test_a_real_time_sampler_leaves_real_time_before_it_exits() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "ROLLPROOF_SAMPLER_PRIORITY"}
+    got, fifo, back = _priority_in_child(env).split()
+    assert (got == "fifo") == (fifo == "True")  # real-time where this machine allows it
+    assert back == "True"
