@@ -17,8 +17,9 @@ class ScriptedSampler:
 
     kind, route, where, interval = "new-connection", "mapped", "scripted", 0.002
 
-    def __init__(self, samples: list[tuple[float, float, bool]]) -> None:
+    def __init__(self, samples: list[tuple[float, float, bool]], *, ticking: bool = False) -> None:
         self.script = samples
+        self.ticking = ticking  # after the script, answered ticks every interval until asked: a live sampler
         self.stopped = False
         self.t0 = 0.0
 
@@ -31,6 +32,12 @@ class ScriptedSampler:
         return self
 
     def samples(self) -> list[ProbeSample]:
+        script = list(self.script)
+        if self.ticking:
+            start = script[-1][0] + self.interval
+            while self.t0 + start <= clock():
+                script.append((start, start + 0.0005, True))
+                start += self.interval
         return [
             ProbeSample(
                 self.t0 + s,
@@ -40,7 +47,7 @@ class ScriptedSampler:
                 server="nginx/1.22.1" if ok else None,
                 seq=i,
             )
-            for i, (s, e, ok) in enumerate(self.script)
+            for i, (s, e, ok) in enumerate(script)
         ]
 
     def wait_first_ok(self, timeout: float) -> bool:
@@ -69,7 +76,7 @@ def test_requests_before_the_first_answer_are_not_evidence() -> None:
         start = i * 0.002
         end = start + 1.004 if start < 0.004 else max(start, 1.008) + 0.0005 if start < 1.008 else start + 0.0005
         script.append((start, end, True))
-    sampler = ScriptedSampler(script)
+    sampler = ScriptedSampler(script, ticking=True)  # however late the test reaches finish()
     probed = service(sampler).start()
     first = sampler.t0 + 1.004  # the request begun at 0 answered first, on its retransmitted SYN
     assert probed.first_ok["new-connection"] == pytest.approx(first)
