@@ -2,7 +2,7 @@
 
 For clusters whose NodePort the host cannot reach. The Go program
 (fixtures/images/prober) is the open-loop sampler of `harness.probeloop` in Go:
-the same JSON lines, read by the same `harness.prober.SampleStream`. Its times are
+the same JSON lines, read by the same `harness.samplestream.SampleStream`. Its times are
 its node's CLOCK_MONOTONIC. On kind the nodes share the host's kernel, so that is
 the harness's clock; elsewhere the offset is measured by timestamp exchanges with
 the prober's /clock endpoint through the API server's pod proxy
@@ -23,7 +23,8 @@ from harness.errors import ConfigError, HarnessError, NotFound, ProviderError
 from harness.kit.proberbuild import PROBER_PATH
 from harness.kube.config import kube_errors
 from harness.poll import poll
-from harness.prober import ProbeOptions, SampleStream
+from harness.prober import ProbeOptions
+from harness.samplestream import SampleStream
 from harness.samples import ProbeRun, ProbeSample, clock
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
 

@@ -22,16 +22,9 @@ from harness.errors import ConfigError, NotFound, ProviderError
 from harness.httpwire import ERROR_CLASSES, NeedMore, WireFailure, parse_response
 from harness.podprober import PodProber, prober_pod_manifest
 from harness.probeloop import LoopOptions, ProbeLoop
-from harness.prober import (
-    HostProber,
-    LogLine,
-    ProbeOptions,
-    ProbeTarget,
-    SampleStream,
-    check_probe_host,
-    parse_log_line,
-)
+from harness.prober import HostProber, ProbeOptions, ProbeTarget, check_probe_host
 from harness.samples import KEEP_ALIVE, ProbeSample, clock
+from harness.samplestream import LogLine, SampleStream, parse_log_line
 from harness.timeouts import Timeouts
 
 
