@@ -23,7 +23,7 @@ from harness.errors import ConfigError, HarnessError, NotFound, ProviderError
 from harness.kit.proberbuild import PROBER_PATH
 from harness.kube.config import kube_errors
 from harness.poll import poll
-from harness.prober import ProbeOptions
+from harness.sampler import ProbeOptions
 from harness.samplestream import SampleStream
 from harness.samples import ProbeRun, ProbeSample, clock
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts

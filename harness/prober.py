@@ -1,6 +1,6 @@
 """Probers: an open-loop sampler running in its own process, its lines followed by the harness.
 
-Two places a sampler can run, one shape (`Prober`): `HostProber` runs
+Two places a sampler can run, one shape (`harness.sampler.Prober`): `HostProber` runs
 `harness.probeloop` as a child process on this host (for a NodePort mapped to
 127.0.0.1, or a node container's address); `harness.podprober.PodProber` runs
 the Go prober in a pod (for clusters whose NodePorts the host cannot reach).
@@ -17,31 +17,25 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import math
 import os
-import re
 import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from typing import IO, Protocol
+from dataclasses import dataclass
+from typing import IO
 
 from harness.errors import ConfigError, HarnessError
 from harness.httpwire import ERROR_CLASSES, check_host_header, check_path
 from harness.probeloop import LoopOptions
-from harness.samples import KEEP_ALIVE, NEW_CONNECTION, ROUTES, SAMPLER_KINDS, ProbeRun, ProbeSample, clock
+from harness.sampler import ProbeOptions
+from harness.samples import ProbeRun, ProbeSample, clock
 from harness.samplestream import SampleStream
-from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
-
-MAX_INFLIGHT = 4000  # sockets one sampler may hold (its file-descriptor limit is raised to fit)
 
 __all__ = [
     "ERROR_CLASSES",
     "ProbeTarget",
-    "ProbeOptions",
-    "Prober",
     "HostProber",
     "check_probe_host",
 ]
@@ -64,93 +58,6 @@ class ProbeTarget:
             raise ConfigError(f"probe port {self.port} is out of range; give 1-65535")
         check_path(self.path)
         check_host_header(self.host_header)
-
-
-@dataclass(frozen=True)
-class ProbeOptions:
-    """How one sampler requests: its kind, pace and bounds. `ProbeOptions.of(timeouts)`
-    takes the durations from the session's named timeouts."""
-
-    kind: str = NEW_CONNECTION
-    interval: float = 0.001
-    connect_timeout: float = DEFAULT_TIMEOUTS.probe_connect
-    read_timeout: float = DEFAULT_TIMEOUTS.probe_read
-    max_duration: float = DEFAULT_TIMEOUTS.probe_max_duration
-    max_requests: int = 10_000_000
-    max_inflight: int | None = None  # default: every tick of the longest request (see `inflight`)
-    marker: str | None = None
-    route: str = "mapped"
-
-    def __post_init__(self) -> None:
-        if self.kind not in SAMPLER_KINDS:
-            raise ConfigError(f"sampler kind {self.kind!r}: give one of {', '.join(SAMPLER_KINDS)}")
-        if self.route not in ROUTES:
-            raise ConfigError(f"sampler route {self.route!r}: give one of {', '.join(ROUTES)}")
-        for name in ("connect_timeout", "read_timeout", "max_duration"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be > 0 seconds, got {getattr(self, name)}")
-        if not self.interval > 0:
-            raise ConfigError(f"interval must be > 0 seconds (an open-loop sampler needs a pace), got {self.interval}")
-        if self.max_requests < 1 or (self.max_inflight is not None and self.max_inflight < 1):
-            raise ConfigError(
-                f"max_requests and max_inflight must be >= 1, got {self.max_requests}, {self.max_inflight}"
-            )
-        if self.marker is not None:
-            try:
-                re.compile(self.marker)
-            except re.error as exc:
-                raise ConfigError(f"marker {self.marker!r} is not a valid regex: {exc}") from None
-
-    @classmethod
-    def of(cls, timeouts: Timeouts, **changes: object) -> ProbeOptions:
-        return replace(
-            cls(
-                connect_timeout=timeouts.probe_connect,
-                read_timeout=timeouts.probe_read,
-                max_duration=timeouts.probe_max_duration,
-            ),
-            **changes,
-        )  # type: ignore[arg-type]
-
-    @property
-    def keep_alive(self) -> bool:
-        return self.kind == KEEP_ALIVE
-
-    @property
-    def inflight(self) -> int:
-        """Requests in flight at most: by default enough that requests hanging for their whole
-        timeouts never hold a tick back, so a hang shows as failed samples, not as a hole."""
-        if self.max_inflight is not None:
-            return self.max_inflight
-        return min(MAX_INFLIGHT, math.ceil((self.connect_timeout + self.read_timeout) / self.interval) + 1)
-
-    @property
-    def stop_wait(self) -> float:
-        """Longest a stopped sampler may take to finish its requests in flight."""
-        return self.connect_timeout + self.read_timeout + 1.0
-
-
-class Prober(Protocol):
-    """What the harness needs of a sampler, wherever it runs."""
-
-    kind: str
-    route: str
-    where: str
-    interval: float
-    stopped: bool
-
-    @property
-    def label(self) -> str: ...
-
-    def start(self) -> Prober: ...
-
-    def samples(self) -> list[ProbeSample]: ...
-
-    def wait_first_ok(self, timeout: float) -> bool: ...
-
-    def wait(self, timeout: float | None = None) -> bool: ...
-
-    def stop(self) -> ProbeRun: ...
 
 
 def check_probe_host(

@@ -22,10 +22,11 @@ from harness.errors import ConfigError, NotFound, ProviderError
 from harness.httpwire import ERROR_CLASSES, NeedMore, WireFailure, parse_response
 from harness.podprober import PodProber, prober_pod_manifest
 from harness.probeloop import LoopOptions, ProbeLoop
-from harness.prober import HostProber, ProbeOptions, ProbeTarget, check_probe_host
+from harness.prober import HostProber, ProbeTarget, check_probe_host
+from harness.sampler import ProbeOptions
 from harness.samples import KEEP_ALIVE, ProbeSample, clock
 from harness.samplestream import LogLine, SampleStream, parse_log_line
-from harness.timeouts import Timeouts
+from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 
 def loop_run(port: int, **kw: Any) -> tuple[list[ProbeSample], dict[str, Any]]:
@@ -202,8 +203,22 @@ def test_bad_options_are_config_errors() -> None:
         ProbeTarget("127.0.0.1", 0)
     with pytest.raises(ConfigError):
         ProbeTarget("127.0.0.1", 80, path="no-slash")
-    options = ProbeOptions.of(Timeouts(probe_connect=3.0, probe_max_duration=50.0), kind=KEEP_ALIVE)
-    assert (options.connect_timeout, options.max_duration, options.keep_alive) == (3.0, 50.0, True)
+    options = ProbeOptions.of(
+        Timeouts(probe_connect=3.0, probe_max_duration=50.0, probe_interval=0.004), kind=KEEP_ALIVE
+    )
+    assert (options.connect_timeout, options.max_duration, options.interval, options.keep_alive) == (
+        3.0,
+        50.0,
+        0.004,
+        True,
+    )
+    default = ProbeOptions()
+    assert (default.interval, default.connect_timeout, default.read_timeout, default.max_duration) == (
+        DEFAULT_TIMEOUTS.probe_interval,
+        DEFAULT_TIMEOUTS.probe_connect,
+        DEFAULT_TIMEOUTS.probe_read,
+        DEFAULT_TIMEOUTS.probe_max_duration,
+    )
 
 
 # --------------------------------------------------------------------------- the wire parser
