@@ -29,15 +29,15 @@ from typing import IO
 from harness.errors import ConfigError, HarnessError
 from harness.httpwire import ERROR_CLASSES, check_host_header, check_path
 from harness.probeloop import LoopOptions
-from harness.sampler import ProbeOptions
-from harness.samples import ProbeRun, ProbeSample, clock
-from harness.samplestream import SampleStream
+from harness.sampler import Ending, ProbeOptions, SamplerBase
+from harness.samples import clock
 
 __all__ = [
     "ERROR_CLASSES",
     "ProbeTarget",
     "HostProber",
     "check_probe_host",
+    "loop_options",
 ]
 
 _LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
@@ -96,7 +96,25 @@ def check_probe_host(
 # -- the host sampler ---------------------------------------------------------------------------
 
 
-class HostProber:
+def loop_options(address: str, target: ProbeTarget, options: ProbeOptions) -> LoopOptions:
+    """The child process's own options (`harness.probeloop`) for `options` against `target` at `address`."""
+    return LoopOptions(
+        host=address,
+        port=target.port,
+        path=target.path,
+        host_header=target.host_header,
+        keep_alive=options.keep_alive,
+        interval=options.interval,
+        connect_timeout=options.connect_timeout,
+        read_timeout=options.read_timeout,
+        max_requests=options.max_requests,
+        max_duration=options.max_duration,
+        max_inflight=options.inflight,
+        marker=options.marker,
+    )
+
+
+class HostProber(SamplerBase):
     """Runs `harness.probeloop` against `target` in a child process and follows its output.
 
     `start()` launches it; `samples()` is a live snapshot; `stop()` asks it to stop
@@ -114,44 +132,17 @@ class HostProber:
         python: str = sys.executable,
     ) -> None:
         address = check_probe_host(target.host, allowed_networks)
+        options = options or ProbeOptions()
+        super().__init__(options, route=options.route, where=f"host {target.host}:{target.port}")
         self.target = target
-        self.options = options or ProbeOptions()
-        self.kind = self.options.kind
-        self.route = self.options.route
-        self.interval = self.options.interval
-        self.where = f"host {target.host}:{target.port}"
-        self._loop = LoopOptions(
-            host=str(address),
-            port=target.port,
-            path=target.path,
-            host_header=target.host_header,
-            keep_alive=self.options.keep_alive,
-            interval=self.options.interval,
-            connect_timeout=self.options.connect_timeout,
-            read_timeout=self.options.read_timeout,
-            max_requests=self.options.max_requests,
-            max_duration=self.options.max_duration,
-            max_inflight=self.options.inflight,
-            marker=self.options.marker,
-        )
+        self._loop = loop_options(str(address), target, options)
         self._python = python
-        self.stream = SampleStream(self.kind)
         self._proc: subprocess.Popen[bytes] | None = None
-        self._reader: threading.Thread | None = None
         self._stderr: list[str] = []
-        self.started_at: float | None = None
         self.ended_at: float | None = None
-        self.stopped = False
-        """True once `stop()` was called (by whoever owns the prober)."""
 
     def __repr__(self) -> str:
         return f"HostProber({self.kind} {self.where} every {self.interval * 1000:g} ms)"
-
-    @property
-    def label(self) -> str:
-        return self.kind if self.route == "mapped" else f"{self.kind} via {self.route}"
-
-    # -- caller side -------------------------------------------------------
 
     def start(self) -> HostProber:
         if self._proc is not None:
@@ -167,41 +158,20 @@ class HostProber:
             env=env,
             start_new_session=True,  # a Ctrl-C at the terminal goes to the harness, which stops it
         )
-        self._reader = threading.Thread(target=self._follow, name="rollproof-host-prober", daemon=True)
-        self._reader.start()
+        self._follow_in_thread("rollproof-host-prober")
         return self
 
-    def samples(self) -> list[ProbeSample]:
-        """A snapshot of the samples received so far (safe while running)."""
-        return self.stream.snapshot()
-
-    def wait_first_ok(self, timeout: float) -> bool:
-        return self.stream.first_ok.wait(timeout)
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the sampler to end by itself and its output to be read; True if it has."""
-        if self._reader is None:
-            return False
-        self._reader.join(timeout)
-        return not self._reader.is_alive()
-
-    @property
-    def running(self) -> bool:
-        return self._reader is not None and self._reader.is_alive()
-
-    def stop(self) -> ProbeRun:
-        """Stop the sampler; its whole run."""
-        self.stopped = True
+    def _halt(self, stopped_at: float) -> Ending:
+        """SIGTERM, then the child's requests in flight and its final count (SIGKILL past `stop_wait`)."""
         proc = self._proc
         if proc is None:
             raise HarnessError("this HostProber was never started")
-        stopped_at = clock()
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
         wait = self.options.stop_wait
-        if self._reader is not None:
-            self._reader.join(wait)
+        if self._thread is not None:
+            self._thread.join(wait)
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
@@ -209,27 +179,12 @@ class HostProber:
             reason = f"killed: did not stop within {wait:.1f}s"
         else:
             reason = f"exited {proc.returncode}" if proc.returncode else "output ended"
-        if self._reader is not None:
-            self._reader.join(wait)
+        if self._thread is not None:
+            self._thread.join(wait)
         if self.stream.why is None and self._stderr:
             reason += ": " + " | ".join(self._stderr[-3:])[-500:]
         ended = self.ended_at if self.ended_at is not None and self.stream.why != "stopped" else stopped_at
-        return self.stream.run(
-            where=self.where,
-            interval=self.interval,
-            started_at=self.started_at or stopped_at,
-            stopped_at=ended,
-            stopped_by_harness=True,
-            end_reason=reason,
-            route=self.options.route,
-        )
-
-    def __enter__(self) -> HostProber:
-        return self.start()
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if not self.stopped:
-            self.stop()
+        return Ending(ended, reason)
 
     # -- reader side -------------------------------------------------------
 

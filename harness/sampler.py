@@ -1,23 +1,38 @@
-"""What every sampler is, wherever it runs: its options and the face it shows the harness.
+"""What every sampler is, wherever it runs: its options, the face it shows the harness, its lifecycle.
 
 `ProbeOptions` holds what the host sampler (`harness.prober.HostProber`) and the pod
 sampler (`harness.podprober.PodProber`) share: kind, route, pace and bounds, with
 durations from `harness.timeouts`. `Prober` names what the rest of the harness uses
-of a sampler.
+of a sampler. `SamplerBase` is the lifecycle both write once: the thread following
+the sampler's output into a `SampleStream`, the waits, the run a stop returns, the
+context manager; each route adds how it starts, follows and halts (`Ending`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
+import threading
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from harness.errors import ConfigError
-from harness.samples import KEEP_ALIVE, NEW_CONNECTION, ROUTES, SAMPLER_KINDS, ProbeRun, ProbeSample
+from harness.samples import (
+    KEEP_ALIVE,
+    NEW_CONNECTION,
+    ROUTES,
+    SAMPLER_KINDS,
+    ProbeRun,
+    ProbeSample,
+    clock,
+    sampler_label,
+)
+from harness.samplestream import SampleStream
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
-__all__ = ["MAX_INFLIGHT", "MAX_REQUESTS", "ProbeOptions", "Prober"]
+__all__ = ["MAX_INFLIGHT", "MAX_REQUESTS", "ProbeOptions", "Prober", "SamplerBase", "Ending"]
 
 MAX_INFLIGHT = 4000  # sockets one sampler may hold (its file-descriptor limit is raised to fit)
 MAX_REQUESTS = 10_000_000  # requests one sampler may start (as probeloop's own default)
@@ -106,3 +121,112 @@ class Prober(Protocol):
     def wait(self, timeout: float | None = None) -> bool: ...
 
     def stop(self) -> ProbeRun: ...
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a stopped sampler's run ended, as its route saw it: when it stopped
+    recording, why (used when the sampler's own final count never came), and the
+    offset and bound of its clock against the harness's."""
+
+    stopped_at: float
+    reason: str
+    clock_offset: float = 0.0
+    clock_error: float = 0.0
+
+
+_Self = TypeVar("_Self", bound="SamplerBase")
+
+
+class SamplerBase(ABC):
+    """The lifecycle every sampler shares; a route adds `start`, `_follow` and `_halt`.
+
+    `start()` begins the sampler and a thread (`_follow_in_thread`) that reads its
+    output into `stream`; `samples()` is a live snapshot; `wait()` waits for that
+    thread to end (the sampler ended by itself); `stop()` halts the sampler and
+    returns the `ProbeRun`. As a context manager it starts, and stops on the way out
+    unless already stopped; an exception from the body wins over one from the stop.
+    """
+
+    def __init__(self, options: ProbeOptions, *, route: str, where: str) -> None:
+        self.options = options
+        self.kind = options.kind
+        self.route = route
+        self.interval = options.interval
+        self.where = where
+        self.stream = SampleStream(self.kind)
+        self.started_at: float | None = None
+        self.stopped = False
+        """True once `stop()` was called (by whoever owns the sampler)."""
+        self._thread: threading.Thread | None = None
+
+    @property
+    def label(self) -> str:
+        return sampler_label(self.kind, self.route)
+
+    # -- caller side -------------------------------------------------------
+
+    @abstractmethod
+    def start(self: _Self) -> _Self:
+        """Begin sampling and following the output; refuses a second start."""
+
+    def samples(self) -> list[ProbeSample]:
+        """A snapshot of the samples received so far (safe while running)."""
+        return self.stream.snapshot()
+
+    def wait_first_ok(self, timeout: float) -> bool:
+        return self.stream.first_ok.wait(timeout)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the sampler to end by itself and its output to be read; True if it has."""
+        if self._thread is None:
+            return False
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self) -> ProbeRun:
+        """Stop the sampler; its whole run."""
+        self.stopped = True
+        stopped_at = clock()
+        ending = self._halt(stopped_at)
+        return self.stream.run(
+            where=self.where,
+            interval=self.interval,
+            started_at=self.started_at or stopped_at,
+            stopped_at=ending.stopped_at,
+            stopped_by_harness=True,
+            end_reason=ending.reason,
+            clock_offset=ending.clock_offset,
+            clock_error=ending.clock_error,
+            route=self.route,
+        )
+
+    def __enter__(self: _Self) -> _Self:
+        return self.start()
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self.stopped:
+            return
+        if exc is None:
+            self.stop()
+            return
+        with contextlib.suppress(BaseException):  # the body's exception wins
+            self.stop()
+
+    # -- route side --------------------------------------------------------
+
+    def _follow_in_thread(self, name: str) -> None:
+        self._thread = threading.Thread(target=self._follow, name=name, daemon=True)
+        self._thread.start()
+
+    @abstractmethod
+    def _follow(self) -> None:
+        """Read the sampler's output into `stream` until it ends (runs in the thread)."""
+
+    @abstractmethod
+    def _halt(self, stopped_at: float) -> Ending:
+        """Ask the sampler to stop, read its output to the end; how its run ended."""
