@@ -20,6 +20,7 @@ from typing import Any
 
 from harness.clocksync import ClockAlignment, align, combine, exchange_with
 from harness.errors import ConfigError, HarnessError, NotFound, ProviderError
+from harness.httpwire import check_path
 from harness.kit.proberbuild import PROBER_PATH
 from harness.kube.config import kube_errors
 from harness.poll import poll
@@ -71,8 +72,7 @@ def prober_pod_manifest(
     host, sep, port = target.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"prober target {target!r} must be 'ClusterIP:port', e.g. 10.96.12.34:80")
-    if not path.startswith("/") or any(c in path for c in " \r\n\t"):
-        raise ConfigError(f"probe path {path!r} must start with '/' and hold no whitespace")
+    check_path(path)
     args = [
         "-target",
         target,
