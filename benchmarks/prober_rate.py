@@ -26,7 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.prober import HostProber, ProbeOptions, ProbeTarget  # noqa: E402
+from harness.prober import HostProber, ProbeTarget  # noqa: E402
+from harness.sampler import ProbeOptions  # noqa: E402
 from harness.samples import KEEP_ALIVE, NEW_CONNECTION  # noqa: E402
 
 __all__ = ["main"]

@@ -15,6 +15,7 @@ from .kube.config import call_api
 from .leftovers import owner_annotations, owner_labels
 from .manifests import service
 from .poll import poll
+from .sampler import Prober
 from .samples import ProbeSample, clock
 from .timeouts import DEFAULT_TIMEOUTS, Timeouts
 
@@ -124,7 +125,7 @@ def create_service(
                 raise _all_in_use(cluster) from None
 
 
-def wait_first_answer(prober: Any, timeout: float, interval: float) -> ProbeSample:
+def wait_first_answer(prober: Prober, timeout: float, interval: float) -> ProbeSample:
     """Block until the prober has recorded a successful answer."""
     waited_for = "the Service to answer through the prober"
 

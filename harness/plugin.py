@@ -521,7 +521,7 @@ def probed_service(
     from .expectations import not_applicable
     from .demo import create_service
     from .probing import ProbedService
-    from .prober import ProbeOptions
+    from .sampler import ProbeOptions
     from .samples import SAMPLER_KINDS
     from .session import default_routes, kind_node_pids, sampler_factory
 

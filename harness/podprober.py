@@ -2,7 +2,7 @@
 
 For clusters whose NodePort the host cannot reach. The Go program
 (fixtures/images/prober) is the open-loop sampler of `harness.probeloop` in Go:
-the same JSON lines, read by the same `harness.prober.SampleStream`. Its times are
+the same JSON lines, read by the same `harness.samplestream.SampleStream`. Its times are
 its node's CLOCK_MONOTONIC. On kind the nodes share the host's kernel, so that is
 the harness's clock; elsewhere the offset is measured by timestamp exchanges with
 the prober's /clock endpoint through the API server's pod proxy
@@ -20,11 +20,12 @@ from typing import Any
 
 from harness.clocksync import ClockAlignment, align, combine, exchange_with
 from harness.errors import ConfigError, HarnessError, NotFound, ProviderError
+from harness.httpwire import check_path
 from harness.kit.proberbuild import PROBER_PATH
 from harness.kube.config import kube_errors
 from harness.poll import poll
-from harness.prober import ProbeOptions, SampleStream
-from harness.samples import ProbeRun, ProbeSample, clock
+from harness.sampler import Ending, ProbeOptions, SamplerBase
+from harness.samples import ProbeSample, clock
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 __all__ = [
@@ -71,8 +72,7 @@ def prober_pod_manifest(
     host, sep, port = target.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"prober target {target!r} must be 'ClusterIP:port', e.g. 10.96.12.34:80")
-    if not path.startswith("/") or any(c in path for c in " \r\n\t"):
-        raise ConfigError(f"probe path {path!r} must start with '/' and hold no whitespace")
+    check_path(path)
     args = [
         "-target",
         target,
@@ -150,7 +150,7 @@ def _request_timeout(value: Any) -> float:
     return float(value or 0.0)
 
 
-class PodProber:
+class PodProber(SamplerBase):
     """Runs the sampler pod in `namespace` against `target` and follows its log.
 
     `start()` creates the pod, waits for it to run (`timeouts.pods_ready`), aligns
@@ -179,14 +179,12 @@ class PodProber:
         max_stalls: int = 3,
         timeouts: Timeouts = DEFAULT_TIMEOUTS,
     ) -> None:
+        self.name = name or f"rollproof-prober-{uuid.uuid4().hex[:8]}"
+        super().__init__(
+            options or ProbeOptions.of(timeouts), route="pod", where=f"pod {namespace}/{self.name} -> {target}"
+        )
         self.core = core
         self.namespace = namespace
-        self.options = options or ProbeOptions.of(timeouts)
-        self.kind = self.options.kind
-        self.route = "pod"
-        self.interval = self.options.interval
-        self.name = name or f"rollproof-prober-{uuid.uuid4().hex[:8]}"
-        self.where = f"pod {namespace}/{self.name} -> {target}"
         self.timeouts = timeouts
         self.same_clock = same_clock
         self.manifest = prober_pod_manifest(
@@ -201,27 +199,19 @@ class PodProber:
         # the sampler prints at least every flush (20 ms) while it runs: a minute's silence is a stall
         self.stall_timeout = stall_timeout or max(2 * self.options.stop_wait, timeouts.poll_interval)
         self.max_stalls = max_stalls
-        self.stream = SampleStream(self.kind)
         self.diagnostics = self.stream.diagnostics
         self.reopened = 0
         self.alignment: ClockAlignment | None = None
         self.alignment_error: str | None = None
-        self.started_at: float | None = None
         self._end_reason: str | None = None
         self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         self._response: Any = None
         self._created = False
         self.error: BaseException | None = None
         """The exception that ended the log-following thread, if any."""
-        self.stopped = False  # True once stop() was called
 
     def __repr__(self) -> str:
         return f"PodProber({self.kind} {self.where})"
-
-    @property
-    def label(self) -> str:
-        return f"{self.kind} via pod"
 
     @property
     def _pod_path(self) -> str:
@@ -247,8 +237,7 @@ class PodProber:
             start_round = None if self.same_clock else self._clock_round()
             self.alignment = start_round
             self._response = self._open_log()
-            self._thread = threading.Thread(target=self._follow, name="rollproof-pod-prober", daemon=True)
-            self._thread.start()
+            self._follow_in_thread("rollproof-pod-prober")
         except BaseException:
             self._delete()
             raise
@@ -259,24 +248,8 @@ class PodProber:
         offset = self.alignment.offset if self.alignment is not None else 0.0
         return [s.shifted(offset) for s in self.stream.snapshot()] if offset else self.stream.snapshot()
 
-    def wait_first_ok(self, timeout: float) -> bool:
-        return self.stream.first_ok.wait(timeout)
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the sampler to end by itself and its log to be read; True if it has."""
-        if self._thread is None:
-            return False
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def stop(self) -> ProbeRun:
-        """Align clocks once more, delete the pod, read its log to the end; the run (or the thread's error)."""
-        self.stopped = True
-        stopped_at = clock()
+    def _halt(self, stopped_at: float) -> Ending:
+        """Align clocks once more, delete the pod, read its log to the end; how it ended (or the thread's error)."""
         if not self.same_clock and self.alignment is not None and self._created:
             self.alignment = combine(self.alignment, self._clock_round())
         self._stopping.set()
@@ -296,27 +269,7 @@ class PodProber:
             offset, error = self.alignment.offset, self.alignment.error
         else:
             offset, error = 0.0, float("inf")
-        return self.stream.run(
-            where=self.where,
-            interval=self.interval,
-            started_at=self.started_at or stopped_at,
-            stopped_at=stopped_at,
-            stopped_by_harness=True,
-            end_reason=self._end_reason or "log ended without a count",
-            clock_offset=offset,
-            clock_error=error,
-            route="pod",
-        )
-
-    def __enter__(self) -> PodProber:
-        return self.start()
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc is None:
-            self.stop()
-            return
-        with contextlib.suppress(BaseException):  # the body's exception wins; the thread's stays in `error`
-            self.stop()
+        return Ending(stopped_at, self._end_reason or "log ended without a count", offset, error)
 
     # -- clock side --------------------------------------------------------
 

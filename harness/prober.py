@@ -1,12 +1,13 @@
 """Probers: an open-loop sampler running in its own process, its lines followed by the harness.
 
-Two places a sampler can run, one shape (`Prober`): `HostProber` runs
+Two places a sampler can run, one shape (`harness.sampler.Prober`): `HostProber` runs
 `harness.probeloop` as a child process on this host (for a NodePort mapped to
 127.0.0.1, or a node container's address); `harness.podprober.PodProber` runs
 the Go prober in a pod (for clusters whose NodePorts the host cannot reach).
-Both print the same JSON lines, which `SampleStream` turns into `ProbeSample`s
-and, at the end, one `ProbeRun`: the samples plus how the run went (stopped by
-the harness or by itself, requests started, samples lost, ticks skipped).
+Both print the same JSON lines, which `harness.samplestream.SampleStream` turns
+into `ProbeSample`s and, at the end, one `ProbeRun`: the samples plus how the run
+went (stopped by the harness or by itself, requests started, samples lost, ticks
+skipped).
 
 Traffic only goes to loopback or to container IPs the caller whitelists with
 `allowed_networks`.
@@ -16,36 +17,27 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import json
-import math
 import os
-import re
 import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from typing import IO, Protocol
+from dataclasses import dataclass
+from typing import IO
 
 from harness.errors import ConfigError, HarnessError
 from harness.httpwire import ERROR_CLASSES, check_host_header, check_path
 from harness.probeloop import LoopOptions
-from harness.samples import KEEP_ALIVE, NEW_CONNECTION, ROUTES, SAMPLER_KINDS, ProbeRun, ProbeSample, clock
-from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
-
-MAX_INFLIGHT = 4000  # sockets one sampler may hold (its file-descriptor limit is raised to fit)
+from harness.sampler import Ending, ProbeOptions, SamplerBase
+from harness.samples import clock
 
 __all__ = [
     "ERROR_CLASSES",
     "ProbeTarget",
-    "ProbeOptions",
-    "Prober",
-    "SampleStream",
-    "LogLine",
     "HostProber",
     "check_probe_host",
-    "parse_log_line",
+    "loop_options",
 ]
 
 _LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
@@ -66,93 +58,6 @@ class ProbeTarget:
             raise ConfigError(f"probe port {self.port} is out of range; give 1-65535")
         check_path(self.path)
         check_host_header(self.host_header)
-
-
-@dataclass(frozen=True)
-class ProbeOptions:
-    """How one sampler requests: its kind, pace and bounds. `ProbeOptions.of(timeouts)`
-    takes the durations from the session's named timeouts."""
-
-    kind: str = NEW_CONNECTION
-    interval: float = 0.001
-    connect_timeout: float = DEFAULT_TIMEOUTS.probe_connect
-    read_timeout: float = DEFAULT_TIMEOUTS.probe_read
-    max_duration: float = DEFAULT_TIMEOUTS.probe_max_duration
-    max_requests: int = 10_000_000
-    max_inflight: int | None = None  # default: every tick of the longest request (see `inflight`)
-    marker: str | None = None
-    route: str = "mapped"
-
-    def __post_init__(self) -> None:
-        if self.kind not in SAMPLER_KINDS:
-            raise ConfigError(f"sampler kind {self.kind!r}: give one of {', '.join(SAMPLER_KINDS)}")
-        if self.route not in ROUTES:
-            raise ConfigError(f"sampler route {self.route!r}: give one of {', '.join(ROUTES)}")
-        for name in ("connect_timeout", "read_timeout", "max_duration"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be > 0 seconds, got {getattr(self, name)}")
-        if not self.interval > 0:
-            raise ConfigError(f"interval must be > 0 seconds (an open-loop sampler needs a pace), got {self.interval}")
-        if self.max_requests < 1 or (self.max_inflight is not None and self.max_inflight < 1):
-            raise ConfigError(
-                f"max_requests and max_inflight must be >= 1, got {self.max_requests}, {self.max_inflight}"
-            )
-        if self.marker is not None:
-            try:
-                re.compile(self.marker)
-            except re.error as exc:
-                raise ConfigError(f"marker {self.marker!r} is not a valid regex: {exc}") from None
-
-    @classmethod
-    def of(cls, timeouts: Timeouts, **changes: object) -> ProbeOptions:
-        return replace(
-            cls(
-                connect_timeout=timeouts.probe_connect,
-                read_timeout=timeouts.probe_read,
-                max_duration=timeouts.probe_max_duration,
-            ),
-            **changes,
-        )  # type: ignore[arg-type]
-
-    @property
-    def keep_alive(self) -> bool:
-        return self.kind == KEEP_ALIVE
-
-    @property
-    def inflight(self) -> int:
-        """Requests in flight at most: by default enough that requests hanging for their whole
-        timeouts never hold a tick back, so a hang shows as failed samples, not as a hole."""
-        if self.max_inflight is not None:
-            return self.max_inflight
-        return min(MAX_INFLIGHT, math.ceil((self.connect_timeout + self.read_timeout) / self.interval) + 1)
-
-    @property
-    def stop_wait(self) -> float:
-        """Longest a stopped sampler may take to finish its requests in flight."""
-        return self.connect_timeout + self.read_timeout + 1.0
-
-
-class Prober(Protocol):
-    """What the harness needs of a sampler, wherever it runs."""
-
-    kind: str
-    route: str
-    where: str
-    interval: float
-    stopped: bool
-
-    @property
-    def label(self) -> str: ...
-
-    def start(self) -> Prober: ...
-
-    def samples(self) -> list[ProbeSample]: ...
-
-    def wait_first_ok(self, timeout: float) -> bool: ...
-
-    def wait(self, timeout: float | None = None) -> bool: ...
-
-    def stop(self) -> ProbeRun: ...
 
 
 def check_probe_host(
@@ -188,158 +93,28 @@ def check_probe_host(
     return address
 
 
-# -- the lines every sampler prints ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LogLine:
-    """One sampler output line: a sample with its sequence number, the final count, or a diagnostic."""
-
-    seq: int | None = None
-    sample: ProbeSample | None = None
-    done: int | None = None
-    skipped: int = 0
-    why: str | None = None
-    text: str = ""
-
-
-def parse_log_line(line: str | bytes) -> LogLine:
-    """Classify one sampler output line."""
-    text = (line.decode("utf-8", "replace") if isinstance(line, bytes) else line).strip()
-    if not text.startswith("{"):
-        return LogLine(text=text)
-    try:
-        record = json.loads(text)
-        if "done" in record:
-            return LogLine(
-                done=int(record["done"]),
-                skipped=int(record.get("skipped") or 0),
-                why=str(record.get("why") or "unknown"),
-                text=text,
-            )
-        status = record.get("st")
-        seq = record.get("n")
-        conn = record.get("c")
-        sample = ProbeSample(
-            start=float(record["s"]),
-            end=float(record["e"]),
-            status=int(status) if status else None,
-            error=record.get("err") or None,
-            server=record.get("srv") or None,
-            marker=record.get("m") or None,
-            seq=int(seq) if seq is not None else None,
-            conn=int(conn) if conn is not None else None,
-            reused=bool(record.get("r")),
-        )
-        return LogLine(seq=sample.seq, sample=sample)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return LogLine(text=text)
-
-
-@dataclass
-class SampleStream:
-    """The harness's side of one sampler's output: samples by sequence number (a replayed
-    line is dropped), the sampler's own final count, and what it said besides."""
-
-    kind: str
-    samples: list[ProbeSample] = field(default_factory=list)
-    diagnostics: list[str] = field(default_factory=list)
-    requests: int | None = None
-    skipped: int = 0
-    why: str | None = None
-    _seen: set[int] = field(default_factory=set)
-    _seen_text: set[str] = field(default_factory=set)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    first_ok: threading.Event = field(default_factory=threading.Event)
-
-    def take(self, line: str | bytes) -> bool:
-        """Record one output line; True if it brought something new."""
-        parsed = parse_log_line(line)
-        with self._lock:
-            if parsed.sample is not None:
-                seq = parsed.seq
-                if seq is not None:
-                    if seq in self._seen:
-                        return False  # replayed after a reopened log
-                    self._seen.add(seq)
-                self.samples.append(parsed.sample)
-                if parsed.sample.ok:
-                    self.first_ok.set()
-                return True
-            if parsed.done is not None:
-                if self.requests is not None:
-                    return False
-                self.requests, self.skipped, self.why = parsed.done, parsed.skipped, parsed.why
-                return True
-            if not parsed.text or parsed.text in self._seen_text:
-                return False
-            self._seen_text.add(parsed.text)
-            self.diagnostics.append(parsed.text)
-            return True
-
-    @property
-    def finished(self) -> bool:
-        """The sampler's final count came, and every request it counts was received."""
-        with self._lock:
-            return self.requests is not None and len(self._seen) >= self.requests
-
-    @property
-    def lost(self) -> int:
-        """Requests the sampler counted that never reached the harness (0 until its count came)."""
-        with self._lock:
-            return max(0, self.requests - len(self._seen)) if self.requests is not None else 0
-
-    def snapshot(self) -> list[ProbeSample]:
-        with self._lock:
-            return list(self.samples)
-
-    def run(
-        self,
-        *,
-        where: str,
-        interval: float,
-        started_at: float,
-        stopped_at: float | None,
-        stopped_by_harness: bool,
-        end_reason: str | None = None,
-        clock_offset: float = 0.0,
-        clock_error: float = 0.0,
-        route: str = "mapped",
-    ) -> ProbeRun:
-        """The run these lines make. `end_reason` names how the stream ended when the
-        sampler's final count never came (e.g. "log-ended")."""
-        with self._lock:
-            why = self.why
-            if why is None:
-                why = end_reason or "no final count"
-            elif why == "stopped" and not stopped_by_harness:
-                why = "stopped by someone else"
-            samples = tuple(
-                sorted((s.shifted(clock_offset) if clock_offset else s for s in self.samples), key=lambda s: s.start)
-            )
-            requests = self.requests
-            lost = max(0, requests - len(self._seen)) if requests is not None else 0
-        return ProbeRun(
-            kind=self.kind,
-            where=where,
-            interval=interval,
-            started_at=started_at,
-            stopped_at=stopped_at,
-            stop_reason=why,
-            samples=samples,
-            requests=requests,
-            lost=lost,
-            skipped=self.skipped,
-            clock_offset=clock_offset,
-            clock_error=clock_error,
-            route=route,
-        )
-
-
 # -- the host sampler ---------------------------------------------------------------------------
 
 
-class HostProber:
+def loop_options(address: str, target: ProbeTarget, options: ProbeOptions) -> LoopOptions:
+    """The child process's own options (`harness.probeloop`) for `options` against `target` at `address`."""
+    return LoopOptions(
+        host=address,
+        port=target.port,
+        path=target.path,
+        host_header=target.host_header,
+        keep_alive=options.keep_alive,
+        interval=options.interval,
+        connect_timeout=options.connect_timeout,
+        read_timeout=options.read_timeout,
+        max_requests=options.max_requests,
+        max_duration=options.max_duration,
+        max_inflight=options.inflight,
+        marker=options.marker,
+    )
+
+
+class HostProber(SamplerBase):
     """Runs `harness.probeloop` against `target` in a child process and follows its output.
 
     `start()` launches it; `samples()` is a live snapshot; `stop()` asks it to stop
@@ -357,44 +132,17 @@ class HostProber:
         python: str = sys.executable,
     ) -> None:
         address = check_probe_host(target.host, allowed_networks)
+        options = options or ProbeOptions()
+        super().__init__(options, route=options.route, where=f"host {target.host}:{target.port}")
         self.target = target
-        self.options = options or ProbeOptions()
-        self.kind = self.options.kind
-        self.route = self.options.route
-        self.interval = self.options.interval
-        self.where = f"host {target.host}:{target.port}"
-        self._loop = LoopOptions(
-            host=str(address),
-            port=target.port,
-            path=target.path,
-            host_header=target.host_header,
-            keep_alive=self.options.keep_alive,
-            interval=self.options.interval,
-            connect_timeout=self.options.connect_timeout,
-            read_timeout=self.options.read_timeout,
-            max_requests=self.options.max_requests,
-            max_duration=self.options.max_duration,
-            max_inflight=self.options.inflight,
-            marker=self.options.marker,
-        )
+        self._loop = loop_options(str(address), target, options)
         self._python = python
-        self.stream = SampleStream(self.kind)
         self._proc: subprocess.Popen[bytes] | None = None
-        self._reader: threading.Thread | None = None
         self._stderr: list[str] = []
-        self.started_at: float | None = None
         self.ended_at: float | None = None
-        self.stopped = False
-        """True once `stop()` was called (by whoever owns the prober)."""
 
     def __repr__(self) -> str:
         return f"HostProber({self.kind} {self.where} every {self.interval * 1000:g} ms)"
-
-    @property
-    def label(self) -> str:
-        return self.kind if self.route == "mapped" else f"{self.kind} via {self.route}"
-
-    # -- caller side -------------------------------------------------------
 
     def start(self) -> HostProber:
         if self._proc is not None:
@@ -410,41 +158,20 @@ class HostProber:
             env=env,
             start_new_session=True,  # a Ctrl-C at the terminal goes to the harness, which stops it
         )
-        self._reader = threading.Thread(target=self._follow, name="rollproof-host-prober", daemon=True)
-        self._reader.start()
+        self._follow_in_thread("rollproof-host-prober")
         return self
 
-    def samples(self) -> list[ProbeSample]:
-        """A snapshot of the samples received so far (safe while running)."""
-        return self.stream.snapshot()
-
-    def wait_first_ok(self, timeout: float) -> bool:
-        return self.stream.first_ok.wait(timeout)
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the sampler to end by itself and its output to be read; True if it has."""
-        if self._reader is None:
-            return False
-        self._reader.join(timeout)
-        return not self._reader.is_alive()
-
-    @property
-    def running(self) -> bool:
-        return self._reader is not None and self._reader.is_alive()
-
-    def stop(self) -> ProbeRun:
-        """Stop the sampler; its whole run."""
-        self.stopped = True
+    def _halt(self, stopped_at: float) -> Ending:
+        """SIGTERM, then the child's requests in flight and its final count (SIGKILL past `stop_wait`)."""
         proc = self._proc
         if proc is None:
             raise HarnessError("this HostProber was never started")
-        stopped_at = clock()
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
         wait = self.options.stop_wait
-        if self._reader is not None:
-            self._reader.join(wait)
+        if self._thread is not None:
+            self._thread.join(wait)
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
@@ -452,27 +179,12 @@ class HostProber:
             reason = f"killed: did not stop within {wait:.1f}s"
         else:
             reason = f"exited {proc.returncode}" if proc.returncode else "output ended"
-        if self._reader is not None:
-            self._reader.join(wait)
+        if self._thread is not None:
+            self._thread.join(wait)
         if self.stream.why is None and self._stderr:
             reason += ": " + " | ".join(self._stderr[-3:])[-500:]
         ended = self.ended_at if self.ended_at is not None and self.stream.why != "stopped" else stopped_at
-        return self.stream.run(
-            where=self.where,
-            interval=self.interval,
-            started_at=self.started_at or stopped_at,
-            stopped_at=ended,
-            stopped_by_harness=True,
-            end_reason=reason,
-            route=self.options.route,
-        )
-
-    def __enter__(self) -> HostProber:
-        return self.start()
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if not self.stopped:
-            self.stop()
+        return Ending(ended, reason)
 
     # -- reader side -------------------------------------------------------
 

@@ -26,7 +26,7 @@ from .analysis import MAX_CLOCK_ERROR, Phase, ProbeAnalysis, analyse, held_toget
 from .attribution import attributor
 from .datapath import DataPathRecorder, DataPathTimeline
 from .errors import HarnessError, WaitTimeout
-from .prober import ProbeOptions, Prober
+from .sampler import ProbeOptions, Prober
 from .samples import ProbeRun, ProbeSample, clock
 from .timeouts import Timeouts
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-__all__ = ["ProbeSample", "ProbeRun", "clock", "NEW_CONNECTION", "KEEP_ALIVE", "SAMPLER_KINDS", "ROUTES"]
+__all__ = [
+    "ProbeSample",
+    "ProbeRun",
+    "clock",
+    "NEW_CONNECTION",
+    "KEEP_ALIVE",
+    "SAMPLER_KINDS",
+    "ROUTES",
+    "sampler_label",
+]
 
 clock = time.monotonic
 """The one clock of the harness: prober samples, watchers and rollout steps all use it.
@@ -26,6 +35,12 @@ ROUTES = ("mapped", "node", "pod")
 """Where a sampler's requests enter the data path: "mapped" (this host, the NodePort that the
 kind config maps to 127.0.0.1: Docker's port mapping first), "node" (this host, straight to a
 node container's address and NodePort) or "pod" (a sampler pod, to the Service's ClusterIP)."""
+
+
+def sampler_label(kind: str, route: str) -> str:
+    """A sampler's name in reports, the same for the sampler and its run: its kind, and its
+    route when not the usual one."""
+    return kind if route == "mapped" else f"{kind} via {route}"
 
 
 @dataclass(frozen=True)
@@ -103,8 +118,8 @@ class ProbeRun:
 
     @property
     def label(self) -> str:
-        """The sampler's name in reports: its kind, and its route when not the usual one."""
-        return self.kind if self.route == "mapped" else f"{self.kind} via {self.route}"
+        """The sampler's name in reports (`sampler_label`)."""
+        return sampler_label(self.kind, self.route)
 
     @classmethod
     def of_samples(

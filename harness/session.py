@@ -16,7 +16,8 @@ from .kit.appimages import PROBER_IMAGE
 from .kit.build import KitManifest, load_manifest, manifest_path
 from .kit.versions import kit_versions
 from .kube.config import kube_errors
-from .prober import HostProber, ProbeOptions, Prober, ProbeTarget
+from .prober import HostProber, ProbeTarget
+from .sampler import ProbeOptions, Prober
 from .settings import RunSettings
 from .timeouts import DEFAULT_TIMEOUTS, Timeouts
 

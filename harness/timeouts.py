@@ -26,6 +26,7 @@ class Timeouts:
     probe_max_duration: float = 900.0  # a sampler that runs longer ends by itself; the verdict then fails
     probe_connect: float = 1.0  # a probe's TCP connect
     probe_read: float = 2.0  # a probe's whole response after connecting
+    probe_interval: float = 0.001  # a sampler's pace where the run names none (--probe-interval)
     api_request: float = 30.0
     poll_interval: float = 0.5
 

@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 
 from harness.httpwire import ERROR_CLASSES
-from harness.prober import SampleStream, parse_log_line
 from harness.samples import KEEP_ALIVE, NEW_CONNECTION, clock
+from harness.samplestream import SampleStream, parse_log_line
 
 SOURCE = Path(__file__).resolve().parents[2] / "fixtures" / "images" / "prober"
 LINE_KEYS = ("n", "s", "e", "c", "st", "err", "srv", "m", "r")  # in the order probeloop.sample_line writes them

@@ -47,7 +47,7 @@ def _imported(path: Path) -> set[str]:
     return names
 
 
-PROBES = ("harness.prober", "harness.probeloop", "harness.probing")
+PROBES = ("harness.prober", "harness.probeloop", "harness.probing", "harness.sampler", "harness.samplestream")
 
 NEVER = {
     "kube": ("harness.rollout", "harness.cluster", "harness.kit", *PROBES, "harness.podprober"),

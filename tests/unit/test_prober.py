@@ -18,21 +18,15 @@ import pytest
 from conftest import ScriptedServer
 
 from harness.clocksync import Exchange, align, combine, exchange_with
-from harness.errors import ConfigError, NotFound, ProviderError
+from harness.errors import ConfigError, HarnessError, NotFound, ProviderError
 from harness.httpwire import ERROR_CLASSES, NeedMore, WireFailure, parse_response
 from harness.podprober import PodProber, prober_pod_manifest
 from harness.probeloop import LoopOptions, ProbeLoop
-from harness.prober import (
-    HostProber,
-    LogLine,
-    ProbeOptions,
-    ProbeTarget,
-    SampleStream,
-    check_probe_host,
-    parse_log_line,
-)
+from harness.prober import HostProber, ProbeTarget, check_probe_host, loop_options
+from harness.sampler import Ending, ProbeOptions, SamplerBase
 from harness.samples import KEEP_ALIVE, ProbeSample, clock
-from harness.timeouts import Timeouts
+from harness.samplestream import LogLine, SampleStream, parse_log_line
+from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 
 def loop_run(port: int, **kw: Any) -> tuple[list[ProbeSample], dict[str, Any]]:
@@ -212,8 +206,90 @@ def test_bad_options_are_config_errors() -> None:
         ProbeTarget("127.0.0.1", 0)
     with pytest.raises(ConfigError):
         ProbeTarget("127.0.0.1", 80, path="no-slash")
-    options = ProbeOptions.of(Timeouts(probe_connect=3.0, probe_max_duration=50.0), kind=KEEP_ALIVE)
-    assert (options.connect_timeout, options.max_duration, options.keep_alive) == (3.0, 50.0, True)
+    options = ProbeOptions.of(
+        Timeouts(probe_connect=3.0, probe_max_duration=50.0, probe_interval=0.004), kind=KEEP_ALIVE
+    )
+    assert (options.connect_timeout, options.max_duration, options.interval, options.keep_alive) == (
+        3.0,
+        50.0,
+        0.004,
+        True,
+    )
+    default = ProbeOptions()
+    assert (default.interval, default.connect_timeout, default.read_timeout, default.max_duration) == (
+        DEFAULT_TIMEOUTS.probe_interval,
+        DEFAULT_TIMEOUTS.probe_connect,
+        DEFAULT_TIMEOUTS.probe_read,
+        DEFAULT_TIMEOUTS.probe_max_duration,
+    )
+
+
+def test_loop_options_carry_the_shared_options() -> None:
+    """The child's own options come from the shared ones: the same command line as before."""
+    target = ProbeTarget("127.0.0.1", 30080, path="/v", host_header="web")
+    options = ProbeOptions(kind=KEEP_ALIVE, interval=0.002, max_duration=90.0, marker=r"version=(\w+)")
+    loop = loop_options("127.0.0.1", target, options)
+    assert loop == LoopOptions(
+        host="127.0.0.1",
+        port=30080,
+        path="/v",
+        host_header="web",
+        keep_alive=True,
+        interval=0.002,
+        connect_timeout=options.connect_timeout,
+        read_timeout=options.read_timeout,
+        max_requests=options.max_requests,
+        max_duration=90.0,
+        max_inflight=options.inflight,
+        marker=r"version=(\w+)",
+    )
+    assert loop.argv()[:4] == ["--target", "127.0.0.1:30080", "--path", "/v"] and "--keep-alive" in loop.argv()
+
+
+class LinesSampler(SamplerBase):
+    """A sampler whose output is given lines; its halt fails when told to."""
+
+    def __init__(self, lines: list[str], fail_halt: bool = False) -> None:
+        super().__init__(ProbeOptions(kind=KEEP_ALIVE), route="node", where="given lines")
+        self.lines, self.fail_halt, self.halts = lines, fail_halt, 0
+
+    def start(self) -> LinesSampler:
+        self.started_at = clock()
+        self._follow_in_thread("lines-sampler")
+        return self
+
+    def _follow(self) -> None:
+        for line in self.lines:
+            self.stream.take(line)
+
+    def _halt(self, stopped_at: float) -> Ending:
+        self.halts += 1
+        if self.fail_halt:
+            raise HarnessError("halt failed")
+        return Ending(stopped_at, "lines ended", clock_offset=1.0, clock_error=0.001)
+
+
+def test_the_sampler_lifecycle_is_written_once() -> None:
+    """Waits, the run a stop returns, and the context manager: the same for every route."""
+    sampler = LinesSampler([sample_line(1), sample_line(2), done_line(2)])
+    assert sampler.label == "keep-alive via node" and not sampler.wait(0) and not sampler.running
+    with sampler:
+        assert sampler.wait(5) and sampler.wait_first_ok(0) and not sampler.running
+        run = sampler.stop()
+    assert sampler.halts == 1  # already stopped: the context manager does not stop again
+    assert (run.kind, run.route, run.where, run.label, run.interval) == (
+        "keep-alive",
+        "node",
+        "given lines",
+        sampler.label,
+        sampler.interval,
+    )
+    assert (run.requests, run.stop_reason, run.clock_offset, run.clock_error) == (2, "stopped", 1.0, 0.001)
+    assert [s.start for s in run.samples] == [12.0, 13.0] and [s.start for s in sampler.samples()] == [11.0, 12.0]
+    with pytest.raises(ValueError, match="the body's"), LinesSampler([], fail_halt=True):
+        raise ValueError("the body's")
+    with pytest.raises(HarnessError, match="halt failed"), LinesSampler([], fail_halt=True):
+        pass
 
 
 # --------------------------------------------------------------------------- the wire parser

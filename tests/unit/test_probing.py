@@ -7,7 +7,7 @@ import pytest
 from harness.analysis import Phase
 from harness.errors import WaitTimeout
 from harness.probing import ProbedService
-from harness.prober import ProbeOptions
+from harness.sampler import ProbeOptions
 from harness.samples import ProbeRun, ProbeSample, clock
 from harness.timeouts import Timeouts
 
