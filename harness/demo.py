@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from kubernetes import client
@@ -16,10 +15,10 @@ from .leftovers import owner_annotations, owner_labels
 from .manifests import service
 from .poll import poll
 from .sampler import Prober
-from .samples import ProbeSample, clock
+from .samples import ProbeSample
 from .timeouts import DEFAULT_TIMEOUTS, Timeouts
 
-__all__ = ["free_node_port", "create_service", "wait_first_answer", "observe_for"]
+__all__ = ["free_node_port", "create_service", "wait_first_answer"]
 
 log = logging.getLogger(__name__)
 
@@ -144,10 +143,3 @@ def wait_first_answer(prober: Prober, timeout: float, interval: float) -> ProbeS
     if ok is None:
         raise WaitTimeout(waited_for, timeout, describe(last))
     return ok
-
-
-def observe_for(seconds: float) -> None:
-    """Let the probers watch the settled state for a named observation window."""
-    deadline = clock() + seconds
-    while clock() < deadline:
-        time.sleep(min(0.1, deadline - clock()))

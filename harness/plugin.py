@@ -478,7 +478,10 @@ def record(
     cluster_info = pytestconfig.stash.get(_cluster_key, None)
     server_version = cluster_info.git_version if cluster_info else "unknown"
     kit_version = pytestconfig.stash[_kit_key].used_version()
-    report = rec.write(rp_settings.report_dir, request.node.nodeid, outcome, server_version, message, kit_version)
+    setup_s = setup.duration if setup is not None else None
+    report = rec.write(
+        rp_settings.report_dir, request.node.nodeid, outcome, server_version, message, kit_version, setup_s
+    )
     pytestconfig.stash[_reports_key].append(report)
     props: list[tuple[str, object]] = [
         ("scenario", rec.scenario),

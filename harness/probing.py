@@ -28,22 +28,16 @@ from .datapath import DataPathRecorder, DataPathTimeline
 from .errors import HarnessError, WaitTimeout
 from .sampler import ProbeOptions, Prober
 from .samples import ProbeRun, ProbeSample, clock
+from .stopwatch import STOPWATCH, observe_for
 from .timeouts import Timeouts
 
-__all__ = ["ProbedService", "EvidenceSource", "observe_for"]
+__all__ = ["ProbedService", "EvidenceSource"]
 
 
 class EvidenceSource(Protocol):
     """A watcher whose record a verdict also rests on (e.g. a ReplicaSet watcher)."""
 
     def evidence_problems(self, since: float, until: float) -> list[str]: ...
-
-
-def observe_for(seconds: float) -> None:
-    """Let the samplers watch for a named observation window."""
-    deadline = clock() + seconds
-    while (left := deadline - clock()) > 0:
-        time.sleep(min(0.1, left))
 
 
 @dataclass
@@ -77,6 +71,10 @@ class ProbedService:
 
     def start(self) -> ProbedService:
         """Data path first, then every sampler; returns once each sampler has had an answer."""
+        with STOPWATCH.timing("samplers"):
+            return self._start()
+
+    def _start(self) -> ProbedService:
         try:
             if self.datapath is not None:
                 self.datapath.start()
@@ -166,6 +164,10 @@ class ProbedService:
             until = self.settled_at + self.timeouts.probe_settle
             observe_for(max(0.0, until - clock()) + self.timeouts.poll_interval)
         self.finished = True
+        with STOPWATCH.timing("analysis"):
+            return self._analyse()
+
+    def _analyse(self) -> list[ProbeAnalysis]:
         stopped = clock()
         self._stop_all()
         window_end = stopped  # everything the samplers saw while the scenario ran is evidence

@@ -20,6 +20,7 @@ from .report import (
     write_test_report,
 )
 from .samples import clock
+from .stopwatch import STOPWATCH
 from .rolloutsteps import ReplicaPoint, ScaleStep
 
 __all__ = ["ScenarioRecord"]
@@ -50,6 +51,9 @@ class ScenarioRecord:
     exchange_sources: list[Callable[[], Sequence[Any]]] = field(default_factory=list)
     finishers: list[Callable[[], None]] = field(default_factory=list)
     """Called before the report is written (a scenario that ended early still reports its probes)."""
+
+    def __post_init__(self) -> None:
+        STOPWATCH.reset()  # the parts of this scenario's time (`harness.stopwatch`) count from here
 
     @contextmanager
     def rollout(self) -> Iterator[None]:
@@ -98,20 +102,22 @@ class ScenarioRecord:
         server_version: str,
         message: str = "",
         kit_version: str | None = None,
+        setup_s: float | None = None,
     ) -> TestReport:
         """Write the JSON report (and the timeline picture when there is a timeline)."""
         report_dir.mkdir(parents=True, exist_ok=True)
         picture = None
         if self.probes or self.points or self.steps:
-            picture = plot_timeline(
-                report_dir / f"{file_stem(nodeid)}.png",
-                self.probes,
-                self.points,
-                self.steps,
-                self.t0,
-                f"{self.scenario} (Kubernetes {server_version})",
-                datapath=self.datapath[0] if self.datapath else None,
-            )
+            with STOPWATCH.timing("picture"):
+                picture = plot_timeline(
+                    report_dir / f"{file_stem(nodeid)}.png",
+                    self.probes,
+                    self.points,
+                    self.steps,
+                    self.t0,
+                    f"{self.scenario} (Kubernetes {server_version})",
+                    datapath=self.datapath[0] if self.datapath else None,
+                )
         report = TestReport(
             scenario=self.scenario,
             nodeid=nodeid,
@@ -121,6 +127,8 @@ class ScenarioRecord:
             t0=self.t0,
             duration_s=clock() - self.t0,
             rollout_s=self.rollout_seconds or None,
+            setup_s=setup_s,
+            parts=tuple(STOPWATCH.parts.items()),
             steps=tuple(self.steps),
             probes=tuple(self.probes),
             datapath=tuple(self.datapath),

@@ -20,6 +20,7 @@ from .datapath import DataPathTimeline
 from .errors import ConfigError
 from .matrix import CHECK, MEASUREMENT, SCENARIO, Matrix, MatrixBuilder, version_key, write_matrix
 from .samples import NEW_CONNECTION
+from .stopwatch import PARTS
 from .rolloutsteps import ReplicaPoint, ScaleStep
 
 __all__ = [
@@ -98,6 +99,9 @@ class TestReport:
     checks: tuple[CheckOutcome, ...] = ()
     picture: Path | None = None
     message: str = ""
+    setup_s: float | None = None
+    parts: tuple[tuple[str, float], ...] = ()
+    """Seconds per part of the test's time besides the rollout (`harness.stopwatch.PARTS`)."""
     kit_version: str | None = None
 
     @property
@@ -271,13 +275,27 @@ def _datapath_dict(timeline: DataPathTimeline, t0: float) -> dict[str, Any]:
     }
 
 
+def timings(report: TestReport) -> dict[str, float | None]:
+    """Where the test's time went: set-up (its fixtures), the rollout, each stopwatch part, and the rest
+    ("other": creating and waiting for what the scenario starts from, checks, the harness's own work)."""
+    out: dict[str, float | None] = {
+        "setup_s": None if report.setup_s is None else round(report.setup_s, 3),
+        "rollout_s": report.rollout_s,
+        "overhead_s": None if report.rollout_s is None else round(max(report.duration_s - report.rollout_s, 0.0), 6),
+    }
+    parts = dict(report.parts)
+    for part in PARTS:
+        out[f"{part}_s"] = round(parts.get(part, 0.0), 3)
+    out["other_s"] = round(max(report.duration_s - (report.rollout_s or 0.0) - sum(parts.values()), 0.0), 3)
+    return out
+
+
 def report_dict(report: TestReport, report_dir: Path | None = None) -> dict[str, Any]:
     """The JSON-ready form of a report; `picture` relative to `report_dir` when given."""
     t0 = report.t0
     picture = None
     if report.picture is not None:
         picture = os.path.relpath(report.picture, report_dir) if report_dir else str(report.picture)
-    overhead = None if report.rollout_s is None else round(max(report.duration_s - report.rollout_s, 0.0), 6)
     return {
         "format": REPORT_FORMAT,
         "scenario": report.scenario,
@@ -288,7 +306,7 @@ def report_dict(report: TestReport, report_dir: Path | None = None) -> dict[str,
         "server_version": report.server_version,
         "t0": report.t0,
         "duration_s": round(report.duration_s, 6),
-        "timings": {"rollout_s": report.rollout_s, "overhead_s": overhead},
+        "timings": timings(report),
         "rollout": {
             "steps": [
                 {
@@ -440,6 +458,10 @@ def _kinds_cell(probes: Sequence[ProbeAnalysis], value: Any) -> str:
     return "/".join(str(value(p)) for p in probes) if probes else "-"
 
 
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
 def versions_line(reports: Sequence[TestReport]) -> str:
     """E.g. "kit_version v1.34.4; server_version v1.34.4": what the reports ran on."""
     kits = ", ".join(v or "none" for v in _versions(r.kit_version for r in reports))
@@ -450,11 +472,24 @@ def versions_line(reports: Sequence[TestReport]) -> str:
 def terminal_summary_lines(reports: Sequence[TestReport]) -> list[str]:
     """A one-screen table per scenario: outcome, requests and failures per sampler (new/keep-alive),
     the largest gap between request starts, whether the evidence is complete, rollout seconds."""
-    header = ("scenario", "server", "outcome", "requests", "failed", "max gap ms", "evidence", "rollout s")
+    header = (
+        "scenario",
+        "server",
+        "outcome",
+        "requests",
+        "failed",
+        "max gap ms",
+        "evidence",
+        "setup s",
+        "rollout s",
+        "observe s",
+        "other s",
+    )
     rows = [header]
     for r in reports:
         ps = list(r.probes)
         evidence = "-" if not ps else "complete" if all(p.complete for p in ps) else "INCOMPLETE"
+        spent = timings(r)
         rows.append(
             (
                 r.scenario,
@@ -464,11 +499,11 @@ def terminal_summary_lines(reports: Sequence[TestReport]) -> list[str]:
                 _kinds_cell(ps, lambda p: p.failed),
                 _kinds_cell(ps, lambda p: f"{p.coverage.max_gap * 1000:.1f}"),
                 evidence,
-                f"{r.rollout_s:.1f}" if r.rollout_s is not None else "-",
+                *(_seconds(spent[k]) for k in ("setup_s", "rollout_s", "observe_s", "other_s")),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    numeric = {3, 4, 5, 7}
+    numeric = {3, 4, 5, 7, 8, 9, 10}
     lines = [
         "  ".join(
             cell.rjust(w) if i in numeric else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))
@@ -478,7 +513,8 @@ def terminal_summary_lines(reports: Sequence[TestReport]) -> list[str]:
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append(
         "requests / failed / max gap: new-connection/keep-alive samplers; "
-        "evidence: the whole window probed, no gap above the bound, nothing lost"
+        "evidence: the whole window probed, no gap above the bound, nothing lost; "
+        "setup / rollout / observe / other s: where each test's time went (its report's `timings`)"
     )
     return lines
 

@@ -15,7 +15,7 @@ from harness.rollout.podlives import node_handoffs, ordinal_handoffs, pod_lives,
 from harness.rollout.pods import pod_ordinal
 from harness.rollout.podsets import apply_object, list_pods, list_revisions, wait_set_rollout
 from harness.rollout.podwatcher import PodWatcher
-from harness.probing import observe_for
+from harness.stopwatch import observe_for
 from harness.report import HistoryEntry
 from harness.samples import NEW_CONNECTION, clock
 from harness.timeline import render_window

@@ -140,7 +140,16 @@ def test_test_report_json_has_the_promised_keys(tmp_path: Path) -> None:
     assert "k8s_version" not in data
     assert data["nodeid"] == "tests/cluster/test_rolling.py::test_rolling[1.34]"
     assert data["duration_s"] == 12.5
-    assert data["timings"] == {"rollout_s": 8.0, "overhead_s": 4.5}
+    assert data["timings"] == {
+        "setup_s": None,
+        "rollout_s": 8.0,
+        "overhead_s": 4.5,
+        "observe_s": 0.0,
+        "samplers_s": 0.0,
+        "analysis_s": 0.0,
+        "picture_s": 0.0,
+        "other_s": 4.5,
+    }
     assert data["rollout"]["steps"][0] == {
         "t": 2.0,
         "action": "scale-up",
@@ -200,7 +209,8 @@ def test_report_without_probe_keeps_the_schema(tmp_path: Path) -> None:
         write_test_report(tmp_path, make_report(probes=(), datapath=(), rollout_s=None, picture=None)).read_text()
     )
     assert data["probes"] == {} and data["datapath"] == []
-    assert data["timings"] == {"rollout_s": None, "overhead_s": None}
+    assert data["timings"]["rollout_s"] is None and data["timings"]["overhead_s"] is None
+    assert data["timings"]["other_s"] == 12.5
     assert data["picture"] is None
 
 
@@ -313,7 +323,13 @@ def test_terminal_summary_is_a_table() -> None:
         "gap",
         "ms",
         "evidence",
+        "setup",
+        "s",
         "rollout",
+        "s",
+        "observe",
+        "s",
+        "other",
         "s",
     ]
     assert set(lines[1]) <= {"-", " "}
@@ -325,9 +341,12 @@ def test_terminal_summary_is_a_table() -> None:
         "3/0",
         "100.0/100.0",
         "complete",
+        "-",
         "8.0",
+        "0.0",
+        "4.5",
     ]
-    assert lines[4].split() == ["deployment-rolling", "1.16", "skipped", "-", "-", "-", "-", "8.0"]
+    assert lines[4].split() == ["deployment-rolling", "1.16", "skipped", "-", "-", "-", "-", "-", "8.0", "0.0", "4.5"]
     end = lines[0].index("requests") + len("requests")
     assert lines[2][:end].endswith("60/60") and lines[4][:end].endswith("-")
 
@@ -368,3 +387,25 @@ def test_the_versions_line_names_the_kit_and_the_server() -> None:
     assert versions_line(session()) == "kit_version v1.34.4, none; server_version 1.9, 1.16, 1.34"
     one = make_report(server_version="v1.35.4", kit_version="v1.35.4")
     assert versions_line([one, one]) == "kit_version v1.35.4; server_version v1.35.4"
+
+
+def test_timings_say_where_the_time_went() -> None:
+    from harness.report import timings
+
+    report = make_report(setup_s=2.25, parts=(("observe", 3.0), ("samplers", 0.5), ("picture", 1.0)))
+    spent = timings(report)
+    assert (spent["setup_s"], spent["rollout_s"], spent["observe_s"], spent["samplers_s"]) == (2.25, 8.0, 3.0, 0.5)
+    assert (spent["analysis_s"], spent["picture_s"]) == (0.0, 1.0)
+    assert spent["other_s"] == 0.0  # 12.5 - 8 - 4.5: nothing left unexplained
+
+
+def test_the_stopwatch_sums_parts_from_the_record_on() -> None:
+    from harness.record import ScenarioRecord
+    from harness.stopwatch import STOPWATCH, observe_for
+
+    STOPWATCH.add("observe", 5.0)
+    ScenarioRecord(scenario="s")  # a new scenario's time counts from here
+    observe_for(0.02)
+    with STOPWATCH.timing("samplers"):
+        pass
+    assert set(STOPWATCH.parts) == {"observe", "samplers"} and 0.02 <= STOPWATCH.parts["observe"] < 1.0

@@ -1,0 +1,54 @@
+"""Where a scenario's wall time goes: named parts, summed for the test that runs now.
+
+Tests run one at a time in a pytest process, so one stopwatch serves them all: the
+plugin resets it when a scenario's record is made and reads it when the report is
+written. The rollout itself is timed by the record (`ScenarioRecord.rollout`); the
+parts here are the rest that is not the harness's own bookkeeping.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from .samples import clock
+
+__all__ = ["PARTS", "Stopwatch", "STOPWATCH", "observe_for"]
+
+PARTS = ("observe", "samplers", "analysis", "picture")
+"""observe: named observation windows (the settled state watched); samplers: starting them
+until each had its first answer; analysis: stopping them and analysing their runs;
+picture: drawing the timeline picture."""
+
+
+class Stopwatch:
+    """Seconds per named part since the last `reset`."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, float] = {}
+
+    def reset(self) -> None:
+        self.parts = {}
+
+    def add(self, part: str, seconds: float) -> None:
+        self.parts[part] = self.parts.get(part, 0.0) + seconds
+
+    @contextmanager
+    def timing(self, part: str) -> Iterator[None]:
+        started = clock()
+        try:
+            yield
+        finally:
+            self.add(part, clock() - started)
+
+
+STOPWATCH = Stopwatch()
+
+
+def observe_for(seconds: float) -> None:
+    """Let the samplers watch for a named observation window (timed as "observe")."""
+    with STOPWATCH.timing("observe"):
+        deadline = clock() + seconds
+        while (left := deadline - clock()) > 0:
+            time.sleep(min(0.1, left))
