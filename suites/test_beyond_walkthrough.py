@@ -198,7 +198,8 @@ def test_daemonset_rolling_update_surges_and_drops_no_request(
     MUST hold: for both samplers the whole rollout probed and zero failed
     requests; the old Server header answers first and the new one last, with no
     old answer once the rollout settled; on every node the new pod is Ready before
-    the old one starts terminating (one hand-over per node); at every instant at
+    the old one starts terminating (one hand-over per node, the control plane
+    included); at every instant at
     most nodes + maxSurge pods that are not terminating (the DaemonSet controller
     counts no pod whose deletion has begun) and at least as many available as
     nodes; one new pod per node at the end.
@@ -209,7 +210,8 @@ def test_daemonset_rolling_update_surges_and_drops_no_request(
     log.info("create %s (%s, one pod per node) behind a Service", DS, old.image)
     apply_object(raw_api, daemonset(DS, old.image, "v0.1", max_surge=1, max_unavailable=0), namespace)
     nodes = int(dict(wait_set_rollout(apps_api, core_api, namespace, "DaemonSet", DS, timeouts).counts)["desired"])
-    assert nodes >= 1, f"daemon set {DS} is scheduled on no node"
+    cluster_nodes = len(core_api.list_node().items)
+    assert nodes == cluster_nodes, f"daemon set {DS} is scheduled on {nodes} of the cluster's {cluster_nodes} nodes"
     log.info("%s runs on %d node(s)", DS, nodes)
     probed = probed_service(DS, labels)
     watcher = pod_watcher(labels)
