@@ -240,6 +240,7 @@ def open_provider(
             kubeconfig=None,
             keep=settings.keep_cluster,
             load_images=tuple(load),
+            etcd_image_tag=manifest.etcd_image_tag if manifest and not getoption("kind_image", default=None) else None,
         ),
         timeouts,
         announce,

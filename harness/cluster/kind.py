@@ -42,6 +42,7 @@ class KindSettings:
     kubeconfig: Path | None = None  # default: in the process's private run directory
     keep: bool = False
     load_images: tuple[str, ...] = field(default=())
+    etcd_image_tag: str | None = None  # see KindConfig
 
 
 _NAME = re.compile(r"^[a-z0-9][-a-z0-9.]*$")  # kind's own rule is ^[a-z0-9.-]+$; Docker wants a leading alnum
@@ -196,7 +197,7 @@ class KindProvider:
             )
 
     def _create(self) -> NodePortMap:
-        config = KindConfig.with_free_ports(self.settings.workers)
+        config = KindConfig.with_free_ports(self.settings.workers, etcd_image_tag=self.settings.etcd_image_tag)
         config_file = run_dir() / f"kind-{self.settings.name}-config.yaml"
         config_file.write_text(config.render())
         cmd = [

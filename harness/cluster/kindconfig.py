@@ -35,6 +35,7 @@ class KindConfig:
     workers: int = 0
     port_map: tuple[tuple[int, int], ...] = ()  # (node port, host port)
     api_server_port: int = 0  # 0: kind picks a free one
+    etcd_image_tag: str | None = None  # the etcd image kubeadm is told to run, when not its own default
 
     def render(self) -> str:
         control_plane: dict = {"role": "control-plane"}
@@ -49,9 +50,15 @@ class KindConfig:
             "networking": {"apiServerAddress": "127.0.0.1", "apiServerPort": self.api_server_port},
             "nodes": [control_plane] + [{"role": "worker"} for _ in range(self.workers)],
         }
+        if self.etcd_image_tag:
+            patch = {"kind": "ClusterConfiguration", "etcd": {"local": {"imageTag": self.etcd_image_tag}}}
+            config["kubeadmConfigPatches"] = [yaml.safe_dump(patch, sort_keys=False)]
         return yaml.safe_dump(config, sort_keys=False)
 
     @classmethod
-    def with_free_ports(cls, workers: int, count: int = NODE_PORT_COUNT) -> "KindConfig":
+    def with_free_ports(
+        cls, workers: int, count: int = NODE_PORT_COUNT, etcd_image_tag: str | None = None
+    ) -> "KindConfig":
         hosts = free_loopback_ports(count)
-        return cls(workers=workers, port_map=tuple(zip(range(NODE_PORT_BASE, NODE_PORT_BASE + count), hosts)))
+        ports = tuple(zip(range(NODE_PORT_BASE, NODE_PORT_BASE + count), hosts))
+        return cls(workers=workers, port_map=ports, etcd_image_tag=etcd_image_tag)

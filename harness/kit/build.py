@@ -37,6 +37,7 @@ class KitManifest:
     prober_image: str
     built_at: float
     containerd_version: str = ""  # the node's containerd (absent from manifests written before it was recorded)
+    etcd_image_tag: str | None = None  # named in kubeadm's config where kubeadm would ask for another etcd
 
     def image(self, role: str) -> AppImage:
         return next(i for i in self.app_images if i.role == role)
@@ -119,6 +120,7 @@ def build_kit(kit_version: str = DEFAULT_KIT_VERSION, where: str = "kit version"
             prober_image=prober,
             built_at=time.time(),
             containerd_version=versions.containerd,
+            etcd_image_tag=versions.etcd_override,
         )
         _prune_superseded()
         text = json.dumps(asdict(manifest), indent=2) + "\n"

@@ -1,9 +1,17 @@
 """Pinned versions of everything the kit builds, in one place, per Kubernetes minor.
 
 For each minor:
-- Kubernetes: the latest patch in the Go module proxy.
+- Kubernetes: the latest patch whose module and every staging module (k8s.io/kube-proxy,
+  k8s.io/endpointslice, ...) the Go module proxy serves: 1.31.14's k8s.io/kube-proxy,
+  endpointslice, kube-scheduler and kube-controller-manager v0.31.14 and 1.32.13's
+  k8s.io/endpointslice v0.32.13 are refused ("This module version is not available"), so
+  1.31 is 1.31.13 and 1.32 is 1.32.9.
 - etcd, CoreDNS, pause: what that release's kubeadm asks for
-  (`cmd/kubeadm/app/constants/constants.go`: DefaultEtcdVersion, CoreDNSVersion, PauseVersion).
+  (`cmd/kubeadm/app/constants/constants.go`: DefaultEtcdVersion, CoreDNSVersion, PauseVersion),
+  except where the proxy does not serve that etcd whole: 1.31.13 asks for 3.5.15-0 and 1.32.9
+  for 3.5.16-0, whose go.etcd.io/etcd/client/v2 is refused, so both run etcd 3.5.24 (what
+  1.31.14 asks for), named to kubeadm through its config (`kubeadm_etcd_tag` records what
+  kubeadm would have asked for; the kind config then sets etcd.local.imageTag).
 - kind: the release whose default node image is that minor. kind supports a node image
   only with the release that made it, and each release writes the kubeadm config API
   its minors expect (v0.30 writes v1beta3; v0.32 writes v1beta4 from 1.36 on, which
@@ -58,18 +66,20 @@ _BY_MINOR: dict[int, dict[str, str]] = {
         "containerd": "v1.7.35",
     },
     31: {
-        "kubernetes": "v1.31.14",
+        "kubernetes": "v1.31.13",
         "etcd": "v3.5.24",
         "etcd_tag": "3.5.24-0",
+        "kubeadm_etcd_tag": "3.5.15-0",
         "coredns": "v1.11.3",
         "pause": "3.10",
         "kind": "v0.24.0",
         "containerd": "v2.0.14",
     },
     32: {
-        "kubernetes": "v1.32.13",
+        "kubernetes": "v1.32.9",
         "etcd": "v3.5.24",
         "etcd_tag": "3.5.24-0",
+        "kubeadm_etcd_tag": "3.5.16-0",
         "coredns": "v1.11.3",
         "pause": "3.10",
         "kind": "v0.26.0",
@@ -203,6 +213,12 @@ class KitVersions:
     containerd: str
     crictl: str = CRICTL_VERSION
     old_go: OldGo | None = None
+    kubeadm_etcd_tag: str | None = None  # what kubeadm asks for, where the kit runs another etcd
+
+    @property
+    def etcd_override(self) -> str | None:
+        """The etcd image tag to name in kubeadm's config, where kubeadm would ask for another one."""
+        return self.etcd_tag if self.kubeadm_etcd_tag and self.kubeadm_etcd_tag != self.etcd_tag else None
 
     @property
     def minor(self) -> int:

@@ -164,3 +164,18 @@ def test_the_kit_line_says_which_build_and_why(cache, tmp_path) -> None:
     kit = SessionKit(existing)
     assert kit.describe() == "kit_version none (an existing cluster, both images given)"
     assert kit.used_version() is None
+
+
+def test_kubeadm_is_told_the_etcd_the_kit_runs_where_its_own_is_not_served() -> None:
+    import yaml
+
+    from harness.cluster.kindconfig import KindConfig
+    from harness.kit.versions import kit_versions
+
+    assert kit_versions("1.31").kubernetes == "v1.31.13" and kit_versions("1.31").etcd_override == "3.5.24-0"
+    assert kit_versions("1.32").etcd_override == "3.5.24-0"
+    assert kit_versions("1.34").etcd_override is None  # the etcd its kubeadm asks for
+    config = yaml.safe_load(KindConfig(etcd_image_tag="3.5.24-0").render())
+    patch = yaml.safe_load(config["kubeadmConfigPatches"][0])
+    assert patch == {"kind": "ClusterConfiguration", "etcd": {"local": {"imageTag": "3.5.24-0"}}}
+    assert "kubeadmConfigPatches" not in yaml.safe_load(KindConfig().render())
