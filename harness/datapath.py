@@ -250,7 +250,7 @@ class EndpointSliceWatcher(ListWatchRecorder[EndpointEvent]):
         super().__init__(
             timeouts=timeouts,
             path=object_path("discovery.k8s.io/v1", "endpointslices", None, namespace),
-            max_duration=timeouts.probe_max_duration if max_duration is None else max_duration,
+            max_duration=max_duration,
             thread_name=f"eps-watch-{namespace}-{service}",
         )
         self.namespace = namespace

@@ -44,7 +44,7 @@ ListCall = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 class ListWatchRecorder(abc.ABC, Generic[R]):
     """A stoppable thread recording `R`s from a list and a watch of one collection at `path`.
 
-    `max_duration` is how long the thread may run at most; `server` labels
+    `max_duration` is how long the thread may run at most (None: `timeouts.probe_max_duration`); `server` labels
     connection errors; `thread_name` names the thread. `_what()` names the
     watcher and `noun` its records in a stop that times out ("pod watcher of ns
     (app=web) to stop ... thread alive with 12 events").
@@ -53,10 +53,10 @@ class ListWatchRecorder(abc.ABC, Generic[R]):
     noun = "records"
 
     def __init__(
-        self, *, timeouts: Timeouts, path: str, max_duration: float, thread_name: str, server: str = ""
+        self, *, timeouts: Timeouts, path: str, max_duration: float | None, thread_name: str, server: str = ""
     ) -> None:
         self.timeouts = timeouts
-        self.max_duration = max_duration
+        self.max_duration = timeouts.probe_max_duration if max_duration is None else max_duration
         self.truncated = False
         self.expired = False
         """True when the thread ended at `max_duration` (recording stopped by itself)."""

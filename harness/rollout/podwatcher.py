@@ -43,7 +43,7 @@ class PodWatcher(ListWatchRecorder[PodEvent]):
         super().__init__(
             timeouts=timeouts,
             path=object_path("v1", "pods", None, namespace),
-            max_duration=timeouts.probe_max_duration if max_duration is None else max_duration,
+            max_duration=max_duration,
             thread_name=f"pod-watch-{namespace}",
         )
         self.namespace = namespace

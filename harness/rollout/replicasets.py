@@ -107,7 +107,7 @@ class ReplicaSetWatcher(ListWatchRecorder[ReplicaPoint]):
         super().__init__(
             timeouts=timeouts,
             path=object_path("apps/v1", "replicasets", None, namespace),
-            max_duration=timeouts.probe_max_duration if max_duration is None else max_duration,
+            max_duration=max_duration,
             thread_name=f"rs-watch-{namespace}-{deployment}",
             server=server,
         )
