@@ -2,13 +2,14 @@
 
 For each minor:
 - Kubernetes: the latest patch whose module and every staging module (k8s.io/kube-proxy,
-  k8s.io/endpointslice, ...) the Go module proxy serves: 1.31.14's k8s.io/kube-proxy,
-  endpointslice, kube-scheduler and kube-controller-manager v0.31.14 and 1.32.13's
-  k8s.io/endpointslice v0.32.13 are refused ("This module version is not available"), so
-  1.31 is 1.31.13 and 1.32 is 1.32.9.
+  k8s.io/endpointslice, ...) the Go module proxy serves, zip and checksum-database entry
+  both: 1.31.14's k8s.io/kube-proxy, endpointslice, kube-scheduler and kube-controller-manager
+  v0.31.14 and 1.32.13's k8s.io/endpointslice v0.32.13 are refused ("This module version is
+  not available"), 1.31.13's kube-proxy has no checksum entry (404), and every 1.31 patch from
+  .5 to .12 lacks one module or another; so 1.31 is 1.31.4 and 1.32 is 1.32.9.
 - etcd, CoreDNS, pause: what that release's kubeadm asks for
   (`cmd/kubeadm/app/constants/constants.go`: DefaultEtcdVersion, CoreDNSVersion, PauseVersion),
-  except where the proxy does not serve that etcd whole: 1.31.13 asks for 3.5.15-0 and 1.32.9
+  except where the proxy does not serve that etcd whole: 1.31.4 asks for 3.5.15-0 and 1.32.9
   for 3.5.16-0, whose go.etcd.io/etcd/client/v2 is refused, so both run etcd 3.5.24 (what
   1.31.14 asks for), named to kubeadm through its config (`kubeadm_etcd_tag` records what
   kubeadm would have asked for; the kind config then sets etcd.local.imageTag).
@@ -66,7 +67,7 @@ _BY_MINOR: dict[int, dict[str, str]] = {
         "containerd": "v1.7.35",
     },
     31: {
-        "kubernetes": "v1.31.13",
+        "kubernetes": "v1.31.4",
         "etcd": "v3.5.24",
         "etcd_tag": "3.5.24-0",
         "kubeadm_etcd_tag": "3.5.15-0",

@@ -172,7 +172,7 @@ def test_kubeadm_is_told_the_etcd_the_kit_runs_where_its_own_is_not_served() -> 
     from harness.cluster.kindconfig import KindConfig
     from harness.kit.versions import kit_versions
 
-    assert kit_versions("1.31").kubernetes == "v1.31.13" and kit_versions("1.31").etcd_override == "3.5.24-0"
+    assert kit_versions("1.31").kubernetes == "v1.31.4" and kit_versions("1.31").etcd_override == "3.5.24-0"
     assert kit_versions("1.32").etcd_override == "3.5.24-0"
     assert kit_versions("1.34").etcd_override is None  # the etcd its kubeadm asks for
     config = yaml.safe_load(KindConfig(etcd_image_tag="3.5.24-0").render())
