@@ -128,6 +128,15 @@ def kubeadm_images(kubeadm: Path, versions: KitVersions) -> list[str]:
     return [line.strip() for line in out.splitlines() if line.strip().count("/") >= 1 and ":" in line]
 
 
+def _with_etcd_override(image: str, versions: KitVersions) -> str:
+    """kubeadm's etcd image under the tag the kit's etcd really has, where kubeadm is told to run
+    another etcd than its own default (`KitVersions.etcd_override`); every other image as asked."""
+    repository, _, _ = image.rpartition(":")
+    if versions.etcd_override and repository.rsplit("/", 1)[-1] == "etcd":
+        return f"{repository}:{versions.etcd_override}"
+    return image
+
+
 def _build_pause(out_dir: Path) -> Path:
     source = kit_file("pause", "pause.c")
     binary = out_dir / "pause"
@@ -149,7 +158,7 @@ def _build_pause(out_dir: Path) -> Path:
 def _component_images(
     versions: KitVersions, k8s_bin: Path, etcd_bin: Path, coredns_bin: Path, keys: dict[str, str]
 ) -> list[str]:
-    wanted = kubeadm_images(k8s_bin / "kubeadm", versions)
+    wanted = [_with_etcd_override(name, versions) for name in kubeadm_images(k8s_bin / "kubeadm", versions)]
     by_name = {name.rsplit("/", 1)[-1].split(":")[0]: name for name in wanted}
     pause = _build_pause(cache_root() / "bin" / "pause")
     static = {

@@ -179,3 +179,13 @@ def test_kubeadm_is_told_the_etcd_the_kit_runs_where_its_own_is_not_served() -> 
     patch = yaml.safe_load(config["kubeadmConfigPatches"][0])
     assert patch == {"kind": "ClusterConfiguration", "etcd": {"local": {"imageTag": "3.5.24-0"}}}
     assert "kubeadmConfigPatches" not in yaml.safe_load(KindConfig().render())
+
+
+def test_the_node_image_names_etcd_by_the_version_it_runs() -> None:
+    from harness.kit.nodeimage import _with_etcd_override
+    from harness.kit.versions import kit_versions
+
+    old, current = kit_versions("1.32"), kit_versions("1.34")
+    assert _with_etcd_override("registry.k8s.io/etcd:3.5.16-0", old) == "registry.k8s.io/etcd:3.5.24-0"
+    assert _with_etcd_override("registry.k8s.io/pause:3.10", old) == "registry.k8s.io/pause:3.10"
+    assert _with_etcd_override("registry.k8s.io/etcd:3.6.5-0", current) == "registry.k8s.io/etcd:3.6.5-0"
