@@ -302,6 +302,7 @@ def build_node_image(versions: KitVersions, programs: dict[str, GoProgram]) -> N
         keys["containerd"],
         files,
         component_keys,
+        images,  # the names too: one image under another tag is another node image
         *overlays,
         *extra,
     )
