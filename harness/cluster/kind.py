@@ -45,6 +45,40 @@ class KindSettings:
     etcd_image_tag: str | None = None  # see KindConfig
 
 
+_SNAPSHOTTER_UNKNOWN = "failed to detect containerd snapshotter"
+"""What `kind load` of kind v0.24 and v0.26 says on a node running containerd 2 (the kit's
+runtime for 1.31 and 1.32): it reads the snapshotter from the version 2 config layout only."""
+
+
+def _import_image(image: str, node: str) -> None:
+    """Import `image` from Docker into `node`'s containerd (k8s.io namespace), as `kind load` does."""
+    save = subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE)
+    imported = subprocess.run(
+        [
+            "docker",
+            "exec",
+            "-i",
+            node,
+            "ctr",
+            "--namespace=k8s.io",
+            "images",
+            "import",
+            "--all-platforms",
+            "--digests",
+            "-",
+        ],
+        stdin=save.stdout,
+        capture_output=True,
+        text=True,
+    )
+    if save.stdout is not None:
+        save.stdout.close()
+    saved = save.wait()
+    if saved != 0 or imported.returncode != 0:
+        reason = (imported.stderr.strip().splitlines() or [f"docker save exited {saved}"])[-1]
+        raise ProviderError(f"could not import image {image} into node {node} ({reason}): is it built?")
+
+
 _NAME = re.compile(r"^[a-z0-9][-a-z0-9.]*$")  # kind's own rule is ^[a-z0-9.-]+$; Docker wants a leading alnum
 _NAME_MAX = 50  # kind warns above this ("probably too long"): its node names append -control-plane
 
@@ -305,11 +339,17 @@ class KindProvider:
 
     def load_image(self, image: str) -> None:
         proc = self._kind("load", "docker-image", "--name", self.settings.name, image)
-        if proc.returncode != 0:
-            raise ProviderError(
-                f"could not load image {image} into kind cluster {self.settings.name!r}: "
-                "build it (`rollproof kit build`) or pull it first"
-            )
+        if proc.returncode == 0:
+            return
+        if _SNAPSHOTTER_UNKNOWN in proc.stderr:
+            for node in self._nodes():
+                _import_image(image, node)
+            return
+        reason = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ProviderError(
+            f"could not load image {image} into kind cluster {self.settings.name!r} ({reason}): "
+            "build it (`rollproof kit build`) or pull it first"
+        )
 
     def down(self) -> None:
         """Delete the cluster if this run created it and it is not kept; else say it is kept and how to remove it."""
