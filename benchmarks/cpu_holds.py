@@ -14,25 +14,24 @@ printed, not asserted. Run it as root beside a suite, or alone:
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from harness.probeloop import local_timer_interrupts  # noqa: E402
+from percpu import per_cpu  # noqa: E402
 
 
-def _local_timer_interrupts(fd: int) -> list[int]:
-    for line in os.pread(fd, 1 << 16, 0).split(b"\n"):
-        if line.strip().startswith(b"LOC:"):
-            return [int(x) for x in line.split()[1:] if x.isdigit()]
-    return []
-
-
-def sleeper(cpu: int, seconds: float, late: float, out: multiprocessing.Queue) -> None:
-    """Wake every 2 ms on `cpu`; put (monotonic time, lateness, LOC deltas per CPU, span) per late wake."""
+def sleeper(cpu: int, seconds: float, late: float) -> list[tuple[float, float, list[int], float]]:
+    """Wake every 2 ms on `cpu`; (monotonic time, lateness, LOC deltas per CPU, span) per late wake."""
     os.sched_setaffinity(0, {cpu})
     os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
     fd = os.open("/proc/interrupts", os.O_RDONLY)
     holds = []
-    base, base_at = _local_timer_interrupts(fd), time.monotonic()
+    base, base_at = local_timer_interrupts(fd), time.monotonic()
     prev = base_at
     end = prev + seconds
     turn = 0
@@ -40,14 +39,14 @@ def sleeper(cpu: int, seconds: float, late: float, out: multiprocessing.Queue) -
         time.sleep(0.002)
         now = time.monotonic()
         if now - prev - 0.002 > late:
-            counts = _local_timer_interrupts(fd)
+            counts = local_timer_interrupts(fd)
             holds.append((now, now - prev - 0.002, [b - a for a, b in zip(base, counts)], now - base_at))
             base, base_at = counts, now
         turn += 1
         if turn % 2 == 0:
-            base, base_at = _local_timer_interrupts(fd), time.monotonic()
+            base, base_at = local_timer_interrupts(fd), time.monotonic()
         prev = now
-    out.put((cpu, holds))
+    return holds
 
 
 def main() -> None:
@@ -56,13 +55,7 @@ def main() -> None:
     p.add_argument("--min-ms", type=float, default=15.0, help="smallest lateness printed")
     args = p.parse_args()
     cpus = sorted(os.sched_getaffinity(0))
-    queue: multiprocessing.Queue = multiprocessing.Queue()
-    procs = [multiprocessing.Process(target=sleeper, args=(c, args.seconds, args.min_ms / 1000, queue)) for c in cpus]
-    for proc in procs:
-        proc.start()
-    results = dict(queue.get() for _ in procs)
-    for proc in procs:
-        proc.join()
+    results = per_cpu(sleeper, args.seconds, args.min_ms / 1000)
     holds = sorted((at, cpu, lateness, locs, span) for cpu, hs in results.items() for at, lateness, locs, span in hs)
     print(f"{len(cpus)} CPUs, {args.seconds:.0f} s, wake-ups over {args.min_ms:.0f} ms late: {len(holds)}")
     for at, cpu, lateness, locs, span in holds:

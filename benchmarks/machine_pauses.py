@@ -15,17 +15,18 @@ alone, as root, on an otherwise idle machine: it keeps every CPU busy.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import time
+
+from percpu import per_cpu
 
 
 def _steal(fd: int, cpu: int) -> int:
     return int(os.pread(fd, 8192, 0).split(b"\n")[1 + cpu].split()[8])
 
 
-def witness(cpu: int, seconds: float, min_gap: float, out: multiprocessing.Queue) -> None:
-    """Spin on `cpu` for `seconds`; put (cpu, at, jump, steal jiffies during it) for each jump."""
+def witness(cpu: int, seconds: float, min_gap: float) -> list[tuple[int, float, float, int]]:
+    """Spin on `cpu` for `seconds`; (cpu, at, jump, steal jiffies during it) for each jump."""
     os.sched_setaffinity(0, {cpu})
     os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(30))
     fd = os.open("/proc/stat", os.O_RDONLY)
@@ -45,7 +46,7 @@ def witness(cpu: int, seconds: float, min_gap: float, out: multiprocessing.Queue
         if int(now * 1000) % 20 == 0:
             time.sleep(0.002)
             last = time.monotonic()
-    out.put(jumps)
+    return jumps
 
 
 def main() -> None:
@@ -54,13 +55,8 @@ def main() -> None:
     p.add_argument("--min-ms", type=float, default=8.0, help="smallest jump recorded")
     args = p.parse_args()
     cpus = sorted(os.sched_getaffinity(0))
-    queue: multiprocessing.Queue = multiprocessing.Queue()
-    procs = [multiprocessing.Process(target=witness, args=(c, args.seconds, args.min_ms / 1000, queue)) for c in cpus]
-    for proc in procs:
-        proc.start()
-    jumps = sorted((j for _ in procs for j in queue.get()), key=lambda j: j[1])
-    for proc in procs:
-        proc.join()
+    results = per_cpu(witness, args.seconds, args.min_ms / 1000)
+    jumps = sorted((j for found in results.values() for j in found), key=lambda j: j[1])
     shared = []
     for cpu, at, length, steal in jumps:
         overlapping = {c for c, a, n, _ in jumps if a < at + length and at < a + n}
