@@ -46,7 +46,16 @@ from .datapath import DataPathTimeline, EndpointEvent, PodTransition
 from .samples import ProbeSample
 from .timeline import error_class
 
-__all__ = ["CAUSES", "Attribution", "attribute", "attributor", "HORIZON", "STARTUP_WINDOW", "PROXY_GRACE"]
+__all__ = [
+    "CAUSES",
+    "Attribution",
+    "attribute",
+    "attributor",
+    "failure_instant",
+    "HORIZON",
+    "STARTUP_WINDOW",
+    "PROXY_GRACE",
+]
 
 CAUSES = (
     "keepalive-closed-at-shutdown",
@@ -69,6 +78,10 @@ syncs were not recorded (kube-proxy's minSyncPeriod in kind's configuration)."""
 COUNTER_SLACK = 0.25
 """Seconds either side of a request in which a kernel counter's rise is put next to it (one poll)."""
 _NEAREST = 4
+ANSWERED = ("closed", "reset", "connect-refused")
+"""Errors that are an answer (a close, a reset, a refusal): they happened when the request ended."""
+LONG_REQUEST = 0.1
+"""Seconds in flight from which a request's answer is placed at its end rather than its start."""
 _STOPPING = ("terminating", "exited", "deleted", "not-ready")
 _TIMEOUTS = ("connect-timeout", "read-timeout", "timeout")
 _UNANSWERED = _TIMEOUTS + ("connect-error", "reset")
@@ -158,13 +171,23 @@ def _endpoint_left(events: Sequence[EndpointEvent], address: str, after: float) 
     return None
 
 
+def failure_instant(sample: ProbeSample, error: str) -> float:
+    """When the failure happened: an answer that ended the request (`ANSWERED`) came at its end,
+    which for a request in flight `LONG_REQUEST` or longer (a connection that needed a SYN
+    retransmission, a slow answer) is not its start; anything else (a timeout) began at the start."""
+    if error in ANSWERED and sample.end - sample.start >= LONG_REQUEST:
+        return sample.end
+    return sample.start
+
+
 def attribute(
     sample: ProbeSample, timeline: DataPathTimeline, *, versions: Mapping[str, str] | None = None, origin: float = 0.0
 ) -> Attribution:
     """The cause of one failed request; see the module docstring."""
     versions = versions or {}
-    t, end = sample.start, sample.end
+    start, end = sample.start, sample.end
     error = error_class(sample) or "failed"
+    t = failure_instant(sample, error)
 
     def rel(x: float) -> str:
         return f"{x - origin:+.3f}s"
@@ -177,11 +200,13 @@ def attribute(
     stopping = [p for p in recent if p.what in _STOPPING]
     at_t = timeline.endpoints_at(t)
     how = f"{error} at {rel(t)}"
+    if t != start:
+        how += f" (the answer to a request sent at {rel(start)}, {(end - start) * 1000:.0f} ms in flight)"
 
     if sample.reused and stopping:
         p = min(stopping, key=lambda p: abs(p.t - t))
         return Attribution(
-            t,
+            start,
             error,
             "keepalive-closed-at-shutdown",
             f"{how} on a reused connection, {ms(p.t)} pod {p.pod} "
@@ -218,7 +243,7 @@ def attribute(
         node = at_t[ip].node if ip in at_t else steps[0].node
         if stopped is not None and still_ready:
             return Attribution(
-                t,
+                start,
                 error,
                 "stopped-while-routed",
                 f"{how}, {ms(stopped.t)} pod {pod} ({version}) {stopped.what} while its endpoint "
@@ -235,7 +260,7 @@ def attribute(
             else:
                 why = f"kube-proxy's syncs were not recorded; within {PROXY_GRACE:.0f} s of the change"
             return Attribution(
-                t,
+                start,
                 error,
                 "stale-proxy-rules",
                 f"{how}, {ms(stopped.t)} pod {pod} ({version}) {stopped.what}; its endpoint left "
@@ -249,7 +274,7 @@ def attribute(
                 "still ready" if still_ready or left is None else f"ready until {rel(left)} and still in the rules"
             )
             return Attribution(
-                t,
+                start,
                 error,
                 "stopped-while-routed",
                 f"{how}, {ms(began.t)} pod {pod} ({version}) began terminating while its endpoint "
@@ -264,7 +289,7 @@ def attribute(
         if t - STARTUP_WINDOW <= e.t <= t and e.endpoint.ready and e.kind in ("added", "changed"):
             if error in ("connect-refused", "reset", "closed") and e.endpoint.pod not in probed:
                 return Attribution(
-                    t,
+                    start,
                     error,
                     "routed-before-listening",
                     f"{how}, {ms(e.t)} endpoint {e.endpoint.address} ({e.endpoint.pod}) became "
@@ -275,7 +300,7 @@ def attribute(
                 )
     if timeline.endpoints and not any(s.ready for s in at_t.values()):
         return Attribution(
-            t,
+            start,
             error,
             "no-ready-endpoint",
             f"{how}: the Service had no ready endpoint ({len(at_t)} listed, none ready)",
@@ -288,7 +313,7 @@ def attribute(
         if stale is not None:
             p, resets = stale
             return Attribution(
-                t,
+                start,
                 error,
                 "stale-conntrack",
                 f"{how}, {ms(p.t)} pod {p.pod} ({_version(p.image, versions)}) {p.what} with "
@@ -304,7 +329,7 @@ def attribute(
         if paws:
             pod = paws[0].split(" ", 2)[1]
             return Attribution(
-                t,
+                start,
                 error,
                 "paws-timewait",
                 f"{how}: {'; '.join(paws)} during the request: a SYN met a TIME_WAIT socket left by "
@@ -318,7 +343,7 @@ def attribute(
     drops = _counted(timeline, t, end, _DROPS, lambda w: w != "host")
     if drops:
         return Attribution(
-            t,
+            start,
             error,
             "kernel-drop",
             f"{how}: the kernel counted drops during the request: {'; '.join(drops)}",
@@ -332,7 +357,7 @@ def attribute(
         else "kernel counters were not read"
     )
     return Attribution(
-        t,
+        start,
         error,
         "unattributed",
         f"{how}: no endpoint or pod transition within {HORIZON:.0f} s explains it and {counters}; "

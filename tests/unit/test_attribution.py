@@ -305,3 +305,27 @@ def test_stale_conntrack_a_reused_source_port_follows_the_entry_of_a_reset_conne
     )
     assert attribute(sample, with_counters(base)).cause == "unattributed"
     assert attribute(ProbeSample(200.0, 202.0, None, "read-timeout"), tl).cause == "unattributed"
+
+
+def test_a_long_request_is_placed_where_its_answer_came() -> None:
+    """From the 1.31 nightly (naive variant): a request sent at +6.281s whose first SYN went unanswered
+    was closed 1092 ms later, when its retransmission reached a pod that had begun terminating at +7.140s
+    and was still in the rules (ready until +7.168s, kube-proxy's next sync +7.484s). Placed at its start,
+    no transition explained it; placed at its answer, it has the cause of the failures around it."""
+    old = EndpointState("10.244.0.27", "web-old-a", "node-1", True, True, False)
+    tl = timeline(
+        [ep(0.0, "added", old), ep(0.0, "added", B), ep(7.168, "changed", old, ready=False, terminating=True)],
+        [pod(7.14, "web-old-a", "terminating", old.address), pod(7.734, "web-old-a", "exited", old.address)],
+        syncs=[6.44, 7.484],
+    )
+    sample = ProbeSample(6.2813, 6.2813 + 1.0921, None, "closed")
+    a = attribute(sample, tl, versions=VERSIONS)
+    assert a.cause == "stopped-while-routed" and a.pod == "web-old-a"
+    assert a.t == 6.2813
+    assert a.text.startswith(
+        "closed at +7.373s (the answer to a request sent at +6.281s, 1092 ms in flight), 233 ms after pod "
+        "web-old-a (nginx/1.22.1) began terminating while its endpoint was ready until +7.168s and still in the rules"
+    )
+    # a timeout is a failure from its start: the same request timing out is not moved
+    timed_out = attribute(dataclasses.replace(sample, error="read-timeout"), tl, versions=VERSIONS)
+    assert timed_out.cause != "stopped-while-routed"
