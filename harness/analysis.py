@@ -619,10 +619,10 @@ def _version_problems(
 
 def held_together(analyses: Sequence[ProbeAnalysis]) -> list[ProbeAnalysis]:
     """Say so when the other host samplers were held during a gap too: each is a separate
-    real-time process, so holes they share mean something on this machine ran ahead of both
-    (another process at real-time priority, such as the samplers of a second run or of the
-    harness's unit tests, or the kernel): README finding 14. The gap stays a problem: the
-    verdict is still refused, with its cause."""
+    process scheduled ahead of the cluster (SCHED_DEADLINE, else real-time), so holes they share
+    mean something on this machine ran ahead of both (kernel code that does not yield, the
+    kernel's fair server ahead of real-time samplers, the samplers of a second run): README
+    finding 14. The gap stays a problem: the verdict is still refused, with its cause."""
     hosts = [a for a in analyses if a.route != "pod"]
     out = []
     for a in analyses:
@@ -639,8 +639,9 @@ def held_together(analyses: Sequence[ProbeAnalysis]) -> list[ProbeAnalysis]:
                     p,
                     text=p.text.replace(
                         HOST_HELD,
-                        f"{HOST_HELD}, and so was {names} (another real-time process): something on this machine "
-                        "ran ahead of both (another real-time process or the kernel; README finding 14)",
+                        f"{HOST_HELD}, and so was {names} (a process of its own): something on this machine ran "
+                        "ahead of both (kernel code, the kernel's fair server or a second run's samplers; "
+                        "README finding 14)",
                     ),
                 )
             problems.append(p)

@@ -21,7 +21,8 @@ from harness.clocksync import Exchange, align, combine, exchange_with
 from harness.errors import ConfigError, HarnessError, NotFound, ProviderError
 from harness.httpwire import ERROR_CLASSES, NeedMore, WireFailure, parse_response
 from harness.podprober import PodProber, prober_pod_manifest
-from harness.probeloop import LoopOptions, ProbeLoop
+from harness.deadline import SCHED_DEADLINE, set_deadline
+from harness.probeloop import LoopOptions, ProbeLoop, deadline_period
 from harness.prober import HostProber, ProbeTarget, check_probe_host, loop_options
 from harness.sampler import Ending, ProbeOptions, SamplerBase
 from harness.samples import KEEP_ALIVE, ProbeSample, clock
@@ -611,8 +612,8 @@ def test_the_samplers_output_pipe_holds_seconds_of_lines() -> None:
 def _priority_in_child(env: dict[str, str]) -> str:
     code = (
         "import os; from harness.probeloop import raise_priority, lower_priority\n"
-        "got = raise_priority(); policy = os.sched_getscheduler(0); lower_priority()\n"
-        "print(got, policy == os.SCHED_FIFO, os.sched_getscheduler(0) == os.SCHED_OTHER)\n"
+        "got = raise_priority(0.001); policy = os.sched_getscheduler(0); lower_priority()\n"
+        "print(got, policy & ~os.SCHED_RESET_ON_FORK, os.sched_getscheduler(0) == os.SCHED_OTHER)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     return out.stdout.strip()
@@ -620,14 +621,34 @@ def _priority_in_child(env: dict[str, str]) -> str:
 
 def test_a_sampler_asked_for_normal_priority_stays_normal() -> None:
     env = {**os.environ, "ROLLPROOF_SAMPLER_PRIORITY": "normal"}
-    assert _priority_in_child(env) == "normal False True"
+    assert _priority_in_child(env) == f"normal {os.SCHED_OTHER} True"
 
 
-def test_a_real_time_sampler_leaves_real_time_before_it_exits() -> None:
+def test_a_sampler_runs_at_sched_deadline_where_allowed_and_leaves_it_before_it_exits() -> None:
     env = {k: v for k, v in os.environ.items() if k != "ROLLPROOF_SAMPLER_PRIORITY"}
-    got, fifo, back = _priority_in_child(env).split()
-    assert (got == "fifo") == (fifo == "True")  # real-time where this machine allows it
+    got, policy, back = _priority_in_child(env).split()
+    expected = {"deadline": SCHED_DEADLINE, "fifo": os.SCHED_FIFO}
+    assert got in expected or got in ("nice", "normal")
+    if got in expected:  # where this machine allows it
+        assert int(policy) == expected[got]
     assert back == "True"
+
+
+def test_fifo_skips_sched_deadline() -> None:
+    env = {**os.environ, "ROLLPROOF_SAMPLER_PRIORITY": "fifo"}
+    got, policy, back = _priority_in_child(env).split()
+    assert got != "deadline" and back == "True"
+    if got == "fifo":
+        assert int(policy) == os.SCHED_FIFO
+
+
+def test_the_deadline_period_follows_the_interval_within_1_to_10_ms() -> None:
+    assert [deadline_period(i) for i in (0.0002, 0.001, 0.004, 0.05)] == [0.001, 0.001, 0.004, 0.01]
+
+
+def test_a_deadline_budget_above_its_period_is_refused() -> None:
+    with pytest.raises(ValueError, match="at most the period"):
+        set_deadline(0.002, 0.001)
 
 
 def _loc(path: Any, counts: list[int]) -> None:
@@ -646,7 +667,7 @@ def test_a_stall_line_says_how_many_timer_interrupts_each_cpu_took(tmp_path: Any
     interrupts = tmp_path / "interrupts"
     _loc(interrupts, [1000, 2000])
     out = io.StringIO()
-    trace = StallTrace(out, str(interrupts))
+    trace = StallTrace(out, str(interrupts), str(tmp_path / "no-stat"))
     trace.note("waiting for sockets", clock(), 0.001)  # in time: only the reading is taken
     assert out.getvalue() == ""
     _loc(interrupts, [1001, 2012])
@@ -654,6 +675,31 @@ def test_a_stall_line_says_how_many_timer_interrupts_each_cpu_took(tmp_path: Any
     line = out.getvalue()
     assert "waiting for sockets took 5" in line and "1.0 ms asked" in line
     assert line.rstrip().endswith("ms: [1, 12]")
+
+
+def _stat(path: Any, steal: list[int]) -> None:
+    rows = [f"cpu  10 0 10 100 0 0 0 {sum(steal)} 0 0"]
+    rows += [f"cpu{n}  5 0 5 50 0 0 0 {ticks} 0 0" for n, ticks in enumerate(steal)]
+    path.write_text("\n".join(rows) + "\nintr 1 2 3\n")
+
+
+def test_a_stall_line_says_how_long_each_cpu_was_stolen_by_the_hypervisor(tmp_path: Any) -> None:
+    import io
+
+    from harness.probeloop import StallTrace
+    from harness.samples import clock
+
+    interrupts, stat = tmp_path / "interrupts", tmp_path / "stat"
+    _loc(interrupts, [1000, 2000])
+    _stat(stat, [7, 9])
+    out = io.StringIO()
+    trace = StallTrace(out, str(interrupts), str(stat))
+    trace.note("waiting for sockets", clock(), 0.001)
+    _loc(interrupts, [1001, 2002])
+    _stat(stat, [11, 13])  # 4 ticks of the clock (USER_HZ) each
+    trace.note("waiting for sockets", clock() - 0.05, 0.001)
+    tick_ms = round(1000 * 4 / os.sysconf("SC_CLK_TCK"))
+    assert out.getvalue().rstrip().endswith(f"ms: [1, 2]; stolen per CPU: [{tick_ms}, {tick_ms}] ms")
 
 
 def test_a_stall_line_without_interrupt_counts_is_still_written(tmp_path: Any) -> None:
