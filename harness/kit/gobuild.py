@@ -310,12 +310,20 @@ def _merged(*groups: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]
     return tuple(out.items())
 
 
+def _own_modules(program: GoProgram, pins: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """Replaces that keep each module `program` requires at its own version where the release pins another.
+
+    1.15 pins github.com/coreos/etcd v3.3.13 for its client; the etcd server kubeadm runs is 3.3.10."""
+    pinned = dict(pins)
+    return tuple((m, f"{m} {v}") for m, v in program.requires if m in pinned and pinned[m] != f"{m} {v}")
+
+
 def _old_go(program: GoProgram, versions: KitVersions, role: str, pins: tuple[tuple[str, str], ...]) -> GoProgram:
     """`program` built as code written for an older Go: that release's pins, toolchain and stand-ins."""
     old = versions.old_go
     if old is None:
         return program
-    replaces = _merged(pins, program.replaces, old.replaces_for(role))
+    replaces = _merged(pins, _own_modules(program, pins), program.replaces, old.replaces_for(role))
     local = tuple(kit_file("gomod", target[2:]) for _, target in replaces if target.startswith("./"))
     return dataclasses.replace(
         program,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness.kit.gobuild import GoProgram, containerd_module, containerd_program
+from harness.kit.gobuild import GoProgram, _go_mod, containerd_module, containerd_program
 from harness.kit.nodeimage import node_overlays
 from harness.kit.paths import kit_file
 from harness.kit.versions import kit_versions
@@ -93,6 +93,7 @@ def test_1_34_node_files_are_not_overlaid() -> None:
 FAKE_GOMOD = """module k8s.io/kubernetes
 
 require (
+	github.com/coreos/etcd v3.3.13+incompatible
 	github.com/modern-go/reflect2 v1.0.1
 	k8s.io/api v0.0.0
 	k8s.io/sample-apiserver v0.0.0
@@ -100,6 +101,7 @@ require (
 )
 
 replace (
+	github.com/coreos/etcd => github.com/coreos/etcd v3.3.13+incompatible
 	github.com/modern-go/reflect2 => github.com/modern-go/reflect2 v1.0.1
 	google.golang.org/grpc => google.golang.org/grpc v1.13.0 // pinned
 	k8s.io/api => ./staging/src/k8s.io/api
@@ -147,6 +149,24 @@ def test_the_walkthrough_era_etcd_and_coredns(programs) -> None:
     assert coredns.extra_files == (kit_file("coredns-1.3", "main.go"),)
     assert "coredns/plugin/ready" not in coredns.extra_files[0].read_text()
     assert coredns.env()["GONOSUMDB"] == "github.com/coredns/coredns"
+
+
+def test_the_etcd_server_is_the_version_kubeadm_asks_for_not_the_releases_client_pin(programs) -> None:
+    # 1.15 pins github.com/coreos/etcd v3.3.13 (its client); kubeadm runs etcd 3.3.10.
+    built = programs(kit_versions("1.15"))
+    assert dict(built["etcd"].replaces)["github.com/coreos/etcd"] == "github.com/coreos/etcd v3.3.10+incompatible"
+    assert "github.com/coreos/etcd v3.3.10+incompatible" in _go_mod(built["etcd"])
+    # Kubernetes itself keeps the release's pin.
+    assert dict(built["kubernetes"].replaces)["github.com/coreos/etcd"] == "github.com/coreos/etcd v3.3.13+incompatible"
+
+
+def test_the_same_holds_for_a_release_pinning_a_newer_etcd_than_kubeadm_runs(programs) -> None:
+    # 1.16.15 pins v3.3.17 and kubeadm asks for 3.3.15.
+    import dataclasses
+
+    v = dataclasses.replace(kit_versions("1.15"), kubernetes="v1.16.15", etcd="v3.3.15", etcd_tag="3.3.15-0")
+    etcd = programs(v)["etcd"]
+    assert dict(etcd.replaces)["github.com/coreos/etcd"] == "github.com/coreos/etcd v3.3.15+incompatible"
 
 
 def test_current_releases_build_with_the_go_on_path(programs) -> None:
