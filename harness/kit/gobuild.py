@@ -415,10 +415,11 @@ def containerd_program(versions: KitVersions) -> GoProgram:
 
 def _etcd_program(versions: KitVersions) -> GoProgram:
     if versions.etcd.startswith("v3.3."):  # before go.etcd.io: one module without a go.mod
+        etcdctl = ("github.com/coreos/etcd/etcdctl",) if versions.etcd_exec_probe else ()
         return GoProgram(
             name=f"etcd-{versions.etcd}",
             requires=(("github.com/coreos/etcd", versions.etcd + "+incompatible"),),
-            packages=("github.com/coreos/etcd",),
+            packages=("github.com/coreos/etcd", *etcdctl),
             binary="etcd",
         )
     return GoProgram(

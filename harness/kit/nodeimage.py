@@ -5,7 +5,9 @@ Layout of the work:
   containerd   built from its module (the kit's Go programs), with our unit and config
   components   images kubeadm asks for (`kubeadm config images list`), made from the
                binaries built here: static ones for the control plane, etcd, CoreDNS
-               and pause; the node base + kube-proxy + kubectl for kube-proxy and netd
+               and pause (etcd with etcdctl and Debian's static busybox as /bin/sh where
+               kubeadm probes etcd by a shell command); the node base + kube-proxy +
+               kubectl for kube-proxy and netd
   preload      those images imported into a containerd content store (no unpack),
                by a private instance of that same containerd on the host
   node image   `docker build` FROM the node base: binaries, node files, the store
@@ -27,11 +29,11 @@ from .docker import build_image, image_key
 from .static import static_image
 from .gobuild import GoProgram
 from .paths import cache_root, kit_file
-from .rootfs import DebianImage, build_debian_image
+from .rootfs import DebianImage, build_debian_image, debian_file
 from .stages import input_hash, run, say, stage
 from .versions import KitVersions
 
-__all__ = ["NODE_BASE", "NodeImage", "build_node_image", "kubeadm_images", "node_overlays"]
+__all__ = ["NODE_BASE", "NodeImage", "build_node_image", "etcd_image_files", "kubeadm_images", "node_overlays"]
 
 NODE_PACKAGES = (
     "systemd",
@@ -89,6 +91,27 @@ NODE_BASE = DebianImage(
     customize=_customize_base,
     customize_inputs=("node-base/2", _MASKED_UNITS),
 )
+
+
+# A shell for images that have none (Debian's busybox-static: one static binary, /bin/busybox).
+BUSYBOX_STATIC = DebianImage(tag="rollproof/busybox-static:bookworm", suite="bookworm", packages=("busybox-static",))
+
+
+def etcd_image_files(versions: KitVersions, etcd_bin: Path, shell: Path | None) -> dict[str, Path]:
+    """The etcd image's files: etcd; where kubeadm probes etcd by `/bin/sh -ec "... etcdctl ..."`,
+    also etcdctl (on the image's PATH) and a static shell as /bin/sh (busybox runs as the `sh` applet)."""
+    files = {"/usr/local/bin/etcd": etcd_bin / "etcd"}
+    if versions.etcd_exec_probe:
+        if shell is None:
+            raise ProviderError(f"kubeadm {versions.kubernetes} probes etcd with /bin/sh: give the etcd image a shell")
+        files.update({"/usr/local/bin/etcdctl": etcd_bin / "etcdctl", "/bin/sh": shell})
+    return files
+
+
+def _etcd_shell(versions: KitVersions) -> Path | None:
+    if not versions.etcd_exec_probe:
+        return None
+    return debian_file(BUSYBOX_STATIC, "/bin/busybox", cache_root() / "bin" / "busybox-static" / "busybox")
 
 
 def node_overlays(versions: KitVersions) -> tuple[str, ...]:
@@ -168,7 +191,7 @@ def _component_images(
             (),
         ),
         "kube-scheduler": ({"/usr/local/bin/kube-scheduler": k8s_bin / "kube-scheduler"}, ()),
-        "etcd": ({"/usr/local/bin/etcd": etcd_bin / "etcd"}, ()),
+        "etcd": (etcd_image_files(versions, etcd_bin, _etcd_shell(versions)), ()),
         "coredns": ({"/coredns": coredns_bin / "coredns"}, ('ENTRYPOINT ["/coredns"]', "EXPOSE 53 53/udp")),
         "pause": ({"/pause": pause}, ('ENTRYPOINT ["/pause"]',)),
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,9 +12,9 @@ from typing import Callable
 
 from .docker import build_image, image_key, import_tar
 from .paths import cache_root
-from .stages import input_hash, run, say, stage
+from .stages import Stamp, input_hash, run, say, stage
 
-__all__ = ["DebianImage", "build_debian_image", "debian_mirror"]
+__all__ = ["DebianImage", "build_debian_image", "debian_file", "debian_mirror"]
 
 
 def debian_mirror() -> str:
@@ -101,3 +102,23 @@ def build_debian_image(image: DebianImage) -> str:
                 Path(context, "Dockerfile").write_text("\n".join((f"FROM {image.tag}", *image.dockerfile)) + "\n")
                 build_image(Path(context), image.tag, key)
     return image.tag
+
+
+def debian_file(image: DebianImage, path: str, dest: Path) -> Path:
+    """The file at `path` in `image` (a static binary from a Debian package), copied to `dest` once per image key."""
+    stamp = Stamp(dest.with_name(dest.name + ".key"), input_hash(image.key(), path))
+    if dest.exists() and stamp.done():
+        return dest
+    build_debian_image(image)
+    with stage(f"copy {path} out of {image.tag}"):
+        # `docker create` only writes the container's configuration: nothing runs.
+        container = run(["docker", "create", image.tag, path], what=f"docker create {image.tag}").split()[-1]
+        tmp = dest.with_name(dest.name + ".partial")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            run(["docker", "cp", "-L", f"{container}:{path}", str(tmp)], what=f"docker cp {path} from {image.tag}")
+        finally:
+            subprocess.run(["docker", "rm", container], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.replace(tmp, dest)
+        stamp.mark()
+    return dest

@@ -222,6 +222,12 @@ class KitVersions:
         return self.etcd_tag if self.kubeadm_etcd_tag and self.kubeadm_etcd_tag != self.etcd_tag else None
 
     @property
+    def etcd_exec_probe(self) -> bool:
+        """kubeadm before 1.16 checks etcd by running `/bin/sh -ec "ETCDCTL_API=3 etcdctl ... get foo"`
+        in its container (an HTTP probe from 1.16, kubernetes#81385): the image needs a shell and etcdctl."""
+        return self.minor < 16
+
+    @property
     def minor(self) -> int:
         return parse_version(self.kubernetes).minor
 

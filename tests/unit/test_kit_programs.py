@@ -227,3 +227,72 @@ def test_1_15_generates_its_openapi_for_the_apiserver_only(programs) -> None:
     assert built["kubernetes"].generate_openapi and not built["kubelet"].generate_openapi
     assert not programs(kit_versions("1.34"))["kubernetes"].generate_openapi
     assert dict(built["coredns"].replaces)["k8s.io/client-go"] == "k8s.io/client-go v10.0.0+incompatible"
+
+
+def test_kubeadm_1_15_probes_etcd_with_a_shell_so_its_image_gets_etcdctl_and_sh(programs, tmp_path) -> None:
+    from pathlib import Path
+
+    from harness.kit.nodeimage import etcd_image_files
+
+    # kubeadm 1.15 (cmd/kubeadm/app/util/staticpod/utils.go, EtcdProbe):
+    #   /bin/sh -ec "ETCDCTL_API=3 etcdctl --endpoints=https://[127.0.0.1]:2379 --cacert=... get foo"
+    v = kit_versions("1.15")
+    assert v.etcd_exec_probe
+    etcd = programs(v)["etcd"]
+    assert etcd.packages == ("github.com/coreos/etcd", "github.com/coreos/etcd/etcdctl")
+    shell = Path("/cache/bin/busybox-static/busybox")
+    files = etcd_image_files(v, tmp_path, shell)
+    assert files == {
+        "/usr/local/bin/etcd": tmp_path / "etcd",
+        "/usr/local/bin/etcdctl": tmp_path / "etcdctl",  # on the image's PATH (/usr/local/bin:/usr/bin:/bin)
+        "/bin/sh": shell,  # busybox named sh runs its sh applet
+    }
+
+
+@pytest.mark.parametrize("minor", ["1.31", "1.34", "1.37"])
+def test_later_kubeadms_probe_etcd_over_http_and_its_image_stays_etcd_alone(minor, programs, tmp_path) -> None:
+    from harness.kit.nodeimage import etcd_image_files
+
+    v = kit_versions(minor)
+    assert not v.etcd_exec_probe
+    assert programs(v)["etcd"].packages == ("go.etcd.io/etcd/server/v3",)
+    assert etcd_image_files(v, tmp_path, None) == {"/usr/local/bin/etcd": tmp_path / "etcd"}
+
+
+def test_an_etcd_image_probed_by_a_shell_command_without_a_shell_is_refused(tmp_path) -> None:
+    from harness.errors import ProviderError
+    from harness.kit.nodeimage import etcd_image_files
+
+    with pytest.raises(ProviderError, match="probes etcd with /bin/sh"):
+        etcd_image_files(kit_versions("1.15"), tmp_path, None)
+
+
+def test_the_shell_is_debians_static_busybox() -> None:
+    from harness.kit.nodeimage import BUSYBOX_STATIC
+
+    assert BUSYBOX_STATIC.suite == "bookworm" and BUSYBOX_STATIC.packages == ("busybox-static",)
+
+
+def test_a_file_is_copied_out_of_a_debian_image_once_per_image_key(monkeypatch, tmp_path) -> None:
+    import harness.kit.rootfs as rootfs
+    from harness.kit.rootfs import DebianImage, debian_file
+
+    calls = []
+
+    def fake_run(argv, **kwargs):
+        calls.append(argv[:2])
+        if argv[1] == "cp":
+            open(argv[-1], "w").write("busybox")
+        return "abc123\n"
+
+    monkeypatch.setattr(rootfs, "build_debian_image", lambda image: image.tag)
+    monkeypatch.setattr(rootfs, "run", fake_run)
+    monkeypatch.setattr(rootfs.subprocess, "run", lambda argv, **kwargs: calls.append(argv[:2]))
+    image = DebianImage(tag="t:1", suite="bookworm", packages=("busybox-static",))
+    dest = tmp_path / "bin" / "busybox"
+    assert debian_file(image, "/bin/busybox", dest) == dest and dest.read_text() == "busybox"
+    assert calls == [["docker", "create"], ["docker", "cp"], ["docker", "rm"]]
+    debian_file(image, "/bin/busybox", dest)
+    assert len(calls) == 3  # cached
+    debian_file(DebianImage(tag="t:1", suite="trixie", packages=("busybox-static",)), "/bin/busybox", dest)
+    assert len(calls) == 6  # another image: copied again
