@@ -62,20 +62,15 @@ class GoProgram:
     toolchain: str = ""  # GOTOOLCHAIN (default: the Go on PATH)
     go_directive: str = ""  # the wrapper's go line (default 1.24.0)
     cgo: bool = False  # as Kubernetes' own build of that release did (the kubelet used cgo until 1.2x)
-    local_modules: tuple[Path, ...] = ()  # stand-in modules copied into the wrapper (replaced as ./NAME)
     nosumdb: tuple[str, ...] = ()  # GONOSUMDB: modules the checksum database never recorded
     generate_openapi: bool = False  # k8s.io/kubernetes built from a copy with its generated OpenAPI added
 
     def key(self) -> str:
-        old_go = (self.toolchain, self.go_directive, self.cgo, self.nosumdb, *self.local_modules)
+        old_go = (self.toolchain, self.go_directive, self.cgo, self.nosumdb)
         if self.generate_openapi:
             old_go += ("openapi/1",)
         extra = (
-            (old_go,)
-            if any(
-                (self.toolchain, self.go_directive, self.cgo, self.nosumdb, self.local_modules, self.generate_openapi)
-            )
-            else ()
+            (old_go,) if any((self.toolchain, self.go_directive, self.cgo, self.nosumdb, self.generate_openapi)) else ()
         )
         return input_hash(
             self.requires, self.packages, self.binary, self.replaces, self.ldflags, self.tags, *self.extra_files, *extra
@@ -99,8 +94,8 @@ class GoProgram:
 
 
 def _replace_target(module: str, target: str) -> str:
-    """A replace's right side: a version of the same module, "other/module version", or "./dir"."""
-    return target if " " in target or target.startswith("./") else f"{module} {target}"
+    """A replace's right side: a version of the same module, or "other/module version"."""
+    return target if " " in target else f"{module} {target}"
 
 
 def _go_mod(program: GoProgram) -> str:
@@ -133,8 +128,6 @@ def build_program(program: GoProgram) -> Path:
             (src / "tools.go").write_text(_tools_go(program))
         for extra in program.extra_files:
             shutil.copy(extra, src / extra.name)
-        for module in program.local_modules:
-            shutil.copytree(module, src / module.name)
         env = program.env()
         run(
             ["go", "mod", "tidy", "-e"],
@@ -324,14 +317,12 @@ def _old_go(program: GoProgram, versions: KitVersions, role: str, pins: tuple[tu
     if old is None:
         return program
     replaces = _merged(pins, _own_modules(program, pins), program.replaces, old.replaces_for(role))
-    local = tuple(kit_file("gomod", target[2:]) for _, target in replaces if target.startswith("./"))
     return dataclasses.replace(
         program,
         requires=program.requires + old.requires_for(role),
         replaces=replaces,
         toolchain=old.toolchain,
         go_directive=old.go_directive,
-        local_modules=local,
         nosumdb=old.nosumdb,
     )
 

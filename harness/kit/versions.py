@@ -143,8 +143,7 @@ class OldGo:
     module golang.org/toolchain). Each wrapper module replaces every dependency
     with the version k8s.io/kubernetes of that release pinned in its go.mod, then
     applies the `replaces` for its program ("*" for all): (program, module,
-    "module version") or (program, module, "./dir") for a stand-in module shipped
-    in harness/kit/files/gomod/dir.
+    "module version"), where the module may be another one serving the same code.
     """
 
     toolchain: str
@@ -171,9 +170,9 @@ _OLD_GO_1_15 = OldGo(
         # reflect2 1.0.1 reads the runtime's map internals that Go 1.18 changed (json-iterator then
         # corrupts memory or panics); 1.0.2 is the release made for that.
         ("*", "github.com/modern-go/reflect2", "github.com/modern-go/reflect2 v1.0.2"),
-        # vbom.ml no longer serves its import path (the proxy refuses vbom.ml/util); kubectl's
-        # `get --sort-by` uses its sortorder package, published since as github.com/fvbommel/sortorder.
-        ("kubernetes", "vbom.ml/util", "./vbom-util"),
+        # vbom.ml no longer serves its import path (the proxy refuses vbom.ml/util); the commit 1.15 pins
+        # (kubectl's `get --sort-by` uses its sortorder package) is served as github.com/fvbommel/util.
+        ("kubernetes", "vbom.ml/util", "github.com/fvbommel/util v0.0.0-20160121211510-db5cfe13f5cc"),
         # CoreDNS 1.3.1 was built against caddy v0.11.1 and miekg/dns v1.1.3 (its Makefile);
         # Kubernetes 1.15 pins older ones for kubeadm's Corefile migration.
         ("coredns", "github.com/mholt/caddy", "github.com/mholt/caddy v0.11.1"),

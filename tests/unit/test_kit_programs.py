@@ -128,7 +128,7 @@ def test_the_walkthrough_era_builds_with_an_older_go_and_its_own_pins(programs) 
     replaces = dict(k8s.replaces)
     assert replaces["google.golang.org/grpc"] == "google.golang.org/grpc v1.13.0"  # the release's own pin
     assert replaces["github.com/modern-go/reflect2"] == "github.com/modern-go/reflect2 v1.0.2"  # ours wins
-    assert replaces["vbom.ml/util"] == "./vbom-util" and kit_file("gomod", "vbom-util") in k8s.local_modules
+    assert replaces["vbom.ml/util"] == "github.com/fvbommel/util v0.0.0-20160121211510-db5cfe13f5cc"  # same commit
     # only the staging modules the release requires (kubectl was never published as v0.15.x)
     assert replaces["k8s.io/api"] == "v0.15.12" and replaces["k8s.io/sample-apiserver"] == "v0.15.12"
     assert "k8s.io/kubectl" not in replaces
