@@ -185,12 +185,32 @@ _OLD_GO_1_15 = OldGo(
         # etcd 3.3's generated codecs refuse any codec but codecgen version 8 (ugorji/go v1.1.1, whose
         # module still held the codec package); Kubernetes 1.15 does not use ugorji, so its go.mod pins none.
         ("etcd", "github.com/ugorji/go", "v1.1.1"),
+        # etcdctl's own dependencies (Kubernetes pins none of them) at the versions etcd 3.4's go.mod pins, the
+        # same commits 3.3.10's glide.lock names for go-humanize and tablewriter (the proxy serves no commit
+        # hashes); their newest releases differ in API (tablewriter v1) or need a newer Go (fatih/color, which
+        # pb.v1's tests import, wants go 1.25).
+        ("etcd", "github.com/bgentry/speakeasy", "v0.1.0"),
+        ("etcd", "github.com/dustin/go-humanize", "v0.0.0-20171111073723-bb3d318650d4"),
+        ("etcd", "github.com/mattn/go-runewidth", "v0.0.2"),
+        ("etcd", "github.com/olekukonko/tablewriter", "v0.0.0-20170122224234-a0225b3f23b5"),
+        ("etcd", "github.com/urfave/cli", "v1.20.0"),
+        ("etcd", "gopkg.in/cheggaaa/pb.v1", "v1.0.25"),
+        ("etcd", "github.com/fatih/color", "v1.7.0"),
+        ("etcd", "github.com/mattn/go-colorable", "v0.0.9"),
+        ("etcd", "github.com/mattn/go-isatty", "v0.0.4"),
         # CoreDNS 1.3.1's kubernetes plugin implements apimachinery's meta.Object of Kubernetes 1.13
         # (no GetManagedFields, added in 1.14): the client-go and the api/apimachinery revisions its
         # Gopkg.lock pinned.
         ("coredns", "k8s.io/client-go", "v10.0.0+incompatible"),
         ("coredns", "k8s.io/api", "v0.0.0-20181204000039-89a74a8d264d"),
         ("coredns", "k8s.io/apimachinery", "v0.0.0-20181127025237-2b1284ed4c93"),
+        # What else CoreDNS 1.3.1's Gopkg.lock pinned (go-shlex: caddy 0.11.1's vendor manifest) and Kubernetes
+        # does not, so that no dependency is taken at its newest version.
+        ("coredns", "github.com/dnstap/golang-dnstap", "v0.0.0-20170829151710-2cf77a2b5e11"),
+        ("coredns", "github.com/farsightsec/golang-framestream", "v0.0.0-20180124174429-c06a5734334d"),
+        ("coredns", "github.com/flynn/go-shlex", "v0.0.0-20150515145356-3f9db97f8568"),
+        ("coredns", "github.com/grpc-ecosystem/grpc-opentracing", "v0.0.0-20180507213350-8e809c8a8645"),
+        ("coredns", "github.com/opentracing/opentracing-go", "v1.0.2"),
     ),
     # The checksum database has no record of github.com/coredns/coredns v1.3.1 (404); the proxy
     # serves it, and its hash is recorded in the wrapper's go.sum on first download.

@@ -144,6 +144,9 @@ def test_the_walkthrough_era_etcd_and_coredns(programs) -> None:
     etcd, coredns = built["etcd"], built["coredns"]
     assert ("github.com/coreos/etcd", "v3.3.10+incompatible") in etcd.requires
     assert ("github.com/ugorji/go", "v1.1.1") in etcd.requires
+    # etcdctl 3.3 calls tablewriter's pre-v1 API; the commit etcd's glide.lock names
+    assert ("github.com/olekukonko/tablewriter", "v0.0.0-20170122224234-a0225b3f23b5") in etcd.requires
+    assert ("github.com/dnstap/golang-dnstap", "v0.0.0-20170829151710-2cf77a2b5e11") in coredns.requires
     assert dict(coredns.replaces)["github.com/miekg/dns"] == "github.com/miekg/dns v1.1.3"
     assert "github.com/miekg/dns" not in dict(built["kubernetes"].replaces)
     assert coredns.extra_files == (kit_file("coredns-1.3", "main.go"),)
