@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..errors import ProviderError
 from ..kubeversion import parse_version
+from .gostrict import LOAD_ERRORS_FORMAT, check_build_packages, check_tidy
 from .paths import cache_root, kit_file
 from .stages import Stamp, input_hash, run, say, stage
 from .versions import KitVersions
@@ -64,6 +65,9 @@ class GoProgram:
     cgo: bool = False  # as Kubernetes' own build of that release did (the kubelet used cgo until 1.2x)
     nosumdb: tuple[str, ...] = ()  # GONOSUMDB: modules the checksum database never recorded
     generate_openapi: bool = False  # k8s.io/kubernetes built from a copy with its generated OpenAPI added
+    # Fail (naming the module) when go would take any dependency at its newest version or cannot load a package
+    # of the build, instead of `go mod tidy -e` carrying on (harness/kit/gostrict.py); not part of the key.
+    pinned_only: bool = False
 
     def key(self) -> str:
         old_go = (self.toolchain, self.go_directive, self.cgo, self.nosumdb)
@@ -129,15 +133,22 @@ def build_program(program: GoProgram) -> Path:
         for extra in program.extra_files:
             shutil.copy(extra, src / extra.name)
         env = program.env()
-        run(
+        tidy = run(
             ["go", "mod", "tidy", "-e"],
             what=f"go mod tidy for {program.name}",
             env=env,
             cwd=src,
             fix="check that the Go module proxy is reachable",
         )
+        if program.pinned_only:
+            failed = check_tidy(f"go mod tidy for {program.name}", tidy)
+            if failed:
+                say(f"go mod tidy for {program.name}: {len(failed)} imports found in no module, e.g. {failed[0]}")
         if program.generate_openapi:
             _kubernetes_with_openapi(src, env)
+        tags = ["-tags", ",".join(program.tags)] if program.tags else []
+        if program.pinned_only:
+            _check_packages(program, tags, env, src)
         stamp.clear()
         tmp = out.with_name(out.name + ".partial")
         if tmp.exists():
@@ -148,7 +159,6 @@ def build_program(program: GoProgram) -> Path:
             target = str(tmp / (program.binary or pkgs[0].rstrip("/").rsplit("/", 1)[-1]))
         else:
             target = str(tmp) + os.sep
-        tags = ["-tags", ",".join(program.tags)] if program.tags else []
         run(
             ["go", "build", "-trimpath", "-ldflags", program.ldflags, *tags, "-o", target, *pkgs],
             what=f"go build {program.name}",
@@ -161,6 +171,15 @@ def build_program(program: GoProgram) -> Path:
         os.replace(tmp, out)
         stamp.mark()
     return out
+
+
+def _check_packages(program: GoProgram, tags: list[str], env: dict[str, str], src: Path) -> None:
+    """Every package the build needs loads, from pinned modules only (harness/kit/gostrict.py)."""
+    what = f"go list -deps for {program.name}"
+    listed = run(
+        ["go", "list", "-deps", "-e", *tags, "-f", LOAD_ERRORS_FORMAT, *program.packages], what=what, env=env, cwd=src
+    )
+    check_build_packages(what, listed)
 
 
 OPENAPI_TAG = "+k8s:openapi-gen="
@@ -323,6 +342,7 @@ def _old_go(program: GoProgram, versions: KitVersions, role: str, pins: tuple[tu
         replaces=replaces,
         toolchain=old.toolchain,
         go_directive=old.go_directive,
+        pinned_only=True,
         nosumdb=old.nosumdb,
     )
 
