@@ -16,13 +16,14 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from harness.errors import WaitTimeout
 from harness.rollout.rcupdate.plan import (
     DESIRED_REPLICAS_ANNOTATION,
     NEXT_CONTROLLER_ANNOTATION,
     ORIGINAL_REPLICAS_ANNOTATION,
     SOURCE_ID_ANNOTATION,
 )
-from harness.rollout.rcupdate.updater import RENAME_FINALIZER, RollingUpdater
+from harness.rollout.rcupdate.updater import RENAME_FINALIZER, NewRcOptions, RollingUpdater
 from harness.timeouts import Timeouts
 
 FAST = Timeouts(api_request=1.0, rc_update_period=0.5, rc_poll_interval=1.0, rc_timeout=30.0)
@@ -56,7 +57,8 @@ def _merge(into: dict[str, Any], patch: dict[str, Any]) -> None:
 class FakeCore:
     """RCs and their (always ready) pods in one namespace; `calls` logs (method, name)."""
 
-    def __init__(self, *rcs: dict[str, Any]) -> None:
+    def __init__(self, *rcs: dict[str, Any], ready: bool = True) -> None:
+        self.ready = ready
         self.rcs: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[str, str]] = []
         self.uids = 0
@@ -129,7 +131,7 @@ class FakeCore:
                 pods += [
                     {
                         "metadata": {"name": f"{rc['metadata']['name']}-{i}", "labels": dict(labels)},
-                        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+                        "status": {"conditions": [{"type": "Ready", "status": str(self.ready)}]},
                     }
                     for i in range(rc["spec"]["replicas"])
                 ]
@@ -241,6 +243,19 @@ def test_image_update_renames_the_new_rc_to_the_old_name() -> None:
     assert ("delete(Orphan)", new_name) in core.calls
 
 
+def test_an_update_that_stops_moving_times_out_saying_where_it_stood() -> None:
+    core = FakeCore(_rc("web-v1", "nginx:1", 2, app="web", v="1"), ready=False)
+    updater, lines = _updater(core)
+    with pytest.raises(WaitTimeout) as info:
+        updater.update("web-v1", _rc("web-v2", "nginx:2", 2, app="web", v="2"))
+    assert str(info.value) == (
+        "timed out after 30s waiting for progress of the rolling update web-v1 -> web-v2; last saw: "
+        "web-v1 replicas=2, web-v2 replicas=1 available=0, desired=2, min_available=2, max_total=3"
+    )
+    assert lines[-1] == "Scaling web-v2 up to 1"
+    assert updater.clock() == 130.5  # 30 s after the last round that moved (100.5)
+
+
 def _half_done(image_mode: bool = False) -> FakeCore:
     """web-v1 scaled to 0 and deleted, web-v2 at its desired 2 with its progress annotations."""
     core = FakeCore(_rc("web-v2", "nginx:2", 2, app="web", v="2"))
@@ -255,7 +270,9 @@ def _half_done(image_mode: bool = False) -> FakeCore:
 def test_a_rerun_after_the_old_rc_is_gone_finishes_the_update(rename: bool) -> None:
     core = _half_done(image_mode=rename)
     updater, lines = _updater(core)
-    result = updater.update("web-v1", _rc("web-v2", "nginx:2", 2, app="web", v="2"), keep_old_name=rename)
+    result = updater.update(
+        "web-v1", _rc("web-v2", "nginx:2", 2, app="web", v="2"), options=NewRcOptions(keep_old_name=rename)
+    )
     assert lines == []
     assert _steps(result) == [(100.0, "rename" if rename else "cleanup", "web-v1", 0, "web-v2", 2, 2)]
     assert _summary(result) == {
