@@ -424,10 +424,12 @@ def _etcd_program(versions: KitVersions) -> GoProgram:
     )
 
 
-def _coredns_main(versions: KitVersions) -> Path:
-    """CoreDNS with kubeadm's plugins; CoreDNS before 1.5 has no `ready` plugin."""
-    before_ready = parse_version(versions.coredns, "CoreDNS version").release < (1, 5)
-    return kit_file("coredns-1.3", "main.go") if before_ready else kit_file("coredns", "main.go")
+def _coredns_sources(versions: KitVersions) -> tuple[Path, ...]:
+    """CoreDNS with kubeadm's plugins: main.go, and ready.go (the `ready` plugin) from CoreDNS 1.5 on."""
+    main = kit_file("coredns", "main.go")
+    if parse_version(versions.coredns, "CoreDNS version").release < (1, 5):
+        return (main,)
+    return (main, kit_file("coredns", "ready.go"))
 
 
 def kit_programs(versions: KitVersions) -> dict[str, GoProgram]:
@@ -461,7 +463,7 @@ def _kit_programs(versions: KitVersions) -> dict[str, GoProgram]:
             requires=(("github.com/coredns/coredns", versions.coredns),),
             packages=("./",),
             binary="coredns",
-            extra_files=(_coredns_main(versions),),
+            extra_files=_coredns_sources(versions),
         ),
         "containerd": containerd_program(versions),
     }
