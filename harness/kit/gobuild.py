@@ -28,6 +28,7 @@ __all__ = [
     "wrapper_dir",
     "go_mod_tidy",
     "go_build",
+    "kubernetes_stamp",
     "build_programs",
     "kit_programs",
     "containerd_program",
@@ -363,17 +364,23 @@ def _with_openapi(program: GoProgram, versions: KitVersions) -> GoProgram:
     return dataclasses.replace(program, generate_openapi=True) if wanted else program
 
 
-def kubernetes_programs(versions: KitVersions) -> dict[str, GoProgram]:
-    """Kubernetes' commands; for older releases the kubelet apart, built with cgo as that release did."""
-    version = parse_version(versions.kubernetes)
-    stamp = {
-        "gitVersion": versions.kubernetes,
+def kubernetes_stamp(kubernetes: str) -> dict[str, str]:
+    """The version variables Kubernetes' build sets with -X (hack/lib/version.sh), for release `kubernetes`."""
+    version = parse_version(kubernetes)
+    return {
+        "gitVersion": kubernetes,
         "gitMajor": str(version.major),
         "gitMinor": str(version.minor),
         "gitCommit": "0000000000000000000000000000000000000000",
         "gitTreeState": "clean",
         "buildDate": BUILD_DATE,
     }
+
+
+def kubernetes_programs(versions: KitVersions) -> dict[str, GoProgram]:
+    """Kubernetes' commands; for older releases the kubelet apart, built with cgo as that release did."""
+    version = parse_version(versions.kubernetes)
+    stamp = kubernetes_stamp(versions.kubernetes)
     # The packages hack/lib/version.sh of that release stamps: component-base's from 1.16 on.
     packages = (
         ("k8s.io/component-base/version",)

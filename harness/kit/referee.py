@@ -17,8 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..kubeversion import parse_version
-from .gobuild import BUILD_DATE, go_build, go_env, go_mod_tidy, wrapper_dir
+from .gobuild import go_build, go_env, go_mod_tidy, kubernetes_stamp, wrapper_dir
 from .paths import cache_root
 from .stages import Stamp, input_hash, run, say, stage
 from .versions import staging_version
@@ -115,19 +114,10 @@ def referee_go_mod(
 
 def referee_ldflags(kubernetes: str = REFEREE_KUBERNETES) -> str:
     """Version stamps for `kubectl version` (component-base) and the User-Agent (client-go)."""
-    version = parse_version(kubernetes)
-    stamp = {
-        "gitVersion": kubernetes,
-        "gitMajor": str(version.major),
-        "gitMinor": str(version.minor),
-        "gitCommit": "0000000000000000000000000000000000000000",
-        "gitTreeState": "clean",
-        "buildDate": BUILD_DATE,
-    }
     flags = [
         f"-X {pkg}.{k}={v}"
         for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
-        for k, v in stamp.items()
+        for k, v in kubernetes_stamp(kubernetes).items()
     ]
     return "-s -w " + " ".join(flags)
 
