@@ -6,9 +6,10 @@ updater  RollingUpdater: drives a cluster through the typed client (imported onl
 trace    RcRecorder: the RCs watched from outside, to compare two updaters
 command  `rollproof rolling-update`, the CLI subcommand
 
-May import: `harness.kube`, `harness.errors`, `harness.poll`, `harness.samples`,
-`harness.rolloutsteps`, `harness.timeouts`; `plan` and `checks` only each other, the standard
-library, yaml and `harness.errors`.
+May import: the standard library, the kubernetes client, yaml, `harness.kube`,
+`harness.errors`, `harness.poll`, `harness.samples`, `harness.rolloutsteps`,
+`harness.timeouts`; `plan` and `checks` only each other, the standard library, yaml and
+`harness.errors`.
 """
 
 from __future__ import annotations
