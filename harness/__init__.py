@@ -12,8 +12,11 @@ kit/       the offline kit: Docker engine, kind, node image, application images,
 the rest   the prober and its analysis, the report, the suites' helpers, the plugin
 
 Shared by all: `errors` (the error tree), `poll` (the one wait loop), `timeouts` (every
-duration by name), `samples` (the one clock). `plugin` only wires hooks and fixtures; no
-other module imports pytest.
+duration by name), `samples` (the one clock), `kubeversion` (the one version parser),
+`rolloutsteps` (what a rollout engine records), `rundir` and `owner` (this run's private
+directory and who owns what it creates). These import only the standard library and each
+other; the rest may import any folder, and no folder imports the rest. `plugin` only wires
+hooks and fixtures; no other module imports pytest. `tests/unit/test_layers.py` checks all this.
 """
 
 __version__ = "0.1.0"

@@ -78,6 +78,25 @@ def pod_availability(pods: Sequence[PodTransition], since: float | None = None) 
     return before[-1:] + [x for x in folded if x[0] >= since]
 
 
+def _left_ready(pods: Sequence[PodTransition] | None, t: float) -> str:
+    """Which pods stopped counting at `t`, and how: a pod that went not-ready without terminating
+    failed its readiness probe (the kubelet's event says why); one that began terminating was
+    taken down by its owner."""
+    if pods is None:
+        return ""
+    terminating = {p.pod for p in pods if p.what == "terminating" and p.t <= t}
+    left = [p for p in pods if p.t == t and p.what in ("not-ready", "terminating", "exited", "deleted")]
+    if not left:
+        return ""
+    said = []
+    for p in left:
+        if p.what == "not-ready" and p.pod not in terminating:
+            said.append(f"{p.pod} not-ready while not terminating: its readiness probe failed")
+        else:
+            said.append(f"{p.pod} {p.what}")
+    return f" ({'; '.join(said)})"
+
+
 def assert_replica_bounds(
     points_or_steps: Sequence[ReplicaPoint] | Sequence[ScaleStep],
     desired: int,
@@ -129,7 +148,9 @@ def assert_replica_bounds(
     if under:
         what = "pods Ready and not terminating" if pods is not None else "available"
         lines.append(f"  {what} below {floor} at {len(under)} instant(s):")
-        lines += [f"    {i.t - t0:+.3f}s available={i.available}" for i in under[:_LISTED]] + _more(len(under))
+        lines += [
+            f"    {i.t - t0:+.3f}s available={i.available}{_left_ready(pods, i.t)}" for i in under[:_LISTED]
+        ] + _more(len(under))
         if pods is not None:
             lagged = [i for i in instants if i.available < floor]
             if lagged:

@@ -248,14 +248,14 @@ class EndpointSliceWatcher(ListWatchRecorder[EndpointEvent]):
         max_duration: float | None = None,
     ) -> None:
         super().__init__(
-            timeouts=timeouts,
             path=object_path("discovery.k8s.io/v1", "endpointslices", None, namespace),
-            max_duration=max_duration,
             thread_name=f"eps-watch-{namespace}-{service}",
+            namespace=namespace,
+            timeouts=timeouts,
+            max_records=max_events,
+            max_duration=max_duration,
         )
-        self.namespace = namespace
         self.service = service
-        self.max_events = max_events
         self._api = kubernetes.client.DiscoveryV1Api(api_client)
         self._slices: dict[str, Mapping[str, Any]] = {}
         self._known: dict[str, EndpointState] = {}
@@ -299,12 +299,12 @@ class EndpointSliceWatcher(ListWatchRecorder[EndpointEvent]):
             for address, state in now.items():
                 before = self._known.get(address)
                 if before is None:
-                    self._keep(EndpointEvent(t, "added", state), self.max_events)
+                    self._keep(EndpointEvent(t, "added", state))
                 elif before != state:
-                    self._keep(EndpointEvent(t, "changed", state), self.max_events)
+                    self._keep(EndpointEvent(t, "changed", state))
             for address, state in self._known.items():
                 if address not in now:
-                    self._keep(EndpointEvent(t, "removed", state), self.max_events)
+                    self._keep(EndpointEvent(t, "removed", state))
             self._known = now
 
 

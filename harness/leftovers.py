@@ -117,14 +117,7 @@ def find_leftovers(core: client.CoreV1Api, timeouts: Timeouts, namespace: str | 
     found: list[Leftover] = []
     gone_namespaces: set[str] = set()
     if namespace is None:
-        body = call_api(
-            core.list_namespace,
-            method="GET",
-            path="/api/v1/namespaces",
-            timeout=timeouts.api_request,
-            label_selector=TEST_LABEL,
-        )
-        for item in body.get("items", []):
+        for item in _test_namespaces(core, timeouts):
             meta = item.get("metadata", {})
             if (meta.get("labels") or {}).get(TEST_LABEL) is None:
                 continue
@@ -132,23 +125,11 @@ def find_leftovers(core: client.CoreV1Api, timeouts: Timeouts, namespace: str | 
             if left is not None:
                 found.append(left)
                 gone_namespaces.add(left.name)
-        body = call_api(
-            core.list_service_for_all_namespaces,
-            method="GET",
-            path="/api/v1/services",
-            timeout=timeouts.api_request,
-            label_selector=OWNED,
-        )
+        services = _labelled(core.list_service_for_all_namespaces, "/api/v1/services", OWNED, timeouts)
     else:
-        body = call_api(
-            core.list_namespaced_service,
-            namespace,
-            method="GET",
-            path=f"/api/v1/namespaces/{namespace}/services",
-            timeout=timeouts.api_request,
-            label_selector=OWNED,
-        )
-    for item in body.get("items", []):
+        path = f"/api/v1/namespaces/{namespace}/services"
+        services = _labelled(core.list_namespaced_service, path, OWNED, timeouts, namespace)
+    for item in services:
         meta = item.get("metadata", {})
         if meta.get("namespace") in gone_namespaces:
             continue  # goes with its namespace
@@ -160,20 +141,25 @@ def find_leftovers(core: client.CoreV1Api, timeouts: Timeouts, namespace: str | 
 
 def live_runs(core: client.CoreV1Api, timeouts: Timeouts) -> list[tuple[Owner, str]]:
     """(owner, namespace) of every test namespace whose run still runs on this host."""
-    body = call_api(
-        core.list_namespace,
-        method="GET",
-        path="/api/v1/namespaces",
-        timeout=timeouts.api_request,
-        label_selector=TEST_LABEL,
-    )
     found = []
-    for item in body.get("items", []):
+    for item in _test_namespaces(core, timeouts):
         meta = item.get("metadata", {})
         owner = Owner.parse((meta.get("annotations") or {}).get(OWNER))
         if owner is not None and owner.alive():
             found.append((owner, meta.get("name", "")))
     return found
+
+
+def _labelled(
+    list_call: Callable[..., Any], path: str, label: str, timeouts: Timeouts, *args: Any
+) -> list[dict[str, Any]]:
+    """The items a typed-client list call returns for the objects carrying `label`."""
+    body = call_api(list_call, *args, method="GET", path=path, timeout=timeouts.api_request, label_selector=label)
+    return list(body.get("items", []))
+
+
+def _test_namespaces(core: client.CoreV1Api, timeouts: Timeouts) -> list[dict[str, Any]]:
+    return _labelled(core.list_namespace, "/api/v1/namespaces", TEST_LABEL, timeouts)
 
 
 def _drop_own_finalizers(core: client.CoreV1Api, namespace: str, timeouts: Timeouts) -> None:
@@ -182,26 +168,23 @@ def _drop_own_finalizers(core: client.CoreV1Api, namespace: str, timeouts: Timeo
     drop_own_finalizers(core, namespace, timeouts)
 
 
+def _call(core: client.CoreV1Api, left: Leftover, method: str, timeouts: Timeouts, **kwargs: Any) -> Any:
+    """GET (read) or DELETE leftover `left` through the typed client; `kwargs` go to the call."""
+    if left.kind == "namespace":
+        fn: Callable[..., Any] = core.read_namespace if method == "GET" else core.delete_namespace
+        args: tuple[Any, ...] = (left.name,)
+        path = f"/api/v1/namespaces/{left.name}"
+    else:
+        fn = core.read_namespaced_service if method == "GET" else core.delete_namespaced_service
+        args = (left.name, left.namespace)
+        path = f"/api/v1/namespaces/{left.namespace}/services/{left.name}"
+    return call_api(fn, *args, method=method, path=path, timeout=timeouts.api_request, **kwargs)
+
+
 def _exists(core: client.CoreV1Api, left: Leftover, timeouts: Timeouts) -> bool:
     """Whether leftover `left` can still be read."""
     try:
-        if left.kind == "namespace":
-            call_api(
-                core.read_namespace,
-                left.name,
-                method="GET",
-                path=f"/api/v1/namespaces/{left.name}",
-                timeout=timeouts.api_request,
-            )
-        else:
-            call_api(
-                core.read_namespaced_service,
-                left.name,
-                left.namespace,
-                method="GET",
-                path=f"/api/v1/namespaces/{left.namespace}/services/{left.name}",
-                timeout=timeouts.api_request,
-            )
+        _call(core, left, "GET", timeouts)
     except NotFound:
         return False
     return True
@@ -216,23 +199,9 @@ def remove_leftovers(core: client.CoreV1Api, leftovers: list[Leftover], timeouts
         try:
             if left.kind == "namespace":
                 _drop_own_finalizers(core, left.name, timeouts)
-                call_api(
-                    core.delete_namespace,
-                    left.name,
-                    method="DELETE",
-                    path=f"/api/v1/namespaces/{left.name}",
-                    timeout=timeouts.api_request,
-                    grace_period_seconds=0,
-                )
+                _call(core, left, "DELETE", timeouts, grace_period_seconds=0)
             else:
-                call_api(
-                    core.delete_namespaced_service,
-                    left.name,
-                    left.namespace,
-                    method="DELETE",
-                    path=f"/api/v1/namespaces/{left.namespace}/services/{left.name}",
-                    timeout=timeouts.api_request,
-                )
+                _call(core, left, "DELETE", timeouts)
         except NotFound:
             continue
         pending.append(left)

@@ -76,9 +76,6 @@ def test_rc_rolling_update_drops_no_request(core_api, namespace, probed, app_ima
         result = updater.update(
             f"{APP}-v0.1",
             new_rc,
-            update_period=timeouts.rc_update_period,
-            poll_interval=timeouts.rc_poll_interval,
-            timeout=timeouts.rc_timeout,
             on_step=record.steps.append,
         )
     analyses = probed.finish()
@@ -212,9 +209,6 @@ def test_rc_rolling_update_killed_half_way_resumes(
         result = RollingUpdater(core_api, namespace, timeouts).update(
             f"{APP}-v0.1",
             new_rc,
-            update_period=timeouts.rc_update_period,
-            poll_interval=timeouts.rc_poll_interval,
-            timeout=timeouts.rc_timeout,
             on_step=record.steps.append,
         )
     analyses = probed.finish()
@@ -252,17 +246,11 @@ def test_rc_rollback_half_way_restores_v1(core_api, namespace, probed, app_image
             updater.update(
                 f"{APP}-v0.1",
                 new_rc,
-                update_period=timeouts.rc_update_period,
-                poll_interval=timeouts.rc_poll_interval,
-                timeout=timeouts.rc_timeout,
                 on_step=stop_half_way,
             )
     with probed.phase("rollback to rc-demo-v0.1", (new.server, old.server)):
         result = updater.rollback(
             f"{APP}-v0.1",
-            update_period=timeouts.rc_update_period,
-            poll_interval=timeouts.rc_poll_interval,
-            timeout=timeouts.rc_timeout,
             on_step=record.steps.append,
         )
     analyses = probed.finish()

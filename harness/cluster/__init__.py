@@ -7,9 +7,10 @@ existing    a cluster from a kubeconfig and context, used as it is
 ready       the wait for every node Ready and every kube-system pod running
 flows       conntrack entries of a NodePort removed from kind nodes
 
-May import: `harness.kube` (kubeconfig, the error boundary), `harness.errors`,
-`harness.poll`, `harness.rundir`, `harness.timeouts`. Never the rollout layer, the
-prober, the kit or the plugin.
+May import: the standard library, the kubernetes client, yaml, `harness.kube`
+(kubeconfig, the error boundary), `harness.errors`, `harness.kubeversion`, `harness.poll`,
+`harness.rundir`, `harness.timeouts`. Never the rollout layer, the prober, the kit or the
+plugin.
 """
 
 from __future__ import annotations

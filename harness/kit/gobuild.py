@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ProviderError
@@ -25,6 +26,10 @@ from .versions import KitVersions
 __all__ = [
     "GoProgram",
     "go_env",
+    "wrapper_dir",
+    "go_mod_tidy",
+    "go_build",
+    "kubernetes_stamp",
     "build_programs",
     "kit_programs",
     "containerd_program",
@@ -115,6 +120,53 @@ def _tools_go(program: GoProgram) -> str:
     return f"//go:build tools\n\npackage tools\n\nimport (\n{imports}\n)\n"
 
 
+def wrapper_dir(name: str, go_mod: str, tools_go: str | None) -> Path:
+    """A fresh `$ROLLPROOF_CACHE/src/NAME` holding a wrapper module's go.mod (and tools.go, which
+    imports the packages to build so that `go mod tidy` keeps what they need)."""
+    src = cache_root() / "src" / name
+    if src.exists():
+        shutil.rmtree(src)
+    src.mkdir(parents=True)
+    (src / "go.mod").write_text(go_mod)
+    if tools_go is not None:
+        (src / "tools.go").write_text(tools_go)
+    return src
+
+
+def go_mod_tidy(src: Path, env: dict[str, str], what: str) -> str:
+    """`go mod tidy -e` in `src`; its output (for the pinned-only check of old releases)."""
+    return run(
+        ["go", "mod", "tidy", "-e"],
+        what=f"go mod tidy for {what}",
+        env=env,
+        cwd=src,
+        fix="check that the Go module proxy is reachable",
+    )
+
+
+def go_build(
+    src: Path,
+    out: Path,
+    stamp: Stamp,
+    build_args: Callable[[Path], list[str]],
+    env: dict[str, str],
+    what: str,
+    fix: str,
+) -> None:
+    """`go build -trimpath ARGS` in `src`, ARGS = `build_args(dir)` writing into a fresh `out`.partial that then
+    replaces `out`; `stamp` is cleared first and marked last, so a broken build never counts as done."""
+    stamp.clear()
+    tmp = out.with_name(out.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    run(["go", "build", "-trimpath", *build_args(tmp)], what=f"go build {what}", env=env, cwd=src, fix=fix)
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    stamp.mark()
+
+
 def build_program(program: GoProgram) -> Path:
     """Build `program` unless a complete build with the same inputs exists."""
     out = program.out_dir()
@@ -123,53 +175,32 @@ def build_program(program: GoProgram) -> Path:
         say(f"go build {program.name}: cached")
         return out
     with stage(f"go build {program.name}"):
-        src = cache_root() / "src" / program.name
-        if src.exists():
-            shutil.rmtree(src)
-        src.mkdir(parents=True)
-        (src / "go.mod").write_text(_go_mod(program))
-        if any(not p.startswith("./") for p in program.packages):
-            (src / "tools.go").write_text(_tools_go(program))
+        needs_tools = any(not p.startswith("./") for p in program.packages)
+        src = wrapper_dir(program.name, _go_mod(program), _tools_go(program) if needs_tools else None)
         for extra in program.extra_files:
             shutil.copy(extra, src / extra.name)
         env = program.env()
-        tidy = run(
-            ["go", "mod", "tidy", "-e"],
-            what=f"go mod tidy for {program.name}",
-            env=env,
-            cwd=src,
-            fix="check that the Go module proxy is reachable",
-        )
+        tidy = go_mod_tidy(src, env, program.name)
         if program.pinned_only:
             failed = check_tidy(f"go mod tidy for {program.name}", tidy)
             if failed:
                 say(f"go mod tidy for {program.name}: {len(failed)} imports found in no module, e.g. {failed[0]}")
         if program.generate_openapi:
             _kubernetes_with_openapi(src, env)
+        pkgs = list(program.packages)
         tags = ["-tags", ",".join(program.tags)] if program.tags else []
         if program.pinned_only:
             _check_packages(program, tags, env, src)
-        stamp.clear()
-        tmp = out.with_name(out.name + ".partial")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir(parents=True)
-        pkgs = list(program.packages)
-        if len(pkgs) == 1:
-            target = str(tmp / (program.binary or pkgs[0].rstrip("/").rsplit("/", 1)[-1]))
-        else:
-            target = str(tmp) + os.sep
-        run(
-            ["go", "build", "-trimpath", "-ldflags", program.ldflags, *tags, "-o", target, *pkgs],
-            what=f"go build {program.name}",
-            env=env,
-            cwd=src,
-            fix="see the compiler output above; a disk too full for the build shows as 'no space left'",
-        )
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-        stamp.mark()
+
+        def build_args(tmp: Path) -> list[str]:
+            if len(pkgs) == 1:
+                target = str(tmp / (program.binary or pkgs[0].rstrip("/").rsplit("/", 1)[-1]))
+            else:
+                target = str(tmp) + os.sep
+            return ["-ldflags", program.ldflags, *tags, "-o", target, *pkgs]
+
+        fix = "see the compiler output above; a disk too full for the build shows as 'no space left'"
+        go_build(src, out, stamp, build_args, env=env, what=program.name, fix=fix)
     return out
 
 
@@ -353,17 +384,23 @@ def _with_openapi(program: GoProgram, versions: KitVersions) -> GoProgram:
     return dataclasses.replace(program, generate_openapi=True) if wanted else program
 
 
-def kubernetes_programs(versions: KitVersions) -> dict[str, GoProgram]:
-    """Kubernetes' commands; for older releases the kubelet apart, built with cgo as that release did."""
-    version = parse_version(versions.kubernetes)
-    stamp = {
-        "gitVersion": versions.kubernetes,
+def kubernetes_stamp(kubernetes: str) -> dict[str, str]:
+    """The version variables Kubernetes' build sets with -X (hack/lib/version.sh), for release `kubernetes`."""
+    version = parse_version(kubernetes)
+    return {
+        "gitVersion": kubernetes,
         "gitMajor": str(version.major),
         "gitMinor": str(version.minor),
         "gitCommit": "0000000000000000000000000000000000000000",
         "gitTreeState": "clean",
         "buildDate": BUILD_DATE,
     }
+
+
+def kubernetes_programs(versions: KitVersions) -> dict[str, GoProgram]:
+    """Kubernetes' commands; for older releases the kubelet apart, built with cgo as that release did."""
+    version = parse_version(versions.kubernetes)
+    stamp = kubernetes_stamp(versions.kubernetes)
     # The packages hack/lib/version.sh of that release stamps: component-base's from 1.16 on.
     packages = (
         ("k8s.io/component-base/version",)
@@ -444,10 +481,12 @@ def _etcd_program(versions: KitVersions) -> GoProgram:
     )
 
 
-def _coredns_main(versions: KitVersions) -> Path:
-    """CoreDNS with kubeadm's plugins; CoreDNS before 1.5 has no `ready` plugin."""
-    before_ready = parse_version(versions.coredns, "CoreDNS version").release < (1, 5)
-    return kit_file("coredns-1.3", "main.go") if before_ready else kit_file("coredns", "main.go")
+def _coredns_sources(versions: KitVersions) -> tuple[Path, ...]:
+    """CoreDNS with kubeadm's plugins: main.go, and ready.go (the `ready` plugin) from CoreDNS 1.5 on."""
+    main = kit_file("coredns", "main.go")
+    if parse_version(versions.coredns, "CoreDNS version").release < (1, 5):
+        return (main,)
+    return (main, kit_file("coredns", "ready.go"))
 
 
 def kit_programs(versions: KitVersions) -> dict[str, GoProgram]:
@@ -481,7 +520,7 @@ def _kit_programs(versions: KitVersions) -> dict[str, GoProgram]:
             requires=(("github.com/coredns/coredns", versions.coredns),),
             packages=("./",),
             binary="coredns",
-            extra_files=(_coredns_main(versions),),
+            extra_files=_coredns_sources(versions),
         ),
         "containerd": containerd_program(versions),
     }

@@ -9,7 +9,8 @@ events   pure parsing of the controllers' Event messages
 watch    ListWatchRecorder, the generic list-then-watch recording thread
 
 May import: the standard library, the kubernetes client, requests, urllib3,
-yaml, and `harness.errors`, `harness.poll`, `harness.rundir`, `harness.samples`,
-`harness.rolloutsteps`, `harness.timeouts`. Never `harness.rollout` or anything above it. The package
+yaml, and `harness.errors`, `harness.kubeversion`, `harness.poll`, `harness.rundir`,
+`harness.samples`, `harness.rolloutsteps`, `harness.timeouts` (and the package's
+`__version__`, for the User-Agent). Never `harness.rollout` or anything above it. The package
 imports no submodule itself, so the pure `patches` loads no client.
 """

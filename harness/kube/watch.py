@@ -13,7 +13,7 @@ a row (a poll interval apart) before they count as that error.
 A subclass says which typed-client list call to make (`_list_call`, used both
 for the list and, with the watch arguments, for the stream) and what to record
 for the listed objects (`_on_list`) and for each event (`_on_event`); it records
-through `_keep`, which holds the record count to a bound.
+through `_keep`, which holds the record count to `max_records`.
 """
 
 from __future__ import annotations
@@ -42,10 +42,12 @@ ListCall = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
 
 class ListWatchRecorder(abc.ABC, Generic[R]):
-    """A stoppable thread recording `R`s from a list and a watch of one collection at `path`.
+    """A stoppable thread recording `R`s from a list and a watch of one collection at `path` in `namespace`.
 
-    `max_duration` is how long the thread may run at most (None: `timeouts.probe_max_duration`); `server` labels
-    connection errors; `thread_name` names the thread. `_what()` names the
+    `max_records` bounds the records (then `truncated` is set and recording
+    stops); `max_duration` is how long the thread may run at most (None:
+    `timeouts.probe_max_duration`); `server` labels connection errors;
+    `thread_name` names the thread. `_what()` names the
     watcher and `noun` its records in a stop that times out ("pod watcher of ns
     (app=web) to stop ... thread alive with 12 events").
     """
@@ -53,8 +55,18 @@ class ListWatchRecorder(abc.ABC, Generic[R]):
     noun = "records"
 
     def __init__(
-        self, *, timeouts: Timeouts, path: str, max_duration: float | None, thread_name: str, server: str = ""
+        self,
+        *,
+        path: str,
+        thread_name: str,
+        namespace: str,
+        timeouts: Timeouts,
+        max_records: int,
+        max_duration: float | None,
+        server: str = "",
     ) -> None:
+        self.namespace = namespace
+        self.max_records = max_records
         self.timeouts = timeouts
         self.max_duration = timeouts.probe_max_duration if max_duration is None else max_duration
         self.truncated = False
@@ -165,10 +177,10 @@ class ListWatchRecorder(abc.ABC, Generic[R]):
 
     # -- thread side: records only
 
-    def _keep(self, record: R, limit: int) -> bool:
-        """Append `record` unless `limit` records are kept already (then set `truncated`).
+    def _keep(self, record: R) -> bool:
+        """Append `record` unless `max_records` are kept already (then set `truncated`).
         Call with `_lock` held."""
-        if len(self._records) >= limit:
+        if len(self._records) >= self.max_records:
             self.truncated = True
             return False
         self._records.append(record)

@@ -10,8 +10,9 @@ status       pure: `kubectl rollout status`'s rules for the three kinds, a rollo
 history      pure: `kubectl rollout history` / `undo`'s rules (ReplicaSets, ControllerRevisions)
 rcupdate/    client-side ReplicationController rolling updates (`kubectl rolling-update`)
 
-May import: `harness.kube` (the API server), `harness.errors`, `harness.poll`,
-`harness.samples`, `harness.rolloutsteps`, `harness.timeouts`.
+May import: the standard library, the kubernetes client, yaml, `harness.kube` (the
+API server), `harness.errors`, `harness.poll`, `harness.samples`, `harness.rolloutsteps`,
+`harness.timeouts`.
 Never the prober, the analysis, the report or the plugin. The package imports
 no submodule itself, so its pure modules load no client.
 """

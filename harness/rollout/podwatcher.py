@@ -41,14 +41,14 @@ class PodWatcher(ListWatchRecorder[PodEvent]):
         max_duration: float | None = None,
     ) -> None:
         super().__init__(
-            timeouts=timeouts,
             path=object_path("v1", "pods", None, namespace),
-            max_duration=max_duration,
             thread_name=f"pod-watch-{namespace}",
+            namespace=namespace,
+            timeouts=timeouts,
+            max_records=max_events,
+            max_duration=max_duration,
         )
-        self.namespace = namespace
         self.labels = dict(labels)
-        self.max_events = max_events
         self._core = kubernetes.client.CoreV1Api(api_client)
         self._known: dict[str, PodState] = {}
         self._names: dict[str, str] = {}
@@ -106,4 +106,4 @@ class PodWatcher(ListWatchRecorder[PodEvent]):
                 if known.get(pod.uid) == pod:
                     return
                 known[pod.uid] = pod
-            self._keep(PodEvent(t, kind, pod), self.max_events)
+            self._keep(PodEvent(t, kind, pod))

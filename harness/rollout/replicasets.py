@@ -105,15 +105,15 @@ class ReplicaSetWatcher(ListWatchRecorder[ReplicaPoint]):
         server: str = "",
     ) -> None:
         super().__init__(
-            timeouts=timeouts,
             path=object_path("apps/v1", "replicasets", None, namespace),
-            max_duration=max_duration,
             thread_name=f"rs-watch-{namespace}-{deployment}",
+            namespace=namespace,
+            timeouts=timeouts,
+            max_records=max_points,
+            max_duration=max_duration,
             server=server,
         )
-        self.namespace = namespace
         self.deployment = deployment
-        self.max_points = max_points
         self._apps = kubernetes.client.AppsV1Api(api_client)
         self._last: dict[str, tuple[int, int, int, str | None]] = {}
 
@@ -156,5 +156,5 @@ class ReplicaSetWatcher(ListWatchRecorder[ReplicaPoint]):
         with self._lock:
             if self._last.get(point.owner) == key:
                 return
-            if self._keep(point, self.max_points):
+            if self._keep(point):
                 self._last[point.owner] = key

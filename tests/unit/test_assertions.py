@@ -222,6 +222,7 @@ def test_replica_bounds_on_pods_fail_when_a_pod_stops_serving_and_name_the_summa
         assert_replica_bounds(_POINTS, since=4.95, desired=4, max_surge=1, max_unavailable=0, pods=pods)
     text = str(info.value)
     assert "pods Ready and not terminating below 4 at 1 instant(s):" in text
+    assert "+0.600s available=3 (new-a not-ready while not terminating: its readiness probe failed)" in text
     assert "(the owners' availableReplicas summed below 4 at +0.200s)" in text
     with pytest.raises(AssertionError, match="no pod records"):
         assert_replica_bounds(_POINTS, since=4.95, desired=4, max_surge=1, max_unavailable=0, pods=[])

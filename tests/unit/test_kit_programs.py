@@ -149,7 +149,7 @@ def test_the_walkthrough_era_etcd_and_coredns(programs) -> None:
     assert ("github.com/dnstap/golang-dnstap", "v0.0.0-20170829151710-2cf77a2b5e11") in coredns.requires
     assert dict(coredns.replaces)["github.com/miekg/dns"] == "github.com/miekg/dns v1.1.3"
     assert "github.com/miekg/dns" not in dict(built["kubernetes"].replaces)
-    assert coredns.extra_files == (kit_file("coredns-1.3", "main.go"),)
+    assert coredns.extra_files == (kit_file("coredns", "main.go"),)  # no ready.go: CoreDNS 1.3 has no `ready`
     assert "coredns/plugin/ready" not in coredns.extra_files[0].read_text()
     assert coredns.env()["GONOSUMDB"] == "github.com/coredns/coredns"
 
@@ -175,6 +175,12 @@ def test_the_same_holds_for_a_release_pinning_a_newer_etcd_than_kubeadm_runs(pro
 def test_current_releases_build_with_the_go_on_path(programs) -> None:
     for program in programs(kit_versions("1.37")).values():
         assert program.toolchain == "" and not program.cgo and program.env()["GOTOOLCHAIN"] == "local"
+
+
+def test_coredns_from_1_5_on_builds_the_ready_plugin_in(programs) -> None:
+    coredns = programs(kit_versions("1.34"))["coredns"]
+    assert coredns.extra_files == (kit_file("coredns", "main.go"), kit_file("coredns", "ready.go"))
+    assert "coredns/plugin/ready" in coredns.extra_files[1].read_text()
 
 
 def test_the_containerd_1_7_overlay_is_for_kubelets_kind_gives_cgroupfs() -> None:

@@ -71,7 +71,7 @@ class _Recorder(RcRecorder):
         self._lock = threading.Lock()
         self._known: dict[str, RcState] = {}
         self._listed_once = False
-        self.max_changes = 100
+        self.max_records = 100
         self.truncated = False
 
 

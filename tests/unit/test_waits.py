@@ -14,7 +14,7 @@ from harness.leftovers import Leftover, remove_leftovers
 from harness.namespaces import wait_deleted
 from harness.rollout.deployments import Deployments, RolloutFailed
 from harness.rollout.podsets import wait_set_rollout
-from harness.rollout.rcupdate.updater import RENAME_FINALIZER, RollingUpdater, _Periods
+from harness.rollout.rcupdate.updater import RENAME_FINALIZER, RollingUpdater, _Pace
 from harness.timeouts import Timeouts
 from harness.workloads import wait_ready_pods
 
@@ -157,7 +157,7 @@ class FakeTime:
         self.now += seconds
 
 
-PERIODS = _Periods(update_period=0.0, poll_interval=1.0, timeout=3.0)
+PERIODS = _Pace(update_period=0.0, poll_interval=1.0, timeout=3.0)
 
 
 def _updater(core: Scripted) -> tuple[RollingUpdater, FakeTime]:

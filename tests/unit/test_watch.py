@@ -102,10 +102,14 @@ class Recorder(ListWatchRecorder[tuple[str, str]]):
 
     def __init__(self, api: FakeApi, *, limit: int = 1000, max_duration: float = 30.0) -> None:
         super().__init__(
-            timeouts=FAST, path="/api/v1/namespaces/ns/things", max_duration=max_duration, thread_name="test-watch"
+            path="/api/v1/namespaces/ns/things",
+            thread_name="test-watch",
+            namespace="ns",
+            timeouts=FAST,
+            max_records=limit,
+            max_duration=max_duration,
         )
         self.api = api
-        self.limit = limit
 
     def _what(self) -> str:
         return "test recorder"
@@ -122,7 +126,7 @@ class Recorder(ListWatchRecorder[tuple[str, str]]):
 
     def _add(self, kind: str, obj: dict[str, Any]) -> None:
         with self._lock:
-            self._keep((kind, obj["metadata"]["name"]), self.limit)
+            self._keep((kind, obj["metadata"]["name"]))
 
 
 def listed(rv: str, *names: str) -> dict[str, Any]:

@@ -2,13 +2,15 @@
 
 plan     pure: the surge/unavailable arithmetic, names, selectors, annotations
 checks   pure: validation of manifests, images, labels, durations (what kubectl refused)
-updater  RollingUpdater: drives a cluster through the typed client (imported only when first used)
+updater  RollingUpdater (with its Pacing and NewRcOptions): drives a cluster through the typed client
+         (imported only when first used)
 trace    RcRecorder: the RCs watched from outside, to compare two updaters
 command  `rollproof rolling-update`, the CLI subcommand
 
-May import: `harness.kube`, `harness.errors`, `harness.poll`, `harness.samples`,
-`harness.rolloutsteps`, `harness.timeouts`; `plan` and `checks` only each other, the standard
-library, yaml and `harness.errors`.
+May import: the standard library, the kubernetes client, yaml, `harness.kube`,
+`harness.errors`, `harness.poll`, `harness.samples`, `harness.rolloutsteps`,
+`harness.timeouts`; `plan` and `checks` only each other, the standard library, yaml and
+`harness.errors`.
 """
 
 from __future__ import annotations
@@ -51,9 +53,11 @@ __all__ = [
     "validate_selectors",
     "RollingUpdater",
     "UpdateResult",
+    "Pacing",
+    "NewRcOptions",
 ]
 
-_LAZY = {"RollingUpdater", "UpdateResult"}
+_LAZY = {"RollingUpdater", "UpdateResult", "Pacing", "NewRcOptions"}
 
 
 def __getattr__(name: str) -> Any:

@@ -212,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
     from kubernetes import client
 
     from harness.kube.config import load_kubeconfig
-    from harness.rollout.rcupdate.updater import RollingUpdater
+    from harness.rollout.rcupdate.updater import NewRcOptions, Pacing, RollingUpdater
     from harness.timeouts import DEFAULT_TIMEOUTS
 
     path = args.kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or "~/.kube/config"
@@ -223,19 +223,18 @@ def run(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, flush=True)
 
+    pacing = Pacing(max_surge=max_surge, max_unavailable=max_unavailable, **durations)
     try:
         updater = RollingUpdater(client.CoreV1Api(api), namespace, DEFAULT_TIMEOUTS, out=say)
         if args.rollback:
             if args.dry_run:
                 raise ConfigError("--dry-run with --rollback: rollproof can only dry-run an update")
-            result = updater.rollback(
-                old_name, new_name=new_name, max_surge=max_surge, max_unavailable=max_unavailable, **durations
-            )
+            result = updater.rollback(old_name, new_name=new_name, pacing=pacing)
             final = updater.read(result.final_name)
             keep = True
         else:
             target: Any = manifest if manifest is not None else args.image
-            options = dict(
+            options = NewRcOptions(
                 container=args.container or None,
                 image_pull_policy=args.image_pull_policy or None,
                 deployment_key=args.deployment_label_key,
@@ -244,13 +243,11 @@ def run(args: argparse.Namespace) -> int:
                 source=f"-f {args.filename}" if manifest is not None else "--image",
             )
             if args.dry_run:
-                prepared = updater.prepare(old_name, target, **options)  # type: ignore[arg-type]
+                prepared = updater.prepare(old_name, target, options=options)
                 old_rc = prepared.old or {"metadata": {"name": old_name}}
                 _print_dry_run(old_rc, prepared.new_rc, args.output)
                 return 0
-            result = updater.update(
-                old_name, target, max_surge=max_surge, max_unavailable=max_unavailable, **durations, **options
-            )  # type: ignore[arg-type]
+            result = updater.update(old_name, target, options=options, pacing=pacing)
             final = updater.read(result.final_name)
             keep = keep_old_name
     finally:

@@ -211,13 +211,13 @@ class RcRecorder(ListWatchRecorder[RcChange]):
         max_changes: int = 100_000,
     ) -> None:
         super().__init__(
-            timeouts=timeouts,
             path=object_path("v1", "replicationcontrollers", None, namespace),
-            max_duration=max_duration,
             thread_name=f"rc-watch-{namespace}",
+            namespace=namespace,
+            timeouts=timeouts,
+            max_records=max_changes,
+            max_duration=max_duration,
         )
-        self.namespace = namespace
-        self.max_changes = max_changes
         self._core = kubernetes.client.CoreV1Api(api_client)
         self._known: dict[str, RcState] = {}
         self._listed_once = False
@@ -249,7 +249,7 @@ class RcRecorder(ListWatchRecorder[RcChange]):
         with self._lock:
             uids = {s.uid for s in states}
             for uid in [u for u in self._known if u not in uids]:
-                self._keep(RcChange(clock(), "deleted", self._known.pop(uid)), self.max_changes)
+                self._keep(RcChange(clock(), "deleted", self._known.pop(uid)))
             for state in states:
                 self._record("listed" if not self._listed_once else "modified", state)
             self._listed_once = True
@@ -262,10 +262,10 @@ class RcRecorder(ListWatchRecorder[RcChange]):
         previous = self._known.get(state.uid)
         if kind == "deleted":
             self._known.pop(state.uid, None)
-            self._keep(RcChange(clock(), "deleted", previous or state), self.max_changes)
+            self._keep(RcChange(clock(), "deleted", previous or state))
             return
         self._known[state.uid] = state
         if previous is None:
-            self._keep(RcChange(clock(), "listed" if kind == "listed" else "created", state), self.max_changes)
+            self._keep(RcChange(clock(), "listed" if kind == "listed" else "created", state))
         elif previous != state:
-            self._keep(RcChange(clock(), "changed", state, diff_fields(previous, state)), self.max_changes)
+            self._keep(RcChange(clock(), "changed", state, diff_fields(previous, state)))

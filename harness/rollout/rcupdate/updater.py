@@ -84,7 +84,16 @@ from harness.rollout.rcupdate.plan import (
 from harness.rolloutsteps import ScaleStep
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
-__all__ = ["RollingUpdater", "UpdateResult", "PreparedUpdate", "StepCallback", "Progress", "RENAME_FINALIZER"]
+__all__ = [
+    "RollingUpdater",
+    "UpdateResult",
+    "PreparedUpdate",
+    "Pacing",
+    "NewRcOptions",
+    "StepCallback",
+    "Progress",
+    "RENAME_FINALIZER",
+]
 
 RENAME_FINALIZER = "rollproof/rc-rename"
 """Holds the new RC (terminating, pods orphaned) until its copy under the old name exists."""
@@ -139,10 +148,83 @@ class PreparedUpdate:
 
 
 @dataclass(frozen=True)
-class _Periods:
+class Pacing:
+    """How an update or rollback moves: a None duration (seconds) is the updater's `timeouts`
+    (`rc_update_period`, `rc_poll_interval`, `rc_timeout`); surge and unavailable default to kubectl's 1 and 0."""
+
+    update_period: float | None = None
+    poll_interval: float | None = None
+    timeout: float | None = None
+    max_surge: IntOrPercent = 1
+    max_unavailable: IntOrPercent = 0
+
+
+@dataclass(frozen=True)
+class NewRcOptions:
+    """How `prepare` finds, derives and names the new RC.
+
+    `container` is the one whose image an image update changes (default: the
+    only one); `image_pull_policy` is set on it; `deployment_key` is the label
+    an image update keys old and new pods by. `new_name` names the new RC of
+    an image update (default `<old name>-<hash>`). `keep_old_name` renames the
+    new RC to the old name at the end (kubectl did that whenever it was given
+    one name); by default only an image update without `new_name` does.
+    `source` names the manifest in errors (the CLI passes `-f FILE`).
+    """
+
+    container: str | None = None
+    image_pull_policy: str | None = None
+    deployment_key: str = plan.DEFAULT_DEPLOYMENT_KEY
+    new_name: str | None = None
+    keep_old_name: bool | None = None
+    source: str = "the new ReplicationController"
+
+
+@dataclass(frozen=True)
+class _Pace:
+    """A `Pacing` resolved: every duration given."""
+
     update_period: float
     poll_interval: float
     timeout: float
+    max_surge: IntOrPercent = 1
+    max_unavailable: IntOrPercent = 0
+
+
+@dataclass
+class _Counts:
+    """Where a running update stands: both RCs' replicas, the new RC's available pods when last counted."""
+
+    old: int
+    new: int
+    available: int = 0
+
+
+def _result(
+    old_name: str,
+    new_name: str,
+    desired: int,
+    config: UpdateConfig,
+    started: float,
+    *,
+    resumed: bool,
+    rename: bool = False,
+    rolled_back: bool = False,
+) -> UpdateResult:
+    """A new `UpdateResult` (no steps yet) with `config`'s limits; the RC left serving is `final_name`."""
+    return UpdateResult(
+        old_name=old_name,
+        new_name=new_name,
+        final_name=old_name if rename or rolled_back else new_name,
+        desired=desired,
+        max_surge=config.surge,
+        max_unavailable=config.unavailable,
+        min_available=config.min_available,
+        resumed=resumed,
+        rolled_back=rolled_back,
+        renamed=rename,
+        started=started,
+    )
 
 
 def _meta(rc: Mapping[str, Any]) -> dict[str, Any]:
@@ -286,84 +368,42 @@ class RollingUpdater:
         old_name: str,
         new_rc_manifest_or_image: Mapping[str, Any] | str | Any,
         *,
-        update_period: float | None = None,
-        poll_interval: float | None = None,
-        timeout: float | None = None,
-        max_surge: IntOrPercent = 1,
-        max_unavailable: IntOrPercent = 0,
+        options: NewRcOptions | None = None,
+        pacing: Pacing | None = None,
         on_step: StepCallback | None = None,
-        container: str | None = None,
-        image_pull_policy: str | None = None,
-        deployment_key: str = plan.DEFAULT_DEPLOYMENT_KEY,
-        new_name: str | None = None,
-        keep_old_name: bool | None = None,
-        source: str = "the new ReplicationController",
     ) -> UpdateResult:
         """Replace RC `old_name` by a new RC, one surge-bounded step at a time.
 
         A string is an image: the new RC is derived from the old one (see
         `plan.derive_image_update`). Anything else is the new RC's manifest (a
-        dict or a client model); `source` names it in errors (the CLI passes
-        `-f FILE`). `keep_old_name` renames the new RC to `old_name` at the end
-        (kubectl did that whenever it was given one name); by default only an
-        image update without `new_name` does. Everything is validated before
-        the first write (see `prepare`); reruns after a crash resume the same update.
+        dict or a client model). `options` say how the new RC is found and
+        named, `pacing` how fast and wide the update moves; `on_step` gets each
+        step as it is taken. Everything is validated before the first write
+        (see `prepare`); reruns after a crash resume the same update.
         """
-        periods = self._periods(update_period, poll_interval, timeout)
-        checks.check_fenceposts(max_surge, max_unavailable)
+        pace = self._pace(pacing)
         started = self.clock()
-        prepared = self.prepare(
-            old_name,
-            new_rc_manifest_or_image,
-            container=container,
-            image_pull_policy=image_pull_policy,
-            deployment_key=deployment_key,
-            new_name=new_name,
-            keep_old_name=keep_old_name,
-            source=source,
-        )
+        options = options or NewRcOptions()
+        prepared = self.prepare(old_name, new_rc_manifest_or_image, options=options)
         if prepared.old is None:
             assert prepared.pending is not None
             # The loop is over: the old RC is deleted, or the rename is half done.
             return self._finish_after_old_deleted(
-                old_name,
-                prepared.pending,
-                prepared.new_name,
-                prepared.rename,
-                periods,
-                max_surge,
-                max_unavailable,
-                on_step,
-                started,
+                old_name, prepared.pending, prepared.new_name, prepared.rename, pace, on_step, started
             )
         old = prepared.old
         if prepared.image_mode:
             if prepared.existing is not None:
                 self._say(f"Found existing update in progress ({prepared.new_name}), resuming.")
-            old = self._mark_old_for_image_update(old, prepared.new_name, deployment_key)
-        return self._run(
-            old,
-            prepared.new_rc,
-            periods,
-            max_surge,
-            max_unavailable,
-            on_step,
-            started,
-            rename=prepared.rename,
-            rolled_back=False,
-        )
+            old = self._mark_old_for_image_update(old, prepared.new_name, options.deployment_key)
+        return self._run(old, prepared.new_rc, pace, on_step, started, rename=prepared.rename, rolled_back=False)
 
     def prepare(
         self,
         old_name: str,
         new_rc_manifest_or_image: Mapping[str, Any] | str | Any,
         *,
-        container: str | None = None,
-        image_pull_policy: str | None = None,
-        deployment_key: str = plan.DEFAULT_DEPLOYMENT_KEY,
-        new_name: str | None = None,
-        keep_old_name: bool | None = None,
-        source: str = "the new ReplicationController",
+        options: NewRcOptions | None = None,
     ) -> PreparedUpdate:
         """Read and validate everything `update` needs, writing nothing.
 
@@ -373,6 +413,9 @@ class RollingUpdater:
         belongs to no update from `old_name`. `update` calls it before its first
         write; `--dry-run` calls only this.
         """
+        options = options or NewRcOptions()
+        container, image_pull_policy = options.container, options.image_pull_policy
+        deployment_key, new_name, source = options.deployment_key, options.new_name, options.source
         image_mode = isinstance(new_rc_manifest_or_image, str)
         manifest: RC | None = None
         if image_mode:
@@ -390,7 +433,7 @@ class RollingUpdater:
             manifest = self._api.to_dict(new_rc_manifest_or_image)
             manifest = checks.check_rc_manifest(manifest, source)
             new_name = _meta(manifest)["name"]
-        rename = (image_mode and not new_name) if keep_old_name is None else keep_old_name
+        rename = (image_mode and not new_name) if options.keep_old_name is None else options.keep_old_name
 
         old = self._api.find_rc(old_name)
         pending = self._find_source_controller(old_name)
@@ -454,22 +497,17 @@ class RollingUpdater:
         old_name: str,
         *,
         new_name: str | None = None,
-        update_period: float | None = None,
-        poll_interval: float | None = None,
-        timeout: float | None = None,
-        max_surge: IntOrPercent = 1,
-        max_unavailable: IntOrPercent = 0,
+        pacing: Pacing | None = None,
         on_step: StepCallback | None = None,
     ) -> UpdateResult:
         """Abort the update away from `old_name` and reverse it.
 
         The new RC (`new_name`, else the old RC's next-controller-id, else the
         RC whose update-source-id names `old_name`) is scaled down and deleted;
-        `old_name` is scaled back to its original-replicas. Reruns after a
-        crash resume the rollback.
+        `old_name` is scaled back to its original-replicas (`pacing` and
+        `on_step` as for `update`). Reruns after a crash resume the rollback.
         """
-        periods = self._periods(update_period, poll_interval, timeout)
-        checks.check_fenceposts(max_surge, max_unavailable)
+        pace = self._pace(pacing)
         started = self.clock()
         old = self._api.get_rc(old_name)
         target = new_name or _annotations(old).get(NEXT_CONTROLLER_ANNOTATION)
@@ -485,7 +523,7 @@ class RollingUpdater:
         if abandoned is None:
             if _annotations(old).get(SOURCE_ID_ANNOTATION, "").startswith(f"{target}:"):
                 # A rollback got as far as deleting the abandoned RC: finish it.
-                return self._finish_rollback_cleanup(old, target, max_surge, max_unavailable, on_step, started)
+                return self._finish_rollback_cleanup(old, target, pace, on_step, started)
             raise ConfigError(f"could not find {target!r} to roll back from")
         original = _annotations(old).get(ORIGINAL_REPLICAS_ANNOTATION)
         if original is None:
@@ -506,9 +544,7 @@ class RollingUpdater:
                 }
             },
         )
-        result = self._run(
-            abandoned, restored, periods, max_surge, max_unavailable, on_step, started, rename=False, rolled_back=True
-        )
+        result = self._run(abandoned, restored, pace, on_step, started, rename=False, rolled_back=True)
         result.resumed = was_running
         return result
 
@@ -522,30 +558,33 @@ class RollingUpdater:
         if self.out is not None:
             self.out(line)
 
-    def _periods(self, update_period: float | None, poll_interval: float | None, timeout: float | None) -> _Periods:
-        periods = _Periods(
-            update_period=self.timeouts.rc_update_period if update_period is None else update_period,
-            poll_interval=self.timeouts.rc_poll_interval if poll_interval is None else poll_interval,
-            timeout=self.timeouts.rc_timeout if timeout is None else timeout,
+    def _pace(self, pacing: Pacing | None) -> _Pace:
+        """`pacing` resolved against this updater's timeouts, and checked."""
+        pacing = pacing or Pacing()
+        pace = _Pace(
+            update_period=self.timeouts.rc_update_period if pacing.update_period is None else pacing.update_period,
+            poll_interval=self.timeouts.rc_poll_interval if pacing.poll_interval is None else pacing.poll_interval,
+            timeout=self.timeouts.rc_timeout if pacing.timeout is None else pacing.timeout,
+            max_surge=pacing.max_surge,
+            max_unavailable=pacing.max_unavailable,
         )
         for name, value in (
-            ("update period", periods.update_period),
-            ("poll interval", periods.poll_interval),
-            ("timeout", periods.timeout),
+            ("update period", pace.update_period),
+            ("poll interval", pace.poll_interval),
+            ("timeout", pace.timeout),
         ):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ConfigError(f"the {name} must be a number of seconds of 0 or more, not {value!r}")
-        if periods.poll_interval == 0:
+        if pace.poll_interval == 0:
             raise ConfigError("the poll interval must be longer than 0")
-        return periods
+        checks.check_fenceposts(pace.max_surge, pace.max_unavailable)
+        return pace
 
     def _run(
         self,
         old: RC,
         new_rc: RC,
-        periods: _Periods,
-        max_surge: IntOrPercent,
-        max_unavailable: IntOrPercent,
+        pace: _Pace,
         on_step: StepCallback | None,
         started: float,
         *,
@@ -562,94 +601,117 @@ class RollingUpdater:
             old = self._api.patch_rc(
                 old_name, {"metadata": {"annotations": {ORIGINAL_REPLICAS_ANNOTATION: str(_replicas(fresh))}}}
             )
-        config = UpdateConfig(desired, max_surge, max_unavailable, old_replicas=_replicas(old))
-        result = UpdateResult(
-            old_name=new_name if rolled_back else old_name,
-            new_name=old_name if rolled_back else new_name,
-            final_name=old_name if rename else new_name,
-            desired=desired,
-            max_surge=config.surge,
-            max_unavailable=config.unavailable,
-            min_available=config.min_available,
-            resumed=existed,
-            rolled_back=rolled_back,
-            renamed=rename,
-            started=started,
-        )
+        config = UpdateConfig(desired, pace.max_surge, pace.max_unavailable, old_replicas=_replicas(old))
+        names = (new_name, old_name) if rolled_back else (old_name, new_name)
+        result = _result(*names, desired, config, started, resumed=existed, rename=rename, rolled_back=rolled_back)
         self._say(
             f"Scaling up {new_name} from {_replicas(new)} to {desired}, scaling down {old_name} from "
             f"{_replicas(old)} to 0 (keep {config.min_available} pods available, "
             f"don't exceed {config.max_total} pods)"
         )
-
-        def record(action: str, old_count: int, new_count: int, available: int) -> None:
-            step = ScaleStep(
-                t=self.clock(),
-                action=action,
-                old=old_name,
-                old_replicas=old_count,
-                new=new_name,
-                new_replicas=new_count,
-                available=available,
-            )
-            result.steps.append(step)
-            if on_step is not None:
-                on_step(step)
-
         new_selector = (new.get("spec") or {}).get("selector") or {}
-        old_count, new_count = _replicas(old), _replicas(new)
-        available = 0
-        deadline = self.clock() + periods.timeout
-        while new_count != desired or old_count != 0:
-            before = (old_count, new_count)
-            target = plan.scale_up_target(old_count, new_count, desired, config.surge)
-            if target != new_count:
-                self._say(f"Scaling {new_name} up to {target}")
-                new_count = _replicas(self._scale_and_wait(new_name, target, periods))
-                available = self._available(new_selector)
-                record("scale-up", old_count, new_count, available)
-            self.sleep(periods.update_period)
-            if old_count != 0:
-                available = self._available(new_selector)
-                target = plan.scale_down_target(old_count, new_count, desired, available, config.min_available)
-                if target != old_count:
-                    self._say(f"Scaling {old_name} down to {target}")
-                    old_count = _replicas(self._scale_and_wait(old_name, target, periods))
-                    record("scale-down", old_count, new_count, available)
-            if (old_count, new_count) != before:
-                deadline = self.clock() + periods.timeout
-            elif self.clock() > deadline:
-                raise WaitTimeout(
-                    f"progress of the rolling update {old_name} -> {new_name}",
-                    periods.timeout,
-                    f"{old_name} replicas={old_count}, {new_name} replicas={new_count} "
-                    f"available={available}, desired={desired}, min_available={config.min_available}, "
-                    f"max_total={config.max_total}",
-                )
+        counts = _Counts(old=_replicas(old), new=_replicas(new))
 
-        self._wait_desired(new_name, periods)
+        def record(action: str) -> None:
+            self._record(result, on_step, action, old_name, counts.old, new_name, counts.new, counts.available)
+
+        def one_round() -> tuple[bool, _Counts]:
+            """Scale up, wait an update period, scale down; done when either count moved."""
+            before = (counts.old, counts.new)
+            target = plan.scale_up_target(counts.old, counts.new, desired, config.surge)
+            if target != counts.new:
+                self._say(f"Scaling {new_name} up to {target}")
+                counts.new = _replicas(self._scale_and_wait(new_name, target, pace))
+                counts.available = self._available(new_selector)
+                record("scale-up")
+            self.sleep(pace.update_period)
+            if counts.old != 0:
+                counts.available = self._available(new_selector)
+                target = plan.scale_down_target(counts.old, counts.new, desired, counts.available, config.min_available)
+                if target != counts.old:
+                    self._say(f"Scaling {old_name} down to {target}")
+                    counts.old = _replicas(self._scale_and_wait(old_name, target, pace))
+                    record("scale-down")
+            return (counts.old, counts.new) != before, counts
+
+        def describe(counts: _Counts) -> str:
+            return (
+                f"{old_name} replicas={counts.old}, {new_name} replicas={counts.new} "
+                f"available={counts.available}, desired={desired}, min_available={config.min_available}, "
+                f"max_total={config.max_total}"
+            )
+
+        while counts.new != desired or counts.old != 0:
+            # A round sleeps its update period itself; the timeout runs from the last round that moved.
+            self._poll(
+                one_round, f"progress of the rolling update {old_name} -> {new_name}", pace, describe, interval=0
+            )
+
+        self._wait_desired(new_name, pace)
         self._say(
             f"Update succeeded. Deleting old controller: {old_name}"
             if rename
             else f"Update succeeded. Deleting {old_name}"
         )
         self._api.delete_rc(old_name, None)  # as kubectl: the server's default (Orphan; the RC is at 0)
-        self._wait_gone(old_name, periods)
+        self._wait_gone(old_name, pace)
         if rename:
             self._say(f"Renaming {new_name} to {old_name}")
-            self._rename(new_name, old_name, periods)
-            serving = old_name
+        return self._finish(result, old_name, new_name, counts.new, new_selector, pace, on_step)
+
+    def _record(
+        self,
+        result: UpdateResult,
+        on_step: StepCallback | None,
+        action: str,
+        old: str,
+        old_replicas: int,
+        new: str,
+        new_replicas: int,
+        available: int,
+    ) -> None:
+        """Stamp a `ScaleStep` on this updater's clock, add it to `result` and pass it to `on_step`."""
+        step = ScaleStep(
+            t=self.clock(),
+            action=action,
+            old=old,
+            old_replicas=old_replicas,
+            new=new,
+            new_replicas=new_replicas,
+            available=available,
+        )
+        result.steps.append(step)
+        if on_step is not None:
+            on_step(step)
+
+    def _finish(
+        self,
+        result: UpdateResult,
+        old_name: str,
+        new_name: str,
+        new_replicas: int,
+        selector: Mapping[str, str],
+        pace: _Pace,
+        on_step: StepCallback | None,
+    ) -> UpdateResult:
+        """The last step, once RC `old_name` is gone: rename `new_name` to it (`result.renamed`), or clear
+        the progress annotations of `new_name` (a rollback's too), and record it."""
+        if result.renamed:
+            self._rename(new_name, old_name, pace)
         else:
-            strip: dict[str, Any] = {SOURCE_ID_ANNOTATION: None, DESIRED_REPLICAS_ANNOTATION: None}
-            if rolled_back:
-                strip.update({NEXT_CONTROLLER_ANNOTATION: None, ORIGINAL_REPLICAS_ANNOTATION: None})
-            self._api.patch_rc(new_name, {"metadata": {"annotations": strip}})
-            serving = new_name
-        action = "rollback" if rolled_back else ("rename" if rename else "cleanup")
-        record(action, 0, new_count, self._available(new_selector))
-        result.final_name = serving
+            self._clear_progress(new_name, rolled_back=result.rolled_back)
+        action = "rollback" if result.rolled_back else ("rename" if result.renamed else "cleanup")
+        self._record(result, on_step, action, old_name, 0, new_name, new_replicas, self._available(selector))
+        result.final_name = old_name if result.renamed else new_name
         result.finished = self.clock()
         return result
+
+    def _clear_progress(self, name: str, *, rolled_back: bool) -> None:
+        """Remove the progress annotations from RC `name`: the new RC's, and after a rollback the old RC's too."""
+        strip: dict[str, Any] = {SOURCE_ID_ANNOTATION: None, DESIRED_REPLICAS_ANNOTATION: None}
+        if rolled_back:
+            strip.update({NEXT_CONTROLLER_ANNOTATION: None, ORIGINAL_REPLICAS_ANNOTATION: None})
+        self._api.patch_rc(name, {"metadata": {"annotations": strip}})
 
     def _desired(self, rc: RC) -> int:
         raw = _annotations(rc).get(DESIRED_REPLICAS_ANNOTATION, "")
@@ -659,6 +721,10 @@ class RollingUpdater:
             raise ConfigError(
                 f"cannot read {DESIRED_REPLICAS_ANNOTATION}={raw!r} on {_meta(rc).get('name')!r}"
             ) from None
+
+    def _desired_or_replicas(self, rc: RC) -> int:
+        """The desired-replicas annotation of `rc`, or without one its spec.replicas."""
+        return self._desired(rc) if DESIRED_REPLICAS_ANNOTATION in _annotations(rc) else _replicas(rc)
 
     def _get_or_create_target(self, new_rc: RC, source: str) -> tuple[RC, bool]:
         name = _meta(new_rc)["name"]
@@ -751,9 +817,7 @@ class RollingUpdater:
         source: RC,
         new_name: str | None,
         rename: bool,
-        periods: _Periods,
-        max_surge: IntOrPercent,
-        max_unavailable: IntOrPercent,
+        pace: _Pace,
         on_step: StepCallback | None,
         started: float,
     ) -> UpdateResult:
@@ -764,100 +828,28 @@ class RollingUpdater:
                 "finish that one first"
             )
         rename = rename or RENAME_FINALIZER in (_meta(source).get("finalizers") or [])
-        desired = self._desired(source) if DESIRED_REPLICAS_ANNOTATION in _annotations(source) else _replicas(source)
-        config = UpdateConfig(max(desired, 0), max_surge, max_unavailable)
-        result = UpdateResult(
-            old_name=old_name,
-            new_name=source_name,
-            final_name=old_name if rename else source_name,
-            desired=desired,
-            max_surge=config.surge,
-            max_unavailable=config.unavailable,
-            min_available=config.min_available,
-            resumed=True,
-            renamed=rename,
-            started=started,
-        )
-        if rename:
-            self._rename(source_name, old_name, periods)
-            action = "rename"
-        else:
-            self._api.patch_rc(
-                source_name,
-                {"metadata": {"annotations": {SOURCE_ID_ANNOTATION: None, DESIRED_REPLICAS_ANNOTATION: None}}},
-            )
-            action = "cleanup"
+        desired = self._desired_or_replicas(source)
+        config = UpdateConfig(max(desired, 0), pace.max_surge, pace.max_unavailable)
+        result = _result(old_name, source_name, desired, config, started, resumed=True, rename=rename)
         selector = (source.get("spec") or {}).get("selector") or {}
-        step = ScaleStep(
-            t=self.clock(),
-            action=action,
-            old=old_name,
-            old_replicas=0,
-            new=source_name,
-            new_replicas=_replicas(source),
-            available=self._available(selector),
-        )
-        result.steps.append(step)
-        if on_step is not None:
-            on_step(step)
-        result.finished = self.clock()
-        return result
+        return self._finish(result, old_name, source_name, _replicas(source), selector, pace, on_step)
 
     def _finish_rollback_cleanup(
         self,
         restored: RC,
         abandoned_name: str,
-        max_surge: IntOrPercent,
-        max_unavailable: IntOrPercent,
+        pace: _Pace,
         on_step: StepCallback | None,
         started: float,
     ) -> UpdateResult:
         name = _meta(restored)["name"]
-        desired = (
-            self._desired(restored) if DESIRED_REPLICAS_ANNOTATION in _annotations(restored) else _replicas(restored)
-        )
-        config = UpdateConfig(max(desired, 0), max_surge, max_unavailable)
-        self._api.patch_rc(
-            name,
-            {
-                "metadata": {
-                    "annotations": {
-                        SOURCE_ID_ANNOTATION: None,
-                        DESIRED_REPLICAS_ANNOTATION: None,
-                        NEXT_CONTROLLER_ANNOTATION: None,
-                        ORIGINAL_REPLICAS_ANNOTATION: None,
-                    }
-                }
-            },
-        )
+        desired = self._desired_or_replicas(restored)
+        config = UpdateConfig(max(desired, 0), pace.max_surge, pace.max_unavailable)
+        result = _result(name, abandoned_name, desired, config, started, resumed=True, rolled_back=True)
         selector = (restored.get("spec") or {}).get("selector") or {}
-        step = ScaleStep(
-            t=self.clock(),
-            action="rollback",
-            old=abandoned_name,
-            old_replicas=0,
-            new=name,
-            new_replicas=_replicas(restored),
-            available=self._available(selector),
-        )
-        if on_step is not None:
-            on_step(step)
-        return UpdateResult(
-            old_name=name,
-            new_name=abandoned_name,
-            final_name=name,
-            desired=desired,
-            max_surge=config.surge,
-            max_unavailable=config.unavailable,
-            min_available=config.min_available,
-            resumed=True,
-            rolled_back=True,
-            steps=[step],
-            started=started,
-            finished=self.clock(),
-        )
+        return self._finish(result, abandoned_name, name, _replicas(restored), selector, pace, on_step)
 
-    def _rename(self, current: str, target: str, periods: _Periods) -> None:
+    def _rename(self, current: str, target: str, pace: _Pace) -> None:
         """Re-create RC `current` as `target`, handing its pods over (orphaned, then adopted).
 
         kubectl deleted `current` (orphaning its pods) and then created `target`;
@@ -873,7 +865,7 @@ class RollingUpdater:
             if RENAME_FINALIZER not in finalizers:
                 self._api.patch_rc(current, {"metadata": {"finalizers": [*finalizers, RENAME_FINALIZER]}})
             self._api.delete_rc(current, "Orphan")
-        rc = self._wait_orphaned(current, periods) or rc
+        rc = self._wait_orphaned(current, pace) or rc
         if self._api.find_rc(target) is None:
             meta = _meta(rc)
             body: RC = {
@@ -888,10 +880,10 @@ class RollingUpdater:
             if annotations:
                 body["metadata"]["annotations"] = annotations
             self._api.create_rc(body)
-        self._release(current, periods)
-        self._wait_gone(current, periods)
+        self._release(current, pace)
+        self._wait_gone(current, pace)
 
-    def _release(self, name: str, periods: _Periods) -> None:
+    def _release(self, name: str, pace: _Pace) -> None:
         """Drop `RENAME_FINALIZER` from RC `name` (gone already is fine).
 
         A JSON patch (test + remove at its index): finalizers merge under a
@@ -924,7 +916,7 @@ class RollingUpdater:
             self._poll(
                 probe,
                 f"removal of finalizer {RENAME_FINALIZER} from {name}",
-                periods,
+                pace,
                 lambda finalizers: f"finalizers={finalizers}, last error: {errors[-1]}",
             )
         except WaitTimeout as timeout:
@@ -933,31 +925,36 @@ class RollingUpdater:
     # ------------------------------------------------------------------ waits
 
     def _poll(
-        self, probe: Callable[[], tuple[bool, T]], waited_for: str, periods: _Periods, describe: Callable[[T], str]
+        self,
+        probe: Callable[[], tuple[bool, T]],
+        waited_for: str,
+        pace: _Pace,
+        describe: Callable[[T], str],
+        interval: float | None = None,
     ) -> T:
-        """`harness.poll.poll` on this updater's clock, sleep and periods."""
+        """`harness.poll.poll` on this updater's clock, sleep and pace (`interval` default: the poll interval)."""
         return poll(
             probe,
             waited_for=waited_for,
-            timeout=periods.timeout,
-            interval=periods.poll_interval,
+            timeout=pace.timeout,
+            interval=pace.poll_interval if interval is None else interval,
             describe=describe,
             clock=self.clock,
             sleep=self.sleep,
         )
 
-    def _scale_and_wait(self, name: str, replicas: int, periods: _Periods) -> RC:
+    def _scale_and_wait(self, name: str, replicas: int, pace: _Pace) -> RC:
         rc = self._api.patch_rc(name, {"spec": {"replicas": replicas}})
         return self._wait_replicas(
-            name, rc, f"ReplicationController {name} to have {replicas} replicas", periods, replicas
+            name, rc, f"ReplicationController {name} to have {replicas} replicas", pace, replicas
         )
 
-    def _wait_desired(self, name: str, periods: _Periods) -> RC:
+    def _wait_desired(self, name: str, pace: _Pace) -> RC:
         """Wait until the RC's controller has caught up with its spec (observed generation, replicas)."""
         rc = self._api.get_rc(name)
-        return self._wait_replicas(name, rc, f"ReplicationController {name} to have its desired replicas", periods)
+        return self._wait_replicas(name, rc, f"ReplicationController {name} to have its desired replicas", pace)
 
-    def _wait_replicas(self, name: str, rc: RC, waited_for: str, periods: _Periods, replicas: int | None = None) -> RC:
+    def _wait_replicas(self, name: str, rc: RC, waited_for: str, pace: _Pace, replicas: int | None = None) -> RC:
         """Wait until RC `name`, `rc` as last written (read again after the first poll), has observed
         its generation and runs `replicas` (default its spec.replicas)."""
         generation = int(_meta(rc).get("generation") or 0)
@@ -977,24 +974,24 @@ class RollingUpdater:
                 f"observedGeneration={int(status.get('observedGeneration') or 0)}/{generation}"
             )
 
-        return self._poll(probe, waited_for, periods, describe)
+        return self._poll(probe, waited_for, pace, describe)
 
-    def _wait_orphaned(self, name: str, periods: _Periods) -> RC | None:
+    def _wait_orphaned(self, name: str, pace: _Pace) -> RC | None:
         """Wait until the garbage collector has orphaned RC `name`'s pods (its `orphan` finalizer is gone)."""
         return self._wait_rc(
             name,
             lambda rc: rc is None or "orphan" not in (_meta(rc).get("finalizers") or []),
             f"the garbage collector to orphan the pods of ReplicationController {name}",
-            periods,
+            pace,
             lambda meta: f"finalizers={meta.get('finalizers')}, deletionTimestamp={meta.get('deletionTimestamp')}",
         )
 
-    def _wait_gone(self, name: str, periods: _Periods) -> None:
+    def _wait_gone(self, name: str, pace: _Pace) -> None:
         self._wait_rc(
             name,
             lambda rc: rc is None,
             f"ReplicationController {name} to be deleted",
-            periods,
+            pace,
             lambda meta: (
                 f"still present, deletionTimestamp={meta.get('deletionTimestamp')}, finalizers={meta.get('finalizers')}"
             ),
@@ -1005,7 +1002,7 @@ class RollingUpdater:
         name: str,
         done: Callable[[RC | None], bool],
         waited_for: str,
-        periods: _Periods,
+        pace: _Pace,
         describe: Callable[[dict[str, Any]], str],
     ) -> RC | None:
         """Poll RC `name` (None once gone) until `done`; `describe` reads the metadata it last had."""
@@ -1014,7 +1011,7 @@ class RollingUpdater:
             rc = self._api.find_rc(name)
             return done(rc), rc
 
-        return self._poll(probe, waited_for, periods, lambda rc: describe(_meta(rc or {})))
+        return self._poll(probe, waited_for, pace, lambda rc: describe(_meta(rc or {})))
 
     def _available(self, selector: Mapping[str, str]) -> int:
         if not selector:

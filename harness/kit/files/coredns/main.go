@@ -1,7 +1,9 @@
 // Command coredns is CoreDNS with only the plugins kubeadm's default Corefile uses.
 //
 // Built by the rollproof kit from the github.com/coredns/coredns module; the
-// cluster DNS image kubeadm asks for is made from it.
+// cluster DNS image kubeadm asks for is made from it. The `ready` plugin of
+// later Corefiles arrived in CoreDNS 1.5: ready.go, which imports it, is built
+// in from that release on (harness/kit/gobuild.py picks the files).
 package main
 
 import (
@@ -16,7 +18,6 @@ import (
 	_ "github.com/coredns/coredns/plugin/log"
 	_ "github.com/coredns/coredns/plugin/loop"
 	_ "github.com/coredns/coredns/plugin/metrics"
-	_ "github.com/coredns/coredns/plugin/ready"
 	_ "github.com/coredns/coredns/plugin/reload"
 )
 
