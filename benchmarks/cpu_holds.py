@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.probeloop import local_timer_interrupts  # noqa: E402
+from harness.procstat import local_timer_interrupts  # noqa: E402
 from percpu import per_cpu  # noqa: E402
 
 

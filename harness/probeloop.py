@@ -43,6 +43,7 @@ from typing import TextIO
 from dataclasses import dataclass
 
 from .deadline import set_deadline
+from .procstat import cpu_steal, local_timer_interrupts
 from .httpwire import NeedMore, WireFailure, parse_response, request_bytes
 
 __all__ = ["LoopOptions", "ProbeLoop", "main", "sample_line"]
@@ -221,35 +222,6 @@ def _open_or_none(path: str) -> int | None:
         return os.open(path, os.O_RDONLY)
     except OSError:
         return None
-
-
-def local_timer_interrupts(fd: int) -> list[int]:
-    """Per-CPU local timer interrupts (the LOC row of /proc/interrupts), or [] if there is none."""
-    try:
-        text = os.pread(fd, 1 << 16, 0)
-    except OSError:
-        return []
-    for line in text.split(b"\n"):
-        if line.lstrip().startswith(b"LOC:"):
-            return [int(x) for x in line.split()[1:] if x.isdigit()]
-    return []
-
-
-_TICK = 1.0 / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_steal(fd: int) -> list[float]:
-    """Per-CPU stolen time in seconds (the 8th value of each cpuN row of /proc/stat), or [] if none."""
-    try:
-        text = os.pread(fd, 1 << 16, 0)
-    except OSError:
-        return []
-    out = []
-    for line in text.split(b"\n"):
-        fields = line.split()
-        if fields and fields[0].startswith(b"cpu") and fields[0] != b"cpu" and len(fields) > 8:
-            out.append(int(fields[8]) * _TICK)
-    return out
 
 
 def _dropped(sock: socket.socket) -> bool:

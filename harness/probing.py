@@ -5,7 +5,8 @@
 - one sampler per connection kind (new connections, and a reused keep-alive
   connection), open-loop, each with its own verdict;
 - the data-path recorder (EndpointSlices, pods, kube-proxy syncs), so every
-  failed request gets its cause;
+  failed request gets its cause, and the CPUs' steal time, so a sampler's gap
+  while the hypervisor did not run the machine says so;
 - the rollout phases: `with probed.phase(label, versions):` marks when a change
   started and when it settled (completion plus endpoint propagation).
 
@@ -28,6 +29,7 @@ from .datapath import DataPathRecorder, DataPathTimeline
 from .errors import HarnessError, WaitTimeout
 from .sampler import ProbeOptions, Prober
 from .samples import ProbeRun, ProbeSample, clock
+from .steal import StealRecord, StealRecorder, explain_stolen
 from .stopwatch import STOPWATCH, observe_for
 from .timeouts import Timeouts
 
@@ -66,6 +68,8 @@ class ProbedService:
         self.timeline: DataPathTimeline | None = None
         self.finished = False
         self._open_phase: tuple[str, float] | None = None
+        self.steal = StealRecorder()
+        self._stolen = StealRecord((), self.steal.interval)
 
     # -- set-up ---------------------------------------------------------------
 
@@ -78,6 +82,7 @@ class ProbedService:
         try:
             if self.datapath is not None:
                 self.datapath.start()
+            self.steal.start()
             for options in self.options:
                 self.samplers.append(self.open_sampler(options).start())
             for sampler in self.samplers:
@@ -197,7 +202,7 @@ class ProbedService:
                     max_clock_error=MAX_CLOCK_ERROR,
                 )
             )
-        self.analyses[:] = held_together(self.analyses)
+        self.analyses[:] = explain_stolen(held_together(self.analyses), self._stolen)
         self.on_finish(self.analyses, self.timeline)
         return self.analyses
 
@@ -211,6 +216,7 @@ class ProbedService:
                     errors.append(exc)
         if self.datapath is not None and self.datapath.running:
             self.timeline = self.datapath.stop()
+        self._stolen = self.steal.stop()
         if errors:
             raise errors[0]
 

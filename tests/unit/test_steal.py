@@ -1,0 +1,73 @@
+"""Steal time: the parser, the record's arithmetic, and the gap text it adds."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from harness.analysis import analyse
+from harness.procstat import cpu_steal
+from harness.samples import ProbeRun, ProbeSample
+from harness.steal import StealRecord, StealRecorder, explain_stolen
+
+TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def _stat(path: Any, steal: list[int]) -> None:
+    rows = [f"cpu  10 0 10 100 0 0 0 {sum(steal)} 0 0"]
+    rows += [f"cpu{n}  5 0 5 50 0 0 0 {ticks} 0 0" for n, ticks in enumerate(steal)]
+    path.write_text("\n".join(rows) + "\nintr 1 2 3\n")
+
+
+def test_cpu_steal_reads_the_eighth_value_of_each_cpu_row(tmp_path: Any) -> None:
+    _stat(tmp_path / "stat", [3, 10])
+    fd = os.open(tmp_path / "stat", os.O_RDONLY)
+    try:
+        assert cpu_steal(fd) == [3 * TICK_MS / 1000, 10 * TICK_MS / 1000]
+    finally:
+        os.close(fd)
+
+
+def test_stolen_between_two_instants_counts_the_reading_just_after_the_end() -> None:
+    record = StealRecord(((0.0, (1.0, 2.0)), (5.13, (1.1, 2.0)), (9.0, (1.1, 2.0))), interval=0.02)
+    stolen = record.stolen(5.0, 5.10)
+    assert stolen is not None and round(stolen[0], 6) == 0.1 and stolen[1] == 0.0
+    assert record.stolen(6.0, 7.0) == (0.0, 0.0)
+    assert record.stolen(-1.0, 1.0) is None  # before the first reading: not covered
+    assert StealRecord((), 0.02).stolen(0.0, 1.0) is None
+
+
+def test_a_recorder_on_this_machine_records_a_first_and_a_last_reading(tmp_path: Any) -> None:
+    _stat(tmp_path / "stat", [0, 0])
+    recorder = StealRecorder(str(tmp_path / "stat"), interval=0.005).start()
+    time.sleep(0.02)
+    _stat(tmp_path / "stat", [0, 4])
+    time.sleep(0.03)
+    record = recorder.stop()
+    assert record.readings[0][1] == (0.0, 0.0)
+    assert record.readings[-1][1] == (0.0, 4 * TICK_MS / 1000)
+    assert StealRecorder(str(tmp_path / "absent")).start().stop().readings == ()
+
+
+def _held_run() -> ProbeRun:
+    """A sampler at 2 ms whose ticks stop from +5.000 to +5.102 s (held), then go on."""
+    starts = [i * 0.002 for i in range(2501)] + [5.102 + i * 0.002 for i in range(500)]
+    samples = tuple(ProbeSample(t, t + 0.0005, 200, server="nginx/1.22.1") for t in starts)
+    return ProbeRun("new-connection", "test", 0.002, 0.0, 6.2, "stopped", samples, requests=len(samples))
+
+
+def test_a_held_gap_while_a_cpu_was_stolen_says_so_and_stays_a_problem() -> None:
+    a = analyse(_held_run(), phases=[], window=(0.0, 6.1))
+    assert not a.passed and any("held on this host" in p.text for p in a.problems)
+    record = StealRecord(((0.0, (0.0, 0.0)), (5.11, (0.1, 0.0)), (6.2, (0.1, 0.0))), interval=0.02)
+    (b,) = explain_stolen([a], record)
+    text = next(p.text for p in b.problems if "held on this host" in p.text)
+    assert text.endswith(
+        "; meanwhile the hypervisor did not run CPU 0 for 100 ms (steal time): the virtual machine itself "
+        "was not run (README finding 14)"
+    )
+    assert not b.passed
+    # nothing stolen: the text is left as it was
+    (c,) = explain_stolen([a], StealRecord(((0.0, (0.0, 0.0)), (6.2, (0.0, 0.0))), interval=0.02))
+    assert c.problems == a.problems
