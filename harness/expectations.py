@@ -140,7 +140,7 @@ REQUESTS: dict[str, str] = {
     ),
     "server-side-apply": (
         "PATCH application/apply-patch+yaml: how the harness creates and updates Deployments, StatefulSets and "
-        "DaemonSets (a scenario built on it needs it)"
+        "DaemonSets where it is served; elsewhere it applies them client-side, as kubectl did"
     ),
     "custom-resource-definition-v1": "POST /apis/apiextensions.k8s.io/v1/customresourcedefinitions "
     "(custom resource scenarios)",

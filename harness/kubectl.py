@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -48,14 +49,29 @@ def parse_rollout_history(text: str) -> list[HistoryRow]:
     return rows
 
 
+WATCH_LIST_SERVED = (1, 27)
+"""The first minor whose API server can end a watch's initial events with a bookmark
+(`sendInitialEvents`). kubectl 1.37 asks for that bookmark on every watch and waits for it: against
+a 1.15 server `kubectl rollout status` timed out on a finished rollout, and with client-go's
+WatchListClient gate off (`KUBE_FEATURE_WatchListClient=false`) it said "successfully rolled out"."""
+
+
 @dataclass(frozen=True)
 class Kubectl:
-    """kubectl bound to one kubeconfig/context/namespace."""
+    """kubectl bound to one kubeconfig/context/namespace; `server` (the API server's (major, minor))
+    turns client-go's watch-list off where that server cannot answer it."""
 
     binary: Path
     kubeconfig: Path
     context: str | None
     namespace: str
+    server: tuple[int, int] | None = None
+
+    def env(self) -> dict[str, str] | None:
+        """kubectl's environment: this process's, with the watch-list gate off before `WATCH_LIST_SERVED`."""
+        if self.server is None or self.server >= WATCH_LIST_SERVED:
+            return None
+        return {**os.environ, "KUBE_FEATURE_WatchListClient": "false"}
 
     def argv(self, *args: str) -> list[str]:
         base = [str(self.binary), "--kubeconfig", str(self.kubeconfig), "-n", self.namespace]
@@ -65,7 +81,7 @@ class Kubectl:
 
     def run(self, *args: str, timeout: float) -> str:
         proc = subprocess.run(
-            self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout
+            self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout, env=self.env()
         )
         if proc.returncode != 0:
             raise ProviderError(f"kubectl {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()[-400:]}")
@@ -81,4 +97,5 @@ class Kubectl:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            env=self.env(),
         )

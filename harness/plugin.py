@@ -341,11 +341,14 @@ def apps_api(kube_api: Any) -> Any:
 
 
 @pytest.fixture
-def raw_api(cluster_access: Any, timeouts: Timeouts, record: ScenarioRecord) -> Iterator[Any]:
-    """A raw API client over requests; every exchange lands in the test's report."""
+def raw_api(cluster_access: Any, timeouts: Timeouts, record: ScenarioRecord, cluster: Cluster) -> Iterator[Any]:
+    """A raw API client over requests; every exchange lands in the test's report. Where the server has no
+    server-side apply (the expectation table's row), the harness's writes apply client-side."""
+    from .expectations import not_applicable
     from .kube.raw import RawApi
 
-    api = RawApi(cluster_access, timeouts)
+    ssa = not_applicable("server-side-apply", cluster.server_version) is None
+    api = RawApi(cluster_access, timeouts, server_side_apply=ssa)
     record.exchange_sources.append(lambda: api.exchanges)
     try:
         yield api

@@ -15,7 +15,7 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers",
         "needs(*checks): expectation-table rows the scenario depends on, e.g. "
-        "@pytest.mark.needs('server-side-apply'); not applicable on versions where the table says so",
+        "@pytest.mark.needs('daemonset-max-surge'); not applicable on versions where the table says so",
     )
 
 

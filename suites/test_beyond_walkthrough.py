@@ -22,7 +22,6 @@ from harness.timeline import render_window
 
 log = logging.getLogger("rollproof.suites")
 
-pytestmark = pytest.mark.needs("server-side-apply")  # the harness writes these objects by server-side apply
 
 STS = "statefulset-demo"
 DS = "daemonset-demo"

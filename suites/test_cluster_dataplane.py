@@ -25,7 +25,6 @@ def test_every_node_ready_and_every_system_pod_running(kube_api, record):
     assert not nodes and not pods, nodes + pods
 
 
-@pytest.mark.needs("server-side-apply")  # the Deployment is written by server-side apply
 def test_service_traffic_reaches_pods_on_every_node(
     cluster, core_api, namespace, deployments, probed_service, app_images, record, timeouts
 ):

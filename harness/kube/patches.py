@@ -44,6 +44,7 @@ __all__ = [
     "apply_patch",
     "put_object",
     "get_object",
+    "create_object",
     "rollback_request",
     "container_index",
     "set_image_ops",
@@ -223,6 +224,13 @@ def put_object(
 
 def get_object(path: str) -> RawRequest:
     return RawRequest("GET", path)
+
+
+def create_object(
+    collection: str, obj: Mapping[str, Any], *, field_manager: str | None = FIELD_MANAGER, dry_run: bool = False
+) -> RawRequest:
+    """POST of a new object to its collection's path."""
+    return RawRequest("POST", collection, JSON, _json_bytes(dict(obj)), _params(field_manager, dry_run))
 
 
 def rollback_request(

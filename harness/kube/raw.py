@@ -93,9 +93,12 @@ class _BearerAuth(requests.auth.AuthBase):
 class RawApi:
     """Sends `RawRequest`s to one cluster and records each exchange."""
 
-    def __init__(self, access: ClusterAccess, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
+    def __init__(
+        self, access: ClusterAccess, timeouts: Timeouts = DEFAULT_TIMEOUTS, *, server_side_apply: bool = True
+    ) -> None:
         self.access = access
         self.timeouts = timeouts
+        self.server_side_apply = server_side_apply  # False: the harness's writes apply client-side (before 1.16)
         self.exchanges: list[Exchange] = []
         self._files: TlsFiles = access.tls_files()
         session = requests.Session()

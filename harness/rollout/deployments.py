@@ -29,6 +29,7 @@ from harness.kube.patches import (
     object_path,
     set_image_ops,
 )
+from harness.kube.clientapply import client_apply
 from harness.kube.raw import Exchange, RawApi
 from harness.poll import poll
 from harness.rollout.history import Revision, owned_replicasets, parse_history, plan_undo, with_change_cause
@@ -200,7 +201,8 @@ class Deployments:
     # -- operations
 
     def apply(self, manifest: Mapping[str, Any], change_cause: str | None = None) -> ApplyResult:
-        """Create or update by server-side apply (force, field manager `field_manager`).
+        """Create or update by server-side apply (force, field manager `field_manager`), or where the
+        server has none (`raw.server_side_apply` False, before 1.16) as kubectl's client-side apply did.
 
         `change_cause` is written to `kubernetes.io/change-cause` in the same
         request, as `--record` did. Server-side apply semantics: a field this
@@ -211,7 +213,24 @@ class Deployments:
         name = _check_manifest(manifest, self.namespace)
         body = with_change_cause(manifest, change_cause)
         body.setdefault("metadata", {})["namespace"] = self.namespace
-        status, obj = self._call_status(
+        if not self.raw.server_side_apply:
+            resp = client_apply(
+                self.raw, "apps/v1", "deployments", body, self.namespace, field_manager=self.field_manager
+            )
+            status, obj = resp.status, resp.body if isinstance(resp.body, dict) else {}
+        else:
+            status, obj = self._server_side_apply(name, body)
+        meta = _meta(obj)
+        return ApplyResult(
+            name=name,
+            created=status == 201,
+            generation=int(meta.get("generation") or 0),
+            resource_version=str(meta.get("resourceVersion", "")),
+            object=obj,
+        )
+
+    def _server_side_apply(self, name: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+        return self._call_status(
             self._apps.patch_namespaced_deployment,
             name,
             self.namespace,
@@ -221,14 +240,6 @@ class Deployments:
             _content_type=APPLY_PATCH_YAML,
             method="PATCH",
             path=self._path(name),
-        )
-        meta = _meta(obj)
-        return ApplyResult(
-            name=name,
-            created=status == 201,
-            generation=int(meta.get("generation") or 0),
-            resource_version=str(meta.get("resourceVersion", "")),
-            object=obj,
         )
 
     def delete(self, name: str) -> None:

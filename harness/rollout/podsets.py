@@ -19,6 +19,7 @@ import kubernetes.client
 import yaml
 
 from harness.errors import ConfigError, HarnessError
+from harness.kube.clientapply import client_apply
 from harness.kube.config import call_api
 from harness.kube.patches import FIELD_MANAGER, apply_patch, object_path
 from harness.kube.raw import RawApi
@@ -60,7 +61,8 @@ def apply_object(
     raw: RawApi, obj: Mapping[str, Any], namespace: str, *, field_manager: str = FIELD_MANAGER
 ) -> dict[str, Any]:
     """Server-side apply (force) of a StatefulSet or DaemonSet through `raw` (so the
-    exchange is recorded); returns the object the server answered with."""
+    exchange is recorded), or kubectl's client-side apply where `raw.server_side_apply` is
+    False (before 1.16); returns the object the server answered with."""
     kind = obj.get("kind")
     if obj.get("apiVersion") != "apps/v1" or kind not in _KINDS:
         raise ConfigError(f"apply_object takes apps/v1 StatefulSet or DaemonSet, not {obj.get('apiVersion')}/{kind}")
@@ -69,6 +71,9 @@ def apply_object(
         raise ConfigError(f"{kind} manifest has no metadata.name; set one")
     body = copy.deepcopy(dict(obj))
     body["metadata"]["namespace"] = namespace
+    if not raw.server_side_apply:
+        resp = client_apply(raw, "apps/v1", _KINDS[kind].resource, body, namespace, field_manager=field_manager)
+        return resp.body if isinstance(resp.body, dict) else {}
     resp = raw.call(
         apply_patch(
             object_path("apps/v1", _KINDS[kind].resource, name, namespace),

@@ -176,7 +176,8 @@ def statefulset_rollout_status(sts: Mapping[str, Any]) -> SetRolloutStatus:
     4. updatedReplicas < replicas - partition → partitioned roll out not finished;
     5. (stricter than kubectl, whose rule 4 ends it since the API defaults the
        partition to 0) with partition 0, currentRevision != updateRevision or
-       availableReplicas < replicas → rolling update not complete.
+       availableReplicas < replicas (readyReplicas before 1.22, which has no
+       availableReplicas) → rolling update not complete.
     """
     name = _meta(sts).get("name", "")
     spec = sts.get("spec") or {}
@@ -191,7 +192,8 @@ def statefulset_rollout_status(sts: Mapping[str, Any]) -> SetRolloutStatus:
     generation = int(_meta(sts).get("generation") or 0)
     observed = int(st.get("observedGeneration") or 0)
     ready = int(st.get("readyReplicas") or 0)
-    available = int(st.get("availableReplicas") or 0)
+    # availableReplicas came with 1.22 (always written from then on); before it, ready is what counted
+    available = int(st.get("availableReplicas") or 0) if "availableReplicas" in st else ready
     updated = int(st.get("updatedReplicas") or 0)
     current_rev, update_rev = st.get("currentRevision"), st.get("updateRevision")
     counts = (

@@ -3,6 +3,7 @@ turned into per-revision counts, update order, hand-overs and revision history."
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import kubernetes.client
@@ -10,7 +11,8 @@ import pytest
 import yaml
 
 from harness.errors import ConfigError
-from harness.kube.patches import APPLY_PATCH_YAML, FIELD_MANAGER, RawRequest
+from harness.kube.clientapply import LAST_APPLIED
+from harness.kube.patches import APPLY_PATCH_YAML, FIELD_MANAGER, STRATEGIC_MERGE_PATCH, RawRequest
 from harness.manifests import daemonset, headless_service, scaled_value, statefulset, with_pull_policy
 from harness.rollout.history import SetRevision, set_revisions
 from harness.rollout.podlives import (
@@ -279,6 +281,15 @@ def test_scaled_value_refuses_non_int_or_percent(value: Any) -> None:
 
 
 # --------------------------------------------------------------------------- StatefulSet status
+
+
+def test_statefulset_status_before_1_22_counts_ready_pods_as_available() -> None:
+    """A 1.15 server writes no availableReplicas (measured: ready 4, available field absent)."""
+    old = sts(available=0)
+    del old["status"]["availableReplicas"]
+    assert statefulset_rollout_status(old).done
+    assert dict(statefulset_rollout_status(old).counts)["available"] == 4
+    assert not statefulset_rollout_status(sts(available=0)).done  # a 1.22+ server that says 0 means 0
 
 
 def test_statefulset_status_done_at_partition_zero() -> None:
@@ -736,13 +747,42 @@ def test_set_revisions_keeps_the_owners_revisions_by_number() -> None:
 
 
 class _FakeRaw:
-    def __init__(self, body: Any) -> None:
+    def __init__(self, body: Any, *, server_side_apply: bool = True, existing: Any = None) -> None:
         self.sent: list[RawRequest] = []
         self.body = body
+        self.server_side_apply = server_side_apply
+        self.existing = existing
 
     def call(self, req: RawRequest) -> Any:
         self.sent.append(req)
-        return type("Resp", (), {"body": self.body})()
+        return type("Resp", (), {"body": self.body, "status": 201 if req.method == "POST" else 200})()
+
+    def send(self, req: RawRequest) -> Any:
+        self.sent.append(req)
+        status = 404 if self.existing is None else 200
+        return type("Resp", (), {"body": self.existing or {}, "status": status})()
+
+    def check(self, resp: Any) -> Any:
+        return resp
+
+
+def test_apply_object_before_server_side_apply_creates_then_patches_as_kubectl_did() -> None:
+    obj = statefulset("web", IMG_OLD)
+    raw = _FakeRaw({"kind": "StatefulSet"}, server_side_apply=False)
+    apply_object(raw, obj, "ns1")  # type: ignore[arg-type]
+    assert [(r.method, r.path) for r in raw.sent] == [
+        ("GET", "/apis/apps/v1/namespaces/ns1/statefulsets/web"),
+        ("POST", "/apis/apps/v1/namespaces/ns1/statefulsets"),
+    ]
+    created = json.loads(raw.sent[1].body)
+    last = created["metadata"]["annotations"][LAST_APPLIED]
+    raw = _FakeRaw({"kind": "StatefulSet"}, server_side_apply=False, existing=created)
+    apply_object(raw, statefulset("web", IMG_NEW, "v0.2", partition=3), "ns1")  # type: ignore[arg-type]
+    get, patch = raw.sent
+    assert (patch.method, patch.content_type) == ("PATCH", STRATEGIC_MERGE_PATCH)
+    body = json.loads(patch.body)
+    assert body["spec"]["updateStrategy"]["rollingUpdate"]["partition"] == 3
+    assert body["metadata"]["annotations"][LAST_APPLIED] != last
 
 
 def test_apply_object_sends_a_forced_apply_into_the_namespace() -> None:
