@@ -624,8 +624,8 @@ def test_a_sampler_asked_for_normal_priority_stays_normal() -> None:
     assert _priority_in_child(env) == f"normal {os.SCHED_OTHER} True"
 
 
-def test_a_sampler_runs_at_sched_deadline_where_allowed_and_leaves_it_before_it_exits() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "ROLLPROOF_SAMPLER_PRIORITY"}
+def test_a_sampler_asked_for_sched_deadline_gets_it_where_allowed_and_leaves_it_before_it_exits() -> None:
+    env = {**os.environ, "ROLLPROOF_SAMPLER_PRIORITY": "deadline"}
     got, policy, back = _priority_in_child(env).split()
     expected = {"deadline": SCHED_DEADLINE, "fifo": os.SCHED_FIFO}
     assert got in expected or got in ("nice", "normal")
@@ -634,8 +634,8 @@ def test_a_sampler_runs_at_sched_deadline_where_allowed_and_leaves_it_before_it_
     assert back == "True"
 
 
-def test_fifo_skips_sched_deadline() -> None:
-    env = {**os.environ, "ROLLPROOF_SAMPLER_PRIORITY": "fifo"}
+def test_by_default_a_sampler_runs_at_sched_fifo_not_deadline() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "ROLLPROOF_SAMPLER_PRIORITY"}
     got, policy, back = _priority_in_child(env).split()
     assert got != "deadline" and back == "True"
     if got == "fifo":
