@@ -8,7 +8,7 @@ waiting by real-time work runs them for up to 50 ms at deadline priority (the fa
 of every SCHED_FIFO task. A SCHED_DEADLINE task with a 1 ms period has the earlier deadline and
 keeps running (measured: a 1 ms sleeper held 49 ms each second at SCHED_FIFO 10, at most 9.5 ms
 as SCHED_DEADLINE). In exchange it gets only its budget: `runtime` of CPU in every `period`.
-Not the samplers' default: with it the cluster's rollouts ran about 18% slower
+Not the samplers' default: in four alternating runs the cluster's rollouts were slower with it
 (`harness.probeloop.PRIORITY_ENV`).
 """
 

@@ -510,9 +510,9 @@ PRIORITY_ENV = "ROLLPROOF_SAMPLER_PRIORITY"
 """`normal` keeps a sampler at the priority it was started with: for samplers that measure
 nothing a run depends on (the harness's own unit tests), so they never compete at real-time
 priority with the samplers of a run on the same machine. `deadline` asks for SCHED_DEADLINE first:
-ahead of the kernel's fair server (no 50 ms holds, README finding 14), but measured to slow the
-cluster's rollouts (the Deployment history scenario: 66.9 and 68.4 s of rollout against 56.5 and
-57.3 s at SCHED_FIFO, alternating runs), so not the default."""
+ahead of the kernel's fair server (no 50 ms holds, README finding 14), but the cluster's rollouts
+were slower beside it (the Deployment history scenario: 66.9 and 68.4 s of rollout against 56.5 and
+57.3 s at SCHED_FIFO, four alternating runs: a lead), so not the default."""
 
 DEADLINE_SHARE = 0.5
 """The CPU budget of a SCHED_DEADLINE sampler, as a share of its period. Measured: the suites'
