@@ -356,6 +356,18 @@ def attribute(
         if timeline.counters_read
         else "kernel counters were not read"
     )
+    if not timeline.endpoints:
+        notes = "; ".join(timeline.notes) or "none were recorded"
+        return Attribution(
+            start,
+            error,
+            "unattributed",
+            f"{how}: the Service's endpoint changes were not recorded ({notes}), so whether a "
+            f"stopping pod was still routed to cannot be told, and {counters}",
+            None,
+            None,
+            nearest,
+        )
     return Attribution(
         start,
         error,

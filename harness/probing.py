@@ -178,7 +178,7 @@ class ProbedService:
         window_end = stopped  # everything the samplers saw while the scenario ran is evidence
         first_change = min((p.start for p in self.phases), default=None)
         attribute = None
-        if self.timeline is not None and self.timeline.endpoints:
+        if self.timeline is not None:  # without endpoint events (before 1.21) failures are still placed, and say why
             attribute = attributor(self.timeline, versions=self.versions, origin=self.origin)
         for run in self.runs:
             window_start = self.first_ok.get(run.label, run.started_at)
