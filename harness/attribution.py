@@ -308,7 +308,7 @@ def attribute(
             None,
             nearest,
         )
-    if error in _UNANSWERED and timeline.counters_read:
+    if error in _UNANSWERED and timeline.counters_read and timeline.endpoints:  # "out of the rules" needs them
         stale = _stale_conntrack(timeline, t, versions)
         if stale is not None:
             p, resets = stale

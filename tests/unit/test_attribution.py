@@ -341,3 +341,7 @@ def test_without_endpoint_events_a_failure_is_unattributed_and_says_why() -> Non
     a = attribute(failed(5.04, "connect-refused"), tl, versions=VERSIONS)
     assert a.cause == "unattributed"
     assert "the Service's endpoint changes were not recorded (no EndpointSlices on this server" in a.text
+    # a stale conntrack entry is "out of the rules": without endpoint events that cannot be known either
+    resets = CounterChange(5.1, 4.9, "pod web-old-a", "Tcp.EstabResets", 3)
+    timed_out = attribute(failed(6.0, "read-timeout"), with_counters(tl, resets), versions=VERSIONS)
+    assert timed_out.cause == "unattributed"
