@@ -308,6 +308,56 @@ class EndpointSliceWatcher(ListWatchRecorder[EndpointEvent]):
             self._known = now
 
 
+def endpoints_as_slice(endpoints: Mapping[str, Any]) -> dict[str, Any]:
+    """A v1 Endpoints object as one EndpointSlice-shaped dict (for `endpoint_states`): its
+    `addresses` ready, its `notReadyAddresses` not (v1 Endpoints have no terminating condition:
+    the endpoints controller drops a pod once its deletion begins)."""
+    out = []
+    for subset in endpoints.get("subsets") or []:
+        for key, ready in (("addresses", True), ("notReadyAddresses", False)):
+            for a in subset.get(key) or []:
+                if a.get("ip"):
+                    out.append(
+                        {
+                            "addresses": [a["ip"]],
+                            "conditions": {"ready": ready, "serving": ready},
+                            "targetRef": a.get("targetRef") or {},
+                            "nodeName": a.get("nodeName"),
+                        }
+                    )
+    return {"metadata": endpoints.get("metadata") or {}, "endpoints": out}
+
+
+class EndpointsWatcher(EndpointSliceWatcher):
+    """`EndpointSliceWatcher` over the Service's v1 Endpoints object, for servers before 1.21."""
+
+    noun = "endpoint events"
+
+    def __init__(self, api_client: kubernetes.client.ApiClient, namespace: str, service: str, **kwargs: Any) -> None:
+        super().__init__(api_client, namespace, service, **kwargs)
+        self._path = object_path("v1", "endpoints", None, namespace)
+        self._core = kubernetes.client.CoreV1Api(api_client)
+
+    def __repr__(self) -> str:
+        return f"EndpointsWatcher({self.namespace}/{self.service}, events={len(self._records)})"
+
+    def _what(self) -> str:
+        return f"Endpoints watcher of {self.namespace}/{self.service}"
+
+    def _list_call(self) -> ListCall:
+        return (
+            self._core.list_namespaced_endpoints,
+            (self.namespace,),
+            {"field_selector": f"metadata.name={self.service}"},
+        )
+
+    def _on_list(self, items: list[dict[str, Any]]) -> None:
+        super()._on_list([endpoints_as_slice(e) for e in items])
+
+    def _on_event(self, kind: str, obj: dict[str, Any]) -> None:
+        super()._on_event(kind, endpoints_as_slice(obj))
+
+
 # --------------------------------------------------------------------------- kube-proxy
 
 
@@ -438,14 +488,11 @@ class DataPathRecorder:
     timeouts: Timeouts = DEFAULT_TIMEOUTS
     proxy_note: str = ""
     proxy_interval: float = 0.1
-    endpoint_slices: bool = True  # False where the server has no discovery.k8s.io/v1 (before 1.21)
+    endpoint_slices: bool = True  # False where the server has no discovery.k8s.io/v1 (before 1.21): v1 Endpoints
 
     def __post_init__(self) -> None:
-        self.slices = (
-            EndpointSliceWatcher(self.api_client, self.namespace, self.service, timeouts=self.timeouts)
-            if self.endpoint_slices
-            else None
-        )
+        watcher = EndpointSliceWatcher if self.endpoint_slices else EndpointsWatcher
+        self.slices = watcher(self.api_client, self.namespace, self.service, timeouts=self.timeouts)
         self.pods = PodWatcher(self.api_client, self.namespace, self.selector, timeouts=self.timeouts)
         self.proxy = ProxySyncPoller(self.proxy_nodes, interval=self.proxy_interval)
         self.counters = NetCounterPoller(self.proxy_nodes, self.pods.seen_pods) if self.proxy_nodes else None
@@ -474,8 +521,11 @@ class DataPathRecorder:
         notes = [self.proxy_note] if self.proxy_note else []
         if self.counters is not None and self.counters.error is not None:
             notes.append(f"kernel counters: reading stopped early: {self.counters.error}")
-        if self.slices is None:
-            notes.append("no EndpointSlices on this server (discovery.k8s.io/v1 arrived in 1.21): no endpoint events")
+        if not self.endpoint_slices:
+            notes.append(
+                "no EndpointSlices on this server (discovery.k8s.io/v1 arrived in 1.21): endpoint events from its "
+                "v1 Endpoints, which have no terminating condition"
+            )
         notes += [f"kube-proxy on {node}: {error}" for node, error in sorted(self.proxy.errors.items())]
         for watcher in (self.slices, self.pods):
             if watcher is not None and watcher.error is not None:

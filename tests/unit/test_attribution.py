@@ -345,3 +345,23 @@ def test_without_endpoint_events_a_failure_is_unattributed_and_says_why() -> Non
     resets = CounterChange(5.1, 4.9, "pod web-old-a", "Tcp.EstabResets", 3)
     timed_out = attribute(failed(6.0, "read-timeout"), with_counters(tl, resets), versions=VERSIONS)
     assert timed_out.cause == "unattributed"
+
+
+def test_v1_endpoints_read_as_one_slice_ready_and_not_ready() -> None:
+    from harness.datapath import endpoints_as_slice
+
+    obj = {
+        "metadata": {"name": "web"},
+        "subsets": [
+            {
+                "addresses": [{"ip": "10.244.0.5", "nodeName": "node-1", "targetRef": {"kind": "Pod", "name": "a"}}],
+                "notReadyAddresses": [
+                    {"ip": "10.244.0.6", "nodeName": "node-1", "targetRef": {"kind": "Pod", "name": "b"}}
+                ],
+            }
+        ],
+    }
+    states = endpoint_states([endpoints_as_slice(obj)])
+    assert states["10.244.0.5"] == EndpointState("10.244.0.5", "a", "node-1", True, True, False)
+    assert states["10.244.0.6"] == EndpointState("10.244.0.6", "b", "node-1", False, False, False)
+    assert endpoint_states([endpoints_as_slice({"metadata": {"name": "web"}})]) == {}
