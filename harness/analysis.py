@@ -619,7 +619,7 @@ def _version_problems(
 
 def held_together(analyses: Sequence[ProbeAnalysis]) -> list[ProbeAnalysis]:
     """Say so when the other host samplers were held during a gap too: each is a separate
-    process scheduled ahead of the cluster (SCHED_DEADLINE, else real-time), so holes they share
+    process scheduled ahead of the cluster (real-time, or SCHED_DEADLINE on request), so holes they share
     mean something on this machine ran ahead of both (kernel code that does not yield, the
     kernel's fair server ahead of real-time samplers, the samplers of a second run): README
     finding 14. The gap stays a problem: the verdict is still refused, with its cause."""

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from conftest import ScriptedServer
 
+from tests.unit.test_steal import write_stat
 from harness.clocksync import Exchange, align, combine, exchange_with
 from harness.errors import ConfigError, HarnessError, NotFound, ProviderError
 from harness.httpwire import ERROR_CLASSES, NeedMore, WireFailure, parse_response
@@ -677,12 +678,6 @@ def test_a_stall_line_says_how_many_timer_interrupts_each_cpu_took(tmp_path: Any
     assert line.rstrip().endswith("ms: [1, 12]")
 
 
-def _stat(path: Any, steal: list[int]) -> None:
-    rows = [f"cpu  10 0 10 100 0 0 0 {sum(steal)} 0 0"]
-    rows += [f"cpu{n}  5 0 5 50 0 0 0 {ticks} 0 0" for n, ticks in enumerate(steal)]
-    path.write_text("\n".join(rows) + "\nintr 1 2 3\n")
-
-
 def test_a_stall_line_says_how_long_each_cpu_was_stolen_by_the_hypervisor(tmp_path: Any) -> None:
     import io
 
@@ -691,12 +686,12 @@ def test_a_stall_line_says_how_long_each_cpu_was_stolen_by_the_hypervisor(tmp_pa
 
     interrupts, stat = tmp_path / "interrupts", tmp_path / "stat"
     _loc(interrupts, [1000, 2000])
-    _stat(stat, [7, 9])
+    write_stat(stat, [7, 9])
     out = io.StringIO()
     trace = StallTrace(out, str(interrupts), str(stat))
     trace.note("waiting for sockets", clock(), 0.001)
     _loc(interrupts, [1001, 2002])
-    _stat(stat, [11, 13])  # 4 ticks of the clock (USER_HZ) each
+    write_stat(stat, [11, 13])  # 4 ticks of the clock (USER_HZ) each
     trace.note("waiting for sockets", clock() - 0.05, 0.001)
     tick_ms = round(1000 * 4 / os.sysconf("SC_CLK_TCK"))
     assert out.getvalue().rstrip().endswith(f"ms: [1, 2]; stolen per CPU: [{tick_ms}, {tick_ms}] ms")

@@ -14,14 +14,15 @@ from harness.steal import StealRecord, StealRecorder, explain_stolen
 TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 
 
-def _stat(path: Any, steal: list[int]) -> None:
+def write_stat(path: Any, steal: list[int]) -> None:
+    """A /proc/stat with `steal` clock ticks stolen from each CPU."""
     rows = [f"cpu  10 0 10 100 0 0 0 {sum(steal)} 0 0"]
     rows += [f"cpu{n}  5 0 5 50 0 0 0 {ticks} 0 0" for n, ticks in enumerate(steal)]
     path.write_text("\n".join(rows) + "\nintr 1 2 3\n")
 
 
 def test_cpu_steal_reads_the_eighth_value_of_each_cpu_row(tmp_path: Any) -> None:
-    _stat(tmp_path / "stat", [3, 10])
+    write_stat(tmp_path / "stat", [3, 10])
     fd = os.open(tmp_path / "stat", os.O_RDONLY)
     try:
         assert cpu_steal(fd) == [3 * TICK_MS / 1000, 10 * TICK_MS / 1000]
@@ -39,10 +40,10 @@ def test_stolen_between_two_instants_counts_the_reading_just_after_the_end() -> 
 
 
 def test_a_recorder_on_this_machine_records_a_first_and_a_last_reading(tmp_path: Any) -> None:
-    _stat(tmp_path / "stat", [0, 0])
+    write_stat(tmp_path / "stat", [0, 0])
     recorder = StealRecorder(str(tmp_path / "stat"), interval=0.005).start()
     time.sleep(0.02)
-    _stat(tmp_path / "stat", [0, 4])
+    write_stat(tmp_path / "stat", [0, 4])
     time.sleep(0.03)
     record = recorder.stop()
     assert record.readings[0][1] == (0.0, 0.0)
