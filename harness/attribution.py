@@ -10,6 +10,9 @@ Cause classes, checked in this order (the first that the evidence supports):
 - `keepalive-closed-at-shutdown`: a request on a reused connection failed while a
   pod was shutting down: the server closed (or reset) a connection the client
   had every reason to reuse.
+- `cpu-starved`: a request that timed out while a pod of the Service waited for a CPU for
+  `STARVED` or longer (its processes' run-queue delay, `harness.cpuwait`): the pod was
+  not run to answer (a BestEffort pod beside a busy control plane, README finding 18).
 - `stale-proxy-rules`: a pod's endpoint had left the ready set, its container had
   stopped, and kube-proxy on a node had not synced its rules since: traffic still
   went to the stopped pod.
@@ -18,7 +21,9 @@ Cause classes, checked in this order (the first that the evidence supports):
   EndpointSlice: the app went before the routing did.
 - `routed-before-listening`: an endpoint of a pod without a readiness probe became
   ready just before the failure: the pod was routed to before it accepted connections.
-- `no-ready-endpoint`: the Service had no ready endpoint at that instant.
+- `no-ready-endpoint`: the Service had no ready endpoint at that instant, or a refused
+  connection came while kube-proxy's rules on a node were still those of a moment when it
+  had none (kube-proxy rejects connections to a Service without endpoints).
 - `stale-conntrack`: a request that got no answer (or an unreachable) after a pod of
   the Service stopped with connections open (its kernel counted the resets) and had
   left the rules: a connection from a source port one of those used is taken by
@@ -42,6 +47,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from .cpuwait import WAIT_COUNTER
 from .datapath import DataPathTimeline, EndpointEvent, PodTransition
 from .samples import ProbeSample
 from .timeline import error_class
@@ -59,6 +65,7 @@ __all__ = [
 
 CAUSES = (
     "keepalive-closed-at-shutdown",
+    "cpu-starved",
     "stale-proxy-rules",
     "stopped-while-routed",
     "routed-before-listening",
@@ -77,6 +84,13 @@ PROXY_GRACE = 1.0
 syncs were not recorded (kube-proxy's minSyncPeriod in kind's configuration)."""
 COUNTER_SLACK = 0.25
 """Seconds either side of a request in which a kernel counter's rise is put next to it (one poll)."""
+STARVED = 0.5
+"""Seconds a pod's processes waited for a CPU during a request from which its timeout is put down to
+that (half the connect timeout; measured on BestEffort pods beside a busy control plane: 0.7-1.0 s,
+README finding 18)."""
+CREDIT_LAG = 1.0
+"""Seconds after a request in which a run-queue delay credited to a pod is still put next to it (the
+kernel credits the wait when the task next runs, after the starvation)."""
 _NEAREST = 4
 ANSWERED = ("closed", "reset", "connect-refused")
 """Errors that are an answer (a close, a reset, a refusal): they happened when the request ended."""
@@ -217,6 +231,23 @@ def attribute(
             nearest,
         )
 
+    if error in _TIMEOUTS:
+        starved = _starved(timeline, start, end)
+        if starved is not None:
+            pod, waited, since, until = starved
+            drops = _counted(timeline, start, end, _DROPS, lambda w: w == f"pod {pod}")
+            also = f"; meanwhile {'; '.join(drops)}" if drops else ""
+            return Attribution(
+                start,
+                error,
+                "cpu-starved",
+                f"{how}: the processes of pod {pod} waited {waited} ms for a CPU while runnable "
+                f"(run-queue delay credited {rel(since)}..{rel(until)}){also}: the pod was not run to answer",
+                pod,
+                None,
+                nearest,
+            )
+
     by_pod: dict[str, list[PodTransition]] = {}
     for p in recent:
         by_pod.setdefault(p.pod, []).append(p)
@@ -308,6 +339,20 @@ def attribute(
             None,
             nearest,
         )
+    if error == "connect-refused" and timeline.endpoints:
+        for node in timeline.proxy_nodes:
+            synced = timeline.last_sync(node, t)
+            if synced is not None and not any(s.ready for s in timeline.endpoints_at(synced).values()):
+                return Attribution(
+                    start,
+                    error,
+                    "no-ready-endpoint",
+                    f"{how}: kube-proxy on {node} last synced at {rel(synced)}, when the Service had no "
+                    f"ready endpoint, so its rules still rejected connections to it",
+                    None,
+                    node,
+                    nearest,
+                )
     if error in _UNANSWERED and timeline.counters_read and timeline.endpoints:  # "out of the rules" needs them
         stale = _stale_conntrack(timeline, t, versions)
         if stale is not None:
@@ -379,6 +424,24 @@ def attribute(
         None,
         nearest,
     )
+
+
+def _starved(timeline: DataPathTimeline, start: float, end: float) -> tuple[str, int, float, float] | None:
+    """The pod whose processes waited longest for a CPU during [start, end] (credited up to
+    `CREDIT_LAG` later), when that is `STARVED` or more: (pod, ms, first poll start, last poll end)."""
+    by_pod: dict[str, list[float]] = {}
+    waited: dict[str, int] = {}
+    for c in timeline.counters_between(start - COUNTER_SLACK, end + CREDIT_LAG):
+        if c.name == WAIT_COUNTER and c.where.startswith("pod "):
+            pod = c.where[4:]
+            waited[pod] = waited.get(pod, 0) + c.delta
+            by_pod.setdefault(pod, []).extend((c.since, c.t))
+    if not waited:
+        return None
+    pod = max(waited, key=lambda p: waited[p])
+    if waited[pod] < STARVED * 1000:
+        return None
+    return pod, waited[pod], min(by_pod[pod]), max(by_pod[pod])
 
 
 def _stale_conntrack(

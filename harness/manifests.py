@@ -74,7 +74,8 @@ def set_env(container: dict[str, Any], name: str, value: str) -> None:
 
 def harden(spec: dict[str, Any], hardened: bool) -> None:
     """Hardened pods keep the fixture's readinessProbe, preStop and keep-alive lifetime; naive ones
-    lose all three (nginx as its image starts it)."""
+    lose all three (nginx as its image starts it). Both keep the CPU request (not a shutdown matter:
+    README finding 18)."""
     if not hardened:
         container = spec["containers"][0]
         container.pop("readinessProbe", None)
@@ -148,7 +149,8 @@ def service(
 
 def small_rc(name: str, labels: dict[str, str], image: str, replicas: int = 3) -> dict[str, Any]:
     """A bare ReplicationController for the updater's referee and refusal tests: one nginx container,
-    a 1 s readiness probe, a 2 s grace period, images never pulled (the kit loads them)."""
+    a 1 s readiness probe, a 2 s grace period, the demo's CPU request, images never pulled (the kit
+    loads them)."""
     return {
         "apiVersion": "v1",
         "kind": "ReplicationController",
@@ -167,6 +169,7 @@ def small_rc(name: str, labels: dict[str, str], image: str, replicas: int = 3) -
                             "imagePullPolicy": "Never",
                             "ports": [{"containerPort": 80}],
                             "readinessProbe": {"httpGet": {"path": "/", "port": 80}, "periodSeconds": 1},
+                            "resources": {"requests": {"cpu": "50m", "memory": "16Mi"}},
                         }
                     ],
                 },

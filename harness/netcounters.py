@@ -10,8 +10,10 @@ host without entering the namespace or changing anything in it.
 `NetCounterPoller` reads them every `interval` for the host (the probes' own
 leg), each kind node this host started, and each pod of the probed Service
 (found by the pod UID in a host process's cgroup path), and records a
-`CounterChange` whenever a watched counter moved. Pure parsing is in
-`parse_proc_counters` and `parse_conntrack_stats`.
+`CounterChange` whenever a watched counter moved. For each pod it also records how long its
+processes waited for a CPU (`harness.cpuwait`, as the counter `sched.wait_ms`, from
+`WAIT_FLOOR_MS` in one poll). Pure parsing is in `parse_proc_counters` and
+`parse_conntrack_stats`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from .cpuwait import WAIT_COUNTER, WAIT_FLOOR_MS, RunQueueWait
 from .samples import clock
 
 __all__ = ["WATCHED", "CounterChange", "NetCounterPoller", "parse_proc_counters", "parse_conntrack_stats"]
@@ -42,6 +45,7 @@ WATCHED: dict[str, str] = {
     "conntrack.insert_failed": "connections whose conntrack entry could not be inserted (a NAT clash)",
     "conntrack.drop": "packets dropped by conntrack",
     "conntrack.early_drop": "conntrack entries evicted early (table full)",
+    WAIT_COUNTER: "milliseconds the pod's processes were runnable but waited for a CPU",
 }
 """The counters recorded, with what a rise means."""
 
@@ -143,6 +147,7 @@ class NetCounterPoller:
         self.polls = 0
         self._last: dict[str, tuple[float, dict[str, int]]] = {}
         self._pid_uid: dict[int, str | None] = {}
+        self._waits: dict[str, RunQueueWait] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -168,9 +173,9 @@ class NetCounterPoller:
         except (OSError, ValueError) as exc:  # a reader thread must not take the test down; say why it stopped
             self.error = f"{type(exc).__name__}: {exc}"
 
-    def _pod_pids(self, wanted: Mapping[str, str]) -> dict[str, int]:
-        """One live host PID per wanted pod UID."""
-        found: dict[str, int] = {}
+    def _pod_pids(self, wanted: Mapping[str, str]) -> dict[str, list[int]]:
+        """The live host PIDs of each wanted pod UID (lowest first)."""
+        found: dict[str, list[int]] = {}
         try:
             entries = os.listdir(self.proc)
         except OSError:
@@ -186,19 +191,22 @@ class NetCounterPoller:
                 m = _POD_UID.search(cgroup)
                 self._pid_uid[pid] = m.group(1).replace("_", "-") if m else None
             uid = self._pid_uid[pid]
-            if uid is not None and uid in wanted and uid not in found:
-                found[uid] = pid
+            if uid is not None and uid in wanted:
+                found.setdefault(uid, []).append(pid)
         for pid in [p for p in self._pid_uid if p not in live]:
             del self._pid_uid[pid]
-        return found
+        return {uid: sorted(pids) for uid, pids in found.items()}
 
     def _poll(self) -> None:
         t = clock()
         places: dict[str, int | str] = {"host": "self"}
         places.update({f"node {name}": pid for name, pid in self.nodes.items()})
         wanted = self.pods()
-        for uid, pid in self._pod_pids(wanted).items():
-            places[f"pod {wanted[uid]}"] = pid
+        waits: dict[str, int] = {}
+        for uid, pids in self._pod_pids(wanted).items():
+            where = f"pod {wanted[uid]}"
+            places[where] = pids[0]
+            waits[where] = self._waits.setdefault(where, RunQueueWait(self.proc)).rise(pids)
         for where, pid in places.items():
             values = read_counters(pid, self.proc)
             if values is None:
@@ -208,9 +216,11 @@ class NetCounterPoller:
             if previous is None:
                 continue
             since, before = previous
+            rises = {name: value - before.get(name, value) for name, value in values.items()}
+            if waits.get(where, 0) >= WAIT_FLOOR_MS:
+                rises[WAIT_COUNTER] = waits[where]
             with self._lock:
-                for name, value in values.items():
-                    delta = value - before.get(name, value)
+                for name, delta in rises.items():
                     if delta > 0 and len(self.records) < self.max_records:
                         self.records.append(CounterChange(t, since, where, name, delta))
         self.polls += 1

@@ -258,6 +258,7 @@ def _datapath_dict(timeline: DataPathTimeline, t0: float) -> dict[str, Any]:
                 "ip": p.ip,
                 "image": p.image,
                 "exit_code": p.exit_code,
+                "readiness_probe": p.readiness_probe,
             }
             for p in timeline.pods
         ],

@@ -126,6 +126,23 @@ def test_no_ready_endpoint() -> None:
     assert a.text == "connect-timeout at +9.000s: the Service had no ready endpoint (1 listed, none ready)"
 
 
+def test_no_ready_endpoint_in_kube_proxys_rules_refuses() -> None:
+    """The only endpoint was not ready from +2.0 to +10.0; kube-proxy last synced at +3.0 and next at
+    +10.5: a refusal at +10.2 came from its reject rule for a Service without endpoints."""
+    tl = timeline(
+        [ep(0.0, "added", A), ep(2.0, "changed", A, ready=False), ep(10.0, "changed", A, ready=True)],
+        [dataclasses.replace(pod(0.0, "web-old-a", "listed", A.address), readiness_probe=True)],
+        syncs=[1.0, 3.0, 10.5],
+    )
+    a = attribute(failed(10.2, "connect-refused"), tl)
+    assert a.cause == "no-ready-endpoint" and a.node == "node-1"
+    assert a.text == (
+        "connect-refused at +10.200s: kube-proxy on node-1 last synced at +3.000s, when the Service had no "
+        "ready endpoint, so its rules still rejected connections to it"
+    )
+    assert attribute(failed(10.6, "connect-refused"), tl).cause == "unattributed"
+
+
 def test_unattributed_says_so() -> None:
     tl = timeline([ep(0.0, "added", A)], [pod(0.0, "web-old-a", "listed", A.address)], syncs=[0.5])
     a = attribute(failed(30.0), tl)
@@ -173,6 +190,31 @@ def test_kernel_drop_names_the_counter_and_where() -> None:
     )
 
 
+def test_cpu_starved_a_timeout_while_a_pods_processes_waited_for_a_cpu() -> None:
+    """Read-timeout from +20.0 to +22.0; pod web-old-a's processes were credited 1.3 s of run-queue
+    delay by +22.4 and its accept queue overflowed meanwhile: the pod did not run to answer, even
+    though it also began terminating (still ready, preStop holding it) at +19.0."""
+    tl = with_counters(
+        timeline([ep(0.0, "added", A)], [pod(19.0, "web-old-a", "terminating", A.address)]),
+        CounterChange(20.4, 20.2, "pod web-old-a", "TcpExt.ListenOverflows", 39),
+        CounterChange(22.4, 22.2, "pod web-old-a", "sched.wait_ms", 1300),
+        CounterChange(22.4, 22.2, "pod web-new-b", "sched.wait_ms", 40),
+    )
+    a = attribute(ProbeSample(20.0, 22.0, None, "read-timeout"), tl, versions=VERSIONS)
+    assert a.cause == "cpu-starved" and a.pod == "web-old-a"
+    assert a.text == (
+        "read-timeout at +20.000s: the processes of pod web-old-a waited 1300 ms for a CPU while runnable "
+        "(run-queue delay credited +22.200s..+22.400s); meanwhile pod web-old-a TcpExt.ListenOverflows +39 "
+        "(connections dropped: a listener's accept queue was full): the pod was not run to answer"
+    )
+    # an answer (a reset) is not what a pod that did not run gives; a short wait does not explain a timeout;
+    # a wait credited long after the request is not evidence
+    assert attribute(ProbeSample(20.0, 20.001, None, "reset"), tl).cause != "cpu-starved"
+    short = with_counters(tl, CounterChange(22.4, 22.2, "pod web-old-a", "sched.wait_ms", 300))
+    assert attribute(ProbeSample(20.0, 22.0, None, "read-timeout"), short).cause != "cpu-starved"
+    assert attribute(ProbeSample(10.0, 12.0, None, "read-timeout"), tl).cause != "cpu-starved"
+
+
 def test_unattributed_says_whether_kernel_counters_were_read() -> None:
     tl = timeline([ep(0.0, "added", A)], [])
     assert "kernel counters were not read" in attribute(failed(30.0), tl).text
@@ -193,6 +235,7 @@ def test_without_kube_proxy_syncs_a_grace_is_assumed_and_said() -> None:
 def test_every_cause_is_tested_and_attributor_maps() -> None:
     assert set(CAUSES) == {
         "keepalive-closed-at-shutdown",
+        "cpu-starved",
         "stale-proxy-rules",
         "stopped-while-routed",
         "routed-before-listening",

@@ -74,3 +74,36 @@ def test_poller_finds_pods_by_cgroup_uid_and_records_rises(tmp_path: Path) -> No
     rises = {(c.where, c.name): c.delta for c in poller.records}
     assert rises == {("pod web-a", "TcpExt.PAWSTimewait"): 2, ("pod web-a", "Tcp.OutRsts"): 1}
     assert all(c.since < c.t for c in poller.records)
+
+
+def write_task(root: Path, pid: str, tid: str, wait_ns: int) -> None:
+    task = root / pid / "task" / tid
+    task.mkdir(parents=True, exist_ok=True)
+    (task / "schedstat").write_text(f"123456 {wait_ns} 7\n")
+
+
+def test_poller_records_how_long_a_pods_processes_waited_for_a_cpu(tmp_path: Path) -> None:
+    uid = "43b6931f-3a18-4f51-aac3-f4881d8d90f4"
+    cgroup = f"0::/docker/x/kubelet.slice/kubelet-kubepods-besteffort-pod{uid.replace('-', '_')}.slice/cri-x.scope\n"
+    write_proc(tmp_path, "self", paws=0, rsts=0)
+    for pid in ("200", "201"):  # nginx's master and a worker
+        write_proc(tmp_path, pid, paws=0, rsts=0, cgroup=cgroup)
+        write_task(tmp_path, pid, pid, 5_000_000)
+    poller = NetCounterPoller({}, lambda: {uid: "web-a"}, proc=str(tmp_path))
+    poller._poll()  # baselines
+    write_task(tmp_path, "200", "200", 5_000_000 + 15_000_000)  # 15 ms: ordinary, below the floor
+    poller._poll()
+    assert poller.records == []
+    write_task(tmp_path, "200", "200", 20_000_000 + 300_000_000)  # the master waited 300 ms
+    write_task(tmp_path, "201", "201", 5_000_000 + 1_200_000_000)  # the worker 1.2 s
+    write_task(tmp_path, "202", "202", 9_000_000_000)  # a task of a process not in the pod
+    poller._poll()
+    assert [(c.where, c.name, c.delta) for c in poller.records] == [("pod web-a", "sched.wait_ms", 1500)]
+    assert "waited for a CPU" in poller.records[0].meaning
+
+
+def test_parse_schedstat_reads_the_run_queue_delay() -> None:
+    from harness.cpuwait import parse_schedstat
+
+    assert parse_schedstat("1132187 312838 3\n") == 312838
+    assert parse_schedstat("") is None and parse_schedstat("x y") is None
