@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError
-from .samples import KEEP_ALIVE, ProbeRun, ProbeSample
+from .samples import KEEP_ALIVE, USUAL_ROUTE, ProbeRun, ProbeSample, sampler_label
 from .timeline import Outage, error_class, find_outages
 
 if TYPE_CHECKING:
@@ -199,12 +199,12 @@ class ProbeAnalysis:
     problems: tuple[Problem, ...]
     attributions: tuple[Attribution, ...] = ()
     """One `harness.attribution.Attribution` per failed request, when a data-path timeline was given."""
-    route: str = "mapped"
+    route: str = USUAL_ROUTE
 
     @property
     def label(self) -> str:
         """The sampler's name in reports: its kind, and its route when not the usual one."""
-        return self.kind if self.route == "mapped" else f"{self.kind} via {self.route}"
+        return sampler_label(self.kind, self.route)
 
     @property
     def ok(self) -> int:
@@ -401,7 +401,7 @@ def _held_sampler(c: Coverage, a: float, b: float, route: str) -> str:
 
 
 def _coverage_problems(
-    c: Coverage, rel: Callable[[float], str], max_clock_error: float | None, route: str = "mapped"
+    c: Coverage, rel: Callable[[float], str], max_clock_error: float | None, route: str = USUAL_ROUTE
 ) -> list[Problem]:
     out: list[Problem] = []
 

@@ -24,6 +24,7 @@ from harness.samples import (
     NEW_CONNECTION,
     ROUTES,
     SAMPLER_KINDS,
+    USUAL_ROUTE,
     ProbeRun,
     ProbeSample,
     clock,
@@ -52,7 +53,7 @@ class ProbeOptions:
     max_requests: int = MAX_REQUESTS
     max_inflight: int | None = None  # default: every tick of the longest request (see `inflight`)
     marker: str | None = None
-    route: str = "mapped"
+    route: str = USUAL_ROUTE
 
     def __post_init__(self) -> None:
         if self.kind not in SAMPLER_KINDS:

@@ -14,6 +14,7 @@ __all__ = [
     "SAMPLER_KINDS",
     "ROUTES",
     "sampler_label",
+    "USUAL_ROUTE",
 ]
 
 clock = time.monotonic
@@ -37,10 +38,15 @@ kind config maps to 127.0.0.1: Docker's port mapping first), "node" (this host, 
 node container's address and NodePort) or "pod" (a sampler pod, to the Service's ClusterIP)."""
 
 
+USUAL_ROUTE = "node"
+"""The route whose samplers are named by their kind alone: the default on Linux with a kind
+cluster (`harness.session.default_routes`); "mapped" was until README finding 18."""
+
+
 def sampler_label(kind: str, route: str) -> str:
     """A sampler's name in reports, the same for the sampler and its run: its kind, and its
     route when not the usual one."""
-    return kind if route == "mapped" else f"{kind} via {route}"
+    return kind if route == USUAL_ROUTE else f"{kind} via {route}"
 
 
 @dataclass(frozen=True)
@@ -114,7 +120,7 @@ class ProbeRun:
     skipped: int = 0
     clock_offset: float = 0.0
     clock_error: float = 0.0
-    route: str = "mapped"
+    route: str = USUAL_ROUTE
 
     @property
     def label(self) -> str:

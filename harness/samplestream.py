@@ -12,7 +12,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 
-from harness.samples import ProbeRun, ProbeSample
+from harness.samples import USUAL_ROUTE, ProbeRun, ProbeSample
 
 __all__ = ["LogLine", "SampleStream", "parse_log_line"]
 
@@ -130,7 +130,7 @@ class SampleStream:
         end_reason: str | None = None,
         clock_offset: float = 0.0,
         clock_error: float = 0.0,
-        route: str = "mapped",
+        route: str = USUAL_ROUTE,
     ) -> ProbeRun:
         """The run these lines make. `end_reason` names how the stream ended when the
         sampler's final count never came (e.g. "log-ended")."""

@@ -171,8 +171,9 @@ SETTINGS: tuple[Setting, ...] = (
         "ROLLPROOF_PROBE_ROUTES",
         None,
         "where the samplers' requests enter the data path, comma-separated: mapped (127.0.0.1, Docker's "
-        "port mapping), node (a kind node's address), pod (a sampler pod); default mapped when the cluster "
-        "maps a NodePort, else pod. Several routes run side by side (to find where a failure comes from)",
+        "port mapping), node (a kind node's address), pod (a sampler pod); default node on Linux with a kind "
+        "cluster, mapped where a node's address cannot be had, else pod. Several routes run side by side "
+        "(to find where a failure comes from)",
     ),
     Setting(
         "repeat",

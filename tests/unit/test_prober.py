@@ -252,7 +252,7 @@ class LinesSampler(SamplerBase):
     """A sampler whose output is given lines; its halt fails when told to."""
 
     def __init__(self, lines: list[str], fail_halt: bool = False) -> None:
-        super().__init__(ProbeOptions(kind=KEEP_ALIVE), route="node", where="given lines")
+        super().__init__(ProbeOptions(kind=KEEP_ALIVE), route="pod", where="given lines")
         self.lines, self.fail_halt, self.halts = lines, fail_halt, 0
 
     def start(self) -> LinesSampler:
@@ -274,14 +274,14 @@ class LinesSampler(SamplerBase):
 def test_the_sampler_lifecycle_is_written_once() -> None:
     """Waits, the run a stop returns, and the context manager: the same for every route."""
     sampler = LinesSampler([sample_line(1), sample_line(2), done_line(2)])
-    assert sampler.label == "keep-alive via node" and not sampler.wait(0) and not sampler.running
+    assert sampler.label == "keep-alive via pod" and not sampler.wait(0) and not sampler.running
     with sampler:
         assert sampler.wait(5) and sampler.wait_first_ok(0) and not sampler.running
         run = sampler.stop()
     assert sampler.halts == 1  # already stopped: the context manager does not stop again
     assert (run.kind, run.route, run.where, run.label, run.interval) == (
         "keep-alive",
-        "node",
+        "pod",
         "given lines",
         sampler.label,
         sampler.interval,
