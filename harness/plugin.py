@@ -13,6 +13,7 @@ and deletes a kind cluster only when it created it.
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -559,9 +560,12 @@ def probed_service(
             service=name,
             open_sampler=sampler_factory(cluster, core_api, namespace, name, timeouts),
             options=[
-                ProbeOptions.of(timeouts, kind=k, interval=rp_settings.probe_interval, route=r)
+                witness
                 for r in routes
                 for k in kinds
+                for witness in ProbeOptions.of(
+                    timeouts, kind=k, interval=rp_settings.probe_interval, route=r
+                ).witnesses(len(os.sched_getaffinity(0)))
             ],
             timeouts=timeouts,
             datapath=recorder,

@@ -76,6 +76,7 @@ class LoopOptions:
     max_duration: float = 600.0
     max_inflight: int = 64
     marker: str | None = None
+    cpu: int | None = None  # the CPU the loop is pinned to (one of two witnesses); None: any
 
     def request(self) -> bytes:
         host = self.host_header
@@ -110,6 +111,8 @@ class LoopOptions:
             args.append("--keep-alive")
         if self.marker is not None:
             args += ["--marker", self.marker]
+        if self.cpu is not None:
+            args += ["--cpu", str(self.cpu)]
         return args
 
 
@@ -503,6 +506,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-duration", type=float, default=600.0)
     p.add_argument("--max-inflight", type=int, default=64)
     p.add_argument("--marker", default=None)
+    p.add_argument("--cpu", type=int, default=None, help="pin the loop to this CPU")
     return p
 
 
@@ -614,6 +618,8 @@ def widen_output_pipe(fd: int = 1, size: int = 1 << 20) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.cpu is not None and args.cpu in os.sched_getaffinity(0):
+        os.sched_setaffinity(0, {args.cpu})  # a witness: the other one runs on another CPU
     raise_priority(args.interval)
     fit_open_files(args.max_inflight)
     widen_output_pipe()

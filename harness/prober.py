@@ -111,6 +111,7 @@ def loop_options(address: str, target: ProbeTarget, options: ProbeOptions) -> Lo
         max_duration=options.max_duration,
         max_inflight=options.inflight,
         marker=options.marker,
+        cpu=options.cpu,
     )
 
 

@@ -28,7 +28,7 @@ from .attribution import attributor
 from .datapath import DataPathRecorder, DataPathTimeline
 from .errors import HarnessError, WaitTimeout
 from .sampler import ProbeOptions, Prober
-from .samples import ProbeRun, ProbeSample, clock
+from .samples import ProbeRun, ProbeSample, clock, merge_runs
 from .steal import StealRecord, StealRecorder, explain_stolen
 from .stopwatch import STOPWATCH, observe_for
 from .timeouts import Timeouts
@@ -85,8 +85,9 @@ class ProbedService:
             self.steal.start()
             for options in self.options:
                 self.samplers.append(self.open_sampler(options).start())
-            for sampler in self.samplers:
-                self.first_ok[sampler.label] = self._wait_first_answer(sampler)
+            for sampler in self.samplers:  # witnesses share a label: the window opens once each answered
+                answered = self._wait_first_answer(sampler)
+                self.first_ok[sampler.label] = max(self.first_ok.get(sampler.label, answered), answered)
         except BaseException:
             self._stop_all()
             raise
@@ -180,7 +181,7 @@ class ProbedService:
         attribute = None
         if self.timeline is not None:  # without endpoint events (before 1.21) failures are still placed, and say why
             attribute = attributor(self.timeline, versions=self.versions, origin=self.origin)
-        for run in self.runs:
+        for run in _merge_witnesses(self.runs):
             window_start = self.first_ok.get(run.label, run.started_at)
             evidence = []
             if first_change is not None and first_change < window_start:
@@ -235,6 +236,14 @@ class ProbedService:
         if found is None:
             raise HarnessError(f"no {label} sampler ran for {self.service}; finish() first")
         return found
+
+
+def _merge_witnesses(runs: Sequence[ProbeRun]) -> list[ProbeRun]:
+    """One run per sampler: the runs of its witnesses (same kind and route) merged, in first-seen order."""
+    groups: dict[tuple[str, str], list[ProbeRun]] = {}
+    for run in runs:
+        groups.setdefault((run.kind, run.route), []).append(run)
+    return [merge_runs(group) for group in groups.values()]
 
 
 def _describe(sample: ProbeSample) -> str:

@@ -54,6 +54,7 @@ class ProbeOptions:
     max_inflight: int | None = None  # default: every tick of the longest request (see `inflight`)
     marker: str | None = None
     route: str = USUAL_ROUTE
+    cpu: int | None = None  # a host sampler pinned to this CPU (`witnesses`); None: any
 
     def __post_init__(self) -> None:
         if self.kind not in SAMPLER_KINDS:
@@ -90,6 +91,16 @@ class ProbeOptions:
     @property
     def keep_alive(self) -> bool:
         return self.kind == KEEP_ALIVE
+
+    def witnesses(self, cpus: int) -> list[ProbeOptions]:
+        """This sampler as one witness per CPU (at most two), each pinned to its CPU at `cpus` times
+        this interval, so that together they keep this pace and a CPU the hypervisor does not run
+        (README finding 14) leaves no hole in the evidence; one sampler on a single CPU, in a pod,
+        or when already pinned. The harness merges the witnesses' runs (`merge_runs`)."""
+        n = min(cpus, 2)
+        if n < 2 or self.route == "pod" or self.cpu is not None:
+            return [self]
+        return [replace(self, interval=self.interval * n, cpu=cpu) for cpu in range(n)]
 
     @property
     def inflight(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "ROUTES",
     "sampler_label",
     "USUAL_ROUTE",
+    "merge_runs",
 ]
 
 clock = time.monotonic
@@ -145,3 +147,32 @@ class ProbeRun:
             samples=ordered,
             requests=None,
         )
+
+
+def merge_runs(runs: Sequence[ProbeRun]) -> ProbeRun:
+    """The witnesses of one sampler (same kind and route, each on its own CPU at a multiple of the
+    pace) as one run: every sample of each, in order, at their joint pace. Conservative where they
+    differ: the run stopped as asked only if every witness did (else the first other reason, with
+    its witness), counts add up (unknown if one is), the clock error is the largest."""
+    if len(runs) == 1:
+        return runs[0]
+    first = runs[0]
+    if any((r.kind, r.route) != (first.kind, first.route) for r in runs):
+        raise ValueError(f"witnesses of one sampler differ: {[(r.kind, r.route) for r in runs]}")
+    ended = [f"witness {i + 1}: {r.stop_reason}" for i, r in enumerate(runs) if r.stop_reason != "stopped"]
+    stops = [r.stopped_at for r in runs]
+    return ProbeRun(
+        kind=first.kind,
+        where=f"{first.where}, {len(runs)} witnesses",
+        interval=1.0 / sum(1.0 / r.interval for r in runs),
+        started_at=min(r.started_at for r in runs),
+        stopped_at=None if None in stops else max(s for s in stops if s is not None),
+        stop_reason=ended[0] if ended else "stopped",
+        samples=tuple(sorted((s for r in runs for s in r.samples), key=lambda s: s.start)),
+        requests=None if any(r.requests is None for r in runs) else sum(r.requests or 0 for r in runs),
+        lost=sum(r.lost for r in runs),
+        skipped=sum(r.skipped for r in runs),
+        clock_offset=first.clock_offset,
+        clock_error=max(r.clock_error for r in runs),
+        route=first.route,
+    )

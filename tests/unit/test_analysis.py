@@ -12,7 +12,8 @@ import pytest
 
 from harness.analysis import GAP_BOUND_INTERVALS, MIN_GAP_BOUND, Phase, analyse, gap_bound_for
 from harness.errors import ConfigError
-from harness.samples import KEEP_ALIVE, NEW_CONNECTION, ProbeRun, ProbeSample
+from harness.sampler import ProbeOptions
+from harness.samples import KEEP_ALIVE, NEW_CONNECTION, ProbeRun, ProbeSample, merge_runs
 
 OLD, NEW = "nginx/1.22.1", "nginx/1.26.3"
 INTERVAL = 0.01
@@ -360,3 +361,56 @@ def test_a_gap_both_host_samplers_share_is_put_on_the_machine() -> None:
     assert next(p.text for p in alone.problems if p.kind == "coverage").endswith("was held on this host")
     pod = held_together([replace(a, route="pod"), b])[0]
     assert pod.problems == replace(a, route="pod").problems
+
+
+# --------------------------------------------------------------------------- witnesses (README finding 14)
+
+
+def witness(start: float, end: float, offset: float, hole: tuple[float, float] | None = None) -> ProbeRun:
+    """One of two witnesses at twice the pace's interval, `offset` into it; silent during `hole`."""
+    step = 2 * INTERVAL
+    n = int(round((end - start) / step))
+    times = [start + offset + i * step for i in range(n)]
+    kept = [ok(t) for t in times if hole is None or not hole[0] <= t < hole[1]]
+    return replace(run(kept), interval=step, where="host 172.18.0.2:30080")
+
+
+def test_a_witness_held_on_its_cpu_leaves_no_hole_while_the_other_ran() -> None:
+    """Witness 1 was not run from +3.0 to +3.2 s (its CPU stolen); witness 2, on the other CPU, kept
+    probing: the joint run is whole, at the joint pace. Held together, the hole is a refused verdict."""
+    merged = merge_runs([witness(0.0, 8.0, 0.0, hole=(3.0, 3.2)), witness(0.0, 8.0, INTERVAL)])
+    assert merged.interval == INTERVAL and merged.where == "host 172.18.0.2:30080, 2 witnesses"
+    assert [s.start for s in merged.samples] == sorted(s.start for s in merged.samples)
+    steady_phase = Phase("held", 1.0, 6.0, (OLD,))
+    a = analyse(merged, phases=[steady_phase], window=(0.0, 7.9))
+    assert a.passed and a.complete and a.coverage.max_gap <= 2 * INTERVAL + 1e-9
+    both = merge_runs([witness(0.0, 8.0, 0.0, hole=(3.0, 3.2)), witness(0.0, 8.0, INTERVAL, hole=(3.0, 3.2))])
+    held = analyse(both, phases=[steady_phase], window=(0.0, 7.9))
+    assert not held.complete and any(p.kind == "coverage" for p in held.problems)
+
+
+def test_merged_witnesses_say_how_each_ended_and_count_every_request() -> None:
+    a = replace(witness(0.0, 2.0, 0.0), requests=100, lost=1, skipped=2)
+    b = replace(witness(0.0, 2.0, INTERVAL), requests=None, stop_reason="max-duration", clock_error=0.004)
+    merged = merge_runs([a, b])
+    assert merged.stop_reason == "witness 2: max-duration" and merged.requests is None
+    assert (merged.lost, merged.skipped, merged.clock_error) == (1, 2, 0.004)
+    assert merge_runs([a]) is a
+    with pytest.raises(ValueError, match="differ"):
+        merge_runs([a, replace(b, kind=KEEP_ALIVE)])
+
+
+def test_witnesses_pin_one_sampler_per_cpu_at_the_joint_pace() -> None:
+    options = ProbeOptions(interval=0.002, route="node")
+    pair = options.witnesses(2)
+    assert [(w.cpu, w.interval) for w in pair] == [(0, 0.004), (1, 0.004)]
+    assert options.witnesses(8) == pair and options.witnesses(1) == [options]
+    assert ProbeOptions(route="pod").witnesses(2) == [ProbeOptions(route="pod")]
+
+
+def test_a_witness_is_pinned_in_its_child_process() -> None:
+    from harness.prober import ProbeTarget, loop_options
+
+    pair = ProbeOptions(interval=0.002, route="node").witnesses(2)
+    argv = loop_options("172.18.0.2", ProbeTarget("172.18.0.2", 30080), pair[1]).argv()
+    assert argv[argv.index("--cpu") + 1] == "1" and argv[argv.index("--interval") + 1] == "0.004"
