@@ -10,9 +10,11 @@ Cause classes, checked in this order (the first that the evidence supports):
 - `keepalive-closed-at-shutdown`: a request on a reused connection failed while a
   pod was shutting down: the server closed (or reset) a connection the client
   had every reason to reuse.
-- `cpu-starved`: a request that timed out while a pod of the Service waited for a CPU for
-  `STARVED` or longer (its processes' run-queue delay, `harness.cpuwait`): the pod was
-  not run to answer (a BestEffort pod beside a busy control plane, README finding 18).
+- `cpu-starved`: a request that timed out while a task of a pod of the Service waited for a
+  CPU for `STARVED` or longer (the run-queue delay, `harness.cpuwait`): the pod was not run
+  to answer (a BestEffort pod beside a busy control plane, README finding 18). A connection
+  that timed out also needs the pod's accept queue to have overflowed: the kernel answers a
+  SYN whether or not the application runs.
 - `stale-proxy-rules`: a pod's endpoint had left the ready set, its container had
   stopped, and kube-proxy on a node had not synced its rules since: traffic still
   went to the stopped pod.
@@ -84,10 +86,10 @@ PROXY_GRACE = 1.0
 syncs were not recorded (kube-proxy's minSyncPeriod in kind's configuration)."""
 COUNTER_SLACK = 0.25
 """Seconds either side of a request in which a kernel counter's rise is put next to it (one poll)."""
-STARVED = 0.5
-"""Seconds a pod's processes waited for a CPU during a request from which its timeout is put down to
-that (half the connect timeout; measured on BestEffort pods beside a busy control plane: 0.7-1.0 s,
-README finding 18)."""
+STARVED = 1.0
+"""Seconds a task of a pod waited for a CPU during a request from which its timeout is put down to
+that (half the read timeout)."""
+_QUEUE_FULL = ("TcpExt.ListenOverflows", "TcpExt.ListenDrops")
 CREDIT_LAG = 1.0
 """Seconds after a request in which a run-queue delay credited to a pod is still put next to it (the
 kernel credits the wait when the task next runs, after the starvation)."""
@@ -232,7 +234,7 @@ def attribute(
         )
 
     if error in _TIMEOUTS:
-        starved = _starved(timeline, start, end)
+        starved = _starved(timeline, start, end, connecting=error == "connect-timeout")
         if starved is not None:
             pod, waited, since, until = starved
             drops = _counted(timeline, start, end, _DROPS, lambda w: w == f"pod {pod}")
@@ -241,7 +243,7 @@ def attribute(
                 start,
                 error,
                 "cpu-starved",
-                f"{how}: the processes of pod {pod} waited {waited} ms for a CPU while runnable "
+                f"{how}: a task of pod {pod} waited {waited} ms for a CPU while runnable "
                 f"(run-queue delay credited {rel(since)}..{rel(until)}){also}: the pod was not run to answer",
                 pod,
                 None,
@@ -426,9 +428,12 @@ def attribute(
     )
 
 
-def _starved(timeline: DataPathTimeline, start: float, end: float) -> tuple[str, int, float, float] | None:
-    """The pod whose processes waited longest for a CPU during [start, end] (credited up to
-    `CREDIT_LAG` later), when that is `STARVED` or more: (pod, ms, first poll start, last poll end)."""
+def _starved(
+    timeline: DataPathTimeline, start: float, end: float, *, connecting: bool = False
+) -> tuple[str, int, float, float] | None:
+    """The pod whose tasks waited longest for a CPU during [start, end] (credited up to `CREDIT_LAG`
+    later), when that is `STARVED` or more and, for a connection that timed out (`connecting`), its
+    accept queue overflowed meanwhile: (pod, ms, first poll start, last poll end)."""
     by_pod: dict[str, list[float]] = {}
     waited: dict[str, int] = {}
     for c in timeline.counters_between(start - COUNTER_SLACK, end + CREDIT_LAG):
@@ -436,6 +441,13 @@ def _starved(timeline: DataPathTimeline, start: float, end: float) -> tuple[str,
             pod = c.where[4:]
             waited[pod] = waited.get(pod, 0) + c.delta
             by_pod.setdefault(pod, []).extend((c.since, c.t))
+    if connecting:
+        full = {
+            c.where[4:]
+            for c in timeline.counters_between(start - COUNTER_SLACK, end + COUNTER_SLACK)
+            if c.name in _QUEUE_FULL and c.where.startswith("pod ")
+        }
+        waited = {pod: ms for pod, ms in waited.items() if pod in full}
     if not waited:
         return None
     pod = max(waited, key=lambda p: waited[p])

@@ -2,9 +2,9 @@
 
 `/proc/PID/task/TID/schedstat` holds three numbers: nanoseconds on a CPU, nanoseconds runnable
 but waiting for one, and how many times the task ran. The second is credited when the task
-next runs, so a starvation of 1.5 s shows as one rise of about 1.5 s once it ends. Summed over
-the tasks of a pod's processes (read from this host: a kind node's pods are host processes), it
-says whether the pod could not answer because it did not get a CPU (README finding 18: pods
+next runs, so a starvation of 1.5 s shows as one rise of about 1.5 s once it ends. Its largest
+rise among the tasks of a pod's processes (read from this host: a kind node's pods are host
+processes) says whether the pod could not answer because it did not get a CPU (README finding 18: pods
 without a CPU request are BestEffort, which on cgroup v1 weighs 2 against the control plane's
 880 and waits for as long as the control plane is busy).
 """
@@ -34,9 +34,9 @@ def parse_schedstat(text: str) -> int | None:
 
 
 class RunQueueWait:
-    """The run-queue delay of one pod's tasks: `rise(pids)` gives the milliseconds its tasks
-    waited since the previous call, over tasks seen then (a new task's first reading is its
-    baseline, a task gone since is dropped)."""
+    """The run-queue delay of one pod's tasks: `rise(pids)` gives the milliseconds its most
+    delayed task waited since the previous call, over tasks seen then (a new task's first
+    reading is its baseline, a task gone since is dropped)."""
 
     def __init__(self, proc: str = "/proc") -> None:
         self.proc = proc
@@ -44,7 +44,7 @@ class RunQueueWait:
 
     def rise(self, pids: Iterable[int]) -> int:
         now: dict[tuple[int, int], int] = {}
-        total = 0
+        worst = 0
         for pid in pids:
             try:
                 tids = os.listdir(f"{self.proc}/{pid}/task")
@@ -62,6 +62,6 @@ class RunQueueWait:
                 now[key] = wait
                 before = self._last.get(key)
                 if before is not None and wait > before:
-                    total += wait - before
+                    worst = max(worst, wait - before)
         self._last = now
-        return total // 1_000_000
+        return worst // 1_000_000

@@ -45,7 +45,7 @@ WATCHED: dict[str, str] = {
     "conntrack.insert_failed": "connections whose conntrack entry could not be inserted (a NAT clash)",
     "conntrack.drop": "packets dropped by conntrack",
     "conntrack.early_drop": "conntrack entries evicted early (table full)",
-    WAIT_COUNTER: "milliseconds the pod's processes were runnable but waited for a CPU",
+    WAIT_COUNTER: "milliseconds the pod's most delayed task was runnable but waited for a CPU",
 }
 """The counters recorded, with what a rise means."""
 

@@ -203,7 +203,7 @@ def test_cpu_starved_a_timeout_while_a_pods_processes_waited_for_a_cpu() -> None
     a = attribute(ProbeSample(20.0, 22.0, None, "read-timeout"), tl, versions=VERSIONS)
     assert a.cause == "cpu-starved" and a.pod == "web-old-a"
     assert a.text == (
-        "read-timeout at +20.000s: the processes of pod web-old-a waited 1300 ms for a CPU while runnable "
+        "read-timeout at +20.000s: a task of pod web-old-a waited 1300 ms for a CPU while runnable "
         "(run-queue delay credited +22.200s..+22.400s); meanwhile pod web-old-a TcpExt.ListenOverflows +39 "
         "(connections dropped: a listener's accept queue was full): the pod was not run to answer"
     )
@@ -213,6 +213,11 @@ def test_cpu_starved_a_timeout_while_a_pods_processes_waited_for_a_cpu() -> None
     short = with_counters(tl, CounterChange(22.4, 22.2, "pod web-old-a", "sched.wait_ms", 300))
     assert attribute(ProbeSample(20.0, 22.0, None, "read-timeout"), short).cause != "cpu-starved"
     assert attribute(ProbeSample(10.0, 12.0, None, "read-timeout"), tl).cause != "cpu-starved"
+    # a connection that timed out: the kernel answers SYNs whether nginx runs or not, unless its accept
+    # queue was full (here it overflowed at +20.2..+20.4, so a connect-timeout from +20.0 is starvation)
+    assert attribute(ProbeSample(20.0, 21.2, None, "connect-timeout"), tl).cause == "cpu-starved"
+    no_queue = with_counters(tl, *(c for c in tl.counters if c.name != "TcpExt.ListenOverflows"))
+    assert attribute(ProbeSample(20.0, 21.2, None, "connect-timeout"), no_queue).cause != "cpu-starved"
 
 
 def test_unattributed_says_whether_kernel_counters_were_read() -> None:
