@@ -23,14 +23,15 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO
 
 from harness.errors import ConfigError, HarnessError
 from harness.httpwire import ERROR_CLASSES, check_host_header, check_path
 from harness.probeloop import LoopOptions
 from harness.sampler import Ending, ProbeOptions, SamplerBase
-from harness.samples import clock
+from harness.portmap import gone, mapping_process
+from harness.samples import ProbeRun, clock
 
 __all__ = [
     "ERROR_CLASSES",
@@ -141,6 +142,8 @@ class HostProber(SamplerBase):
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: list[str] = []
         self.ended_at: float | None = None
+        # the mapped route's host leg: Docker's proxy for the port, watched so its exit is said
+        self._mapping = mapping_process(target.host, target.port) if options.route == "mapped" else None
 
     def __repr__(self) -> str:
         return f"HostProber({self.kind} {self.where} every {self.interval * 1000:g} ms)"
@@ -186,6 +189,18 @@ class HostProber(SamplerBase):
             reason += ": " + " | ".join(self._stderr[-3:])[-500:]
         ended = self.ended_at if self.ended_at is not None and self.stream.why != "stopped" else stopped_at
         return Ending(ended, reason)
+
+    def stop(self) -> ProbeRun:
+        """The run; on the mapped route, incomplete when Docker's proxy for the port exited meanwhile."""
+        run = super().stop()
+        if self._mapping is not None and gone(self._mapping):
+            return replace(
+                run,
+                stop_reason=f"error: Docker's port mapping process for {self.target.host}:{self.target.port} "
+                f"(docker-proxy, pid {self._mapping}) exited during the run; requests after it were refused "
+                f"by this host, not the cluster (README finding 18)",
+            )
+        return run
 
     # -- reader side -------------------------------------------------------
 
