@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError
-from .samples import KEEP_ALIVE, USUAL_ROUTE, ProbeRun, ProbeSample, sampler_label
+from .samples import KEEP_ALIVE, USUAL_ROUTE, ProbeRun, ProbeSample, connections_opened, sampler_label
 from .timeline import Outage, error_class, find_outages
 
 if TYPE_CHECKING:
@@ -103,12 +103,14 @@ class Problem:
 
 @dataclass(frozen=True)
 class LateAnswer:
-    """At `t`, after `phase` had settled, `version` answered where only `expected` may."""
+    """At `t`, after `phase` had settled, `version` answered where only `expected` may;
+    `opened` is when the connection it came over was opened (None: a new connection, or not known)."""
 
     t: float
     version: str
     expected: tuple[str, ...]
     phase: str
+    opened: float | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,10 @@ class PhaseVersions:
     """Answers from a version not allowed after the phase settled: each a defect."""
     first: str | None
     last: str | None
+    lingering: int = 0
+    """Answers from a superseded version after settle over a keep-alive connection opened before it,
+    within the pods' declared connection lifetime (`analyse`'s `connection_lifetime`): counted, not a
+    defect (the pods close such a connection at its lifetime, so a client moves off it then)."""
 
 
 @dataclass(frozen=True)
@@ -200,6 +206,11 @@ class ProbeAnalysis:
     attributions: tuple[Attribution, ...] = ()
     """One `harness.attribution.Attribution` per failed request, when a data-path timeline was given."""
     route: str = USUAL_ROUTE
+    connection_lifetime: float | None = None
+    """The pods' declared keep-alive connection lifetime the version check allowed for (seconds)."""
+    unjudged_failures: tuple[ProbeSample, ...] = field(default=(), repr=False)
+    """Failed requests begun outside the window: not judged, but evidence still (a source port they
+    used keeps its conntrack entry, `harness.attribution.same_port_failure`)."""
 
     @property
     def label(self) -> str:
@@ -308,11 +319,60 @@ def _slices(samples: Sequence[ProbeSample], versions: Sequence[str], width: floa
     return tuple(out)
 
 
-def _phase_versions(phase: Phase, end: float | None, answered: Sequence[ProbeSample]) -> PhaseVersions:
+@dataclass(frozen=True)
+class _Connections:
+    """When each connection of a run was opened, and which reused requests fall inside a declared
+    connection lifetime: the server closes a connection with the first answer it gives once the
+    lifetime has passed since it accepted it (nginx's keepalive_time), and it accepted before it gave
+    the connection's first answer, so a request begun by that answer's end plus the lifetime, and the
+    first one after, are within it."""
+
+    opened: dict[tuple[int | None, int | None], float]
+    within: frozenset[tuple[int | None, int | None, int | None]]
+
+    @classmethod
+    def of(cls, samples: Sequence[ProbeSample], lifetime: float | None) -> _Connections:
+        opened = connections_opened(samples)
+        within: set[tuple[int | None, int | None, int | None]] = set()
+        if lifetime is None:
+            return cls(opened, frozenset())
+        by_conn: dict[tuple[int | None, int | None], list[ProbeSample]] = {}
+        for s in samples:
+            if s.conn is not None:
+                by_conn.setdefault(s.connection, []).append(s)
+        for requests in by_conn.values():
+            first = next((s for s in requests if not s.reused), None)
+            if first is None or not first.ok:
+                continue
+            key = first.connection
+            bound = first.end + lifetime
+            for s in requests:
+                if s.reused:
+                    within.add((*key, s.seq))
+                    if s.start > bound:
+                        break  # the answer that crossed the lifetime was the connection's last
+        return cls(opened, frozenset(within))
+
+    def opened_at(self, s: ProbeSample) -> float | None:
+        return self.opened.get(s.connection) if s.reused else None
+
+    def lingering(self, s: ProbeSample, settled_at: float) -> bool:
+        """`s` went over a connection opened before `settled_at`, within the declared lifetime."""
+        opened = self.opened_at(s)
+        return opened is not None and opened < settled_at and (*s.connection, s.seq) in self.within
+
+
+_NO_CONNECTIONS = _Connections({}, frozenset())
+
+
+def _phase_versions(
+    phase: Phase, end: float | None, answered: Sequence[ProbeSample], connections: _Connections = _NO_CONNECTIONS
+) -> PhaseVersions:
     rank = {version: i for i, version in enumerate(phase.versions)}
     allowed = set(phase.allowed_after_settle)
     top = -1
     interleaved = 0
+    lingering = 0
     late: list[LateAnswer] = []
     counts: Counter[str] = Counter()
     for s in answered:
@@ -320,8 +380,15 @@ def _phase_versions(phase: Phase, end: float | None, answered: Sequence[ProbeSam
         counts[s.server] += 1
         after_settle = phase.settled_at is not None and s.start >= phase.settled_at
         if after_settle:
-            if s.server not in allowed:
-                late.append(LateAnswer(s.start, s.server, phase.allowed_after_settle, phase.label))
+            assert phase.settled_at is not None
+            if s.server in allowed:
+                pass
+            elif connections.lingering(s, phase.settled_at):
+                lingering += 1
+            else:
+                late.append(
+                    LateAnswer(s.start, s.server, phase.allowed_after_settle, phase.label, connections.opened_at(s))
+                )
             continue
         r = rank.get(s.server)
         if r is None:
@@ -342,6 +409,7 @@ def _phase_versions(phase: Phase, end: float | None, answered: Sequence[ProbeSam
         late=tuple(late),
         first=answered[0].server if answered else None,
         last=answered[-1].server if answered else None,
+        lingering=lingering,
     )
 
 
@@ -462,6 +530,7 @@ def analyse(
     settled_at: float | None = None,
     evidence: Sequence[str] = (),
     attribute: Callable[[Sequence[ProbeSample]], Sequence[Attribution]] | None = None,
+    connection_lifetime: float | None = None,
 ) -> ProbeAnalysis:
     """Analyse one probe run; see the module docstring.
 
@@ -475,7 +544,10 @@ def analyse(
     coverage problem. `attribute`, if given,
     is called with the analysis' failed samples and returns their attributions.
     Times in problem texts are relative to `origin` (default: the window start,
-    else the first sample).
+    else the first sample). `connection_lifetime` (seconds) is how long the pods keep a
+    keep-alive connection at most (nginx's keepalive_time; None: no bound declared): an answer
+    from a superseded version after settle over a connection opened before it and within that
+    lifetime is counted as lingering, not a defect.
     """
     if slice_seconds <= 0:
         raise ConfigError(f"slice_seconds must be positive, got {slice_seconds}")
@@ -512,12 +584,13 @@ def analyse(
     expected = tuple(dict.fromkeys(v for p in phases for v in p.versions))
     unexpected = tuple(v for v in versions if v not in expected) if phases else ()
     phase_results = []
+    connections = _Connections.of(ordered, connection_lifetime)
     ordered_phases = sorted(phases, key=lambda p: p.start)
     for i, phase in enumerate(ordered_phases):
         lo = phase.start if i else float("-inf")
         hi = ordered_phases[i + 1].start if i + 1 < len(ordered_phases) else None
         mine = [s for s in answered if s.start >= lo and (hi is None or s.start < hi)]
-        phase_results.append(_phase_versions(phase, hi, mine))
+        phase_results.append(_phase_versions(phase, hi, mine, connections))
 
     errors = Counter(error_class(s) for s in judged if not s.ok)
     failed = sum(errors.values())
@@ -542,6 +615,9 @@ def analyse(
         interval=run.interval,
         origin=origin,
         samples=judged,
+        unjudged_failures=tuple(
+            s for s in ordered if not s.ok and window is not None and not window[0] <= s.start <= window[1]
+        ),
         total=len(judged),
         failed=failed,
         outages=outages,
@@ -557,6 +633,7 @@ def analyse(
         failures_asserted=failures == "asserted",
         problems=tuple(problems),
         route=run.route,
+        connection_lifetime=connection_lifetime,
     )
     if attribute is not None and failed:
         failed_samples = [s for s in judged if not s.ok]
@@ -606,11 +683,12 @@ def _version_problems(
         if pv.late:
             late = pv.late[0]
             settled = f"settled at {rel(p.settled_at)}" if p.settled_at is not None else "no settle instant"
+            over = f" (over a connection opened at {rel(late.opened)})" if late.opened is not None else ""
             out.append(
                 Problem(
                     "versions",
                     f"{where}: {len(pv.late)} answer(s) from a superseded version ({settled}): first at "
-                    f"{rel(late.t)} {late.version!r} where only {list(late.expected)} may answer",
+                    f"{rel(late.t)} {late.version!r}{over} where only {list(late.expected)} may answer",
                     late.t,
                 )
             )

@@ -10,6 +10,11 @@ Cause classes, checked in this order (the first that the evidence supports):
 - `keepalive-closed-at-shutdown`: a request on a reused connection failed while a
   pod was shutting down: the server closed (or reset) a connection the client
   had every reason to reuse.
+- `stale-conntrack`, by its source port: a new connection whose source port an earlier failed
+  request of the same host used while that one's conntrack entry still lived (`SAME_PORT`:
+  SYN_SENT 120 s after an unanswered or unreachable SYN; CLOSE 10 s after a reset from the
+  server's side, which a new SYN does not clear): the entry keeps its NAT, so the SYN went
+  where the earlier one went. (The later rule below infers the same from a stopped pod.)
 - `cpu-starved`: a request that timed out while a task of a pod of the Service waited for a
   CPU for `STARVED` or longer (the run-queue delay, `harness.cpuwait`): the pod was not run
   to answer (a BestEffort pod beside a busy control plane, README finding 18). A connection
@@ -46,12 +51,12 @@ Pure: reads `DataPathTimeline` and samples; nothing waits or talks to a cluster.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .cpuwait import WAIT_COUNTER
 from .datapath import DataPathTimeline, EndpointEvent, PodTransition
-from .samples import ProbeSample
+from .samples import ProbeSample, connections_opened
 from .timeline import error_class
 
 __all__ = [
@@ -59,6 +64,9 @@ __all__ = [
     "Attribution",
     "attribute",
     "attributor",
+    "by_port",
+    "same_port_failure",
+    "cpu_meanwhile",
     "failure_instant",
     "HORIZON",
     "STARTUP_WINDOW",
@@ -100,7 +108,13 @@ LONG_REQUEST = 0.1
 """Seconds in flight from which a request's answer is placed at its end rather than its start."""
 _STOPPING = ("terminating", "exited", "deleted", "not-ready")
 _TIMEOUTS = ("connect-timeout", "read-timeout", "timeout")
-_UNANSWERED = _TIMEOUTS + ("connect-error", "reset")
+_UNANSWERED = _TIMEOUTS + ("connect-unreachable", "connect-error", "reset")
+SAME_PORT = {"connect-timeout": 120.0, "connect-unreachable": 120.0, "connect-refused": 10.0, "reset": 10.0}
+"""Seconds after an earlier failure of each class during which a new SYN from its source port meets
+its conntrack entry, NAT and all: SYN_SENT (`nf_conntrack_tcp_timeout_syn_sent`, an unanswered SYN,
+or one answered by an ICMP unreachable) and CLOSE (`..._close`, after a reset; a reset from the
+server's side leaves the entry to a new SYN, one from the client's side does not). A read-timeout
+leaves none: the sampler aborts the connection with a reset from the client's side."""
 STALE_ENTRY = 120.0
 """Seconds a conntrack entry can keep its NAT to a gone pod (`nf_conntrack_tcp_timeout_syn_sent`)."""
 _RESETS = ("Tcp.EstabResets", "Tcp.OutRsts")
@@ -163,7 +177,7 @@ def _nearest(
     counted = [
         f"{rel(c.since)}..{rel(c.t)} {c.where}: {c.name} +{c.delta}"
         for c in timeline.counters_between(t - COUNTER_SLACK, end + COUNTER_SLACK)
-        if c.where != "host"
+        if c.where != "host" and not c.name.startswith("cpu.")
     ]
     return tuple(f"{rel(m.t)} ({(m.t - t) * 1000:+.0f} ms) {m.text}" for m in [*before, *after]) + tuple(counted)
 
@@ -187,6 +201,46 @@ def _endpoint_left(events: Sequence[EndpointEvent], address: str, after: float) 
     return None
 
 
+_NOT_LISTENING = ("connect-refused", "connect-unreachable")
+"""Answers that a pod still holding its app in a preStop hook does not give: nothing listened (a
+refusal), or the pod's network was gone (an unreachable)."""
+
+
+def _routed_then(timeline: DataPathTimeline, p: PodTransition, opened: float, rel: Callable[[float], str]) -> str:
+    """Where the stopping pod's endpoint stood when a connection was opened: still ready, or out of
+    the ready set with kube-proxy's rules still holding it (how a new connection reached it)."""
+    if p.ip is None:
+        return ""
+    left = _endpoint_left(timeline.endpoints, p.ip, opened - HORIZON)
+    if left is None:
+        return ""
+    if left > opened:
+        return f", {(left - opened) * 1000:.0f} ms before the pod's endpoint left the ready set at {rel(left)}"
+    text = f", {(opened - left) * 1000:.0f} ms after the pod's endpoint left the ready set at {rel(left)}"
+    synced = [timeline.next_sync(n, left) for n in timeline.proxy_nodes]
+    if synced and None not in synced:
+        until = max(x for x in synced if x is not None)
+        if opened < until:
+            text += f" while kube-proxy's rules still held it (until {rel(until)})"
+    return text
+
+
+def _app_stopped_by(began: PodTransition, t: float, error: str) -> bool:
+    """Whether a pod with a preStop hook that was seen terminating at `began` had stopped its app by `t`:
+    its preStop sleep had run out, or the answer itself says so (`_NOT_LISTENING`; the watch can show
+    the deletion late, so the sleep's end is then not known). Without a hook the app stops at once,
+    which `stopped-while-routed` says."""
+    if not began.pre_stop:
+        return False
+    slept = began.pre_stop_s is not None and t >= began.t + began.pre_stop_s
+    return slept or error in _NOT_LISTENING
+
+
+def _exit_seen_after(history: Sequence[PodTransition], end: float) -> PodTransition | None:
+    """The pod's exit (or deletion) first seen within `STOP_SEEN_LAG` after a request that ended at `end`."""
+    return next((p for p in history if p.what in ("exited", "deleted") and end < p.t <= end + STOP_SEEN_LAG), None)
+
+
 def failure_instant(sample: ProbeSample, error: str) -> float:
     """When the failure happened: an answer that ended the request (`ANSWERED`) came at its end,
     which for a request in flight `LONG_REQUEST` or longer (a connection that needed a SYN
@@ -196,10 +250,40 @@ def failure_instant(sample: ProbeSample, error: str) -> float:
     return sample.start
 
 
+def by_port(failed: Iterable[ProbeSample]) -> dict[int, list[ProbeSample]]:
+    """Failed new connections that can leave a conntrack entry behind (`SAME_PORT`), by source port."""
+    ports: dict[int, list[ProbeSample]] = {}
+    for e in failed:
+        if e.port is not None and not e.reused and e.error in SAME_PORT:
+            ports.setdefault(e.port, []).append(e)
+    return ports
+
+
+def same_port_failure(sample: ProbeSample, ports: Mapping[int, Sequence[ProbeSample]]) -> ProbeSample | None:
+    """The latest earlier failed request from `sample`'s source port (`ports`: `by_port` of every
+    sampler of the same host and route) whose conntrack entry still lived when `sample` began."""
+    if sample.port is None or sample.reused:
+        return None
+    earlier = [
+        e
+        for e in ports.get(sample.port, ())
+        if e.start < sample.start and sample.start - e.end <= SAME_PORT[e.error or ""]
+    ]
+    return max(earlier, key=lambda e: e.start, default=None)
+
+
 def attribute(
-    sample: ProbeSample, timeline: DataPathTimeline, *, versions: Mapping[str, str] | None = None, origin: float = 0.0
+    sample: ProbeSample,
+    timeline: DataPathTimeline,
+    *,
+    versions: Mapping[str, str] | None = None,
+    origin: float = 0.0,
+    same_port: ProbeSample | None = None,
+    opened: float | None = None,
 ) -> Attribution:
-    """The cause of one failed request; see the module docstring."""
+    """The cause of one failed request; see the module docstring. `same_port`: the earlier failure
+    from its source port whose conntrack entry it met (`same_port_failure`); `opened`: when the
+    connection a reused request went over was opened (`connections_opened`)."""
     versions = versions or {}
     start, end = sample.start, sample.end
     error = error_class(sample) or "failed"
@@ -221,15 +305,31 @@ def attribute(
 
     if sample.reused and stopping:
         p = min(stopping, key=lambda p: abs(p.t - t))
+        since = "" if opened is None else f" (opened at {rel(opened)}{_routed_then(timeline, p, opened, rel)})"
         return Attribution(
             start,
             error,
             "keepalive-closed-at-shutdown",
             f"{how} on a reused connection, {ms(p.t)} pod {p.pod} "
             f"({_version(p.image, versions)}) {p.what}: the server closed a connection "
-            f"the client was reusing",
+            f"the client was reusing{since}",
             p.pod,
             p.node,
+            nearest,
+        )
+
+    if same_port is not None and error in (*_UNANSWERED, "connect-refused"):
+        lives = SAME_PORT[same_port.error or ""]
+        state = "SYN_SENT" if lives > 10.0 else "CLOSE"
+        return Attribution(
+            start,
+            error,
+            "stale-conntrack",
+            f"{how}: its source port {sample.port} had carried the request sent at {rel(same_port.start)} "
+            f"({same_port.error}, {sample.start - same_port.end:.1f} s before), whose conntrack entry "
+            f"({state}, {lives:.0f} s) keeps its NAT: this SYN went where that one went",
+            None,
+            None,
             nearest,
         )
 
@@ -239,12 +339,14 @@ def attribute(
             pod, waited, since, until = starved
             drops = _counted(timeline, start, end, _DROPS, lambda w: w == f"pod {pod}")
             also = f"; meanwhile {'; '.join(drops)}" if drops else ""
+            held = cpu_meanwhile(timeline, since, until)
             return Attribution(
                 start,
                 error,
                 "cpu-starved",
                 f"{how}: a task of pod {pod} waited {waited} ms for a CPU while runnable "
-                f"(run-queue delay credited {rel(since)}..{rel(until)}){also}: the pod was not run to answer",
+                f"(run-queue delay credited {rel(since)}..{rel(until)}){also}: the pod was not run to answer"
+                + (f"; {held}" if held else ""),
                 pod,
                 None,
                 nearest,
@@ -273,6 +375,10 @@ def attribute(
             continue  # the rules had dropped it before this request started
         stopped = next((p for p in steps if p.what in ("exited", "deleted") and p.t <= end), None)
         began = next((p for p in steps if p.what == "terminating" and p.t <= t), None)
+        seen_late = False
+        if stopped is None and left is not None and began is not None and _app_stopped_by(began, t, error):
+            stopped = _exit_seen_after(timeline.pod_history(pod), end)
+            seen_late = stopped is not None
         node = at_t[ip].node if ip in at_t else steps[0].node
         if stopped is not None and still_ready:
             return Attribution(
@@ -287,22 +393,43 @@ def attribute(
             )
         if stopped is not None and left is not None:
             if stale_node is not None:
-                last = timeline.last_sync(stale_node, t)
-                since = f"since {rel(last)}" if last is not None else "in the recorded window"
-                why = f"kube-proxy on {stale_node} had not synced {since}"
+                rules = timeline.rules_at(stale_node, t)
+                if rules is None:
+                    why = f"kube-proxy on {stale_node} had not synced in the recorded window"
+                elif rules.took_from <= left < rules.synced_at:
+                    why = (
+                        f"kube-proxy on {stale_node} had last synced at {rel(rules.synced_at)} with a sync begun "
+                        f"at {rel(rules.took_from)}, before that change"
+                    )
+                else:
+                    why = f"kube-proxy on {stale_node} had not synced since {rel(rules.synced_at)}"
             else:
                 why = f"kube-proxy's syncs were not recorded; within {PROXY_GRACE:.0f} s of the change"
+            if seen_late:
+                assert began is not None
+                if began.pre_stop_s is not None and t >= began.t + began.pre_stop_s:
+                    hold = f"a preStop sleep of {began.pre_stop_s:g} s: its app stopped from "
+                    hold += rel(began.t + began.pre_stop_s)
+                else:
+                    hold = f"its preStop hook over, as the {error} says"
+                stop = (
+                    f"{how}, pod {pod} ({version}) terminating since {rel(began.t)} ({hold}), {stopped.what} as "
+                    f"seen {(stopped.t - t) * 1000:.0f} ms later, at {rel(stopped.t)} (the kubelet reports an exit "
+                    f"up to {STOP_SEEN_LAG:.0f} s late)"
+                )
+            else:
+                stop = f"{how}, {ms(stopped.t)} pod {pod} ({version}) {stopped.what}"
             return Attribution(
                 start,
                 error,
                 "stale-proxy-rules",
-                f"{how}, {ms(stopped.t)} pod {pod} ({version}) {stopped.what}; its endpoint left "
-                f"the ready set at {rel(left)} but {why}: traffic still went to the stopped pod",
+                f"{stop}; its endpoint left the ready set at {rel(left)} but {why}: traffic still went to the "
+                "stopped pod",
                 pod,
                 stale_node or node,
                 nearest,
             )
-        if began is not None:
+        if began is not None and not began.pre_stop:  # a preStop hook holds the app: its exit is the stop
             routing = (
                 "still ready" if still_ready or left is None else f"ready until {rel(left)} and still in the rules"
             )
@@ -311,8 +438,8 @@ def attribute(
                 error,
                 "stopped-while-routed",
                 f"{how}, {ms(began.t)} pod {pod} ({version}) began terminating while its endpoint "
-                f"was {routing} on node {node}: the app stops on SIGTERM (unless a preStop delay "
-                f"holds it) before the routing changes",
+                f"was {routing} on node {node}: the app stops on SIGTERM (it has no preStop hook to "
+                f"hold it) before the routing changes",
                 pod,
                 node,
                 nearest,
@@ -343,14 +470,15 @@ def attribute(
         )
     if error == "connect-refused" and timeline.endpoints:
         for node in timeline.proxy_nodes:
-            synced = timeline.last_sync(node, t)
-            if synced is not None and not any(s.ready for s in timeline.endpoints_at(synced).values()):
+            rules = timeline.rules_at(node, t)
+            if rules is not None and not any(s.ready for s in timeline.endpoints_at(rules.took_from).values()):
                 return Attribution(
                     start,
                     error,
                     "no-ready-endpoint",
-                    f"{how}: kube-proxy on {node} last synced at {rel(synced)}, when the Service had no "
-                    f"ready endpoint, so its rules still rejected connections to it",
+                    f"{how}: kube-proxy on {node} last synced at {rel(rules.synced_at)}"
+                    + (f" (begun at {rel(rules.took_from)})" if rules.started_at is not None else "")
+                    + ", when the Service had no ready endpoint, so its rules still rejected connections to it",
                     None,
                     node,
                     nearest,
@@ -428,6 +556,29 @@ def attribute(
     )
 
 
+def cpu_meanwhile(timeline: DataPathTimeline, since: float, until: float) -> str | None:
+    """Where the machine's CPU time went over the polls within [since, until] (the CPU ledger of
+    `harness.netcounters`), as one clause; None when it was not read."""
+    total: dict[str, int] = {}
+    for c in timeline.counters:
+        if c.name.startswith("cpu.") and c.since >= since - COUNTER_SLACK and c.t <= until + COUNTER_SLACK:
+            total[c.name] = total.get(c.name, 0) + c.delta
+    if "cpu.capacity_ms" not in total:
+        return None
+    capacity = total["cpu.capacity_ms"]
+    idle = min(total.get("cpu.idle_ms", 0), capacity)
+    busy = capacity - idle
+    parts = [
+        (total.get("cpu.node_ms"), "the kind node"),
+        (total.get("cpu.samplers_ms"), "the samplers"),
+        (total.get("cpu.harness_ms"), "the harness"),
+    ]
+    known = sum(ms for ms, _ in parts if ms)
+    shares = [f"{label} {ms}" for ms, label in parts if ms is not None]
+    shares.append(f"everything else {max(0, busy - known)}")
+    return f"meanwhile the CPUs had {capacity} ms, {idle} of them idle: {', '.join(shares)}"
+
+
 def _starved(
     timeline: DataPathTimeline, start: float, end: float, *, connecting: bool = False
 ) -> tuple[str, int, float, float] | None:
@@ -476,11 +627,33 @@ def _stale_conntrack(
 
 
 def attributor(
-    timeline: DataPathTimeline, *, versions: Mapping[str, str] | None = None, origin: float = 0.0
+    timeline: DataPathTimeline,
+    *,
+    versions: Mapping[str, str] | None = None,
+    origin: float = 0.0,
+    source_ports: bool = False,
+    host_failures: Sequence[ProbeSample] = (),
+    run_samples: Sequence[ProbeSample] = (),
 ) -> Callable[[Sequence[ProbeSample]], list[Attribution]]:
-    """A function attributing a list of failed samples against `timeline` (for `analysis.analyse`)."""
+    """A function attributing a list of failed samples against `timeline` (for `analysis.analyse`).
+    `source_ports`: the samples' ports are those the node saw (the `node` route: no proxy between);
+    `host_failures`: then the failed requests of the other samplers of that host and route, which
+    share the port space (`same_port_failure`); `run_samples`: every sample of the run, which says
+    when each reused connection was opened."""
+    opened = connections_opened(run_samples)
 
     def run(samples: Sequence[ProbeSample]) -> list[Attribution]:
-        return [attribute(s, timeline, versions=versions, origin=origin) for s in samples]
+        ports = by_port([*host_failures, *samples]) if source_ports else {}
+        return [
+            attribute(
+                s,
+                timeline,
+                versions=versions,
+                origin=origin,
+                same_port=same_port_failure(s, ports) if source_ports else None,
+                opened=opened.get(s.connection) if s.reused else None,
+            )
+            for s in samples
+        ]
 
     return run

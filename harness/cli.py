@@ -145,6 +145,26 @@ def _cluster_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explain(args: argparse.Namespace) -> int:
+    """Explain a finished run's failed requests again, with the installed harness's rules."""
+    from pathlib import Path
+
+    from .errors import ConfigError
+    from .reexplain import explain_report, render
+
+    paths: list[Path] = []
+    for given in map(Path, args.reports):
+        if given.is_dir():
+            paths += sorted(p for p in given.glob("*.json") if p.with_name(p.stem + ".samples.jsonl.gz").exists())
+        elif given.exists():
+            paths.append(given)
+        else:
+            raise ConfigError(f"{given}: no such report; pass a report directory or a test's .json in it")
+    results = [r for path in paths for r in explain_report(path)]
+    print(render(results, every=args.all))
+    return 0
+
+
 def _matrix(args: argparse.Namespace) -> int:
     """One behaviour matrix over runs against several Kubernetes versions; with --baseline, what changed."""
     from pathlib import Path
@@ -269,6 +289,14 @@ def _parser() -> argparse.ArgumentParser:
     soak.add_argument("-k", default=None, help="pytest -k expression choosing the scenarios")
     soak.add_argument("--report-dir", default="reports/soak", help="where soak.md/json and the reports go")
     soak.set_defaults(func=_soak, pytest_args=[])  # after `--`: more pytest arguments (split off in main)
+    explain = commands.add_parser(
+        "explain", help="give a finished run's failed requests their causes again, with this version's rules"
+    )
+    explain.add_argument(
+        "reports", nargs="+", metavar="REPORT", help="a report directory, or tests' .json files in one"
+    )
+    explain.add_argument("--all", action="store_true", help="every failed request's text, not one per cause")
+    explain.set_defaults(func=_explain)
     matrix = commands.add_parser("matrix", help="merge the behaviour matrices of runs against several versions")
     matrix.add_argument("report_dirs", nargs="+", metavar="REPORT_DIR", help="report directories of finished runs")
     matrix.add_argument("-o", "--output", default="reports", help="directory for the merged matrix.md/html/json")

@@ -27,7 +27,7 @@ import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import kubernetes.client
@@ -49,6 +49,7 @@ __all__ = [
     "DataPathTimeline",
     "EndpointSliceWatcher",
     "ProxySyncPoller",
+    "SyncReader",
     "DataPathRecorder",
     "endpoint_states",
     "pod_transitions",
@@ -57,8 +58,15 @@ __all__ = [
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 _SYNC_METRIC = re.compile(
-    r"^(?:kubeproxy_)?sync_proxy_rules_last_timestamp_seconds(?:\{[^}]*\})?\s+(\S+)", re.MULTILINE
+    r"^(?:kubeproxy_)?sync_proxy_rules_last_timestamp_seconds(?:\{([^}]*)\})?\s+(\S+)", re.MULTILINE
 )
+_DURATION_METRIC = re.compile(
+    r"^(?:kubeproxy_)?sync_proxy_rules_duration_seconds_(sum|count)(?:\{([^}]*)\})?\s+(\S+)", re.MULTILINE
+)
+_IP_FAMILY = re.compile(r'ip_family="([^"]*)"')
+FAMILY = "IPv4"
+"""The proxier whose syncs are read: kube-proxy runs one per IP family and labels its metrics with it
+(since 1.2x; before, one unlabelled series); the clusters the harness probes are IPv4."""
 _CLONE_NEWNET = 0x40000000
 
 
@@ -95,11 +103,21 @@ class EndpointEvent:
 
 @dataclass(frozen=True)
 class ProxySync:
-    """kube-proxy on `node` had last synced its rules at `synced_at` (harness clock), as read at `seen_at`."""
+    """kube-proxy on `node` had last synced its rules at `synced_at` (harness clock), as read at `seen_at`.
+
+    kube-proxy stamps a sync when its rules are written, and takes the endpoint changes it has
+    received when the sync begins: `started_at` is that beginning (the stamp less the sync's
+    duration, from its duration histogram), None where the metrics do not give it."""
 
     node: str
     synced_at: float
     seen_at: float
+    started_at: float | None = None
+
+    @property
+    def took_from(self) -> float:
+        """The latest instant whose endpoint changes this sync's rules hold (its start where known)."""
+        return self.started_at if self.started_at is not None else self.synced_at
 
 
 @dataclass(frozen=True)
@@ -115,6 +133,8 @@ class PodTransition:
     image: str | None = None
     exit_code: int | None = None
     readiness_probe: bool | None = None
+    pre_stop: bool | None = None
+    pre_stop_s: float | None = None  # how long the preStop hook sleeps, where that is all it does
 
 
 @dataclass(frozen=True)
@@ -156,9 +176,16 @@ class DataPathTimeline:
         synced = [p.synced_at for p in self.proxy if p.node == node and p.synced_at <= before]
         return max(synced) if synced else None
 
+    def rules_at(self, node: str, t: float) -> ProxySync | None:
+        """The sync whose rules kube-proxy on `node` had in place at `t` (None: not seen)."""
+        synced = [p for p in self.proxy if p.node == node and p.synced_at <= t]
+        return max(synced, key=lambda p: p.synced_at) if synced else None
+
     def next_sync(self, node: str, after: float) -> float | None:
-        """kube-proxy's first sync on `node` after `after` (None: not seen)."""
-        synced = [p.synced_at for p in self.proxy if p.node == node and p.synced_at > after]
+        """When kube-proxy on `node` first wrote rules that hold a change made at `after`: the first
+        sync begun after it (a sync that began before it and ended after does not have it), None:
+        not seen."""
+        synced = [p.synced_at for p in self.proxy if p.node == node and p.took_from > after]
         return min(synced) if synced else None
 
     def pod_history(self, pod: str) -> list[PodTransition]:
@@ -197,7 +224,15 @@ def pod_transitions(events: Sequence[PodEvent]) -> list[PodTransition]:
     for e in sorted(events, key=lambda e: e.t):
         p = e.pod
         prev = last.get(p.uid)
-        common = dict(pod=p.name, node=p.node, ip=p.ip, image=p.image, readiness_probe=p.readiness_probe)
+        common = dict(
+            pod=p.name,
+            node=p.node,
+            ip=p.ip,
+            image=p.image,
+            readiness_probe=p.readiness_probe,
+            pre_stop=p.pre_stop,
+            pre_stop_s=p.pre_stop_s,
+        )
         if prev is None and e.kind != "deleted":
             out.append(PodTransition(e.t, what="created" if e.kind == "added" else "listed", **common))
         if e.kind == "deleted":
@@ -216,16 +251,38 @@ def pod_transitions(events: Sequence[PodEvent]) -> list[PodTransition]:
     return out
 
 
-def parse_sync_metric(text: str) -> float | None:
-    """kube-proxy's last-sync Unix time from its /metrics text (None when absent)."""
-    found = _SYNC_METRIC.search(text)
-    if not found:
-        return None
+def _family(labels: str) -> str | None:
+    """The `ip_family` label of a series (None: unlabelled, the only proxier of an older kube-proxy)."""
+    found = _IP_FAMILY.search(labels or "")
+    return found.group(1) if found else None
+
+
+def _ours(labels: str, family: str) -> bool:
+    return _family(labels) in (None, family)
+
+
+def parse_sync_durations(text: str, family: str = FAMILY) -> tuple[float, int] | None:
+    """kube-proxy's sync duration histogram from its /metrics text: (sum of seconds, count) of the
+    `family` proxier (or of the unlabelled series), None when absent."""
+    found = {kind: value for kind, labels, value in _DURATION_METRIC.findall(text) if _ours(labels, family)}
     try:
-        value = float(found.group(1))
-    except ValueError:
+        return float(found["sum"]), int(float(found["count"]))
+    except (KeyError, ValueError):
         return None
-    return value if value > 0 else None
+
+
+def parse_sync_metric(text: str, family: str = FAMILY) -> float | None:
+    """kube-proxy's last-sync Unix time of the `family` proxier (or the unlabelled series) from its
+    /metrics text (None when absent)."""
+    for labels, raw in _SYNC_METRIC.findall(text):
+        if not _ours(labels, family):
+            continue
+        try:
+            value = float(raw)
+        except ValueError:
+            return None
+        return value if value > 0 else None
+    return None
 
 
 # --------------------------------------------------------------------------- EndpointSlices
@@ -441,7 +498,8 @@ class ProxySyncPoller:
             return list(self.records)
 
     def _run(self, node: str, pid: int) -> None:
-        last: float | None = None
+        reader = SyncReader(node)
+        index: int | None = None  # of this node's latest record in `records`
         try:
             _setns(pid)
         except OSError as exc:
@@ -452,21 +510,73 @@ class ProxySyncPoller:
             try:
                 text = _http_get("127.0.0.1", self.port, "/metrics", self.timeout)
                 seen_mono, seen_wall = clock(), time.time()
-                value = parse_sync_metric(text)
                 self.polls[node] = self.polls.get(node, 0) + 1
-                if value is None:
+                record = reader.take(text, seen_mono, seen_wall)
+                if reader.missing:
                     self.errors[node] = "no sync_proxy_rules_last_timestamp_seconds in kube-proxy's metrics"
-                elif value != last:
-                    last = value
-                    synced = seen_mono - (seen_wall - value)  # the wall-clock instant on the harness clock
+                elif record is not None:
                     with self._lock:
-                        if len(self.records) < self.max_records:
-                            self.records.append(ProxySync(node, synced, seen_mono))
+                        if index is not None and self.records[index].synced_at == record.synced_at:
+                            self.records[index] = record  # its start, read one poll later
+                        elif len(self.records) < self.max_records:
+                            index = len(self.records)
+                            self.records.append(record)
                     self.errors.pop(node, None)
             except OSError as exc:
                 self.errors[node] = f"kube-proxy metrics on {node}: {exc}"
             self._first[node].set()
             self._stop.wait(self.interval)
+
+
+@dataclass
+class SyncReader:
+    """One node's kube-proxy metrics, poll by poll: a `ProxySync` for each new last-sync stamp, with
+    its start where the duration histogram gives it.
+
+    kube-proxy stamps a sync before it records the sync's duration, so a poll that falls between
+    the two sees the new stamp with the old count: that sync's start is then given at the next poll
+    that sees the count rise, as the same record again (same `synced_at`)."""
+
+    node: str
+    family: str = FAMILY
+    missing: bool = False
+    _last: float | None = None
+    _durations: tuple[float, int] | None = None
+    _pending: tuple[ProxySync, tuple[float, int]] | None = None  # a stamp seen before its duration
+
+    def take(self, text: str, seen_mono: float, seen_wall: float) -> ProxySync | None:
+        """The record this poll brings (new, or the pending one completed), None if nothing changed."""
+        value = parse_sync_metric(text, self.family)
+        durations = parse_sync_durations(text, self.family)
+        before, self._durations = self._durations, durations
+        self.missing = value is None
+        if value is None:
+            return None
+        if value != self._last:
+            first = self._last is None
+            self._last = value
+            synced = seen_mono - (seen_wall - value)  # the wall-clock instant on the harness clock
+            took = None if first else sync_took(before, durations)
+            record = ProxySync(self.node, synced, seen_mono, synced - took if took is not None else None)
+            same_count = before is not None and durations is not None and durations[1] == before[1]
+            self._pending = (record, before) if not first and took is None and same_count else None
+            return record
+        if self._pending is not None:
+            record, counted = self._pending
+            took = sync_took(counted, durations)
+            if took is not None:
+                self._pending = None
+                return replace(record, started_at=record.synced_at - took)
+        return None
+
+
+def sync_took(before: tuple[float, int] | None, after: tuple[float, int] | None) -> float | None:
+    """How long the latest sync took, from two readings of the duration histogram around it: exact
+    when one sync ended between them; when several did, the longest any of them may have taken (the
+    whole rise of the sum), so its start is never placed later than it was. None when not known."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return max(0.0, after[0] - before[0])
 
 
 # --------------------------------------------------------------------------- all three

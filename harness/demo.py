@@ -12,13 +12,13 @@ from .cluster.model import Cluster
 from .errors import ApiError, ProviderError, WaitTimeout
 from .kube.config import call_api
 from .leftovers import owner_annotations, owner_labels
-from .manifests import service
+from .manifests import keepalive_lifetime, service
 from .poll import poll
 from .sampler import Prober
 from .samples import ProbeSample
 from .timeouts import DEFAULT_TIMEOUTS, Timeouts
 
-__all__ = ["free_node_port", "create_service", "wait_first_answer"]
+__all__ = ["free_node_port", "create_service", "connection_lifetime", "wait_first_answer"]
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,27 @@ def create_service(
             tried.add(port)
             if len(tried) >= len(cluster.node_ports.node_ports):
                 raise _all_in_use(cluster) from None
+
+
+def connection_lifetime(
+    core: client.CoreV1Api, namespace: str, selector: dict[str, str], timeouts: Timeouts = DEFAULT_TIMEOUTS
+) -> float | None:
+    """The longest keep-alive connection lifetime the pods behind `selector` give nginx now
+    (`manifests.keepalive_lifetime` of each pod's containers); None when a pod gives none or there
+    is no pod: then no old answer after settle is excused by a connection's age."""
+    path = f"/api/v1/namespaces/{namespace}/pods"
+    label = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+    body = call_api(
+        core.list_namespaced_pod, namespace, method="GET", path=path, timeout=timeouts.api_request, label_selector=label
+    )
+    lifetimes = []
+    for pod in body.get("items") or []:
+        containers = (pod.get("spec") or {}).get("containers") or []
+        found = [keepalive_lifetime([*(c.get("command") or []), *(c.get("args") or [])]) for c in containers]
+        lifetimes.append(max((x for x in found if x is not None), default=None))
+    if not lifetimes or None in lifetimes:
+        return None
+    return max(x for x in lifetimes if x is not None)
 
 
 def wait_first_answer(prober: Prober, timeout: float, interval: float) -> ProbeSample:

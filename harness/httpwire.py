@@ -26,7 +26,8 @@ __all__ = [
 ERROR_CLASSES = (
     "connect-refused",  # RST to the SYN: nothing listens
     "connect-timeout",  # no SYN-ACK within connect_timeout
-    "connect-error",  # any other connect failure (unreachable, no local port left)
+    "connect-unreachable",  # an ICMP unreachable answered the SYN (no route to the address it was sent to)
+    "connect-error",  # any other connect failure (no local port left, no file descriptor)
     "reset",  # connection reset / broken pipe while sending or reading
     "read-timeout",  # the full response did not arrive within read_timeout
     "closed",  # the server closed the connection before sending a byte

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ __all__ = [
     "first_container",
     "set_env",
     "harden",
+    "keepalive_lifetime",
     "deployment",
     "replication_controller",
     "small_rc",
@@ -70,6 +72,19 @@ def set_env(container: dict[str, Any], name: str, value: str) -> None:
             env["value"] = value
             return
     container["env"].append({"name": name, "value": value})
+
+
+_KEEPALIVE_TIME = re.compile(r"\bkeepalive_time\s+(\d+(?:\.\d+)?)(ms|s|m)?\s*;")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
+
+
+def keepalive_lifetime(command: Sequence[str] | None) -> float | None:
+    """The keep-alive connection lifetime (seconds) a container's command gives nginx
+    (`keepalive_time`, as the hardened fixtures write it), None when it gives none."""
+    found = _KEEPALIVE_TIME.search(" ".join(command or ()))
+    if not found:
+        return None
+    return float(found.group(1)) * _UNIT[found.group(2)]
 
 
 def harden(spec: dict[str, Any], hardened: bool) -> None:

@@ -526,7 +526,7 @@ def probed_service(
     once; the analyses land in the record. Finished at teardown if the test did not."""
     from .datapath import DataPathRecorder
     from .expectations import not_applicable
-    from .demo import create_service
+    from .demo import connection_lifetime, create_service
     from .probing import ProbedService
     from .sampler import ProbeOptions
     from .samples import SAMPLER_KINDS
@@ -538,6 +538,7 @@ def probed_service(
         name: str, selector: dict[str, str], *, failures: str = "asserted", kinds: tuple[str, ...] = SAMPLER_KINDS
     ) -> Any:
         create_service(core_api, cluster, namespace, name, selector)
+        lifetime = connection_lifetime(core_api, namespace, selector, timeouts)
         pids, note = kind_node_pids(cluster)
         recorder = DataPathRecorder(
             kube_api,
@@ -570,6 +571,7 @@ def probed_service(
             timeouts=timeouts,
             datapath=recorder,
             failures=failures,
+            connection_lifetime=lifetime,
             origin=record.t0,
             versions={ref.image: ref.server for ref in app_images.values()},
             on_rollout_time=record.add_rollout_time,

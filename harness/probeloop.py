@@ -128,6 +128,7 @@ class _Request:
     buf: bytes = b""
     sent: int = 0
     done: bool = False  # response recorded; waiting for the server's FIN (new-connection)
+    port: int | None = None  # local port of a new connection (None: reused, or not bound)
 
 
 @dataclass
@@ -146,6 +147,7 @@ def sample_line(
     marker: str | None,
     conn: int,
     reused: bool,
+    port: int | None = None,
 ) -> str:
     """One output line (JSON); empty fields left out."""
     parts = [f'"n":{seq}', f'"s":{start:.9f}', f'"e":{end:.9f}', f'"c":{conn}']
@@ -159,6 +161,8 @@ def sample_line(
         parts.append('"m":' + json.dumps(marker))
     if reused:
         parts.append('"r":1')
+    if port is not None:
+        parts.append(f'"p":{port}')
     return "{" + ",".join(parts) + "}\n"
 
 
@@ -244,7 +248,18 @@ def _connect_class(code: int) -> str:
         return "connect-refused"
     if code == errno.ETIMEDOUT:
         return "connect-timeout"
+    if code in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return "connect-unreachable"
     return "connect-error"
+
+
+def _local_port(sock: socket.socket) -> int | None:
+    """The source port connect() bound (None if it bound none)."""
+    try:
+        port = sock.getsockname()[1]
+    except OSError:
+        return None
+    return int(port) or None
 
 
 def _io_class(exc: OSError) -> str:
@@ -308,6 +323,7 @@ class ProbeLoop:
         self.conns += 1
         req = _Request(self.seq, self.conns, sock, now, False, now + self.o.connect_timeout, True)
         code = sock.connect_ex(self.address)
+        req.port = _local_port(sock)
         if code not in (0, errno.EINPROGRESS):
             self._finish(req, None, _connect_class(code))
             return
@@ -423,7 +439,7 @@ class ProbeLoop:
     def _record(
         self, req: _Request, end: float, status: int | None, error: str | None, server: str | None, marker: str | None
     ) -> None:
-        self.emit(sample_line(req.seq, req.start, end, status, error, server, marker, req.conn, req.reused))
+        self.emit(sample_line(req.seq, req.start, end, status, error, server, marker, req.conn, req.reused, req.port))
 
     def _expire(self, now: float) -> None:
         for req in [r for r in self.inflight.values() if now >= r.deadline]:

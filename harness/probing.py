@@ -45,7 +45,9 @@ class EvidenceSource(Protocol):
 @dataclass
 class ProbedService:
     """See the module docstring. `open_sampler(options)` returns a not yet started `Prober`;
-    `versions` maps images to the Server header each answers with (for attribution)."""
+    `versions` maps images to the Server header each answers with (for attribution);
+    `connection_lifetime` is the longest keep-alive connection the pods keep (seconds, None: no
+    bound), which an old answer over a connection opened before settle may take (`analyse`)."""
 
     service: str
     open_sampler: Callable[[ProbeOptions], Prober]
@@ -54,6 +56,7 @@ class ProbedService:
     datapath: DataPathRecorder | None = None
     versions: Mapping[str, str] = field(default_factory=dict)
     failures: str = "asserted"
+    connection_lifetime: float | None = None
     origin: float = field(default_factory=clock)
     on_rollout_time: Callable[[float], None] = lambda seconds: None
     on_finish: Callable[[list[ProbeAnalysis], DataPathTimeline | None], None] = lambda analyses, timeline: None
@@ -178,10 +181,20 @@ class ProbedService:
         self._stop_all()
         window_end = stopped  # everything the samplers saw while the scenario ran is evidence
         first_change = min((p.start for p in self.phases), default=None)
-        attribute = None
-        if self.timeline is not None:  # without endpoint events (before 1.21) failures are still placed, and say why
-            attribute = attributor(self.timeline, versions=self.versions, origin=self.origin)
-        for run in _merge_witnesses(self.runs):
+        runs = _merge_witnesses(self.runs)
+        for run in runs:
+            attribute = None
+            # without endpoint events (before 1.21) failures are still placed, and say why
+            if self.timeline is not None:
+                attribute = attributor(
+                    self.timeline,
+                    versions=self.versions,
+                    origin=self.origin,
+                    source_ports=run.route == "node",
+                    # every failed request of the host on this route, this run's own outside the window too
+                    host_failures=[s for r in runs if r.route == run.route for s in r.samples if not s.ok],
+                    run_samples=run.samples,
+                )
             window_start = self.first_ok.get(run.label, run.started_at)
             evidence = []
             if first_change is not None and first_change < window_start:
@@ -201,6 +214,7 @@ class ProbedService:
                     evidence=evidence,
                     attribute=attribute,
                     max_clock_error=MAX_CLOCK_ERROR,
+                    connection_lifetime=self.connection_lifetime,
                 )
             )
         self.analyses[:] = explain_stolen(held_together(self.analyses), self._stolen)

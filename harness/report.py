@@ -19,7 +19,7 @@ from .analysis import ProbeAnalysis
 from .datapath import DataPathTimeline
 from .errors import ConfigError
 from .matrix import CHECK, MEASUREMENT, SCENARIO, Matrix, MatrixBuilder, version_key, write_matrix
-from .samples import NEW_CONNECTION
+from .samples import NEW_CONNECTION, ProbeSample
 from .stopwatch import PARTS
 from .rolloutsteps import ReplicaPoint, ScaleStep
 
@@ -156,6 +156,7 @@ def _probe_dict(probe: ProbeAnalysis, t0: float) -> dict[str, Any]:
         "route": probe.route,
         "where": probe.where,
         "interval_ms": _ms(probe.interval),
+        "connection_lifetime_s": probe.connection_lifetime,
         "verdict": probe.verdict,
         "passed": probe.passed,
         "complete": probe.complete,
@@ -223,9 +224,11 @@ def _probe_dict(probe: ProbeAnalysis, t0: float) -> dict[str, Any]:
                 "counts": dict(pv.counts),
                 "interleaved_while_both_serve": pv.interleaved,
                 "late_answers_after_settle": [
-                    {"t": _rel(x.t, t0), "version": x.version} for x in pv.late[:_LISTED_LATE]
+                    {"t": _rel(x.t, t0), "version": x.version, "connection_opened": _opt_rel(x.opened, t0)}
+                    for x in pv.late[:_LISTED_LATE]
                 ],
                 "late_answers_total": len(pv.late),
+                "lingering_after_settle": pv.lingering,
             }
             for pv in probe.phases
         ],
@@ -259,11 +262,19 @@ def _datapath_dict(timeline: DataPathTimeline, t0: float) -> dict[str, Any]:
                 "image": p.image,
                 "exit_code": p.exit_code,
                 "readiness_probe": p.readiness_probe,
+                "pre_stop": p.pre_stop,
+                "pre_stop_s": p.pre_stop_s,
             }
             for p in timeline.pods
         ],
         "proxy_syncs": [
-            {"node": x.node, "synced_at": _rel(x.synced_at, t0), "seen_at": _rel(x.seen_at, t0)} for x in timeline.proxy
+            {
+                "node": x.node,
+                "synced_at": _rel(x.synced_at, t0),
+                "started_at": _opt_rel(x.started_at, t0),
+                "seen_at": _rel(x.seen_at, t0),
+            }
+            for x in timeline.proxy
         ],
         "proxy_nodes": list(timeline.proxy_nodes),
         "kernel_counters": [
@@ -272,8 +283,25 @@ def _datapath_dict(timeline: DataPathTimeline, t0: float) -> dict[str, Any]:
         ]
         if timeline.counters_read
         else None,
+        "cpu_cores": _cpu_cores(timeline),
         "notes": list(timeline.notes),
     }
+
+
+def _cpu_cores(timeline: DataPathTimeline) -> dict[str, float] | None:
+    """The CPU ledger over the recorded window, in cores (CPU seconds per second): the machine's CPUs
+    (capacity), idle, the kind nodes, the host samplers, the harness. None when it was not read."""
+    total: dict[str, int] = {}
+    for c in timeline.counters:
+        if c.name.startswith("cpu."):
+            total[c.name] = total.get(c.name, 0) + c.delta
+    ledger = [c for c in timeline.counters if c.name == "cpu.capacity_ms"]
+    if not ledger:
+        return None
+    seconds = max(c.t for c in ledger) - min(c.since for c in ledger)
+    if seconds <= 0:
+        return None
+    return {name[4:-3]: round(ms / 1000 / seconds, 3) for name, ms in sorted(total.items())}
 
 
 def timings(report: TestReport) -> dict[str, float | None]:
@@ -348,31 +376,37 @@ def _write_json(path: Path, data: Any) -> Path:
     return path
 
 
+def _sample_line(label: str, s: ProbeSample, t0: float, *, judged: bool = True) -> str:
+    fields: dict[str, Any] = {
+        "sampler": label,
+        "n": s.seq,
+        "s": _rel(s.start, t0),
+        "e": _rel(s.end, t0),
+        "st": s.status,
+        "err": s.error,
+        "srv": s.server,
+        "c": s.conn,
+        "r": s.reused,
+        "p": s.port,
+        "w": s.witness,
+    }
+    if not judged:
+        fields["out"] = 1
+    return json.dumps(fields, separators=(",", ":"))
+
+
 def write_samples(path: Path, probes: Sequence[ProbeAnalysis], t0: float) -> Path:
-    """Every judged sample of every sampler, one JSON line each (times in seconds since `t0`), gzipped:
-    the raw evidence behind the report, for whoever wants to look again."""
+    """Every judged sample of every sampler, one JSON line each (times in seconds since `t0`), gzipped,
+    and the failed requests outside the window (`"out": 1`): the raw evidence behind the report, for
+    whoever wants to look again (`rollproof explain`)."""
     import gzip
 
     with gzip.open(path, "wt", encoding="utf-8") as out:
         for probe in probes:
             for s in probe.samples:
-                out.write(
-                    json.dumps(
-                        {
-                            "sampler": probe.label,
-                            "n": s.seq,
-                            "s": _rel(s.start, t0),
-                            "e": _rel(s.end, t0),
-                            "st": s.status,
-                            "err": s.error,
-                            "srv": s.server,
-                            "c": s.conn,
-                            "r": s.reused,
-                        },
-                        separators=(",", ":"),
-                    )
-                    + "\n"
-                )
+                out.write(_sample_line(probe.label, s, t0) + "\n")
+            for s in probe.unjudged_failures:
+                out.write(_sample_line(probe.label, s, t0, judged=False) + "\n")
     return path
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 
 __all__ = [
     "ProbeSample",
@@ -17,6 +17,7 @@ __all__ = [
     "sampler_label",
     "USUAL_ROUTE",
     "merge_runs",
+    "connections_opened",
 ]
 
 clock = time.monotonic
@@ -61,7 +62,11 @@ class ProbeSample:
     response header; `marker` is a short body marker (the page's version tag).
     `seq` numbers the requests of one run in the order they were started;
     `conn` numbers its connections, and `reused` says the request went over a
-    connection that had already answered an earlier one (keep-alive).
+    connection that had already answered an earlier one (keep-alive). `port` is the
+    local (source) port of a new connection, where the sampler knows it: two requests
+    from one port share a conntrack entry while it lives (attribution's stale-conntrack).
+    `witness` numbers (from 1) the witness of a merged sampler that took the sample (None: the
+    sampler ran alone); `seq` and `conn` count within one witness.
     """
 
     start: float
@@ -73,6 +78,8 @@ class ProbeSample:
     seq: int | None = None
     conn: int | None = None
     reused: bool = False
+    port: int | None = None
+    witness: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -94,7 +101,24 @@ class ProbeSample:
             self.seq,
             self.conn,
             self.reused,
+            self.port,
+            self.witness,
         )
+
+    @property
+    def connection(self) -> tuple[int | None, int | None]:
+        """The connection this request went over, unique within its sampler: (witness, conn)."""
+        return (self.witness, self.conn)
+
+
+def connections_opened(samples: Iterable[ProbeSample]) -> dict[tuple[int | None, int | None], float]:
+    """When each connection of a run was opened (by `ProbeSample.connection`): the start of its
+    first, not reused, request."""
+    opened: dict[tuple[int | None, int | None], float] = {}
+    for s in samples:
+        if s.conn is not None and not s.reused:
+            opened.setdefault(s.connection, s.start)
+    return opened
 
 
 @dataclass(frozen=True)
@@ -151,7 +175,8 @@ class ProbeRun:
 
 def merge_runs(runs: Sequence[ProbeRun]) -> ProbeRun:
     """The witnesses of one sampler (same kind and route, each on its own CPU at a multiple of the
-    pace) as one run: every sample of each, in order, at their joint pace. Conservative where they
+    pace) as one run: every sample of each, in order, at their joint pace, marked with its witness
+    (their request and connection numbers overlap). Conservative where they
     differ: the run stopped as asked only if every witness did (else the first other reason, with
     its witness), counts add up (unknown if one is), the clock error is the largest."""
     if len(runs) == 1:
@@ -168,7 +193,9 @@ def merge_runs(runs: Sequence[ProbeRun]) -> ProbeRun:
         started_at=min(r.started_at for r in runs),
         stopped_at=None if None in stops else max(s for s in stops if s is not None),
         stop_reason=ended[0] if ended else "stopped",
-        samples=tuple(sorted((s for r in runs for s in r.samples), key=lambda s: s.start)),
+        samples=tuple(
+            sorted((replace(s, witness=i + 1) for i, r in enumerate(runs) for s in r.samples), key=lambda s: s.start)
+        ),
         requests=None if any(r.requests is None for r in runs) else sum(r.requests or 0 for r in runs),
         lost=sum(r.lost for r in runs),
         skipped=sum(r.skipped for r in runs),

@@ -56,6 +56,7 @@ def parse_log_line(line: str | bytes) -> LogLine:
             seq=int(seq) if seq is not None else None,
             conn=int(conn) if conn is not None else None,
             reused=bool(record.get("r")),
+            port=int(record["p"]) if record.get("p") else None,
         )
         return LogLine(seq=sample.seq, sample=sample)
     except (ValueError, KeyError, TypeError, AttributeError):

@@ -16,6 +16,7 @@ from .engine import ensure_engine, ensure_tools, raise_inotify_limits
 from .gobuild import build_programs, kit_programs
 from .nodeimage import build_node_image
 from .paths import cache_root
+from .referee import build_referee
 from .stages import say, stage
 from .versions import DEFAULT_KIT_VERSION, kit_versions
 
@@ -110,6 +111,9 @@ def build_kit(kit_version: str = DEFAULT_KIT_VERSION, where: str = "kit version"
         with stage("image rollproof/prober (in-cluster prober)"):
             prober = build_prober_image()
         node = build_node_image(versions, programs)
+        # kubectl 1.17 for the RC referee suite: built here, not in the suite's first test (a cold
+        # cache spent 80 s of `pytest suites/` building it, run A1)
+        build_referee()
         manifest = KitManifest(
             kubernetes=versions.kubernetes,
             kind_version=versions.kind,

@@ -18,6 +18,7 @@ __all__ = [
     "PodEvent",
     "pod_state",
     "pod_ordinal",
+    "pre_stop_sleep",
     "describe_pods",
     "label_selector",
 ]
@@ -53,6 +54,10 @@ class PodState:
     labels: tuple[tuple[str, str], ...] = ()
     readiness_probe: bool = False
     """The first container declares a readinessProbe (Ready then means the app answered it)."""
+    pre_stop: bool = False
+    """The first container declares a preStop hook (terminating then runs it before the app's SIGTERM)."""
+    pre_stop_s: float | None = None
+    """How long that hook holds the app, where it is a plain sleep (`sleep N`, or the `sleep` action)."""
 
     @property
     def available(self) -> bool:
@@ -96,7 +101,28 @@ def pod_state(pod: Mapping[str, Any]) -> PodState:
         exit_code=int(terminated.get("exitCode", 0)) if terminated else None,
         labels=tuple(sorted((meta.get("labels") or {}).items())),
         readiness_probe=bool(containers[0].get("readinessProbe")),
+        pre_stop=bool((containers[0].get("lifecycle") or {}).get("preStop")),
+        pre_stop_s=pre_stop_sleep((containers[0].get("lifecycle") or {}).get("preStop")),
     )
+
+
+def pre_stop_sleep(hook: Mapping[str, Any] | None) -> float | None:
+    """Seconds a preStop hook sleeps when that is all it does (`exec: [sleep, N]`, `sh -c "sleep N"`,
+    or `sleep: {seconds: N}`); None for anything else."""
+    if not hook:
+        return None
+    if isinstance(hook.get("sleep"), Mapping):
+        seconds = hook["sleep"].get("seconds")
+        return float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else None
+    command = list((hook.get("exec") or {}).get("command") or [])
+    if len(command) == 3 and command[1] == "-c" and command[0].rsplit("/", 1)[-1] in ("sh", "bash"):
+        command = command[2].split()
+    if len(command) == 2 and command[0].rsplit("/", 1)[-1] == "sleep":
+        try:
+            return float(command[1])
+        except ValueError:
+            return None
+    return None
 
 
 def pod_ordinal(name: str) -> int | None:

@@ -30,6 +30,7 @@ class Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.server.count("connections")
+        self.server.peer_ports.append(self.client_address[1])
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -84,6 +85,7 @@ class ScriptedServer(ThreadingHTTPServer):
         self.script: list[str] = []
         self.counts = {"connections": 0, "requests": 0}
         self.hosts: list[str | None] = []
+        self.peer_ports: list[int] = []
         self.hit = threading.Event()
         self.release = threading.Event()
         self.lock = threading.Lock()

@@ -414,3 +414,48 @@ def test_a_witness_is_pinned_in_its_child_process() -> None:
     pair = ProbeOptions(interval=0.002, route="node").witnesses(2)
     argv = loop_options("172.18.0.2", ProbeTarget("172.18.0.2", 30080), pair[1]).argv()
     assert argv[argv.index("--cpu") + 1] == "1" and argv[argv.index("--interval") + 1] == "0.004"
+
+
+# --------------------------------------------------------------------------- keep-alive lifetime (finding 15)
+
+
+def keep_alive(opened: float, times: list[float], server: str = OLD, *, conn: int = 1, witness: int = 1) -> list:
+    """One keep-alive connection opened at `opened` (its first answer 2 ms later), reused at `times`."""
+    first = ok(opened, server, conn=conn, witness=witness, seq=0)
+    return [first] + [ok(t, server, conn=conn, witness=witness, seq=i + 1, reused=True) for i, t in enumerate(times)]
+
+
+def test_an_old_answer_after_settle_over_a_connection_opened_before_it_lingers_within_the_pods_lifetime() -> None:
+    """Run X (jsonpatch): a keep-alive connection opened at +21.191 s, while kube-proxy still sent new
+    connections to the last old pod, was answered by the old version at +22.139 s, 6 ms after settle
+    (+22.133 s): 0.948 s into the 1 s lifetime the hardened pods give nginx. Within the lifetime (and
+    the one answer that crosses it) such an answer lingers; past it, or on a connection opened
+    after settle, it is a defect, and the text says when its connection was opened."""
+    settle = 22.133
+    phase = Phase("v1 -> v2", 20.5, settle, (OLD, NEW))
+    before = steady(20.0, 21.0, OLD) + steady(21.0, 23.5, NEW)
+    lingering = keep_alive(21.191, [21.5, 22.126, 22.139], conn=345, witness=2)
+    other = keep_alive(21.191, [21.5], NEW, conn=345, witness=1)  # witness 1's connection 345: another one
+    samples = before + lingering + other
+    a = analyse(run(samples, kind=KEEP_ALIVE), phases=[phase], window=(20.0, 23.49), connection_lifetime=1.0)
+    assert a.passed and a.late_answers == () and a.phases[0].lingering == 1
+
+    strict = analyse(run(samples, kind=KEEP_ALIVE), phases=[phase])
+    assert [late.t for late in strict.late_answers] == [22.139] and strict.late_answers[0].opened == 21.191
+    assert "over a connection opened at" in next(p.text for p in strict.problems if p.kind == "versions")
+
+    crossed = keep_alive(21.191, [21.5, 22.15, 22.195, 22.20], conn=7)  # 22.195 crosses 21.193 + 1 s
+    past = analyse(run(before + crossed, kind=KEEP_ALIVE), phases=[phase], connection_lifetime=1.0)
+    assert [late.t for late in past.late_answers] == [22.20] and past.phases[0].lingering == 2
+
+    opened_after = keep_alive(22.2, [22.3], conn=8)
+    after = analyse(run(before + opened_after, kind=KEEP_ALIVE), phases=[phase], connection_lifetime=1.0)
+    assert [late.t for late in after.late_answers] == [22.2, 22.3]
+
+
+def test_merged_witnesses_keep_their_connections_apart() -> None:
+    a = run(keep_alive(1.0, [1.1, 1.2], conn=5), kind=KEEP_ALIVE)
+    b = run(keep_alive(1.05, [1.15], NEW, conn=5), kind=KEEP_ALIVE)
+    merged = merge_runs([replace(a, samples=tuple(replace(s, witness=None) for s in a.samples)), b])
+    assert {s.connection for s in merged.samples} == {(1, 5), (2, 5)}
+    assert {s.server for s in merged.samples if s.connection == (2, 5)} == {NEW}

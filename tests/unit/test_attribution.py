@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from harness.attribution import CAUSES, attribute, attributor
+import pytest
+
+from harness.attribution import CAUSES, attribute, attributor, by_port, same_port_failure
 from harness.datapath import (
     DataPathTimeline,
     EndpointEvent,
@@ -190,6 +192,24 @@ def test_kernel_drop_names_the_counter_and_where() -> None:
     )
 
 
+def test_a_pod_held_by_its_pre_stop_hook_was_not_stopped_by_beginning_to_terminate() -> None:
+    """The 3-node run's StatefulSet: a connect-timeout at +69.064 s, 378 ms after pod
+    statefulset-demo-0 began terminating, still ready in the rules; its preStop sleep kept nginx
+    serving until +73.6 s, and the pod counted TcpExt.PAWSTimewait +1 during the request. Its
+    terminating is not the cause (the app was not stopped); the PAWS drop is. A pod without a preStop
+    hook is stopped by SIGTERM as it begins terminating: that stays stopped-while-routed."""
+    held = dataclasses.replace(pod(68.686, "web-old-a", "terminating", A.address), pre_stop=True)
+    tl = with_counters(
+        timeline([ep(0.0, "added", A)], [held]),
+        CounterChange(69.642, 69.433, "pod web-old-a", "TcpExt.PAWSTimewait", 1),
+    )
+    timeout = ProbeSample(69.064, 70.064, None, "connect-timeout")
+    assert attribute(timeout, tl, versions=VERSIONS).cause == "paws-timewait"
+    bare = with_counters(timeline([ep(0.0, "added", A)], [dataclasses.replace(held, pre_stop=False)]), *tl.counters)
+    a = attribute(timeout, bare, versions=VERSIONS)
+    assert a.cause == "stopped-while-routed" and "it has no preStop hook" in a.text
+
+
 def test_cpu_starved_a_timeout_while_a_pods_processes_waited_for_a_cpu() -> None:
     """Read-timeout from +20.0 to +22.0; pod web-old-a's processes were credited 1.3 s of run-queue
     delay by +22.4 and its accept queue overflowed meanwhile: the pod did not run to answer, even
@@ -218,6 +238,35 @@ def test_cpu_starved_a_timeout_while_a_pods_processes_waited_for_a_cpu() -> None
     assert attribute(ProbeSample(20.0, 21.2, None, "connect-timeout"), tl).cause == "cpu-starved"
     no_queue = with_counters(tl, *(c for c in tl.counters if c.name != "TcpExt.ListenOverflows"))
     assert attribute(ProbeSample(20.0, 21.2, None, "connect-timeout"), no_queue).cause != "cpu-starved"
+
+
+def test_cpu_starved_says_where_the_cpu_time_went_meanwhile() -> None:
+    """With the CPU ledger polled beside the counters, the cause names who had the CPUs while the pod
+    waited: here the kind node and the samplers, over the polls of the credited wait."""
+    tl = with_counters(
+        timeline([ep(0.0, "added", A)], []),
+        CounterChange(22.2, 22.0, "pod web-old-a", "sched.wait_ms", 1300),
+        CounterChange(22.4, 22.2, "pod web-old-a", "sched.wait_ms", 200),
+        *(
+            CounterChange(t + 0.2, t, where, name, ms)
+            for t in (22.0, 22.2)
+            for where, name, ms in (
+                ("host", "cpu.capacity_ms", 400),
+                ("host", "cpu.idle_ms", 50),
+                ("host", "cpu.samplers_ms", 120),
+                ("host", "cpu.harness_ms", 20),
+                ("node node-1", "cpu.node_ms", 200),
+            )
+        ),
+        CounterChange(30.2, 30.0, "host", "cpu.capacity_ms", 400),  # later: not this wait's
+    )
+    a = attribute(ProbeSample(20.0, 22.0, None, "read-timeout"), tl, versions=VERSIONS)
+    assert a.cause == "cpu-starved"
+    assert a.text.endswith(
+        "the pod was not run to answer; meanwhile the CPUs had 800 ms, 100 of them idle: the kind node 400, "
+        "the samplers 240, the harness 40, everything else 20"
+    )
+    assert all("cpu." not in line for line in a.nearest)
 
 
 def test_unattributed_says_whether_kernel_counters_were_read() -> None:
@@ -413,3 +462,254 @@ def test_v1_endpoints_read_as_one_slice_ready_and_not_ready() -> None:
     assert states["10.244.0.5"] == EndpointState("10.244.0.5", "a", "node-1", True, True, False)
     assert states["10.244.0.6"] == EndpointState("10.244.0.6", "b", "node-1", False, False, False)
     assert endpoint_states([endpoints_as_slice({"metadata": {"name": "web"}})]) == {}
+
+
+# --------------------------------------------------------------------------- the source port's own record
+
+
+def from_port(t: float, error: str, port: int, took: float = 0.001) -> ProbeSample:
+    return ProbeSample(t, t + took, None, error, port=port)
+
+
+def test_stale_conntrack_by_source_port_an_unanswered_syn_leaves_its_entry_for_120_s() -> None:
+    """An unanswered SYN from port 40002 at +10 (entry SYN_SENT, 120 s, its NAT kept): a SYN from the same
+    port at +15.3 answered by an ICMP unreachable met that entry; nothing else recorded explains it."""
+    tl = timeline([ep(0.0, "added", A)], [pod(0.0, "web-old-a", "listed", A.address)], syncs=[0.5])
+    earlier = from_port(10.0, "connect-timeout", 40002, took=1.0)
+    later = from_port(15.3, "connect-unreachable", 40002)
+    a, b = attributor(tl, source_ports=True, host_failures=[earlier])([later, from_port(15.4, "connect-error", 40004)])
+    assert a.cause == "stale-conntrack" and a.pod is None
+    assert a.text == (
+        "connect-unreachable at +15.300s: its source port 40002 had carried the request sent at +10.000s "
+        "(connect-timeout, 4.3 s before), whose conntrack entry (SYN_SENT, 120 s) keeps its NAT: this SYN "
+        "went where that one went"
+    )
+    assert b.cause == "unattributed"  # another port
+
+
+def test_same_port_needs_the_entry_alive_and_a_route_without_a_proxy() -> None:
+    reset = from_port(10.0, "reset", 40002)
+    assert same_port_failure(from_port(19.0, "connect-timeout", 40002), by_port([reset])) == reset  # CLOSE: 10 s
+    assert same_port_failure(from_port(20.5, "connect-timeout", 40002), by_port([reset])) is None
+    read = from_port(10.0, "read-timeout", 40002)  # the sampler's own reset clears that entry
+    assert same_port_failure(from_port(11.0, "connect-timeout", 40002), by_port([read])) is None
+    assert same_port_failure(from_port(9.0, "connect-timeout", 40002), by_port([reset])) is None  # not earlier
+    tl = timeline([ep(0.0, "added", A)], [])
+    # the mapped route: the port is the client's to Docker's proxy, not the one the node saw
+    assert attributor(tl, host_failures=[reset])([from_port(12.0, "reset", 40002)])[0].cause == "unattributed"
+    newest = from_port(11.0, "connect-refused", 40002)
+    assert same_port_failure(from_port(12.0, "reset", 40002), by_port([reset, newest])) == newest
+
+
+def test_a_sync_begun_before_an_endpoint_change_does_not_hold_it() -> None:
+    """Nightly B, 1.33, naive variant: five connect-timeouts at +4.888-4.912 s. Pod web-old-a was not
+    ready from +4.514 s and exited (seen +4.927 s); kube-proxy stamped a sync at +4.691 s, so the
+    requests were taken to have left its rules and stayed unattributed. kube-proxy stamps a sync when
+    its rules are written and takes the endpoint changes it has when the sync begins: a sync begun at
+    +4.45 s (0.24 s long) did not have the change; the next one, begun at +5.30 s, did. Traffic
+    still went to the stopped pod: stale-proxy-rules."""
+    eps = [ep(0.0, "added", A), ep(0.0, "added", B), ep(4.514, "changed", A, ready=False, terminating=True)]
+    pods = [pod(4.446, "web-old-a", "terminating", A.address), pod(4.927, "web-old-a", "exited", A.address, code=0)]
+    tl = dataclasses.replace(
+        timeline(eps, pods),
+        proxy=(
+            ProxySync("node-1", 3.362, 3.40, 3.2),
+            ProxySync("node-1", 4.691, 4.75, 4.451),
+            ProxySync("node-1", 5.447, 5.5, 5.30),
+        ),
+    )
+    a = attribute(ProbeSample(4.888, 5.888, None, "connect-timeout"), tl, versions=VERSIONS)
+    assert a.cause == "stale-proxy-rules" and a.pod == "web-old-a"
+    assert "had last synced at +4.691s with a sync begun at +4.451s, before that change" in a.text
+    # without the syncs' beginnings the stamp is all there is, and the same failure is not explained this way
+    stamps = dataclasses.replace(tl, proxy=tuple(dataclasses.replace(p, started_at=None) for p in tl.proxy))
+    assert attribute(ProbeSample(4.888, 5.888, None, "connect-timeout"), stamps).cause != "stale-proxy-rules"
+
+
+def test_sync_durations_give_when_a_sync_began() -> None:
+    from harness.datapath import parse_sync_durations, sync_took
+
+    text = (
+        "# HELP kubeproxy_sync_proxy_rules_duration_seconds ...\n"
+        'kubeproxy_sync_proxy_rules_duration_seconds_bucket{le="0.001"} 0\n'
+        "kubeproxy_sync_proxy_rules_duration_seconds_sum 12.5\n"
+        "kubeproxy_sync_proxy_rules_duration_seconds_count 40\n"
+    )
+    assert parse_sync_durations(text) == (12.5, 40)
+    assert parse_sync_durations("kubeproxy_sync_proxy_rules_last_timestamp_seconds 1.7e9\n") is None
+    assert sync_took((12.5, 40), (12.74, 41)) == pytest.approx(0.24)
+    assert sync_took((12.5, 40), (12.9, 42)) == pytest.approx(0.4)  # two syncs: the longest the last may have taken
+    assert sync_took((12.5, 40), (12.5, 40)) is None and sync_took(None, (1.0, 1)) is None
+
+
+_DUAL = """\
+kubeproxy_sync_proxy_rules_duration_seconds_sum{{ip_family="IPv4"}} {v4sum}
+kubeproxy_sync_proxy_rules_duration_seconds_count{{ip_family="IPv4"}} {v4count}
+kubeproxy_sync_proxy_rules_duration_seconds_sum{{ip_family="IPv6"}} 0.081133753
+kubeproxy_sync_proxy_rules_duration_seconds_count{{ip_family="IPv6"}} 1
+kubeproxy_sync_proxy_rules_last_timestamp_seconds{{ip_family="IPv4"}} {v4stamp}
+kubeproxy_sync_proxy_rules_last_timestamp_seconds{{ip_family="IPv6"}} 1.7961951316136286e+09
+"""
+
+
+def _dual(stamp: float, total: float, count: int) -> str:
+    return _DUAL.format(v4sum=total, v4count=count, v4stamp=stamp)
+
+
+def test_each_ip_family_has_its_own_syncs() -> None:
+    # kube-proxy 1.34 on an IPv4 kind cluster: both proxiers report, the IPv6 one synced once; its series
+    # came last, and a parser that kept the last series never saw the IPv4 count rise (no sync start)
+    from harness.datapath import parse_sync_durations
+
+    text = _dual(1796195961.9057384, 108.405660918, 340)
+    assert parse_sync_durations(text) == (108.405660918, 340)
+    assert parse_sync_durations(text, "IPv6") == (0.081133753, 1)
+    assert parse_sync_metric(text) == 1796195961.9057384
+    assert parse_sync_metric(text, "IPv6") == 1796195131.6136286
+    reordered = "\n".join(reversed(text.splitlines())) + "\n"
+    assert parse_sync_metric(reordered) == 1796195961.9057384
+    assert parse_sync_durations(reordered) == (108.405660918, 340)
+
+
+def test_a_sync_read_by_its_stamp_and_its_duration() -> None:
+    from harness.datapath import SyncReader
+
+    reader = SyncReader("n")
+    wall = 1000.0  # harness clock = wall clock - 900 below
+    first = reader.take(_dual(1000.0, 10.0, 40), 100.0, wall)
+    assert first is not None and first.synced_at == pytest.approx(100.0) and first.started_at is None
+    assert reader.take(_dual(1000.0, 10.0, 40), 100.1, 1000.1) is None  # nothing changed
+    second = reader.take(_dual(1000.5, 10.3, 41), 100.6, 1000.6)  # stamp and count together
+    assert second is not None and second.synced_at == pytest.approx(100.5)
+    assert second.started_at == pytest.approx(100.2)
+
+
+def test_a_stamp_seen_before_its_duration_gets_its_start_one_poll_later() -> None:
+    from harness.datapath import SyncReader
+
+    reader = SyncReader("n")
+    reader.take(_dual(1000.0, 10.0, 40), 100.0, 1000.0)
+    early = reader.take(_dual(1001.0, 10.0, 40), 101.05, 1001.05)  # new stamp, count not yet risen
+    assert early is not None and early.started_at is None
+    late = reader.take(_dual(1001.0, 10.4, 41), 101.15, 1001.15)
+    assert late is not None and late.synced_at == early.synced_at
+    assert late.started_at == pytest.approx(100.6)
+    assert reader.take(_dual(1001.0, 10.4, 41), 101.25, 1001.25) is None
+    assert SyncReader("m").take("nothing", 1.0, 1.0) is None
+
+
+def _held_pod_timeline(
+    endpoint: EndpointState,
+    image: str,
+    terminating: float,
+    exited: float,
+    syncs: list[tuple[float, float]],
+    left: float | None = None,
+) -> DataPathTimeline:
+    """A pod with a 4 s preStop sleep seen terminating and then exited, its endpoint out of the ready
+    set at `left` (default: when it was seen terminating), kube-proxy's syncs as (began, stamped)."""
+    held = dict(pre_stop=True, pre_stop_s=4.0)
+    name, ip = endpoint.pod or "", endpoint.address
+    return DataPathTimeline(
+        "web",
+        (
+            ep(0.0, "added", endpoint),
+            ep(0.0, "added", B),
+            ep(terminating if left is None else left, "changed", endpoint, ready=False, terminating=True),
+        ),
+        (
+            dataclasses.replace(pod(terminating, name, "terminating", ip, image), **held),
+            dataclasses.replace(pod(exited, name, "exited", ip, image, code=0), **held),
+        ),
+        tuple(ProxySync("node-1", stamped, stamped + 0.05, began) for began, stamped in syncs),
+        ("node-1",),
+    )
+
+
+def test_an_exit_the_kubelet_reported_late_after_a_prestop_sleep() -> None:
+    """From a suites run beside two busy containers: statefulset-demo-1 began terminating at +72.386
+    (preStop `sleep 4`), its endpoint left the ready set then, kube-proxy's next sync had begun before
+    that (it ended at +76.655) and the one after ended at +77.708; from +76.416 connections were
+    refused, and the pod's exit was reported only at +76.951. The refusals after the preStop's end
+    are the stopped pod reached through stale rules; one during the preStop is not put down to it."""
+    s1 = EndpointState("10.244.0.90", "statefulset-demo-1", "node-1", True, True, False)
+    tl = _held_pod_timeline(s1, NEW_IMG, 72.386, 76.951, [(68.5, 68.864), (72.1, 76.655), (77.3, 77.708)])
+    refused = attribute(failed(76.416, "connect-refused"), tl, versions=VERSIONS)
+    assert refused.cause == "stale-proxy-rules" and refused.pod == s1.pod
+    assert refused.text == (
+        "connect-refused at +76.416s, pod statefulset-demo-1 (nginx/1.26.3) terminating since +72.386s (a "
+        "preStop sleep of 4 s: its app stopped from +76.386s), exited as seen 535 ms later, at +76.951s (the "
+        "kubelet reports an exit up to 2 s late); its endpoint left the ready set at +72.386s but kube-proxy "
+        "on node-1 had not synced since +68.864s: traffic still went to the stopped pod"
+    )
+    after = attribute(ProbeSample(77.0, 78.0, None, "connect-timeout"), tl, versions=VERSIONS)
+    assert after.cause == "stale-proxy-rules" and "had last synced at +76.655s with a sync begun at +72.100s" in (
+        after.text
+    )
+    during = attribute(ProbeSample(75.0, 76.0, None, "connect-timeout"), tl, versions=VERSIONS)
+    assert during.cause != "stale-proxy-rules"  # a timeout inside the preStop sleep: the app still listened
+
+
+def test_a_refusal_says_the_app_stopped_when_the_watch_showed_the_deletion_late() -> None:
+    """The same run, an earlier ordinal: statefulset-demo-1 was seen terminating at +32.848 and exited
+    at +33.736 (so its deletion had begun some 3 s before it was seen: the preStop sleeps 4 s); kube-proxy's
+    sync begun at +29.364 took until +32.934 and the next began at +33.935. Refusals from +33.449 are
+    the stopped pod through stale rules: a pod still in its preStop hook listens."""
+    s1 = EndpointState("10.244.0.24", "statefulset-demo-1", "node-1", True, True, False)
+    tl = _held_pod_timeline(
+        s1, OLD_IMG, 32.848, 33.736, [(25.416, 25.458), (29.364, 32.934), (33.935, 33.979)], left=32.836
+    )
+    a = attribute(failed(33.449, "connect-refused"), tl, versions=VERSIONS)
+    assert a.cause == "stale-proxy-rules" and a.pod == s1.pod
+    assert a.text == (
+        "connect-refused at +33.449s, pod statefulset-demo-1 (nginx/1.22.1) terminating since +32.848s (its "
+        "preStop hook over, as the connect-refused says), exited as seen 287 ms later, at +33.736s (the kubelet "
+        "reports an exit up to 2 s late); its endpoint left the ready set at +32.836s but kube-proxy on node-1 "
+        "had last synced at +32.934s with a sync begun at +29.364s, before that change: traffic still went to "
+        "the stopped pod"
+    )
+    assert attribute(failed(33.653, "connect-unreachable"), tl, versions=VERSIONS).cause == "stale-proxy-rules"
+
+
+def test_prestop_sleep_lengths() -> None:
+    from harness.rollout.pods import pre_stop_sleep
+
+    assert pre_stop_sleep({"exec": {"command": ["sleep", "4"]}}) == 4.0
+    assert pre_stop_sleep({"exec": {"command": ["/bin/sh", "-c", "sleep 2.5"]}}) == 2.5
+    assert pre_stop_sleep({"sleep": {"seconds": 5}}) == 5.0
+    assert pre_stop_sleep({"exec": {"command": ["nginx", "-s", "quit"]}}) is None
+    assert pre_stop_sleep({"httpGet": {"path": "/drain", "port": 80}}) is None
+    assert pre_stop_sleep(None) is None
+
+
+def test_a_closed_keep_alive_connection_says_when_it_was_opened() -> None:
+    """From the JSON-patch scenario beside busy containers: the old pod began terminating at +6.001
+    (preStop 4 s), its endpoint left the ready set at +6.177, and kube-proxy's next sync began only
+    at +9.9; a keep-alive connection opened at +9.744 reached the pod and was reset at +10.128,
+    when nginx stopped. Opened before the endpoint left, the text says that instead."""
+    from harness.samples import connections_opened
+
+    a_ = EndpointState("10.244.0.197", "raw-old", "node-1", True, True, False)
+    tl = DataPathTimeline(
+        "web",
+        (ep(0.0, "added", a_), ep(0.0, "added", B), ep(6.177, "changed", a_, ready=False, terminating=True)),
+        (pod(6.001, "raw-old", "terminating", a_.address),),
+        (ProxySync("node-1", 5.287, 5.3, 5.2), ProxySync("node-1", 10.333, 10.4, 9.9)),
+        ("node-1",),
+    )
+    run = [
+        ProbeSample(9.744, 9.745, 200, None, "nginx/1.22.1", seq=1, conn=7),
+        ProbeSample(9.9, 9.901, 200, None, "nginx/1.22.1", seq=2, conn=7, reused=True),
+        ProbeSample(10.128, 10.1281, None, "reset", seq=3, conn=7, reused=True),
+    ]
+    assert connections_opened(run) == {(None, 7): 9.744}  # (witness, connection)
+    [a] = attributor(tl, versions=VERSIONS, run_samples=run)([run[-1]])
+    assert a.cause == "keepalive-closed-at-shutdown"
+    assert a.text == (
+        "reset at +10.128s on a reused connection, 4127 ms after pod raw-old (nginx/1.22.1) terminating: "
+        "the server closed a connection the client was reusing (opened at +9.744s, 3567 ms after the pod's "
+        "endpoint left the ready set at +6.177s while kube-proxy's rules still held it (until +10.333s))"
+    )
+    early = [dataclasses.replace(run[0], start=5.9, end=5.901), run[2]]
+    [b] = attributor(tl, versions=VERSIONS, run_samples=early)([run[-1]])
+    assert b.text.endswith("(opened at +5.900s, 277 ms before the pod's endpoint left the ready set at +6.177s)")

@@ -144,6 +144,18 @@ def test_waits_for_generation_to_be_observed_first() -> None:
     assert not st.failed
 
 
+def test_a_rollback_request_not_yet_taken_is_not_done() -> None:
+    # Before 1.16 the /rollback POST stores the request without bumping generation: every other rule
+    # still reads the rollout before it as complete (1.15 nightly, README finding 19).
+    pending = rollout_status(deployment(annotations={"deprecated.deployment.rollback.to": "0"}))
+    assert not pending.done and not pending.failed
+    assert pending.message == 'Waiting for deployment "web" to take its rollback request (0)...'
+    as_extensions = deployment()
+    as_extensions["spec"]["rollbackTo"] = {"revision": 1}
+    assert not rollout_status(as_extensions).done
+    assert rollout_status(deployment(annotations={"deprecated.deployment.rollback.to": ""})).done
+
+
 def test_progress_deadline_fails_before_counts() -> None:
     st = rollout_status(
         deployment(

@@ -180,17 +180,18 @@ def test_matrix_data_lists_empty_cells_as_empty_lists() -> None:
 
 def test_an_old_report_directory_still_reads_and_merges_with_a_new_run(tmp_path) -> None:
     """A report directory written before k8s_version was split into kit_version and server_version
-    (docs/example-matrix.json, a per-test report with only k8s_version) loads, and its columns meet
-    a new run's: both are named by the server's version."""
+    (data/matrix-before-server-version.json, the 1.34-1.36 nightly's matrix once in docs/, and a
+    per-test report with only k8s_version) loads, and its columns meet a new run's: both are named by
+    the server's version."""
     from pathlib import Path
 
     from harness.matrixdiff import compare
     from harness.report import TestReport, behaviour_matrix
 
-    docs = Path(__file__).resolve().parents[2] / "docs"
+    data = Path(__file__).resolve().parent / "data"
     old = tmp_path / "old"
     old.mkdir()
-    (old / "matrix.json").write_text((docs / "example-matrix.json").read_text())
+    (old / "matrix.json").write_text((data / "matrix-before-server-version.json").read_text())
     (old / "suites_test_statefulset.json").write_text(
         json.dumps({"scenario": "s", "outcome": "passed", "k8s_version": "v1.36.3", "t0": 0.0, "duration_s": 1.0})
     )

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.netcounters import NetCounterPoller, parse_conntrack_stats, parse_proc_counters, read_counters
+from harness.netcounters import (
+    NetCounterPoller,
+    parse_cgroup_path,
+    parse_conntrack_stats,
+    parse_cpu_line,
+    parse_proc_counters,
+    read_counters,
+)
 
 NETSTAT = """TcpExt: SyncookiesSent PAWSTimewait ListenOverflows TCPAbortOnData
 TcpExt: 0 {paws} 0 3
@@ -107,3 +114,56 @@ def test_parse_schedstat_reads_the_run_queue_delay() -> None:
 
     assert parse_schedstat("1132187 312838 3\n") == 312838
     assert parse_schedstat("") is None and parse_schedstat("x y") is None
+
+
+def test_parse_cpu_line_gives_the_idle_time() -> None:
+    tick_ms = 1000 / __import__("os").sysconf("SC_CLK_TCK")
+    assert parse_cpu_line("cpu  100 5 50 800 20 3 2 10 0 0\ncpu0 1 2 3 4\n") == 820 * tick_ms  # idle and iowait
+    assert parse_cpu_line("intr 1 2") is None
+
+
+def test_parse_cgroup_path_finds_the_container_of_a_nodes_systemd() -> None:
+    v1 = "12:cpu,cpuacct:/docker/abc/init.scope\n3:memory:/docker/abc/init.scope\n"
+    assert parse_cgroup_path(v1) == ("v1", "/docker/abc")
+    assert parse_cgroup_path("0::/system.slice/docker-abc.scope\n") == ("v2", "/system.slice/docker-abc.scope")
+    assert parse_cgroup_path("") is None
+
+
+def write_stat(root: Path, pid: str, utime: int, stime: int, comm: str = "python3") -> None:
+    (root / pid).mkdir(parents=True, exist_ok=True)
+    fields = ["S"] + ["0"] * 10 + [str(utime), str(stime)] + ["0"] * 30
+    (root / pid / "stat").write_text(f"{pid} ({comm}) " + " ".join(fields) + "\n")
+
+
+def test_poller_keeps_a_cpu_ledger_of_the_machine_the_node_the_samplers_and_itself(tmp_path: Path) -> None:
+    """Per poll, where the CPU time went: the CPUs' capacity and idle time, the node container's cgroup, the
+    host samplers (found by their module in the command line) and the harness process."""
+    proc, cgroups = tmp_path / "proc", tmp_path / "cgroup"
+    write_proc(proc, "self", paws=0, rsts=0)
+    write_proc(proc, "100", paws=0, rsts=0, cgroup="5:cpu,cpuacct:/docker/abc/init.scope\n")
+    write_proc(proc, "300", paws=0, rsts=0, cgroup="0::/\n")
+    (proc / "300" / "cmdline").write_bytes(b"python3\0-m\0harness.probeloop\0--port\x0030080\0")
+    usage = cgroups / "cpu,cpuacct" / "docker" / "abc" / "cpuacct.usage"
+    usage.parent.mkdir(parents=True)
+
+    def state(idle: int, node_ns: int, sampler: int, harness: int) -> None:
+        (proc / "stat").write_text(f"cpu  500 0 0 {idle} 7 0 0 0 0 0\n")
+        usage.write_text(f"{node_ns}\n")
+        write_stat(proc, "300", sampler, 0)
+        write_stat(proc, "self", harness, 0)
+
+    state(900, 1_000_000_000, 10, 5)
+    poller = NetCounterPoller({"node-1": 100}, dict, proc=str(proc), cgroup_root=str(cgroups))
+    poller._poll()
+    state(960, 1_250_000_000, 30, 6)
+    poller._poll()
+    tick_ms = 1000 / __import__("os").sysconf("SC_CLK_TCK")
+    rises = {(c.where, c.name): c.delta for c in poller.records}
+    capacity = rises.pop(("host", "cpu.capacity_ms"), 0)  # the wall time between the polls, times the CPUs
+    assert 0 <= capacity < 1000
+    assert rises == {
+        ("host", "cpu.idle_ms"): int(967 * tick_ms) - int(907 * tick_ms),
+        ("host", "cpu.samplers_ms"): int(30 * tick_ms) - int(10 * tick_ms),
+        ("host", "cpu.harness_ms"): int(6 * tick_ms) - int(5 * tick_ms),
+        ("node node-1", "cpu.node_ms"): 250,
+    }

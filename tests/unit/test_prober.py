@@ -4,6 +4,7 @@ following against a fake API; clock alignment."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -60,6 +61,7 @@ def test_new_connection_per_request_records_status_server_marker_and_numbers(ser
     assert [s.seq for s in samples] == list(range(1, 21)) and [s.conn for s in samples] == list(range(1, 21))
     assert not any(s.reused for s in samples)
     assert set(server.hosts) == {f"127.0.0.1:{server.port}"}
+    assert set(server.peer_ports) == {s.port for s in samples} and len(server.peer_ports) == 20  # the source ports
 
 
 def test_keep_alive_reuses_connections_and_records_failures_on_them(server11: ScriptedServer) -> None:
@@ -69,6 +71,7 @@ def test_keep_alive_reuses_connections_and_records_failures_on_them(server11: Sc
     assert [s.reused for s in samples] == [False, True, True, False, True]
     assert [s.conn for s in samples] == [1, 1, 1, 2, 2]
     assert server11.counts == {"connections": 2, "requests": 5}
+    assert [s.port is None for s in samples] == [False, True, True, False, True]  # a port per new connection
 
 
 @pytest.mark.parametrize(
@@ -103,6 +106,19 @@ def test_refused_connections_are_classified() -> None:
         bound.bind(("127.0.0.1", 0))
         samples, _ = loop_run(bound.getsockname()[1], interval=0.01, max_requests=3)
     assert [(s.status, s.error) for s in samples] == [(None, "connect-refused")] * 3
+
+
+def test_connect_errors_name_an_icmp_unreachable() -> None:
+    from harness.probeloop import _connect_class
+
+    assert [_connect_class(c) for c in (errno.ECONNREFUSED, errno.ETIMEDOUT, errno.EHOSTUNREACH)] == [
+        "connect-refused",
+        "connect-timeout",
+        "connect-unreachable",
+    ]
+    assert _connect_class(errno.ENETUNREACH) == "connect-unreachable"
+    assert _connect_class(errno.EADDRNOTAVAIL) == "connect-error"  # no local port left: no SYN was sent
+    assert {"connect-unreachable", "connect-error"} <= set(ERROR_CLASSES)
 
 
 def test_a_hanging_request_does_not_silence_the_ticker(server: ScriptedServer) -> None:

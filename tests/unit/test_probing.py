@@ -74,11 +74,13 @@ def test_requests_before_the_first_answer_are_not_evidence() -> None:
     script = []
     for i in range(550):  # a request every 2 ms; SYN-ACKs from +1.008 s on
         start = i * 0.002
-        end = start + 1.004 if start < 0.004 else max(start, 1.008) + 0.0005 if start < 1.008 else start + 0.0005
+        end = start + 1.003 if start < 0.004 else max(start, 1.008) + 0.0005 if start < 1.008 else start + 0.0005
         script.append((start, end, True))
     sampler = ScriptedSampler(script, ticking=True)  # however late the test reaches finish()
     probed = service(sampler).start()
-    first = sampler.t0 + 1.004  # the request begun at 0 answered first, on its retransmitted SYN
+    # the request begun at 0 answered first, on its retransmitted SYN; at +1.003 s, between two starts:
+    # at +1.004 s a start would tie with it and fall either side by a rounding of the clock's value
+    first = sampler.t0 + 1.003
     assert probed.first_ok["new-connection"] == pytest.approx(first)
     analysis = probed.finish(observe=False)[0]
     assert analysis.coverage.window_start == pytest.approx(first)

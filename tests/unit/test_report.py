@@ -186,6 +186,29 @@ def test_test_report_json_has_the_promised_keys(tmp_path: Path) -> None:
     assert data["picture"] == "pictures/rolling.png"
 
 
+def test_the_report_says_how_many_cores_each_part_of_the_machine_used(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from harness.netcounters import CounterChange
+
+    ledger = tuple(
+        CounterChange(T0 + t + 0.5, T0 + t, where, name, ms)
+        for t in (1.0, 1.5, 2.0, 2.5)
+        for where, name, ms in (
+            ("host", "cpu.capacity_ms", 1000),
+            ("host", "cpu.idle_ms", 300),
+            ("host", "cpu.samplers_ms", 175),
+            ("node node-a", "cpu.node_ms", 400),
+        )
+    )
+    timeline = replace(DATAPATH, counters=ledger, counters_read=True)
+    data = json.loads(write_test_report(tmp_path, make_report(datapath=(timeline,))).read_text())
+    assert data["datapath"][0]["cpu_cores"] == {"capacity": 2.0, "idle": 0.6, "node": 0.8, "samplers": 0.35}
+    assert data["datapath"][0]["kernel_counters"][0]["counter"] == "cpu.capacity_ms"
+    plain = json.loads(write_test_report(tmp_path, make_report()).read_text())
+    assert plain["datapath"][0]["cpu_cores"] is None
+
+
 def test_api_exchanges_lose_every_credential(tmp_path: Path) -> None:
     text = write_test_report(tmp_path, make_report()).read_text()
     for secret in ("s3cret", "PRIVATE", "hunter2", "Proxy-Authorization"):
