@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -27,8 +28,9 @@ from .analysis import MAX_CLOCK_ERROR, Phase, ProbeAnalysis, analyse, held_toget
 from .attribution import attributor
 from .datapath import DataPathRecorder, DataPathTimeline
 from .errors import HarnessError, WaitTimeout
+from .poll import poll
 from .sampler import ProbeOptions, Prober
-from .samples import ProbeRun, ProbeSample, clock, merge_runs
+from .samples import KEEP_ALIVE, ProbeRun, ProbeSample, clock, merge_runs
 from .steal import StealRecord, StealRecorder, explain_stolen
 from .stopwatch import STOPWATCH, observe_for
 from .timeouts import Timeouts
@@ -151,6 +153,45 @@ class ProbedService:
         self.phases.append(
             Phase(label, started, done + self.timeouts.endpoint_propagation, tuple(versions), tuple(settled))
         )
+
+    def wait_answered(self, version: str, timeout: float) -> float:
+        """Wait, inside a phase, until `version` has answered every sampler that must see each version of a
+        phase (new connections; a keep-alive connection stays on its pod); return the instant it had.
+
+        A scenario that stops a rollout part way stops at a state the API reported (a new pod ready);
+        the Service serves that pod only once kube-proxy has written it into its rules, up to a
+        sync period or more later. Waiting here makes the part-way state one the Service served."""
+        if self._open_phase is None:
+            raise HarnessError(f"wait_answered({version!r}) is only meaningful inside a phase")
+        phase, since = self._open_phase
+        labels = {s.label for s in self.samplers if s.kind != KEEP_ALIVE}
+
+        def look() -> tuple[bool, tuple[dict[str, float], dict[str, Counter[str]]]]:
+            first: dict[str, float] = {}
+            seen: dict[str, Counter[str]] = {label: Counter() for label in labels}
+            for sampler in self.samplers:
+                if sampler.label not in labels:
+                    continue
+                for s in reversed(sampler.samples()):
+                    if s.start < since:
+                        break
+                    if s.ok and s.server is not None:
+                        seen[sampler.label][s.server] += 1
+                        if s.server == version:
+                            first[sampler.label] = min(first.get(sampler.label, s.end), s.end)
+            return set(first) == labels, (first, seen)
+
+        def describe(observed: tuple[dict[str, float], dict[str, Counter[str]]]) -> str:
+            return "; ".join(f"{label}: {dict(counts) or 'no answer'}" for label, counts in observed[1].items())
+
+        first, _ = poll(
+            look,
+            waited_for=f"{version!r} to answer the {', '.join(sorted(labels))} sampler(s) in phase {phase!r}",
+            timeout=timeout,
+            interval=0.02,
+            describe=describe,
+        )
+        return max(first.values(), default=since)
 
     def hold(self, label: str, versions: Sequence[str], seconds: float) -> None:
         """Watch a settled state for `seconds` as a phase of its own (e.g. a canary held)."""

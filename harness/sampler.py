@@ -120,6 +120,7 @@ class Prober(Protocol):
     """What the harness uses of a sampler, wherever it runs (`harness.probing`, `harness.demo`)."""
 
     stopped: bool
+    kind: str
 
     @property
     def label(self) -> str: ...

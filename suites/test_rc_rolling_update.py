@@ -225,8 +225,10 @@ def test_rc_rolling_update_killed_half_way_resumes(
 def test_rc_rollback_half_way_restores_v1(core_api, namespace, probed, app_images, record, timeouts):
     """Rollback half way MUST restore rc-demo-v0.1 at 4 replicas and remove v0.2, dropping no request.
 
-    Both samplers probe the whole update and its rollback; once the rollback settled only the
-    old Server header answers; the pods of both RCs stay within 4 + 1 and 4 ready."""
+    Half way is served: the update stops at the scale-up to 2 v0.2 replicas and the rollback begins once
+    v0.2 has answered new connections. Both samplers probe the whole update and its rollback; once the
+    rollback settled only the old Server header answers; the pods of both RCs stay within 4 + 1 and 4
+    ready."""
     probed, watcher = probed
     old, new = app_images["old"], app_images["new"]
     new_rc = replication_controller(APP, "v0.2", new.image, replicas=DESIRED)
@@ -248,6 +250,11 @@ def test_rc_rollback_half_way_restores_v1(core_api, namespace, probed, app_image
                 new_rc,
                 on_step=stop_half_way,
             )
+        # The updater stops at a state the API reported (a v0.2 pod ready); the Service serves it once
+        # kube-proxy has synced, which can be after the stop: half way means v0.2 answered (README finding 23).
+        stopped = clock()
+        served = probed.wait_answered(new.server, timeouts.pods_ready)
+        record.measure("half way: v0.2's first answer after the stop (s)", f"{served - stopped:+.3f}")
     with probed.phase("rollback to rc-demo-v0.1", (new.server, old.server)):
         result = updater.rollback(
             f"{APP}-v0.1",

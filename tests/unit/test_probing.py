@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.analysis import Phase
-from harness.errors import WaitTimeout
+from harness.errors import HarnessError, WaitTimeout
 from harness.probing import ProbedService
 from harness.sampler import ProbeOptions
 from harness.samples import ProbeRun, ProbeSample, clock
@@ -17,9 +17,12 @@ class ScriptedSampler:
 
     kind, route, where, interval = "new-connection", "mapped", "scripted", 0.002
 
-    def __init__(self, samples: list[tuple[float, float, bool]], *, ticking: bool = False) -> None:
+    def __init__(
+        self, samples: list[tuple[float, float, bool]], *, ticking: bool = False, ticks: str = "nginx/1.22.1"
+    ) -> None:
         self.script = samples
         self.ticking = ticking  # after the script, answered ticks every interval until asked: a live sampler
+        self.ticks = ticks  # the Server header of those ticks
         self.stopped = False
         self.t0 = 0.0
 
@@ -32,11 +35,11 @@ class ScriptedSampler:
         return self
 
     def samples(self) -> list[ProbeSample]:
-        script = list(self.script)
+        script = [(s, e, ok, "nginx/1.22.1") for s, e, ok in self.script]
         if self.ticking:
             start = script[-1][0] + self.interval
             while self.t0 + start <= clock():
-                script.append((start, start + 0.0005, True))
+                script.append((start, start + 0.0005, True, self.ticks))
                 start += self.interval
         return [
             ProbeSample(
@@ -44,10 +47,10 @@ class ScriptedSampler:
                 self.t0 + e,
                 200 if ok else None,
                 None if ok else "connect-timeout",
-                server="nginx/1.22.1" if ok else None,
+                server=server if ok else None,
                 seq=i,
             )
-            for i, (s, e, ok) in enumerate(script)
+            for i, (s, e, ok, server) in enumerate(script)
         ]
 
     def wait_first_ok(self, timeout: float) -> bool:
@@ -106,3 +109,30 @@ def test_the_window_ends_when_the_samplers_stop_not_at_settle() -> None:
     analysis = probed.finish(observe=False)[0]
     assert analysis.total == 49 and analysis.failed == 1, analysis.verdict  # the first answer opens the window
     assert not analysis.passed
+
+
+def test_waiting_for_a_version_returns_once_new_connections_had_it_in_the_phase() -> None:
+    """A rollout stopped part way: the new version's first answer in the phase, whenever it comes."""
+    sampler = ScriptedSampler([(0.0, 0.0005, True)], ticking=True, ticks="nginx/1.26.3")
+    probed = service(sampler).start()
+    with probed.phase("half way", ("nginx/1.22.1", "nginx/1.26.3")):
+        entered = clock()
+        served = probed.wait_answered("nginx/1.26.3", 5.0)
+    assert entered <= served <= clock()
+
+
+def test_waiting_for_a_version_that_never_answers_says_what_did() -> None:
+    sampler = ScriptedSampler([(0.0, 0.0005, True)], ticking=True)
+    probed = service(sampler).start()
+    with probed.phase("half way", ("nginx/1.22.1", "nginx/1.26.3")):
+        with pytest.raises(WaitTimeout, match=r"'nginx/1.26.3' to answer the new-connection sampler.*half way"):
+            probed.wait_answered("nginx/1.26.3", 0.1)
+    with pytest.raises(WaitTimeout, match=r"new-connection: \{'nginx/1.22.1': \d+\}"):
+        with probed.phase("again", ("nginx/1.22.1", "nginx/1.26.3")):
+            probed.wait_answered("nginx/1.26.3", 0.1)
+
+
+def test_waiting_for_a_version_outside_a_phase_is_refused() -> None:
+    probed = service(ScriptedSampler([(0.0, 0.0005, True)], ticking=True)).start()
+    with pytest.raises(HarnessError, match="inside a phase"):
+        probed.wait_answered("nginx/1.26.3", 1.0)
