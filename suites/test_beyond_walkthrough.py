@@ -83,6 +83,7 @@ def test_statefulset_rolling_update_highest_ordinal_first_then_partition_canary(
 
     log.info("create %s (4 ordinals, %s) with its headless Service and the NodePort demo Service", STS, old.image)
     core_api.create_namespaced_service(namespace, headless_service(f"{STS}-headless", labels))
+    probed_service.expose(STS, labels)
     apply_object(raw_api, statefulset(STS, old.image, "v0.1", replicas=DESIRED), namespace)
     wait_set_rollout(apps_api, core_api, namespace, "StatefulSet", STS, timeouts)
     probed = probed_service(STS, labels)
@@ -207,6 +208,7 @@ def test_daemonset_rolling_update_surges_and_drops_no_request(
     labels = {"app": DS}
 
     log.info("create %s (%s, one pod per node) behind a Service", DS, old.image)
+    probed_service.expose(DS, labels)
     apply_object(raw_api, daemonset(DS, old.image, "v0.1", max_surge=1, max_unavailable=0), namespace)
     nodes = int(dict(wait_set_rollout(apps_api, core_api, namespace, "DaemonSet", DS, timeouts).counts)["desired"])
     cluster_nodes = len(core_api.list_node().items)
@@ -275,6 +277,7 @@ def test_rollout_to_unstartable_image_stalls_then_undo_restores(
     deadline = timeouts.rollout_progress_deadline
 
     log.info("create %s v0.1 (%s, progressDeadlineSeconds %d) behind a Service", STUCK, old.image, deadline)
+    probed_service.expose(STUCK, {"app": STUCK})
     deployments.apply(
         deployment(STUCK, old.image, "v0.1", progress_deadline=deadline), change_cause=f"create {STUCK} v0.1"
     )
@@ -369,6 +372,7 @@ def test_naive_against_hardened_deployment(
     unavailable = scaled_value(options["max_unavailable"], DESIRED, round_up=False)
 
     log.info("create %s v0.1 (%s, %s) behind a Service", name, old.image, options)
+    probed_service.expose(name, {"app": name})
     deployments.apply(deployment(name, old.image, "v0.1", **options), change_cause=f"create {name} v0.1")
     deployments.wait_rollout_complete(name, timeouts.rollout)
     probed = probed_service(name, {"app": name}, failures="asserted" if variant == "hardened" else "measured")

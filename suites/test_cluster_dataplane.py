@@ -39,6 +39,7 @@ def test_service_traffic_reaches_pods_on_every_node(
     if node_count < 2:
         record.measure("requests-served-per-node", f"not checked: {node_count} node")
         pytest.skip(f"needs a cluster of several nodes (this one has {node_count}): run with --nodes 3")
+    probed_service.expose(NAME, {"app": NAME})
     body = deployment(NAME, app_images["old"].image, "v0.1", replicas=node_count)
     spec = body["spec"]["template"]["spec"]
     spec["tolerations"] = [

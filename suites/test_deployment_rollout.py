@@ -41,6 +41,7 @@ def test_deployment_rolling_update_drops_no_request(
     old, new = app_images["old"], app_images["new"]
 
     log.info("create %s v0.1 (%s) behind a Service", NAME, old.image)
+    probed_service.expose(NAME, {"app": NAME})
     deployments.apply(deployment(NAME, old.image, "v0.1"), change_cause=f"create {NAME} v0.1")
     deployments.wait_rollout_complete(NAME, timeouts.rollout)
     probed = probed_service(NAME, {"app": NAME})
@@ -82,6 +83,7 @@ def test_deployment_history_scale_undo_and_limit(
     and keep-alive), each phase settling on its target version.
     """
     old, new = app_images["old"], app_images["new"]
+    probed_service.expose(NAME, {"app": NAME})
     deployments.apply(deployment(NAME, old.image, "v0.1"), change_cause="v0.1")
     deployments.wait_rollout_complete(NAME, timeouts.rollout)
     probed = probed_service(NAME, {"app": NAME})
@@ -145,6 +147,7 @@ def test_kubectl_agrees_with_the_harness(
 
     kubectl = Kubectl(wheel_kubectl(), cluster.kubeconfig, cluster.context, namespace, server_version.release)
     old, new = app_images["old"], app_images["new"]
+    probed_service.expose(NAME, {"app": NAME})
     deployments.apply(deployment(NAME, old.image, "v0.1"), change_cause="created by the harness")
     deployments.wait_rollout_complete(NAME, timeouts.rollout)
     probed = probed_service(NAME, {"app": NAME})

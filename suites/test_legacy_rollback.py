@@ -105,6 +105,7 @@ def test_walkthrough_raw_requests_as_sent(
     """
     old, new = app_images["old"], app_images["new"]
     log.info("POST %s v0.1 (%s)", WALKTHROUGH_NAME, old.image)
+    probed_service.expose(WALKTHROUGH_NAME, {"app": WALKTHROUGH_NAME})
     _create(raw_api, namespace, deployment(WALKTHROUGH_NAME, old.image, "v0.1"))
     deployments.wait_rollout_complete(WALKTHROUGH_NAME, timeouts.rollout)
     probed = probed_service(WALKTHROUGH_NAME, {"app": WALKTHROUGH_NAME})
@@ -174,6 +175,7 @@ def test_legacy_rollback_is_gone_and_undo_works(
     undo, the old one once it settled.
     """
     name = "legacy-rollback"
+    probed_service.expose(name, {"app": name})
     before = _two_revisions(raw_api, deployments, namespace, app_images, timeouts, name)
     first, second = before
     generation = deployments.get(name)["metadata"]["generation"]

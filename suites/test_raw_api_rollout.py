@@ -73,6 +73,7 @@ def test_raw_patch_rollout_drops_no_request(
     path = deployment_path(namespace, name)
 
     log.info("POST %s v0.1 (%s) behind a Service", name, old.image)
+    probed_service.expose(name, {"app": name})
     _create(raw_api, namespace, deployment(name, old.image, "v0.1", replicas=DESIRED))
     deployments.wait_rollout_complete(name, timeouts.rollout)
     probed = probed_service(name, {"app": name})
@@ -128,6 +129,7 @@ def test_raw_patch_history_keeps_the_earlier_change_cause(
     updated_cause = f"update {name} to v0.3"
 
     log.info("POST %s v0.1 with change-cause %r", name, created_cause)
+    probed_service.expose(name, {"app": name})
     _create(raw_api, namespace, with_change_cause(deployment(name, old.image, "v0.1"), created_cause))
     deployments.wait_rollout_complete(name, timeouts.rollout)
     probed = probed_service(name, {"app": name})

@@ -42,10 +42,17 @@ def rc_v1(core_api, namespace, app_images, timeouts):
 
 
 @pytest.fixture
-def probed(kube_api, namespace, rc_v1, probed_service, timeouts):
+def rc_service(probed_service):
+    """The Service over app=rc-demo, created before rc-demo-v0.1's pods (`probed_service.expose`)."""
+    probed_service.expose(APP, {"app": APP})
+    return probed_service
+
+
+@pytest.fixture
+def probed(kube_api, namespace, rc_service, rc_v1, timeouts):
     """The Service over app=rc-demo, probed from its first answer on, and a watcher of its pods:
     the replica bounds are read from the pods themselves, not from the updater's own steps."""
-    probed = probed_service(APP, {"app": APP})
+    probed = rc_service(APP, {"app": APP})
     pods = PodWatcher(kube_api, namespace, {"app": APP}, timeouts=timeouts).start()
     probed.watch(pods)
     yield probed, pods

@@ -177,7 +177,9 @@ def test_host_prober_run_says_stopped_and_counts_everything(server: ScriptedServ
     prober = HostProber(ProbeTarget("127.0.0.1", server.port), ProbeOptions(interval=0.005)).start()
     assert prober.wait_first_ok(10)
     run = prober.stop()
-    assert run.stop_reason == "stopped" and run.requests == len(run.samples) and run.lost == 0
+    seen = f"{run.stop_reason=} {run.requests=} samples={len(run.samples)} {run.lost=} {prober.stream.diagnostics=}"
+    assert run.stop_reason == "stopped", seen
+    assert run.requests == len(run.samples) and run.lost == 0, seen
     assert run.stopped_at is not None and run.stopped_at >= run.samples[-1].start
 
 
