@@ -11,7 +11,8 @@ Cause classes, checked in this order (the first that the evidence supports):
   pod was shutting down: the server closed (or reset) a connection the client
   had every reason to reuse.
 - `stale-conntrack`, by its source port: a new connection whose source port an earlier failed
-  request of the same host used while that one's conntrack entry still lived (`SAME_PORT`:
+  request of the same host used (a new connection, or a reused one the server reset, which
+  carries its connection's port) while that one's conntrack entry still lived (`SAME_PORT`:
   SYN_SENT 120 s after an unanswered or unreachable SYN; CLOSE 10 s after a reset from the
   server's side, which a new SYN does not clear): the entry keeps its NAT, so the SYN went
   where the earlier one went. (The later rule below infers the same from a stopped pod.)
@@ -251,10 +252,12 @@ def failure_instant(sample: ProbeSample, error: str) -> float:
 
 
 def by_port(failed: Iterable[ProbeSample]) -> dict[int, list[ProbeSample]]:
-    """Failed new connections that can leave a conntrack entry behind (`SAME_PORT`), by source port."""
+    """Failed requests that can leave a conntrack entry behind (`SAME_PORT`), by source port: new
+    connections, and reused ones the server reset, which carry their connection's port
+    (`samples.failures_with_ports`)."""
     ports: dict[int, list[ProbeSample]] = {}
     for e in failed:
-        if e.port is not None and not e.reused and e.error in SAME_PORT:
+        if e.port is not None and e.error in SAME_PORT:
             ports.setdefault(e.port, []).append(e)
     return ports
 
@@ -326,7 +329,8 @@ def attribute(
             error,
             "stale-conntrack",
             f"{how}: its source port {sample.port} had carried the request sent at {rel(same_port.start)} "
-            f"({same_port.error}, {sample.start - same_port.end:.1f} s before), whose conntrack entry "
+            f"({same_port.error}{' over a reused connection' if same_port.reused else ''}, "
+            f"{sample.start - same_port.end:.1f} s before), whose conntrack entry "
             f"({state}, {lives:.0f} s) keeps its NAT: this SYN went where that one went",
             None,
             None,

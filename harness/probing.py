@@ -30,7 +30,7 @@ from .datapath import DataPathRecorder, DataPathTimeline
 from .errors import HarnessError, WaitTimeout
 from .poll import poll
 from .sampler import ProbeOptions, Prober
-from .samples import KEEP_ALIVE, ProbeRun, ProbeSample, clock, merge_runs
+from .samples import KEEP_ALIVE, ProbeRun, ProbeSample, clock, failures_with_ports, merge_runs
 from .steal import StealRecord, StealRecorder, explain_stolen
 from .stopwatch import STOPWATCH, observe_for
 from .timeouts import Timeouts
@@ -233,7 +233,7 @@ class ProbedService:
                     origin=self.origin,
                     source_ports=run.route == "node",
                     # every failed request of the host on this route, this run's own outside the window too
-                    host_failures=[s for r in runs if r.route == run.route for s in r.samples if not s.ok],
+                    host_failures=[s for r in runs if r.route == run.route for s in failures_with_ports(r.samples)],
                     run_samples=run.samples,
                 )
             window_start = self.first_ok.get(run.label, run.started_at)

@@ -23,7 +23,7 @@ from .attribution import Attribution, attributor
 from .datapath import DataPathTimeline, EndpointEvent, EndpointState, PodTransition, ProxySync
 from .errors import ConfigError
 from .netcounters import CounterChange
-from .samples import ProbeSample
+from .samples import ProbeSample, failures_with_ports
 
 __all__ = ["Explained", "explain_report", "load_samples", "load_timeline", "render"]
 
@@ -131,7 +131,7 @@ def explain_report(path: Path) -> list[Explained]:
             continue
         route = probe.get("route")
         same_route = [k for k in probes if probes[k].get("route") == route]
-        host = [s for k in same_route for s in (*samples.get(k, ()), *outside.get(k, ())) if not s.ok]
+        host = [s for k in same_route for s in failures_with_ports((*samples.get(k, ()), *outside.get(k, ())))]
         explain = attributor(
             timeline, source_ports=route == "node", host_failures=host, run_samples=samples.get(kind, ())
         )

@@ -18,6 +18,7 @@ __all__ = [
     "USUAL_ROUTE",
     "merge_runs",
     "connections_opened",
+    "failures_with_ports",
 ]
 
 clock = time.monotonic
@@ -119,6 +120,21 @@ def connections_opened(samples: Iterable[ProbeSample]) -> dict[tuple[int | None,
         if s.conn is not None and not s.reused:
             opened.setdefault(s.connection, s.start)
     return opened
+
+
+def failures_with_ports(samples: Iterable[ProbeSample]) -> list[ProbeSample]:
+    """The failed requests of one sampler's samples, each with its connection's source port: a
+    reused request carries the port its connection was opened from (its first request's)."""
+    samples = list(samples)
+    ports: dict[tuple[int | None, int | None], int] = {}
+    for s in samples:
+        if s.conn is not None and not s.reused and s.port is not None:
+            ports.setdefault(s.connection, s.port)
+    return [
+        replace(s, port=ports[s.connection]) if s.reused and s.port is None and s.connection in ports else s
+        for s in samples
+        if not s.ok
+    ]
 
 
 @dataclass(frozen=True)

@@ -501,6 +501,30 @@ def test_same_port_needs_the_entry_alive_and_a_route_without_a_proxy() -> None:
     assert same_port_failure(from_port(12.0, "reset", 40002), by_port([reset, newest])) == newest
 
 
+def test_a_keep_alive_connection_the_server_reset_leaves_its_port_to_a_new_connection() -> None:
+    """Clean-clone run B4, naive variant: the keep-alive sampler opened a connection from port 47534 at
+    +3.439 s (to a pod that then stopped) and its request at +4.223 s was reset by the server; at +9.682
+    s the new-connection sampler's SYN from the same port met the CLOSE entry and its NAT to the gone
+    pod (connect-unreachable). The reused request carries no port of its own: its connection's is used."""
+    from harness.samples import failures_with_ports
+
+    tl = timeline([ep(0.0, "added", A)], [pod(0.0, "web-old-a", "listed", A.address)], syncs=[0.5])
+    opened = ProbeSample(3.439, 3.446, 200, None, "nginx/1.22.1", conn=7, port=47534, witness=1)
+    reused = ProbeSample(4.223, 4.2255, None, "reset", conn=7, reused=True, witness=1)
+    other = ProbeSample(4.3, 4.3001, None, "reset", conn=9, reused=True, witness=1)  # its opening not seen
+    keep_alive = failures_with_ports([opened, reused, other])
+    assert [(s.port, s.reused) for s in keep_alive] == [(47534, True), (None, True)]
+    later = from_port(9.682, "connect-unreachable", 47534, took=0.0001)
+    a = attributor(tl, source_ports=True, host_failures=keep_alive)([later])[0]
+    assert a.cause == "stale-conntrack"
+    assert a.text == (
+        "connect-unreachable at +9.682s: its source port 47534 had carried the request sent at +4.223s "
+        "(reset over a reused connection, 5.5 s before), whose conntrack entry (CLOSE, 10 s) keeps its NAT: "
+        "this SYN went where that one went"
+    )
+    assert attributor(tl, source_ports=True, host_failures=[reused])([later])[0].cause == "unattributed"
+
+
 def test_a_sync_begun_before_an_endpoint_change_does_not_hold_it() -> None:
     """Nightly B, 1.33, naive variant: five connect-timeouts at +4.888-4.912 s. Pod web-old-a was not
     ready from +4.514 s and exited (seen +4.927 s); kube-proxy stamped a sync at +4.691 s, so the
