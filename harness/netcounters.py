@@ -181,20 +181,17 @@ def _proc_cpu_ms(pid: int | str, proc: str) -> float | None:
         return None
 
 
-def _read(path: str) -> str | None:
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return None
-
-
 def _read_bytes(path: str) -> bytes | None:
     try:
         with open(path, "rb") as f:
             return f.read()
     except OSError:
         return None
+
+
+def _read(path: str) -> str | None:
+    data = _read_bytes(path)
+    return None if data is None else data.decode("utf-8", "replace")
 
 
 def read_counters(pid: int | str, proc: str = "/proc") -> dict[str, int] | None:

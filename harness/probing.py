@@ -223,6 +223,7 @@ class ProbedService:
         window_end = stopped  # everything the samplers saw while the scenario ran is evidence
         first_change = min((p.start for p in self.phases), default=None)
         runs = _merge_witnesses(self.runs)
+        failed = [(r.route, failures_with_ports(r.samples)) for r in runs]
         for run in runs:
             attribute = None
             # without endpoint events (before 1.21) failures are still placed, and say why
@@ -233,7 +234,7 @@ class ProbedService:
                     origin=self.origin,
                     source_ports=run.route == "node",
                     # every failed request of the host on this route, this run's own outside the window too
-                    host_failures=[s for r in runs if r.route == run.route for s in failures_with_ports(r.samples)],
+                    host_failures=[s for route, fs in failed if route == run.route for s in fs],
                     run_samples=run.samples,
                 )
             window_start = self.first_ok.get(run.label, run.started_at)
