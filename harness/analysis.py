@@ -698,9 +698,10 @@ def _version_problems(
 def held_together(analyses: Sequence[ProbeAnalysis]) -> list[ProbeAnalysis]:
     """Say so when the other host samplers were held during a gap too: each is a separate
     process scheduled ahead of the cluster (real-time, or SCHED_DEADLINE on request), so holes they share
-    mean something on this machine ran ahead of both (kernel code that does not yield, the
-    kernel's fair server ahead of real-time samplers, the samplers of a second run): README
-    finding 14. The gap stays a problem: the verdict is still refused, with its cause."""
+    mean something held both: work on this machine ahead of them (kernel code that does not
+    yield, the kernel's fair server ahead of real-time samplers, the samplers of a second run;
+    README finding 14), or the virtual machine not being run (finding 25, told apart by
+    `steal.explain_stolen`). The gap stays a problem: the verdict is still refused, with its cause."""
     hosts = [a for a in analyses if a.route != "pod"]
     out = []
     for a in analyses:
@@ -717,9 +718,8 @@ def held_together(analyses: Sequence[ProbeAnalysis]) -> list[ProbeAnalysis]:
                     p,
                     text=p.text.replace(
                         HOST_HELD,
-                        f"{HOST_HELD}, and so was {names} (a process of its own): something on this machine ran "
-                        "ahead of both (kernel code, the kernel's fair server or a second run's samplers; "
-                        "README finding 14)",
+                        f"{HOST_HELD}, and so was {names} (a process of its own): something held both (work on "
+                        "this machine ahead of them, README finding 14, or its host not running it, finding 25)",
                     ),
                 )
             problems.append(p)

@@ -333,7 +333,7 @@ def test_a_keep_alive_connection_need_not_reach_every_version_of_a_short_phase()
 
 def test_a_gap_both_host_samplers_share_is_put_on_the_machine() -> None:
     """Two host samplers are separate real-time processes: a hole both have over the same interval
-    means something on the machine ran ahead of both (README finding 14); the verdict stays refused, with that cause."""
+    means something held both (README findings 14 and 25); the verdict stays refused, with that cause."""
     from harness.analysis import held_together
 
     held = steady(0.0, 5.0) + steady(5.3, 10.0)
@@ -344,8 +344,8 @@ def test_a_gap_both_host_samplers_share_is_put_on_the_machine() -> None:
     texts = [next(p.text for p in x.problems if p.kind == "coverage") for x in both]
     assert texts[0].endswith(
         "the sampler process was held on this host, and so was the keep-alive sampler from +4.995s to +5.290s "
-        "(a process of its own): something on this machine ran ahead of both (kernel code, the kernel's "
-        "fair server or a second run's samplers; README finding 14)"
+        "(a process of its own): something held both (work on this machine ahead of them, README finding 14, "
+        "or its host not running it, finding 25)"
     )
     assert "and so was the new-connection sampler from +4.990s to +5.300s" in texts[1]
     # one CPU back before the other: the second sampler resumed after 125 ms of the first one's 310

@@ -72,3 +72,40 @@ def test_a_held_gap_while_a_cpu_was_stolen_says_so_and_stays_a_problem() -> None
     # nothing stolen: the text is left as it was
     (c,) = explain_stolen([a], StealRecord(((0.0, (0.0, 0.0)), (6.2, (0.0, 0.0))), interval=0.02))
     assert c.problems == a.problems
+
+
+def _timers(silent: tuple[float, float] | None, rate: float = 1000.0) -> tuple[tuple[float, tuple[int, int]], ...]:
+    """LOC readings every 10 ms from 0 to 6.2 s at `rate` per CPU, none taken inside `silent`."""
+    out, counts, t = [], [0, 0], 0.0
+    while t <= 6.2:
+        out.append((round(t, 3), (counts[0], counts[1])))
+        t += 0.01
+        if silent is None or not silent[0] <= t <= silent[1]:
+            counts = [c + int(rate * 0.01) for c in counts]
+    return tuple(out)
+
+
+def test_timer_interrupts_span_the_readings_around_a_gap_and_the_usual_rate_is_the_median() -> None:
+    record = StealRecord(((0.0, (0.0, 0.0)),), 0.01, _timers((5.0, 5.1)))
+    counted = record.timer_interrupts(5.0, 5.1)
+    assert counted is not None
+    counts, span = counted
+    assert counts == (0, 0) and round(span, 3) == 0.1
+    assert [round(r) for r in record.usual_timer_rate()] == [1000, 1000]
+    assert record.timer_interrupts(-1.0, 1.0) is None  # before the first reading: not covered
+    assert StealRecord((), 0.01).usual_timer_rate() == ()
+
+
+def test_a_held_gap_while_neither_cpu_took_its_timer_interrupts_says_the_machine_was_not_run() -> None:
+    a = analyse(_held_run(), phases=[], window=(0.0, 6.1))
+    nothing_stolen = ((0.0, (0.0, 0.0)), (6.2, (0.0, 0.0)))
+    (b,) = explain_stolen([a], StealRecord(nothing_stolen, 0.01, _timers((5.0, 5.1))))
+    text = next(p.text for p in b.problems if "held on this host" in p.text)
+    assert "meanwhile CPU 0 10 and CPU 1 10 timer interrupts over 110 ms (usually 110 and 110)" in text
+    assert text.endswith(
+        "the virtual machine was not run for most of that time, unannounced by its host (README finding 25)"
+    )
+    assert not b.passed
+    # the CPUs kept taking their interrupts: nothing is added
+    (c,) = explain_stolen([a], StealRecord(nothing_stolen, 0.01, _timers(None)))
+    assert c.problems == a.problems
