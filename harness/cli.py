@@ -75,11 +75,15 @@ def _cluster_delete(args: argparse.Namespace) -> int:
 
     check_cluster_name(args.name, "cluster name")
     kind = _kind_bin(args.kind_bin)
-    access = _kind_access(kind, args.name)
-    if access is None:
+    listed = subprocess.run([kind, "get", "clusters"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    if args.name not in listed.stdout.split():
         print(f"rollproof: no kind cluster named {args.name!r}: nothing to delete", file=sys.stderr)
         return 0
-    if not args.force:
+    try:
+        access = _kind_access(kind, args.name)
+    except ProviderError:
+        access = None  # half made (no kubeconfig yet: its creation was interrupted), so nothing can be using it
+    if access is not None and not args.force:
         from kubernetes import client
 
         api = access.api_client()  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -143,6 +144,32 @@ def _mapped_ports(container: str) -> NodePortMap:
     return NodePortMap(tuple(sorted(pairs)))
 
 
+HALF_MADE_REMOVAL = 120.0
+"""Seconds an interrupted creation's node containers get to be removed (the engine may start one first)."""
+
+
+def _run_group(cmd: list[str]) -> int:
+    """Run `cmd` in a process group of its own and return its exit status; if this process is
+    interrupted meanwhile, kill the whole group (the command and every command it started, so
+    none asks the engine for more) before the interrupt goes on."""
+    proc = subprocess.Popen(cmd, start_new_session=True)
+    try:
+        return proc.wait()
+    except BaseException:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        raise
+
+
+def _node_containers(cluster: str) -> list[str]:
+    """Every container (running or not) labelled as a node of kind cluster `cluster`."""
+    found = _inspect("ps", "-aq", "--filter", f"label=io.x-k8s.kind.cluster={cluster}")
+    return found.split() if found else []
+
+
 def _inspect(*args: str) -> str | None:
     proc = subprocess.run(["docker", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     return (proc.stdout.strip() or None) if proc.returncode == 0 else None
@@ -230,6 +257,25 @@ class KindProvider:
                 f"run `rollproof cluster delete {self.settings.name}`"
             )
 
+    def _remove_half_made(self) -> None:
+        """Delete what an interrupted `kind create` left until no node container of the cluster is
+        there: the engine may still be starting a node the stopped kind asked for (seen: a node
+        started 8 s after it was created, once this run had exited; README "Interrupts")."""
+        name = self.settings.name
+        deadline = time.monotonic() + HALF_MADE_REMOVAL
+        failed = ""
+        while left := _node_containers(name):
+            if time.monotonic() > deadline:
+                raise ProviderError(
+                    f"node container(s) {' '.join(left)} of the interrupted kind cluster {name!r} are still there "
+                    f"after {HALF_MADE_REMOVAL:.0f} s{failed}: remove them with `rollproof cluster delete {name}`"
+                )
+            try:
+                self._delete()
+            except ProviderError as e:
+                failed = f" (last: {e})"
+            time.sleep(0.5)
+
     def _create(self) -> NodePortMap:
         config = KindConfig.with_free_ports(self.settings.workers, etcd_image_tag=self.settings.etcd_image_tag)
         config_file = run_dir() / f"kind-{self.settings.name}-config.yaml"
@@ -248,19 +294,19 @@ class KindProvider:
             cmd += ["--image", self.settings.node_image]
         started = time.monotonic()
         try:
-            # kind's progress goes to the terminal; a failure's reason is in its output
-            proc = subprocess.run([self.kind_bin, *cmd])
+            # kind's progress goes to the terminal; a failure's reason is in its output. kind and
+            # the engine commands it runs are a process group of their own, stopped as one
+            returncode = _run_group([self.kind_bin, *cmd])
             self.created = True  # from here on whatever exists of it is this run's to remove
-            if proc.returncode != 0:
+            if returncode != 0:
                 raise ProviderError(
                     f"`kind create cluster --name {self.settings.name}` failed (exit "
-                    f"{proc.returncode}); its output is above. A port already taken or a stale "
+                    f"{returncode}); its output is above. A port already taken or a stale "
                     "cluster of that name shows there; kind removed the partial cluster"
                 )
         except BaseException:
-            self.created = True
-            if self._exists():  # interrupted half way: this run made it, this run removes it
-                self._delete()
+            self.created = True  # interrupted half way: this run made it, this run removes it
+            self._remove_half_made()
             self.created = False
             raise
         finally:

@@ -735,3 +735,23 @@ def test_soak_passes_what_follows_double_dash_to_pytest_untouched(monkeypatch: p
     assert cli.main(["soak", "-n", "3", "-k", "x", "--", "--rollproof-cluster-name", "rp", "--keep-cluster"]) == 0
     command = calls[0]
     assert command[3] == "suites/" and command[-3:] == ["--rollproof-cluster-name", "rp", "--keep-cluster"]
+
+
+def test_cluster_delete_removes_a_half_made_cluster_that_has_no_kubeconfig_yet(tmp_path: Path) -> None:
+    """A creation interrupted before kind wrote the kubeconfig: listed, but `kind get kubeconfig` fails.
+    Nothing can be using it, so `rollproof cluster delete` deletes it (it used to stop at the kubeconfig)."""
+    from harness.cli import main
+
+    calls = tmp_path / "calls"
+    kind = tmp_path / "kind"
+    kind.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> {calls}\n'
+        'case "$1 $2" in\n'
+        '  "get clusters") echo rp-half ;;\n'
+        '  "get kubeconfig") echo "cat: /etc/kubernetes/admin.conf: No such file or directory" >&2; exit 1 ;;\n'
+        "esac\n"
+    )
+    kind.chmod(0o755)
+    assert main(["cluster", "delete", "rp-half", "--kind-bin", str(kind)]) == 0
+    assert calls.read_text().splitlines()[-1] == "delete cluster --name rp-half"
