@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -54,10 +55,12 @@ def _write(name: str, value: str) -> None:
     (TRACING / name).write_text(value)
 
 
-def start(buffer_kb: int) -> None:
-    """Trace the events into an overwriting ring buffer of `buffer_kb` per CPU, stamped with CLOCK_MONOTONIC."""
+def start(buffer_kb: int) -> str:
+    """Trace the events into an overwriting ring buffer of `buffer_kb` per CPU, stamped with
+    CLOCK_MONOTONIC; returns the buffer size it replaced."""
     if not (TRACING / "trace").exists():
         os.system("mount -t tracefs nodev /sys/kernel/tracing")
+    was = (TRACING / "buffer_size_kb").read_text().split()[0]
     _write("tracing_on", "0")
     _write("trace_clock", "mono")
     _write("buffer_size_kb", str(buffer_kb))
@@ -66,11 +69,14 @@ def start(buffer_kb: int) -> None:
         _write(f"events/{event}/enable", "1")
     _write("trace", "")
     _write("tracing_on", "1")
+    return was
 
 
-def stop() -> None:
+def stop(buffer_kb: str) -> None:
+    """Tracing off, no event enabled, the buffer back to its size before `start`."""
     _write("tracing_on", "0")
     _write("set_event", "")
+    _write("buffer_size_kb", buffer_kb)
 
 
 @dataclass
@@ -181,7 +187,10 @@ def main() -> None:
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     args.stalls.touch()
-    start(args.buffer_kb)
+    # stopped by Ctrl-C or kill (a background job of a script ignores SIGINT): either way tracing is undone
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    was = start(args.buffer_kb)
     caught, last = 0, 0.0
     try:
         with open(args.stalls, encoding="utf-8") as f:
@@ -204,7 +213,7 @@ def main() -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        stop()
+        stop(was)
         print(f"{caught} hold(s) caught", flush=True)
 
 
