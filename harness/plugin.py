@@ -39,7 +39,6 @@ _cluster_key = pytest.StashKey[Cluster]()
 _reports_key = pytest.StashKey[list]()
 _phase_key = pytest.StashKey[dict]()
 _restore_key = pytest.StashKey[Callable[[], None]]()
-_paused_key = pytest.StashKey[Any]()  # harness.pagereporting.Paused: free page reporting this run turned off
 
 
 def _announcer(config: pytest.Config) -> Callable[[str], None]:
@@ -109,18 +108,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_reports_key] = []
     interrupts.reset()
     config.stash[_restore_key] = interrupts.install(_announcer(config))
-    if settings.page_reporting == "pause":
-        from .pagereporting import pause
-
-        paused = pause()
-        if paused is not None:
-            config.stash[_paused_key] = paused
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    paused = config.stash.get(_paused_key, None)
-    if paused is not None:
-        paused.restore()
     restore = config.stash.get(_restore_key, None)
     if restore is not None:
         restore()
@@ -149,7 +139,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         f"rollproof: {where}{ns}; reports in {s.report_dir}/; timeouts x{s.timeout_scale}",
         f"rollproof: {config.stash[_kit_key].describe()}; server_version: the API server's, once the cluster is up",
-    ] + ([f"rollproof: {paused.describe()}"] if (paused := config.stash.get(_paused_key, None)) else [])
+    ]
 
 
 # -- outcome bookkeeping, summary ---------------------------------------------------------

@@ -184,16 +184,6 @@ SETTINGS: tuple[Setting, ...] = (
         "with every failed request and its cause",
         "int",
     ),
-    Setting(
-        "page_reporting",
-        "--page-reporting",
-        "ROLLPROOF_PAGE_REPORTING",
-        "pause",
-        "pause: stop the kernel reporting free memory to the host while this run measures, as root, and "
-        "turn it back on at exit (reporting stalled the whole virtual machine: README finding 25); keep: "
-        "leave it as it is",
-        "choice:pause,keep",
-    ),
 )
 
 
@@ -215,7 +205,6 @@ class RunSettings:
     probe_routes: str | None = None
     repeat: int = 1
     keep_cluster: bool = False
-    page_reporting: str = "pause"
     sources: tuple[tuple[str, str], ...] = ()  # setting -> where its value came from
 
     def source(self, name: str) -> str:

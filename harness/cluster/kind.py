@@ -260,7 +260,7 @@ class KindProvider:
     def _remove_half_made(self) -> None:
         """Delete what an interrupted `kind create` left until no node container of the cluster is
         there: the engine may still be starting a node the stopped kind asked for (seen: a node
-        started 8 s after it was created, once this run had exited; README "Interrupts")."""
+        started 8.8 s after it was created, once this run had exited; README finding 26)."""
         name = self.settings.name
         deadline = time.monotonic() + HALF_MADE_REMOVAL
         failed = ""
