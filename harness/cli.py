@@ -75,15 +75,14 @@ def _cluster_delete(args: argparse.Namespace) -> int:
 
     check_cluster_name(args.name, "cluster name")
     kind = _kind_bin(args.kind_bin)
-    listed = subprocess.run([kind, "get", "clusters"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    if args.name not in listed.stdout.split():
-        print(f"rollproof: no kind cluster named {args.name!r}: nothing to delete", file=sys.stderr)
-        return 0
     try:
         access = _kind_access(kind, args.name)
     except ProviderError:
-        access = None  # half made (no kubeconfig yet: its creation was interrupted), so nothing can be using it
-    if access is not None and not args.force:
+        access = True  # listed but half made (no kubeconfig yet: its creation was interrupted): nothing uses it
+    if access is None:
+        print(f"rollproof: no kind cluster named {args.name!r}: nothing to delete", file=sys.stderr)
+        return 0
+    if access is not True and not args.force:
         from kubernetes import client
 
         api = access.api_client()  # type: ignore[attr-defined]
