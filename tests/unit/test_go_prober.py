@@ -393,10 +393,16 @@ def test_connect_error_when_no_socket_can_be_made(prober: Path, server: Scripted
 
 
 def test_keep_alive_reuses_one_connection(prober: Path, server: ScriptedServer) -> None:
+    """Each answer has a whole tick (100 ms) to come back before the next request needs the
+    connection; at 20 ms a held machine (README finding 25) once left request 4 unanswered at
+    request 5's tick, and the sampler rightly opened a second connection."""
     server.default = Answer(response(close=False), "keep")
-    result = run(prober, server.target, "-keepalive", "-count", "5", "-interval", "20ms", "-marker", r"version=(\w+)")
+    result = run(prober, server.target, "-keepalive", "-count", "5", "-interval", "100ms", "-marker", r"version=(\w+)")
     samples = result.by_seq()
-    assert [(s["c"], s.get("r"), s["st"], s["m"]) for s in samples] == [(1, None, 200, "v7")] + [(1, 1, 200, "v7")] * 4
+    timing = [(s["n"], round(s["s"] - samples[0]["s"], 4), round(s["e"] - samples[0]["s"], 4)) for s in samples]
+    assert [(s["c"], s.get("r"), s["st"], s["m"]) for s in samples] == [(1, None, 200, "v7")] + [
+        (1, 1, 200, "v7")
+    ] * 4, f"(seq, start, end) from the first start: {timing}"
     assert server.connections == 1 and len(server.seen) == 5
     assert b"\r\nConnection: keep-alive" in server.seen[0].head
 
@@ -450,17 +456,20 @@ def test_keep_alive_pool_grows_when_requests_overlap_and_reuses_newest_first(
 
 
 def test_a_stalled_request_does_not_delay_the_next_ticks(prober: Path, server: ScriptedServer) -> None:
+    """Request 1 hangs for its whole read timeout (1.5 s) while the 14 next ticks (50 ms apart)
+    start on time and are answered. A tick may come late when the machine itself is held (README
+    finding 25: up to about 130 ms in the worst runs), never as late as the hang (1.5 s)."""
     server.script = [Stall()]
-    result = run(prober, server.target, "-count", "15", "-interval", "20ms", "-read-timeout", "600ms")
+    result = run(prober, server.target, "-count", "15", "-interval", "50ms", "-read-timeout", "1500ms")
     samples = result.by_seq()
     first, rest = samples[0], samples[1:]
     assert (first.get("st"), first.get("err")) == (None, "read-timeout")
-    assert 0.6 <= first["e"] - first["s"] < 1.5
+    assert 1.5 <= first["e"] - first["s"] < 2.5
     assert all((s["st"], s.get("err")) == (200, None) for s in rest)
     starts = [s["s"] for s in samples]
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
-    assert all(0.010 <= g <= 0.040 for g in gaps), f"request starts off schedule: {gaps}"
-    assert starts[-1] - starts[0] == pytest.approx(14 * 0.020, abs=0.02)
+    gaps = [round(b - a, 4) for a, b in zip(starts, starts[1:])]
+    assert all(0.0 < g <= 0.200 for g in gaps), f"request starts off schedule: {gaps}"
+    assert starts[-1] - starts[0] == pytest.approx(14 * 0.050, abs=0.05), f"gaps between starts: {gaps}"
     answered_during_stall = [s for s in rest if s["e"] < first["e"]]
     assert len(answered_during_stall) == 14, "every later request should have finished while request 1 hung"
     arrivals = [seen.at for seen in server.seen]

@@ -145,8 +145,10 @@ def test_every_slot_busy_skips_ticks(server: ScriptedServer) -> None:
 def test_ends_by_itself_at_max_duration_on_a_fixed_schedule(server: ScriptedServer) -> None:
     samples, done = loop_run(server.port, interval=0.05, max_duration=0.3)
     assert done["why"] == "max-duration" and 5 <= len(samples) <= 8
-    gaps = [b.start - a.start for a, b in zip(samples, samples[1:])]
-    assert all(0.04 <= gap <= 0.07 for gap in gaps), gaps
+    # tick k starts at k x 50 ms from the first, never early, late only as long as the machine
+    # holds this process (README finding 25: up to about 130 ms in the worst runs)
+    late = [round(s.start - samples[0].start - k * 0.05, 4) for k, s in enumerate(samples)]
+    assert all(-0.001 <= d <= 0.15 for d in late), f"starts off the 50 ms schedule by {late} s"
 
 
 # --------------------------------------------------------------------------- the host prober (child process)
