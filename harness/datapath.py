@@ -135,6 +135,9 @@ class PodTransition:
     readiness_probe: bool | None = None
     pre_stop: bool | None = None
     pre_stop_s: float | None = None  # how long the preStop hook sleeps, where that is all it does
+    finished: float | None = None
+    """"exited" only: when the container terminated by its own `finishedAt`, on the harness clock
+    (the start of that whole second; the exit came within the second after it)."""
 
 
 @dataclass(frozen=True)
@@ -246,7 +249,8 @@ def pod_transitions(events: Sequence[PodEvent]) -> list[PodTransition]:
         if p.terminating and not (prev is not None and prev.terminating):
             out.append(PodTransition(e.t, what="terminating", **common))
         if p.exit_code is not None and (prev is None or prev.exit_code is None):
-            out.append(PodTransition(e.t, what="exited", exit_code=p.exit_code, **common))
+            finished = None if p.finished_at is None or e.wall is None else e.t - (e.wall - p.finished_at)
+            out.append(PodTransition(e.t, what="exited", exit_code=p.exit_code, finished=finished, **common))
         last[p.uid] = p
     return out
 

@@ -53,6 +53,7 @@ def load_timeline(section: Mapping[str, Any]) -> DataPathTimeline:
                 p.get("readiness_probe"),
                 p.get("pre_stop"),
                 p.get("pre_stop_s"),
+                p.get("finished"),
             )
             for p in section["pods"]
         ),

@@ -264,6 +264,7 @@ def _datapath_dict(timeline: DataPathTimeline, t0: float) -> dict[str, Any]:
                 "readiness_probe": p.readiness_probe,
                 "pre_stop": p.pre_stop,
                 "pre_stop_s": p.pre_stop_s,
+                **({"finished": _rel(p.finished, t0)} if p.finished is not None else {}),
             }
             for p in timeline.pods
         ],

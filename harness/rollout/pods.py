@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 __all__ = [
@@ -51,6 +52,9 @@ class PodState:
     ip: str | None = None
     exit_code: int | None = None
     """The first container's exit code once it has terminated (None while it runs)."""
+    finished_at: float | None = None
+    """When that container terminated, by its runtime (`finishedAt`, Unix seconds, whole seconds):
+    the pod status that shows it can come seconds later (README finding 27)."""
     labels: tuple[tuple[str, str], ...] = ()
     readiness_probe: bool = False
     """The first container declares a readinessProbe (Ready then means the app answered it)."""
@@ -99,11 +103,22 @@ def pod_state(pod: Mapping[str, Any]) -> PodState:
         waiting_reason=waiting,
         ip=st.get("podIP"),
         exit_code=int(terminated.get("exitCode", 0)) if terminated else None,
+        finished_at=_unix(terminated.get("finishedAt")) if terminated else None,
         labels=tuple(sorted((meta.get("labels") or {}).items())),
         readiness_probe=bool(containers[0].get("readinessProbe")),
         pre_stop=bool((containers[0].get("lifecycle") or {}).get("preStop")),
         pre_stop_s=pre_stop_sleep((containers[0].get("lifecycle") or {}).get("preStop")),
     )
+
+
+def _unix(stamp: object) -> float | None:
+    """An API timestamp (RFC 3339, e.g. `2026-12-02T15:43:05Z`) as Unix seconds; None if absent or unreadable."""
+    if not isinstance(stamp, str):
+        return None
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def pre_stop_sleep(hook: Mapping[str, Any] | None) -> float | None:
@@ -138,6 +153,7 @@ class PodEvent:
     t: float
     kind: str  # "listed", "added", "modified", "deleted"
     pod: PodState
+    wall: float | None = None  # the Unix time at `t` (to place the pod's own timestamps on the harness clock)
 
 
 def describe_pods(pods: Iterable[PodState]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -106,4 +107,4 @@ class PodWatcher(ListWatchRecorder[PodEvent]):
                 if known.get(pod.uid) == pod:
                     return
                 known[pod.uid] = pod
-            self._keep(PodEvent(t, kind, pod))
+            self._keep(PodEvent(t, kind, pod, time.time() - (clock() - t)))

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from harness.attribution import CAUSES, attribute, attributor, by_port, same_port_failure
+from harness.attribution import CAUSES, Attribution, attribute, attributor, by_port, same_port_failure
 from harness.datapath import (
     DataPathTimeline,
     EndpointEvent,
@@ -366,6 +366,29 @@ def test_pod_transitions_from_watcher_events() -> None:
     ]
 
 
+def test_an_exit_is_placed_on_the_harness_clock_by_the_container_s_finish() -> None:
+    """The status showing the exit was seen at 9.0 (Unix 1000.0 then); the container finished at Unix
+    997, so its exit lies within 6.0..7.0 on the harness clock."""
+    from harness.rollout.pods import pod_state
+
+    api = {
+        "metadata": {"name": "web-a", "uid": "u1", "deletionTimestamp": "2026-12-02T15:43:00Z"},
+        "spec": {"containers": [{"image": OLD_IMG}]},
+        "status": {
+            "containerStatuses": [
+                {"state": {"terminated": {"exitCode": 0, "finishedAt": "2026-12-02T15:43:05Z"}}},
+            ]
+        },
+    }
+    gone = pod_state(api)
+    assert gone.exit_code == 0 and gone.finished_at == 1796226185.0
+    running = dataclasses.replace(gone, exit_code=None, finished_at=None)
+    events = [PodEvent(5.0, "modified", running, 1796226181.0), PodEvent(9.0, "modified", gone, 1796226188.0)]
+    exited = [p for p in pod_transitions(events) if p.what == "exited"]
+    assert [(p.t, p.finished) for p in exited] == [(9.0, 6.0)]
+    assert pod_state({**api, "status": {"containerStatuses": [{"state": {"terminated": {}}}]}}).finished_at is None
+
+
 def test_kube_proxy_sync_metric() -> None:
     text = (
         "# HELP kubeproxy_sync_proxy_rules_last_timestamp_seconds [ALPHA] ...\n"
@@ -693,6 +716,34 @@ def test_a_refusal_says_the_app_stopped_when_the_watch_showed_the_deletion_late(
         "the stopped pod"
     )
     assert attribute(failed(33.653, "connect-unreachable"), tl, versions=VERSIONS).cause == "stale-proxy-rules"
+
+
+def test_an_exit_whose_status_came_late_is_placed_by_its_container_s_finish() -> None:
+    """Clean-clone run C4 (twelfth session), the legacy-rollback scenario on a starved machine:
+    legacy-rollback-...-4f5nt was seen terminating at +18.857 (preStop `sleep 4`), its endpoint left
+    the ready set at +19.666, kube-proxy had synced at +17.951 and next at +28.219; from +23.696
+    201 new connections were reset (nginx closing its listener on the connections queued to it), and
+    the pod's exit was seen only at +26.291, 2.6 s later. With the exit known only by when its status
+    was seen, those resets were unattributed; the container's own finishedAt places the exit."""
+    e = EndpointState("10.244.0.93", "legacy-rollback-4f5nt", "node-1", True, True, False)
+    reset = ProbeSample(23.45, 23.696, None, "reset", port=40000)
+
+    def cause(finished: float | None) -> Attribution:
+        tl = _held_pod_timeline(e, NEW_IMG, 18.857, 26.291, [(17.9, 17.951), (28.2, 28.219)], left=19.666)
+        pods = tuple(dataclasses.replace(p, finished=finished) if p.what == "exited" else p for p in tl.pods)
+        return attribute(reset, dataclasses.replace(tl, pods=pods), versions=VERSIONS)
+
+    assert cause(None).cause == "unattributed"  # no container time: only the status, seen 2.6 s late
+    placed = cause(23.0)
+    assert placed.cause == "stale-proxy-rules" and placed.pod == e.pod
+    assert placed.text == (
+        "reset at +23.696s (the answer to a request sent at +23.450s, 246 ms in flight), pod "
+        "legacy-rollback-4f5nt (nginx/1.26.3) terminating since +18.857s (a preStop sleep of 4 s: its app "
+        "stopped from +22.857s), exited within +23.000s..+24.000s by its container's finishedAt, its status "
+        "seen 2595 ms after this request, at +26.291s; its endpoint left the ready set at +19.666s but "
+        "kube-proxy on node-1 had not synced since +17.951s: traffic still went to the stopped pod"
+    )
+    assert cause(25.9).cause == "unattributed"  # the container itself exited over 2 s after the reset
 
 
 def test_prestop_sleep_lengths() -> None:
