@@ -43,6 +43,7 @@ from typing import TextIO
 from dataclasses import dataclass
 
 from .deadline import set_deadline
+from .errors import ConfigError
 from .procstat import cpu_steal, local_timer_interrupts
 from .httpwire import NeedMore, WireFailure, parse_response, request_bytes
 
@@ -174,29 +175,54 @@ def _abort(sock: socket.socket) -> None:
     sock.close()
 
 
+STALL_READINGS_ENV = "ROLLPROOF_SAMPLER_STALL_READINGS"
+
+
 class StallTrace:
     """With ROLLPROOF_SAMPLER_STALLS=FILE, every loop step that overran by more than 10 ms is
     appended to FILE ("t step took X ms, Y ms asked"): what held a tick back, for a gap's cause.
 
-    Each line also gives, from a reading at most `READ_EVERY` before the step began to its end,
-    the local timer interrupts every CPU took (`/proc/interrupts` LOC: a CPU that kept taking them
-    was running, something ran ahead of the sampler) and the time the hypervisor ran something
-    else than each CPU (the steal column of `/proc/stat`, in its 10 ms ticks: a hold that the CPUs
-    spent stolen was the virtual machine not being run)."""
+    With `readings` (ROLLPROOF_SAMPLER_STALL_READINGS=1), each line also gives, from a reading at
+    most `READ_EVERY` before the step began to its end, the local timer interrupts every CPU took
+    (`/proc/interrupts` LOC: a CPU that kept taking them was running, something ran ahead of the
+    sampler) and the time the hypervisor ran something else than each CPU (the steal column of
+    `/proc/stat`, in its 10 ms ticks: a hold that the CPUs spent stolen was the virtual machine not
+    being run). Not by default: each sampler process reading both files every 4 ms cost 0.03-0.05
+    of a core (README finding 28), and the harness's own recorder (`harness.steal`) reads the same
+    every 10 ms for every held gap's verdict."""
 
     LIMIT = 0.010
-    READ_EVERY = 0.004  # the two files cost ~0.15 ms to read: 4% of a CPU at this pace, only when tracing
+    READ_EVERY = 0.004  # the two files cost ~0.11 ms to read
 
-    def __init__(self, out: TextIO | None, interrupts: str = "/proc/interrupts", stat: str = "/proc/stat") -> None:
+    def __init__(
+        self,
+        out: TextIO | None,
+        interrupts: str = "/proc/interrupts",
+        stat: str = "/proc/stat",
+        readings: bool = True,
+    ) -> None:
         self.out = out
-        self._fd = _open_or_none(interrupts) if out is not None else None
-        self._stat = _open_or_none(stat) if out is not None else None
+        read = out is not None and readings
+        self._fd = _open_or_none(interrupts) if read else None
+        self._stat = _open_or_none(stat) if read else None
         self._base: tuple[float, list[int], list[float]] | None = None
 
     @classmethod
     def from_env(cls) -> StallTrace:
+        """The trace ROLLPROOF_SAMPLER_STALLS names (its folder made if missing), or none."""
         path = os.environ.get("ROLLPROOF_SAMPLER_STALLS")
-        return cls(open(path, "a", buffering=1, encoding="utf-8") if path else None)
+        readings = os.environ.get(STALL_READINGS_ENV, "").strip() == "1"
+        if not path:
+            return cls(None)
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            out = open(path, "a", buffering=1, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"ROLLPROOF_SAMPLER_STALLS={path}: cannot append to it ({exc.strerror}); "
+                "name a writable file or unset it"
+            ) from None
+        return cls(out, readings=readings)
 
     def note(self, step: str, began: float, asked: float = 0.0) -> None:
         if self.out is None:
@@ -241,6 +267,14 @@ def _dropped(sock: socket.socket) -> bool:
         return False
     except OSError:
         return True
+
+
+def _closed_by_now(sock: socket.socket) -> bool:
+    """Whether the server's FIN (and nothing else) has come after a response was read."""
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except OSError:
+        return False
 
 
 def _connect_class(code: int) -> str:
@@ -311,12 +345,12 @@ class ProbeLoop:
         self.seq += 1
         while self.idle:  # keep-alive: the newest idle connection that has not been closed
             idle = self.idle.pop()
-            self.sel.unregister(idle.sock)
             if _dropped(idle.sock):
+                self.sel.unregister(idle.sock)
                 _abort(idle.sock)
                 continue
             req = _Request(self.seq, idle.conn, idle.sock, now, True, now + self.o.read_timeout, False)
-            self._send(req)
+            self._send(req, registered=True)
             return
         sock = socket.socket(self.family, socket.SOCK_STREAM)
         sock.setblocking(False)
@@ -330,18 +364,25 @@ class ProbeLoop:
         self.inflight[sock.fileno()] = req
         self.sel.register(sock, selectors.EVENT_WRITE, req)
 
-    def _send(self, req: _Request) -> None:
+    def _send(self, req: _Request, registered: bool = False) -> None:
+        """Send a request on a connected socket (`registered`: an idle keep-alive connection, which
+        stays registered for reading: changing only its key's data costs no system call)."""
         try:
             req.sent += req.sock.send(self.request[req.sent :])
         except BlockingIOError:
             pass
         except OSError as exc:
+            if registered:
+                self.sel.unregister(req.sock)
             self._finish(req, None, _io_class(exc))
             return
         fd = req.sock.fileno()
         self.inflight[fd] = req
         events = selectors.EVENT_READ if req.sent >= len(self.request) else selectors.EVENT_WRITE
-        self.sel.register(req.sock, events, req)
+        if registered:
+            self.sel.modify(req.sock, events, req)
+        else:
+            self.sel.register(req.sock, events, req)
 
     def _writable(self, req: _Request, now: float) -> None:
         if req.connecting:
@@ -393,10 +434,10 @@ class ProbeLoop:
         end = clock()
         self._record(req, end, response.status, response.error, response.server, response.marker)
         if self.o.keep_alive and response.reusable and not self.should_stop():
-            self._drop(req)
+            del self.inflight[req.sock.fileno()]
             self.idle.append(_Idle(req.conn, req.sock))
-            self.sel.register(req.sock, selectors.EVENT_READ, None)  # notice a close while idle
-        elif eof:
+            self.sel.modify(req.sock, selectors.EVENT_READ, None)  # still read: notice a close while idle
+        elif eof or _closed_by_now(req.sock):  # the server's FIN, often there by now: no turn to wait for it
             self._drop(req)
             req.sock.close()
         else:  # let the server close first; an RST if it does not soon
@@ -662,7 +703,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     out = _Output(sys.stdout)
-    loop = ProbeLoop(options, out.write, lambda: stop["now"], out.flush_due)
+    try:
+        loop = ProbeLoop(options, out.write, lambda: stop["now"], out.flush_due)
+    except ConfigError as exc:
+        print(f"rollproof sampler: {exc}", file=sys.stderr, flush=True)
+        return 2
     if stat.S_ISFIFO(os.fstat(0).st_mode):
         loop.watch_control(0)  # stdin (a pipe from the harness) closing stops the loop too
     try:

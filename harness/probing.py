@@ -114,6 +114,11 @@ class ProbedService:
         timeout = self.timeouts.pods_ready
         deadline = clock() + timeout
         if not sampler.wait_first_ok(timeout):
+            ended = sampler.ended_by_itself()
+            if ended is not None:
+                raise HarnessError(
+                    f"the {sampler.label} sampler of the Service {self.service} ended before any answer: {ended}"
+                )
             last = sampler.samples()[-1:] or [None]
             seen = "no request completed" if last[0] is None else _describe(last[0])
             raise WaitTimeout(f"the Service {self.service} to answer the {sampler.label} sampler", timeout, seen)

@@ -131,6 +131,8 @@ class Prober(Protocol):
 
     def wait_first_ok(self, timeout: float) -> bool: ...
 
+    def ended_by_itself(self) -> str | None: ...
+
     def wait(self, timeout: float | None = None) -> bool: ...
 
     def stop(self) -> ProbeRun: ...
@@ -188,7 +190,21 @@ class SamplerBase(ABC):
         return self.stream.snapshot()
 
     def wait_first_ok(self, timeout: float) -> bool:
-        return self.stream.first_ok.wait(timeout)
+        """Wait for a first successful request; False at `timeout`, or at once when the sampler
+        has ended by itself without one (`ended_by_itself` says why)."""
+        deadline = clock() + timeout
+        while not self.stream.first_ok.wait(min(0.05, max(0.0, deadline - clock()))):
+            if clock() >= deadline or self.ended_by_itself() is not None:
+                return self.stream.first_ok.is_set()
+        return True
+
+    def ended_by_itself(self) -> str | None:
+        """Why the sampler ended without being stopped (its last words), or None while it runs, once
+        stopped, or before it started."""
+        if self._thread is None or self._thread.is_alive() or self.stopped:
+            return None
+        words = " | ".join(self.stream.diagnostics[-3:])[-500:]
+        return words or (f"it ended ({self.stream.why})" if self.stream.why else "its output ended")
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the sampler to end by itself and its output to be read; True if it has."""

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -72,6 +73,36 @@ def test_keep_alive_reuses_connections_and_records_failures_on_them(server11: Sc
     assert [s.conn for s in samples] == [1, 1, 1, 2, 2]
     assert server11.counts == {"connections": 2, "requests": 5}
     assert [s.port is None for s in samples] == [False, True, True, False, True]  # a port per new connection
+
+
+def test_a_keep_alive_connection_is_registered_once_for_its_life(
+    server11: ScriptedServer, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The selector calls are system calls (epoll_ctl) the sampler makes per request: a keep-alive
+    connection is registered once for its life, not again on every reuse (README finding 28)."""
+    import selectors
+
+    calls: dict[str, int] = {"register": 0, "unregister": 0}
+
+    class Counting(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+        def register(self, *a: Any, **k: Any) -> Any:
+            calls["register"] += 1
+            return super().register(*a, **k)
+
+        def unregister(self, *a: Any, **k: Any) -> Any:
+            calls["unregister"] += 1
+            return super().unregister(*a, **k)
+
+    monkeypatch.setattr("harness.probeloop.selectors.DefaultSelector", Counting)
+    # 100 ms apart: this test server answers a reused connection in about 40 ms (Nagle's algorithm
+    # against a delayed ACK: it writes the head and the body apart)
+    samples, _ = loop_run(server11.port, keep_alive=True, interval=0.1, max_requests=6)
+    assert [s.conn for s in samples] == [1] * 6 and all(s.ok for s in samples)
+    assert calls == {"register": 1, "unregister": 1}  # registered once; unregistered when closed at the end
+    calls.update(register=0, unregister=0)
+    samples, _ = loop_run(server.port, interval=0.02, max_requests=10)
+    assert all(s.ok for s in samples) and server.counts == {"connections": 10, "requests": 10}
+    assert calls == {"register": 10, "unregister": 10}
 
 
 @pytest.mark.parametrize(
@@ -717,6 +748,19 @@ def test_a_stall_line_says_how_long_each_cpu_was_stolen_by_the_hypervisor(tmp_pa
     assert out.getvalue().rstrip().endswith(f"ms: [1, 2]; stolen per CPU: [{tick_ms}, {tick_ms}] ms")
 
 
+def test_a_stall_trace_reads_the_cpu_counters_only_when_asked(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading /proc/interrupts and /proc/stat every 4 ms cost each sampler 0.03-0.05 of a core."""
+    from harness.probeloop import STALL_READINGS_ENV, StallTrace
+
+    monkeypatch.setenv("ROLLPROOF_SAMPLER_STALLS", str(tmp_path / "stalls.txt"))
+    monkeypatch.delenv(STALL_READINGS_ENV, raising=False)
+    bare = StallTrace.from_env()
+    assert bare.out is not None and (bare._fd, bare._stat) == (None, None)
+    monkeypatch.setenv(STALL_READINGS_ENV, "1")
+    read = StallTrace.from_env()
+    assert read._fd is not None or not os.path.exists("/proc/interrupts")
+
+
 def test_a_stall_line_without_interrupt_counts_is_still_written(tmp_path: Any) -> None:
     import io
 
@@ -726,3 +770,22 @@ def test_a_stall_line_without_interrupt_counts_is_still_written(tmp_path: Any) -
     out = io.StringIO()
     StallTrace(out, str(tmp_path / "absent")).note("starting a request", clock() - 0.02)
     assert out.getvalue().rstrip().endswith("0.0 ms asked")
+
+
+def test_a_sampler_that_cannot_start_is_said_at_once_with_its_reason(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stall trace it cannot write ends the sampler before its first request: the wait for a first
+    answer returns at once, and the sampler's own line says what to fix (it once waited 180 s and
+    said only "no request completed")."""
+    monkeypatch.setenv("ROLLPROOF_SAMPLER_STALLS", "/proc/no-such-folder/stalls.txt")
+    prober = HostProber(ProbeTarget("127.0.0.1", server.port), ProbeOptions(interval=0.01)).start()
+    began = time.monotonic()
+    try:
+        assert not prober.wait_first_ok(30)
+        assert time.monotonic() - began < 10
+        ended = prober.ended_by_itself()
+        assert ended is not None and "ROLLPROOF_SAMPLER_STALLS=/proc/no-such-folder/stalls.txt: cannot append" in ended
+    finally:
+        prober.stop()
+    assert prober.ended_by_itself() is None  # stopped: no longer "by itself"

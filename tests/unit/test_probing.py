@@ -56,6 +56,9 @@ class ScriptedSampler:
     def wait_first_ok(self, timeout: float) -> bool:
         return any(ok for _, _, ok in self.script)
 
+    def ended_by_itself(self) -> str | None:
+        return None
+
     def wait(self, timeout: float | None = None) -> bool:
         return True
 
@@ -95,6 +98,17 @@ def test_no_request_begun_after_the_first_answer_succeeds_is_a_timeout() -> None
     sampler = ScriptedSampler([(0.0, 1.0, True), (1.1, 2.1, False)])
     with pytest.raises(WaitTimeout, match="begun after the Service web first answered"):
         service(sampler, Timeouts(pods_ready=0.05)).start()
+    assert sampler.stopped
+
+
+def test_a_sampler_that_ended_before_any_answer_fails_the_start_with_its_reason() -> None:
+    class Gone(ScriptedSampler):
+        def ended_by_itself(self) -> str | None:
+            return "rollproof sampler: ROLLPROOF_SAMPLER_STALLS=/x: cannot append to it"
+
+    sampler = Gone([(0.0, 1.0, False)])
+    with pytest.raises(HarnessError, match=r"new-connection sampler of the Service web ended before any answer: "):
+        service(sampler).start()
     assert sampler.stopped
 
 
