@@ -597,6 +597,12 @@ def cpu_meanwhile(timeline: DataPathTimeline, since: float, until: float) -> str
     ]
     known = sum(ms for ms, _ in parts if ms)
     shares = [f"{label} {ms}" for ms, label in parts if ms is not None]
+    node, pods, ours = total.get("cpu.node_ms"), total.get("cpu.node_pods_ms"), total.get("cpu.service_pods_ms")
+    if node is not None and pods is not None and ours is not None:
+        shares[0] += (
+            f" (the Service's pods {ours}, the node's other pods {max(0, pods - ours)}, "
+            f"its kubelet, runtime and the rest {max(0, node - pods)})"
+        )
     shares.append(f"everything else {max(0, busy - known)}")
     return f"meanwhile the CPUs had {capacity} ms, {idle} of them idle: {', '.join(shares)}"
 

@@ -38,6 +38,7 @@ __all__ = [
     "parse_conntrack_stats",
     "parse_cpu_line",
     "parse_cgroup_path",
+    "pod_cgroups",
 ]
 
 WATCHED: dict[str, str] = {
@@ -64,6 +65,8 @@ CPU_LEDGER: dict[str, str] = {
     "cpu.capacity_ms": "milliseconds of CPU time the machine's CPUs span (wall time times CPUs)",
     "cpu.idle_ms": "milliseconds the machine's CPUs were idle (or waiting for I/O)",
     "cpu.node_ms": "milliseconds of CPU the kind node's container used (control plane, kubelet, runtime, pods)",
+    "cpu.node_pods_ms": "milliseconds of it the node's pods used (the control plane's static pods among them)",
+    "cpu.service_pods_ms": "milliseconds of it the probed Service's pods used",
     "cpu.samplers_ms": "milliseconds of CPU the host samplers used",
     "cpu.harness_ms": "milliseconds of CPU the harness process used",
 }
@@ -157,6 +160,19 @@ def parse_cgroup_path(text: str) -> tuple[str, str] | None:
     return version, path.removesuffix("/init.scope") or "/"
 
 
+def pod_cgroups(cgroup: tuple[str, str], uid: str) -> tuple[str, str] | None:
+    """From a pod process's cgroup (`parse_cgroup_path`), the paths of its pod's cgroup and of the
+    node's cgroup of all pods (`kubepods`, or the systemd driver's `...kubepods.slice`); None when
+    the path has neither."""
+    parts = cgroup[1].split("/")
+    marks = (f"pod{uid}", f"pod{uid.replace('-', '_')}")
+    pod = next((i for i, part in enumerate(parts) if any(m in part for m in marks)), None)
+    pods = next((i for i, part in enumerate(parts) if part == "kubepods" or part.endswith("kubepods.slice")), None)
+    if pod is None or pods is None or pods >= pod:
+        return None
+    return "/".join(parts[: pod + 1]), "/".join(parts[: pods + 1])
+
+
 def _cgroup_usage_ms(version: str, path: str, root: str) -> float | None:
     if version == "v1":
         for mount in ("cpuacct", "cpu,cpuacct", "cpuacct,cpu"):
@@ -241,6 +257,10 @@ class NetCounterPoller:
         self._samplers: dict[int, float] = {}  # sampler PID -> CPU ms at the last poll
         self._samplers_total = 0.0
         self._node_cgroups: dict[str, tuple[str, str] | None] = {}
+        self._pod_cgroups: dict[str, tuple[str, str, str]] = {}  # uid -> (version, pod's, all pods')
+        self._pod_usage: dict[str, float] = {}  # uid -> the pod's CPU ms at the last poll
+        self._service_pods_total: dict[str, float] = {}  # node place -> the probed pods' CPU ms so far
+        self._live_uids: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -288,6 +308,11 @@ class NetCounterPoller:
             uid = self._pid_uid[pid]
             if uid is not None and uid in wanted:
                 found.setdefault(uid, []).append(pid)
+                if uid not in self._pod_cgroups:
+                    cgroup = parse_cgroup_path(_read(f"{self.proc}/{pid}/cgroup") or "")
+                    paths = pod_cgroups(cgroup, uid) if cgroup else None
+                    if cgroup and paths:
+                        self._pod_cgroups[uid] = (cgroup[0], *paths)
         for pid in [p for p in self._pid_uid if p not in live]:
             del self._pid_uid[pid]
             self._samplers.pop(pid, None)
@@ -314,7 +339,29 @@ class NetCounterPoller:
                 self._node_cgroups[where] = parse_cgroup_path(_read(f"{self.proc}/{pid}/cgroup") or "")
             cgroup = self._node_cgroups[where]
             out["cpu.node_ms"] = _cgroup_usage_ms(*cgroup, self.cgroup_root) if cgroup else None
+            if cgroup:
+                out.update(self._pods_ledger(where, cgroup))
         return {name: int(value) for name, value in out.items() if value is not None}
+
+    def _pods_ledger(self, where: str, node: tuple[str, str]) -> dict[str, float | None]:
+        """The node's cgroup of all pods, and the probed pods' CPU summed over their lives (a pod's
+        cgroup goes with it: each pod counts what it used while seen)."""
+        version, path = node
+        inside = {uid: c for uid, c in self._pod_cgroups.items() if c[0] == version and c[1].startswith(path + "/")}
+        total = self._service_pods_total.get(where, 0.0)
+        for uid, (_, pod, _) in inside.items():
+            if uid not in self._live_uids:
+                continue
+            now = _cgroup_usage_ms(version, pod, self.cgroup_root)
+            if now is not None:
+                total += max(0.0, now - self._pod_usage.get(uid, now))
+                self._pod_usage[uid] = now
+        self._service_pods_total[where] = total
+        pods = next(iter({c[2] for c in inside.values()}), None)
+        return {
+            "cpu.node_pods_ms": _cgroup_usage_ms(version, pods, self.cgroup_root) if pods else None,
+            "cpu.service_pods_ms": total if inside else None,
+        }
 
     def _poll(self) -> None:
         t = clock()
@@ -322,7 +369,9 @@ class NetCounterPoller:
         places.update({f"node {name}": pid for name, pid in self.nodes.items()})
         wanted = self.pods()
         waits: dict[str, int] = {}
-        for uid, pids in self._pod_pids(wanted).items():
+        found = self._pod_pids(wanted)
+        self._live_uids = set(found)
+        for uid, pids in found.items():
             where = f"pod {wanted[uid]}"
             places[where] = pids[0]
             waits[where] = self._waits.setdefault(where, RunQueueWait(self.proc)).rise(pids)

@@ -269,6 +269,30 @@ def test_cpu_starved_says_where_the_cpu_time_went_meanwhile() -> None:
     assert all("cpu." not in line for line in a.nearest)
 
 
+def test_cpu_starved_splits_the_node_s_share_when_its_pods_were_read() -> None:
+    tl = with_counters(
+        timeline([ep(0.0, "added", A)], []),
+        CounterChange(22.2, 22.0, "pod web-old-a", "sched.wait_ms", 1300),
+        *(
+            CounterChange(22.2, 22.0, where, name, ms)
+            for where, name, ms in (
+                ("host", "cpu.capacity_ms", 400),
+                ("host", "cpu.idle_ms", 10),
+                ("host", "cpu.samplers_ms", 100),
+                ("node node-1", "cpu.node_ms", 280),
+                ("node node-1", "cpu.node_pods_ms", 180),
+                ("node node-1", "cpu.service_pods_ms", 5),
+            )
+        ),
+    )
+    a = attribute(ProbeSample(20.0, 22.0, None, "read-timeout"), tl, versions=VERSIONS)
+    assert a.cause == "cpu-starved"
+    assert a.text.endswith(
+        "meanwhile the CPUs had 400 ms, 10 of them idle: the kind node 280 (the Service's pods 5, the node's "
+        "other pods 175, its kubelet, runtime and the rest 100), the samplers 100, everything else 10"
+    )
+
+
 def test_unattributed_says_whether_kernel_counters_were_read() -> None:
     tl = timeline([ep(0.0, "added", A)], [])
     assert "kernel counters were not read" in attribute(failed(30.0), tl).text

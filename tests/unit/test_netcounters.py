@@ -167,3 +167,56 @@ def test_poller_keeps_a_cpu_ledger_of_the_machine_the_node_the_samplers_and_itse
         ("host", "cpu.harness_ms"): int(6 * tick_ms) - int(5 * tick_ms),
         ("node node-1", "cpu.node_ms"): 250,
     }
+
+
+KUBEPODS = "/docker/abc/kubelet.slice/kubelet-kubepods.slice"
+POD_UID = "0f1e2d3c-aaaa-bbbb-cccc-123456789abc"
+BURSTABLE = f"{KUBEPODS}/kubelet-kubepods-burstable.slice"
+POD_SLICE = f"{BURSTABLE}/kubelet-kubepods-burstable-pod{POD_UID.replace('-', '_')}.slice"
+
+
+def test_pod_cgroups_finds_the_pod_and_the_node_s_pods_under_either_driver() -> None:
+    from harness.netcounters import pod_cgroups
+
+    assert pod_cgroups(("v1", f"{POD_SLICE}/cri-containerd-1234.scope"), POD_UID) == (POD_SLICE, KUBEPODS)
+    cgroupfs = f"/docker/abc/kubelet/kubepods/burstable/pod{POD_UID}/5678"
+    assert pod_cgroups(("v1", cgroupfs), POD_UID) == (
+        f"/docker/abc/kubelet/kubepods/burstable/pod{POD_UID}",
+        "/docker/abc/kubelet/kubepods",
+    )
+    assert pod_cgroups(("v1", "/docker/abc/system.slice/containerd.service"), POD_UID) is None
+
+
+def test_the_ledger_splits_the_node_into_the_service_s_pods_its_other_pods_and_the_rest(tmp_path: Path) -> None:
+    """The node's cgroup of all pods, and the probed pods' own cgroups summed while each is seen: a pod
+    whose cgroup went with it keeps what it used."""
+    proc, cgroups = tmp_path / "proc", tmp_path / "cgroup"
+    root = cgroups / "cpu,cpuacct"
+    write_proc(proc, "self", paws=0, rsts=0)
+    write_proc(proc, "100", paws=0, rsts=0, cgroup="5:cpu,cpuacct:/docker/abc/init.scope\n")
+    write_proc(proc, "200", paws=0, rsts=0, cgroup=f"5:cpu,cpuacct:{POD_SLICE}/cri-containerd-1.scope\n")
+    (proc / "stat").write_text("cpu  500 0 0 900 7 0 0 0 0 0\n")
+
+    def usage(path: str, ms: int) -> None:
+        (root / path.lstrip("/")).mkdir(parents=True, exist_ok=True)
+        (root / path.lstrip("/") / "cpuacct.usage").write_text(f"{ms * 1_000_000}\n")
+
+    usage("/docker/abc", 1000)
+    usage(KUBEPODS, 600)
+    usage(POD_SLICE, 50)
+    poller = NetCounterPoller({"node-1": 100}, lambda: {POD_UID: "web-a"}, proc=str(proc), cgroup_root=str(cgroups))
+    poller._poll()
+    usage("/docker/abc", 1400)
+    usage(KUBEPODS, 900)
+    usage(POD_SLICE, 80)
+    poller._poll()
+    rises = {c.name: c.delta for c in poller.records if c.where == "node node-1"}
+    assert rises == {"cpu.node_ms": 400, "cpu.node_pods_ms": 300, "cpu.service_pods_ms": 30}
+    (proc / "200").joinpath("cgroup").write_text("")  # the pod is gone, its cgroup with it
+    __import__("shutil").rmtree(root / POD_SLICE.lstrip("/"))
+    poller._pid_uid.clear()
+    usage(KUBEPODS, 950)
+    seen = len(poller.records)
+    poller._poll()
+    rises = {c.name: c.delta for c in poller.records[seen:] if c.where == "node node-1"}
+    assert rises == {"cpu.node_pods_ms": 50}  # nothing taken back for the gone pod
