@@ -598,6 +598,14 @@ def _endpoint_segments(
 _SEGMENT_COLOURS = {"ready": "tab:green", "terminating": "tab:orange", "not-ready": "0.6"}
 
 
+_TITLE_CHARS = 150
+
+
+def _shortened(text: str, limit: int = _TITLE_CHARS) -> str:
+    """A lane title that fits the picture's width (the report and the terminal have the whole text)."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def plot_timeline(
     path: Path | str,
     probes: Sequence[ProbeAnalysis],
@@ -621,8 +629,11 @@ def plot_timeline(
     path = Path(path)
     lanes = ["replicas"] + (["endpoints"] if datapath is not None and datapath.endpoints else [])
     lanes += [f"probe:{p.label}" for p in probes] + (["versions"] if probes else [])
-    heights = {"replicas": 3, "endpoints": 2, "versions": 2}
-    fig = Figure(figsize=(12, 2.2 + 1.6 * len(lanes)), dpi=110, layout="constrained")
+    endpoint_rows = len(_endpoint_segments(datapath, t0, 0.0)) if "endpoints" in lanes and datapath else 0
+    # an endpoint row needs ~0.16 in: the history scenario's 18 endpoints in a 2-unit lane left
+    # their labels on top of each other and the layout engine gave up (the legends were cut off)
+    heights = {"replicas": 3, "endpoints": max(2.0, endpoint_rows * 0.16 / 0.8), "versions": 2}
+    fig = Figure(figsize=(12, 2.2 + 0.8 * sum(heights.get(lane, 2) for lane in lanes)), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(
         len(lanes), 1, sharex=True, squeeze=False, height_ratios=[heights.get(lane, 2) for lane in lanes]
@@ -674,7 +685,10 @@ def plot_timeline(
                         ax.plot([p.t - t0], [y], marker="x", color="black", markersize=6)
         for sync in datapath.proxy:
             ax.axvline(sync.synced_at - t0, color="tab:purple", linewidth=0.6, alpha=0.5)
-        ax.set_yticks(range(len(labels)), labels, fontsize=7)
+        nodes = {label.rsplit(" (", 1)[-1] for label in labels}
+        one_node = len(nodes) == 1
+        shown = [label.rsplit(" (", 1)[0] for label in labels] if one_node else labels
+        ax.set_yticks(range(len(labels)), shown, fontsize=7)
         ax.set_ylim(-0.6, len(labels) - 0.4)
         handles = [Patch(color=c, label=s) for s, c in _SEGMENT_COLOURS.items()]
         ax.legend(
@@ -688,7 +702,8 @@ def plot_timeline(
             fontsize=8,
             frameon=False,
         )
-        ax.set_title("EndpointSlice conditions per endpoint (pod, node)", loc="left", fontsize=10)
+        where = f"pod, all on node {next(iter(nodes)).rstrip(')')}" if one_node and labels else "pod (node)"
+        ax.set_title(f"EndpointSlice conditions per endpoint ({where})", loc="left", fontsize=10)
 
     for probe in probes:
         ax = ax_of[f"probe:{probe.label}"]
@@ -711,7 +726,7 @@ def plot_timeline(
         for o in probe.outages:
             ax.axvspan(o.start - t0, o.end - t0, color="tab:red", alpha=0.12, linewidth=0)
         ax.set_ylabel(f"req / {bin_seconds * 1000:.0f} ms")
-        ax.set_title(f"{probe.label} sampler ({probe.where}): {probe.verdict}", loc="left", fontsize=9)
+        ax.set_title(_shortened(f"{probe.label} sampler ({probe.where}): {probe.verdict}"), loc="left", fontsize=9)
 
     if main is not None:
         low = ax_of["versions"]

@@ -392,6 +392,35 @@ def test_plot_timeline_writes_a_png(tmp_path: Path, with_data: bool) -> None:
     assert raw.startswith(PNG_MAGIC) and len(raw) > 10_000
 
 
+def test_plot_timeline_keeps_many_endpoints_readable(tmp_path: Path) -> None:
+    """The history scenario's 18 endpoints once collapsed the picture's layout (a UserWarning, labels on
+    top of each other, legends cut off): the endpoint lane grows with its rows."""
+    import warnings
+
+    endpoints = tuple(
+        EndpointEvent(
+            T0 + 0.5 + i, "added", EndpointState(f"10.0.0.{i}", f"history-demo-{i:02d}", "node-a", True, True, False)
+        )
+        for i in range(18)
+    )
+    many = DataPathTimeline("web", endpoints, (), (), ("node-a",))
+
+    class Verbose:  # a refused verdict's whole text, as long as the history scenario's (~600 characters)
+        verdict = "evidence incomplete: no probe between +26.092s and +26.175s (84 ms > bound 40 ms): " * 7
+
+        def __init__(self, analysis: object) -> None:
+            self._analysis = analysis
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._analysis, name)
+
+    lanes = (Verbose(probe(samples())), Verbose(probe(samples(), KEEP_ALIVE)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = plot_timeline(tmp_path / "many.png", lanes, POINTS, STEPS, T0, "history", datapath=many)  # type: ignore[arg-type]
+    assert out.read_bytes().startswith(PNG_MAGIC)
+
+
 def test_plot_timeline_from_steps_alone(tmp_path: Path) -> None:
     out = plot_timeline(tmp_path / "rc.png", (probe(samples()),), [], STEPS, T0, "rc")
     assert out.read_bytes().startswith(PNG_MAGIC)
