@@ -265,6 +265,18 @@ def _ours(labels: str, family: str) -> bool:
     return _family(labels) in (None, family)
 
 
+def sync_lines(text: str) -> str:
+    """The lines of a /metrics text that name kube-proxy's sync metrics: its whole text is ~114 KB
+    (1.34), polled ten times a second, and the two parses below cost 2.1 ms over it."""
+    lines, at = [], text.find("sync_proxy_rules_")
+    while at >= 0:
+        start, end = text.rfind("\n", 0, at) + 1, text.find("\n", at)
+        end = len(text) if end < 0 else end
+        lines.append(text[start:end])
+        at = text.find("sync_proxy_rules_", end)
+    return "\n".join(lines)
+
+
 def parse_sync_durations(text: str, family: str = FAMILY) -> tuple[float, int] | None:
     """kube-proxy's sync duration histogram from its /metrics text: (sum of seconds, count) of the
     `family` proxier (or of the unlabelled series), None when absent."""
@@ -550,6 +562,7 @@ class SyncReader:
 
     def take(self, text: str, seen_mono: float, seen_wall: float) -> ProxySync | None:
         """The record this poll brings (new, or the pending one completed), None if nothing changed."""
+        text = sync_lines(text)
         value = parse_sync_metric(text, self.family)
         durations = parse_sync_durations(text, self.family)
         before, self._durations = self._durations, durations

@@ -632,10 +632,20 @@ def test_each_ip_family_has_its_own_syncs() -> None:
     # came last, and a parser that kept the last series never saw the IPv4 count rise (no sync start)
     from harness.datapath import parse_sync_durations
 
+    from harness.datapath import sync_lines
+
     text = _dual(1796195961.9057384, 108.405660918, 340)
     assert parse_sync_durations(text) == (108.405660918, 340)
     assert parse_sync_durations(text, "IPv6") == (0.081133753, 1)
     assert parse_sync_metric(text) == 1796195961.9057384
+    noisy = "go_goroutines 80\n" * 500 + text + "process_cpu_seconds_total 1.5\n" * 500  # as in kube-proxy's
+    kept = sync_lines(noisy)
+    assert "go_goroutines" not in kept and len(kept) < len(text)
+    assert [parse_sync_durations(kept), parse_sync_durations(kept, "IPv6"), parse_sync_metric(kept)] == [
+        (108.405660918, 340),
+        (0.081133753, 1),
+        1796195961.9057384,
+    ]
     assert parse_sync_metric(text, "IPv6") == 1796195131.6136286
     reordered = "\n".join(reversed(text.splitlines())) + "\n"
     assert parse_sync_metric(reordered) == 1796195961.9057384
