@@ -299,8 +299,9 @@ class NetCounterPoller:
                 continue
             pid = int(entry)
             live.add(pid)
+            text = None
             if pid not in self._pid_uid:
-                cgroup = _read(f"{self.proc}/{pid}/cgroup") or ""
+                cgroup = text = _read(f"{self.proc}/{pid}/cgroup") or ""
                 m = _POD_UID.search(cgroup)
                 self._pid_uid[pid] = m.group(1).replace("_", "-") if m else None
                 if m is None and _SAMPLER_MODULE in (_read_bytes(f"{self.proc}/{pid}/cmdline") or b""):
@@ -308,11 +309,11 @@ class NetCounterPoller:
             uid = self._pid_uid[pid]
             if uid is not None and uid in wanted:
                 found.setdefault(uid, []).append(pid)
-                if uid not in self._pod_cgroups:
-                    cgroup = parse_cgroup_path(_read(f"{self.proc}/{pid}/cgroup") or "")
-                    paths = pod_cgroups(cgroup, uid) if cgroup else None
-                    if cgroup and paths:
-                        self._pod_cgroups[uid] = (cgroup[0], *paths)
+                if uid not in self._pod_cgroups:  # the cgroup file read once for a process first seen here
+                    owned = parse_cgroup_path(text if text is not None else _read(f"{self.proc}/{pid}/cgroup") or "")
+                    paths = pod_cgroups(owned, uid) if owned else None
+                    if owned and paths:
+                        self._pod_cgroups[uid] = (owned[0], *paths)
         for pid in [p for p in self._pid_uid if p not in live]:
             del self._pid_uid[pid]
             self._samplers.pop(pid, None)
@@ -357,7 +358,7 @@ class NetCounterPoller:
                 total += max(0.0, now - self._pod_usage.get(uid, now))
                 self._pod_usage[uid] = now
         self._service_pods_total[where] = total
-        pods = next(iter({c[2] for c in inside.values()}), None)
+        pods = next((c[2] for c in inside.values()), None)  # one node, one cgroup of all pods
         return {
             "cpu.node_pods_ms": _cgroup_usage_ms(version, pods, self.cgroup_root) if pods else None,
             "cpu.service_pods_ms": total if inside else None,
