@@ -158,6 +158,18 @@ class DataPathTimeline:
     counters: tuple[CounterChange, ...] = ()
     counters_read: bool = False
 
+    def shutdowns_unseen(self, until: float) -> list[PodTransition]:
+        """The "terminating" steps of pods whose exit or deletion had not been seen by `until`."""
+        pending: dict[str, PodTransition] = {}
+        for p in self.pods:
+            if p.t > until:
+                break
+            if p.what == "terminating":
+                pending[p.pod] = p
+            elif p.what in ("exited", "deleted"):
+                pending.pop(p.pod, None)
+        return sorted(pending.values(), key=lambda p: p.t)
+
     def counters_between(self, since: float, until: float) -> list[CounterChange]:
         """Counter rises whose polling interval overlaps [since, until]."""
         return [c for c in self.counters if c.t >= since and c.since <= until]
@@ -638,6 +650,10 @@ class DataPathRecorder:
     def running(self) -> bool:
         return self.timeline is None
 
+    def shutdowns(self) -> tuple[list[str], float | None]:
+        """`PodWatcher.shutdowns`: the pods still shutting down, and when the last exit was seen."""
+        return self.pods.shutdowns()
+
     def stop(self) -> DataPathTimeline:
         if self.timeline is not None:
             return self.timeline
@@ -670,5 +686,14 @@ class DataPathRecorder:
         return self.timeline
 
     def evidence_problems(self, since: float, until: float) -> list[str]:
+        """Why the record cannot be trusted over [since, until], and every shutdown the window did not
+        see to its end (a pod seen terminating whose exit was not seen before `until`): one line each."""
         slices = self.slices.evidence_problems(since, until) if self.slices is not None else []
-        return slices + self.pods.evidence_problems(since, until)
+        out = slices + self.pods.evidence_problems(since, until)
+        if self.timeline is not None:
+            out += [
+                f"pod {p.pod} was seen terminating {until - p.t:.3f}s before the window closed and its exit "
+                "was not seen: its shutdown was not probed to its end"
+                for p in self.timeline.shutdowns_unseen(until)
+            ]
+        return out

@@ -18,6 +18,7 @@ the report, the JUnit properties and the picture all read those analyses.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -35,7 +36,13 @@ from .steal import StealRecord, StealRecorder, explain_stolen
 from .stopwatch import STOPWATCH, observe_for
 from .timeouts import Timeouts
 
-__all__ = ["ProbedService", "EvidenceSource"]
+__all__ = ["ProbedService", "EvidenceSource", "EXIT_MARGIN"]
+
+log = logging.getLogger("rollproof.probing")
+
+EXIT_MARGIN = 1.0
+"""How long the samplers go on past the last pod exit seen (seconds): at a 2 ms pace, hundreds of
+requests per sampler meet the pod gone, through any rule or conntrack entry still naming it."""
 
 
 class EvidenceSource(Protocol):
@@ -218,9 +225,36 @@ class ProbedService:
         if observe and self.settled_at is not None:
             until = self.settled_at + self.timeouts.probe_settle
             observe_for(max(0.0, until - clock()) + self.timeouts.poll_interval)
+            self._watch_shutdowns_end()
         self.finished = True
         with STOPWATCH.timing("analysis"):
             return self._analyse()
+
+    def _watch_shutdowns_end(self) -> None:
+        """Keep probing until every pod seen terminating has been seen to exit (or be deleted), and then
+        `EXIT_MARGIN` past the last exit seen: a rollout is over when its last old pod is gone, and the
+        requests that rules still naming it would send must meet it gone. A pod not seen to exit within
+        `timeouts.pod_exit` is left to the verdict, which then says its shutdown was not probed to its end."""
+        if self.datapath is None or not self.datapath.running:
+            return
+
+        def look() -> tuple[bool, tuple[list[str], float | None]]:
+            pending, last = self.datapath.shutdowns()  # type: ignore[union-attr]
+            return not pending, (pending, last)
+
+        try:
+            _, last = poll(
+                look,
+                waited_for=f"every pod of the Service {self.service} seen terminating to exit",
+                timeout=self.timeouts.pod_exit,
+                interval=0.05,
+                describe=lambda seen: f"still shutting down: {', '.join(seen[0])}",
+            )
+        except WaitTimeout as exc:
+            log.warning("%s; the verdicts will say so", exc)
+            return
+        if last is not None:
+            observe_for(max(0.0, last + EXIT_MARGIN - clock()))
 
     def _analyse(self) -> list[ProbeAnalysis]:
         stopped = clock()

@@ -21,6 +21,7 @@ class Timeouts:
     rc_poll_interval: float = 0.5
     rc_timeout: float = 180.0
     probe_settle: float = 2.0
+    pod_exit: float = 60.0  # a pod seen terminating, to be seen exiting, before the samplers stop
     endpoint_propagation: float = 3.0
     completion_agreement: float = 3.0  # kubectl's watch vs the harness's poll, same completion
     probe_max_duration: float = 900.0  # a sampler that runs longer ends by itself; the verdict then fails
@@ -43,6 +44,7 @@ class Timeouts:
                 "rc_timeout",
                 "api_request",
                 "probe_max_duration",
+                "pod_exit",
             )
         }
         deadline = max(1, round(self.rollout_progress_deadline * factor))

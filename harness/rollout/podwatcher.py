@@ -53,6 +53,7 @@ class PodWatcher(ListWatchRecorder[PodEvent]):
         self._core = kubernetes.client.CoreV1Api(api_client)
         self._known: dict[str, PodState] = {}
         self._names: dict[str, str] = {}
+        self._last_end: float | None = None
 
     def __repr__(self) -> str:
         return f"PodWatcher({self.namespace} {label_selector(self.labels)}, events={len(self._records)})"
@@ -96,15 +97,26 @@ class PodWatcher(ListWatchRecorder[PodEvent]):
         with self._lock:
             return dict(self._names)
 
+    def shutdowns(self) -> tuple[list[str], float | None]:
+        """The pods seen terminating whose exit (or deletion) has not been seen yet, and the latest
+        instant an exit or deletion of a terminating pod was recorded (None: none yet)."""
+        with self._lock:
+            pending = sorted(p.name for p in self._known.values() if p.terminating and p.exit_code is None)
+            return pending, self._last_end
+
     def _record(self, kind: str, pod: PodState, t: float) -> None:
         with self._lock:
             self._names[pod.uid] = pod.name
             known = self._known
+            before = known.get(pod.uid)
             if kind == "deleted":
                 if known.pop(pod.uid, None) is None:
                     return
             else:
-                if known.get(pod.uid) == pod:
+                if before == pod:
                     return
                 known[pod.uid] = pod
+            if before is not None and before.exit_code is None and (before.terminating or pod.terminating):
+                if kind == "deleted" or pod.exit_code is not None:
+                    self._last_end = t
             self._keep(PodEvent(t, kind, pod, time.time() - (clock() - t)))

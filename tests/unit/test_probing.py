@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from harness import probing
 from harness.analysis import Phase
+from harness.datapath import DataPathTimeline
 from harness.errors import HarnessError, WaitTimeout
 from harness.probing import ProbedService
 from harness.sampler import ProbeOptions
@@ -150,3 +152,58 @@ def test_waiting_for_a_version_outside_a_phase_is_refused() -> None:
     probed = service(ScriptedSampler([(0.0, 0.0005, True)], ticking=True)).start()
     with pytest.raises(HarnessError, match="inside a phase"):
         probed.wait_answered("nginx/1.26.3", 1.0)
+
+
+# --------------------------------------------------------------------------- the end of the window
+
+
+class ShuttingDown:
+    """A data-path recorder whose pods exit on a script: `until` (clock) -> when the last exit was seen."""
+
+    running = True
+
+    def __init__(self, until: float, pods: list[str]) -> None:
+        self.until, self.pods = until, pods
+
+    def start(self) -> ShuttingDown:
+        return self
+
+    def shutdowns(self) -> tuple[list[str], float | None]:
+        return ([], self.until) if clock() >= self.until else (self.pods, None)
+
+    def stop(self) -> DataPathTimeline:
+        self.running = False
+        return DataPathTimeline("web")
+
+    def evidence_problems(self, since: float, until: float) -> list[str]:
+        return []
+
+
+def _probed(sampler: ScriptedSampler, datapath: ShuttingDown, timeouts: Timeouts) -> ProbedService:
+    return ProbedService("web", lambda options: sampler, [ProbeOptions()], timeouts, datapath=datapath)  # type: ignore[arg-type]
+
+
+def test_finish_probes_until_the_last_pod_exit_seen_and_a_margin_past_it(monkeypatch) -> None:
+    monkeypatch.setattr(probing, "EXIT_MARGIN", 0.2)
+    sampler = ScriptedSampler([(0.0, 0.0005, True)], ticking=True)
+    exits = ShuttingDown(clock() + 0.5, ["web-3"])
+    probed = _probed(sampler, exits, Timeouts(probe_settle=0.0, poll_interval=0.0, endpoint_propagation=0.0)).start()
+    with probed.phase("update", ("nginx/1.22.1",)):
+        pass
+    probed.finish()
+    assert exits.until + 0.2 <= probed.runs[0].stopped_at < exits.until + 0.2 + 0.3
+
+
+def test_finish_gives_up_on_a_pod_that_never_exits_and_leaves_it_to_the_verdict(monkeypatch, caplog) -> None:
+    monkeypatch.setattr(probing, "EXIT_MARGIN", 0.2)
+    sampler = ScriptedSampler([(0.0, 0.0005, True)], ticking=True)
+    never = ShuttingDown(clock() + 3600, ["web-3"])
+    timeouts = Timeouts(probe_settle=0.0, poll_interval=0.0, endpoint_propagation=0.0, pod_exit=0.3)
+    probed = _probed(sampler, never, timeouts).start()
+    with probed.phase("update", ("nginx/1.22.1",)):
+        pass
+    started = clock()
+    probed.finish()
+    assert 0.3 <= clock() - started < 1.0
+    assert "every pod of the Service web seen terminating to exit" in caplog.text
+    assert "still shutting down: web-3" in caplog.text
