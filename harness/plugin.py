@@ -1,8 +1,8 @@
 """The pytest plugin: options, markers, fixtures and hooks only; the work is in the library.
 
 Fixtures (see `pytest --fixtures`): rp_settings, timeouts, kit, cluster, server_version, kube_api,
-cluster_access, core_api, apps_api, raw_api, deployments, app_images, namespace, record,
-probed_service.
+cluster_access, core_api, apps_api, raw_api, deployments, app_images, namespace, spare_namespace,
+record, probed_service.
 
 Options are checked when pytest starts (one-line usage error, before any test). SIGTERM and
 SIGHUP tear down as Ctrl-C does (`harness.interrupts`); a test they cut short is reported as
@@ -428,24 +428,60 @@ def namespace(
     the background (the session waits for every deletion at its end); in the named
     namespace what the test made is deleted and waited for.
     """
-    from .namespaces import create_namespace, dump_namespace
+    from .namespaces import create_namespace
 
     shared = _rp_shared_namespace
     name = shared.namespace if shared is not None else create_namespace(core_api, request.node.name, timeouts)
     try:
         yield name
     finally:
-        phases = request.node.stash.get(_phase_key, {})
-        if any(rep.failed for rep in phases.values()) or interrupts.received():
-            dump = dump_namespace(kube_api, name)
-            path = Path(rp_settings.report_dir) / f"{name}.dump.txt"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(dump + "\n")
-            request.node.add_report_section("teardown", "namespace dump", dump)
-        if shared is not None:
-            shared.clean()
-        elif not rp_settings.keep_namespaces:
-            _rp_reaper.delete(name)
+        _release_namespace(request, name, kube_api, rp_settings, shared, _rp_reaper)
+
+
+@pytest.fixture
+def spare_namespace(
+    request: pytest.FixtureRequest,
+    cluster: Cluster,
+    core_api: Any,
+    kube_api: Any,
+    rp_settings: RunSettings,
+    timeouts: Timeouts,
+    _rp_shared_namespace: Any,
+    _rp_reaper: Any,
+) -> Iterator[str | None]:
+    """A second fresh namespace, for a test that runs two things side by side; None when the run is
+    confined to one named namespace (the test then runs them one after the other). Handled as
+    `namespace` is: dumped on failure, deleted in the background unless kept."""
+    from .namespaces import create_namespace
+
+    if _rp_shared_namespace is not None:
+        yield None
+        return
+    name = create_namespace(core_api, f"{request.node.name}-2", timeouts)
+    try:
+        yield name
+    finally:
+        _release_namespace(request, name, kube_api, rp_settings, None, _rp_reaper)
+
+
+def _release_namespace(
+    request: pytest.FixtureRequest, name: str, kube_api: Any, rp_settings: RunSettings, shared: Any, reaper: Any
+) -> None:
+    """A test's namespace at its end: dumped when the test failed or was interrupted, then emptied
+    (the named namespace) or deleted in the background (unless kept)."""
+    from .namespaces import dump_namespace
+
+    phases = request.node.stash.get(_phase_key, {})
+    if any(rep.failed for rep in phases.values()) or interrupts.received():
+        dump = dump_namespace(kube_api, name)
+        path = Path(rp_settings.report_dir) / f"{name}.dump.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dump + "\n")
+        request.node.add_report_section("teardown", f"namespace dump ({name})", dump)
+    if shared is not None:
+        shared.clean()
+    elif not rp_settings.keep_namespaces:
+        reaper.delete(name)
 
 
 def _scenario_name(item: pytest.Item) -> str:

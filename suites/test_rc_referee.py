@@ -1,9 +1,10 @@
 """kubectl 1.17 as the referee of `rollproof rolling-update`: the same update, run by both, compared.
 
 kubectl v1.17.17 (the last release with `rolling-update`) is built from its
-module by `harness.kit.referee` and run against this cluster; then
-`rollproof rolling-update` runs the same command line in the same namespace,
-from the same starting point. Each run is watched from the outside
+module by `harness.kit.referee` and run against this cluster; beside it
+`rollproof rolling-update` runs the same command line in a namespace of its
+own, from the same starting point (both at once; one after the other in the
+same namespace when the run is confined to one). Each run is watched from the outside
 (`harness.rollout.rcupdate.trace.RcRecorder`) and compared:
 
 * the progress lines on stdout, word for word;
@@ -29,9 +30,10 @@ import select
 import signal
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 import yaml
@@ -80,21 +82,38 @@ def referee() -> str:
 
 @dataclass
 class Tool:
-    """How to start one of the two commands: the argv before `rolling-update`'s own arguments."""
+    """How to start one of the two commands: the argv before `rolling-update`'s own arguments, and the
+    namespace it works in."""
 
     name: str
     argv: list[str]
+    namespace: str
 
 
 @pytest.fixture
-def tools(referee: str, cluster: Any, namespace: str) -> tuple[Tool, Tool]:
-    common = ["-n", namespace, "--kubeconfig", str(cluster.kubeconfig)]
-    if cluster.context:
-        common += ["--context", cluster.context]
+def tools(referee: str, cluster: Any, namespace: str, spare_namespace: str | None) -> tuple[Tool, Tool]:
+    """kubectl in a namespace of its own where the run may make one (both tools then run side by
+    side), else in the test's namespace after rollproof's run is cleared away."""
+
+    def common(ns: str) -> list[str]:
+        return ["-n", ns, "--kubeconfig", str(cluster.kubeconfig)] + (
+            ["--context", cluster.context] if cluster.context else []
+        )
+
+    theirs = spare_namespace or namespace
     return (
-        Tool("kubectl 1.17", [referee, *common, "rolling-update"]),
-        Tool("rollproof", [sys.executable, "-m", "harness.cli", "rolling-update", *common]),
+        Tool("kubectl 1.17", [referee, *common(theirs), "rolling-update"], theirs),
+        Tool("rollproof", [sys.executable, "-m", "harness.cli", "rolling-update", *common(namespace)], namespace),
     )
+
+
+def side_by_side(tools: tuple[Tool, Tool], run: Callable[[Tool], Run]) -> tuple[Run, Run]:
+    """`run(tool)` for both tools: at once in two threads when each has its namespace, else in turn."""
+    if tools[0].namespace == tools[1].namespace:
+        return run(tools[0]), run(tools[1])
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="referee") as pool:
+        futures = [pool.submit(run, tool) for tool in tools]
+        return futures[0].result(), futures[1].result()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -381,20 +400,20 @@ def _durations(timeouts: Any, update_period: float | None = None) -> list[str]:
 
 
 def _both(
-    tools: tuple[Tool, Tool], args: list[str], core: Any, api_client: Any, namespace: str, image: str, timeouts: Any
+    tools: tuple[Tool, Tool], args: list[str], core: Any, api_client: Any, image: str, timeouts: Any
 ) -> tuple[Run, Run]:
-    runs = []
-    for tool in tools:
-        _start_from_v1(core, namespace, image, timeouts)
-        runs.append(_run(tool, args, core, api_client, namespace, timeouts))
-    return runs[0], runs[1]
+    def one(tool: Tool) -> Run:
+        _start_from_v1(core, tool.namespace, image, timeouts)
+        return _run(tool, args, core, api_client, tool.namespace, timeouts)
+
+    return side_by_side(tools, one)
 
 
 # --------------------------------------------------------------------------- scenarios
 
 
 def test_manifest_update_matches_kubectl_1_17(
-    tools, core_api, kube_api, namespace, app_images, record, timeouts, rp_settings, tmp_path
+    tools, core_api, kube_api, app_images, record, timeouts, rp_settings, tmp_path
 ):
     """`rolling-update web -f web-v2.yaml`: kubectl 1.17 and rollproof MUST print the same lines, make the
     same scale steps with the same annotations after each, and leave the same RCs and pods.
@@ -406,7 +425,7 @@ def test_manifest_update_matches_kubectl_1_17(
     manifest = tmp_path / "web-v2.yaml"
     manifest.write_text(yaml.safe_dump(_rc("web-v2", {"app": "web", "ver": "v2"}, app_images["new"].image)))
     args = ["web", "-f", str(manifest), *_durations(timeouts)]
-    kubectl, rollproof = _both(tools, args, core_api, kube_api, namespace, app_images["old"].image, timeouts)
+    kubectl, rollproof = _both(tools, args, core_api, kube_api, app_images["old"].image, timeouts)
 
     comparison = compare(kubectl, rollproof)
     _write_report(
@@ -420,14 +439,12 @@ def test_manifest_update_matches_kubectl_1_17(
         record.check(f"rc-referee-manifest-{name}", "same as kubectl 1.17")
 
 
-def test_image_update_matches_kubectl_1_17(
-    tools, core_api, kube_api, namespace, app_images, record, timeouts, rp_settings
-):
+def test_image_update_matches_kubectl_1_17(tools, core_api, kube_api, app_images, record, timeouts, rp_settings):
     """`rolling-update web --image=NEW`: the same lines, steps, annotations and end state as kubectl 1.17,
     once the generated name `web-<hash>` and the deployment label values are replaced by placeholders
     (kubectl hashed the whole RC with md5, rollproof hashes the pod template)."""
     args = ["web", f"--image={app_images['new'].image}", *_durations(timeouts)]
-    kubectl, rollproof = _both(tools, args, core_api, kube_api, namespace, app_images["old"].image, timeouts)
+    kubectl, rollproof = _both(tools, args, core_api, kube_api, app_images["old"].image, timeouts)
 
     comparison = compare(kubectl, rollproof)
     _write_report(rp_settings, "image", _side_by_side("rolling-update --image", " ".join(args), comparison))
@@ -437,20 +454,19 @@ def test_image_update_matches_kubectl_1_17(
         record.check(f"rc-referee-image-{name}", "same as kubectl 1.17")
 
 
-def test_rollback_half_way_matches_kubectl_1_17(
-    tools, core_api, kube_api, namespace, app_images, record, timeouts, rp_settings
-):
+def test_rollback_half_way_matches_kubectl_1_17(tools, core_api, kube_api, app_images, record, timeouts, rp_settings):
     """An image update killed after its first scale-up, then `rolling-update web --rollback`: both tools
     MUST print the same lines, make the same steps with the same annotations, and restore web as it was."""
     update = ["web", f"--image={app_images['new'].image}", *_durations(timeouts, update_period=timeouts.rc_timeout)]
     rollback = ["web", "--rollback", *_durations(timeouts)]
-    runs = []
-    for tool in tools:
-        _start_from_v1(core_api, namespace, app_images["old"].image, timeouts)
-        half = _run(tool, update, core_api, kube_api, namespace, timeouts, stop_after_first_scale_up=True)
+
+    def killed_then_rolled_back(tool: Tool) -> Run:
+        _start_from_v1(core_api, tool.namespace, app_images["old"].image, timeouts)
+        half = _run(tool, update, core_api, kube_api, tool.namespace, timeouts, stop_after_first_scale_up=True)
         assert half.exit_code == -signal.SIGKILL, half.stderr
-        runs.append(_run(tool, rollback, core_api, kube_api, namespace, timeouts))
-    kubectl, rollproof = runs
+        return _run(tool, rollback, core_api, kube_api, tool.namespace, timeouts)
+
+    kubectl, rollproof = side_by_side(tools, killed_then_rolled_back)
     # Divergence 3 (harness.rollout.rcupdate.updater): kubectl leaves next-controller-id and original-replicas
     # on the restored RC; rollproof clears them. Pinned here, then left out of the end-state comparison.
     restored = kubectl.end_rcs["web"]
