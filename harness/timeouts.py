@@ -16,7 +16,7 @@ class Timeouts:
     namespace_delete: float = 120.0
     pods_ready: float = 180.0
     rollout: float = 300.0
-    rollout_progress_deadline: int = 20  # progressDeadlineSeconds where a scenario waits for it to pass
+    rollout_progress_deadline: int = 10  # progressDeadlineSeconds where a scenario waits it out (pods start in ~2 s)
     rc_update_period: float = 2.0
     rc_poll_interval: float = 0.5
     rc_timeout: float = 180.0
@@ -30,6 +30,7 @@ class Timeouts:
     probe_interval: float = 0.001  # a sampler's pace where the run names none (--probe-interval)
     api_request: float = 30.0
     poll_interval: float = 0.5
+    rollout_poll: float = 0.2  # how often a wait for a rollout's end looks: that instant ends its phase
 
     def scaled(self, factor: float) -> "Timeouts":
         """All waits multiplied by `factor` (slow machines); periods unchanged."""

@@ -270,7 +270,7 @@ class Deployments:
             probe,
             waited_for=f'deployment "{self.namespace}/{name}" to finish its rollout',
             timeout=timeout,
-            interval=self.timeouts.poll_interval,
+            interval=self.timeouts.rollout_poll,
             describe=lambda seen: seen[1].summary(),
             dump=lambda seen: self._dump(seen[0]),
         )

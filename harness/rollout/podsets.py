@@ -148,7 +148,7 @@ def wait_set_rollout(
         probe,
         waited_for=f'{spec.what} "{namespace}/{name}" to finish its rollout',
         timeout=timeouts.rollout if timeout is None else timeout,
-        interval=timeouts.poll_interval,
+        interval=timeouts.rollout_poll,
         describe=lambda seen: seen[1].summary(),
         dump=dump,
     )

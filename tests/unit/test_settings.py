@@ -168,7 +168,7 @@ def test_scaled_timeouts_stretch_waits_and_the_progress_deadline_not_periods() -
 
     slow = DEFAULT_TIMEOUTS.scaled(2.5)
     assert slow.rollout == DEFAULT_TIMEOUTS.rollout * 2.5
-    assert slow.rollout_progress_deadline == 50 and isinstance(slow.rollout_progress_deadline, int)
+    assert slow.rollout_progress_deadline == 25 and isinstance(slow.rollout_progress_deadline, int)
     assert (slow.poll_interval, slow.rc_update_period) == (
         DEFAULT_TIMEOUTS.poll_interval,
         DEFAULT_TIMEOUTS.rc_update_period,
