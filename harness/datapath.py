@@ -651,8 +651,11 @@ class DataPathRecorder:
         return self.timeline is None
 
     def shutdowns(self) -> tuple[list[str], float | None]:
-        """`PodWatcher.shutdowns`: the pods still shutting down, and when the last exit was seen."""
-        return self.pods.shutdowns()
+        """`PodWatcher.shutdowns`: the pods still shutting down, and when the last exit was seen; none
+        to wait for once the pod watcher has ended (its evidence problems say why, and the timeline
+        names the shutdowns it did not see end)."""
+        pending, last = self.pods.shutdowns()
+        return (pending if self.pods.running else []), last
 
     def stop(self) -> DataPathTimeline:
         if self.timeline is not None:

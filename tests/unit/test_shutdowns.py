@@ -84,3 +84,12 @@ def test_a_window_closed_on_a_pod_still_shutting_down_is_an_evidence_problem(cli
     ]
     rec.timeline = DataPathTimeline("web", pods=(step(10.0, "web-3", "terminating"), step(14.0, "web-3", "exited")))
     assert rec.evidence_problems(0.0, 14.25) == []
+
+
+def test_no_shutdown_is_waited_for_once_the_pod_watcher_has_ended(client) -> None:
+    """A watcher that failed sees no more exits: waiting its whole timeout would tell nothing more."""
+    rec = DataPathRecorder(client, "ns", "web", {"app": "web"})
+    rec.pods._record("listed", dataclasses.replace(RUNNING, terminating=True), 1.0)
+    assert not rec.pods.running  # never started, as after an error
+    assert rec.pods.shutdowns() == (["web-0"], None)
+    assert rec.shutdowns() == ([], None)
