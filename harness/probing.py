@@ -94,6 +94,7 @@ class ProbedService:
         try:
             if self.datapath is not None:
                 self.datapath.start()
+                self._wait_no_shutdown()
             self.steal.start()
             for options in self.options:
                 self.samplers.append(self.open_sampler(options).start())
@@ -104,6 +105,27 @@ class ProbedService:
             self._stop_all()
             raise
         return self
+
+    def _wait_no_shutdown(self) -> None:
+        """Open the window on a steady Service: no pod of it still shutting down from an earlier change.
+
+        A set-up rollout is complete once its new pods are available, while its old pods still serve
+        out their preStop sleep; a keep-alive sampler that connected to one stayed on it into the
+        scenario's first phase (clean-clone run I1: the undo phase's first answer came from the
+        version the set-up had just replaced). The samplers start once every such pod has exited."""
+        assert self.datapath is not None
+
+        def look() -> tuple[bool, list[str]]:
+            pending, _ = self.datapath.shutdowns()  # type: ignore[union-attr]
+            return not pending, pending
+
+        poll(
+            look,
+            waited_for=f"the pods of the Service {self.service} still shutting down to exit before the samplers start",
+            timeout=self.timeouts.pod_exit,
+            interval=0.05,
+            describe=lambda pending: f"still shutting down: {', '.join(pending)}",
+        )
 
     def watch(self, source: EvidenceSource) -> None:
         """Count `source`'s record as evidence of every verdict (it must cover the window too)."""

@@ -162,13 +162,16 @@ class ShuttingDown:
 
     running = True
 
-    def __init__(self, until: float, pods: list[str]) -> None:
+    def __init__(self, until: float, pods: list[str], *, active: bool = True) -> None:
         self.until, self.pods = until, pods
+        self.active = active  # False: nothing shuts down until the test says so (after the start)
 
     def start(self) -> ShuttingDown:
         return self
 
     def shutdowns(self) -> tuple[list[str], float | None]:
+        if not self.active:
+            return [], None
         return ([], self.until) if clock() >= self.until else (self.pods, None)
 
     def stop(self) -> DataPathTimeline:
@@ -186,8 +189,9 @@ def _probed(sampler: ScriptedSampler, datapath: ShuttingDown, timeouts: Timeouts
 def test_finish_probes_until_the_last_pod_exit_seen_and_a_margin_past_it(monkeypatch) -> None:
     monkeypatch.setattr(probing, "EXIT_MARGIN", 0.2)
     sampler = ScriptedSampler([(0.0, 0.0005, True)], ticking=True)
-    exits = ShuttingDown(clock() + 0.5, ["web-3"])
+    exits = ShuttingDown(clock() + 0.5, ["web-3"], active=False)
     probed = _probed(sampler, exits, Timeouts(probe_settle=0.0, poll_interval=0.0, endpoint_propagation=0.0)).start()
+    exits.active = True
     with probed.phase("update", ("nginx/1.22.1",)):
         pass
     probed.finish()
@@ -197,9 +201,10 @@ def test_finish_probes_until_the_last_pod_exit_seen_and_a_margin_past_it(monkeyp
 def test_finish_gives_up_on_a_pod_that_never_exits_and_leaves_it_to_the_verdict(monkeypatch, caplog) -> None:
     monkeypatch.setattr(probing, "EXIT_MARGIN", 0.2)
     sampler = ScriptedSampler([(0.0, 0.0005, True)], ticking=True)
-    never = ShuttingDown(clock() + 3600, ["web-3"])
+    never = ShuttingDown(clock() + 3600, ["web-3"], active=False)
     timeouts = Timeouts(probe_settle=0.0, poll_interval=0.0, endpoint_propagation=0.0, pod_exit=0.3)
     probed = _probed(sampler, never, timeouts).start()
+    never.active = True
     with probed.phase("update", ("nginx/1.22.1",)):
         pass
     started = clock()
@@ -207,3 +212,21 @@ def test_finish_gives_up_on_a_pod_that_never_exits_and_leaves_it_to_the_verdict(
     assert 0.3 <= clock() - started < 1.0
     assert "every pod of the Service web seen terminating to exit" in caplog.text
     assert "still shutting down: web-3" in caplog.text
+
+
+def test_the_samplers_start_once_no_pod_of_the_service_is_shutting_down() -> None:
+    """A set-up rollout's old pods serve out their preStop sleep after it completes: a keep-alive
+    sampler that connected to one would carry the replaced version into the first phase."""
+    sampler = ScriptedSampler([(0.0, 0.0005, True)], ticking=True)
+    exits = ShuttingDown(clock() + 0.3, ["web-1"])
+    probed = _probed(sampler, exits, Timeouts()).start()
+    assert clock() >= exits.until and sampler.t0 >= exits.until - 0.01  # started after the exit
+    probed.finish(observe=False)
+
+
+def test_a_pod_that_never_exits_before_the_start_is_a_timeout_naming_it() -> None:
+    sampler = ScriptedSampler([(0.0, 0.0005, True)], ticking=True)
+    never = ShuttingDown(clock() + 3600, ["web-1"])
+    with pytest.raises(WaitTimeout, match=r"still shutting down to exit before the samplers start.*web-1"):
+        _probed(sampler, never, Timeouts(pod_exit=0.2)).start()
+    assert sampler.t0 == 0.0  # never started
