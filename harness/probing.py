@@ -113,19 +113,27 @@ class ProbedService:
         out their preStop sleep; a keep-alive sampler that connected to one stayed on it into the
         scenario's first phase (clean-clone run I1: the undo phase's first answer came from the
         version the set-up had just replaced). The samplers start once every such pod has exited."""
+        self._until_no_shutdown(
+            f"the pods of the Service {self.service} still shutting down to exit before the samplers start"
+        )
+
+    def _until_no_shutdown(self, waited_for: str) -> float | None:
+        """Wait (up to `timeouts.pod_exit`) until no pod of the Service is shutting down; return when the
+        last exit was seen (None: none seen). A timeout names the pods still shutting down."""
         assert self.datapath is not None
 
-        def look() -> tuple[bool, list[str]]:
-            pending, _ = self.datapath.shutdowns()  # type: ignore[union-attr]
-            return not pending, pending
+        def look() -> tuple[bool, tuple[list[str], float | None]]:
+            pending, last = self.datapath.shutdowns()  # type: ignore[union-attr]
+            return not pending, (pending, last)
 
-        poll(
+        _, last = poll(
             look,
-            waited_for=f"the pods of the Service {self.service} still shutting down to exit before the samplers start",
+            waited_for=waited_for,
             timeout=self.timeouts.pod_exit,
             interval=0.05,
-            describe=lambda pending: f"still shutting down: {', '.join(pending)}",
+            describe=lambda seen: f"still shutting down: {', '.join(seen[0])}",
         )
+        return last
 
     def watch(self, source: EvidenceSource) -> None:
         """Count `source`'s record as evidence of every verdict (it must cover the window too)."""
@@ -260,18 +268,8 @@ class ProbedService:
         if self.datapath is None or not self.datapath.running:
             return
 
-        def look() -> tuple[bool, tuple[list[str], float | None]]:
-            pending, last = self.datapath.shutdowns()  # type: ignore[union-attr]
-            return not pending, (pending, last)
-
         try:
-            _, last = poll(
-                look,
-                waited_for=f"every pod of the Service {self.service} seen terminating to exit",
-                timeout=self.timeouts.pod_exit,
-                interval=0.05,
-                describe=lambda seen: f"still shutting down: {', '.join(seen[0])}",
-            )
+            last = self._until_no_shutdown(f"every pod of the Service {self.service} seen terminating to exit")
         except WaitTimeout as exc:
             log.warning("%s; the verdicts will say so", exc)
             return
