@@ -56,7 +56,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .cpuwait import WAIT_COUNTER
-from .datapath import DataPathTimeline, EndpointEvent, PodTransition
+from .datapath import DataPathTimeline, EndpointEvent, PodTransition, ProxySync
 from .samples import ProbeSample, connections_opened
 from .timeline import error_class
 
@@ -218,12 +218,55 @@ def _routed_then(timeline: DataPathTimeline, p: PodTransition, opened: float, re
     if left > opened:
         return f", {(left - opened) * 1000:.0f} ms before the pod's endpoint left the ready set at {rel(left)}"
     text = f", {(opened - left) * 1000:.0f} ms after the pod's endpoint left the ready set at {rel(left)}"
-    synced = [timeline.next_sync(n, left) for n in timeline.proxy_nodes]
-    if synced and None not in synced:
-        until = max(x for x in synced if x is not None)
-        if opened < until:
+    if timeline.proxy_nodes:
+        until, _, _ = routed_until_of(timeline, p.ip, left)
+        if opened < until < float("inf"):
             text += f" while kube-proxy's rules still held it (until {rel(until)})"
     return text
+
+
+def routed_until_of(timeline: DataPathTimeline, address: str, left: float) -> tuple[float, str | None, bool]:
+    """Until when kube-proxy's rules sent traffic to an endpoint that left the ready set at `left`,
+    on the node whose rules held it longest: (until, that node, whether its rules were read). Read
+    rules say it (`DataPathTimeline.rules_dropped`); else the end of the first sync begun after the
+    change (a sync takes the changes kube-proxy has received when it begins; infinity: none was
+    seen), or `PROXY_GRACE` after the change when no sync was recorded at all."""
+    if not timeline.proxy_nodes:
+        return left + PROXY_GRACE, None, False
+    out: tuple[float, str | None, bool] | None = None
+    for node in timeline.proxy_nodes:
+        dropped = timeline.rules_dropped(node, address, left)
+        until = dropped if dropped is not None else (timeline.next_sync(node, left) or float("inf"))
+        if out is None or until > out[0]:
+            out = (until, node, dropped is not None)
+    assert out is not None
+    return out
+
+
+def _until(until: float, node: str, rel: Callable[[float], str]) -> str:
+    if until == float("inf"):
+        return f"through the last sync recorded on {node}, as read after each sync"
+    return f"until its sync of {rel(until)} on {node}, as read after each sync"
+
+
+def _still_held(
+    timeline: DataPathTimeline,
+    node: str,
+    left: float,
+    until: float,
+    rules: ProxySync,
+    rel: Callable[[float], str],
+) -> str:
+    """Why the rules in place (`rules`) still sent traffic to a stopped pod, read from them."""
+    text = f"kube-proxy's rules on {node}, read after its sync of {rel(rules.synced_at)}, still sent traffic to it"
+    late = [p for p in timeline.proxy if p.node == node and p.took_from > left and p.synced_at < until]
+    if late:  # kube-proxy takes in the changes it has received when a sync begins: it had not received this one
+        text += (
+            f" (that sync began at {rel(late[0].took_from)}, after the change, yet had not taken it in)"
+            if late[0] is rules
+            else f" (its sync begun at {rel(late[0].took_from)}, after the change, had not taken it in)"
+        )
+    return text + (f"; its sync of {rel(until)} dropped it" if until != float("inf") else "")
 
 
 def _app_stopped_by(began: PodTransition, t: float, error: str) -> bool:
@@ -379,13 +422,9 @@ def attribute(
         left = None if still_ready else _endpoint_left(timeline.endpoints, ip, t - HORIZON)
         if not still_ready and left is None:
             continue  # never seen ready near the failure: not routed to
-        stale_node, routed_until = None, float("inf")
+        stale_node, routed_until, read = None, float("inf"), False
         if left is not None:
-            if timeline.proxy_nodes:
-                pending = [(timeline.next_sync(n, left) or float("inf"), n) for n in timeline.proxy_nodes]
-                routed_until, stale_node = max(pending)
-            else:
-                routed_until = left + PROXY_GRACE
+            routed_until, stale_node, read = routed_until_of(timeline, ip, left)
         if t > routed_until:
             continue  # the rules had dropped it before this request started
         stopped = next((p for p in steps if p.what in ("exited", "deleted") and p.t <= end), None)
@@ -409,7 +448,9 @@ def attribute(
         if stopped is not None and left is not None:
             if stale_node is not None:
                 rules = timeline.rules_at(stale_node, t)
-                if rules is None:
+                if read and rules is not None:
+                    why = _still_held(timeline, stale_node, left, routed_until, rules, rel)
+                elif rules is None:
                     why = f"kube-proxy on {stale_node} had not synced in the recorded window"
                 elif rules.took_from <= left < rules.synced_at:
                     why = (
@@ -452,9 +493,13 @@ def attribute(
                 nearest,
             )
         if began is not None and not began.pre_stop:  # a preStop hook holds the app: its exit is the stop
-            routing = (
-                "still ready" if still_ready or left is None else f"ready until {rel(left)} and still in the rules"
-            )
+            if still_ready or left is None:
+                routing = "still ready"
+            elif read and stale_node is not None:
+                held = _until(routed_until, stale_node, rel)
+                routing = f"ready until {rel(left)} and still in kube-proxy's rules ({held})"
+            else:
+                routing = f"ready until {rel(left)} and still in the rules"
             return Attribution(
                 start,
                 error,
@@ -493,14 +538,25 @@ def attribute(
     if error == "connect-refused" and timeline.endpoints:
         for node in timeline.proxy_nodes:
             rules = timeline.rules_at(node, t)
-            if rules is not None and not any(s.ready for s in timeline.endpoints_at(rules.took_from).values()):
+            if rules is None:
+                continue
+            if rules.routes is not None:
+                empty = not rules.routes
+                why = f"kube-proxy's rules on {node}, read after its sync of {rel(rules.synced_at)}, "
+                why += "sent the Service nowhere"
+            else:
+                empty = not any(s.ready for s in timeline.endpoints_at(rules.took_from).values())
+                why = (
+                    f"kube-proxy on {node} last synced at {rel(rules.synced_at)}"
+                    + (f" (begun at {rel(rules.took_from)})" if rules.started_at is not None else "")
+                    + ", when the Service had no ready endpoint"
+                )
+            if empty:
                 return Attribution(
                     start,
                     error,
                     "no-ready-endpoint",
-                    f"{how}: kube-proxy on {node} last synced at {rel(rules.synced_at)}"
-                    + (f" (begun at {rel(rules.took_from)})" if rules.started_at is not None else "")
-                    + ", when the Service had no ready endpoint, so its rules still rejected connections to it",
+                    f"{how}: {why}, so its rules still rejected connections to it",
                     None,
                     node,
                     nearest,

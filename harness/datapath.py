@@ -9,8 +9,9 @@ Three sources, each read without changing the system under test:
   started (preStop begins), container exited (code), deleted;
 - `ProxySyncPoller`: on kind nodes this host started, kube-proxy's
   `sync_proxy_rules_last_timestamp_seconds` metric, read from inside each node's
-  network namespace (a thread that joins it) every `interval`, so a failure can
-  be placed against the rule change that should have preceded it;
+  network namespace (a thread that joins it) every `interval`, and after each new
+  sync the endpoints its rules send the Service to (`harness.proxyrules`), so a
+  failure can be placed against the rules in place when it happened;
 - `harness.netcounters.NetCounterPoller`: on the same nodes, the kernel's drop and
   reset counters of the host, each node and each pod of the Service.
 
@@ -35,6 +36,7 @@ import kubernetes.client
 from .kube.patches import object_path
 from .kube.watch import ListCall, ListWatchRecorder
 from .netcounters import CounterChange, NetCounterPoller
+from .proxyrules import NatTableReader, service_routes
 from .rollout.pods import PodEvent
 from .rollout.podwatcher import PodWatcher
 from .samples import clock
@@ -93,8 +95,9 @@ class EndpointState:
 
 @dataclass(frozen=True)
 class EndpointEvent:
-    """At `t`, `endpoint` appeared ("added"), changed its conditions ("changed") or left the
-    slices ("removed"; the state is the last one seen)."""
+    """At `t`, `endpoint` appeared ("added"; "listed": it was there when the watcher first listed
+    the slices), changed its conditions ("changed") or left the slices ("removed"; the state is the
+    last one seen)."""
 
     t: float
     kind: str
@@ -113,6 +116,9 @@ class ProxySync:
     synced_at: float
     seen_at: float
     started_at: float | None = None
+    routes: tuple[str, ...] | None = None
+    """The endpoint addresses the Service's rules sent traffic to after this sync, read from the
+    node's nat table before any later sync (`harness.proxyrules`); None: not read."""
 
     @property
     def took_from(self) -> float:
@@ -202,6 +208,23 @@ class DataPathTimeline:
         not seen."""
         synced = [p.synced_at for p in self.proxy if p.node == node and p.took_from > after]
         return min(synced) if synced else None
+
+    def rules_dropped(self, node: str, address: str, after: float) -> float | None:
+        """When kube-proxy's rules on `node` stopped sending the Service's traffic to `address` (an
+        endpoint that left the ready set at `after`), as read from them: the stamp of the first sync
+        whose rules were read without it, from the one in place at `after` on, provided every sync's
+        rules up to it were read (else they may have dropped it at a sync in between: None, as when
+        they were not read at all). Infinity: they still held it at the last sync recorded."""
+        syncs = [p for p in self.proxy if p.node == node]
+        syncs.sort(key=lambda p: p.synced_at)
+        since = [p for p in syncs if p.synced_at > after]
+        before = [p for p in syncs if p.synced_at <= after][-1:]
+        for p in before + since:
+            if p.routes is None:
+                return None
+            if address not in p.routes:  # of the rules in place at `after`: never held it since
+                return p.synced_at
+        return float("inf") if since or before else None
 
     def pod_history(self, pod: str) -> list[PodTransition]:
         return [p for p in self.pods if p.pod == pod]
@@ -368,7 +391,7 @@ class EndpointSliceWatcher(ListWatchRecorder[EndpointEvent]):
 
     def _on_list(self, items: list[dict[str, Any]]) -> None:
         self._slices = {str((s.get("metadata") or {}).get("name")): s for s in items}
-        self._diff(clock())
+        self._diff(clock(), added="listed" if self.listed_at is None else "added")
 
     def _on_event(self, kind: str, obj: dict[str, Any]) -> None:
         name = str((obj.get("metadata") or {}).get("name"))
@@ -378,13 +401,13 @@ class EndpointSliceWatcher(ListWatchRecorder[EndpointEvent]):
             self._slices[name] = obj
         self._diff(clock())
 
-    def _diff(self, t: float) -> None:
+    def _diff(self, t: float, added: str = "added") -> None:
         now = endpoint_states(list(self._slices.values()))
         with self._lock:
             for address, state in now.items():
                 before = self._known.get(address)
                 if before is None:
-                    self._keep(EndpointEvent(t, "added", state))
+                    self._keep(EndpointEvent(t, added, state))
                 elif before != state:
                     self._keep(EndpointEvent(t, "changed", state))
             for address, state in self._known.items():
@@ -483,6 +506,10 @@ class ProxySyncPoller:
     and reads http://127.0.0.1:10249/metrics every `interval`. Records a `ProxySync`
     whenever the value changes. Errors are kept per node in `errors`, never raised
     into the test: a node whose metrics cannot be read is listed there.
+
+    With `service` (`namespace/name`), each new sync's rules for it are read from the node's nat
+    table (`harness.proxyrules`) and kept as the record's `routes` once the next poll shows no
+    later sync wrote over them; `rules_errors` says per node why they could not be read.
     """
 
     def __init__(
@@ -493,7 +520,10 @@ class ProxySyncPoller:
         port: int = 10249,
         timeout: float = 1.0,
         max_records: int = 100_000,
+        service: str | None = None,
     ) -> None:
+        self.service = service
+        self.rules_errors: dict[str, str] = {}
         self.nodes = dict(nodes)
         self.interval = interval
         self.port = port
@@ -527,7 +557,9 @@ class ProxySyncPoller:
 
     def _run(self, node: str, pid: int) -> None:
         reader = SyncReader(node)
+        rules = NatTableReader() if self.service is not None else None
         index: int | None = None  # of this node's latest record in `records`
+        read: tuple[float, tuple[str, ...]] | None = None  # routes read after the sync stamped at [0]
         try:
             _setns(pid)
         except OSError as exc:
@@ -535,6 +567,7 @@ class ProxySyncPoller:
             self._first[node].set()
             return
         while not self._stop.is_set():
+            again = False
             try:
                 text = _http_get("127.0.0.1", self.port, "/metrics", self.timeout)
                 seen_mono, seen_wall = clock(), time.time()
@@ -542,18 +575,34 @@ class ProxySyncPoller:
                 record = reader.take(text, seen_mono, seen_wall)
                 if reader.missing:
                     self.errors[node] = "no sync_proxy_rules_last_timestamp_seconds in kube-proxy's metrics"
-                elif record is not None:
+                    read = None
+                else:
+                    fresh = False
                     with self._lock:
-                        if index is not None and self.records[index].synced_at == record.synced_at:
-                            self.records[index] = record  # its start, read one poll later
-                        elif len(self.records) < self.max_records:
-                            index = len(self.records)
-                            self.records.append(record)
+                        if record is not None:
+                            if index is not None and self.records[index].synced_at == record.synced_at:
+                                # its start, read one poll later
+                                self.records[index] = replace(record, routes=self.records[index].routes)
+                            elif len(self.records) < self.max_records:
+                                index, fresh = len(self.records), True
+                                self.records.append(record)
+                        if read is not None and not fresh and index is not None:
+                            # no later sync stamped since the read: the rules read were this sync's
+                            self.records[index] = replace(self.records[index], routes=read[1])
+                        read = None
+                    if fresh and rules is not None and self.service is not None and index is not None:
+                        table = rules.read()
+                        routes = service_routes(table, self.service) if table is not None else None
+                        if routes is not None:
+                            read, again = (self.records[index].synced_at, routes), True
+                        if rules.error is not None:
+                            self.rules_errors[node] = rules.error
                     self.errors.pop(node, None)
             except OSError as exc:
                 self.errors[node] = f"kube-proxy metrics on {node}: {exc}"
             self._first[node].set()
-            self._stop.wait(self.interval)
+            if not again:
+                self._stop.wait(self.interval)
 
 
 @dataclass
@@ -633,7 +682,9 @@ class DataPathRecorder:
         watcher = EndpointSliceWatcher if self.endpoint_slices else EndpointsWatcher
         self.slices = watcher(self.api_client, self.namespace, self.service, timeouts=self.timeouts)
         self.pods = PodWatcher(self.api_client, self.namespace, self.selector, timeouts=self.timeouts)
-        self.proxy = ProxySyncPoller(self.proxy_nodes, interval=self.proxy_interval)
+        self.proxy = ProxySyncPoller(
+            self.proxy_nodes, interval=self.proxy_interval, service=f"{self.namespace}/{self.service}"
+        )
         self.counters = NetCounterPoller(self.proxy_nodes, self.pods.seen_pods) if self.proxy_nodes else None
         self.timeline: DataPathTimeline | None = None
 
@@ -673,6 +724,7 @@ class DataPathRecorder:
                 "v1 Endpoints, which have no terminating condition"
             )
         notes += [f"kube-proxy on {node}: {error}" for node, error in sorted(self.proxy.errors.items())]
+        notes += [f"kube-proxy on {node}: {error}" for node, error in sorted(self.proxy.rules_errors.items())]
         for watcher in (self.slices, self.pods):
             if watcher is not None and watcher.error is not None:
                 notes.append(f"{watcher._what()} failed: {watcher.error}")

@@ -58,7 +58,14 @@ def load_timeline(section: Mapping[str, Any]) -> DataPathTimeline:
             for p in section["pods"]
         ),
         proxy=tuple(
-            ProxySync(x["node"], x["synced_at"], x["seen_at"], x.get("started_at")) for x in section["proxy_syncs"]
+            ProxySync(
+                x["node"],
+                x["synced_at"],
+                x["seen_at"],
+                x.get("started_at"),
+                tuple(x["routes"]) if x.get("routes") is not None else None,
+            )
+            for x in section["proxy_syncs"]
         ),
         proxy_nodes=tuple(section["proxy_nodes"]),
         notes=tuple(section.get("notes") or ()),

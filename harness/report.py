@@ -274,6 +274,7 @@ def _datapath_dict(timeline: DataPathTimeline, t0: float) -> dict[str, Any]:
                 "synced_at": _rel(x.synced_at, t0),
                 "started_at": _opt_rel(x.started_at, t0),
                 "seen_at": _rel(x.seen_at, t0),
+                "routes": list(x.routes) if x.routes is not None else None,
             }
             for x in timeline.proxy
         ],

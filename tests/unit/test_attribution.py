@@ -143,6 +143,18 @@ def test_no_ready_endpoint_in_kube_proxys_rules_refuses() -> None:
         "ready endpoint, so its rules still rejected connections to it"
     )
     assert attribute(failed(10.6, "connect-refused"), tl).cause == "unattributed"
+    # read, the rules say it themselves: the sync of +3.0 sent the Service nowhere, that of +10.5 to A
+    read = dataclasses.replace(
+        tl,
+        proxy=tuple(
+            dataclasses.replace(p, routes=(A.address,) if p.synced_at in (1.0, 10.5) else ()) for p in tl.proxy
+        ),
+    )
+    assert attribute(failed(10.2, "connect-refused"), read).text == (
+        "connect-refused at +10.200s: kube-proxy's rules on node-1, read after its sync of +3.000s, sent the "
+        "Service nowhere, so its rules still rejected connections to it"
+    )
+    assert attribute(failed(10.6, "connect-refused"), read).cause == "unattributed"
 
 
 def test_unattributed_says_so() -> None:
@@ -822,3 +834,85 @@ def test_a_closed_keep_alive_connection_says_when_it_was_opened() -> None:
     early = [dataclasses.replace(run[0], start=5.9, end=5.901), run[2]]
     [b] = attributor(tl, versions=VERSIONS, run_samples=early)([run[-1]])
     assert b.text.endswith("(opened at +5.900s, 277 ms before the pod's endpoint left the ready set at +6.177s)")
+
+
+def _j1(routes: bool) -> DataPathTimeline:
+    """Clean-clone run J1, naive variant: pod web-old-a (no preStop hook) terminating at +3.600 s, its
+    endpoint out of the ready set at +3.641 s; kube-proxy synced at +4.062 s (begun +3.729 s) and at
+    +5.840 s (begun +5.092 s); the pod's exit seen at +5.188 s."""
+    eps = [ep(0.0, "listed", A), ep(0.0, "listed", B), ep(3.641, "changed", A, ready=False, terminating=True)]
+    pods = [
+        dataclasses.replace(pod(3.600, "web-old-a", "terminating", A.address), pre_stop=False),
+        pod(5.188, "web-old-a", "exited", A.address, code=0),
+    ]
+    held, dropped = (A.address, B.address), (B.address,)
+    return dataclasses.replace(
+        timeline(eps, pods),
+        proxy=(
+            ProxySync("node-1", 2.651, 3.01, None, held if routes else None),
+            ProxySync("node-1", 4.062, 4.25, 3.729, held if routes else None),
+            ProxySync("node-1", 5.840, 5.99, 5.092, dropped if routes else None),
+        ),
+    )
+
+
+def test_the_rules_as_read_say_a_sync_begun_after_a_change_had_not_taken_it_in() -> None:
+    """J1: 36 failures from +4.917 s to +5.188 s were `unattributed`: a sync begun at +3.729 s, after
+    the endpoint left the ready set, was taken to have dropped the pod from the rules. The rules read
+    after that sync still sent traffic to it; the one after the sync of +5.840 s did not."""
+    refused = attribute(failed(4.917, "connect-refused"), _j1(routes=True), versions=VERSIONS)
+    assert refused.cause == "stopped-while-routed" and refused.pod == "web-old-a"
+    assert (
+        "began terminating while its endpoint was ready until +3.641s and still in kube-proxy's rules "
+        "(until its sync of +5.840s on node-1, as read after each sync) on node node-1" in refused.text
+    )
+    timeout = attribute(ProbeSample(5.3, 6.3, None, "connect-timeout"), _j1(routes=True), versions=VERSIONS)
+    assert timeout.cause == "stale-proxy-rules" and timeout.pod == "web-old-a"
+    assert timeout.text.endswith(
+        "its endpoint left the ready set at +3.641s but kube-proxy's rules on node-1, read after its sync of "
+        "+4.062s, still sent traffic to it (that sync began at +3.729s, after the change, yet had not taken it "
+        "in); its sync of +5.840s dropped it: traffic still went to the stopped pod"
+    )
+    # after the sync whose rules no longer held it, the pod is not blamed
+    assert attribute(failed(5.9, "connect-timeout"), _j1(routes=True)).pod != "web-old-a"
+    # unread rules leave the inference from the syncs' beginnings, which J1 showed wrong here
+    assert attribute(failed(4.917, "connect-refused"), _j1(routes=False)).cause == "unattributed"
+
+
+def test_rules_dropped_needs_every_sync_s_rules_read() -> None:
+    tl = _j1(routes=True)
+    assert tl.rules_dropped("node-1", A.address, 3.641) == 5.840
+    assert tl.rules_dropped("node-1", B.address, 3.641) == float("inf")
+    assert tl.rules_dropped("node-1", "10.244.0.99", 3.641) == 2.651  # never held since before the change
+    gap = dataclasses.replace(tl, proxy=(tl.proxy[0], dataclasses.replace(tl.proxy[1], routes=None), tl.proxy[2]))
+    assert gap.rules_dropped("node-1", A.address, 3.641) is None
+    assert _j1(routes=False).rules_dropped("node-1", A.address, 3.641) is None
+
+
+def test_endpoints_already_there_when_first_listed_did_not_just_become_ready() -> None:
+    """J1: a reset at +4.641 s was put down to routed-before-listening, 1.7 s after endpoint
+    10.244.0.28 'became ready': the watcher's first list, not a transition."""
+    tl = timeline([ep(2.9, "listed", A), ep(2.9, "listed", B)], [])
+    assert attribute(failed(4.641, "reset"), tl).cause != "routed-before-listening"
+    assert attribute(failed(4.641, "reset"), timeline([ep(2.9, "added", B)], [])).cause == "routed-before-listening"
+
+
+def test_the_slice_watcher_marks_its_first_list_as_listed_and_later_arrivals_as_added() -> None:
+    import kubernetes.client
+
+    from harness.datapath import EndpointSliceWatcher
+
+    def slice_of(*addresses: str) -> dict[str, object]:
+        eps = [{"addresses": [a], "conditions": {"ready": True, "serving": True}} for a in addresses]
+        return {"metadata": {"name": "web-abc"}, "endpoints": eps}
+
+    watcher = EndpointSliceWatcher(kubernetes.client.ApiClient(), "ns", "web")
+    watcher._on_list([slice_of("10.0.0.1")])
+    watcher.listed_at = 1.0  # as `_relist` marks the first list done
+    watcher._on_event("modified", slice_of("10.0.0.1", "10.0.0.2"))
+    watcher._on_list([slice_of("10.0.0.1", "10.0.0.2", "10.0.0.3")])  # a relist after the watch expired
+    assert [(e.kind, e.endpoint.address) for e in watcher.events] == [
+        ("listed", "10.0.0.1"),
+        ("added", "10.0.0.2"),
+        ("added", "10.0.0.3"),
+    ]
