@@ -17,7 +17,7 @@ class Timeouts:
     pods_ready: float = 180.0
     rollout: float = 300.0
     rollout_progress_deadline: int = 10  # progressDeadlineSeconds where a scenario waits it out (pods start in ~2 s)
-    rc_update_period: float = 2.0
+    rc_update_period: float = 1.0
     rc_poll_interval: float = 0.5
     rc_timeout: float = 180.0
     probe_settle: float = 2.0
