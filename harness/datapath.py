@@ -401,6 +401,11 @@ class EndpointSliceWatcher(ListWatchRecorder[EndpointEvent]):
             self._slices[name] = obj
         self._diff(clock())
 
+    def ready_addresses(self) -> tuple[str, ...]:
+        """The addresses of the endpoints ready now, as last seen (sorted)."""
+        with self._lock:
+            return tuple(sorted(a for a, state in self._known.items() if state.ready))
+
     def _diff(self, t: float, added: str = "added") -> None:
         now = endpoint_states(list(self._slices.values()))
         with self._lock:
@@ -547,6 +552,11 @@ class ProxySyncPoller:
         for event in self._first.values():
             event.wait(max(0.0, deadline - clock()))
         return self
+
+    def latest(self) -> dict[str, ProxySync]:
+        """Each polled node's latest sync record (a node not yet seen to sync is absent)."""
+        with self._lock:
+            return {r.node: r for r in self.records}
 
     def stop(self) -> list[ProxySync]:
         self._stop.set()
@@ -707,6 +717,27 @@ class DataPathRecorder:
         names the shutdowns it did not see end)."""
         pending, last = self.pods.shutdowns()
         return (pending if self.pods.running else []), last
+
+    def converged(self) -> tuple[bool, str] | None:
+        """Whether the data path has come to rest: kube-proxy's rules on every polled node, as read
+        after its latest sync, send the Service to exactly its ready endpoints, and no pod of it is
+        shutting down; with what was seen. None when that cannot be told (no node polled, or a node's
+        rules not read)."""
+        if not self.proxy_nodes or self.proxy.errors or self.proxy.rules_errors:
+            return None
+        ready = self.slices.ready_addresses()
+        latest = self.proxy.latest()
+        pending, _ = self.shutdowns()
+        seen = [f"ready endpoints {', '.join(ready) or 'none'}"]
+        ok = not pending
+        for node in self.proxy_nodes:
+            sync = latest.get(node)
+            routes = sync.routes if sync is not None else None
+            seen.append(f"rules on {node}: {'not read yet' if routes is None else ', '.join(routes) or 'none'}")
+            ok = ok and routes is not None and tuple(routes) == ready
+        if pending:
+            seen.append(f"still shutting down: {', '.join(pending)}")
+        return ok, "; ".join(seen)
 
     def stop(self) -> DataPathTimeline:
         if self.timeline is not None:

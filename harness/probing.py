@@ -22,7 +22,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from .analysis import MAX_CLOCK_ERROR, Phase, ProbeAnalysis, analyse, held_together
@@ -134,6 +134,32 @@ class ProbedService:
             describe=lambda seen: f"still shutting down: {', '.join(seen[0])}",
         )
         return last
+
+    def settle(self) -> float:
+        """Wait until the data path has come to rest after a change (`DataPathRecorder.converged`: the
+        rules hold exactly the ready endpoints, no pod shutting down), up to `timeouts.pod_exit`; where
+        that cannot be told, `timeouts.endpoint_propagation`. The last phase, if over, is then settled at
+        that instant (in place of its end plus `timeouts.endpoint_propagation`). Return the instant."""
+        state = self.datapath.converged() if self.datapath is not None and self.datapath.running else None
+        if state is None:
+            observe_for(self.timeouts.endpoint_propagation)
+            return clock()
+        with STOPWATCH.timing("observe"):
+            self._until_at_rest()
+        settled = clock()
+        if self.phases and self.phases[-1].settled_at is not None:
+            self.phases[-1] = replace(self.phases[-1], settled_at=settled)
+        return settled
+
+    def _until_at_rest(self) -> None:
+        poll(
+            lambda: self.datapath.converged() or (True, "the rules can no longer be read"),  # type: ignore[union-attr]
+            waited_for=f"kube-proxy's rules to send the Service {self.service} to its ready endpoints alone, "
+            "and none of its pods shutting down",
+            timeout=self.timeouts.pod_exit,
+            interval=0.05,
+            describe=lambda seen: seen,
+        )
 
     def watch(self, source: EvidenceSource) -> None:
         """Count `source`'s record as evidence of every verdict (it must cover the window too)."""

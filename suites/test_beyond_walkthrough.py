@@ -100,13 +100,15 @@ def test_statefulset_rolling_update_highest_ordinal_first_then_partition_canary(
             verdict = wait_set_rollout(apps_api, core_api, namespace, "StatefulSet", STS, timeouts)
         done = clock()
         log.info("%s: %s", label, verdict.message.strip())
-        observe_for(timeouts.endpoint_propagation)
+        settled = probed.settle()  # each phase starts from a data path at rest
+        log.info("%s: the data path at rest %.3fs after the rollout's end", label, settled - done)
         counts = dict(verdict.counts)
         phases.append(
             dict(
                 label=label,
                 start=started,
                 done=done,
+                settled=settled,
                 revision=counts["updateRevision"],
                 current=counts["currentRevision"],
             )
@@ -175,7 +177,7 @@ def test_statefulset_rolling_update_highest_ordinal_first_then_partition_canary(
         2: (back["revision"], old.image),
         3: (canary["revision"], new.image),
     }
-    during_canary = _between(samples, canary["done"] + timeouts.endpoint_propagation, canary_held)
+    during_canary = _between(samples, canary["settled"], canary_held)
     assert {s.server for s in during_canary if s.ok} == {old.server, new.server}, (
         "the Service should answer from the canary (ordinal 3) and the old ordinals 0-2 alike:\n"
         + render_window(during_canary, canary["done"], 0.0, canary_held - canary["done"], t0=record.t0)

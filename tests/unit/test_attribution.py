@@ -916,3 +916,22 @@ def test_the_slice_watcher_marks_its_first_list_as_listed_and_later_arrivals_as_
         ("added", "10.0.0.2"),
         ("added", "10.0.0.3"),
     ]
+
+
+def test_the_data_path_is_at_rest_when_the_rules_read_hold_the_ready_endpoints_alone() -> None:
+    import kubernetes.client
+
+    from harness.datapath import DataPathRecorder
+
+    recorder = DataPathRecorder(kubernetes.client.ApiClient(), "ns", "web", {"app": "web"}, {"node-1": 1})
+    recorder.slices._known = {A.address: A, B.address: B}
+    assert recorder.converged() == (False, f"ready endpoints {A.address}, {B.address}; rules on node-1: not read yet")
+    recorder.proxy.records.append(ProxySync("node-1", 1.0, 1.1, 0.9, (A.address,)))
+    assert recorder.converged() == (
+        False,
+        f"ready endpoints {A.address}, {B.address}; rules on node-1: {A.address}",
+    )
+    recorder.proxy.records.append(ProxySync("node-1", 2.0, 2.1, 1.9, (A.address, B.address)))
+    assert recorder.converged() is not None and recorder.converged()[0] is True
+    recorder.proxy.rules_errors["node-1"] = "kube-proxy's rules not read: ..."
+    assert recorder.converged() is None  # cannot be told

@@ -230,3 +230,48 @@ def test_a_pod_that_never_exits_before_the_start_is_a_timeout_naming_it() -> Non
     with pytest.raises(WaitTimeout, match=r"still shutting down to exit before the samplers start.*web-1"):
         _probed(sampler, never, Timeouts(pod_exit=0.2)).start()
     assert sampler.t0 == 0.0  # never started
+
+
+class AtRest(ShuttingDown):
+    """A data-path recorder whose rules come to hold the ready endpoints alone at `rest` (None: the
+    rules are not read, so whether they do cannot be told)."""
+
+    def __init__(self, rest: float | None) -> None:
+        super().__init__(0.0, [], active=False)
+        self.rest = rest
+
+    def converged(self) -> tuple[bool, str] | None:
+        if self.rest is None:
+            return None
+        return clock() >= self.rest, "rules on node-1: 10.244.0.5; ready endpoints 10.244.0.5, 10.244.0.6"
+
+
+def test_settle_waits_for_the_data_path_at_rest_and_settles_the_last_phase_there() -> None:
+    sampler = ScriptedSampler([(0.0, 0.0005, True)], ticking=True)
+    rest = AtRest(None)
+    probed = _probed(sampler, rest, Timeouts(endpoint_propagation=5.0)).start()
+    with probed.phase("update", ("nginx/1.22.1", "nginx/1.26.3")):
+        pass
+    assert probed.phases[-1].settled_at is not None and probed.phases[-1].settled_at > clock() + 4
+    rest.rest = clock() + 0.3
+    settled = probed.settle()
+    assert rest.rest <= settled < rest.rest + 0.2
+    assert probed.phases[-1].settled_at == settled
+    probed.finish(observe=False)
+
+
+def test_settle_without_the_rules_read_waits_the_propagation_bound() -> None:
+    sampler = ScriptedSampler([(0.0, 0.0005, True)], ticking=True)
+    probed = _probed(sampler, AtRest(None), Timeouts(endpoint_propagation=0.3)).start()
+    started = clock()
+    probed.settle()
+    assert 0.3 <= clock() - started < 0.5
+    probed.finish(observe=False)
+
+
+def test_settle_names_what_it_saw_when_the_rules_never_come_to_rest() -> None:
+    sampler = ScriptedSampler([(0.0, 0.0005, True)], ticking=True)
+    probed = _probed(sampler, AtRest(clock() + 3600), Timeouts(pod_exit=0.2)).start()
+    with pytest.raises(WaitTimeout, match=r"to its ready endpoints alone.*rules on node-1: 10.244.0.5; ready"):
+        probed.settle()
+    probed.finish(observe=False)
