@@ -37,6 +37,7 @@ _settings_key = pytest.StashKey[RunSettings]()
 _kit_key = pytest.StashKey[Any]()  # harness.session.SessionKit: the kit manifest, read once
 _cluster_key = pytest.StashKey[Cluster]()
 _reports_key = pytest.StashKey[list]()
+_pictures_key = pytest.StashKey[list]()
 _phase_key = pytest.StashKey[dict]()
 _restore_key = pytest.StashKey[Callable[[], None]]()
 
@@ -122,6 +123,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     sweep_run_dirs()  # private directories of runs killed with SIGKILL
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from .pictures import DRAWER
+
+    failed = DRAWER.finish()  # the last scenario's picture, drawn after its report was written
+    session.config.stash[_pictures_key] = failed
+    if failed and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
     import signal
 
@@ -189,6 +199,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     reports: list[TestReport] = config.stash.get(_reports_key, [])
+    for line in config.stash.get(_pictures_key, []):
+        terminalreporter.write_line(f"rollproof: {line}", red=True)
     if not reports:
         return
     settings = config.stash[_settings_key]

@@ -33,6 +33,7 @@ from .poll import poll
 from .sampler import ProbeOptions, Prober
 from .samples import KEEP_ALIVE, ProbeRun, ProbeSample, clock, failures_with_ports, merge_runs
 from .steal import StealRecord, StealRecorder, explain_stolen
+from .pictures import DRAWER
 from .stopwatch import STOPWATCH, observe_for
 from .timeouts import Timeouts
 
@@ -92,6 +93,8 @@ class ProbedService:
 
     def _start(self) -> ProbedService:
         try:
+            with STOPWATCH.timing("picture"):
+                DRAWER.wait()  # nothing is drawn while the samplers probe (`harness.pictures`)
             if self.datapath is not None:
                 self.datapath.start()
                 self._wait_no_shutdown()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from .report import (
     write_samples,
     write_test_report,
 )
+from .pictures import DRAWER
 from .samples import clock
 from .stopwatch import STOPWATCH
 from .rolloutsteps import ReplicaPoint, ScaleStep
@@ -104,20 +106,24 @@ class ScenarioRecord:
         kit_version: str | None = None,
         setup_s: float | None = None,
     ) -> TestReport:
-        """Write the JSON report (and the timeline picture when there is a timeline)."""
+        """Write the JSON report, and hand the timeline picture (when there is a timeline) to `harness.pictures`."""
         report_dir.mkdir(parents=True, exist_ok=True)
         picture = None
         if self.probes or self.points or self.steps:
-            with STOPWATCH.timing("picture"):
-                picture = plot_timeline(
-                    report_dir / f"{file_stem(nodeid)}.png",
-                    self.probes,
-                    self.points,
-                    self.steps,
+            picture = report_dir / f"{file_stem(nodeid)}.png"
+            DRAWER.submit(
+                picture,
+                functools.partial(
+                    plot_timeline,
+                    picture,
+                    tuple(self.probes),
+                    tuple(self.points),
+                    tuple(self.steps),
                     self.t0,
                     f"{self.scenario} (Kubernetes {server_version})",
                     datapath=self.datapath[0] if self.datapath else None,
-                )
+                ),
+            )
         report = TestReport(
             scenario=self.scenario,
             nodeid=nodeid,

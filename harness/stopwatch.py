@@ -19,7 +19,8 @@ __all__ = ["PARTS", "Stopwatch", "STOPWATCH", "observe_for"]
 PARTS = ("observe", "samplers", "analysis", "picture")
 """observe: named observation windows (the settled state watched); samplers: starting them
 until each had its first answer; analysis: stopping them and analysing their runs;
-picture: drawing the timeline picture."""
+picture: waiting, before the samplers start, for the timeline picture of the scenario before to be
+drawn (`harness.pictures` draws it while this one sets up)."""
 
 
 class Stopwatch:
