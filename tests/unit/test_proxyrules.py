@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 import harness.proxyrules as proxyrules
 from harness.proxyrules import NatTableReader, service_routes
+from harness.samples import clock
 
 TABLE = (Path(__file__).parent / "data" / "nat-table-1.34.txt").read_text()
 """`iptables-save -t nat` of a kind 1.34 node: Service rtest/web (NodePort, three pods; one of them,
@@ -71,3 +73,37 @@ def test_the_reader_says_why_it_read_nothing(monkeypatch: pytest.MonkeyPatch) ->
     assert reader.read() is None
     assert reader.error is not None
     assert reader.error.startswith("kube-proxy's rules not read: sh: exit 4: denied; /nonexistent/iptables-legacy")
+
+
+def _metrics(stamp: float, count: int) -> str:
+    return (
+        f'kubeproxy_sync_proxy_rules_duration_seconds_sum{{ip_family="IPv4"}} {count * 0.05}\n'
+        f'kubeproxy_sync_proxy_rules_duration_seconds_count{{ip_family="IPv4"}} {count}\n'
+        f'kubeproxy_sync_proxy_rules_last_timestamp_seconds{{ip_family="IPv4"}} {stamp}\n'
+    )
+
+
+def test_the_poller_keeps_a_sync_s_rules_only_when_no_later_sync_stamped_before_the_next_poll(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Poll by poll: sync 1 stamped, its rules read (A, B), the next poll the same stamp: kept. Sync 2
+    stamped, its rules read (A), but the next poll shows sync 3 already: what was read may be sync
+    3's, so sync 2 keeps none; sync 3's own read (B) is kept."""
+    import harness.datapath as datapath
+
+    polls = iter([_metrics(1000.0, 1), _metrics(1000.0, 1), _metrics(1001.0, 2), _metrics(1002.0, 3)])
+    last = _metrics(1002.0, 3)
+    tables = iter(["a b", "a", "b"])
+    routes = {"a b": ("10.0.0.1", "10.0.0.2"), "a": ("10.0.0.1",), "b": ("10.0.0.2",)}
+    monkeypatch.setattr(datapath, "_setns", lambda pid: None)
+    monkeypatch.setattr(datapath, "_http_get", lambda *a: next(polls, last))
+    monkeypatch.setattr(datapath.NatTableReader, "read", lambda self: next(tables, "b"))
+    monkeypatch.setattr(datapath, "service_routes", lambda text, service: routes[text])
+    poller = datapath.ProxySyncPoller({"node-1": 1}, interval=0.01, service="ns/web").start()
+    deadline = clock() + 2.0
+    while clock() < deadline and len(poller.records) < 3:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    records = poller.stop()
+    assert [r.routes for r in records] == [("10.0.0.1", "10.0.0.2"), None, ("10.0.0.2",)]
+    assert poller.rules_errors == {}
