@@ -511,10 +511,28 @@ def attribute(
                 node,
                 nearest,
             )
+    if error in ANSWERED:
+        late = _deletion_seen_late(timeline, t, end)
+        if late is not None:
+            p, rises, since, until = late
+            return Attribution(
+                start,
+                error,
+                "stopped-while-routed",
+                f"{how}: pod {p.pod} ({_version(p.image, versions)}) reset connections meanwhile ({rises} over "
+                f"{rel(since)}..{rel(until)}) and "
+                f"was seen terminating {(p.t - t) * 1000:.0f} ms later, at {rel(p.t)} (the watch shows a "
+                f"deletion late): the app stops on SIGTERM (it has no preStop hook to hold it) while still routed",
+                p.pod,
+                p.node,
+                nearest,
+            )
     probed = {p.pod for p in timeline.pods if p.readiness_probe}
     for e in timeline.endpoints:
         if t - STARTUP_WINDOW <= e.t <= t and e.endpoint.ready and e.kind in ("added", "changed"):
             if error in ("connect-refused", "reset", "closed") and e.endpoint.pod not in probed:
+                if timeline.routed_at(e.endpoint.address, t) is False:
+                    continue  # the rules, as read, did not send anything to it yet
                 return Attribution(
                     start,
                     error,
@@ -689,6 +707,29 @@ def _starved(
     if waited[pod] < STARVED * 1000:
         return None
     return pod, waited[pod], min(by_pod[pod]), max(by_pod[pod])
+
+
+def _deletion_seen_late(
+    timeline: DataPathTimeline, t: float, end: float
+) -> tuple[PodTransition, str, float, float] | None:
+    """A pod without a preStop hook whose kernel sent resets in a counter poll that covers the failure
+    and whose deletion the watch showed after the failure but within that same poll: it was being
+    stopped (SIGTERM at once) when the failure came, as seen late. Not a pod the rules, as read, had
+    already dropped."""
+    for c in timeline.counters_between(t - COUNTER_SLACK, end + COUNTER_SLACK):
+        if c.name not in _RESETS or not c.where.startswith("pod ") or not c.since <= t <= c.t:
+            continue
+        pod = c.where[4:]
+        began = next((p for p in timeline.pod_history(pod) if p.what == "terminating" and t < p.t <= c.t), None)
+        if began is None or began.pre_stop or (began.ip and timeline.routed_at(began.ip, t) is False):
+            continue
+        rises = [
+            f"{x.name} +{x.delta}"
+            for x in timeline.counters_between(c.since, c.t)
+            if x.where == c.where and x.name in _RESETS and (x.since, x.t) == (c.since, c.t)
+        ]
+        return began, ", ".join(rises), c.since, c.t
+    return None
 
 
 def _stale_conntrack(

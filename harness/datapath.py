@@ -209,6 +209,17 @@ class DataPathTimeline:
         synced = [p.synced_at for p in self.proxy if p.node == node and p.took_from > after]
         return min(synced) if synced else None
 
+    def routed_at(self, address: str, t: float) -> bool | None:
+        """Whether kube-proxy's rules on some polled node sent the Service to `address` at `t`, as read
+        after the sync in place then; None when that is not known (a node's rules then not read)."""
+        held = []
+        for node in self.proxy_nodes:
+            rules = self.rules_at(node, t)
+            if rules is None or rules.routes is None:
+                return None
+            held.append(address in rules.routes)
+        return any(held) if held else None
+
     def rules_dropped(self, node: str, address: str, after: float) -> float | None:
         """When kube-proxy's rules on `node` stopped sending the Service's traffic to `address` (an
         endpoint that left the ready set at `after`), as read from them: the stamp of the first sync

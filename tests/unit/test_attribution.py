@@ -935,3 +935,45 @@ def test_the_data_path_is_at_rest_when_the_rules_read_hold_the_ready_endpoints_a
     assert recorder.converged() is not None and recorder.converged()[0] is True
     recorder.proxy.rules_errors["node-1"] = "kube-proxy's rules not read: ..."
     assert recorder.converged() is None  # cannot be told
+
+
+def test_an_endpoint_not_yet_in_the_rules_as_read_was_not_routed_to_before_listening() -> None:
+    tl = timeline([ep(0.0, "listed", A), ep(7.0, "added", B)], [pod(6.5, "web-new-b", "created", B.address, NEW_IMG)])
+    before = (
+        ProxySync("node-1", 1.0, 1.1, 0.9, (A.address,)),
+        ProxySync("node-1", 7.5, 7.6, 7.4, (A.address, B.address)),
+    )
+    read = dataclasses.replace(tl, proxy=before)
+    assert attribute(failed(7.1, "connect-refused"), read).cause != "routed-before-listening"
+    assert attribute(failed(7.6, "connect-refused"), read).cause == "routed-before-listening"
+
+
+def test_resets_from_a_pod_whose_deletion_the_watch_showed_late() -> None:
+    """Run s15b, naive variant: six resets at +4.189..+4.201 s were put down to a pod deleted 53 ms
+    before (stale-conntrack, no source port to show it). Pod web-old-a's kernel sent 46 resets over
+    the counter poll +4.039..+4.246 s, and the watch showed its deletion (no preStop hook) at +4.242 s,
+    within that poll, after the failures: it was being stopped when they came."""
+    pods = [dataclasses.replace(pod(4.242, "web-old-a", "terminating", A.address), pre_stop=False)]
+    tl = with_counters(
+        dataclasses.replace(
+            timeline([ep(0.0, "listed", A), ep(0.0, "listed", B)], pods),
+            proxy=(ProxySync("node-1", 3.602, 3.65, 3.52, (A.address, B.address)),),
+        ),
+        CounterChange(4.246, 4.039, "pod web-old-a", "Tcp.EstabResets", 37),
+        CounterChange(4.246, 4.039, "pod web-old-a", "Tcp.OutRsts", 46),
+    )
+    a = attribute(failed(4.189, "reset"), tl, versions=VERSIONS)
+    assert a.cause == "stopped-while-routed" and a.pod == "web-old-a"
+    assert a.text == (
+        "reset at +4.189s: pod web-old-a (nginx/1.22.1) reset connections meanwhile (Tcp.EstabResets +37, "
+        "Tcp.OutRsts +46 over +4.039s..+4.246s) and was seen terminating 53 ms later, at +4.242s (the watch "
+        "shows a deletion late): the app stops on SIGTERM (it has no preStop hook to hold it) while still routed"
+    )
+    # a pod the rules, as read, no longer sent anything to is not the one
+    dropped = dataclasses.replace(tl, proxy=(ProxySync("node-1", 3.602, 3.65, 3.52, (B.address,)),))
+    assert attribute(failed(4.189, "reset"), dropped).pod != "web-old-a"
+    # nor is a pod held by a preStop hook, or one whose deletion came after that poll
+    held = dataclasses.replace(tl, pods=(dataclasses.replace(pods[0], pre_stop=True),))
+    assert attribute(failed(4.189, "reset"), held).pod != "web-old-a"
+    later = dataclasses.replace(tl, pods=(dataclasses.replace(pods[0], t=4.3),))
+    assert attribute(failed(4.189, "reset"), later).pod != "web-old-a"
