@@ -26,7 +26,9 @@ Cause classes, checked in this order (the first that the evidence supports):
   went to the stopped pod.
 - `stopped-while-routed`: a pod stopped (container exited, or deletion began, which
   without a preStop hook stops it at once) while its endpoint was still ready in the
-  EndpointSlice: the app went before the routing did.
+  EndpointSlice: the app went before the routing did. Also an answer (a reset, a refusal)
+  while such a pod's kernel sent resets, in the counter poll that covers the failure, when
+  the watch showed its deletion after the failure but within that poll (seen late).
 - `routed-before-listening`: an endpoint of a pod without a readiness probe became
   ready just before the failure: the pod was routed to before it accepted connections.
 - `no-ready-endpoint`: the Service had no ready endpoint at that instant, or a refused
