@@ -209,6 +209,22 @@ class DataPathTimeline:
         synced = [p.synced_at for p in self.proxy if p.node == node and p.took_from > after]
         return min(synced) if synced else None
 
+    def at_rest_after(self, t: float) -> float | None:
+        """The first instant from `t` on at which kube-proxy's rules on every polled node, as read, sent
+        the Service to exactly its ready endpoints then (an instant whose rules were not read is not one);
+        None when none came in the record (or no node was polled)."""
+        if not self.proxy_nodes:
+            return None
+        instants = sorted(
+            {t, *(p.synced_at for p in self.proxy if p.synced_at > t), *(e.t for e in self.endpoints if e.t > t)}
+        )
+        for at in instants:
+            ready = tuple(sorted(a for a, state in self.endpoints_at(at).items() if state.ready))
+            rules = [self.rules_at(node, at) for node in self.proxy_nodes]
+            if all(r is not None and r.routes == ready for r in rules):
+                return at
+        return None
+
     def routed_at(self, address: str, t: float) -> bool | None:
         """Whether kube-proxy's rules on some polled node sent the Service to `address` at `t`, as read
         after the sync in place then; None when that is not known (a node's rules then not read)."""

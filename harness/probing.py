@@ -79,6 +79,7 @@ class ProbedService:
         self.runs: list[ProbeRun] = []
         self.analyses: list[ProbeAnalysis] = []
         self.timeline: DataPathTimeline | None = None
+        self._bound: dict[int, float] = {}  # phases settled at end + endpoint_propagation: index -> end
         self.finished = False
         self._open_phase: tuple[str, float] | None = None
         self.steal = StealRecorder()
@@ -152,6 +153,7 @@ class ProbedService:
         settled = clock()
         if self.phases and self.phases[-1].settled_at is not None:
             self.phases[-1] = replace(self.phases[-1], settled_at=settled)
+            self._bound.pop(len(self.phases) - 1, None)
         return settled
 
     def _until_at_rest(self) -> None:
@@ -224,6 +226,7 @@ class ProbedService:
         self.phases.append(
             Phase(label, started, done + self.timeouts.endpoint_propagation, tuple(versions), tuple(settled))
         )
+        self._bound[len(self.phases) - 1] = done
 
     def wait_answered(self, version: str, timeout: float) -> float:
         """Wait, inside a phase, until `version` has answered every sampler that must see each version of a
@@ -308,6 +311,7 @@ class ProbedService:
     def _analyse(self) -> list[ProbeAnalysis]:
         stopped = clock()
         self._stop_all()
+        self._settle_by_the_rules()
         window_end = stopped  # everything the samplers saw while the scenario ran is evidence
         first_change = min((p.start for p in self.phases), default=None)
         runs = _merge_witnesses(self.runs)
@@ -350,6 +354,26 @@ class ProbedService:
         self.analyses[:] = explain_stolen(held_together(self.analyses), self._stolen)
         self.on_finish(self.analyses, self.timeline)
         return self.analyses
+
+    def _settle_by_the_rules(self) -> None:
+        """A phase settled at its end plus `timeouts.endpoint_propagation` (a bound, not an observation)
+        settles later when kube-proxy's rules, as read, still sent the Service to endpoints no longer
+        ready at that bound: at the first instant they sent it to its ready endpoints alone. Never
+        earlier than the bound (README finding 31)."""
+        if self.timeline is None:
+            return
+        for index, done in sorted(self._bound.items()):
+            phase = self.phases[index]
+            rest = self.timeline.at_rest_after(done)
+            if phase.settled_at is not None and rest is not None and rest > phase.settled_at:
+                log.info(
+                    "phase %r: kube-proxy's rules held the ready endpoints alone only %.3fs after its end, "
+                    "past the %.1fs bound: settled there",
+                    phase.label,
+                    rest - done,
+                    self.timeouts.endpoint_propagation,
+                )
+                self.phases[index] = replace(phase, settled_at=rest)
 
     def _stop_all(self) -> None:
         errors: list[BaseException] = []

@@ -977,3 +977,11 @@ def test_resets_from_a_pod_whose_deletion_the_watch_showed_late() -> None:
     assert attribute(failed(4.189, "reset"), held).pod != "web-old-a"
     later = dataclasses.replace(tl, pods=(dataclasses.replace(pods[0], t=4.3),))
     assert attribute(failed(4.189, "reset"), later).pod != "web-old-a"
+
+
+def test_the_data_path_at_rest_after_an_instant_as_the_rules_read_say() -> None:
+    tl = _j1(routes=True)  # A left the ready set at +3.641 s; the rules dropped it at the sync of +5.840 s
+    assert tl.at_rest_after(3.7) == 5.840
+    assert tl.at_rest_after(6.0) == 6.0
+    assert tl.at_rest_after(2.0) == 2.651  # A and B ready, both in the first rules read, after +2.651 s
+    assert _j1(routes=False).at_rest_after(3.7) is None

@@ -275,3 +275,44 @@ def test_settle_names_what_it_saw_when_the_rules_never_come_to_rest() -> None:
     with pytest.raises(WaitTimeout, match=r"to its ready endpoints alone.*rules on node-1: 10.244.0.5; ready"):
         probed.settle()
     probed.finish(observe=False)
+
+
+class Recorded(AtRest):
+    """A data-path recorder whose record, once stopped, is `timeline`."""
+
+    def __init__(self, timeline: DataPathTimeline) -> None:
+        super().__init__(None)
+        self.timeline = timeline
+
+    def stop(self) -> DataPathTimeline:
+        self.running = False
+        return self.timeline
+
+
+def test_a_phase_settles_where_the_rules_read_held_the_ready_endpoints_alone_if_later_than_the_bound() -> None:
+    from harness.datapath import EndpointEvent, EndpointState, ProxySync
+
+    old = EndpointState("10.244.0.5", "web-old", "node-1", True, True, False)
+    new = EndpointState("10.244.0.6", "web-new", "node-1", True, True, False)
+    sampler = ScriptedSampler([(0.0, 0.0005, True)], ticking=True)
+    t = clock()
+    timeline = DataPathTimeline(
+        "web",
+        endpoints=(
+            EndpointEvent(t - 1.0, "listed", old),
+            EndpointEvent(t - 0.5, "added", new),
+            EndpointEvent(t - 0.1, "changed", EndpointState("10.244.0.5", "web-old", "node-1", False, True, True)),
+        ),
+        proxy=(
+            ProxySync("node-1", t - 0.4, t - 0.39, t - 0.45, ("10.244.0.5", "10.244.0.6")),
+            ProxySync("node-1", t + 0.9, t + 0.95, t + 0.85, ("10.244.0.6",)),
+        ),
+        proxy_nodes=("node-1",),
+    )
+    probed = _probed(sampler, Recorded(timeline), Timeouts(endpoint_propagation=0.3)).start()
+    with probed.phase("update", ("nginx/1.22.1", "nginx/1.26.3")):
+        pass
+    bound = probed.phases[0].settled_at
+    assert bound is not None and bound < t + 0.9  # the 0.3 s bound passed while the rules still held web-old
+    probed.finish(observe=False)
+    assert probed.phases[0].settled_at == t + 0.9
