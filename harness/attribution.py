@@ -34,16 +34,17 @@ Cause classes, checked in this order (the first that the evidence supports):
 - `no-ready-endpoint`: the Service had no ready endpoint at that instant, or a refused
   connection came while kube-proxy's rules on a node were still those of a moment when it
   had none (kube-proxy rejects connections to a Service without endpoints).
+- `paws-timewait`: a request that timed out while a pod of the Service dropped SYNs
+  at a TIME_WAIT socket of the same addresses and ports (its kernel's
+  `TcpExt.PAWSTimewait` rose during the request): an earlier connection on that
+  4-tuple had a later TCP timestamp (masqueraded NodePort traffic maps many client
+  4-tuples, each with its own timestamp offset, onto the pod's). Checked before the
+  next, which infers what this one counts.
 - `stale-conntrack`: a request that got no answer (or an unreachable) after a pod of
   the Service stopped with connections open (its kernel counted the resets) and had
   left the rules: a connection from a source port one of those used is taken by
   conntrack for the old one, whose entry keeps its NAT to the gone pod (CLOSE for
   10 s after a reset, SYN_SENT for 120 s after an unanswered SYN).
-- `paws-timewait`: a request that timed out while a pod of the Service dropped SYNs
-  at a TIME_WAIT socket of the same addresses and ports (its kernel's
-  `TcpExt.PAWSTimewait` rose during the request): an earlier connection on that
-  4-tuple had a later TCP timestamp (masqueraded NodePort traffic maps many client
-  4-tuples, each with its own timestamp offset, onto the pod's).
 - `kernel-drop`: a kernel on the path counted a drop during the request (a full
   accept queue, a conntrack insert that failed): which counter, where.
 - `unattributed`: nothing in the recorded data path changed nearby: the cause lies
@@ -581,6 +582,22 @@ def attribute(
                     node,
                     nearest,
                 )
+    if error in _TIMEOUTS:  # a counter that rose during the request, before the inferred entry below
+        paws = _counted(timeline, t, end, ("TcpExt.PAWSTimewait",), lambda w: w.startswith("pod "))
+        if paws:
+            pod = paws[0].split(" ", 2)[1]
+            return Attribution(
+                start,
+                error,
+                "paws-timewait",
+                f"{how}: {'; '.join(paws)} during the request: a SYN met a TIME_WAIT socket left by "
+                f"an earlier connection on the same addresses and ports with a later TCP timestamp "
+                f"(masqueraded NodePort traffic maps many client 4-tuples onto the pod's) and was "
+                f"dropped, and so was its retransmission",
+                pod,
+                None,
+                nearest,
+            )
     if error in _UNANSWERED and timeline.counters_read and timeline.endpoints:  # "out of the rules" needs them
         stale = _stale_conntrack(timeline, t, versions)
         if stale is not None:
@@ -595,22 +612,6 @@ def attribute(
                 f"its NAT to the gone pod (CLOSE 10 s after a reset, SYN_SENT 120 s)",
                 p.pod,
                 p.node,
-                nearest,
-            )
-    if error in _TIMEOUTS:
-        paws = _counted(timeline, t, end, ("TcpExt.PAWSTimewait",), lambda w: w.startswith("pod "))
-        if paws:
-            pod = paws[0].split(" ", 2)[1]
-            return Attribution(
-                start,
-                error,
-                "paws-timewait",
-                f"{how}: {'; '.join(paws)} during the request: a SYN met a TIME_WAIT socket left by "
-                f"an earlier connection on the same addresses and ports with a later TCP timestamp "
-                f"(masqueraded NodePort traffic maps many client 4-tuples onto the pod's) and was "
-                f"dropped, and so was its retransmission",
-                pod,
-                None,
                 nearest,
             )
     drops = _counted(timeline, t, end, _DROPS, lambda w: w != "host")

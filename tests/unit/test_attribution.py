@@ -985,3 +985,21 @@ def test_the_data_path_at_rest_after_an_instant_as_the_rules_read_say() -> None:
     assert tl.at_rest_after(6.0) == 6.0
     assert tl.at_rest_after(2.0) == 2.651  # A and B ready, both in the first rules read, after +2.651 s
     assert _j1(routes=False).at_rest_after(3.7) is None
+
+
+def test_a_paws_drop_counted_during_the_request_comes_before_an_entry_inferred_from_a_stop() -> None:
+    """Three-node run s15g, StatefulSet: a connect-timeout at +36.245 s was put down to a stale
+    conntrack entry of a pod that had stopped with resets 22.4 s before, while pod web-new-b's
+    TcpExt.PAWSTimewait rose by 2 in the poll covering the request: the counter is the evidence."""
+    eps = [ep(0.0, "listed", A), ep(0.0, "listed", B), ep(13.0, "removed", A, ready=False, terminating=True)]
+    pods = [pod(12.9, "web-old-a", "terminating", A.address), pod(13.835, "web-old-a", "deleted", A.address)]
+    tl = with_counters(
+        timeline(eps, pods, syncs=[13.2]),
+        CounterChange(13.9, 13.7, "pod web-old-a", "Tcp.OutRsts", 1),
+        CounterChange(36.348, 36.138, "pod web-new-b", "TcpExt.PAWSTimewait", 2),
+    )
+    a = attribute(ProbeSample(36.245, 37.245, None, "connect-timeout"), tl)
+    assert a.cause == "paws-timewait" and a.pod == "web-new-b"
+    # without the counter the inference remains
+    bare = dataclasses.replace(tl, counters=tl.counters[:1])
+    assert attribute(ProbeSample(36.245, 37.245, None, "connect-timeout"), bare).cause == "stale-conntrack"
