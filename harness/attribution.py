@@ -222,13 +222,13 @@ def _routed_then(timeline: DataPathTimeline, p: PodTransition, opened: float, re
         return f", {(left - opened) * 1000:.0f} ms before the pod's endpoint left the ready set at {rel(left)}"
     text = f", {(opened - left) * 1000:.0f} ms after the pod's endpoint left the ready set at {rel(left)}"
     if timeline.proxy_nodes:
-        until, _, _ = routed_until_of(timeline, p.ip, left)
+        until, _, _ = _routed_until(timeline, p.ip, left)
         if opened < until < float("inf"):
             text += f" while kube-proxy's rules still held it (until {rel(until)})"
     return text
 
 
-def routed_until_of(timeline: DataPathTimeline, address: str, left: float) -> tuple[float, str | None, bool]:
+def _routed_until(timeline: DataPathTimeline, address: str, left: float) -> tuple[float, str | None, bool]:
     """Until when kube-proxy's rules sent traffic to an endpoint that left the ready set at `left`,
     on the node whose rules held it longest: (until, that node, whether its rules were read). Read
     rules say it (`DataPathTimeline.rules_dropped`); else the end of the first sync begun after the
@@ -427,7 +427,7 @@ def attribute(
             continue  # never seen ready near the failure: not routed to
         stale_node, routed_until, read = None, float("inf"), False
         if left is not None:
-            routed_until, stale_node, read = routed_until_of(timeline, ip, left)
+            routed_until, stale_node, read = _routed_until(timeline, ip, left)
         if t > routed_until:
             continue  # the rules had dropped it before this request started
         stopped = next((p for p in steps if p.what in ("exited", "deleted") and p.t <= end), None)

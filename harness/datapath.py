@@ -220,8 +220,7 @@ class DataPathTimeline:
         )
         for at in instants:
             ready = tuple(sorted(a for a, state in self.endpoints_at(at).items() if state.ready))
-            rules = [self.rules_at(node, at) for node in self.proxy_nodes]
-            if all(r is not None and r.routes == ready for r in rules):
+            if hold_ready_alone([self.rules_at(node, at) for node in self.proxy_nodes], ready):
                 return at
         return None
 
@@ -255,6 +254,12 @@ class DataPathTimeline:
 
     def pod_history(self, pod: str) -> list[PodTransition]:
         return [p for p in self.pods if p.pod == pod]
+
+
+def hold_ready_alone(syncs: Sequence[ProxySync | None], ready: tuple[str, ...]) -> bool:
+    """Whether each node's rules, as read after its sync (`syncs`, one per node), send the Service to
+    exactly the `ready` addresses (sorted, as `ProxySync.routes` are)."""
+    return all(s is not None and s.routes == ready for s in syncs)
 
 
 def endpoint_states(slices: Sequence[Mapping[str, Any]]) -> dict[str, EndpointState]:
@@ -594,7 +599,8 @@ class ProxySyncPoller:
 
     def _run(self, node: str, pid: int) -> None:
         reader = SyncReader(node)
-        rules = NatTableReader() if self.service is not None else None
+        service = self.service
+        rules = NatTableReader() if service is not None else None
         index: int | None = None  # of this node's latest record in `records`
         read: tuple[float, tuple[str, ...]] | None = None  # routes read after the sync stamped at [0]
         try:
@@ -627,9 +633,9 @@ class ProxySyncPoller:
                             # no later sync stamped since the read: the rules read were this sync's
                             self.records[index] = replace(self.records[index], routes=read[1])
                         read = None
-                    if fresh and rules is not None and self.service is not None and index is not None:
+                    if fresh and rules is not None and service is not None and index is not None:
                         table = rules.read()
-                        routes = service_routes(table, self.service) if table is not None else None
+                        routes = service_routes(table, service) if table is not None else None
                         if routes is not None:
                             read, again = (self.records[index].synced_at, routes), True
                         if rules.error is not None:
@@ -756,12 +762,11 @@ class DataPathRecorder:
         latest = self.proxy.latest()
         pending, _ = self.shutdowns()
         seen = [f"ready endpoints {', '.join(ready) or 'none'}"]
-        ok = not pending
+        ok = not pending and hold_ready_alone([latest.get(node) for node in self.proxy_nodes], ready)
         for node in self.proxy_nodes:
             sync = latest.get(node)
             routes = sync.routes if sync is not None else None
             seen.append(f"rules on {node}: {'not read yet' if routes is None else ', '.join(routes) or 'none'}")
-            ok = ok and routes is not None and tuple(routes) == ready
         if pending:
             seen.append(f"still shutting down: {', '.join(pending)}")
         return ok, "; ".join(seen)
