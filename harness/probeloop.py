@@ -327,7 +327,8 @@ class ProbeLoop:
         self.sel = selectors.DefaultSelector()
         self.inflight: dict[int, _Request] = {}  # by fd
         self.idle: list[_Idle] = []
-        self.seq = 0
+        self.seq = 0  # requests started
+        self.recorded = 0  # requests whose outcome was recorded: seq - recorded are pending
         self.conns = 0
         self.skipped = 0
         self.stalls = StallTrace.from_env()
@@ -480,6 +481,7 @@ class ProbeLoop:
     def _record(
         self, req: _Request, end: float, status: int | None, error: str | None, server: str | None, marker: str | None
     ) -> None:
+        self.recorded += 1
         self.emit(sample_line(req.seq, req.start, end, status, error, server, marker, req.conn, req.reused, req.port))
 
     def _expire(self, now: float) -> None:
@@ -511,8 +513,7 @@ class ProbeLoop:
                 why = "max-requests"
                 break
             if now >= next_tick:
-                pending = sum(1 for r in self.inflight.values() if not r.done)
-                if pending < o.max_inflight:
+                if self.seq - self.recorded < o.max_inflight:
                     self._start(now)
                     self.stalls.note("starting a request", now)
                 else:
@@ -520,8 +521,9 @@ class ProbeLoop:
                 next_tick += o.interval
                 if now - next_tick > 2 * o.interval:  # far behind (machine stalled): re-anchor, no burst
                     next_tick = now + o.interval
-                continue
-            timeout = max(0.0, min(next_tick, deadline) - now)
+            # the sockets every turn, even behind the ticks: a loop that caught up on ticks first could
+            # spin on skipped ticks with every slot busy and never read the answers that free them
+            timeout = max(0.0, min(next_tick, deadline) - clock())
             ready = self.sel.select(timeout)
             self.stalls.note("waiting for sockets", now, timeout)
             turn = clock()
