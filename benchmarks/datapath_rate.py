@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -47,11 +48,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from prober_rate import TARGET_CPU, TARGET_P99_GAP, TARGET_RATE, ensure_tools, ok, quantile  # noqa: E402
 
+from harness.kit.paths import cache_root  # noqa: E402
+from harness.kit.proberbuild import build_prober_binary  # noqa: E402
 from harness.manifests import deployment  # noqa: E402
 from harness.rollout.deployments import Deployments  # noqa: E402
 from harness.prober import HostProber, ProbeTarget  # noqa: E402
 from harness.sampler import ProbeOptions  # noqa: E402
 from harness.samples import KEEP_ALIVE, NEW_CONNECTION, ProbeRun, merge_runs  # noqa: E402
+from harness.samplestream import SampleStream  # noqa: E402
 
 NAMESPACE = "rp-bench-datapath"
 APP = "bench"
@@ -128,15 +132,22 @@ def wait_answering(address: str, port: int, timeout: float = 60.0) -> float:
 
 @dataclass
 class HostWatch:
-    """TIME_WAIT sockets of the host and conntrack entries of the node, every half second."""
+    """TIME_WAIT sockets of the host and conntrack entries of the node, every half second; with a
+    `Soakers`, the CPU the watched run took from the machine (everything it made the kernel, the
+    node and the pods do, whoever it was billed to)."""
 
     node_pid: str
+    soakers: Soakers | None = None
     tw: list[int] = field(default_factory=list)
     conntrack: list[int] = field(default_factory=list)
+    taken: float | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    _began: tuple[float, float] | None = None
 
     def __enter__(self) -> HostWatch:
+        if self.soakers is not None:
+            self._began = (time.monotonic(), self.soakers.cpu_seconds())
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
@@ -145,6 +156,10 @@ class HostWatch:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(2.0)
+        if self.soakers is not None and self._began is not None:
+            t0, c0 = self._began
+            got = (self.soakers.cpu_seconds() - c0) / (time.monotonic() - t0)
+            self.taken = self.soakers.idle_share - got
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -155,7 +170,41 @@ class HostWatch:
     def line(self) -> str:
         tw = f"{min(self.tw)}-{max(self.tw)}" if self.tw else "?"
         ct = f"{min(self.conntrack)}-{max(self.conntrack)}" if self.conntrack else "?"
-        return f"host TIME_WAIT {tw} (ephemeral ports {ephemeral_ports()}), node conntrack entries {ct}"
+        line = f"host TIME_WAIT {tw} (ephemeral ports {ephemeral_ports()}), node conntrack entries {ct}"
+        if self.taken is not None:
+            line += f"; taken from the machine: {self.taken:.2f} core"
+        return line
+
+
+class Soakers:
+    """One busy loop per CPU at SCHED_IDLE, which runs only when nothing else wants the CPU: what
+    they get less during a run than on the idle cluster is what the run cost the machine. Their CPU
+    time is read from /proc/PID/schedstat (nanoseconds, exact; /proc/stat's per-CPU figures are
+    sampled at the scheduler's tick, which a sampler on a millisecond timer can beat in step with)."""
+
+    def __init__(self) -> None:
+        cpus = sorted(os.sched_getaffinity(0))
+        loop = (
+            "import os,sys; os.sched_setaffinity(0, {int(sys.argv[1])}); "
+            "os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\nwhile True: pass"
+        )
+        self.procs = [subprocess.Popen([sys.executable, "-c", loop, str(cpu)]) for cpu in cpus]
+        self.idle_share = 0.0
+
+    def cpu_seconds(self) -> float:
+        return sum(int(Path(f"/proc/{p.pid}/schedstat").read_text().split()[0]) for p in self.procs) / 1e9
+
+    def calibrate(self, seconds: float) -> float:
+        """The cores they get with the cluster idle and nothing probing it."""
+        t0, c0 = time.monotonic(), self.cpu_seconds()
+        time.sleep(seconds)
+        self.idle_share = (self.cpu_seconds() - c0) / (time.monotonic() - t0)
+        return self.idle_share
+
+    def close(self) -> None:
+        for p in self.procs:
+            p.kill()
+            p.wait()
 
 
 def time_wait() -> int:
@@ -197,6 +246,58 @@ def sample(
     run = merge_runs(runs)
     wall = (run.stopped_at or run.samples[-1].end) - run.started_at
     cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) / wall
+    print(
+        f"  (user {(after.ru_utime - before.ru_utime) / wall:.2f} + "
+        f"system {(after.ru_stime - before.ru_stime) / wall:.2f} core)"
+    )
+    return run, cpu
+
+
+def sample_go(address: str, port: int, options: ProbeOptions, seconds: float) -> tuple[ProbeRun, float]:
+    """Run the in-cluster prober's Go binary (the kit's build) on this host, as `sample` runs the
+    Python sampler: the same tick, timeouts and bound on requests in flight, for `seconds`."""
+    binary = build_prober_binary(cache_root() / "bin" / "prober")
+    kind = KEEP_ALIVE if options.keep_alive else NEW_CONNECTION
+    argv = [
+        str(binary),
+        f"-target={address}:{port}",
+        f"-interval={options.interval * 1e9:.0f}ns",
+        f"-connect-timeout={options.connect_timeout * 1e3:.0f}ms",
+        f"-read-timeout={options.read_timeout * 1e3:.0f}ms",
+        f"-max-inflight={options.inflight}",
+        f"-duration={seconds + 60:.0f}s",
+        "-clock-listen=",
+        *(["-keepalive"] if options.keep_alive else []),
+    ]
+    stream = SampleStream(kind)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    reader = threading.Thread(target=lambda: [stream.take(line) for line in proc.stdout], daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    time.sleep(seconds)
+    stopped = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(30)
+    reader.join(30)
+    errors = proc.stderr.read() if proc.stderr is not None else b""
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run = stream.run(
+        where=f"host {address}:{port} (Go)",
+        interval=options.interval,
+        started_at=started,
+        stopped_at=stopped,
+        stopped_by_harness=True,
+        end_reason=f"exited {proc.returncode}: {errors.decode(errors='replace').strip()[-300:]}",
+        route="node",
+    )
+    wall = stopped - started
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) / wall
+    print(
+        f"  (Go on this host: user {(after.ru_utime - before.ru_utime) / wall:.2f} + "
+        f"system {(after.ru_stime - before.ru_stime) / wall:.2f} core)"
+    )
     return run, cpu
 
 
@@ -223,7 +324,7 @@ def describe_run(label: str, run: ProbeRun, cpu: float, watch: HostWatch) -> flo
     return rate
 
 
-def run_wrk(wrk: str, address: str, port: int, seconds: float, close: bool, watch: HostWatch) -> float:
+def run_wrk(wrk: str, address: str, port: int, seconds: float, close: bool) -> float:
     args = [wrk, "-t1", "-c1", f"-d{seconds:.0f}s", "--latency"]
     if close:
         args += ["-H", "Connection: close"]
@@ -243,7 +344,6 @@ def run_wrk(wrk: str, address: str, port: int, seconds: float, close: bool, watc
     latency = next((x.strip() for x in out.splitlines() if x.strip().startswith("99%")), "99% ?")
     kind = "new connections (Connection: close)" if close else "keep-alive"
     print(f"wrk -t1 -c1, {kind}: {rate:,.0f} req/s; latency {latency}; CPU {cpu:.2f} core;{errors or ' no errors'}")
-    print(f"  {watch.line()}")
     return rate
 
 
@@ -324,6 +424,9 @@ def main() -> None:
     ap.add_argument("--fastest", type=float, default=0.0001, help="the tick of the as-fast-as-it-goes run")
     ap.add_argument("--rounds", type=int, default=3, help="image updates timed against kubectl (0: skip)")
     ap.add_argument("--reports", type=Path, help="a `pytest suites/` report directory, for the overhead")
+    ap.add_argument(
+        "--soak", action="store_true", help="measure what each run takes from the machine (idle-priority soakers)"
+    )
     ap.add_argument("--install", action="store_true", help="apt-get install wrk if missing")
     args = ap.parse_args()
     if args.reports is not None:
@@ -344,6 +447,7 @@ def main() -> None:
         sys.exit(f"no kind cluster named {args.cluster!r} (`kind get clusters`)")
     kubectl(node, "create", "namespace", NAMESPACE)
     deployments = Deployments(access, NAMESPACE)  # type: ignore[arg-type]
+    soakers: Soakers | None = None
     try:
         deployments.apply(deployment(APP, images[0]), change_cause="benchmark")
         kubectl(node, "apply", "-f", "-", stdin=json.dumps(service()))
@@ -358,6 +462,11 @@ def main() -> None:
             f"NodePort {port}: route `node` ({address}:{port}), the suites' default; answering after {waited:.2f} s\n"
         )
 
+        if args.soak:
+            soakers = Soakers()
+        if soakers is not None:
+            share = soakers.calibrate(5.0)
+            print(f"soakers (SCHED_IDLE, one per CPU) on the idle cluster: {share:.2f} core\n")
         rates: dict[str, float] = {}
         one, two, kept = (
             "sampler, new connections, one process",
@@ -368,24 +477,30 @@ def main() -> None:
         ka = ProbeOptions(kind=KEEP_ALIVE, interval=args.interval, route="node", max_duration=args.seconds + 60)
         fastest = replace(nc, interval=args.fastest)
         fast = f"sampler, new connections, one process, as fast as it goes (tick {args.fastest * 1e3:g} ms)"
-        for label, options in ((one, nc), (two, nc), (kept, ka), (fast, fastest)):
-            with HostWatch(node_pid) as watch:
-                run, cpu = sample(address, port, options, args.seconds, witnesses=label == two)
-            tick = "" if options is fastest else f", tick {args.interval * 1e3:g} ms"
+        go_nc, go_fast = "Go sampler on this host, new connections", "Go sampler on this host, as fast as it goes"
+        for label, options in ((one, nc), (two, nc), (kept, ka), (fast, fastest), (go_nc, nc), (go_fast, fastest)):
+            with HostWatch(node_pid, soakers) as watch:
+                if label.startswith("Go"):
+                    run, cpu = sample_go(address, port, options, args.seconds)
+                else:
+                    run, cpu = sample(address, port, options, args.seconds, witnesses=label == two)
+            tick = f", tick {options.interval * 1e3:g} ms"
             rates[label] = describe_run(f"{label}{tick}", run, cpu, watch)
         for close in (True, False):
-            with HostWatch(node_pid) as watch:
-                rates[f"wrk close={close}"] = run_wrk(wrk, address, port, args.seconds, close, watch)
+            with HostWatch(node_pid, soakers) as watch:
+                rates[f"wrk close={close}"] = run_wrk(wrk, address, port, args.seconds, close)
+            print(f"  {watch.line()}")
         wrk_nc, wrk_ka = rates["wrk close=True"], rates["wrk close=False"]
         print(
             f"\nratios to wrk: new connections {rates[one] / wrk_nc:.2f} (two witnesses {rates[two] / wrk_nc:.2f}, "
-            f"as fast as it goes {rates[fast] / wrk_nc:.2f}), keep-alive {rates[kept] / wrk_ka:.2f} "
+            f"as fast as it goes {rates[fast] / wrk_nc:.2f}; Go on this host {rates[go_nc] / wrk_nc:.2f}, "
+            f"as fast as it goes {rates[go_fast] / wrk_nc:.2f}), keep-alive {rates[kept] / wrk_ka:.2f} "
             "(a paced sampler's ratio is its pace against wrk's unpaced best; target >= 1.0 for new connections)\n"
         )
 
         if args.sustained > 0:
             sustained = replace(nc, max_duration=args.sustained + 60)
-            with HostWatch(node_pid) as watch:
+            with HostWatch(node_pid, soakers) as watch:
                 run, cpu = sample(address, port, sustained, args.sustained)
             rate = describe_run(f"sustained {args.sustained:.0f} s, new connections, one process", run, cpu, watch)
             ratio = rate / wrk_nc
@@ -395,6 +510,8 @@ def main() -> None:
             lags = completion_rounds(node, deployments, args.rounds, images)
             print(f"kubectl - harness over {len(lags)} rounds: " + ", ".join(f"{x:+.2f} s" for x in lags))
     finally:
+        if soakers is not None:
+            soakers.close()
         deployments.close()
         subprocess.run(in_node(node, "delete", "namespace", NAMESPACE, "--wait=false"), capture_output=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
