@@ -51,6 +51,7 @@ from prober_rate import TARGET_CPU, TARGET_P99_GAP, TARGET_RATE, ensure_tools, o
 from harness.kit.paths import cache_root  # noqa: E402
 from harness.kit.proberbuild import build_prober_binary  # noqa: E402
 from harness.manifests import deployment  # noqa: E402
+from harness.netcounters import read_counters  # noqa: E402
 from harness.rollout.deployments import Deployments  # noqa: E402
 from harness.prober import HostProber, ProbeTarget  # noqa: E402
 from harness.sampler import ProbeOptions  # noqa: E402
@@ -138,14 +139,18 @@ class HostWatch:
 
     node_pid: str
     soakers: Soakers | None = None
+    pods: dict[str, int] = field(default_factory=dict)  # pod name -> a host PID in its network namespace
     tw: list[int] = field(default_factory=list)
     conntrack: list[int] = field(default_factory=list)
     taken: float | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _began: tuple[float, float] | None = None
+    _kernel: dict[str, dict[str, int]] = field(default_factory=dict)
+    moved: Counter[str] = field(default_factory=Counter)
 
     def __enter__(self) -> HostWatch:
+        self._kernel = self._read_kernel()
         if self.soakers is not None:
             self._began = (time.monotonic(), self.soakers.cpu_seconds())
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -156,10 +161,22 @@ class HostWatch:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(2.0)
+        for where, after in self._read_kernel().items():
+            before = self._kernel.get(where, {})
+            self.moved.update({k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)})
         if self.soakers is not None and self._began is not None:
             t0, c0 = self._began
             got = (self.soakers.cpu_seconds() - c0) / (time.monotonic() - t0)
             self.taken = self.soakers.idle_share - got
+
+    def _read_kernel(self) -> dict[str, dict[str, int]]:
+        """The watched kernel counters (harness.netcounters) of the host, the node and each pod."""
+        out = {}
+        for where, pid in {"host": "self", "node": self.node_pid, **self.pods}.items():
+            values = read_counters(pid)
+            if values is not None:
+                out[where] = values
+        return out
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -173,7 +190,41 @@ class HostWatch:
         line = f"host TIME_WAIT {tw} (ephemeral ports {ephemeral_ports()}), node conntrack entries {ct}"
         if self.taken is not None:
             line += f"; taken from the machine: {self.taken:.2f} core"
+        drops = {k: v for k, v in self.moved.items() if k in WHY_DROPPED}
+        line += "\n  kernel drop counters (host, node, pods): " + (
+            ", ".join(f"{k} +{v}" for k, v in sorted(drops.items())) if drops else "none moved"
+        )
         return line
+
+
+WHY_DROPPED = (
+    "TcpExt.PAWSTimewait",
+    "TcpExt.ListenOverflows",
+    "TcpExt.ListenDrops",
+    "TcpExt.TCPTimeWaitOverflow",
+    "conntrack.insert_failed",
+    "conntrack.drop",
+    "conntrack.early_drop",
+)
+"""The counters (harness.netcounters.WATCHED) that name a dropped SYN or connection."""
+
+
+def pod_pids(node: str, app: str) -> dict[str, int]:
+    """A host PID in each of the benchmark's pods (found by the pod UID in the process's cgroup path)."""
+    items = json.loads(kubectl(node, "-n", NAMESPACE, "get", "pods", "-l", f"app={app}", "-o", "json"))["items"]
+    uids = {p["metadata"]["uid"]: p["metadata"]["name"] for p in items}
+    found: dict[str, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cgroup = (entry / "cgroup").read_text()
+        except OSError:
+            continue
+        for uid, name in uids.items():
+            if name not in found and (uid in cgroup or uid.replace("-", "_") in cgroup):
+                found[name] = int(entry.name)
+    return found
 
 
 class Soakers:
@@ -458,6 +509,8 @@ def main() -> None:
             ]
         )
         waited = wait_answering(address, port)
+        pods = pod_pids(node, APP)
+        print(f"kernel counters read in {len(pods)} of the benchmark's pods: {', '.join(sorted(pods))}\n")
         print(
             f"NodePort {port}: route `node` ({address}:{port}), the suites' default; answering after {waited:.2f} s\n"
         )
@@ -479,7 +532,7 @@ def main() -> None:
         fast = f"sampler, new connections, one process, as fast as it goes (tick {args.fastest * 1e3:g} ms)"
         go_nc, go_fast = "Go sampler on this host, new connections", "Go sampler on this host, as fast as it goes"
         for label, options in ((one, nc), (two, nc), (kept, ka), (fast, fastest), (go_nc, nc), (go_fast, fastest)):
-            with HostWatch(node_pid, soakers) as watch:
+            with HostWatch(node_pid, soakers, pods) as watch:
                 if label.startswith("Go"):
                     run, cpu = sample_go(address, port, options, args.seconds)
                 else:
@@ -487,7 +540,7 @@ def main() -> None:
             tick = f", tick {options.interval * 1e3:g} ms"
             rates[label] = describe_run(f"{label}{tick}", run, cpu, watch)
         for close in (True, False):
-            with HostWatch(node_pid, soakers) as watch:
+            with HostWatch(node_pid, soakers, pods) as watch:
                 rates[f"wrk close={close}"] = run_wrk(wrk, address, port, args.seconds, close)
             print(f"  {watch.line()}")
         wrk_nc, wrk_ka = rates["wrk close=True"], rates["wrk close=False"]
@@ -500,7 +553,7 @@ def main() -> None:
 
         if args.sustained > 0:
             sustained = replace(nc, max_duration=args.sustained + 60)
-            with HostWatch(node_pid, soakers) as watch:
+            with HostWatch(node_pid, soakers, pods) as watch:
                 run, cpu = sample(address, port, sustained, args.sustained)
             rate = describe_run(f"sustained {args.sustained:.0f} s, new connections, one process", run, cpu, watch)
             ratio = rate / wrk_nc

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from .deadline import set_deadline
 from .errors import ConfigError
 from .procstat import cpu_steal, local_timer_interrupts
+from .ticktimer import TickTimer
 from .httpwire import NeedMore, WireFailure, parse_response, request_bytes
 
 __all__ = ["LoopOptions", "ProbeLoop", "main", "sample_line"]
@@ -53,6 +54,8 @@ clock = time.monotonic
 _LINGER_ABORT = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close sends RST, no TIME_WAIT
 _CLOSE_WAIT = 0.2  # seconds a finished new-connection request waits for the server's FIN before an RST
 _FLUSH_EVERY = 0.02  # seconds between flushes of the output
+_TIMER = "tick-timer"  # the selector key's data of the tick timer
+_TIMER_GRACE = 0.002  # seconds a wait may outlast its timer (it never should) before the loop looks anyway
 # The sampler shares the machine with the cluster it measures (kind's API server, etcd,
 # kubelet). Measured on 2 cores during rollouts: at normal priority ticks were late by
 # 48-82 ms, at nice -15 by up to 51 ms (a bare 2 ms sleeper: up to 38 ms late, 29 times
@@ -332,6 +335,8 @@ class ProbeLoop:
         self.conns = 0
         self.skipped = 0
         self.stalls = StallTrace.from_env()
+        self.timer = TickTimer()  # wakes the select at a tick to the microsecond (epoll's timeout: whole ms)
+        self.sel.register(self.timer.fd, selectors.EVENT_READ, _TIMER)
 
     def should_stop(self) -> bool:
         return self.stop_requested or self._should_stop()
@@ -455,7 +460,9 @@ class ProbeLoop:
 
     def _dispatch(self, key: selectors.SelectorKey, events: int) -> None:
         req = key.data
-        if req is None:
+        if req is _TIMER:
+            self.timer.clear()
+        elif req is None:
             self._idle_event(key)
         elif isinstance(req, _Request):
             if events & selectors.EVENT_WRITE:
@@ -523,8 +530,13 @@ class ProbeLoop:
                     next_tick = now + o.interval
             # the sockets every turn, even behind the ticks: a loop that caught up on ticks first could
             # spin on skipped ticks with every slot busy and never read the answers that free them
-            timeout = max(0.0, min(next_tick, deadline) - clock())
-            ready = self.sel.select(timeout)
+            wake = min(next_tick, deadline)
+            timeout = max(0.0, wake - clock())
+            if timeout > 0:
+                self.timer.arm(wake)
+                ready = self.sel.select(timeout + _TIMER_GRACE)  # the timer ends the wait
+            else:
+                ready = self.sel.select(0)
             self.stalls.note("waiting for sockets", now, timeout)
             turn = clock()
             for key, events in ready:
@@ -533,6 +545,8 @@ class ProbeLoop:
             self.on_turn()
             self.stalls.note(f"handling {len(ready)} socket event(s)", turn)
         self._drain()
+        self.sel.unregister(self.timer.fd)
+        self.timer.close()
         self.emit(json.dumps({"done": self.seq, "skipped": self.skipped, "why": why}) + "\n")
         return why
 
