@@ -383,8 +383,9 @@ def test_connect_timeout(prober: Path) -> None:
 
 
 def test_connect_error_when_no_socket_can_be_made(prober: Path, server: ScriptedServer) -> None:
-    """With its file descriptors exhausted (stdio, epoll, its wake-up fd) socket() fails: connect-error."""
-    result = run(prober, server.target, "-count", "2", "-interval", "2ms", limit_files=5)
+    """With its file descriptors exhausted (stdio, the tick timer, epoll, its wake-up fd) socket() fails:
+    connect-error."""
+    result = run(prober, server.target, "-count", "2", "-interval", "2ms", limit_files=6)
     assert result.pairs() == [(None, "connect-error")] * 2
     assert server.connections == 0
 
