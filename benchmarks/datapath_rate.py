@@ -8,8 +8,11 @@ suites' default route, the node container's address and the NodePort (README fin
 
 1. rate: for `--seconds` each, the host sampler (harness.probeloop) with new connections, once
    as one process and once as the suites run it (two witnesses pinned to CPUs 0 and 1, merged),
-   then with keep-alive, then `wrk -t1 -c1` with and without `Connection: close`: requests/s,
-   gap between request starts (p50, p99, max), CPU of the child, failures, host TIME_WAIT peak;
+   then with keep-alive, as fast as it goes, the in-cluster Go prober run on this host (the
+   same tick, and as fast as it goes), then `wrk -t1 -c1` with and without `Connection: close`:
+   requests/s, gap between request starts (p50, p99, max), CPU of the child (user, system),
+   failures, host TIME_WAIT peak, the kernel drop counters of the host, the node and each pod
+   that moved, and with `--soak` the CPU the run took from the whole machine;
 2. sustained: the new-connection sampler for `--sustained` seconds (600 by default), with the
    host's TIME_WAIT sockets, the node's conntrack entries and the failures followed throughout;
 3. completion: `--rounds` image updates of the Deployment; right after each apply, the harness's
@@ -22,7 +25,7 @@ Figures are printed next to the targets of the speed issue, not asserted. Run it
 (no other cluster job: a timing taken beside another is noise); it deletes its namespace.
 
     tox exec -e suites -- python benchmarks/datapath_rate.py --cluster rp-lead \
-        [--seconds 10] [--sustained 600] [--rounds 3] [--reports reports/]
+        [--interval 0.001] [--seconds 10] [--sustained 600] [--rounds 3] [--reports reports/] [--soak]
 
 (any Python with rollproof installed will do: it imports the harness.)
 """
