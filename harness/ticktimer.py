@@ -34,6 +34,7 @@ class TickTimer:
     """A non-blocking timerfd; `arm(t)` makes `fd` readable at monotonic time `t`, `clear()` reads it."""
 
     def __init__(self) -> None:
+        self._armed: float | None = None  # the instant it is armed for and has not been cleared since
         if hasattr(os, "timerfd_create"):  # Python 3.13+
             self.fd = os.timerfd_create(time.CLOCK_MONOTONIC, flags=os.TFD_NONBLOCK | os.TFD_CLOEXEC)
             self._settime = self._settime_os
@@ -47,9 +48,13 @@ class TickTimer:
             self._settime = self._settime_libc
 
     def arm(self, at: float) -> None:
-        """Readable at monotonic time `at` (seconds; at once if that has passed); replaces any earlier arming."""
+        """Readable at monotonic time `at` (seconds; at once if that has passed); replaces any earlier arming.
+        Armed for that instant already (a loop woken by its sockets waits again for the same tick): no call."""
+        if at == self._armed:
+            return
         ns = max(int(at * 1e9), 1)  # 0 would disarm it
         self._settime(ns)
+        self._armed = at
 
     def _settime_os(self, ns: int) -> None:
         os.timerfd_settime_ns(self.fd, flags=_TFD_TIMER_ABSTIME, initial=ns)  # type: ignore[attr-defined]
@@ -60,7 +65,8 @@ class TickTimer:
             raise OSError(ctypes.get_errno(), f"timerfd_settime: {os.strerror(ctypes.get_errno())}")
 
     def clear(self) -> None:
-        """Consume an expiry (nothing to do if it has not fired)."""
+        """Consume an expiry (nothing to do if it has not fired); the next `arm` arms it again."""
+        self._armed = None
         try:
             os.read(self.fd, 8)
         except BlockingIOError:

@@ -37,3 +37,20 @@ def test_a_timer_armed_in_the_past_fires_at_once_and_rearming_replaces() -> None
     finally:
         sel.close()
         timer.close()
+
+
+def test_arming_again_for_the_same_instant_makes_no_call_until_cleared() -> None:
+    timer = TickTimer()
+    calls: list[int] = []
+    real = timer._settime
+    timer._settime = lambda ns: (calls.append(ns), real(ns))  # type: ignore[method-assign]
+    try:
+        at = time.monotonic() + 0.001
+        timer.arm(at)
+        timer.arm(at)  # woken by a socket, waiting again for the same tick
+        assert len(calls) == 1
+        timer.clear()
+        timer.arm(at)  # cleared (it fired, or may have): armed again, so no wake is lost
+        assert len(calls) == 2
+    finally:
+        timer.close()
