@@ -54,7 +54,7 @@ from prober_rate import TARGET_CPU, TARGET_P99_GAP, TARGET_RATE, ensure_tools, o
 from harness.kit.paths import cache_root  # noqa: E402
 from harness.kit.proberbuild import build_prober_binary  # noqa: E402
 from harness.manifests import deployment  # noqa: E402
-from harness.netcounters import read_counters  # noqa: E402
+from harness.netcounters import pod_uid, read_counters  # noqa: E402
 from harness.rollout.deployments import Deployments  # noqa: E402
 from harness.prober import HostProber, ProbeTarget  # noqa: E402
 from harness.sampler import ProbeOptions  # noqa: E402
@@ -221,12 +221,11 @@ def pod_pids(node: str, app: str) -> dict[str, int]:
         if not entry.name.isdigit():
             continue
         try:
-            cgroup = (entry / "cgroup").read_text()
+            uid = pod_uid((entry / "cgroup").read_text())
         except OSError:
             continue
-        for uid, name in uids.items():
-            if name not in found and (uid in cgroup or uid.replace("-", "_") in cgroup):
-                found[name] = int(entry.name)
+        if uid in uids and uids[uid] not in found:
+            found[uids[uid]] = int(entry.name)
     return found
 
 
@@ -285,6 +284,17 @@ def ephemeral_ports() -> int:
 # --------------------------------------------------------------------------- the samplers and wrk
 
 
+def children_cpu(
+    before: resource.struct_rusage, after: resource.struct_rusage, wall: float, *, quiet: bool = False
+) -> float:
+    """Cores the children reaped between two readings used over `wall` seconds (user and system
+    printed unless `quiet`)."""
+    user, system = (after.ru_utime - before.ru_utime) / wall, (after.ru_stime - before.ru_stime) / wall
+    if not quiet:
+        print(f"  (user {user:.2f} + system {system:.2f} core)")
+    return user + system
+
+
 def sample(
     address: str, port: int, options: ProbeOptions, seconds: float, *, witnesses: bool = False
 ) -> tuple[ProbeRun, float]:
@@ -299,12 +309,7 @@ def sample(
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     run = merge_runs(runs)
     wall = (run.stopped_at or run.samples[-1].end) - run.started_at
-    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) / wall
-    print(
-        f"  (user {(after.ru_utime - before.ru_utime) / wall:.2f} + "
-        f"system {(after.ru_stime - before.ru_stime) / wall:.2f} core)"
-    )
-    return run, cpu
+    return run, children_cpu(before, after, wall)
 
 
 def sample_go(address: str, port: int, options: ProbeOptions, seconds: float) -> tuple[ProbeRun, float]:
@@ -347,12 +352,7 @@ def sample_go(address: str, port: int, options: ProbeOptions, seconds: float) ->
         route="node",
     )
     wall = stopped - started
-    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) / wall
-    print(
-        f"  (Go on this host: user {(after.ru_utime - before.ru_utime) / wall:.2f} + "
-        f"system {(after.ru_stime - before.ru_stime) / wall:.2f} core)"
-    )
-    return run, cpu
+    return run, children_cpu(before, after, wall)
 
 
 def describe_run(label: str, run: ProbeRun, cpu: float, watch: HostWatch) -> float:
@@ -386,8 +386,7 @@ def run_wrk(wrk: str, address: str, port: int, seconds: float, close: bool) -> f
     started = time.monotonic()
     out = subprocess.run([*args, f"http://{address}:{port}/"], capture_output=True, text=True, check=True).stdout
     wall = time.monotonic() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) / wall
+    cpu = children_cpu(before, resource.getrusage(resource.RUSAGE_CHILDREN), wall, quiet=True)
     rate, errors = 0.0, ""
     for line in out.splitlines():
         text = line.strip()
@@ -520,7 +519,6 @@ def main() -> None:
 
         if args.soak:
             soakers = Soakers()
-        if soakers is not None:
             share = soakers.calibrate(5.0)
             print(f"soakers (SCHED_IDLE, one per CPU) on the idle cluster: {share:.2f} core\n")
         rates: dict[str, float] = {}

@@ -39,6 +39,7 @@ __all__ = [
     "parse_cpu_line",
     "parse_cgroup_path",
     "pod_cgroups",
+    "pod_uid",
 ]
 
 WATCHED: dict[str, str] = {
@@ -158,6 +159,12 @@ def parse_cgroup_path(text: str) -> tuple[str, str] | None:
         return None
     version, path = found
     return version, path.removesuffix("/init.scope") or "/"
+
+
+def pod_uid(cgroup: str) -> str | None:
+    """The UID of the pod whose cgroup a process's /proc/PID/cgroup text names (None: not a pod's)."""
+    m = _POD_UID.search(cgroup)
+    return m.group(1).replace("_", "-") if m else None
 
 
 def pod_cgroups(cgroup: tuple[str, str], uid: str) -> tuple[str, str] | None:
@@ -302,9 +309,8 @@ class NetCounterPoller:
             text = None
             if pid not in self._pid_uid:
                 cgroup = text = _read(f"{self.proc}/{pid}/cgroup") or ""
-                m = _POD_UID.search(cgroup)
-                self._pid_uid[pid] = m.group(1).replace("_", "-") if m else None
-                if m is None and _SAMPLER_MODULE in (_read_bytes(f"{self.proc}/{pid}/cmdline") or b""):
+                self._pid_uid[pid] = pod_uid(cgroup)
+                if self._pid_uid[pid] is None and _SAMPLER_MODULE in (_read_bytes(f"{self.proc}/{pid}/cmdline") or b""):
                     self._samplers.setdefault(pid, 0.0)
             uid = self._pid_uid[pid]
             if uid is not None and uid in wanted:

@@ -531,13 +531,14 @@ class ProbeLoop:
             # the sockets every turn, even behind the ticks: a loop that caught up on ticks first could
             # spin on skipped ticks with every slot busy and never read the answers that free them
             wake = min(next_tick, deadline)
-            timeout = max(0.0, wake - clock())
+            waiting = clock()  # after this turn's tick, if any: the wait is timed from here
+            timeout = max(0.0, wake - waiting)
             if timeout > 0:
                 self.timer.arm(wake)
                 ready = self.sel.select(timeout + _TIMER_GRACE)  # the timer ends the wait
             else:
                 ready = self.sel.select(0)
-            self.stalls.note("waiting for sockets", now, timeout)
+            self.stalls.note("waiting for sockets", waiting, timeout)
             turn = clock()
             for key, events in ready:
                 self._dispatch(key, events)
