@@ -12,7 +12,8 @@ The result, `ProbeAnalysis`, says:
   phase settled* (a defect, listed);
 - whether the evidence is complete (`Coverage`): the window probed from before
   the first change to after the last settle, no gap between request starts above
-  the bound, no sample lost, no silent stop, clocks aligned;
+  the bound (less the time no CPU of this machine ran, `harness.notrun`), no sample
+  lost, no silent stop, clocks aligned;
 - and the verdict: `problems` (each a one-line reason) and `passed`.
 
 Nothing here waits, talks to a cluster or imports pytest.
@@ -33,6 +34,7 @@ from .timeline import Outage, error_class, find_outages
 
 if TYPE_CHECKING:
     from .attribution import Attribution
+    from .notrun import NotRun
 
 __all__ = [
     "GAP_BOUND_INTERVALS",
@@ -178,6 +180,16 @@ class Coverage:
     clock_offset: float
     clock_error: float
     outside_window: int
+    not_run: tuple[tuple[float, float, float], ...] = ()
+    """Gaps between request starts above the bound in which no CPU of this machine ran for a while,
+    as (from, to, seconds none ran); those whose rest is within the bound are not in `gaps`."""
+    trace: str = ""
+    """What told when no CPU ran (`harness.notrun`), or why nothing could; "" when not asked."""
+
+    @property
+    def explained(self) -> tuple[tuple[float, float, float], ...]:
+        """The gaps over the bound that are none once the time no CPU ran is taken out."""
+        return tuple(g for g in self.not_run if (g[0], g[1]) not in self.gaps)
 
 
 @dataclass(frozen=True)
@@ -278,6 +290,12 @@ class ProbeAnalysis:
             more = f" (and {len(self.problems) - 1} more problem(s))" if len(self.problems) > 1 else ""
             return f"{first.text}{more}"
         gap = f"max gap {self.coverage.max_gap * 1000:.1f} ms"
+        if explained := self.coverage.explained:
+            a, b, idle = max(explained, key=lambda g: g[1] - g[0])
+            gap += (
+                f" ({len(explained)} over the bound while no CPU of this machine ran: the largest "
+                f"{(b - a) * 1000:.0f} ms, {idle * 1000:.0f} ms of it)"
+            )
         if self.failures_asserted:
             return f"no request dropped: {self.total} {self.label} requests, all answered, window covered, {gap}"
         return (
@@ -419,17 +437,23 @@ def _coverage(
     window: tuple[float, float] | None,
     gap_bound: float | None,
     outside: int,
+    not_run: NotRun | None = None,
 ) -> Coverage:
     starts = [s.start for s in judged]
     w_start, w_end = window if window is not None else (None, None)
     edges = ([w_start] if w_start is not None else []) + starts + ([w_end] if w_end is not None else [])
     max_gap, max_at = 0.0, None
     gaps: list[tuple[float, float]] = []
+    idle: list[tuple[float, float, float]] = []
     for a, b in zip(edges, edges[1:]):
         if b - a > max_gap:
             max_gap, max_at = b - a, a
         if gap_bound is not None and b - a > gap_bound:
-            gaps.append((a, b))
+            held = not_run.within(a, b) if not_run is not None else 0.0
+            if held > 0:
+                idle.append((a, b, held))
+            if b - a - held > gap_bound:
+                gaps.append((a, b))
     return Coverage(
         window_start=w_start,
         window_end=w_end,
@@ -448,6 +472,8 @@ def _coverage(
         clock_offset=run.clock_offset,
         clock_error=run.clock_error,
         outside_window=outside,
+        not_run=tuple(idle),
+        trace=not_run.describe() if not_run is not None else "",
     )
 
 
@@ -486,10 +512,17 @@ def _coverage_problems(
         )
     if c.gap_bound is None:
         add("no gap bound is known (the probe interval was not recorded)")
+    idle = {(a, b): held for a, b, held in c.not_run}
     for a, b in c.gaps[:3]:
+        ran = (
+            f", and no CPU of this machine ran for {idle[(a, b)] * 1000:.0f} ms of it: "
+            f"{(b - a - idle[(a, b)]) * 1000:.0f} ms unprobed while it ran"
+            if (a, b) in idle
+            else ""
+        )
         add(
             f"no probe between {rel(a)} and {rel(b)} ({(b - a) * 1000:.0f} ms > bound "
-            f"{(c.gap_bound or 0) * 1000:.0f} ms){_held_sampler(c, a, b, route)}",
+            f"{(c.gap_bound or 0) * 1000:.0f} ms{ran}){_held_sampler(c, a, b, route)}",
             a,
         )
     if len(c.gaps) > 3:
@@ -531,6 +564,7 @@ def analyse(
     evidence: Sequence[str] = (),
     attribute: Callable[[Sequence[ProbeSample]], Sequence[Attribution]] | None = None,
     connection_lifetime: float | None = None,
+    not_run: NotRun | None = None,
 ) -> ProbeAnalysis:
     """Analyse one probe run; see the module docstring.
 
@@ -547,7 +581,9 @@ def analyse(
     else the first sample). `connection_lifetime` (seconds) is how long the pods keep a
     keep-alive connection at most (nginx's keepalive_time; None: no bound declared): an answer
     from a superseded version after settle over a connection opened before it and within that
-    lifetime is counted as lingering, not a defect.
+    lifetime is counted as lingering, not a defect. `not_run`, for a sampler on this machine, is
+    when no CPU of it ran (`harness.notrun`): that time is taken out of a gap before it is held
+    against the bound, since nothing, the data path included, ran then.
     """
     if slice_seconds <= 0:
         raise ConfigError(f"slice_seconds must be positive, got {slice_seconds}")
@@ -595,7 +631,7 @@ def analyse(
     errors = Counter(error_class(s) for s in judged if not s.ok)
     failed = sum(errors.values())
     outages = tuple(find_outages(judged))
-    coverage = _coverage(run, judged, window, gap_bound, len(ordered) - len(judged))
+    coverage = _coverage(run, judged, window, gap_bound, len(ordered) - len(judged), not_run)
     problems = _coverage_problems(coverage, rel, max_clock_error, run.route)
     problems += [Problem("coverage", f"evidence incomplete: {text}") for text in evidence]
     if failures == "asserted" and failed:

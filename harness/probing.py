@@ -32,6 +32,7 @@ from .errors import HarnessError, WaitTimeout
 from .poll import poll
 from .sampler import ProbeOptions, Prober
 from .samples import KEEP_ALIVE, ProbeRun, ProbeSample, clock, failures_with_ports, merge_runs
+from .notrun import InterruptTrace, NotRun
 from .steal import StealRecord, StealRecorder, explain_stolen
 from .pictures import DRAWER
 from .stopwatch import STOPWATCH, observe_for
@@ -84,6 +85,8 @@ class ProbedService:
         self._open_phase: tuple[str, float] | None = None
         self.steal = StealRecorder()
         self._stolen = StealRecord((), self.steal.interval)
+        self.interrupts = InterruptTrace()
+        self._not_run = NotRun(unavailable="not started")
 
     # -- set-up ---------------------------------------------------------------
 
@@ -100,6 +103,7 @@ class ProbedService:
                 self.datapath.start()
                 self._wait_no_shutdown()
             self.steal.start()
+            self.interrupts.start()
             for options in self.options:
                 self.samplers.append(self.open_sampler(options).start())
             for sampler in self.samplers:  # witnesses share a label: the window opens once each answered
@@ -349,6 +353,7 @@ class ProbedService:
                     attribute=attribute,
                     max_clock_error=MAX_CLOCK_ERROR,
                     connection_lifetime=self.connection_lifetime,
+                    not_run=self._not_run if run.route != "pod" else None,
                 )
             )
         self.analyses[:] = explain_stolen(held_together(self.analyses), self._stolen)
@@ -386,6 +391,7 @@ class ProbedService:
         if self.datapath is not None and self.datapath.running:
             self.timeline = self.datapath.stop()
         self._stolen = self.steal.stop()
+        self._not_run = self.interrupts.stop()
         if errors:
             raise errors[0]
 

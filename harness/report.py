@@ -175,6 +175,11 @@ def _probe_dict(probe: ProbeAnalysis, t0: float) -> dict[str, Any]:
             "max_gap_at": _opt_rel(c.max_gap_at, t0),
             "gap_bound_ms": _ms(c.gap_bound),
             "gaps_over_bound": [[_rel(a, t0), _rel(b, t0)] for a, b in c.gaps],
+            "gaps_while_no_cpu_ran": [
+                {"from": _rel(a, t0), "to": _rel(b, t0), "no_cpu_ran_ms": _ms(idle), "explained": (a, b) not in c.gaps}
+                for a, b, idle in c.not_run
+            ],
+            "cpu_trace": c.trace,
             "requests_started": c.requests,
             "samples_received": c.received,
             "samples_lost": c.lost,
@@ -724,6 +729,8 @@ def plot_timeline(
             ax.text(0.5, 0.5, "no probe samples", transform=ax.transAxes, ha="center", va="center", color="0.4")
         for a, b in probe.coverage.gaps:
             ax.axvspan(a - t0, b - t0, color="0.3", alpha=0.25, hatch="//", linewidth=0, label="gap over bound")
+        for a, b, _ in probe.coverage.explained:
+            ax.axvspan(a - t0, b - t0, color="tab:blue", alpha=0.2, linewidth=0, label="no CPU ran")
         for o in probe.outages:
             ax.axvspan(o.start - t0, o.end - t0, color="tab:red", alpha=0.12, linewidth=0)
         ax.set_ylabel(f"req / {bin_seconds * 1000:.0f} ms")

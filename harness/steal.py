@@ -7,8 +7,9 @@ LOC), reported or not. `StealRecorder` reads both every `interval` while a Servi
 `explain_stolen` adds to a host sampler's gap how long each CPU was stolen meanwhile (measured: a
 102 ms gap while CPU 0 was stolen for 100 ms), or, when nothing was counted stolen but neither CPU
 took half its usual timer interrupts, that the machine was not run unannounced (README finding
-25: 30-60 ms holds with both CPUs silent in the kernel's own event trace). The verdict stays
-refused: nothing was probed in that gap, whatever held the machine.
+25: 30-60 ms holds with both CPUs silent in the kernel's own event trace). These gaps are the ones
+still over the bound once the time no CPU ran is taken out (`harness.notrun`): the machine, or a
+CPU of it, ran while the sampler did not, or there was no interrupt trace to tell.
 """
 
 from __future__ import annotations

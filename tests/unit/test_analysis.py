@@ -12,6 +12,7 @@ import pytest
 
 from harness.analysis import GAP_BOUND_INTERVALS, MIN_GAP_BOUND, Phase, analyse, gap_bound_for
 from harness.errors import ConfigError
+from harness.notrun import NotRun
 from harness.sampler import ProbeOptions
 from harness.samples import KEEP_ALIVE, NEW_CONNECTION, ProbeRun, ProbeSample, merge_runs
 
@@ -459,3 +460,29 @@ def test_merged_witnesses_keep_their_connections_apart() -> None:
     merged = merge_runs([replace(a, samples=tuple(replace(s, witness=None) for s in a.samples)), b])
     assert {s.connection for s in merged.samples} == {(1, 5), (2, 5)}
     assert {s.server for s in merged.samples if s.connection == (2, 5)} == {NEW}
+
+
+def test_time_no_cpu_ran_is_taken_out_of_a_gap_and_the_rest_held_against_the_bound() -> None:
+    """A host sampler's 310 ms gap (bound 200 ms): with no CPU of the machine running for 250 ms of it,
+    60 ms were unprobed while anything ran, and the verdict stands, saying so; with 100 ms not run,
+    210 ms remain over the bound and the gap is refused with both figures."""
+    samples = steady(0.0, 5.0) + steady(5.3, 10.0, NEW)
+    held = NotRun(intervals=((5.0, 5.25),), span=(0.0, 10.0), cpus=2, tick=0.004)
+    a = analyse(run(samples), phases=[rollout(1.0, 9.0)], window=(0.0, 9.99), not_run=held)
+    assert a.passed and a.complete and a.coverage.gaps == ()
+    assert [(round(x, 2), round(y, 2), round(s, 3)) for x, y, s in a.coverage.explained] == [(4.99, 5.3, 0.25)]
+    assert a.verdict.endswith(
+        "max gap 310.0 ms (1 over the bound while no CPU of this machine ran: the largest 310 ms, 250 ms of it)"
+    )
+    assert a.coverage.trace == (
+        "kernel interrupt trace of 2 CPU(s), tick 4 ms: no CPU ran 1 time(s), 250.0 ms in all, the longest 250.0 ms"
+    )
+    short = replace(held, intervals=((5.0, 5.05), (5.1, 5.15)))
+    b = analyse(run(samples), phases=[rollout(1.0, 9.0)], window=(0.0, 9.99), not_run=short)
+    assert not b.passed and b.coverage.explained == ()
+    assert next(p.text for p in b.problems if p.kind == "coverage").startswith(
+        "evidence incomplete: no probe between +4.990s and +5.300s (310 ms > bound 200 ms, and no CPU of this "
+        "machine ran for 100 ms of it: 210 ms unprobed while it ran): the sampler was held"
+    )
+    untraced = analyse(run(samples), phases=[rollout(1.0, 9.0)], window=(0.0, 9.99), not_run=NotRun(unavailable="x"))
+    assert not untraced.passed and untraced.coverage.trace == "no kernel interrupt trace (x)"

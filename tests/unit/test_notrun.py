@@ -1,0 +1,100 @@
+"""When no CPU ran: the silences of each CPU's interrupts, intersected; the trace's parsing and its life."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.notrun import TRACEFS, InterruptTrace, NotRun, _Cpu, machine_silences, tick_period
+
+TICK = 0.004
+
+
+def _r(intervals: object) -> list[tuple[float, float]]:
+    return [(round(a, 6), round(b, 6)) for a, b in intervals]  # type: ignore[attr-defined]
+
+
+def test_a_silence_counts_less_a_tick_at_either_end() -> None:
+    """A running CPU ticks within a tick, so it may have run up to one after its last interrupt and
+    before its next: 50 ms without one is 42 ms of nothing run."""
+    assert _r(machine_silences([[(1.0, 1.05)]], TICK)) == [(1.004, 1.046)]
+    assert machine_silences([[(1.0, 1.008)]], TICK) == ()  # no longer than two ticks: nothing known
+
+
+def test_the_machine_ran_nothing_only_where_every_cpu_was_silent() -> None:
+    cpu0 = [(1.0, 1.05), (2.0, 2.1)]
+    cpu1 = [(1.02, 1.09), (2.2, 2.3)]  # 2.0-2.1 on CPU 0 alone: CPU 1 ran then
+    assert _r(machine_silences([cpu0, cpu1], TICK)) == [(1.024, 1.046)]
+    assert machine_silences([cpu0, []], TICK) == ()
+
+
+def test_within_sums_the_overlap_of_a_gap_with_the_silences() -> None:
+    idle = NotRun(intervals=((1.0, 1.03), (1.05, 1.06)), span=(0.0, 2.0), cpus=2, tick=TICK)
+    assert idle.within(0.99, 1.055) == pytest.approx(0.035)
+    assert idle.within(1.2, 1.4) == 0.0
+
+
+def test_the_tick_is_read_from_the_kernel_config(tmp_path: Path) -> None:
+    config = tmp_path / "config.gz"
+    with gzip.open(config, "wt") as f:
+        f.write("CONFIG_NO_HZ_IDLE=y\nCONFIG_HZ=250\n")
+    assert tick_period(str(config)) == pytest.approx(0.004)
+    assert tick_period(str(tmp_path / "absent.gz")) == 0.01  # HZ=100, the longest tick
+
+
+def test_a_cpu_pipe_is_parsed_into_silences_and_lost_events_end_one(tmp_path: Path) -> None:
+    """Lines as the kernel writes them (`per_cpu/cpuN/trace_pipe`); a task name may hold spaces or
+    brackets; after lost events nothing is known until the next event, so no silence spans them."""
+    lines = [
+        b"          <idle>-0       [001] d.h1. 100.000000: local_timer_entry: vector=236",
+        b"   my [odd] task-12      [001] d.h1. 100.050000: reschedule_entry: vector=253",
+        b"CPU:1 [LOST 7 EVENTS]",
+        b"          <idle>-0       [001] d.h1. 100.300000: irq_handler_entry: irq=11 name=virtio0",
+        b"          <idle>-0       [001] d.h1. 100.302000: call_function_single_entry: vector=251",
+        b"          <idle>-0       [001] d.h1. 100.400000: local_timer_entry: vector=236",
+    ]
+    path = tmp_path / "pipe"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        cpu = _Cpu(fd, started=99.9)
+        cpu.read(2 * TICK)
+    finally:
+        os.close(fd)
+    assert _r(cpu.silences) == [(99.9, 100.0), (100.0, 100.05), (100.302, 100.4)]
+    assert cpu.lost == 7
+
+
+def test_without_tracefs_the_trace_says_why_and_changes_nothing(tmp_path: Path) -> None:
+    trace = InterruptTrace(root=str(tmp_path / "absent"), tick=TICK).start()
+    result = trace.stop()
+    assert result.intervals == () and result.unavailable.startswith("cannot create ")
+    assert "tracefs needs root" in result.describe()
+
+
+def _tracefs_writable() -> bool:
+    return os.access(f"{TRACEFS}/instances", os.W_OK)
+
+
+@pytest.mark.skipif(not _tracefs_writable(), reason=f"{TRACEFS}/instances is not writable: run as root to test")
+def test_a_busy_machine_is_never_found_not_running() -> None:
+    """The case that must stay refused: a sampler held while the machine runs. A busy loop here keeps a
+    CPU running for 0.5 s (it ticks every 1/HZ), so no interval is one in which no CPU ran; the trace
+    saw every CPU and leaves no instance behind."""
+    trace = InterruptTrace().start()
+    try:
+        end = time.monotonic() + 0.5
+        while time.monotonic() < end:
+            pass
+    finally:
+        result = trace.stop()
+    assert result.unavailable == ""
+    assert result.cpus == len(os.sched_getaffinity(0)) or result.cpus >= 1
+    assert result.span is not None and result.span[1] - result.span[0] >= 0.5
+    assert result.intervals == ()
+    assert not os.path.exists(trace.path)
+    assert trace.stop() is result  # stopping again changes nothing
