@@ -185,6 +185,8 @@ class Coverage:
     as (from, to, seconds none ran); those whose rest is within the bound are not in `gaps`."""
     trace: str = ""
     """What told when no CPU ran (`harness.notrun`), or why nothing could; "" when not asked."""
+    no_cpu_ran: tuple[tuple[float, float], ...] = ()
+    """Every interval of the window in which no CPU of this machine ran, gap or not."""
 
     @property
     def explained(self) -> tuple[tuple[float, float, float], ...]:
@@ -474,7 +476,15 @@ def _coverage(
         outside_window=outside,
         not_run=tuple(idle),
         trace=not_run.describe() if not_run is not None else "",
+        no_cpu_ran=_clipped(not_run.intervals if not_run is not None else (), w_start, w_end),
     )
+
+
+def _clipped(
+    intervals: Sequence[tuple[float, float]], start: float | None, end: float | None
+) -> tuple[tuple[float, float], ...]:
+    lo, hi = start if start is not None else float("-inf"), end if end is not None else float("inf")
+    return tuple((max(a, lo), min(b, hi)) for a, b in intervals if b > lo and a < hi)
 
 
 def _held_sampler(c: Coverage, a: float, b: float, route: str) -> str:

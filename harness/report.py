@@ -180,6 +180,7 @@ def _probe_dict(probe: ProbeAnalysis, t0: float) -> dict[str, Any]:
                 for a, b, idle in c.not_run
             ],
             "cpu_trace": c.trace,
+            "no_cpu_ran": [[_rel(a, t0), _rel(b, t0)] for a, b in c.no_cpu_ran],
             "requests_started": c.requests,
             "samples_received": c.received,
             "samples_lost": c.lost,

@@ -469,7 +469,7 @@ def test_time_no_cpu_ran_is_taken_out_of_a_gap_and_the_rest_held_against_the_bou
     samples = steady(0.0, 5.0) + steady(5.3, 10.0, NEW)
     held = NotRun(intervals=((5.0, 5.25),), span=(0.0, 10.0), cpus=2, tick=0.004)
     a = analyse(run(samples), phases=[rollout(1.0, 9.0)], window=(0.0, 9.99), not_run=held)
-    assert a.passed and a.complete and a.coverage.gaps == ()
+    assert a.passed and a.complete and a.coverage.gaps == () and a.coverage.no_cpu_ran == ((5.0, 5.25),)
     assert [(round(x, 2), round(y, 2), round(s, 3)) for x, y, s in a.coverage.explained] == [(4.99, 5.3, 0.25)]
     assert a.verdict.endswith(
         "max gap 310.0 ms (1 over the bound while no CPU of this machine ran: the largest 310 ms, 250 ms of it)"
