@@ -121,6 +121,15 @@ def _online_cpus(path: str = "/sys/devices/system/cpu/online") -> list[int]:
     return cpus
 
 
+def _tickless(path: str = "/sys/devices/system/cpu/nohz_full") -> str:
+    """The CPUs that do not tick while they run one task (`nohz_full=`), "" when none."""
+    try:
+        with open(path) as f:
+            return f.read().strip().strip("()").replace("null", "")
+    except OSError:
+        return ""
+
+
 def remove_stale(root: str = TRACEFS) -> None:
     """Remove the trace instances of runs whose process is gone (killed before they stopped)."""
     try:
@@ -198,8 +207,9 @@ class InterruptTrace:
 
     _count = 0
 
-    def __init__(self, root: str = TRACEFS, tick: float | None = None) -> None:
+    def __init__(self, root: str = TRACEFS, tick: float | None = None, tickless: str | None = None) -> None:
         self.root = root
+        self.tickless = (lambda: tickless) if tickless is not None else _tickless
         self.tick = tick if tick is not None else tick_period()
         InterruptTrace._count += 1
         self.path = f"{root}/instances/{PREFIX}{os.getpid()}-{InterruptTrace._count}"
@@ -213,6 +223,11 @@ class InterruptTrace:
 
     def start(self) -> InterruptTrace:
         """Start tracing; when tracefs cannot be used, `stop()` says why and nothing else changes."""
+        if tickless := self.tickless():
+            self._unavailable = (
+                f"CPUs {tickless} are nohz_full: they do not tick while they run, so silence proves nothing"
+            )
+            return self
         remove_stale(self.root)
         try:
             os.mkdir(self.path)

@@ -98,3 +98,10 @@ def test_a_busy_machine_is_never_found_not_running() -> None:
     assert result.intervals == ()
     assert not os.path.exists(trace.path)
     assert trace.stop() is result  # stopping again changes nothing
+
+
+def test_cpus_that_do_not_tick_while_running_make_silence_prove_nothing(tmp_path: Path) -> None:
+    """On a `nohz_full` kernel a CPU running one task takes no tick: no trace is kept at all."""
+    result = InterruptTrace(root=str(tmp_path), tick=TICK, tickless="1-3").start().stop()
+    assert result.intervals == () and "nohz_full" in result.unavailable
+    assert not os.listdir(tmp_path)  # nothing was created
