@@ -166,24 +166,35 @@ class _Cpu:
         self.silences: list[tuple[float, float]] = []
         self.rest = b""
         self.lost = 0
+        self.error = ""
 
-    def read(self, min_silence: float) -> None:
-        while True:
+    def read(self, min_silence: float, *, final: bool = False) -> None:
+        """Take in what the pipe holds; `final`: a last line without its newline too."""
+        while not self.error:
             try:
                 chunk = os.read(self.fd, 1 << 16)
             except BlockingIOError:
+                break
+            except OSError as exc:
+                self.error = exc.strerror or str(exc)
                 return
             if not chunk:
-                return
+                break
             lines = (self.rest + chunk).split(b"\n")
             self.rest = lines.pop()
             for line in lines:
-                m = _EVENT.search(line)
-                if m is not None:
-                    self.event(float(m.group(1)), min_silence)
-                elif (lost := _LOST.match(line)) is not None:
-                    self.lost += int(lost.group(1))
-                    self.last = None  # unknown until the next event: taken as running
+                self.line(line, min_silence)
+        if final and self.rest:
+            self.line(self.rest, min_silence)
+            self.rest = b""
+
+    def line(self, line: bytes, min_silence: float) -> None:
+        m = _EVENT.search(line)
+        if m is not None:
+            self.event(float(m.group(1)), min_silence)
+        elif (lost := _LOST.match(line)) is not None:
+            self.lost += int(lost.group(1))
+            self.last = None  # unknown until the next event: taken as running
 
     def event(self, t: float, min_silence: float) -> None:
         if self.last is not None and t - self.last > min_silence:
@@ -263,10 +274,10 @@ class InterruptTrace:
         while not self._stop.wait(DRAIN):
             self._drain()
 
-    def _drain(self) -> None:
+    def _drain(self, *, final: bool = False) -> None:
         with self._lock:
             for cpu in self._cpus:
-                cpu.read(2 * self.tick)
+                cpu.read(2 * self.tick, final=final)
 
     def stop(self) -> NotRun:
         """Stop tracing, remove the instance and return the intervals no CPU ran (again when stopped)."""
@@ -279,7 +290,11 @@ class InterruptTrace:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5.0)
-        self._drain()
+        self._drain(final=True)
+        if broken := [f"CPU {i}: {c.error}" for i, c in enumerate(self._cpus) if c.error]:
+            self._close()
+            self._result = NotRun(tick=self.tick, unavailable=f"reading the trace failed ({'; '.join(broken)})")
+            return self._result
         for cpu in self._cpus:
             if cpu.last is not None and ended > cpu.last:
                 cpu.event(ended, 2 * self.tick)

@@ -105,3 +105,32 @@ def test_cpus_that_do_not_tick_while_running_make_silence_prove_nothing(tmp_path
     result = InterruptTrace(root=str(tmp_path), tick=TICK, tickless="1-3").start().stop()
     assert result.intervals == () and "nohz_full" in result.unavailable
     assert not os.listdir(tmp_path)  # nothing was created
+
+
+def test_a_pipe_that_cannot_be_read_leaves_no_trace_rather_than_a_false_silence(tmp_path: Path) -> None:
+    """An error reading a CPU's pipe would make everything after it look silent: the whole trace is
+    then unavailable, and says why."""
+    fd = os.open(tmp_path, os.O_RDONLY)  # a directory: read() fails with EISDIR
+    trace = InterruptTrace(root=str(tmp_path), tick=TICK, tickless="")
+    trace._started = 1.0
+    trace._cpus = [_Cpu(fd, started=1.0)]
+    result = trace.stop()
+    assert result.intervals == () and result.unavailable.startswith("reading the trace failed (CPU 0: ")
+
+
+def test_the_last_line_read_at_stop_counts_even_without_its_newline(tmp_path: Path) -> None:
+    """An event left out would stretch a silence over it: the stop takes in a last unterminated line."""
+    path = tmp_path / "pipe"
+    path.write_bytes(
+        b"  <idle>-0  [000] d.h1. 100.000000: local_timer_entry: vector=236\n  <idle>-0  [000] d.h1. 100.2"
+    )
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        cpu = _Cpu(fd, started=100.0)
+        cpu.read(2 * TICK)
+        assert cpu.rest and cpu.last == 100.0
+        path.write_bytes(path.read_bytes() + b"00000: reschedule_entry: vector=253")
+        cpu.read(2 * TICK, final=True)
+    finally:
+        os.close(fd)
+    assert _r(cpu.silences) == [(100.0, 100.2)] and cpu.rest == b""
