@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from .samples import clock
 
-__all__ = ["NotRun", "InterruptTrace", "machine_silences", "tick_period"]
+__all__ = ["NotRun", "InterruptTrace", "availability", "machine_silences", "tick_period"]
 
 TRACEFS = "/sys/kernel/tracing"
 PREFIX = "rollproof-"
@@ -128,6 +128,17 @@ def _tickless(path: str = "/sys/devices/system/cpu/nohz_full") -> str:
             return f.read().strip().strip("()").replace("null", "")
     except OSError:
         return ""
+
+
+def availability(root: str = TRACEFS) -> str:
+    """One line for the session header: whether gaps can be told from holds of the whole machine."""
+    if tickless := _tickless():
+        return f"no interrupt trace: CPUs {tickless} are nohz_full (they do not tick while they run)"
+    if not os.access(f"{root}/instances", os.W_OK):
+        return f"no interrupt trace ({root}/instances not writable: run as root to tell holds of the machine apart)"
+    return (
+        f"interrupt trace per Service probed (tick {tick_period() * 1000:.0f} ms): time no CPU ran is out of the gaps"
+    )
 
 
 def remove_stale(root: str = TRACEFS) -> None:

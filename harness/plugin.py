@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
 
-from . import interrupts
+from . import interrupts, notrun
 from .cluster.model import AppImageRef, Cluster
 from .errors import ApiError, ConfigError, Forbidden, HarnessError, Unreachable
 from .expectations import VersionRange
@@ -149,6 +149,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         f"rollproof: {where}{ns}; reports in {s.report_dir}/; timeouts x{s.timeout_scale}",
         f"rollproof: {config.stash[_kit_key].describe()}; server_version: the API server's, once the cluster is up",
+        f"rollproof: {notrun.availability()}",
     ]
 
 

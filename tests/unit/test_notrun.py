@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.notrun import TRACEFS, InterruptTrace, NotRun, _Cpu, machine_silences, tick_period
+from harness.notrun import TRACEFS, InterruptTrace, NotRun, _Cpu, availability, machine_silences, tick_period
 
 TICK = 0.004
 
@@ -134,3 +134,10 @@ def test_the_last_line_read_at_stop_counts_even_without_its_newline(tmp_path: Pa
     finally:
         os.close(fd)
     assert _r(cpu.silences) == [(100.0, 100.2)] and cpu.rest == b""
+
+
+def test_the_session_header_says_whether_holds_can_be_told_apart(tmp_path: Path) -> None:
+    line = availability(root=str(tmp_path / "absent"))
+    assert line.startswith("no interrupt trace (") and "run as root" in line
+    (tmp_path / "instances").mkdir()
+    assert availability(root=str(tmp_path)).startswith("interrupt trace per Service probed (tick ")
