@@ -18,6 +18,7 @@ says why, and the gaps stay as they are.
 from __future__ import annotations
 
 import atexit
+import functools
 import gzip
 import os
 import re
@@ -99,6 +100,7 @@ def machine_silences(per_cpu: Sequence[Sequence[tuple[float, float]]], tick: flo
     return tuple(common or ())
 
 
+@functools.cache
 def tick_period(config: str = "/proc/config.gz") -> float:
     """Seconds between scheduler ticks (CONFIG_HZ); 10 ms (HZ=100, the lowest) when it cannot be read."""
     try:
@@ -130,10 +132,14 @@ def _tickless(path: str = "/sys/devices/system/cpu/nohz_full") -> str:
         return ""
 
 
+def _untraceable(tickless: str) -> str:
+    return f"CPUs {tickless} are nohz_full: they do not tick while they run, so silence proves nothing"
+
+
 def availability(root: str = TRACEFS) -> str:
     """One line for the session header: whether gaps can be told from holds of the whole machine."""
     if tickless := _tickless():
-        return f"no interrupt trace: CPUs {tickless} are nohz_full (they do not tick while they run)"
+        return f"no interrupt trace ({_untraceable(tickless)})"
     if not os.access(f"{root}/instances", os.W_OK):
         return f"no interrupt trace ({root}/instances not writable: run as root to tell holds of the machine apart)"
     return (
@@ -246,9 +252,7 @@ class InterruptTrace:
     def start(self) -> InterruptTrace:
         """Start tracing; when tracefs cannot be used, `stop()` says why and nothing else changes."""
         if tickless := self.tickless():
-            self._unavailable = (
-                f"CPUs {tickless} are nohz_full: they do not tick while they run, so silence proves nothing"
-            )
+            self._unavailable = _untraceable(tickless)
             return self
         remove_stale(self.root)
         try:
