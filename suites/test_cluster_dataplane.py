@@ -8,7 +8,9 @@ import pytest
 
 from harness.assertions import assert_verdicts
 from harness.cluster.ready import cluster_state
+from harness.kit.appimages import ACCESS_LOG_FLUSH
 from harness.manifests import deployment
+from harness.poll import poll
 from harness.samples import NEW_CONNECTION
 from harness.workloads import wait_ready_pods
 
@@ -61,10 +63,21 @@ def test_service_traffic_reaches_pods_on_every_node(
     probed.hold("steady state", (app_images["old"].server,), timeouts.probe_settle * node_count)
     analysis = probed.finish()[0]
 
-    per_node = {}
-    for pod in pods:
-        logs = core_api.read_namespaced_pod_log(pod.metadata.name, namespace, container="nginx")
-        per_node[pod.spec.node_name] = sum(1 for line in logs.splitlines() if PROBER_AGENT in line)
+    def served() -> tuple[bool, dict[str, int]]:
+        per_node = {}
+        for pod in pods:
+            logs = core_api.read_namespaced_pod_log(pod.metadata.name, namespace, container="nginx")
+            per_node[pod.spec.node_name] = sum(1 for line in logs.splitlines() if PROBER_AGENT in line)
+        return sum(per_node.values()) >= analysis.total * 0.9 and all(per_node.values()), per_node
+
+    # nginx buffers its access log up to ACCESS_LOG_FLUSH s (harness/kit/appimages.py)
+    per_node = poll(
+        served,
+        waited_for="the pods' access logs to hold 90% of the probe requests, from every pod",
+        timeout=ACCESS_LOG_FLUSH + timeouts.api_request,
+        interval=timeouts.poll_interval,
+        describe=lambda seen: f"probe requests logged per node {seen} of {analysis.total} sent",
+    )
     log.info("probe requests served per node: %s", per_node)
     # One row for every cluster name and version: nodes by their role suffix (control-plane, worker2).
     record.measure(
