@@ -24,7 +24,7 @@ class AppImage:
 
 # Debian's nginx logs every request to the container's stdout, one write per request; the container
 # runtime carries each line (the shim reads it, containerd writes it to the pod's log file). At the
-# suites' pace (1,000 requests/s) that cost the kind node 0.25-0.45 core of this 2-core machine, taken
+# suites' pace (1,000 requests/s) that cost the kind node 0.2-0.4 core of this 2-core machine, taken
 # from the pods a rollout starts (README finding 34). Buffered, nginx writes at most once a second.
 _ACCESS_LOG = re.compile(r"^[ \t]*access_log[ \t]+/var/log/nginx/access\.log;[ \t]*$", re.M)
 _BUFFERED_ACCESS_LOG = "\taccess_log /var/log/nginx/access.log combined buffer=64k flush=1s;"
