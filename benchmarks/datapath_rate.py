@@ -98,6 +98,20 @@ def app_images() -> tuple[str, str]:
     return manifest.image("old").tag, manifest.image("new").tag
 
 
+def open_namespace(cluster: str) -> tuple[str, str, Deployments]:
+    """The kind cluster's node container and its address on Docker's network, and the benchmark's
+    namespace created on it (`Deployments` in it); exits saying what is missing."""
+    node = f"{cluster}-control-plane"
+    address = docker_inspect(node, "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}").split()[0]
+    from harness.cli import _kind_access, _kind_bin
+
+    access = _kind_access(_kind_bin(None), cluster)
+    if access is None:
+        sys.exit(f"no kind cluster named {cluster!r} (`kind get clusters`)")
+    kubectl(node, "create", "namespace", NAMESPACE)
+    return node, address, Deployments(access, NAMESPACE)  # type: ignore[arg-type]
+
+
 def service(node_port: int | None = None) -> dict:
     port = {"port": 80, "targetPort": 80, **({"nodePort": node_port} if node_port else {})}
     return {
@@ -485,21 +499,13 @@ def main() -> None:
     if args.reports is not None:
         overhead(args.reports)
     _, wrk = ensure_tools(args.install)
-    node = f"{args.cluster}-control-plane"
-    address = docker_inspect(node, "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}").split()[0]
+    node, address, deployments = open_namespace(args.cluster)
     node_pid = docker_inspect(node, "{{.State.Pid}}")
     images = app_images()
     print(
         f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; node {node} at {address}; "
         f"images {images[0]} -> {images[1]}"
     )
-    from harness.cli import _kind_access, _kind_bin
-
-    access = _kind_access(_kind_bin(None), args.cluster)
-    if access is None:
-        sys.exit(f"no kind cluster named {args.cluster!r} (`kind get clusters`)")
-    kubectl(node, "create", "namespace", NAMESPACE)
-    deployments = Deployments(access, NAMESPACE)  # type: ignore[arg-type]
     soakers: Soakers | None = None
     try:
         deployments.apply(deployment(APP, images[0]), change_cause="benchmark")

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import datapath_rate as bench  # noqa: E402
 
 from harness.manifests import deployment, first_container  # noqa: E402
+from harness.poll import poll  # noqa: E402
 from harness.rollout.deployments import Deployments  # noqa: E402
 from harness.sampler import ProbeOptions  # noqa: E402
 from harness.samples import KEEP_ALIVE, NEW_CONNECTION  # noqa: E402
@@ -96,14 +97,18 @@ def settle(node: str, deployments: Deployments, image: str, setting: str) -> Non
         first_container(body)["command"] = command
     deployments.apply(body, change_cause=f"access log: {setting}")
     deployments.wait_rollout_complete(bench.APP, 180.0)
-    deadline = time.monotonic() + 60.0
-    while True:
+
+    def look() -> tuple[bool, int]:
         pods = json.loads(bench.kubectl(node, "-n", bench.NAMESPACE, "get", "pods", "-o", "json"))["items"]
-        if len(pods) == 4 and not any(p["metadata"].get("deletionTimestamp") for p in pods):
-            return
-        if time.monotonic() > deadline:
-            sys.exit(f"the old pods of setting {setting!r} did not exit within 60 s: {len(pods)} pods left")
-        time.sleep(0.5)
+        return len(pods) == 4 and not any(p["metadata"].get("deletionTimestamp") for p in pods), len(pods)
+
+    poll(
+        look,
+        waited_for=f"the old pods of access-log setting {setting!r} to exit",
+        timeout=60.0,
+        interval=0.5,
+        describe=lambda pods: f"{pods} pods left",
+    )
 
 
 def measure(address: str, port: int, options: ProbeOptions, seconds: float) -> tuple[float, dict[str, float]]:
@@ -136,16 +141,8 @@ def main() -> None:
         sys.exit(f"--logs {args.logs!r}: give some of {', '.join(LOG_LINES)}, comma-separated")
     if os.geteuid() != 0:
         sys.exit("run as root: other users' tasks' schedstat (the node's) cannot be read otherwise")
-    node = f"{args.cluster}-control-plane"
-    address = bench.docker_inspect(node, "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}").split()[0]
     image = bench.app_images()[0]
-    from harness.cli import _kind_access, _kind_bin
-
-    access = _kind_access(_kind_bin(None), args.cluster)
-    if access is None:
-        sys.exit(f"no kind cluster named {args.cluster!r} (`kind get clusters`)")
-    bench.kubectl(node, "create", "namespace", bench.NAMESPACE)
-    deployments = Deployments(access, bench.NAMESPACE)  # type: ignore[arg-type]
+    node, address, deployments = bench.open_namespace(args.cluster)
     per_request: dict[tuple[str, str], list[dict[str, float]]] = defaultdict(list)
     kinds = {
         NEW_CONNECTION: ProbeOptions(kind=NEW_CONNECTION, interval=args.interval, route="node"),
