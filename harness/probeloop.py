@@ -9,7 +9,9 @@ hangs is recorded when its timeout fires and never silences the ticker. At most
 counted as skipped (and shows as a gap between request starts).
 
 Kinds: `new-connection` (one TCP connection per request, `Connection: close`;
-the server closes first, so no TIME_WAIT is left on this side) and `keep-alive`
+the server closes first and the sampler then resets the connection, so neither
+end keeps a TIME_WAIT: behind a masquerading NodePort the pods' TIME_WAIT sockets
+dropped new SYNs on their timestamps, README findings 9 and 36) and `keep-alive`
 (idle connections are reused, newest first; a connection the server closes
 while idle is dropped from the pool; a request on a reused connection that fails
 is recorded as failed: no silent retry).
@@ -420,12 +422,12 @@ class ProbeLoop:
             if not req.done:
                 self._finish(req, None, _io_class(exc))
             else:
-                req.sock.close()
+                _abort(req.sock)
             return
         if req.done:  # new-connection: waiting for the server's FIN after the response
             if not chunk:
                 self._drop(req)
-                req.sock.close()
+                _abort(req.sock)  # after the server's FIN: no TIME_WAIT on either side
             return
         eof = not chunk
         req.buf += chunk
@@ -445,7 +447,7 @@ class ProbeLoop:
             self.sel.modify(req.sock, selectors.EVENT_READ, None)  # still read: notice a close while idle
         elif eof or _closed_by_now(req.sock):  # the server's FIN, often there by now: no turn to wait for it
             self._drop(req)
-            req.sock.close()
+            _abort(req.sock)  # an RST, not a FIN: the server's socket leaves no TIME_WAIT either
         else:  # let the server close first; an RST if it does not soon
             req.done = True
             req.deadline = end + _CLOSE_WAIT

@@ -126,3 +126,19 @@ def server() -> Iterator[ScriptedServer]:
 def server11() -> Iterator[ScriptedServer]:
     """HTTP/1.1 server: keeps connections open."""
     yield from _serve(http11=True)
+
+
+def time_wait_pairs() -> set[tuple[int, int]]:
+    """(local port, remote port) of every TIME_WAIT TCP socket of this network namespace (/proc/net/tcp*)."""
+    pairs = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table, encoding="ascii") as rows:
+                lines = rows.read().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            local, remote, state = line.split()[1:4]
+            if state == "06":
+                pairs.add((int(local.rsplit(":", 1)[1], 16), int(remote.rsplit(":", 1)[1], 16)))
+    return pairs

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from conftest import time_wait_pairs
 from harness.httpwire import ERROR_CLASSES
 from harness.samples import KEEP_ALIVE, NEW_CONNECTION, clock
 from harness.samplestream import SampleStream, parse_log_line
@@ -112,6 +113,7 @@ class ScriptedServer:
     script: list[Answer | Stall] = field(default_factory=list)
     seen: list[Seen] = field(default_factory=list)
     connections: int = 0
+    peer_ports: list[int] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -131,11 +133,12 @@ class ScriptedServer:
     def _accept(self) -> None:
         while True:
             try:
-                conn, _ = self.sock.accept()
+                conn, peer = self.sock.accept()
             except OSError:
                 return
             with self.lock:
                 self.connections += 1
+                self.peer_ports.append(peer[1])
                 number = self.connections
             threading.Thread(target=self._serve, args=(conn, number), daemon=True).start()
 
@@ -299,6 +302,14 @@ def test_new_connection_per_request_lines_on_the_callers_clock(prober: Path, ser
     head = server.seen[0].head.decode()
     assert head.startswith("GET / HTTP/1.1\r\n") and f"\r\nHost: {server.target}\r\n" in head
     assert "\r\nConnection: close" in head and "\r\nUser-Agent: rollproof-prober" in head
+
+
+def test_new_connections_leave_no_time_wait_at_either_end(prober: Path, server: ScriptedServer) -> None:
+    """The server closes first and the sampler then resets: no TIME_WAIT at either end (README finding 36)."""
+    result = run(prober, server.target, "-count", "10", "-interval", "5ms")
+    assert [s["st"] for s in result.by_seq()] == [200] * 10 and len(server.peer_ports) == 10
+    ends = {(server.port, p) for p in server.peer_ports} | {(p, server.port) for p in server.peer_ports}
+    assert not ends & time_wait_pairs()
 
 
 def test_path_and_host_header(prober: Path, server: ScriptedServer) -> None:

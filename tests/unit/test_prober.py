@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from conftest import ScriptedServer
+from conftest import ScriptedServer, time_wait_pairs
 
 from tests.unit.test_steal import write_stat
 from harness.clocksync import Exchange, align, combine, exchange_with
@@ -63,6 +63,15 @@ def test_new_connection_per_request_records_status_server_marker_and_numbers(ser
     assert not any(s.reused for s in samples)
     assert set(server.hosts) == {f"127.0.0.1:{server.port}"}
     assert set(server.peer_ports) == {s.port for s in samples} and len(server.peer_ports) == 20  # the source ports
+
+
+def test_new_connections_leave_no_time_wait_at_either_end(server: ScriptedServer) -> None:
+    """The server closes first and the sampler then resets: no TIME_WAIT at either end (README finding 36:
+    behind a masquerading NodePort the pods' TIME_WAIT sockets dropped SYNs by their timestamps, finding 9)."""
+    samples, _ = loop_run(server.port, interval=0.005, max_requests=20)
+    assert len(samples) == 20 and {s.status for s in samples} == {200}
+    ends = {(server.port, s.port) for s in samples} | {(s.port, server.port) for s in samples}
+    assert not ends & time_wait_pairs()
 
 
 def test_keep_alive_reuses_connections_and_records_failures_on_them(server11: ScriptedServer) -> None:
