@@ -11,8 +11,9 @@ a gap still is (`analysis`, README finding 33).
 `InterruptTrace` keeps every CPU's interrupt entries (timer, IPIs, device) in a tracefs
 instance of its own, stamped with CLOCK_MONOTONIC (the harness's clock), while a Service is
 probed, and hands back `NotRun`: the intervals no CPU ran. Lost events end a silence (what is
-not known is taken as running). Without tracefs (not root, not mounted) `NotRun.unavailable`
-says why, and the gaps stay as they are.
+not known is taken as running). Where tracefs is not mounted (a machine whose boot did not mount
+it) a root process mounts it (`ensure_tracefs`); without it (not root) `NotRun.unavailable` says
+why, and the gaps stay as they are.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ import functools
 import gzip
 import os
 import re
+import subprocess
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .samples import clock
 
-__all__ = ["NotRun", "InterruptTrace", "availability", "machine_silences", "tick_period"]
+__all__ = ["NotRun", "InterruptTrace", "availability", "ensure_tracefs", "machine_silences", "tick_period"]
 
 TRACEFS = "/sys/kernel/tracing"
 PREFIX = "rollproof-"
@@ -136,14 +138,46 @@ def _untraceable(tickless: str) -> str:
     return f"CPUs {tickless} are nohz_full: they do not tick while they run, so silence proves nothing"
 
 
+def ensure_tracefs(root: str = TRACEFS) -> tuple[bool, str]:
+    """Whether trace instances can be made under `root`, mounting tracefs there first where it is not
+    mounted and this process is root; and a note: what was done ("tracefs mounted at ..."), or why not."""
+    if not os.path.isdir(f"{root}/instances"):
+        if not os.path.isdir(root):
+            return False, f"no tracefs at {root} (a kernel built without it)"
+        if os.geteuid() != 0:
+            return (
+                False,
+                f"tracefs is not mounted at {root}: run as root to mount it and tell holds of the machine apart",
+            )
+        try:
+            subprocess.run(
+                ["mount", "-t", "tracefs", "tracefs", root], check=True, capture_output=True, text=True, timeout=10
+            )
+        except subprocess.CalledProcessError as exc:
+            return False, f"mounting tracefs at {root} failed: {exc.stderr.strip() or f'exit {exc.returncode}'}"
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return False, f"mounting tracefs at {root} failed: {exc}"
+        if not os.path.isdir(f"{root}/instances"):
+            return False, f"tracefs mounted at {root} has no instances/ (a kernel without trace instances)"
+        mounted = f"tracefs mounted at {root}"
+    else:
+        mounted = ""
+    if not os.access(f"{root}/instances", os.W_OK):
+        return False, f"{root}/instances not writable: run as root to tell holds of the machine apart"
+    return True, mounted
+
+
 def availability(root: str = TRACEFS) -> str:
     """One line for the session header: whether gaps can be told from holds of the whole machine."""
     if tickless := _tickless():
         return f"no interrupt trace ({_untraceable(tickless)})"
-    if not os.access(f"{root}/instances", os.W_OK):
-        return f"no interrupt trace ({root}/instances not writable: run as root to tell holds of the machine apart)"
+    usable, note = ensure_tracefs(root)
+    if not usable:
+        return f"no interrupt trace ({note})"
     return (
-        f"interrupt trace per Service probed (tick {tick_period() * 1000:.0f} ms): time no CPU ran is out of the gaps"
+        f"interrupt trace per Service probed (tick {tick_period() * 1000:.0f} ms"
+        + (f"; {note}" if note else "")
+        + "): time no CPU ran is out of the gaps"
     )
 
 
@@ -253,6 +287,10 @@ class InterruptTrace:
         """Start tracing; when tracefs cannot be used, `stop()` says why and nothing else changes."""
         if tickless := self.tickless():
             self._unavailable = _untraceable(tickless)
+            return self
+        usable, note = ensure_tracefs(self.root)
+        if not usable:
+            self._unavailable = note
             return self
         remove_stale(self.root)
         try:
