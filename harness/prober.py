@@ -151,15 +151,12 @@ class HostProber(SamplerBase):
     def start(self) -> HostProber:
         if self._proc is not None:
             raise HarnessError("this HostProber was already started; make a new one")
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_package_root(), env.get("PYTHONPATH")]))
         self.started_at = clock()
         self._proc = subprocess.Popen(
-            [self._python, "-m", "harness.probeloop", *self._loop.argv()],
+            [self._python, "-c", _CHILD, _package_root(), *self._loop.argv()],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=env,
             start_new_session=True,  # a Ctrl-C at the terminal goes to the harness, which stops it
         )
         self._follow_in_thread("rollproof-host-prober")
@@ -221,6 +218,15 @@ class HostProber(SamplerBase):
             if text:
                 self._stderr.append(text)
                 self.stream.diagnostics.append(text)
+
+
+_CHILD = (
+    "import runpy, sys; sys.path[0] = sys.argv.pop(1); "
+    "runpy.run_module('harness.probeloop', run_name='__main__', alter_sys=True)"
+)
+"""The child's program: `harness.probeloop` of the folder given first, ahead of the working directory
+(which `python -m` would put first: a `harness` package there, a user's own or another checkout's,
+was imported in place of this one)."""
 
 
 def _package_root() -> str:

@@ -215,6 +215,21 @@ def test_host_prober_runs_the_sampler_in_a_child_process(server: ScriptedServer)
     assert run.kind == "new-connection" and run.where == f"host 127.0.0.1:{server.port}"
 
 
+def test_the_child_runs_this_harness_whatever_the_working_directory_holds(
+    server: ScriptedServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m` puts the working directory first on the child's path: run from a folder with a
+    `harness` package of its own (a user's project, another checkout), the child imported that one
+    and not the code of the harness that started it."""
+    decoy = tmp_path / "harness"
+    decoy.mkdir()
+    (decoy / "__init__.py").write_text("")
+    (decoy / "probeloop.py").write_text("import sys\nsys.exit('the decoy harness ran')\n")
+    monkeypatch.chdir(tmp_path)
+    run = host_run(server.port, interval=0.005, max_requests=5)
+    assert run.stop_reason == "max-requests" and len(run.samples) == 5 and all(s.ok for s in run.samples)
+
+
 def test_host_prober_stop_while_running(server11: ScriptedServer) -> None:
     prober = HostProber(ProbeTarget("127.0.0.1", server11.port), ProbeOptions(kind=KEEP_ALIVE, interval=0.005))
     with prober:
