@@ -19,11 +19,12 @@ is recorded as failed: no silent retry).
 Output, one JSON line each on stdout (the same lines as the Go prober's):
 
     {"n":SEQ,"s":START,"e":END,"st":STATUS,"err":CLASS,"srv":SERVER,"m":MARKER,"c":CONN,"r":1}
-    {"done":REQUESTS,"skipped":TICKS,"why":"stopped|max-duration|max-requests"}
+    {"done":REQUESTS,"skipped":TICKS,"why":"stopped|max-duration|max-requests","at":STOPPED}
 
 Times are CLOCK_MONOTONIC seconds (`harness.samples.clock`). It stops on SIGTERM,
 SIGINT or end of stdin ("stopped"), or at its own bounds; it then waits for the
-requests in flight (each bounded by its timeouts) and prints the done line.
+requests in flight (each bounded by its timeouts) and prints the done line, whose
+"at" is when it stopped starting requests (every START is at or before it).
 """
 
 from __future__ import annotations
@@ -141,6 +142,12 @@ class _Request:
 class _Idle:
     conn: int
     sock: socket.socket
+
+
+def done_line(requests: int, skipped: int, why: str, at: float) -> str:
+    """The final line: requests started, ticks skipped, why the loop ended and when it stopped
+    starting requests (the Go prober prints the same bytes)."""
+    return f'{{"done": {requests}, "skipped": {skipped}, "why": {json.dumps(why)}, "at": {at:.9f}}}\n'
 
 
 def sample_line(
@@ -511,7 +518,7 @@ class ProbeLoop:
         next_tick = began
         why = "stopped"
         while True:
-            now = clock()
+            now = clock()  # every request starts at a turn's `now`: the turn that ends is later
             if self.should_stop():
                 why = "stopped"
                 break
@@ -550,7 +557,7 @@ class ProbeLoop:
         self._drain()
         self.sel.unregister(self.timer.fd)
         self.timer.close()
-        self.emit(json.dumps({"done": self.seq, "skipped": self.skipped, "why": why}) + "\n")
+        self.emit(done_line(self.seq, self.skipped, why, now))
         return why
 
     def _drain(self) -> None:

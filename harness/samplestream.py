@@ -19,13 +19,15 @@ __all__ = ["LogLine", "SampleStream", "parse_log_line"]
 
 @dataclass(frozen=True)
 class LogLine:
-    """One sampler output line: a sample with its sequence number, the final count, or a diagnostic."""
+    """One sampler output line: a sample with its sequence number, the final count (with when the
+    sampler stopped starting requests, on its clock, if it said), or a diagnostic."""
 
     seq: int | None = None
     sample: ProbeSample | None = None
     done: int | None = None
     skipped: int = 0
     why: str | None = None
+    at: float | None = None
     text: str = ""
 
 
@@ -41,6 +43,7 @@ def parse_log_line(line: str | bytes) -> LogLine:
                 done=int(record["done"]),
                 skipped=int(record.get("skipped") or 0),
                 why=str(record.get("why") or "unknown"),
+                at=float(record["at"]) if record.get("at") is not None else None,
                 text=text,
             )
         status = record.get("st")
@@ -74,6 +77,7 @@ class SampleStream:
     requests: int | None = None
     skipped: int = 0
     why: str | None = None
+    stopped: float | None = None
     _seen: set[int] = field(default_factory=set)
     _seen_text: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -97,6 +101,7 @@ class SampleStream:
                 if self.requests is not None:
                     return False
                 self.requests, self.skipped, self.why = parsed.done, parsed.skipped, parsed.why
+                self.stopped = parsed.at
                 return True
             if not parsed.text or parsed.text in self._seen_text:
                 return False
@@ -134,7 +139,9 @@ class SampleStream:
         route: str = USUAL_ROUTE,
     ) -> ProbeRun:
         """The run these lines make. `end_reason` names how the stream ended when the
-        sampler's final count never came (e.g. "log-ended")."""
+        sampler's final count never came (e.g. "log-ended"). It stopped when the sampler says it
+        stopped starting requests (converted by `clock_offset`), else at `stopped_at`: a stop the
+        harness asks for reaches the sampler a little later, after requests it may still start."""
         with self._lock:
             why = self.why
             if why is None:
@@ -146,6 +153,8 @@ class SampleStream:
             )
             requests = self.requests
             lost = max(0, requests - len(self._seen)) if requests is not None else 0
+            if self.stopped is not None:
+                stopped_at = self.stopped + clock_offset
         return ProbeRun(
             kind=self.kind,
             where=where,

@@ -27,6 +27,7 @@ import pytest
 
 from conftest import time_wait_pairs
 from harness.httpwire import ERROR_CLASSES
+from harness.probeloop import done_line as done_line_of
 from harness.samples import KEEP_ALIVE, NEW_CONNECTION, clock
 from harness.samplestream import SampleStream, parse_log_line
 
@@ -245,15 +246,17 @@ def parse_output(stdout: str, kind: str = NEW_CONNECTION) -> tuple[list[str], li
     lines = stdout.splitlines()
     assert lines, "the sampler printed nothing on stdout"
     done_line = lines[-1]
-    assert re.fullmatch(r'\{"done": \d+, "skipped": \d+, "why": "[a-z-]+"\}', done_line), done_line
     samples = [check_line(line) for line in lines[:-1]]
     done = json.loads(done_line)
+    assert done_line + "\n" == done_line_of(done["done"], done["skipped"], done["why"], done["at"]), done_line
     assert done["done"] == len(samples), f"done line {done_line} but {len(samples)} sample lines"
+    assert all(s["s"] <= done["at"] for s in samples), f"a request started after the sampler stopped: {done_line}"
     assert sorted(s["n"] for s in samples) == list(range(1, len(samples) + 1))
     stream = SampleStream(kind)
     assert all(stream.take(line) for line in lines)
     assert stream.finished and stream.lost == 0 and not stream.diagnostics
     assert (stream.requests, stream.skipped, stream.why) == (done["done"], done["skipped"], done["why"])
+    assert stream.stopped == done["at"]
     return lines[:-1], samples, done
 
 
@@ -296,7 +299,8 @@ def test_new_connection_per_request_lines_on_the_callers_clock(prober: Path, ser
     assert {(s["st"], s.get("err"), s["srv"], s["m"]) for s in samples} == {(200, None, "scripted/1", "v7")}
     assert result.before <= samples[0]["s"] and samples[-1]["e"] <= result.after  # CLOCK_MONOTONIC
     assert all(s["s"] <= s["e"] for s in samples)
-    assert result.done == {"done": 5, "skipped": 0, "why": "max-requests"}
+    assert (result.done["done"], result.done["skipped"], result.done["why"]) == (5, 0, "max-requests")
+    assert samples[-1]["s"] <= result.done["at"] <= result.after
     assert "rollproof-prober: done after 5 requests (max-requests), 0 ticks skipped" in result.stderr
     assert server.connections == 5
     head = server.seen[0].head.decode()
@@ -521,7 +525,7 @@ def test_ends_at_max_duration(prober: Path, server: ScriptedServer) -> None:
 
 def test_ends_at_max_requests(prober: Path, server: ScriptedServer) -> None:
     result = run(prober, server.target, "-count", "3", "-interval", "1ms")
-    assert result.done == {"done": 3, "skipped": 0, "why": "max-requests"}
+    assert (result.done["done"], result.done["skipped"], result.done["why"]) == (3, 0, "max-requests")
 
 
 def start(binary: Path, target: str, *args: str, stdin: int = subprocess.DEVNULL) -> subprocess.Popen[str]:

@@ -42,6 +42,7 @@ def loop_run(port: int, **kw: Any) -> tuple[list[ProbeSample], dict[str, Any]]:
     samples = sorted((p.sample for p in parsed if p.sample is not None), key=lambda s: s.start)
     done = json.loads(lines[-1])
     assert done["done"] == len(samples), "every request started is recorded"
+    assert all(s.start <= done["at"] for s in samples), f"a request started after the loop stopped: {lines[-1]}"
     return samples, done
 
 
@@ -410,8 +411,9 @@ def test_parse_log_lines() -> None:
     assert parse_log_line('{"s":1.5,"e":1.75,"err":"connect-refused"}').sample == ProbeSample(
         1.5, 1.75, None, "connect-refused"
     )
-    done = parse_log_line('{"done": 12, "skipped": 2, "why": "max-duration"}')
-    assert (done.done, done.skipped, done.why) == (12, 2, "max-duration")
+    done = parse_log_line('{"done": 12, "skipped": 2, "why": "max-duration", "at": 694.2}')
+    assert (done.done, done.skipped, done.why, done.at) == (12, 2, "max-duration", 694.2)
+    assert parse_log_line('{"done": 12, "skipped": 2, "why": "max-duration"}').at is None  # an older sampler
     for junk in ["", "some diagnostic", "{not json", '{"s":1}', '{"e":1,"s":"x"}', "[1,2]", '{"n":"x","s":1,"e":2}']:
         parsed = parse_log_line(junk)
         assert parsed.sample is None and parsed.done is None and parsed.text == junk
@@ -422,8 +424,8 @@ def sample_line(n: int, t: float | None = None) -> str:
     return json.dumps({"n": n, "s": t, "e": t + 0.001, "st": 200, "m": "v1"})
 
 
-def done_line(n: int, why: str = "stopped") -> str:
-    return json.dumps({"done": n, "skipped": 0, "why": why})
+def done_line(n: int, why: str = "stopped", at: float | None = None) -> str:
+    return json.dumps({"done": n, "skipped": 0, "why": why} | ({} if at is None else {"at": at}))
 
 
 def test_sample_stream_drops_replays_and_counts_the_lost() -> None:
@@ -443,6 +445,21 @@ def test_sample_stream_drops_replays_and_counts_the_lost() -> None:
     )
     assert [s.start for s in run.samples] == [111.0, 112.0, 114.0]  # converted, sorted
     assert (run.requests, run.lost, run.stop_reason, run.clock_error) == (5, 2, "stopped", 0.002)
+
+
+def test_the_run_stops_when_the_sampler_says_it_stopped_starting_requests() -> None:
+    """The harness's stop reaches the sampler later (a signal, a pod deletion): a request it starts
+    meanwhile is inside the run, whose end is the sampler's own (converted to the harness clock)."""
+    kw: dict[str, Any] = {"where": "w", "interval": 0.005, "started_at": 100.0, "stopped_by_harness": True}
+    stream = SampleStream("new-connection")
+    for line in [sample_line(1, 0.5), sample_line(2, 0.9), done_line(2, at=0.9)]:
+        stream.take(line)
+    run = stream.run(stopped_at=100.85, clock_offset=100.0, **kw)
+    assert run.stopped_at == 100.9 and run.samples[-1].start <= run.stopped_at
+    older = SampleStream("new-connection")  # a sampler that does not say: the harness's instant
+    for line in [sample_line(1, 0.5), done_line(1)]:
+        older.take(line)
+    assert older.run(stopped_at=100.85, clock_offset=100.0, **kw).stopped_at == 100.85
 
 
 def test_a_stream_without_its_final_count_says_how_it_ended() -> None:
