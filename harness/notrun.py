@@ -27,10 +27,11 @@ import subprocess
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .samples import clock
 
-__all__ = ["NotRun", "InterruptTrace", "availability", "ensure_tracefs", "machine_silences", "tick_period"]
+__all__ = ["NotRun", "InterruptTrace", "availability", "Tracefs", "ensure_tracefs", "machine_silences", "tick_period"]
 
 TRACEFS = "/sys/kernel/tracing"
 PREFIX = "rollproof-"
@@ -138,33 +139,41 @@ def _untraceable(tickless: str) -> str:
     return f"CPUs {tickless} are nohz_full: they do not tick while they run, so silence proves nothing"
 
 
-def ensure_tracefs(root: str = TRACEFS) -> tuple[bool, str]:
+class Tracefs(NamedTuple):
+    """Whether trace instances can be made, and a note: what was done to allow it, or why not."""
+
+    usable: bool
+    note: str
+
+
+def ensure_tracefs(root: str = TRACEFS) -> Tracefs:
     """Whether trace instances can be made under `root`, mounting tracefs there first where it is not
-    mounted and this process is root; and a note: what was done ("tracefs mounted at ..."), or why not."""
+    mounted and this process is root; the note says what was done ("tracefs mounted at ...") or why not."""
     if not os.path.isdir(f"{root}/instances"):
         if not os.path.isdir(root):
-            return False, f"no tracefs at {root} (a kernel built without it)"
+            return Tracefs(False, f"no tracefs at {root} (a kernel built without it)")
         if os.geteuid() != 0:
-            return (
-                False,
-                f"tracefs is not mounted at {root}: run as root to mount it and tell holds of the machine apart",
+            return Tracefs(
+                False, f"tracefs is not mounted at {root}: run as root to mount it and tell holds of the machine apart"
             )
         try:
             subprocess.run(
                 ["mount", "-t", "tracefs", "tracefs", root], check=True, capture_output=True, text=True, timeout=10
             )
         except subprocess.CalledProcessError as exc:
-            return False, f"mounting tracefs at {root} failed: {exc.stderr.strip() or f'exit {exc.returncode}'}"
+            return Tracefs(
+                False, f"mounting tracefs at {root} failed: {exc.stderr.strip() or f'exit {exc.returncode}'}"
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
-            return False, f"mounting tracefs at {root} failed: {exc}"
+            return Tracefs(False, f"mounting tracefs at {root} failed: {exc}")
         if not os.path.isdir(f"{root}/instances"):
-            return False, f"tracefs mounted at {root} has no instances/ (a kernel without trace instances)"
+            return Tracefs(False, f"tracefs mounted at {root} has no instances/ (a kernel without trace instances)")
         mounted = f"tracefs mounted at {root}"
     else:
         mounted = ""
     if not os.access(f"{root}/instances", os.W_OK):
-        return False, f"{root}/instances not writable: run as root to tell holds of the machine apart"
-    return True, mounted
+        return Tracefs(False, f"{root}/instances not writable: run as root to tell holds of the machine apart")
+    return Tracefs(True, mounted)
 
 
 def availability(root: str = TRACEFS) -> str:
