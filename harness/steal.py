@@ -150,18 +150,37 @@ def explain_stolen(analyses: Sequence[ProbeAnalysis], record: StealRecord) -> li
         for p in a.problems:
             gap = next(((x, y) for x, y in a.coverage.gaps if p.t == x and HOST_HELD in p.text), None)
             stolen = record.stolen(*gap) if gap else None
-            if stolen and max(stolen) >= NOTABLE:
-                cpus = ", ".join(f"CPU {n} for {s * 1000:.0f} ms" for n, s in enumerate(stolen) if s >= NOTABLE)
-                p = replace(
-                    p,
-                    text=f"{p.text}; meanwhile the hypervisor did not run {cpus} (steal time): the virtual "
-                    "machine itself was not run (README finding 14)",
-                )
+            if gap and stolen and max(stolen) >= NOTABLE:
+                p = replace(p, text=f"{p.text}; {_stolen_text(record, usual, stolen, *gap)}")
             elif gap and (silent := _silent(record, usual, *gap)):
                 p = replace(p, text=f"{p.text}; {silent}")
             problems.append(p)
         out.append(replace(a, problems=tuple(problems)))
     return out
+
+
+_RAN = (
+    "a sampler held on a CPU that was run was held by something of this machine (work ahead of it, or a "
+    "lock held on a CPU not run; README finding 39)"
+)
+
+
+def _stolen_text(
+    record: StealRecord, usual: tuple[float, ...], stolen: tuple[float, ...], start: float, end: float
+) -> str:
+    """The CPUs the hypervisor did not run over a gap, and what those it ran took meanwhile."""
+    cpus = ", ".join(f"CPU {n} for {s * 1000:.0f} ms" for n, s in enumerate(stolen) if s >= NOTABLE)
+    text = f"meanwhile the hypervisor did not run {cpus} (steal time)"
+    ran = [n for n, s in enumerate(stolen) if s < NOTABLE]
+    if not ran:
+        return f"{text}: the virtual machine itself was not run (README finding 14)"
+    counted = record.timer_interrupts(start, end)
+    if counted is not None and len(counted[0]) == len(stolen) == len(usual):
+        counts, span = counted
+        took = ", ".join(f"CPU {n} took {counts[n]} timer interrupts (usually {usual[n] * span:.0f})" for n in ran)
+        return f"{text}, while {took} over {span * 1000:.0f} ms: {_RAN}"
+    others = ", ".join(f"CPU {n}" for n in ran)
+    return f"{text}, not {others}: {_RAN}"
 
 
 def _silent(record: StealRecord, usual: tuple[float, ...], start: float, end: float) -> str | None:

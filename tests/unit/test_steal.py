@@ -65,10 +65,17 @@ def test_a_held_gap_while_a_cpu_was_stolen_says_so_and_stays_a_problem() -> None
     (b,) = explain_stolen([a], record)
     text = next(p.text for p in b.problems if "held on this host" in p.text)
     assert text.endswith(
-        "; meanwhile the hypervisor did not run CPU 0 for 100 ms (steal time): the virtual machine itself "
-        "was not run (README finding 14)"
+        "; meanwhile the hypervisor did not run CPU 0 for 100 ms (steal time), not CPU 1: a sampler held on a "
+        "CPU that was run was held by something of this machine (work ahead of it, or a lock held on a CPU "
+        "not run; README finding 39)"
     )
     assert not b.passed
+    both = StealRecord(((0.0, (0.0, 0.0)), (5.11, (0.1, 0.09)), (6.2, (0.1, 0.09))), interval=0.02)
+    (d,) = explain_stolen([a], both)
+    assert next(p.text for p in d.problems if "held on this host" in p.text).endswith(
+        "; meanwhile the hypervisor did not run CPU 0 for 100 ms, CPU 1 for 90 ms (steal time): the virtual "
+        "machine itself was not run (README finding 14)"
+    )
     # nothing stolen: the text is left as it was
     (c,) = explain_stolen([a], StealRecord(((0.0, (0.0, 0.0)), (6.2, (0.0, 0.0))), interval=0.02))
     assert c.problems == a.problems
@@ -94,6 +101,21 @@ def test_timer_interrupts_span_the_readings_around_a_gap_and_the_usual_rate_is_t
     assert [round(r) for r in record.usual_timer_rate()] == [1000, 1000]
     assert record.timer_interrupts(-1.0, 1.0) is None  # before the first reading: not covered
     assert StealRecord((), 0.01).usual_timer_rate() == ()
+
+
+def test_a_held_gap_while_one_cpu_was_stolen_and_the_other_ran_says_what_the_other_took() -> None:
+    """Clean-clone run B (twentieth session): CPU 0 stolen 40 ms, and the witness on CPU 1 held too
+    while CPU 1 took its timer interrupts; the whole machine was not stopped, and the text says so."""
+    a = analyse(_held_run(), phases=[], window=(0.0, 6.1))
+    record = StealRecord(((0.0, (0.0, 0.0)), (5.11, (0.1, 0.0)), (6.2, (0.1, 0.0))), 0.01, _timers(None))
+    (b,) = explain_stolen([a], record)
+    text = next(p.text for p in b.problems if "held on this host" in p.text)
+    assert (
+        "; meanwhile the hypervisor did not run CPU 0 for 100 ms (steal time), while CPU 1 took 110 timer "
+        "interrupts (usually 110) over 110 ms: a sampler held on a CPU that was run was held by something of "
+        "this machine" in text
+    ), text
+    assert not b.passed
 
 
 def test_a_held_gap_while_neither_cpu_took_its_timer_interrupts_says_the_machine_was_not_run() -> None:
