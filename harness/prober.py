@@ -141,7 +141,6 @@ class HostProber(SamplerBase):
         self._python = python
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: list[str] = []
-        self.ended_at: float | None = None
         # the mapped route's host leg: Docker's proxy for the port, watched so its exit is said
         self._mapping = mapping_process(target.host, target.port) if options.route == "mapped" else None
 
@@ -184,8 +183,7 @@ class HostProber(SamplerBase):
             self._thread.join(wait)
         if self.stream.why is None and self._stderr:
             reason += ": " + " | ".join(self._stderr[-3:])[-500:]
-        ended = self.ended_at if self.ended_at is not None and self.stream.why != "stopped" else stopped_at
-        return Ending(ended, reason)
+        return Ending(stopped_at, reason)  # the run ends where the child's final line says, when it came
 
     def stop(self) -> ProbeRun:
         """The run; on the mapped route, incomplete when Docker's proxy for the port exited meanwhile."""
@@ -208,8 +206,6 @@ class HostProber(SamplerBase):
         errors.start()
         for line in proc.stdout:
             self.stream.take(line)
-            if self.stream.why is not None and self.ended_at is None:
-                self.ended_at = clock()
         errors.join(1.0)
 
     def _drain_stderr(self, stream: IO[bytes]) -> None:
