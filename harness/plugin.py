@@ -28,6 +28,7 @@ from .kubeversion import KubeVersion
 from .record import ScenarioRecord
 from .report import TestReport, terminal_summary_lines, versions_line, write_summary
 from .settings import SETTINGS, RunSettings, resolve_settings
+from .stopwatch import TeardownClock
 from .timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 if TYPE_CHECKING:
@@ -39,6 +40,9 @@ _cluster_key = pytest.StashKey[Cluster]()
 _reports_key = pytest.StashKey[list]()
 _pictures_key = pytest.StashKey[list]()
 _phase_key = pytest.StashKey[dict]()
+_report_key = pytest.StashKey[int]()  # the test's index in the session's reports
+_teardown_key = pytest.StashKey[TeardownClock]()
+_session_teardown_key = pytest.StashKey[float]()
 _restore_key = pytest.StashKey[Callable[[], None]]()
 
 
@@ -107,6 +111,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_settings_key] = settings
     config.stash[_kit_key] = kit
     config.stash[_reports_key] = []
+    config.stash[_teardown_key] = TeardownClock()
     interrupts.reset()
     config.stash[_restore_key] = interrupts.install(_announcer(config))
 
@@ -191,6 +196,37 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return rep
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Time the test's own teardown into its report (rewritten with it); the session's part apart."""
+    import time
+
+    config = item.config
+    clock = config.stash[_teardown_key]
+    clock.begin(time.monotonic())
+    try:
+        return (yield)
+    finally:
+        own, session = clock.end(time.monotonic(), last=nextitem is None)
+        index = item.stash.get(_report_key, None)
+        if index is not None:
+            from .report import write_test_report
+
+            reports = config.stash[_reports_key]
+            reports[index] = dataclasses.replace(reports[index], teardown_s=own)
+            write_test_report(config.stash[_settings_key].report_dir, reports[index])
+        if nextitem is None:
+            config.stash[_session_teardown_key] = session
+
+
+def pytest_fixture_post_finalizer(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> None:
+    import time
+
+    clock = request.config.stash.get(_teardown_key, None)
+    if clock is not None:
+        clock.finalized(fixturedef.scope, time.monotonic())
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     repeat = metafunc.config.stash[_settings_key].repeat
     if repeat > 1:  # a soak: every scenario N times on the one cluster
@@ -205,11 +241,17 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if not reports:
         return
     settings = config.stash[_settings_key]
-    path = write_summary(settings.report_dir, reports)
+    session_teardown = config.stash.get(_session_teardown_key, None)
+    path = write_summary(settings.report_dir, reports, session_teardown)
     terminalreporter.section("rollproof")
     terminalreporter.write_line(versions_line(reports))
     for line in terminal_summary_lines(reports):
         terminalreporter.write_line(line)
+    if session_teardown is not None:
+        terminalreporter.write_line(
+            f"the session's own teardown: {session_teardown:.1f} s (the namespaces deleted in the background "
+            "waited for; the cluster removed, unless kept)"
+        )
     terminalreporter.write_line(f"reports: {path.parent}/ (summary.json, matrix.md, one JSON + PNG per scenario)")
     if settings.repeat > 1:
         from .soak import soak_summary, write_soak
@@ -535,6 +577,7 @@ def record(
     report = rec.write(
         rp_settings.report_dir, request.node.nodeid, outcome, server_version, message, kit_version, setup_s
     )
+    request.node.stash[_report_key] = len(pytestconfig.stash[_reports_key])
     pytestconfig.stash[_reports_key].append(report)
     props: list[tuple[str, object]] = [
         ("scenario", rec.scenario),

@@ -103,6 +103,8 @@ class TestReport:
     parts: tuple[tuple[str, float], ...] = ()
     """Seconds per part of the test's time besides the rollout (`harness.stopwatch.PARTS`)."""
     kit_version: str | None = None
+    teardown_s: float | None = None
+    """Its fixtures' teardown (writing this report among them), the session's own left out."""
 
     @property
     def probe(self) -> ProbeAnalysis | None:
@@ -313,8 +315,9 @@ def _cpu_cores(timeline: DataPathTimeline) -> dict[str, float] | None:
 
 
 def timings(report: TestReport) -> dict[str, float | None]:
-    """Where the test's time went: set-up (its fixtures), the rollout, each stopwatch part, and the rest
-    ("other": creating and waiting for what the scenario starts from, checks, the harness's own work)."""
+    """Where the test's time went: set-up (its fixtures), the rollout, each stopwatch part, the rest
+    ("other": creating and waiting for what the scenario starts from, checks, the harness's own work),
+    and teardown (its fixtures', the report's writing among them)."""
     out: dict[str, float | None] = {
         "setup_s": None if report.setup_s is None else round(report.setup_s, 3),
         "rollout_s": report.rollout_s,
@@ -324,6 +327,7 @@ def timings(report: TestReport) -> dict[str, float | None]:
     for part in PARTS:
         out[f"{part}_s"] = round(parts.get(part, 0.0), 3)
     out["other_s"] = round(max(report.duration_s - (report.rollout_s or 0.0) - sum(parts.values()), 0.0), 3)
+    out["teardown_s"] = None if report.teardown_s is None else round(report.teardown_s, 3)
     return out
 
 
@@ -478,8 +482,11 @@ def _versions(versions: Iterable[str | None]) -> list[str | None]:
     return [*given, None] if None in seen else given
 
 
-def write_summary(report_dir: Path | str, reports: Sequence[TestReport]) -> Path:
-    """Write summary.json, matrix.json and matrix.md; returns the summary's path."""
+def write_summary(
+    report_dir: Path | str, reports: Sequence[TestReport], session_teardown_s: float | None = None
+) -> Path:
+    """Write summary.json, matrix.json and matrix.md; returns the summary's path. `session_teardown_s`:
+    the session's own teardown (`harness.stopwatch.TeardownClock`), when it is over."""
     directory = Path(report_dir)
     by_scenario: dict[str, list[TestReport]] = {}
     for r in reports:
@@ -493,6 +500,7 @@ def write_summary(report_dir: Path | str, reports: Sequence[TestReport]) -> Path
             "server_versions": _versions(r.server_version for r in reports),
             "outcomes": dict(Counter(r.outcome for r in reports)),
             "scenarios": {name: _scenario_summary(rs) for name, rs in by_scenario.items()},
+            "session_teardown_s": None if session_teardown_s is None else round(session_teardown_s, 3),
         },
     )
 
@@ -527,6 +535,7 @@ def terminal_summary_lines(reports: Sequence[TestReport]) -> list[str]:
         "rollout s",
         "observe s",
         "other s",
+        "teardown s",
     )
     rows = [header]
     for r in reports:
@@ -542,11 +551,11 @@ def terminal_summary_lines(reports: Sequence[TestReport]) -> list[str]:
                 _kinds_cell(ps, lambda p: p.failed),
                 _kinds_cell(ps, lambda p: f"{p.coverage.max_gap * 1000:.1f}"),
                 evidence,
-                *(_seconds(spent[k]) for k in ("setup_s", "rollout_s", "observe_s", "other_s")),
+                *(_seconds(spent[k]) for k in ("setup_s", "rollout_s", "observe_s", "other_s", "teardown_s")),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    numeric = {3, 4, 5, 7, 8, 9, 10}
+    numeric = {3, 4, 5, 7, 8, 9, 10, 11}
     lines = [
         "  ".join(
             cell.rjust(w) if i in numeric else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))
@@ -557,7 +566,7 @@ def terminal_summary_lines(reports: Sequence[TestReport]) -> list[str]:
     lines.append(
         "requests / failed / max gap: new-connection/keep-alive samplers; "
         "evidence: the whole window probed, no gap above the bound, nothing lost; "
-        "setup / rollout / observe / other s: where each test's time went (its report's `timings`)"
+        "setup / rollout / observe / other / teardown s: where each test's time went (its report's `timings`)"
     )
     return lines
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 from .samples import clock
 
-__all__ = ["PARTS", "Stopwatch", "STOPWATCH", "observe_for"]
+__all__ = ["PARTS", "Stopwatch", "STOPWATCH", "TeardownClock", "observe_for"]
 
 PARTS = ("observe", "samplers", "analysis", "picture")
 """observe: named observation windows (the settled state watched); samplers: starting them
@@ -45,6 +45,35 @@ class Stopwatch:
 
 
 STOPWATCH = Stopwatch()
+
+
+class TeardownClock:
+    """A test's teardown, split into its own part and the session's.
+
+    pytest tears the session's fixtures down in the last test's teardown (the wait for the
+    namespaces deleted in the background, the cluster's removal): that is no test's time. The
+    test's own part ends when the last fixture of a narrower scope than the session is torn down."""
+
+    def __init__(self) -> None:
+        self.started: float | None = None
+        self.own_end = 0.0
+
+    def begin(self, now: float) -> None:
+        self.started = self.own_end = now
+
+    def finalized(self, scope: str, now: float) -> None:
+        """A fixture of `scope` was just torn down."""
+        if self.started is not None and scope != "session":
+            self.own_end = now
+
+    def end(self, now: float, *, last: bool) -> tuple[float, float]:
+        """(the test's own teardown seconds, the session's); the session's is 0 unless `last`."""
+        if self.started is None:
+            return 0.0, 0.0
+        own_end = self.own_end if last else now
+        own, session = own_end - self.started, now - own_end
+        self.started = None
+        return own, session
 
 
 def observe_for(seconds: float) -> None:

@@ -219,3 +219,40 @@ def test_repeat_runs_each_scenario_and_writes_the_soak_summary(pytester: pytest.
     bad = pytester.runpytest("--repeat", "0")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     bad.stderr.fnmatch_lines(["*'0' is not a valid repeat (expected a whole number >= 1)*"])
+
+
+def test_each_report_carries_its_teardown_and_the_session_s_is_apart(pytester: pytest.Pytester) -> None:
+    """A test's fixtures' teardown goes into its report; the session fixtures' (torn down in the last
+    test's teardown) into summary.json and the terminal, not into that test."""
+    import json
+
+    pytester.makeconftest(
+        CLUSTER_OVERRIDE
+        + """
+import time
+
+@pytest.fixture(scope="session")
+def slow_session_end():
+    yield
+    time.sleep(1.0)
+
+@pytest.fixture
+def slow_own_end(slow_session_end):
+    yield
+    time.sleep(0.2)
+"""
+    )
+    pytester.makepyfile(
+        'def test_one(record, slow_own_end):\n    """one"""\n\ndef test_two(record, slow_own_end):\n    """two"""\n'
+    )
+    result = pytester.runpytest("--report-dir", "out", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*the session's own teardown: * s (the namespaces deleted in the background*"])
+    out = pytester.path / "out"
+    own = {
+        name: json.loads((out / f"test_each_report_carries_its_teardown_and_the_session_s_is_apart.py__{name}.json")
+                         .read_text())["timings"]["teardown_s"]
+        for name in ("test_one", "test_two")
+    }  # fmt: skip
+    assert all(0.2 <= t < 1.0 for t in own.values()), own  # the session's 1 s is not in it
+    assert json.loads((out / "summary.json").read_text())["session_teardown_s"] >= 1.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -149,6 +150,7 @@ def test_test_report_json_has_the_promised_keys(tmp_path: Path) -> None:
         "analysis_s": 0.0,
         "picture_s": 0.0,
         "other_s": 4.5,
+        "teardown_s": None,
     }
     assert data["rollout"]["steps"][0] == {
         "t": 2.0,
@@ -301,9 +303,10 @@ def test_behaviour_matrix_orders_versions_numerically() -> None:
 
 
 def test_write_summary_files(tmp_path: Path) -> None:
-    path = write_summary(tmp_path, session())
+    path = write_summary(tmp_path, session(), session_teardown_s=11.16)
     assert path == tmp_path / "summary.json"
     summary = json.loads(path.read_text())
+    assert summary["session_teardown_s"] == 11.16
     assert summary["tests"] == 4
     assert summary["outcomes"] == {"failed": 1, "passed": 2, "skipped": 1}
     rolling = summary["scenarios"]["deployment-rolling"]
@@ -354,6 +357,8 @@ def test_terminal_summary_is_a_table() -> None:
         "s",
         "other",
         "s",
+        "teardown",
+        "s",
     ]
     assert set(lines[1]) <= {"-", " "}
     assert lines[2].split() == [
@@ -368,8 +373,11 @@ def test_terminal_summary_is_a_table() -> None:
         "8.0",
         "0.0",
         "4.5",
+        "-",
     ]
-    assert lines[4].split() == ["deployment-rolling", "1.16", "skipped", "-", "-", "-", "-", "-", "8.0", "0.0", "4.5"]
+    assert lines[4].split() == [
+        "deployment-rolling", "1.16", "skipped", "-", "-", "-", "-", "-", "8.0", "0.0", "4.5", "-"
+    ]  # fmt: skip
     end = lines[0].index("requests") + len("requests")
     assert lines[2][:end].endswith("60/60") and lines[4][:end].endswith("-")
 
@@ -449,6 +457,27 @@ def test_timings_say_where_the_time_went() -> None:
     assert (spent["setup_s"], spent["rollout_s"], spent["observe_s"], spent["samplers_s"]) == (2.25, 8.0, 3.0, 0.5)
     assert (spent["analysis_s"], spent["picture_s"]) == (0.0, 1.0)
     assert spent["other_s"] == 0.0  # 12.5 - 8 - 4.5: nothing left unexplained
+    assert spent["teardown_s"] is None  # not torn down yet
+    assert timings(dataclasses.replace(report, teardown_s=1.2344))["teardown_s"] == 1.234
+
+
+def test_a_test_s_teardown_leaves_the_session_s_out() -> None:
+    from harness.stopwatch import TeardownClock
+
+    clock = TeardownClock()
+    clock.begin(10.0)
+    clock.finalized("function", 10.5)
+    clock.finalized("module", 11.0)
+    assert clock.end(11.25, last=False) == (1.25, 0.0)  # not the last test: all of it is its own
+    clock.begin(20.0)
+    clock.finalized("function", 21.5)
+    clock.finalized("session", 30.0)  # the namespaces' deletion waited for
+    clock.finalized("session", 33.0)
+    assert clock.end(33.5, last=True) == (1.5, 12.0)
+    assert clock.end(40.0, last=True) == (0.0, 0.0)  # no teardown begun
+    clock.finalized("function", 41.0)  # a fixture torn down outside a teardown moves nothing
+    clock.begin(50.0)
+    assert clock.end(52.0, last=True) == (0.0, 2.0)  # only session fixtures torn down
 
 
 def test_the_stopwatch_sums_parts_from_the_record_on() -> None:
