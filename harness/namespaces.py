@@ -149,7 +149,8 @@ class NamespaceReaper:
 
     A namespace's pods end with their own grace (a preStop sleep, nginx's shutdown),
     which no test needs to wait for; `finish` waits for all of them, with one
-    timeout per namespace still deleting, and says which are left.
+    timeout per namespace still deleting, and says which are left. On a cluster the
+    session deletes next there is nothing to wait for: the namespaces go with it.
     """
 
     def __init__(self, core: client.CoreV1Api, timeouts: Timeouts) -> None:
@@ -160,10 +161,13 @@ class NamespaceReaper:
         if start_delete(self.core, name, self.timeouts):
             self.pending.append(name)
 
-    def finish(self) -> None:
+    def finish(self, *, wait: bool = True) -> list[str]:
+        """Wait (unless not `wait`) for every namespace asked to be deleted; return those not waited for."""
         pending, self.pending = self.pending, []
-        if pending:
+        if pending and wait:
             wait_deleted(self.core, pending, self.timeouts.namespace_delete, self.timeouts.poll_interval, self.timeouts)
+            return []
+        return pending
 
 
 def _items(fn: Callable[[str], Any], name: str, path: str) -> list[Any]:

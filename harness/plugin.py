@@ -249,8 +249,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(line)
     if session_teardown is not None:
         terminalreporter.write_line(
-            f"the session's own teardown: {session_teardown:.1f} s (the namespaces deleted in the background "
-            "waited for; the cluster removed, unless kept)"
+            f"the session's own teardown: {session_teardown:.1f} s (on a cluster that stays, the wait for the "
+            "namespaces deleted in the background; else the cluster's removal)"
         )
     terminalreporter.write_line(f"reports: {path.parent}/ (summary.json, matrix.md, one JSON + PNG per scenario)")
     if settings.repeat > 1:
@@ -455,15 +455,16 @@ def _rp_shared_namespace(
 
 
 @pytest.fixture(scope="session")
-def _rp_reaper(cluster: Cluster, core_api: Any, timeouts: Timeouts) -> Iterator[Any]:
-    """Test namespaces deleted in the background; the session waits for them all at its end."""
+def _rp_reaper(cluster: Cluster, core_api: Any, rp_settings: RunSettings, timeouts: Timeouts) -> Iterator[Any]:
+    """Test namespaces deleted in the background; the session waits for them all at its end, unless
+    the cluster goes next (created by this run, not kept): they go with it."""
     from .namespaces import NamespaceReaper
 
     reaper = NamespaceReaper(core_api, timeouts)
     try:
         yield reaper
     finally:
-        reaper.finish()
+        reaper.finish(wait=not (cluster.created and not rp_settings.keep_cluster))
 
 
 @pytest.fixture

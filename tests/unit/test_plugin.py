@@ -247,7 +247,7 @@ def slow_own_end(slow_session_end):
     )
     result = pytester.runpytest("--report-dir", "out", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*the session's own teardown: * s (the namespaces deleted in the background*"])
+    result.stdout.fnmatch_lines(["*the session's own teardown: * s (on a cluster that stays, the wait for the*"])
     out = pytester.path / "out"
     own = {
         name: json.loads((out / f"test_each_report_carries_its_teardown_and_the_session_s_is_apart.py__{name}.json")

@@ -11,7 +11,7 @@ import pytest
 
 from harness.errors import ApiError, WaitTimeout
 from harness.leftovers import Leftover, remove_leftovers
-from harness.namespaces import wait_deleted
+from harness.namespaces import NamespaceReaper, wait_deleted
 from harness.rollout.deployments import Deployments, RolloutFailed
 from harness.rollout.podsets import wait_set_rollout
 from harness.rollout.rcupdate.updater import RENAME_FINALIZER, RollingUpdater, _Pace
@@ -256,6 +256,23 @@ def test_namespaces_wait_times_out_naming_each_one_left_and_its_pods() -> None:
         wait_deleted(core, ["ns-a"], timeout=0.03, interval=0.01, timeouts=FAST)  # type: ignore[arg-type]
     assert info.value.waited_for == "namespace ns-a to be deleted"
     assert info.value.last_seen == "ns-a: phase Terminating; web-1 (Running)"
+
+
+def test_the_reaper_waits_for_its_namespaces_unless_told_they_go_with_the_cluster() -> None:
+    terminating = {"status": {"phase": "Terminating"}}
+    deletes = dict(list_namespaced_replication_controller=[{"items": []}], delete_namespace=[{}])
+    core = Scripted(**deletes, read_namespace=[terminating, _not_found()])
+    reaper = NamespaceReaper(core, FAST)  # type: ignore[arg-type]
+    reaper.delete("ns-a")
+    assert reaper.finish() == [] and reaper.pending == []
+    assert [name for name, _ in core.calls].count("read_namespace") == 2  # waited until it was gone
+
+    core = Scripted(**deletes, read_namespace=[terminating])
+    reaper = NamespaceReaper(core, FAST)  # type: ignore[arg-type]
+    reaper.delete("ns-b")
+    reaper.delete("ns-c")
+    assert reaper.finish(wait=False) == ["ns-b", "ns-c"] and reaper.pending == []
+    assert "read_namespace" not in [name for name, _ in core.calls]  # nothing waited for
 
 
 def test_leftovers_removal_waits_for_each_and_says_which_are_still_there() -> None:
