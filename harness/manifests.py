@@ -164,8 +164,8 @@ def service(
 
 def small_rc(name: str, labels: dict[str, str], image: str, replicas: int = 3) -> dict[str, Any]:
     """A bare ReplicationController for the updater's referee and refusal tests: one nginx container,
-    a 1 s readiness probe, a 2 s grace period, the demo's CPU request, images never pulled (the kit
-    loads them)."""
+    a 1 s readiness probe, a 2 s grace period, the demo's CPU request, no service-account token,
+    images never pulled (the kit loads them)."""
     return {
         "apiVersion": "v1",
         "kind": "ReplicationController",
@@ -177,6 +177,7 @@ def small_rc(name: str, labels: dict[str, str], image: str, replicas: int = 3) -
                 "metadata": {"labels": dict(labels)},
                 "spec": {
                     "terminationGracePeriodSeconds": 2,
+                    "automountServiceAccountToken": False,  # as the fixtures': no volume to wait for
                     "containers": [
                         {
                             "name": "nginx",
