@@ -10,7 +10,10 @@ host without entering the namespace or changing anything in it.
 `NetCounterPoller` reads them every `interval` for the host (the probes' own
 leg), each kind node this host started, and each pod of the probed Service
 (found by the pod UID in a host process's cgroup path), and records a
-`CounterChange` whenever a watched counter moved. For each pod it also records how long its
+`CounterChange` whenever a watched counter moved. Each namespace's files are held
+open from the first poll that finds it (`harness.netns`): a pod's kernel still
+resets connections after its last process has exited, until the CNI plugin removes
+its interface. For each pod it also records how long its
 processes waited for a CPU (`harness.cpuwait`, as the counter `sched.wait_ms`, from
 `WAIT_FLOOR_MS` in one poll), and where the machine's CPU time went meanwhile (`CPU_LEDGER`:
 all CPUs, the kind nodes' containers, the host samplers, the harness), so a pod that waited
@@ -27,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from .cpuwait import WAIT_COUNTER, WAIT_FLOOR_MS, RunQueueWait
+from .netns import HeldNetns, netns_inode
 from .samples import clock
 
 __all__ = [
@@ -40,6 +44,8 @@ __all__ = [
     "parse_cgroup_path",
     "pod_cgroups",
     "pod_uid",
+    "read_counters",
+    "watched_counters",
 ]
 
 WATCHED: dict[str, str] = {
@@ -217,16 +223,27 @@ def _read(path: str) -> str | None:
     return None if data is None else data.decode("utf-8", "replace")
 
 
+def watched_counters(netstat: str, snmp: str, conntrack: str | None) -> dict[str, int]:
+    """The watched counters of a namespace's `netstat`, `snmp` and (if any) `stat/nf_conntrack` texts."""
+    values = {**parse_proc_counters(netstat), **parse_proc_counters(snmp)}
+    if conntrack is not None:
+        values.update(parse_conntrack_stats(conntrack))
+    return {k: v for k, v in values.items() if k in WATCHED}
+
+
 def read_counters(pid: int | str, proc: str = "/proc") -> dict[str, int] | None:
     """The watched counters of the network namespace of process `pid` ("self": this one); None once it is gone."""
     netstat, snmp = _read(f"{proc}/{pid}/net/netstat"), _read(f"{proc}/{pid}/net/snmp")
     if netstat is None or snmp is None:
         return None
-    values = {**parse_proc_counters(netstat), **parse_proc_counters(snmp)}
-    conntrack = _read(f"{proc}/{pid}/net/stat/nf_conntrack")
-    if conntrack is not None:
-        values.update(parse_conntrack_stats(conntrack))
-    return {k: v for k, v in values.items() if k in WATCHED}
+    return watched_counters(netstat, snmp, _read(f"{proc}/{pid}/net/stat/nf_conntrack"))
+
+
+def _held_counters(held: HeldNetns) -> dict[str, int] | None:
+    netstat, snmp = held.read("netstat"), held.read("snmp")
+    if netstat is None or snmp is None:
+        return None
+    return watched_counters(netstat, snmp, held.read("stat/nf_conntrack"))
 
 
 class NetCounterPoller:
@@ -234,8 +251,10 @@ class NetCounterPoller:
     node container) and the pods `pods()` names (uid -> name), every `interval`.
 
     Pods are found by their UID in the cgroup path of a host process (kind nodes are
-    containers of this host, so their pods' processes are host processes). A pod's
-    first reading is its baseline; a rise seen later is recorded as a `CounterChange`.
+    containers of this host, so their pods' processes are host processes); a pod's namespace
+    is held from then on, and read until the pod is no longer one of `pods()` or has neither a
+    process nor an interface but `lo`. A pod's first reading is its baseline; a rise seen later
+    is recorded as a `CounterChange`.
     Errors never reach the test: they end the thread and are kept in `error`.
     """
 
@@ -258,7 +277,9 @@ class NetCounterPoller:
         self.records: list[CounterChange] = []
         self.error: str | None = None
         self.polls = 0
-        self._last: dict[str, tuple[float, dict[str, int]]] = {}
+        self._last: dict[str, tuple[float, dict[str, int]]] = {}  # "host", "node NAME" or a pod's UID
+        self._held: dict[str, HeldNetns] = {}  # the same keys: each place's namespace, held open
+        self._outer: set[int] | None = None  # the host's and the nodes' namespaces (inodes)
         self._pid_uid: dict[int, str | None] = {}
         self._waits: dict[str, RunQueueWait] = {}
         self._samplers: dict[int, float] = {}  # sampler PID -> CPU ms at the last poll
@@ -283,6 +304,9 @@ class NetCounterPoller:
         if self._thread is not None:
             self._thread.join(self.interval * 10 + 5)
         self._poll()
+        for held in self._held.values():
+            held.close()
+        self._held.clear()
         with self._lock:
             return list(self.records)
 
@@ -370,32 +394,72 @@ class NetCounterPoller:
             "cpu.service_pods_ms": total if inside else None,
         }
 
+    def _hold(self, key: str, pid: int | str) -> HeldNetns | None:
+        held = self._held.get(key)
+        if held is None:
+            held = HeldNetns.open(pid, self.proc)
+            if held is not None:
+                self._held[key] = held
+        return held
+
+    def _hold_pod(self, uid: str, pids: list[int]) -> None:
+        """Hold the pod's namespace, opened through the first of its processes that is not in the
+        host's or a node's (a container's `runc init` is in the pod's cgroup before it joins the
+        pod's namespace); again when its processes are in another one (a new sandbox)."""
+        held = self._held.get(uid)
+        for pid in pids:
+            inode = netns_inode(pid, self.proc)
+            if inode is not None and self._outer and inode in self._outer:
+                continue
+            if held is not None and inode in (None, held.inode):
+                return
+            fresh = HeldNetns.open(pid, self.proc)
+            if fresh is None:
+                continue
+            if held is not None:
+                held.close()
+                self._last.pop(uid, None)  # a new namespace: its first reading is its baseline
+            self._held[uid] = fresh
+            return
+
     def _poll(self) -> None:
         t = clock()
-        places: dict[str, int | str] = {"host": "self"}
-        places.update({f"node {name}": pid for name, pid in self.nodes.items()})
+        if self._outer is None:
+            pids = ["self", *self.nodes.values()]
+            self._outer = {i for i in (netns_inode(pid, self.proc) for pid in pids) if i is not None}
+        places: list[tuple[str, str, int | str | None]] = [("host", "host", "self")]
+        places += [(f"node {name}", f"node {name}", pid) for name, pid in self.nodes.items()]
+        for key, _, pid in places:
+            self._hold(key, pid)
         wanted = self.pods()
         waits: dict[str, int] = {}
         found = self._pod_pids(wanted)
         self._live_uids = set(found)
         for uid, pids in found.items():
-            where = f"pod {wanted[uid]}"
-            places[where] = pids[0]
-            waits[where] = self._waits.setdefault(where, RunQueueWait(self.proc)).rise(pids)
-        for where, pid in places.items():
-            values = read_counters(pid, self.proc)
-            if values is None:
+            self._hold_pod(uid, pids)
+            waits[uid] = self._waits.setdefault(uid, RunQueueWait(self.proc)).rise(pids)
+        for uid in [k for k in self._held if k not in ("host",) and not k.startswith("node ")]:
+            if uid in wanted:
+                places.append((uid, f"pod {wanted[uid]}", None))
+            else:
+                self._held.pop(uid).close()
+        for key, where, pid in places:
+            held = self._held.get(key)
+            values = _held_counters(held) if held is not None else None
+            if held is None or values is None:
                 continue
-            if not where.startswith("pod "):
+            if pid is not None:
                 values.update(self._ledger(where, pid))
-            previous = self._last.get(where)
-            self._last[where] = (t, values)
+            previous = self._last.get(key)
+            self._last[key] = (t, values)
+            if pid is None and key not in found and set(held.interfaces() or ["?"]) <= {"lo"}:
+                self._held.pop(key).close()  # no process, and the CNI plugin removed its interface: the last reading
             if previous is None:
                 continue
             since, before = previous
             rises = {name: value - before.get(name, value) for name, value in values.items()}
-            if waits.get(where, 0) >= WAIT_FLOOR_MS:
-                rises[WAIT_COUNTER] = waits[where]
+            if waits.get(key, 0) >= WAIT_FLOOR_MS:
+                rises[WAIT_COUNTER] = waits[key]
             with self._lock:
                 for name, delta in rises.items():
                     if delta > 0 and len(self.records) < self.max_records:

@@ -220,3 +220,79 @@ def test_the_ledger_splits_the_node_into_the_service_s_pods_its_other_pods_and_t
     poller._poll()
     rises = {c.name: c.delta for c in poller.records[seen:] if c.where == "node node-1"}
     assert rises == {"cpu.node_pods_ms": 50}  # nothing taken back for the gone pod
+
+
+DEV = """Inter-|   Receive                            |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier
+{rows}"""
+
+
+def write_dev(root: Path, pid: str, *names: str) -> None:
+    rows = "".join(f"{name:>6}: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n" for name in names)
+    (root / pid / "net" / "dev").write_text(DEV.format(rows=rows))
+
+
+def test_parse_interfaces_names_each_interface() -> None:
+    from harness.netns import parse_interfaces
+
+    assert parse_interfaces(DEV.format(rows="    lo: 1 2\n  eth0: 3 4\n")) == ["lo", "eth0"]
+    assert parse_interfaces("") == []
+
+
+def test_a_pods_namespace_is_read_after_its_last_process_exits_until_its_interface_goes(tmp_path: Path) -> None:
+    """The kubelet kills pause ~50 ms after the app and the CNI plugin removes the interface ~50 ms
+    later (README finding 41): resets sent in between are counted in the pod's namespace, which the
+    poller holds open; it lets it go once only `lo` is left."""
+    uid = "43b6931f-3a18-4f51-aac3-f4881d8d90f4"
+    cgroup = f"0::/kubelet-kubepods-besteffort-pod{uid.replace('-', '_')}.slice/cri-x.scope\n"
+    write_proc(tmp_path, "self", paws=0, rsts=0)
+    write_proc(tmp_path, "200", paws=0, rsts=0, cgroup=cgroup)
+    write_dev(tmp_path, "200", "lo", "eth0")
+    poller = NetCounterPoller({}, lambda: {uid: "web-a"}, proc=str(tmp_path))
+    poller._poll()
+    (tmp_path / "200").rename(tmp_path / "gone-200")  # pause exited: no process of the pod is listed
+    write_proc(tmp_path, "gone-200", paws=0, rsts=6, cgroup=cgroup)  # ... and its kernel reset 6 SYNs
+    poller._poll()
+    assert [(c.where, c.name, c.delta) for c in poller.records] == [("pod web-a", "Tcp.OutRsts", 6)]
+    assert uid in poller._held
+    write_proc(tmp_path, "gone-200", paws=0, rsts=8, cgroup=cgroup)
+    write_dev(tmp_path, "gone-200", "lo")  # CNI DEL removed eth0
+    poller._poll()  # read once more (the last two resets), then let go
+    assert [c.delta for c in poller.records] == [6, 2] and uid not in poller._held
+    write_proc(tmp_path, "gone-200", paws=0, rsts=20, cgroup=cgroup)
+    poller._poll()
+    assert len(poller.records) == 2
+
+
+def test_a_pod_is_held_through_a_process_in_its_own_namespace_and_by_uid(tmp_path: Path) -> None:
+    """A container's `runc init` sits in the pod's cgroup while still in the node's namespace; a pod
+    recreated under the same name (a StatefulSet's) is another namespace with its own baseline."""
+    import os
+
+    old, new = "43b6931f-3a18-4f51-aac3-f4881d8d90f4", "99b6931f-3a18-4f51-aac3-f4881d8d90f4"
+    cgroup = {u: f"0::/kubepods/besteffort/pod{u}/c\n" for u in (old, new)}
+    write_proc(tmp_path, "self", paws=0, rsts=0)
+    write_proc(tmp_path, "100", paws=0, rsts=50)  # the node
+    write_proc(tmp_path, "150", paws=0, rsts=50, cgroup=cgroup[old])  # runc init, in the node's namespace
+    write_proc(tmp_path, "200", paws=0, rsts=3, cgroup=cgroup[old])  # pause
+    for pid in ("self", "100", "200"):
+        (tmp_path / pid / "ns").mkdir()
+        (tmp_path / pid / "ns" / "net").write_text(pid)
+    (tmp_path / "150" / "ns").mkdir()
+    os.link(tmp_path / "100" / "ns" / "net", tmp_path / "150" / "ns" / "net")  # same inode: same namespace
+    names = {old: "web-0"}
+    poller = NetCounterPoller({"node-1": 100}, lambda: names, proc=str(tmp_path))
+    poller._poll()
+    assert poller._held[old].pid == 200
+    write_proc(tmp_path, "200", paws=0, rsts=5, cgroup=cgroup[old])
+    write_proc(tmp_path, "300", paws=0, rsts=1, cgroup=cgroup[new])  # web-0 again, a new pod
+    names[new] = "web-0"
+    poller._poll()
+    assert [(c.where, c.name, c.delta) for c in poller.records] == [("pod web-0", "Tcp.OutRsts", 2)]
+    del names[old]  # no longer one of the Service's pods: let go
+    poller._poll()
+    assert set(poller._held) == {"host", "node node-1", new}
+    write_proc(tmp_path, "300", paws=0, rsts=4, cgroup=cgroup[new])
+    poller.stop()
+    assert [(c.where, c.delta) for c in poller.records] == [("pod web-0", 2), ("pod web-0", 3)]
+    assert poller._held == {}
