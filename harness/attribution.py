@@ -50,13 +50,18 @@ Cause classes, checked in this order (the first that the evidence supports):
 - `unattributed`: nothing in the recorded data path changed nearby: the cause lies
   outside it (the host leg, the probe itself) and is said to be unknown.
 
+A refusal or a reset was sent by some kernel, and each pod's counts its resets: where the
+kernel counters were read, the pods a rule weighs are taken first among those whose
+kernels counted resets in a poll overlapping the request, a pod just made ready is not
+blamed for a refusal while only others' kernels reset, and the pod named says its count.
+
 Pure: reads `DataPathTimeline` and samples; nothing waits or talks to a cluster.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .cpuwait import WAIT_COUNTER
 from .datapath import DataPathTimeline, EndpointEvent, PodTransition, ProxySync
@@ -122,6 +127,8 @@ leaves none: the sampler aborts the connection with a reset from the client's si
 STALE_ENTRY = 120.0
 """Seconds a conntrack entry can keep its NAT to a gone pod (`nf_conntrack_tcp_timeout_syn_sent`)."""
 _RESETS = ("Tcp.EstabResets", "Tcp.OutRsts")
+_REFUSED = ("connect-refused", "reset")
+"""Failures a pod's kernel answers with a reset (a refusal is a reset to a SYN), counted in its namespace."""
 STOP_SEEN_LAG = 2.0
 """Seconds a container's exit can precede the pod update that shows it (kubelet's status sync)."""
 _DROPS = (
@@ -343,8 +350,37 @@ def attribute(
 ) -> Attribution:
     """The cause of one failed request; see the module docstring. `same_port`: the earlier failure
     from its source port whose conntrack entry it met (`same_port_failure`); `opened`: when the
-    connection a reused request went over was opened (`connections_opened`)."""
-    versions = versions or {}
+    connection a reused request went over was opened (`connections_opened`). A refusal or reset
+    names, among the pods a rule could blame, first one whose kernel counted resets meanwhile, and
+    says so."""
+    error = error_class(sample) or "failed"
+    resetting = _resetting(timeline, sample.start, sample.end) if error in _REFUSED else {}
+    found = _attribute(sample, timeline, versions or {}, origin, same_port, opened, resetting)
+    rises = resetting.get(found.pod or "")
+    if rises and not any(name in found.text for name in _RESETS):  # not quoted by its rule already
+        found = replace(found, text=f"{found.text}; its kernel counted resets meanwhile ({rises})")
+    return found
+
+
+def _resetting(timeline: DataPathTimeline, start: float, end: float) -> dict[str, str]:
+    """The pods whose kernels counted resets (`_RESETS`) in a counter poll overlapping [start, end]:
+    pod -> the rises ("Tcp.OutRsts +29"), earliest poll first."""
+    found: dict[str, list[str]] = {}
+    for c in sorted(timeline.counters_between(start, end), key=lambda c: c.t):
+        if c.name in _RESETS and c.where.startswith("pod "):
+            found.setdefault(c.where[4:], []).append(f"{c.name} +{c.delta}")
+    return {pod: ", ".join(rises) for pod, rises in found.items()}
+
+
+def _attribute(
+    sample: ProbeSample,
+    timeline: DataPathTimeline,
+    versions: Mapping[str, str],
+    origin: float,
+    same_port: ProbeSample | None,
+    opened: float | None,
+    resetting: Mapping[str, str],
+) -> Attribution:
     start, end = sample.start, sample.end
     error = error_class(sample) or "failed"
     t = failure_instant(sample, error)
@@ -416,7 +452,7 @@ def attribute(
     by_pod: dict[str, list[PodTransition]] = {}
     for p in recent:
         by_pod.setdefault(p.pod, []).append(p)
-    for pod, steps in by_pod.items():
+    for pod, steps in sorted(by_pod.items(), key=lambda item: item[0] not in resetting):
         ip = next((p.ip for p in steps if p.ip), None)
         if ip is None:
             continue
@@ -536,6 +572,8 @@ def attribute(
             if error in ("connect-refused", "reset", "closed") and e.endpoint.pod not in probed:
                 if timeline.routed_at(e.endpoint.address, t) is False:
                     continue  # the rules, as read, did not send anything to it yet
+                if resetting and e.endpoint.pod not in resetting:
+                    continue  # its kernel sent no reset then; another pod's did
                 return Attribution(
                     start,
                     error,

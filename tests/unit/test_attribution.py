@@ -1003,3 +1003,51 @@ def test_a_paws_drop_counted_during_the_request_comes_before_an_entry_inferred_f
     # without the counter the inference remains
     bare = dataclasses.replace(tl, counters=tl.counters[:1])
     assert attribute(ProbeSample(36.245, 37.245, None, "connect-timeout"), bare).cause == "stale-conntrack"
+
+
+def test_of_two_pods_a_rule_could_blame_the_one_whose_kernel_reset_is_named() -> None:
+    """Run 3 of the naive variant (twenty-third session): refusals at +4.359..+4.366 while kube-proxy's
+    rules still held two stopped pods; the rule named the first it met (cclk2, exited, whose interface
+    the CNI plugin had removed), but only gjmdj's kernel counted resets in the poll covering them."""
+    c = EndpointState("10.244.0.48", "web-old-c", "node-1", True, True, False)
+    g = EndpointState("10.244.0.47", "web-old-g", "node-1", True, True, False)
+    tl = timeline(
+        [
+            ep(0.0, "added", c),
+            ep(0.0, "added", g),
+            ep(4.145, "changed", c, ready=False, terminating=True),
+            ep(4.272, "changed", g, ready=False, terminating=True),
+        ],
+        [
+            pod(4.073, "web-old-c", "terminating", c.address),
+            pod(4.265, "web-old-g", "terminating", g.address),
+            pod(4.355, "web-old-c", "exited", c.address, code=0),
+            pod(4.783, "web-old-g", "exited", g.address, code=0),
+        ],
+        syncs=[3.267, 4.493],
+    )
+    sample = failed(4.359, "connect-refused")
+    assert attribute(sample, tl).pod == "web-old-c"  # no counters: the first pod a rule fits
+    tl = with_counters(
+        tl,
+        CounterChange(4.358, 4.154, "pod web-old-c", "Tcp.OutRsts", 7),
+        CounterChange(4.358, 4.154, "pod web-old-g", "Tcp.OutRsts", 13),
+        CounterChange(4.561, 4.358, "pod web-old-g", "Tcp.OutRsts", 29),
+    )
+    a = attribute(sample, tl, versions=VERSIONS)
+    assert a.cause == "stopped-while-routed" and a.pod == "web-old-g"
+    assert a.text.endswith("; its kernel counted resets meanwhile (Tcp.OutRsts +29)")
+    assert attribute(failed(4.3, "connect-refused"), tl).pod == "web-old-c"  # both reset then: the rules' order
+
+
+def test_a_new_pod_whose_kernel_sent_no_reset_did_not_refuse() -> None:
+    """Routed before listening is a 2 s window after the endpoint became ready; a refusal inside it
+    while only an old pod's kernel reset connections is not the new pod's."""
+    tl = timeline([ep(0.0, "added", A), ep(7.0, "added", B)], [pod(6.5, "web-new-b", "created", B.address, NEW_IMG)])
+    sample = failed(8.9, "connect-refused")
+    assert attribute(sample, tl).cause == "routed-before-listening"
+    elsewhere = with_counters(tl, CounterChange(9.0, 8.8, "pod web-old-a", "Tcp.OutRsts", 5))
+    assert attribute(sample, elsewhere).cause == "unattributed"
+    itself = with_counters(tl, CounterChange(9.0, 8.8, "pod web-new-b", "Tcp.OutRsts", 1))
+    a = attribute(sample, itself)
+    assert a.cause == "routed-before-listening" and a.text.endswith("(Tcp.OutRsts +1)")
