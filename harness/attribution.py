@@ -400,7 +400,7 @@ def _attribute(
         how += f" (the answer to a request sent at {rel(start)}, {(end - start) * 1000:.0f} ms in flight)"
 
     if sample.reused and stopping:
-        p = min(stopping, key=lambda p: abs(p.t - t))
+        p = min([p for p in stopping if p.pod in resetting] or stopping, key=lambda p: abs(p.t - t))
         since = "" if opened is None else f" (opened at {rel(opened)}{_routed_then(timeline, p, opened, rel)})"
         return Attribution(
             start,

@@ -240,17 +240,26 @@ class DataPathTimeline:
         endpoint that left the ready set at `after`), as read from them: the stamp of the first sync
         whose rules were read without it, from the one in place at `after` on, provided every sync's
         rules up to it were read (else they may have dropped it at a sync in between: None, as when
-        they were not read at all). Infinity: they still held it at the last sync recorded."""
-        syncs = [p for p in self.proxy if p.node == node]
-        syncs.sort(key=lambda p: p.synced_at)
+        they were not read at all). Infinity: they still held it at the last sync recorded. Rules in
+        place at `after` without it had not yet taken it in: a sync begun before `after` (from the
+        endpoints as they were, it ready) can still write it in, and then holds it from its stamp."""
+        syncs = sorted((p for p in self.proxy if p.node == node), key=lambda p: p.synced_at)
         since = [p for p in syncs if p.synced_at > after]
-        before = [p for p in syncs if p.synced_at <= after][-1:]
-        for p in before + since:
+        seq = [p for p in syncs if p.synced_at <= after][-1:] + since
+        if seq and seq[0].routes is not None and address not in seq[0].routes:
+            begun = [p for p in since if p.took_from <= after]  # began before the change, ended after it
+            if any(p.routes is None for p in begun):
+                return None
+            late = next((p for p in begun if address in (p.routes or ())), None)
+            if late is None:
+                return seq[0].synced_at  # never held it since
+            seq = seq[seq.index(late) :]
+        for p in seq:
             if p.routes is None:
                 return None
-            if address not in p.routes:  # of the rules in place at `after`: never held it since
+            if address not in p.routes:
                 return p.synced_at
-        return float("inf") if since or before else None
+        return float("inf") if seq else None
 
     def pod_history(self, pod: str) -> list[PodTransition]:
         return [p for p in self.pods if p.pod == pod]

@@ -1051,3 +1051,46 @@ def test_a_new_pod_whose_kernel_sent_no_reset_did_not_refuse() -> None:
     itself = with_counters(tl, CounterChange(9.0, 8.8, "pod web-new-b", "Tcp.OutRsts", 1))
     a = attribute(sample, itself)
     assert a.cause == "routed-before-listening" and a.text.endswith("(Tcp.OutRsts +1)")
+
+
+def test_a_sync_begun_before_a_change_can_write_the_endpoint_in_after_it_left() -> None:
+    """Run 2 of the naive variant (twenty-third session): the rules first read held only
+    10.244.0.78 (kube-proxy had not yet taken in three pods made ready just before); qvtnv
+    (10.244.0.79) left the ready set at +3.633 s, and the sync begun at +3.621 s wrote it in at
+    +3.969 s, until the sync of +5.650 s. Its refusals from +4.662 s were `unattributed`: the rules
+    in place at the change, lacking it, were taken to say it was never routed to since."""
+    q = EndpointState("10.244.0.79", "web-old-q", "node-1", True, True, False)
+    m = EndpointState("10.244.0.78", "web-old-m", "node-1", True, True, False)
+    tl = dataclasses.replace(
+        timeline(
+            [ep(2.9, "listed", m), ep(2.9, "listed", q), ep(3.633, "changed", q, ready=False, terminating=True)],
+            [dataclasses.replace(pod(3.603, "web-old-q", "terminating", q.address), pre_stop=False)],
+        ),
+        proxy=(
+            ProxySync("node-1", 2.618, 3.002, None, (m.address,)),
+            ProxySync("node-1", 3.969, 4.113, 3.621, (m.address, q.address)),
+            ProxySync("node-1", 5.650, 5.932, 4.985, (m.address,)),
+        ),
+    )
+    assert tl.rules_dropped("node-1", q.address, 3.633) == 5.650
+    a = attribute(failed(4.662, "connect-refused"), tl, versions=VERSIONS)
+    assert a.cause == "stopped-while-routed" and a.pod == "web-old-q"
+    # a sync begun after the change cannot write it in: never routed to since
+    late = dataclasses.replace(tl, proxy=(tl.proxy[0], dataclasses.replace(tl.proxy[1], started_at=3.7), tl.proxy[2]))
+    assert late.rules_dropped("node-1", q.address, 3.633) == 2.618
+
+
+def test_a_reused_connection_reset_names_the_stopping_pod_whose_kernel_reset() -> None:
+    """Run 2 of the naive variant (twenty-third session): a keep-alive reset at +5.868 s was put on
+    the stopping pod nearest in time, while the kernels that counted resets then were two others'."""
+    c = EndpointState("10.244.0.80", "web-old-c", "node-1", True, True, False)
+    tl = timeline(
+        [ep(0.0, "added", A), ep(0.0, "added", c)],
+        [pod(4.956, "web-old-c", "terminating", c.address), pod(5.85, "web-old-a", "exited", A.address)],
+    )
+    sample = failed(5.868, "reset", reused=True)
+    assert attribute(sample, tl).pod == "web-old-a"
+    counted = with_counters(tl, CounterChange(5.95, 5.75, "pod web-old-c", "Tcp.EstabResets", 2))
+    a = attribute(sample, counted)
+    assert a.cause == "keepalive-closed-at-shutdown" and a.pod == "web-old-c"
+    assert a.text.endswith("; its kernel counted resets meanwhile (Tcp.EstabResets +2)")
