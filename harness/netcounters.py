@@ -423,7 +423,6 @@ class NetCounterPoller:
             return
 
     def _poll(self) -> None:
-        t = clock()
         if self._outer is None:
             pids = ["self", *self.nodes.values()]
             self._outer = {i for i in (netns_inode(pid, self.proc) for pid in pids) if i is not None}
@@ -443,17 +442,22 @@ class NetCounterPoller:
                 places.append((uid, f"pod {wanted[uid]}", None))
             else:
                 self._held.pop(uid).close()
-        for key, where, pid in places:
+        for key, where, pid in places:  # each reading stamped by its own instants, not the poll's start
             held = self._held.get(key)
-            values = _held_counters(held) if held is not None else None
-            if held is None or values is None:
+            if held is None:
+                continue
+            gone = pid is None and key not in found and set(held.interfaces() or ["?"]) <= {"lo"}
+            began = clock()
+            values = _held_counters(held)
+            if values is None:
                 continue
             if pid is not None:
                 values.update(self._ledger(where, pid))
+            t = clock()
             previous = self._last.get(key)
-            self._last[key] = (t, values)
-            if pid is None and key not in found and set(held.interfaces() or ["?"]) <= {"lo"}:
-                self._held.pop(key).close()  # no process, and the CNI plugin removed its interface: the last reading
+            self._last[key] = (began, values)
+            if gone:  # no process, and the CNI plugin removed its interface: this was the last reading
+                self._held.pop(key).close()
             if previous is None:
                 continue
             since, before = previous

@@ -296,3 +296,23 @@ def test_a_pod_is_held_through_a_process_in_its_own_namespace_and_by_uid(tmp_pat
     poller.stop()
     assert [(c.where, c.delta) for c in poller.records] == [("pod web-0", 2), ("pod web-0", 3)]
     assert poller._held == {}
+
+
+def test_each_reading_is_stamped_by_its_own_instants(tmp_path: Path, monkeypatch) -> None:
+    """A poll lists every process before it reads the pods (tens of ms on a busy node): a pod's rise
+    covers from when its previous reading began to when this one ended, not the poll's start."""
+    import harness.netcounters as nc
+
+    ticks = iter(range(1000))
+    monkeypatch.setattr(nc, "clock", lambda: float(next(ticks)))
+    uid = "43b6931f-3a18-4f51-aac3-f4881d8d90f4"
+    write_proc(tmp_path, "self", paws=0, rsts=0)
+    write_proc(tmp_path, "200", paws=0, rsts=0, cgroup=f"0::/kubepods/pod{uid}/c\n")
+    poller = NetCounterPoller({}, lambda: {uid: "web-a"}, proc=str(tmp_path))
+    poller._poll()
+    write_proc(tmp_path, "self", paws=0, rsts=1)
+    write_proc(tmp_path, "200", paws=0, rsts=1, cgroup=f"0::/kubepods/pod{uid}/c\n")
+    poller._poll()
+    host, pod = (next(c for c in poller.records if c.where == w) for w in ("host", "pod web-a"))
+    assert host.since < host.t and pod.since < pod.t
+    assert (host.since, host.t) != (pod.since, pod.t) and host.t < pod.t  # the host is read first
