@@ -399,8 +399,12 @@ def _attribute(
     if t != start:
         how += f" (the answer to a request sent at {rel(start)}, {(end - start) * 1000:.0f} ms in flight)"
 
-    if sample.reused and stopping:
-        p = min([p for p in stopping if p.pod in resetting] or stopping, key=lambda p: abs(p.t - t))
+    counted = [p for p in stopping if p.pod in resetting]
+    if sample.reused and not counted and resetting:  # the pod that reset, its deletion seen late?
+        late = _deletion_seen_late(timeline, t, end)
+        counted = [late[0]] if late is not None else []
+    if sample.reused and (counted or stopping):
+        p = min(counted or stopping, key=lambda p: abs(p.t - t))
         since = "" if opened is None else f" (opened at {rel(opened)}{_routed_then(timeline, p, opened, rel)})"
         return Attribution(
             start,

@@ -1094,3 +1094,23 @@ def test_a_reused_connection_reset_names_the_stopping_pod_whose_kernel_reset() -
     a = attribute(sample, counted)
     assert a.cause == "keepalive-closed-at-shutdown" and a.pod == "web-old-c"
     assert a.text.endswith("; its kernel counted resets meanwhile (Tcp.EstabResets +2)")
+
+
+def test_a_reused_connection_reset_by_a_pod_whose_deletion_the_watch_showed_late() -> None:
+    """Run 2 of the naive variant (twenty-third session, again): a keep-alive reset at +7.057 s, pod
+    br6rc seen terminating 4 ms later and its kernel counting 26 established resets in that poll; the
+    only stopping pod the rule saw was one deleted 0.4 s before."""
+    b = EndpointState("10.244.0.161", "web-old-b", "node-1", True, True, False)
+    tl = with_counters(
+        timeline(
+            [ep(0.0, "added", A), ep(0.0, "added", b)],
+            [
+                pod(6.645, "web-old-a", "deleted", A.address),
+                dataclasses.replace(pod(7.061, "web-old-b", "terminating", b.address), pre_stop=False),
+            ],
+        ),
+        CounterChange(7.142, 6.931, "pod web-old-b", "Tcp.EstabResets", 26),
+    )
+    a = attribute(failed(7.057, "reset", reused=True), tl, versions=VERSIONS)
+    assert a.cause == "keepalive-closed-at-shutdown" and a.pod == "web-old-b"
+    assert a.text.startswith("reset at +7.057s on a reused connection, 4 ms before pod web-old-b (nginx/1.22.1)")
