@@ -21,8 +21,6 @@ pure data that `harness.attribution` reads.
 
 from __future__ import annotations
 
-import ctypes
-import os
 import re
 import socket
 import threading
@@ -36,6 +34,7 @@ import kubernetes.client
 from .kube.patches import object_path
 from .kube.watch import ListCall, ListWatchRecorder
 from .netcounters import CounterChange, NetCounterPoller
+from .netns import join_netns
 from .proxyrules import NatTableReader, service_routes
 from .rollout.pods import PodEvent
 from .rollout.podwatcher import PodWatcher
@@ -69,7 +68,6 @@ _IP_FAMILY = re.compile(r'ip_family="([^"]*)"')
 FAMILY = "IPv4"
 """The proxier whose syncs are read: kube-proxy runs one per IP family and labels its metrics with it
 (since 1.2x; before, one unlabelled series); the clusters the harness probes are IPv4."""
-_CLONE_NEWNET = 0x40000000
 
 
 # --------------------------------------------------------------------------- pure records
@@ -515,18 +513,6 @@ class EndpointsWatcher(EndpointSliceWatcher):
 # --------------------------------------------------------------------------- kube-proxy
 
 
-def _setns(pid: int) -> None:
-    """Move the calling thread into the network namespace of process `pid`."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
-    try:
-        if libc.setns(fd, _CLONE_NEWNET) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"setns into the network namespace of pid {pid}: {os.strerror(err)}")
-    finally:
-        os.close(fd)
-
-
 def _http_get(host: str, port: int, path: str, timeout: float) -> str:
     with socket.create_connection((host, port), timeout=timeout) as sock:
         sock.sendall(f"GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\n\r\n".encode())
@@ -613,7 +599,7 @@ class ProxySyncPoller:
         index: int | None = None  # of this node's latest record in `records`
         read: tuple[float, tuple[str, ...]] | None = None  # routes read after the sync stamped at [0]
         try:
-            _setns(pid)
+            join_netns(pid)
         except OSError as exc:
             self.errors[node] = str(exc)
             self._first[node].set()

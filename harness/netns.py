@@ -1,5 +1,5 @@
-"""A network namespace's counter files, held open: read for as long as the namespace lives, not
-only for as long as a process in it does.
+"""Network namespaces of the data path: joining one (`join_netns`), and a namespace's counter files
+held open, read for as long as the namespace lives, not only for as long as a process in it does.
 
 A file of `/proc/PID/net/` shows the namespace process PID was in when it was opened, and holds a
 reference to it: a read after every process of that namespace has exited still gives its live
@@ -14,12 +14,27 @@ interface, only `lo` is left, and the poller lets it go at its next poll.
 
 from __future__ import annotations
 
+import ctypes
 import os
 
-__all__ = ["HeldNetns", "netns_inode", "parse_interfaces"]
+__all__ = ["HeldNetns", "join_netns", "netns_inode", "parse_interfaces"]
+
+_CLONE_NEWNET = 0x40000000
 
 FILES = ("netstat", "snmp", "stat/nf_conntrack", "dev")
 """The files of `/proc/PID/net/` held; the first two are required."""
+
+
+def join_netns(pid: int) -> None:
+    """Move the calling thread into the network namespace of process `pid` (needs CAP_SYS_ADMIN)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+    try:
+        if libc.setns(fd, _CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns into the network namespace of pid {pid}: {os.strerror(err)}")
+    finally:
+        os.close(fd)
 
 
 def netns_inode(pid: int | str, proc: str = "/proc") -> int | None:
