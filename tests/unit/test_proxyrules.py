@@ -95,7 +95,7 @@ def test_the_poller_keeps_a_sync_s_rules_only_when_no_later_sync_stamped_before_
     last = _metrics(1002.0, 3)
     tables = iter(["a b", "a", "b"])
     routes = {"a b": ("10.0.0.1", "10.0.0.2"), "a": ("10.0.0.1",), "b": ("10.0.0.2",)}
-    monkeypatch.setattr(datapath, "_setns", lambda pid: None)
+    monkeypatch.setattr(datapath, "join_netns", lambda pid: None)
     monkeypatch.setattr(datapath, "_http_get", lambda *a: next(polls, last))
     monkeypatch.setattr(datapath.NatTableReader, "read", lambda self: next(tables, "b"))
     monkeypatch.setattr(datapath, "service_routes", lambda text, service: routes[text])
