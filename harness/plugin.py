@@ -455,7 +455,7 @@ def _rp_shared_namespace(
 
 
 @pytest.fixture(scope="session")
-def _rp_reaper(cluster: Cluster, core_api: Any, rp_settings: RunSettings, timeouts: Timeouts) -> Iterator[Any]:
+def _rp_reaper(cluster: Cluster, core_api: Any, timeouts: Timeouts) -> Iterator[Any]:
     """Test namespaces deleted in the background; the session waits for them all at its end, unless
     the cluster goes next (created by this run, not kept): they go with it."""
     from .namespaces import NamespaceReaper
@@ -464,7 +464,7 @@ def _rp_reaper(cluster: Cluster, core_api: Any, rp_settings: RunSettings, timeou
     try:
         yield reaper
     finally:
-        reaper.finish(wait=not (cluster.created and not rp_settings.keep_cluster))
+        reaper.finish(wait=not cluster.removed_at_end)
 
 
 @pytest.fixture

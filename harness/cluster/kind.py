@@ -370,7 +370,7 @@ class KindProvider:
                 api.close()
         except BaseException:
             # A cluster this run created and could not make ready is not left behind (unless kept).
-            if self.created and not self.settings.keep:
+            if self.removed_at_end:
                 self._delete()
             raise
         return Cluster(
@@ -385,7 +385,13 @@ class KindProvider:
             nodes=self._nodes(),
             kubectl=self.kubectl_bin,
             created=self.created,
+            removed_at_end=self.removed_at_end,
         )
+
+    @property
+    def removed_at_end(self) -> bool:
+        """Whether this run deletes the cluster when it ends: it created it, and it is not kept."""
+        return self.created and not self.settings.keep
 
     def load_image(self, image: str) -> None:
         proc = self._kind("load", "docker-image", "--name", self.settings.name, image)
@@ -404,7 +410,7 @@ class KindProvider:
     def down(self) -> None:
         """Delete the cluster if this run created it and it is not kept; else say it is kept and how to remove it."""
         name = self.settings.name
-        if self.created and not self.settings.keep:
+        if self.removed_at_end:
             self._delete()
             self.created = False
             return

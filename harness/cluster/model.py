@@ -48,7 +48,8 @@ class Cluster:
     node_ports: NodePortMap = field(default_factory=NodePortMap)
     nodes: tuple[str, ...] = ()
     kubectl: str | None = None
-    created: bool = False  # this run created it (and deletes it at the end unless kept)
+    created: bool = False  # this run created it
+    removed_at_end: bool = False  # this run deletes it when it ends (created, not kept)
     namespace: str | None = None  # every test runs in this namespace (none is created); None: one per test
 
     @property
