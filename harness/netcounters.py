@@ -5,7 +5,8 @@ left a trace in a kernel: a SYN dropped by the PAWS check against a TIME_WAIT
 socket, an accept queue that overflowed, a conntrack entry that could not be
 inserted. Those counters live in each network namespace (`/proc/PID/net/netstat`,
 `/proc/PID/net/snmp`, `/proc/PID/net/stat/nf_conntrack`) and can be read from the
-host without entering the namespace or changing anything in it.
+host without entering the namespace; holding its files open keeps a pod's namespace
+until the poll after the CNI plugin removed its interface, and changes nothing else.
 
 `NetCounterPoller` reads them every `interval` for the host (the probes' own
 leg), each kind node this host started, and each pod of the probed Service
