@@ -4,7 +4,7 @@ held open, read for as long as the namespace lives, not only for as long as a pr
 A file of `/proc/PID/net/` shows the namespace process PID was in when it was opened, and holds a
 reference to it: a read after every process of that namespace has exited still gives its live
 counters. That matters for a pod. When its app exits (no preStop hook), the kubelet kills the
-sandbox's pause process about 50 ms later, and the CNI plugin removes the pod's interface about
+sandbox's pause process 30-55 ms later, and the CNI plugin removes the pod's interface some
 50 ms after that (README finding 41). In between, the namespace has no process, yet its kernel
 answers SYNs with resets; a reader that opens `/proc/PID/net/...` anew at each poll misses them.
 
