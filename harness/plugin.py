@@ -242,11 +242,15 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     settings = config.stash[_settings_key]
     session_teardown = config.stash.get(_session_teardown_key, None)
-    path = write_summary(settings.report_dir, reports, session_teardown)
+    cluster = config.stash.get(_cluster_key, None)
+    bring_up = cluster.bring_up if cluster is not None else None
+    path = write_summary(settings.report_dir, reports, session_teardown, bring_up)
     terminalreporter.section("rollproof")
     terminalreporter.write_line(versions_line(reports))
     for line in terminal_summary_lines(reports):
         terminalreporter.write_line(line)
+    if bring_up is not None:
+        terminalreporter.write_line(f"the cluster: {bring_up.describe()} (in the first test's set-up)")
     if session_teardown is not None:
         terminalreporter.write_line(
             f"the session's own teardown: {session_teardown:.1f} s (on a cluster that stays, the wait for the "

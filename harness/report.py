@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .analysis import ProbeAnalysis
+from .cluster.model import ClusterBringUp
 from .datapath import DataPathTimeline
 from .errors import ConfigError
 from .matrix import CHECK, MEASUREMENT, SCENARIO, Matrix, MatrixBuilder, version_key, write_matrix
@@ -484,10 +485,14 @@ def _versions(versions: Iterable[str | None]) -> list[str | None]:
 
 
 def write_summary(
-    report_dir: Path | str, reports: Sequence[TestReport], session_teardown_s: float | None = None
+    report_dir: Path | str,
+    reports: Sequence[TestReport],
+    session_teardown_s: float | None = None,
+    bring_up: ClusterBringUp | None = None,
 ) -> Path:
     """Write summary.json, matrix.json and matrix.md; returns the summary's path. `session_teardown_s`:
-    the session's own teardown (`harness.stopwatch.TeardownClock`), when it is over."""
+    the session's own teardown (`harness.stopwatch.TeardownClock`), when it is over; `bring_up`: where
+    the making of a cluster this run created went (None: the cluster was there already)."""
     directory = Path(report_dir)
     by_scenario: dict[str, list[TestReport]] = {}
     for r in reports:
@@ -502,6 +507,7 @@ def write_summary(
             "outcomes": dict(Counter(r.outcome for r in reports)),
             "scenarios": {name: _scenario_summary(rs) for name, rs in by_scenario.items()},
             "session_teardown_s": None if session_teardown_s is None else round(session_teardown_s, 3),
+            "cluster_bring_up": None if bring_up is None else bring_up.as_dict(),
         },
     )
 

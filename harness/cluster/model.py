@@ -8,7 +8,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..kubeversion import KubeVersion, parse_version
 
-__all__ = ["Cluster", "NodePortMap", "AppImageRef"]
+__all__ = ["Cluster", "ClusterBringUp", "NodePortMap", "AppImageRef"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,34 @@ class AppImageRef:
 
 
 @dataclass(frozen=True)
+class ClusterBringUp:
+    """Where a created cluster's making went: `kind create cluster`, then the wait from its return
+    until every node and kube-system pod was ready, with the app images' loads running alongside
+    (the making ends when both have)."""
+
+    kind_create_s: float
+    ready_s: float
+    image_loads_s: float
+
+    @property
+    def total_s(self) -> float:
+        return self.kind_create_s + max(self.ready_s, self.image_loads_s)
+
+    def describe(self) -> str:
+        return (
+            f"made in {self.total_s:.1f} s: kind create {self.kind_create_s:.1f} s, then every node and "
+            f"kube-system pod ready {self.ready_s:.1f} s later (image loads {self.image_loads_s:.1f} s alongside)"
+        )
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "kind_create_s": round(self.kind_create_s, 3),
+            "ready_s": round(self.ready_s, 3),
+            "image_loads_s": round(self.image_loads_s, 3),
+        }
+
+
+@dataclass(frozen=True)
 class Cluster:
     """A reachable cluster: how to talk to it and what it offers the suites."""
 
@@ -51,6 +79,7 @@ class Cluster:
     created: bool = False  # this run created it
     removed_at_end: bool = False  # this run deletes it when it ends (created, not kept)
     namespace: str | None = None  # every test runs in this namespace (none is created); None: one per test
+    bring_up: ClusterBringUp | None = None  # a cluster this run created: where its making went
 
     @property
     def server_version(self) -> KubeVersion:
@@ -67,4 +96,5 @@ class Cluster:
         return (
             f"{self.provider} cluster {self.name!r} Kubernetes {self.git_version}, "
             f"{len(self.nodes)} node(s), NodePorts {ports}{where}"
+            + (f"; {self.bring_up.describe()}" if self.bring_up is not None else "")
         )

@@ -20,6 +20,7 @@ from harness.report import (
     write_summary,
     write_test_report,
 )
+from harness.cluster.model import ClusterBringUp
 from harness.analysis import Phase, analyse
 from harness.attribution import Attribution
 from harness.datapath import DataPathTimeline, EndpointEvent, EndpointState, PodTransition, ProxySync
@@ -303,10 +304,12 @@ def test_behaviour_matrix_orders_versions_numerically() -> None:
 
 
 def test_write_summary_files(tmp_path: Path) -> None:
-    path = write_summary(tmp_path, session(), session_teardown_s=11.16)
+    bring_up = ClusterBringUp(kind_create_s=13.4521, ready_s=9.87, image_loads_s=6.1)
+    path = write_summary(tmp_path, session(), session_teardown_s=11.16, bring_up=bring_up)
     assert path == tmp_path / "summary.json"
     summary = json.loads(path.read_text())
     assert summary["session_teardown_s"] == 11.16
+    assert summary["cluster_bring_up"] == {"kind_create_s": 13.452, "ready_s": 9.87, "image_loads_s": 6.1}
     assert summary["tests"] == 4
     assert summary["outcomes"] == {"failed": 1, "passed": 2, "skipped": 1}
     rolling = summary["scenarios"]["deployment-rolling"]
@@ -490,3 +493,13 @@ def test_the_stopwatch_sums_parts_from_the_record_on() -> None:
     with STOPWATCH.timing("samplers"):
         pass
     assert set(STOPWATCH.parts) == {"observe", "samplers"} and 0.02 <= STOPWATCH.parts["observe"] < 1.0
+
+
+def test_a_reused_cluster_has_no_bring_up_and_a_created_one_says_where_it_went(tmp_path: Path) -> None:
+    summary = json.loads(write_summary(tmp_path, session()).read_text())
+    assert summary["cluster_bring_up"] is None
+    line = ClusterBringUp(kind_create_s=13.44, ready_s=9.87, image_loads_s=6.1).describe()
+    assert line == (
+        "made in 23.3 s: kind create 13.4 s, then every node and kube-system pod ready 9.9 s later "
+        "(image loads 6.1 s alongside)"
+    )
