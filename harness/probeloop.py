@@ -55,6 +55,7 @@ __all__ = ["LoopOptions", "ProbeLoop", "main", "sample_line"]
 
 clock = time.monotonic
 _LINGER_ABORT = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close sends RST, no TIME_WAIT
+_NONBLOCKING_STREAM = socket.SOCK_STREAM | socket.SOCK_NONBLOCK  # made so at creation: no ioctl per request
 _CLOSE_WAIT = 0.2  # seconds a finished new-connection request waits for the server's FIN before an RST
 _FLUSH_EVERY = 0.02  # seconds between flushes of the output
 _TIMER = "tick-timer"  # the selector key's data of the tick timer
@@ -367,8 +368,7 @@ class ProbeLoop:
             req = _Request(self.seq, idle.conn, idle.sock, now, True, now + self.o.read_timeout, False)
             self._send(req, registered=True)
             return
-        sock = socket.socket(self.family, socket.SOCK_STREAM)
-        sock.setblocking(False)
+        sock = socket.socket(self.family, _NONBLOCKING_STREAM)
         self.conns += 1
         req = _Request(self.seq, self.conns, sock, now, False, now + self.o.connect_timeout, True)
         code = sock.connect_ex(self.address)
@@ -376,8 +376,31 @@ class ProbeLoop:
         if code not in (0, errno.EINPROGRESS):
             self._finish(req, None, _connect_class(code))
             return
+        if self._send_connected(req, now):
+            return
         self.inflight[sock.fileno()] = req
         self.sel.register(sock, selectors.EVENT_WRITE, req)
+
+    def _send_connected(self, req: _Request, now: float) -> bool:
+        """Send at once on a new connection whose handshake is already over. On a data path inside
+        this host the softirq that carried the SYN often carried the SYN-ACK back before connect()
+        returned; sending now saves a turn of the loop and its system calls (a wake-up, a
+        registration for writing, SO_ERROR, a change to reading). False while it is still connecting
+        (the send says EAGAIN): it then waits to be writable, as before. A refusal already
+        there is the send's error, a connect failure like SO_ERROR's."""
+        try:
+            req.sent = req.sock.send(self.request)
+        except BlockingIOError:
+            return False
+        except OSError as exc:
+            self._finish(req, None, _connect_class(exc.errno or 0))
+            return True
+        req.connecting = False
+        req.deadline = now + self.o.read_timeout
+        self.inflight[req.sock.fileno()] = req
+        events = selectors.EVENT_READ if req.sent >= len(self.request) else selectors.EVENT_WRITE
+        self.sel.register(req.sock, events, req)
+        return True
 
     def _send(self, req: _Request, registered: bool = False) -> None:
         """Send a request on a connected socket (`registered`: an idle keep-alive connection, which

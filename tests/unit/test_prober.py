@@ -842,3 +842,24 @@ def test_a_sampler_that_cannot_start_is_said_at_once_with_its_reason(
     finally:
         prober.stop()
     assert prober.ended_by_itself() is None  # stopped: no longer "by itself"
+
+
+def test_a_new_connection_already_made_is_sent_on_at_once(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through a data path inside this host the handshake is over when connect() returns (the
+    softirq that sent the SYN carried the SYN-ACK back): the request goes out in the same turn,
+    with no registration for writing to change to reading later and no SO_ERROR to read."""
+    import selectors
+
+    modified = []
+
+    class Counting(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+        def modify(self, *a: Any, **k: Any) -> Any:
+            modified.append(a)
+            return super().modify(*a, **k)
+
+    monkeypatch.setattr("harness.probeloop.selectors.DefaultSelector", Counting)
+    samples, _ = loop_run(server.port, interval=0.005, max_requests=200)
+    assert all(s.ok for s in samples) and len(samples) == 200
+    assert modified == []
