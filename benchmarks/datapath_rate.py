@@ -98,6 +98,9 @@ def app_images() -> tuple[str, str]:
     return manifest.image("old").tag, manifest.image("new").tag
 
 
+NAMESPACE_GONE_S = 180
+
+
 def open_namespace(cluster: str) -> tuple[str, str, Deployments]:
     """The kind cluster's node container and its address on Docker's network, and the benchmark's
     namespace created on it (`Deployments` in it); exits saying what is missing."""
@@ -108,6 +111,8 @@ def open_namespace(cluster: str) -> tuple[str, str, Deployments]:
     access = _kind_access(_kind_bin(None), cluster)
     if access is None:
         sys.exit(f"no kind cluster named {cluster!r} (`kind get clusters`)")
+    # the namespace of a run just before is deleted without waiting (below): wait for it to go
+    kubectl(node, "wait", "--for=delete", f"namespace/{NAMESPACE}", f"--timeout={NAMESPACE_GONE_S}s")
     kubectl(node, "create", "namespace", NAMESPACE)
     return node, address, Deployments(access, NAMESPACE)  # type: ignore[arg-type]
 
