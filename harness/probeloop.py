@@ -366,7 +366,7 @@ class ProbeLoop:
                 _abort(idle.sock)
                 continue
             req = _Request(self.seq, idle.conn, idle.sock, now, True, now + self.o.read_timeout, False)
-            self._send(req, registered=True)
+            self._send_reused(req)
             return
         sock = socket.socket(self.family, _NONBLOCKING_STREAM)
         self.conns += 1
@@ -397,25 +397,25 @@ class ProbeLoop:
             return True
         req.connecting = False
         req.deadline = now + self.o.read_timeout
-        self.inflight[req.sock.fileno()] = req
-        events = selectors.EVENT_READ if req.sent >= len(self.request) else selectors.EVENT_WRITE
-        self.sel.register(req.sock, events, req)
+        self._in_flight(req, registered=False)
         return True
 
-    def _send(self, req: _Request, registered: bool = False) -> None:
-        """Send a request on a connected socket (`registered`: an idle keep-alive connection, which
-        stays registered for reading: changing only its key's data costs no system call)."""
+    def _send_reused(self, req: _Request) -> None:
+        """Send a request on an idle keep-alive connection, which stays registered for reading:
+        changing only its key's data costs no system call."""
         try:
             req.sent += req.sock.send(self.request[req.sent :])
         except BlockingIOError:
             pass
         except OSError as exc:
-            if registered:
-                self.sel.unregister(req.sock)
+            self.sel.unregister(req.sock)
             self._finish(req, None, _io_class(exc))
             return
-        fd = req.sock.fileno()
-        self.inflight[fd] = req
+        self._in_flight(req, registered=True)
+
+    def _in_flight(self, req: _Request, *, registered: bool) -> None:
+        """Track a request whose sending has begun: its socket waits to write the rest, or to read."""
+        self.inflight[req.sock.fileno()] = req
         events = selectors.EVENT_READ if req.sent >= len(self.request) else selectors.EVENT_WRITE
         if registered:
             self.sel.modify(req.sock, events, req)
